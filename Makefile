@@ -1,0 +1,46 @@
+# pipeline_core: every target creates .venv if missing and installs what it needs, idempotently.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+
+.PHONY: demo test lint typecheck bench docs clean help
+
+help:
+	@echo "make demo   - install and run the demo on the embedded SQLite store"
+	@echo "make test   - install dev extras, lint, type-check and run the whole test suite"
+	@echo "make lint   - ruff + mypy --strict"
+	@echo "make bench  - run the benchmarks and print the ratio table"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# One stamp per install profile; re-installs only when pyproject.toml changes.
+$(VENV)/.stamp-demo: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[all]'
+	@touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(VENV)/.stamp-bench: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
+demo: $(VENV)/.stamp-demo
+	$(PY) -m pipeline_core.samples --summary
+
+lint: $(VENV)/.stamp-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(VENV)/.stamp-bench
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build

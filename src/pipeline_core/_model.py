@@ -1,0 +1,393 @@
+"""The boundary between plain data and immutable records.
+
+Records are lean ``attrs`` classes (slotted, frozen). Their field annotations carry pydantic
+constraints (``Annotated[str, Field(max_length=200)]``), so each record is described once and pydantic
+derives from it: a validator that turns plain data into the record, a serializer that turns the record
+into JSON-compatible data, and a JSON Schema.
+
+- ``Record.from_dict(data)`` validates plain data and returns the record.
+- ``Record(...)`` (the constructor) validates too, so a naive datetime or a float amount can never get
+  into a record, however it is built.
+- ``record.to_dict()`` returns JSON-compatible data; ``from_dict(to_dict(r)) == r`` always.
+- ``record.evolve(**changes)`` returns the changed record with ``version + 1``.
+
+Internal hot paths (stage moves, the sample generator, storage reads of rows it wrote) build records
+from values that are valid by construction with ``_trusted``/``_evolve_trusted``, skipping validation.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Final, Self
+
+from typing_extensions import NotRequired, TypedDict
+
+import attrs
+import pydantic
+from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, PlainSerializer, Strict
+import pydantic_core
+from pydantic_core import PydanticCustomError, core_schema
+
+from pipeline_core._currencies import MINOR_UNITS
+from pipeline_core.errors import Problem, ValidationError
+
+__all__ = [
+    "Amount",
+    "CurrencyCode",
+    "CustomFields",
+    "FrozenDict",
+    "Id",
+    "LongText",
+    "Name",
+    "Probability",
+    "Record",
+    "ShortText",
+    "Tags",
+    "Timestamp",
+    "record",
+]
+
+_REQUIRED: Final = object()
+
+
+# --------------------------------------------------------------------------- value types
+
+
+class FrozenDict(dict[str, Any]):
+    """A ``dict`` that cannot be changed after construction, so records holding one stay immutable
+    and hashable. Used for custom fields."""
+
+    __slots__ = ("_hash",)
+
+    def _immutable(self, *args: Any, **kwargs: Any) -> typing.NoReturn:
+        raise TypeError("FrozenDict cannot be changed; evolve the record instead")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable
+    __ior__ = _immutable
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        try:
+            return self._hash
+        except AttributeError:
+            self._hash: int = hash(frozenset(self.items()))
+            return self._hash
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+
+def _no_numbers_for_datetime(value: Any) -> Any:
+    # pydantic's lax mode would read 1700000000 as a Unix time in UTC: a silent guess we refuse.
+    if isinstance(value, int | float | Decimal):
+        raise PydanticCustomError(
+            "datetime_type",
+            "expected a timezone-aware datetime or an ISO 8601 string with an offset, "
+            "not a number",
+        )
+    return value
+
+
+def _no_float_money(value: Any) -> Any:
+    if isinstance(value, bool) or isinstance(value, float):
+        raise PydanticCustomError(
+            "decimal_type",
+            "money must be a Decimal, an int or a decimal string such as '1999.00'; "
+            "floats are refused because they cannot hold cents exactly",
+        )
+    return value
+
+
+def _known_currency(value: str) -> str:
+    if value not in MINOR_UNITS:
+        raise PydanticCustomError(
+            "currency",
+            "unknown currency: expected an upper-case ISO 4217 code such as 'CNY', 'USD' or 'EUR'",
+        )
+    return value
+
+
+Timestamp = Annotated[
+    pydantic.AwareDatetime, BeforeValidator(_no_numbers_for_datetime)
+]
+"""A timezone-aware ``datetime``; naive ones and numbers are refused."""
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S+$")]
+"""A record id: 1-128 characters without white space."""
+
+Name = Annotated[str, Field(min_length=1, max_length=300)]
+"""A person's, company's or thing's name (any script, e.g. 北京某某科技有限公司)."""
+
+ShortText = Annotated[str, Field(max_length=2_000)]
+"""A short free text (a next step, a reason)."""
+
+LongText = Annotated[str, Field(max_length=200_000)]
+"""A long free text (notes, a needs description): up to 200,000 characters."""
+
+Tag = Annotated[str, Field(min_length=1, max_length=100)]
+
+Tags = Annotated[frozenset[Tag], PlainSerializer(sorted, return_type=list[str])]
+"""A set of tags; serialized as a sorted list."""
+
+CurrencyCode = Annotated[
+    str,
+    Strict(),
+    pydantic.AfterValidator(_known_currency),
+    pydantic.WithJsonSchema({"type": "string", "enum": sorted(MINOR_UNITS)}),
+]
+"""An ISO 4217 currency code such as ``"CNY"``."""
+
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=22, allow_inf_nan=False),
+    BeforeValidator(_no_float_money),
+    pydantic.WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 10**21},
+                {"type": "string", "pattern": r"^[0-9]{1,21}(\.[0-9]{1,3})?$"},
+            ]
+        }
+    ),
+]
+"""A money amount: ``Decimal``, never negative, never a float."""
+
+Probability = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+"""A probability between 0 and 1."""
+
+StrictInt = Annotated[int, Strict()]
+StrictBool = Annotated[bool, Strict()]
+
+CustomValue = Annotated[str, Field(max_length=10_000)] | StrictInt | StrictBool | Annotated[
+    float, Strict(), Field(allow_inf_nan=False)
+] | None
+
+CustomFields = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=100)], CustomValue],
+    pydantic.AfterValidator(FrozenDict),
+]
+"""Company-specific fields: names to JSON scalars (text, int, float, bool or null)."""
+
+Version = Annotated[int, Strict(), Field(ge=1)]
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _convert_errors(exc: pydantic.ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        path = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        code = err["type"]
+        message = err["msg"]
+        missing = code == "missing"
+        if code == "timezone_aware":
+            message = (
+                "a timezone is needed: got a naive datetime; pass an aware one such as "
+                "'2025-01-06T09:00:00+08:00' or datetime(..., tzinfo=ZoneInfo('Asia/Shanghai'))"
+            )
+        elif code == "extra_forbidden":
+            message = "unknown field"
+        elif missing:
+            message = "required field is missing"
+        problems.append(
+            Problem(path=path, message=message, value=err.get("input"), code=code, missing=missing)
+        )
+    return problems
+
+
+class Record:
+    """Base of every immutable record: validation, plain-data round trip, JSON Schema, ``evolve``.
+
+    Subclasses are declared with the :func:`record` decorator. Entity records have a ``version``
+    (starting at 1) that :meth:`evolve` increases by one; storage uses it for optimistic concurrency.
+    Value records (:class:`~pipeline_core.records.Money`, ``NextStep``) have none.
+    """
+
+    __slots__ = ()
+    __pc_fields__: ClassVar[tuple[tuple[str, Any], ...]]
+    __pc_names__: ClassVar[frozenset[str]]
+    __pc_invariants__: ClassVar[tuple[Callable[[Any], Iterable[Problem]], ...]] = ()
+
+    # -- pydantic integration ---------------------------------------------------------------
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        inner = handler.generate_schema(_typed_dict_for(cls))
+        names = tuple(name for name, _ in cls.__pc_fields__)
+
+        def validate(value: Any, validator: core_schema.ValidatorFunctionWrapHandler) -> Any:
+            if isinstance(value, cls):
+                return value
+            return cls._from_valid(validator(value))
+
+        def serialize(value: Any) -> dict[str, Any]:
+            return {name: getattr(value, name) for name in names}
+
+        return core_schema.no_info_wrap_validator_function(
+            validate,
+            inner,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                serialize, return_schema=inner
+            ),
+        )
+
+    @classmethod
+    def _from_valid(cls, data: Mapping[str, Any]) -> Self:
+        obj = cls._trusted(data)
+        if cls.__pc_invariants__:
+            problems = [p for check in cls.__pc_invariants__ for p in check(obj)]
+            if problems:
+                # Raised as pydantic's own error so that nested records get the full path.
+                raise pydantic_core.ValidationError.from_exception_data(
+                    cls.__name__,
+                    [
+                        {
+                            "type": PydanticCustomError(p.code, "{message}", {"message": p.message}),
+                            "loc": p.path,
+                            "input": p.value,
+                        }
+                        for p in problems
+                    ],
+                )
+        return obj
+
+    @classmethod
+    def _trusted(cls, data: Mapping[str, Any]) -> Self:
+        """Build without validation from values known to be valid (internal hot paths only)."""
+        obj = object.__new__(cls)
+        setter = object.__setattr__
+        for name, default in cls.__pc_fields__:
+            value = data.get(name, default)
+            if value is _REQUIRED:
+                raise KeyError(name)
+            setter(obj, name, value)
+        return obj
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Validate plain data (e.g. parsed JSON) and return the record.
+
+        Raises :class:`~pipeline_core.errors.ValidationError` listing every bad or missing field,
+        with its path and offending value. Unknown fields are refused, not dropped.
+        """
+        try:
+            return _adapter(cls).validate_python(data)  # type: ignore[no-any-return]
+        except pydantic.ValidationError as exc:
+            raise ValidationError(cls.__name__, _convert_errors(exc)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible plain data: datetimes as ISO 8601 strings, amounts as decimal strings."""
+        return _adapter(type(self)).dump_python(self, mode="json")  # type: ignore[no-any-return]
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema (draft 2020-12) of this record's plain-data form."""
+        return _adapter(cls).json_schema()
+
+    def evolve(self, **changes: Any) -> Self:
+        """A validated copy with ``changes`` applied and ``version`` increased by one."""
+        if "version" in changes:
+            raise ValidationError(
+                type(self).__name__,
+                [Problem(("version",), "is managed by evolve(); do not pass it", changes["version"],
+                         "version_managed")],
+            )
+        values = {name: getattr(self, name) for name, _ in self.__pc_fields__}
+        unknown = sorted(set(changes) - self.__pc_names__)
+        if unknown:
+            raise ValidationError(
+                type(self).__name__,
+                [Problem((name,), "unknown field", changes[name], "extra_forbidden")
+                 for name in unknown],
+            )
+        values.update(changes)
+        if "version" in self.__pc_names__:
+            values["version"] = self.version + 1
+        return type(self)(**values)
+
+    def _evolve_trusted(self, **changes: Any) -> Self:
+        """``evolve`` without validation, for values valid by construction (internal)."""
+        obj = object.__new__(type(self))
+        setter = object.__setattr__
+        for name, _ in self.__pc_fields__:
+            setter(obj, name, changes[name] if name in changes else getattr(self, name))
+        if "version" in self.__pc_names__:
+            setter(obj, "version", self.version + 1)
+        return obj
+
+    def __attrs_post_init__(self) -> None:
+        # The constructor is a boundary too: validate everything, keep the normalised values.
+        data = {name: getattr(self, name) for name, _ in self.__pc_fields__}
+        try:
+            valid = _adapter_dict(type(self)).validate_python(data)
+        except pydantic.ValidationError as exc:
+            raise ValidationError(type(self).__name__, _convert_errors(exc)) from None
+        setter = object.__setattr__
+        for name, value in valid.items():
+            setter(self, name, value)
+        problems = [p for check in self.__pc_invariants__ for p in check(self)]
+        if problems:
+            raise ValidationError(type(self).__name__, problems)
+
+
+_R = typing.TypeVar("_R", bound=type[Record])
+
+
+def record(cls: _R) -> _R:
+    """Declare an immutable record: slotted frozen ``attrs`` class, keyword-only, validated."""
+    new_cls = attrs.frozen(kw_only=True, slots=True, eq=True)(cls)
+    hints = typing.get_type_hints(new_cls, include_extras=True)
+    fields = []
+    for f in attrs.fields(new_cls):
+        if f.default is attrs.NOTHING:
+            fields.append((f.name, _REQUIRED))
+        elif isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
+            raise TypeError(f"{new_cls.__name__}.{f.name}: use immutable defaults, not factories")
+        else:
+            fields.append((f.name, f.default))
+        if f.name not in hints:
+            raise TypeError(f"{new_cls.__name__}.{f.name} has no annotation")
+    new_cls.__pc_fields__ = tuple(fields)
+    new_cls.__pc_names__ = frozenset(name for name, _ in fields)
+    return new_cls
+
+
+@functools.cache
+def _typed_dict_for(cls: type[Record]) -> Any:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    annotations: dict[str, Any] = {}
+    for name, default in cls.__pc_fields__:
+        hint = hints[name]
+        annotations[name] = hint if default is _REQUIRED else NotRequired[hint]
+    td = TypedDict(cls.__name__, annotations)  # type: ignore[operator]
+    td.__pydantic_config__ = pydantic.ConfigDict(  # type: ignore[attr-defined]
+        extra="forbid", title=cls.__name__
+    )
+    td.__doc__ = cls.__doc__
+    return td
+
+
+@functools.cache
+def _adapter(cls: type[Record]) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(cls)
+
+
+@functools.cache
+def _adapter_dict(cls: type[Record]) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(_typed_dict_for(cls))
+
+
+def minor_units(currency: str) -> int:
+    """Decimal places a currency's amounts may carry (``2`` for CNY, ``0`` for JPY)."""
+    return MINOR_UNITS[currency]
+

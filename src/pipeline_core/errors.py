@@ -1,0 +1,159 @@
+"""One adapter-neutral error tree for everything :mod:`pipeline_core` raises.
+
+Every error derives from :class:`PipelineCoreError`. Errors about bad input also derive from
+:class:`ValueError`, so code that already catches ``ValueError`` keeps working. Storage adapters
+re-raise driver errors as these classes (``raise ConcurrencyError(...) from exc``), so callers never
+need to import a database driver to handle a conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "ConcurrencyError",
+    "ConfigError",
+    "DuplicateError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PipelineCoreError",
+    "Problem",
+    "StorageError",
+    "TransitionError",
+    "ValidationError",
+]
+
+_MAX_VALUE_REPR = 80
+
+
+def _short_repr(value: Any) -> str:
+    """``repr(value)`` cut to a readable length (hostile input may be megabytes long)."""
+    text = repr(value)
+    if len(text) > _MAX_VALUE_REPR:
+        return f"{text[: _MAX_VALUE_REPR - 20]}...<{len(text)} chars>"
+    return text
+
+
+_MISSING = object()
+
+
+@attrs.frozen
+class Problem:
+    """One thing wrong with some input: where, what was given, and what was expected.
+
+    ``path`` is the location inside the input, e.g. ``("next_action", "due_at")`` or
+    ``("stages", 3, "id")``; ``value`` is the offending value (``None`` when a field is missing,
+    see ``missing``); ``message`` says what was expected; ``code`` is a stable machine-readable kind
+    such as ``"missing"``, ``"timezone_aware"`` or ``"unknown_stage"``.
+    """
+
+    path: tuple[str | int, ...]
+    message: str
+    value: Any = None
+    code: str = "invalid"
+    missing: bool = False
+
+    @property
+    def field(self) -> str:
+        """The path as a dotted string, e.g. ``"next_action.due_at"`` or ``"stages[3].id"``."""
+        out = ""
+        for part in self.path:
+            if isinstance(part, int):
+                out += f"[{part}]"
+            else:
+                out += f".{part}" if out else part
+        return out or "<root>"
+
+    def __str__(self) -> str:
+        if self.missing:
+            return f"{self.field}: {self.message}"
+        return f"{self.field}: {self.message} (got {_short_repr(self.value)})"
+
+
+class PipelineCoreError(Exception):
+    """Base class of every error raised by :mod:`pipeline_core`."""
+
+
+class _ProblemsError(PipelineCoreError):
+    """An error that carries every :class:`Problem` found, not just the first."""
+
+    def __init__(self, what: str, problems: Iterable[Problem]) -> None:
+        self.what = what
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        lines = [f"{count} {noun} in {what}:"] + [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The dotted paths of every problem, in order."""
+        return tuple(p.field for p in self.problems)
+
+
+class ValidationError(_ProblemsError, ValueError):
+    """Input data does not describe a valid record; ``problems`` lists every bad field."""
+
+
+class ConfigError(_ProblemsError, ValueError):
+    """A definition (pipeline, scoring model, SLA policy, ...) is invalid; lists every problem."""
+
+
+class TransitionError(PipelineCoreError, ValueError):
+    """A stage move is not allowed. Names the from and to stages and every unmet condition."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        from_stage: str | None = None,
+        to_stage: str | None = None,
+        unmet: Sequence[str] = (),
+    ) -> None:
+        self.from_stage = from_stage
+        self.to_stage = to_stage
+        self.unmet: tuple[str, ...] = tuple(unmet)
+        super().__init__(message)
+
+
+class NotFoundError(PipelineCoreError, KeyError):
+    """A record, template or name that was asked for does not exist."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} not found")
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0])
+
+
+class ConcurrencyError(PipelineCoreError):
+    """A record was saved from a stale version: someone else changed it first. Nothing was written."""
+
+    def __init__(
+        self, kind: str, key: object, *, expected: int | None = None, actual: int | None = None
+    ) -> None:
+        self.kind = kind
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+        detail = ""
+        if expected is not None or actual is not None:
+            detail = f" (saved from version {expected}, stored version is {actual})"
+        super().__init__(f"{kind} {key!r} was changed concurrently{detail}; reload and retry")
+
+
+class DuplicateError(PipelineCoreError, ValueError):
+    """A record with the same identity already exists."""
+
+
+class PermissionDeniedError(PipelineCoreError, PermissionError):
+    """The acting user may not read or change this record."""
+
+
+class StorageError(PipelineCoreError):
+    """The storage backend failed (connection, disk, constraint); the driver error is the cause."""
