@@ -1,0 +1,1 @@
+"""Benchmarks for pipeline_core: ``make bench`` (``python -m benchmarks``)."""
