@@ -17,19 +17,17 @@ from values that are valid by construction with ``_trusted``/``_evolve_trusted``
 
 from __future__ import annotations
 
-import functools
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Final, Self
-
-from typing_extensions import NotRequired, TypedDict
+from typing import Annotated, Any, ClassVar, Final, NotRequired, Self
 
 import attrs
 import pydantic
-from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, PlainSerializer, Strict
 import pydantic_core
+from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, PlainSerializer, Strict
 from pydantic_core import PydanticCustomError, core_schema
+from typing_extensions import TypedDict
 
 from pipeline_core._currencies import MINOR_UNITS
 from pipeline_core.errors import Problem, ValidationError
@@ -87,14 +85,13 @@ def _no_numbers_for_datetime(value: Any) -> Any:
     if isinstance(value, int | float | Decimal):
         raise PydanticCustomError(
             "datetime_type",
-            "expected a timezone-aware datetime or an ISO 8601 string with an offset, "
-            "not a number",
+            "expected a timezone-aware datetime or an ISO 8601 string with an offset, not a number",
         )
     return value
 
 
 def _no_float_money(value: Any) -> Any:
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise PydanticCustomError(
             "decimal_type",
             "money must be a Decimal, an int or a decimal string such as '1999.00'; "
@@ -112,9 +109,7 @@ def _known_currency(value: str) -> str:
     return value
 
 
-Timestamp = Annotated[
-    pydantic.AwareDatetime, BeforeValidator(_no_numbers_for_datetime)
-]
+Timestamp = Annotated[pydantic.AwareDatetime, BeforeValidator(_no_numbers_for_datetime)]
 """A timezone-aware ``datetime``; naive ones and numbers are refused."""
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S+$")]
@@ -163,9 +158,13 @@ Probability = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=Fal
 StrictInt = Annotated[int, Strict()]
 StrictBool = Annotated[bool, Strict()]
 
-CustomValue = Annotated[str, Field(max_length=10_000)] | StrictInt | StrictBool | Annotated[
-    float, Strict(), Field(allow_inf_nan=False)
-] | None
+CustomValue = (
+    Annotated[str, Field(max_length=10_000)]
+    | StrictInt
+    | StrictBool
+    | Annotated[float, Strict(), Field(allow_inf_nan=False)]
+    | None
+)
 
 CustomFields = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=100)], CustomValue],
@@ -250,7 +249,9 @@ class Record:
                     cls.__name__,
                     [
                         {
-                            "type": PydanticCustomError(p.code, "{message}", {"message": p.message}),
+                            "type": PydanticCustomError(
+                                p.code, "{message}", {"message": p.message}
+                            ),
                             "loc": p.path,
                             "input": p.value,
                         }
@@ -299,20 +300,28 @@ class Record:
         if "version" in changes:
             raise ValidationError(
                 type(self).__name__,
-                [Problem(("version",), "is managed by evolve(); do not pass it", changes["version"],
-                         "version_managed")],
+                [
+                    Problem(
+                        ("version",),
+                        "is managed by evolve(); do not pass it",
+                        changes["version"],
+                        "version_managed",
+                    )
+                ],
             )
         values = {name: getattr(self, name) for name, _ in self.__pc_fields__}
         unknown = sorted(set(changes) - self.__pc_names__)
         if unknown:
             raise ValidationError(
                 type(self).__name__,
-                [Problem((name,), "unknown field", changes[name], "extra_forbidden")
-                 for name in unknown],
+                [
+                    Problem((name,), "unknown field", changes[name], "extra_forbidden")
+                    for name in unknown
+                ],
             )
         values.update(changes)
         if "version" in self.__pc_names__:
-            values["version"] = self.version + 1
+            values["version"] = typing.cast(Any, self).version + 1
         return type(self)(**values)
 
     def _evolve_trusted(self, **changes: Any) -> Self:
@@ -322,7 +331,7 @@ class Record:
         for name, _ in self.__pc_fields__:
             setter(obj, name, changes[name] if name in changes else getattr(self, name))
         if "version" in self.__pc_names__:
-            setter(obj, "version", self.version + 1)
+            setter(obj, "version", typing.cast(Any, self).version + 1)
         return obj
 
     def __attrs_post_init__(self) -> None:
@@ -343,15 +352,18 @@ class Record:
 _R = typing.TypeVar("_R", bound=type[Record])
 
 
+@typing.dataclass_transform(
+    kw_only_default=True, frozen_default=True, field_specifiers=(attrs.field,)
+)
 def record(cls: _R) -> _R:
     """Declare an immutable record: slotted frozen ``attrs`` class, keyword-only, validated."""
-    new_cls = attrs.frozen(kw_only=True, slots=True, eq=True)(cls)
+    new_cls: Any = attrs.frozen(kw_only=True, slots=True, eq=True)(cls)
     hints = typing.get_type_hints(new_cls, include_extras=True)
     fields = []
     for f in attrs.fields(new_cls):
         if f.default is attrs.NOTHING:
             fields.append((f.name, _REQUIRED))
-        elif isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
+        elif isinstance(f.default, attrs.Factory):  # type: ignore[arg-type,unused-ignore]
             raise TypeError(f"{new_cls.__name__}.{f.name}: use immutable defaults, not factories")
         else:
             fields.append((f.name, f.default))
@@ -359,35 +371,44 @@ def record(cls: _R) -> _R:
             raise TypeError(f"{new_cls.__name__}.{f.name} has no annotation")
     new_cls.__pc_fields__ = tuple(fields)
     new_cls.__pc_names__ = frozenset(name for name, _ in fields)
-    return new_cls
+    return typing.cast(_R, new_cls)
 
 
-@functools.cache
+_TYPED_DICTS: dict[type[Record], Any] = {}
+_ADAPTERS: dict[type[Record], pydantic.TypeAdapter[Any]] = {}
+_DICT_ADAPTERS: dict[type[Record], pydantic.TypeAdapter[Any]] = {}
+
+
 def _typed_dict_for(cls: type[Record]) -> Any:
+    cached = _TYPED_DICTS.get(cls)
+    if cached is not None:
+        return cached
     hints = typing.get_type_hints(cls, include_extras=True)
     annotations: dict[str, Any] = {}
     for name, default in cls.__pc_fields__:
         hint = hints[name]
         annotations[name] = hint if default is _REQUIRED else NotRequired[hint]
-    td = TypedDict(cls.__name__, annotations)  # type: ignore[operator]
-    td.__pydantic_config__ = pydantic.ConfigDict(  # type: ignore[attr-defined]
-        extra="forbid", title=cls.__name__
-    )
+    td: Any = typing.cast(Any, TypedDict)(cls.__name__, annotations)
+    td.__pydantic_config__ = pydantic.ConfigDict(extra="forbid", title=cls.__name__)
     td.__doc__ = cls.__doc__
+    _TYPED_DICTS[cls] = td
     return td
 
 
-@functools.cache
 def _adapter(cls: type[Record]) -> pydantic.TypeAdapter[Any]:
-    return pydantic.TypeAdapter(cls)
+    adapter = _ADAPTERS.get(cls)
+    if adapter is None:
+        adapter = _ADAPTERS[cls] = pydantic.TypeAdapter(cls)
+    return adapter
 
 
-@functools.cache
 def _adapter_dict(cls: type[Record]) -> pydantic.TypeAdapter[Any]:
-    return pydantic.TypeAdapter(_typed_dict_for(cls))
+    adapter = _DICT_ADAPTERS.get(cls)
+    if adapter is None:
+        adapter = _DICT_ADAPTERS[cls] = pydantic.TypeAdapter(_typed_dict_for(cls))
+    return adapter
 
 
 def minor_units(currency: str) -> int:
     """Decimal places a currency's amounts may carry (``2`` for CNY, ``0`` for JPY)."""
     return MINOR_UNITS[currency]
-

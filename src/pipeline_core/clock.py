@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from pipeline_core.errors import ValidationError, Problem
+from pipeline_core.errors import Problem, ValidationError
 
 __all__ = ["Clock", "ManualClock", "SystemClock", "require_aware"]
 
@@ -82,8 +82,14 @@ class ManualClock:
         if instant < self._now:
             raise ValidationError(
                 "instant",
-                [Problem(("instant",), f"a clock cannot go back from {self._now.isoformat()}",
-                         instant, "clock_backwards")],
+                [
+                    Problem(
+                        ("instant",),
+                        f"a clock cannot go back from {self._now.isoformat()}",
+                        instant,
+                        "clock_backwards",
+                    )
+                ],
             )
         self._now = instant
         return instant

@@ -13,12 +13,14 @@ replied, notes and the next action agreed.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
+import pydantic
 from pydantic import Field
 
 from pipeline_core._model import (
@@ -47,6 +49,7 @@ __all__ = [
     "Authority",
     "Contact",
     "Intent",
+    "JournalEntry",
     "Lead",
     "LeadStatus",
     "Money",
@@ -55,6 +58,7 @@ __all__ = [
     "Opportunity",
     "Outcome",
     "Role",
+    "SlaOutcome",
     "SourceChannel",
     "StageEvent",
     "Team",
@@ -195,7 +199,8 @@ class Money(Record):
     @classmethod
     def of(cls, amount: Decimal | int | str, currency: str) -> Money:
         """Shorthand constructor: ``Money.of("12.30", "USD")``."""
-        return cls(amount=amount, currency=currency)  # type: ignore[arg-type]
+        # The constructor validates: strings and ints become Decimal, floats are refused.
+        return cls(amount=typing.cast(Decimal, amount), currency=currency)
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
@@ -324,10 +329,16 @@ class Lead(Record):
 
 def _closed_consistency(opp: Opportunity) -> Iterator[Problem]:
     if opp.stage_entered_at < opp.created_at:
-        yield Problem(("stage_entered_at",), "cannot be before created_at", opp.stage_entered_at,
-                      "before_created")
+        yield Problem(
+            ("stage_entered_at",),
+            "cannot be before created_at",
+            opp.stage_entered_at,
+            "before_created",
+        )
     if opp.closed_at is not None and opp.closed_at < opp.created_at:
-        yield Problem(("closed_at",), "cannot be before created_at", opp.closed_at, "before_created")
+        yield Problem(
+            ("closed_at",), "cannot be before created_at", opp.closed_at, "before_created"
+        )
 
 
 @record
@@ -370,8 +381,12 @@ class Opportunity(Record):
 
 def _has_subject(activity: Activity) -> Iterator[Problem]:
     if activity.lead_id is None and activity.opportunity_id is None and activity.account_id is None:
-        yield Problem(("lead_id",), "an activity needs a lead_id, opportunity_id or account_id",
-                      None, "missing_subject")
+        yield Problem(
+            ("lead_id",),
+            "an activity needs a lead_id, opportunity_id or account_id",
+            None,
+            "missing_subject",
+        )
 
 
 @record
@@ -417,6 +432,58 @@ class StageEvent(Record):
     version: Version = 1
 
 
+def _outcome_order(outcome: SlaOutcome) -> Iterator[Problem]:
+    if outcome.due_at < outcome.started_at:
+        yield Problem(("due_at",), "cannot be before started_at", outcome.due_at, "before_start")
+    if outcome.finished_at is not None and outcome.finished_at < outcome.started_at:
+        yield Problem(
+            ("finished_at",), "cannot be before started_at", outcome.finished_at, "before_start"
+        )
+
+
+@record
+class SlaOutcome(Record):
+    """How one finished (or abandoned) SLA clock ended: met or breached, and the business time used.
+
+    Written by the SLA engine when a target is reached (``finished_at`` set) or when it can no longer
+    be reached (the record closed first: ``finished_at`` is ``None`` and ``met`` is ``False``, an
+    omission). Metrics read these for attainment and omission rates.
+    """
+
+    __pc_invariants__ = (_outcome_order,)
+
+    id: Id
+    rule: Annotated[str, Field(min_length=1, max_length=128)]
+    target: Annotated[str, Field(min_length=1, max_length=64)]
+    subject_kind: Annotated[str, Field(min_length=1, max_length=32)]
+    subject_id: Id
+    started_at: Timestamp
+    due_at: Timestamp
+    met: Annotated[bool, Field(strict=True)]
+    elapsed_seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    finished_at: Timestamp | None = None
+    owner_id: Id | None = None
+    version: Version = 1
+
+
+@record
+class JournalEntry(Record):
+    """An append-only history entry for things that are not stage moves: an ownership transfer, a
+    merge of duplicates, a move to or claim from the public pool, a grade change.
+
+    ``payload`` holds the details as JSON-compatible data (e.g. ``{"from": "u1", "to": "u2"}``).
+    """
+
+    id: Id
+    kind: Annotated[str, Field(min_length=1, max_length=64)]
+    subject_id: Id
+    at: Timestamp
+    by: Id
+    reason: ShortText | None = None
+    payload: Annotated[dict[str, Any], pydantic.AfterValidator(FrozenDict)] = _EMPTY_CUSTOM
+    version: Version = 1
+
+
 RECORD_TYPES: tuple[type[Record], ...] = (
     Money,
     NextStep,
@@ -428,5 +495,7 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     Opportunity,
     Activity,
     StageEvent,
+    SlaOutcome,
+    JournalEntry,
 )
 """Every record type, in dependency order."""
