@@ -61,8 +61,10 @@ __all__ = [
 ]
 
 _ZONES = ("Asia/Shanghai", "Europe/Berlin", "America/New_York", "UTC", "Asia/Kolkata")
-_START = datetime(2000, 1, 1)
-_END = datetime(2100, 1, 1)
+# hypothesis takes naive bounds and attaches the zones itself.
+_START = datetime(2000, 1, 1)  # noqa: DTZ001
+_END = datetime(2100, 1, 1)  # noqa: DTZ001
+_LATEST = datetime(2090, 1, 1)  # noqa: DTZ001
 
 
 def aware_datetimes(
@@ -78,19 +80,19 @@ def aware_datetimes(
 def ids() -> st.SearchStrategy[str]:
     """Record ids: 1-40 characters without white space (any script)."""
     return st.text(
-        st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc")), min_size=1, max_size=40
+        st.characters(exclude_categories=["Cs", "Zs", "Zl", "Zp", "Cc"]), min_size=1, max_size=40
     ).filter(lambda s: not any(c.isspace() for c in s))
 
 
 def names() -> st.SearchStrategy[str]:
     """Names in any script, e.g. 北京某某科技有限公司 or O'Brien & Sons."""
-    return st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60) | st.just(
+    return st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=60) | st.just(
         "北京某某科技有限公司"
     )
 
 
 def _text(max_size: int = 200) -> st.SearchStrategy[str]:
-    return st.text(st.characters(blacklist_categories=("Cs",)), max_size=max_size)
+    return st.text(st.characters(exclude_categories=["Cs"]), max_size=max_size)
 
 
 def money(currency: str | None = None) -> st.SearchStrategy[Money]:
@@ -212,7 +214,7 @@ def opportunities(
     draw: st.DrawFn, stages: tuple[str, ...] = ("new", "qualified", "won", "lost")
 ) -> Opportunity:
     """Opportunities whose timestamps are consistent (entered and closed after creation)."""
-    created = draw(aware_datetimes(max_value=datetime(2090, 1, 1)))
+    created = draw(aware_datetimes(max_value=_LATEST))
     entered = created + draw(st.timedeltas(timedelta(0), timedelta(days=400)))
     closed = draw(
         st.none() | st.timedeltas(timedelta(0), timedelta(days=400)).map(lambda d: created + d)
@@ -273,7 +275,7 @@ def stage_events() -> st.SearchStrategy[StageEvent]:
 @st.composite
 def sla_outcomes(draw: st.DrawFn) -> SlaOutcome:
     """SLA outcomes with consistent times."""
-    started = draw(aware_datetimes(max_value=datetime(2090, 1, 1)))
+    started = draw(aware_datetimes(max_value=_LATEST))
     due = started + draw(st.timedeltas(timedelta(0), timedelta(days=30)))
     finished = draw(
         st.none() | st.timedeltas(timedelta(0), timedelta(days=60)).map(lambda d: started + d)
