@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Final, NotRequired, Self
 
@@ -26,7 +27,7 @@ import attrs
 import pydantic
 import pydantic_core
 from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, PlainSerializer, Strict
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic_core import PydanticCustomError, TzInfo, core_schema
 from typing_extensions import TypedDict
 
 from pipeline_core._currencies import MINOR_UNITS
@@ -45,6 +46,8 @@ __all__ = [
     "ShortText",
     "Tags",
     "Timestamp",
+    "as_fixed_offset",
+    "deep_freeze",
     "record",
 ]
 
@@ -80,6 +83,15 @@ class FrozenDict(dict[str, Any]):
         return (FrozenDict, (dict(self),))
 
 
+def deep_freeze(value: Any) -> Any:
+    """JSON-like data made immutable: dicts become :class:`FrozenDict`, lists become tuples."""
+    if isinstance(value, dict):
+        return FrozenDict({k: deep_freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(deep_freeze(v) for v in value)
+    return value
+
+
 def _no_numbers_for_datetime(value: Any) -> Any:
     # pydantic's lax mode would read 1700000000 as a Unix time in UTC: a silent guess we refuse.
     if isinstance(value, int | float | Decimal):
@@ -109,8 +121,26 @@ def _known_currency(value: str) -> str:
     return value
 
 
-Timestamp = Annotated[pydantic.AwareDatetime, BeforeValidator(_no_numbers_for_datetime)]
-"""A timezone-aware ``datetime``; naive ones and numbers are refused."""
+def as_fixed_offset(value: datetime) -> datetime:
+    """``value`` with its named zone replaced by the fixed UTC offset in force at that instant."""
+    # A timestamp is an instant plus the UTC offset it was observed with. A named zone
+    # (ZoneInfo) becomes its fixed offset at that instant, so the ISO 8601 round trip is exact and
+    # equality never depends on DST folds.
+    tz = value.tzinfo
+    if type(tz) is timezone or type(tz) is TzInfo:
+        return value
+    offset = value.utcoffset()
+    assert offset is not None  # AwareDatetime ran first
+    return value.replace(tzinfo=timezone(offset), fold=0)
+
+
+Timestamp = Annotated[
+    pydantic.AwareDatetime,
+    BeforeValidator(_no_numbers_for_datetime),
+    pydantic.AfterValidator(as_fixed_offset),
+]
+"""A timezone-aware ``datetime`` kept with its UTC offset (named zones become fixed offsets);
+naive ones and numbers are refused."""
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S+$")]
 """A record id: 1-128 characters without white space."""

@@ -37,6 +37,7 @@ from pipeline_core._model import (
     Tags,
     Timestamp,
     Version,
+    deep_freeze,
     minor_units,
     record,
 )
@@ -480,7 +481,7 @@ class JournalEntry(Record):
     at: Timestamp
     by: Id
     reason: ShortText | None = None
-    payload: Annotated[dict[str, Any], pydantic.AfterValidator(FrozenDict)] = _EMPTY_CUSTOM
+    payload: Annotated[dict[str, Any], pydantic.AfterValidator(deep_freeze)] = _EMPTY_CUSTOM
     version: Version = 1
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from pipeline_core._model import FrozenDict
+from pipeline_core._model import FrozenDict, as_fixed_offset
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.records import (
@@ -210,9 +210,14 @@ class SampleConfig:
         )
 
     @property
+    def origin(self) -> datetime:
+        """``start`` with a fixed UTC offset: every generated instant is ``origin + seconds``."""
+        return as_fixed_offset(self.start)
+
+    @property
     def end(self) -> datetime:
         """The horizon: nothing happens at or after this instant."""
-        return self.start + timedelta(days=self.days)
+        return self.origin + timedelta(days=self.days)
 
 
 @attrs.frozen
@@ -382,7 +387,7 @@ class SampleCompany:
         rng = random.Random(cfg.seed)
         rand = rng.random
         lognorm = rng.lognormvariate
-        start = cfg.start
+        start = cfg.origin
         horizon = cfg.days * _DAY
         channel_weights = [c[1] for c in _CHANNELS]
         currency = cfg.currency
@@ -544,7 +549,7 @@ class SampleCompany:
     def _arrival(self, rng: random.Random, horizon: float) -> float:
         # Mostly in working hours: a time outside 09:00-18:00 Monday-Friday (local time of
         # ``start``) is kept only one time in five, else drawn again.
-        start = self.config.start
+        start = self.config.origin
         offset = rng.random() * horizon
         for _ in range(8):
             local = start + timedelta(seconds=offset)
@@ -572,7 +577,7 @@ class SampleCompany:
         activities: list[Any],
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         cfg = self.config
-        start = cfg.start
+        start = cfg.origin
         stage_ids = cfg.stage_ids
         n_stages = len(stage_ids)
         team_aes = [a for a in self._aes if a[2] == team_id] or self._aes
@@ -699,7 +704,7 @@ class SampleCompany:
             )
 
     def _activity_records(self, story: _Story) -> Iterator[Activity]:
-        start = self.config.start
+        start = self.config.origin
         lead_id = story.lead["id"]
         opp_id = story.opportunity["id"] if story.opportunity else None
         for k, (kind, at, owner, outcome, replied, on_opp, notes, variant, nxt) in enumerate(
