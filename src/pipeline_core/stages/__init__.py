@@ -1,0 +1,37 @@
+"""Stage pipelines: declarative stage state machines with guards, history, lifecycle and templates.
+
+- :class:`Pipeline` - an immutable, validated definition of stages and allowed transitions;
+  :meth:`Pipeline.move` is a pure function from one version of an opportunity to the next.
+- :mod:`~pipeline_core.stages.guards` - declarative conditions (usable from JSON) and callables.
+- :mod:`~pipeline_core.stages.history` - current stage, path, time in stage, state at an instant.
+- :mod:`~pipeline_core.stages.lifecycle` - lead to opportunity (:func:`convert`), post-sale pipeline.
+- :mod:`~pipeline_core.stages.templates` - ready pipelines for the stage sets of ``domain.md`` §4.
+- :mod:`~pipeline_core.stages.diagram` - Mermaid and Graphviz DOT diagrams.
+"""
+
+from pipeline_core.stages.definition import (
+    FORECAST_CATEGORIES,
+    ForecastCategory,
+    Pipeline,
+    Stage,
+    StageAction,
+    StageKind,
+    Transition,
+    TransitionRules,
+)
+from pipeline_core.stages.guards import OPERATORS, Check, Condition, Guard
+
+__all__ = [
+    "FORECAST_CATEGORIES",
+    "OPERATORS",
+    "Check",
+    "Condition",
+    "ForecastCategory",
+    "Guard",
+    "Pipeline",
+    "Stage",
+    "StageAction",
+    "StageKind",
+    "Transition",
+    "TransitionRules",
+]

@@ -1,0 +1,105 @@
+"""Diagrams of a pipeline: Mermaid ``stateDiagram-v2`` and Graphviz DOT.
+
+Both show every stage (English and Chinese label, the fields required to enter it) and every
+allowed move; an edge is labelled with its guards beyond the target's required fields. Won stages
+are green, lost stages red. The output is deterministic, so docs can embed it and tests can check
+that the embedded text still equals what the code produces.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from pipeline_core.stages.definition import Pipeline, Stage
+
+__all__ = ["to_dot", "to_mermaid"]
+
+_RESERVED: Final = frozenset({"end", "state", "note", "direction", "class", "classdef", "style"})
+
+
+def _mermaid_ids(pipeline: Pipeline) -> dict[str, str]:
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for stage in pipeline.stages:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", stage.id)
+        if base.lower() in _RESERVED or base[0].isdigit():
+            base = f"s_{base}"
+        name, n = base, 2
+        while name in used:
+            name, n = f"{base}_{n}", n + 1
+        used.add(name)
+        out[stage.id] = name
+    return out
+
+
+def _title(stage: Stage) -> str:
+    text = stage.label if not stage.label_zh else f"{stage.label} {stage.label_zh}"
+    if stage.required_fields:
+        text += f" [needs {', '.join(stage.required_fields)}]"
+    return text
+
+
+def _edge_label(pipeline: Pipeline, target: str, checks: tuple[str, ...]) -> str:
+    required = {f"{f} present" for f in pipeline.stage(target).required_fields}
+    return ", ".join(c for c in checks if c not in required)
+
+
+def _mermaid_text(text: str) -> str:
+    return text.replace('"', "'").replace(":", " ").replace(";", ",").replace("#", "no.")
+
+
+def to_mermaid(pipeline: Pipeline) -> str:
+    """A Mermaid ``stateDiagram-v2`` (left to right) of ``pipeline``."""
+    ids = _mermaid_ids(pipeline)
+    lines = ["stateDiagram-v2", "    direction LR"]
+    for stage in pipeline.stages:
+        lines.append(f'    state "{_mermaid_text(_title(stage))}" as {ids[stage.id]}')
+    lines.append(f"    [*] --> {ids[pipeline.first.id]}")
+    for source, target, checks in pipeline.edges:
+        label = _edge_label(pipeline, target, checks)
+        suffix = f" : {_mermaid_text(label)}" if label else ""
+        lines.append(f"    {ids[source]} --> {ids[target]}{suffix}")
+    for stage in pipeline.stages:
+        if stage.is_closed:
+            lines.append(f"    {ids[stage.id]} --> [*]")
+    won = [ids[s] for s in pipeline.won_stage_ids]
+    lost = [ids[s] for s in pipeline.lost_stage_ids]
+    lines.append("    classDef won fill:#d9f2d9,stroke:#2e7d32")
+    lines.append("    classDef lost fill:#f8d7da,stroke:#b71c1c")
+    lines.append(f"    class {','.join(won)} won")
+    lines.append(f"    class {','.join(lost)} lost")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(pipeline: Pipeline) -> str:
+    """A Graphviz DOT ``digraph`` (left to right) of ``pipeline``."""
+    lines = [
+        f"digraph {_dot_quote(pipeline.id)} {{",
+        "    rankdir=LR;",
+        f"    label={_dot_quote(pipeline.name)};",
+        '    node [shape=box, style="rounded,filled", fillcolor="#ffffff"];',
+        '    "__start__" [shape=point, label=""];',
+    ]
+    for stage in pipeline.stages:
+        label = stage.label if not stage.label_zh else f"{stage.label}\n{stage.label_zh}"
+        if stage.required_fields:
+            label += f"\n[needs {', '.join(stage.required_fields)}]"
+        attrs = f"label={_dot_quote(label)}"
+        if stage.kind == "won":
+            attrs += ', shape=doubleoctagon, fillcolor="#d9f2d9"'
+        elif stage.kind == "lost":
+            attrs += ', shape=doubleoctagon, fillcolor="#f8d7da"'
+        lines.append(f"    {_dot_quote(stage.id)} [{attrs}];")
+    lines.append(f"    {_dot_quote('__start__')} -> {_dot_quote(pipeline.first.id)};")
+    for source, target, checks in pipeline.edges:
+        label = _edge_label(pipeline, target, checks)
+        extra = f" [label={_dot_quote(label)}]" if label else ""
+        lines.append(f"    {_dot_quote(source)} -> {_dot_quote(target)}{extra};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

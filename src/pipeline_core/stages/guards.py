@@ -1,0 +1,357 @@
+"""Guards: the conditions an opportunity must meet to make a move.
+
+A guard is either
+
+- a declarative :class:`Condition` on one field of the opportunity, usable from JSON or YAML::
+
+      {"field": "expected_amount", "op": "present"}
+      {"field": "expected_amount", "op": "ge", "value": 10000}
+      {"field": "custom.region_approved", "op": "eq", "value": true}
+
+- or a plain Python callable taking the :class:`~pipeline_core.records.Opportunity`. It passes
+  when it returns a true value. A callable may also act as a *validator*: raising ``ValueError``
+  (or any :class:`~pipeline_core.errors.PipelineCoreError`) fails the guard, and the exception's
+  message says why. Wrap a callable in :class:`Check` to give it a readable name.
+
+Guards are compiled once, when a pipeline is built, into small functions that return ``None`` when
+the guard holds and a sentence saying what is unmet when it does not.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, Literal, TypeAlias, get_args
+
+import attrs
+
+from pipeline_core.errors import PipelineCoreError, Problem
+from pipeline_core.records import Money, Opportunity
+
+__all__ = [
+    "OPERATORS",
+    "Check",
+    "Condition",
+    "Guard",
+    "GuardTest",
+    "Operator",
+    "compile_guard",
+    "describe_guard",
+    "guard_field_problems",
+]
+
+Operator: TypeAlias = Literal[
+    "present", "absent", "eq", "ne", "gt", "ge", "lt", "le", "in", "not_in"
+]
+"""Operators of a :class:`Condition`."""
+
+OPERATORS: Final[tuple[str, ...]] = get_args(Operator)
+
+_UNARY: Final = frozenset({"present", "absent"})
+_ORDERED: Final = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
+_SYMBOL: Final = {
+    "eq": "==",
+    "ne": "!=",
+    "gt": ">",
+    "ge": ">=",
+    "lt": "<",
+    "le": "<=",
+    "in": "in",
+    "not_in": "not in",
+}
+
+GuardTest: TypeAlias = Callable[[Opportunity], str | None]
+"""A compiled guard: ``None`` when it holds, else a sentence saying what is unmet."""
+
+
+@attrs.frozen
+class Condition:
+    """A declarative condition on one field of an opportunity.
+
+    ``field`` is an :class:`~pipeline_core.records.Opportunity` field name (``"needs"``,
+    ``"expected_amount"``) or ``"custom.<name>"`` for a company-specific field. ``op`` is one of
+    :data:`OPERATORS`: ``present`` / ``absent`` (not ``None`` and not empty), the comparisons
+    ``eq ne gt ge lt le`` against ``value``, or ``in`` / ``not_in`` a list in ``value``.
+    A money field compares its amount (``{"field": "expected_amount", "op": "ge", "value": 10000}``);
+    a date field compares with an ISO date string. ``message`` replaces the default explanation.
+    """
+
+    field: str
+    op: str = "present"
+    value: Any = None
+    message: str | None = None
+
+    def describe(self) -> str:
+        """A short readable name, e.g. ``"expected_amount present"`` or ``"probability >= 0.5"``."""
+        if self.op in _UNARY:
+            return f"{self.field} {self.op}"
+        return f"{self.field} {_SYMBOL.get(self.op, self.op)} {self.value!r}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: ``{"field": ..., "op": ..., "value": ..., "message": ...}`` (unset keys left out)."""
+        out: dict[str, Any] = {"field": self.field, "op": self.op}
+        if self.op not in _UNARY:
+            out["value"] = list(self.value) if isinstance(self.value, tuple) else self.value
+        if self.message is not None:
+            out["message"] = self.message
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Condition:
+        """Build from plain data; checked when the pipeline holding it is built."""
+        value = data.get("value")
+        if isinstance(value, list):
+            value = tuple(value)
+        return cls(
+            field=data["field"],
+            op=data.get("op", "present"),
+            value=value,
+            message=data.get("message"),
+        )
+
+
+@attrs.frozen
+class Check:
+    """A Python callable used as a guard, with a readable ``name`` and an optional ``message``.
+
+    ``fn(opportunity)`` passes when it returns a true value. If it raises ``ValueError`` (a
+    *validator*), the guard fails and the exception's text is the reason.
+    """
+
+    fn: Callable[[Opportunity], object]
+    name: str
+    message: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Check({self.name!r})"
+
+
+Guard: TypeAlias = Condition | Check | Callable[[Opportunity], object]
+"""Anything accepted as a guard: a :class:`Condition`, a :class:`Check` or a plain callable."""
+
+
+def describe_guard(guard: Guard) -> str:
+    """The readable name of a guard (recorded in a stage event's ``checks``)."""
+    if isinstance(guard, Condition):
+        return guard.describe()
+    if isinstance(guard, Check):
+        return guard.name
+    return getattr(guard, "__name__", None) or repr(guard)
+
+
+def _is_empty(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, tuple | frozenset | dict | list):
+        return len(value) == 0
+    return False
+
+
+def _field_kind(name: str) -> str:
+    """``"money"``, ``"date"``, ``"datetime"``, ``"custom"`` or ``"plain"``."""
+    if name.startswith("custom."):
+        return "custom"
+    if name == "expected_amount":
+        return "money"
+    if name == "expected_close":
+        return "date"
+    if name in {"created_at", "stage_entered_at", "closed_at"}:
+        return "datetime"
+    return "plain"
+
+
+_FIELDS: Final = Opportunity.__pc_names__
+
+
+def guard_field_problems(
+    guard: Guard, path: tuple[str | int, ...], *, known: frozenset[str] = _FIELDS
+) -> list[Problem]:
+    """Every problem with a guard's definition (unknown field or operator, unusable value)."""
+    if isinstance(guard, Check):
+        if not callable(guard.fn):
+            return [Problem((*path, "fn"), "must be callable", guard.fn, "not_callable")]
+        return []
+    if not isinstance(guard, Condition):
+        if callable(guard):
+            return []
+        return [Problem(path, "a guard is a condition mapping or a callable", guard, "guard_type")]
+    problems: list[Problem] = []
+    field = guard.field
+    if not isinstance(field, str) or not (
+        field in known or (field.startswith("custom.") and len(field) > len("custom."))
+    ):
+        problems.append(
+            Problem(
+                (*path, "field"),
+                "unknown field: expected an Opportunity field or 'custom.<name>'",
+                field,
+                "unknown_field",
+            )
+        )
+    if guard.op not in OPERATORS:
+        problems.append(
+            Problem(
+                (*path, "op"),
+                f"unknown operator: expected one of {', '.join(OPERATORS)}",
+                guard.op,
+                "unknown_operator",
+            )
+        )
+        return problems
+    if problems:
+        return problems
+    try:
+        _coerce(guard)
+    except (ValueError, TypeError, InvalidOperation) as exc:
+        problems.append(Problem((*path, "value"), str(exc), guard.value, "bad_value"))
+    return problems
+
+
+def _coerce_one(kind: str, value: Any) -> Any:
+    if isinstance(value, bool) and kind != "custom" and kind != "plain":
+        raise ValueError("a boolean cannot be compared with this field")
+    if kind == "money":
+        if isinstance(value, float):
+            value = repr(value)
+        if not isinstance(value, int | str | Decimal):
+            raise TypeError("compare a money field with a number or a decimal string")
+        return Decimal(value)
+    if kind == "date":
+        if not isinstance(value, str | date):
+            raise TypeError("compare a date field with an ISO date string such as '2025-06-30'")
+        return date.fromisoformat(value) if isinstance(value, str) else value
+    if kind == "datetime":
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise ValueError("compare a time field with an ISO datetime that has an offset")
+        return value
+    return value
+
+
+def _coerce(guard: Condition) -> Any:
+    op = guard.op
+    kind = _field_kind(guard.field)
+    if op in _UNARY:
+        if guard.value is not None:
+            raise ValueError(f"operator {op!r} takes no value")
+        return None
+    if op in ("in", "not_in"):
+        if not isinstance(guard.value, tuple | list | frozenset | set):
+            raise TypeError(f"operator {op!r} needs a list of values")
+        return frozenset(_coerce_one(kind, v) for v in guard.value)
+    if guard.value is None:
+        raise ValueError(f"operator {op!r} needs a value")
+    if isinstance(guard.value, list | tuple | dict):
+        raise TypeError(f"operator {op!r} compares with a single value")
+    return _coerce_one(kind, guard.value)
+
+
+def _getter(field: str) -> Callable[[Opportunity], Any]:
+    kind = _field_kind(field)
+    if kind == "custom":
+        key = field[len("custom.") :]
+        return lambda opp: opp.custom.get(key)
+    get = operator.attrgetter(field)
+    if kind == "money":
+
+        def money_amount(opp: Opportunity) -> Any:
+            value = get(opp)
+            return value.amount if isinstance(value, Money) else value
+
+        return money_amount
+    return get
+
+
+def compile_guard(guard: Guard) -> GuardTest:
+    """Compile a valid guard (see :func:`guard_field_problems`) into a :data:`GuardTest`."""
+    if isinstance(guard, Condition):
+        return _compile_condition(guard)
+    if isinstance(guard, Check):
+        return _compile_callable(guard.fn, guard.name, guard.message)
+    return _compile_callable(guard, describe_guard(guard), None)
+
+
+def _compile_callable(
+    fn: Callable[[Opportunity], object], name: str, message: str | None
+) -> GuardTest:
+    def test(opp: Opportunity) -> str | None:
+        try:
+            ok = fn(opp)
+        except (ValueError, PipelineCoreError) as exc:
+            return f"{name}: {exc}"
+        if ok:
+            return None
+        return message or f"{name} is not met"
+
+    return test
+
+
+def _compile_condition(cond: Condition) -> GuardTest:
+    field, op = cond.field, cond.op
+    get = _getter(field)
+    target = _coerce(cond)
+    custom = cond.message
+    if op == "present":
+        msg = custom or f"{field} must be present"
+
+        def present(opp: Opportunity) -> str | None:
+            value = get(opp)
+            if value is None or (value.__class__ is str and not value.strip()):
+                return msg
+            if isinstance(value, tuple | frozenset | dict) and not value:
+                return msg
+            return None
+
+        return present
+    if op == "absent":
+        msg = custom or f"{field} must be empty"
+        return lambda opp: msg if not _is_empty(get(opp)) else None
+    missing = custom or f"{field} is missing, so '{cond.describe()}' cannot hold"
+    if op in ("in", "not_in"):
+        want = op == "in"
+
+        def member(opp: Opportunity) -> str | None:
+            value = get(opp)
+            if value is None:
+                return missing
+            try:
+                inside = value in target
+            except TypeError:
+                inside = False
+            if inside is want:
+                return None
+            return (
+                custom or f"{field} must be {_SYMBOL[op]} {sorted(map(str, target))} (is {value!r})"
+            )
+
+        return member
+    if op in ("eq", "ne"):
+        want_eq = op == "eq"
+
+        def equal(opp: Opportunity) -> str | None:
+            value = get(opp)
+            if (value == target) is want_eq:
+                return None
+            return custom or f"{field} must be {_SYMBOL[op]} {cond.value!r} (is {value!r})"
+
+        return equal
+    compare = _ORDERED[op]
+
+    def ordered(opp: Opportunity) -> str | None:
+        value = get(opp)
+        if value is None:
+            return missing
+        try:
+            ok = compare(value, target)
+        except TypeError:
+            ok = False
+        if ok:
+            return None
+        return custom or f"{field} must be {_SYMBOL[op]} {cond.value!r} (is {value!r})"
+
+    return ordered
