@@ -1,8 +1,8 @@
 """Run every ``benchmarks/bench_*.py`` and print one markdown table.
 
-    python -m benchmarks                 # the sizes the issues ask for
-    python -m benchmarks --scale 0.1     # ten times smaller, for a quick look
-    python -m benchmarks --only stages   # modules whose name contains "stages"
+python -m benchmarks                 # the sizes the issues ask for
+python -m benchmarks --scale 0.1     # ten times smaller, for a quick look
+python -m benchmarks --only stages   # modules whose name contains "stages"
 """
 
 from __future__ import annotations

@@ -82,5 +82,7 @@ def table(rows: list[Row]) -> str:
         if r.baseline_name and r.baseline is not None:
             base = f"{base} ({r.baseline_name})"
         ratio = "—" if r.ratio is None else f"{r.ratio:.2f}"
-        out.append(f"| {r.benchmark} | {fmt_seconds(r.ours, r.unit)} | {base} | {ratio} | {r.note} |")
+        out.append(
+            f"| {r.benchmark} | {fmt_seconds(r.ours, r.unit)} | {base} | {ratio} | {r.note} |"
+        )
     return "\n".join(out)
