@@ -1,0 +1,187 @@
+"""The PostgreSQL store (psycopg 3, the optional extra ``postgres``; imported only when used).
+
+- Each record is a row of indexed query columns plus its full JSON document (``doc jsonb``);
+  timestamps are ``timestamptz``, amounts ``numeric``.
+- Versioned schema: a ``schema_version`` table in the store's schema; missing migrations are
+  applied when the store is opened, in one transaction, under an advisory lock so two processes
+  opening a fresh database do not race.
+- ``schema=`` puts every table in that PostgreSQL schema (created if missing) through
+  ``search_path``: several stores (or test runs) can share one database.
+- Saves are a conditional ``UPDATE ... WHERE id = %s AND version = %s``: under concurrent
+  writers exactly one wins; the others get :class:`~pipeline_core.errors.ConcurrencyError`.
+- Bulk loads use ``COPY ... FROM STDIN``; text containing NUL (``\\x00``), which PostgreSQL
+  cannot store, is refused with a :class:`~pipeline_core.errors.ValidationError` naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pipeline_core._model import Record
+from pipeline_core.errors import DuplicateError, Problem, StorageError, ValidationError
+from pipeline_core.storage._base import BaseStore, Table
+from pipeline_core.storage._sql import MIGRATIONS, POSTGRES, SCHEMA_VERSION, SqlBackend
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["PostgresStore"]
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_MIGRATION_LOCK = 0x70635F73  # "pc_s": advisory lock key for schema migrations
+
+
+def _nul_paths(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], Any]]:
+    if isinstance(value, str):
+        return [(path, value)] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in _nul_paths(v, (*path, k))]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value) for hit in _nul_paths(v, (*path, i))]
+    return []
+
+
+class _PostgresBackend(SqlBackend):
+    dialect = POSTGRES
+
+    def __init__(self, url: str, schema: str | None) -> None:
+        super().__init__()
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise StorageError(
+                "PostgresStore needs psycopg 3: pip install 'pipeline_core[postgres]'"
+            ) from exc
+        self.psycopg = psycopg
+        try:
+            self.conn: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
+        self.schema = schema
+        if schema is not None:
+            if not _SCHEMA_NAME.match(schema):
+                self.conn.close()
+                raise ValueError(
+                    f"schema must be a lower-case SQL identifier (letters, digits, _), got {schema!r}"
+                )
+            self.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            self.execute(f'SET search_path TO "{schema}"')
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION` (one transaction, advisory-locked)."""
+        with self.atomic():
+            self.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            self.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = self.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+            if current > SCHEMA_VERSION:
+                raise StorageError(
+                    f"the database has schema version {current}, newer than this library's "
+                    f"{SCHEMA_VERSION}; upgrade pipeline_core"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for sql in MIGRATIONS[version](self.dialect):
+                    self.execute(sql)
+                self.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+
+    def schema_version(self) -> int:
+        with self.lock:
+            return int(self.execute("SELECT max(version) FROM schema_version").fetchone()[0])
+
+    def _translate(self, exc: Exception) -> Exception:
+        errors = self.psycopg.errors
+        if isinstance(exc, errors.UniqueViolation):
+            return DuplicateError(str(exc).strip())
+        return StorageError(f"PostgreSQL error: {str(exc).strip()}")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            return self.conn.execute(sql, params or None)
+        except self.psycopg.Error as exc:
+            raise self._translate(exc) from exc
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            with self.conn.cursor() as cur:
+                cur.executemany(sql, rows)
+        except self.psycopg.Error as exc:
+            raise self._translate(exc) from exc
+
+    def bulk_insert_rows(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        sql = f"COPY {table.name} ({self.statements[table.name].columns}) FROM STDIN"
+        try:
+            with self.conn.cursor() as cur, cur.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except self.psycopg.Error as exc:
+            raise self._translate(exc) from exc
+
+    def is_unique_violation(self, exc: BaseException) -> bool:
+        return isinstance(exc, DuplicateError)
+
+    def encode(self, type_: str, value: Any) -> Any:
+        return value
+
+    def row(self, table: Table, record: Record) -> tuple[Any, ...]:
+        out = super().row(table, record)
+        if "\\u0000" in out[-1]:
+            hits = _nul_paths(record.to_dict(), ())
+            if hits:
+                raise ValidationError(
+                    f"{table.kind} {record.id!r}",  # type: ignore[attr-defined]
+                    [
+                        Problem(
+                            path,
+                            "PostgreSQL text cannot hold the NUL character (\\x00); "
+                            "remove it before saving",
+                            value,
+                            "nul_character",
+                        )
+                        for path, value in hits
+                    ],
+                )
+        return out
+
+    def _begin(self) -> None:
+        self.execute("BEGIN")
+
+    def _commit(self) -> None:
+        self.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        try:
+            self.conn.execute("ROLLBACK")
+        except self.psycopg.Error as exc:
+            raise self._translate(exc) from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PostgresStore(BaseStore):
+    """A store in a PostgreSQL database (``postgresql://user@host:port/db``).
+
+    ``schema`` (a lower-case identifier) keeps the tables in their own PostgreSQL schema, created
+    when missing. One connection per store, shared safely between threads; open one store per
+    process or worker for parallel writers."""
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self._pg = _PostgresBackend(url, schema)
+        super().__init__(self._pg, url)
+        self.schema = schema
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return self._pg.schema_version()
+
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        """The underlying psycopg connection (read-only use: frames, ad-hoc SQL)."""
+        return self._pg.conn
+
+    def __repr__(self) -> str:
+        # Never show a password that may be in the URL.
+        return f"PostgresStore({re.sub(r'//[^@/]*@', '//***@', self.url)!r})"

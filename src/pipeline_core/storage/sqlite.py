@@ -1,0 +1,136 @@
+"""The embedded SQLite store (standard-library ``sqlite3``): the default for one machine.
+
+- WAL journal (readers never block the writer), foreign keys on, ``synchronous=NORMAL``.
+- Versioned schema: a ``schema_version`` table; missing migrations are applied when the store is
+  opened, in one transaction.
+- Each record is a row of indexed query columns plus its full JSON document (``doc``); timestamps
+  in query columns are integer microseconds since 1970-01-01 UTC, so they sort and compare exactly.
+- Write transactions start with ``BEGIN IMMEDIATE``, so concurrent writers in several processes
+  queue on the database lock (up to ``timeout`` seconds) instead of failing half-way;
+  optimistic concurrency then decides who saved a stale version.
+- Bulk writes use ``executemany`` inside one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pipeline_core.errors import DuplicateError, StorageError
+from pipeline_core.storage._base import BaseStore
+from pipeline_core.storage._sql import MIGRATIONS, SCHEMA_VERSION, SQLITE, SqlBackend, ts_to_micros
+
+__all__ = ["SQLiteStore"]
+
+
+class _SQLiteBackend(SqlBackend):
+    dialect = SQLITE
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__()
+        try:
+            self.conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=timeout
+            )
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            if path != ":memory:":
+                self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open SQLite database {path!r}: {exc}") from exc
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION` (one transaction)."""
+        with self.atomic():
+            self.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = self.execute("SELECT max(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            if current > SCHEMA_VERSION:
+                raise StorageError(
+                    f"the database has schema version {current}, newer than this library's "
+                    f"{SCHEMA_VERSION}; upgrade pipeline_core"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for sql in MIGRATIONS[version](self.dialect):
+                    self.execute(sql)
+                self.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    def schema_version(self) -> int:
+        with self.lock:
+            return int(self.execute("SELECT max(version) FROM schema_version").fetchone()[0])
+
+    def _translate(self, exc: sqlite3.Error) -> Exception:
+        if isinstance(exc, sqlite3.IntegrityError) and (
+            "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc)
+        ):
+            return DuplicateError(str(exc))
+        return StorageError(f"SQLite error: {exc}")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            self.conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+
+    def is_unique_violation(self, exc: BaseException) -> bool:
+        return isinstance(exc, DuplicateError)
+
+    def encode(self, type_: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if type_ == "ts":
+            return ts_to_micros(value)
+        if type_ == "bool":
+            return int(value)
+        if type_ == "dec":
+            return str(value) if isinstance(value, Decimal) else value
+        return value
+
+    def _begin(self) -> None:
+        self.execute("BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        self.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.execute("ROLLBACK")
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error as exc:
+            raise StorageError(f"SQLite error on close: {exc}") from exc
+
+
+class SQLiteStore(BaseStore):
+    """A store in one SQLite file (``sqlite:///path``), or in memory (``SQLiteStore(":memory:")``,
+    ``sqlite://``). Safe to share between threads; several processes may open the same file."""
+
+    def __init__(self, path: str | Path = ":memory:", *, timeout: float = 30.0) -> None:
+        path_s = str(path)
+        self._sqlite = _SQLiteBackend(path_s, timeout)
+        url = "sqlite://" if path_s == ":memory:" else f"sqlite:///{path_s}"
+        super().__init__(self._sqlite, url)
+        self.path = path_s
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return self._sqlite.schema_version()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The underlying connection (read-only use: frames, ad-hoc SQL)."""
+        return self._sqlite.conn
