@@ -1,0 +1,480 @@
+"""Duplicate detection on intake: normalisers, an index that stays near-linear, and explained matches.
+
+Three normalisers turn the many ways people write the same thing into one key:
+
+- :func:`normalise_phone`: E.164 (``"+8613800138000"``). Mainland China mobile and landline forms
+  (``"13800138000"``, ``"+86 138 0013 8000"``, ``"0086 138..."``, ``"010-12345678"``,
+  ``"(0755) 1234 5678"``) all parse with ``CN`` as the default region; other countries need their
+  ``+`` prefix. Plain 11-digit mainland mobiles take a fast path that gives the same result as
+  ``phonenumbers`` (a property test checks it).
+- :func:`normalise_email`: trimmed, NFKC, lower case; ``+tag`` sub-addressing stripped only for the
+  domains in :data:`PLUS_ADDRESSING_DOMAINS`; dots ignored for Gmail, and ``googlemail.com`` read
+  as ``gmail.com``.
+- :func:`normalise_company`: NFKC (full-width to half-width), case-folded, punctuation removed,
+  spaces next to CJK characters removed, legal suffixes (有限公司, 股份有限公司, Co., Ltd., Inc.,
+  GmbH ...) stripped from the end.
+
+:class:`DedupIndex` holds exact-key hash maps for phones, e-mails and normalised company names,
+plus a blocking index of company-name character bigrams. A fuzzy company match (``rapidfuzz``
+``ratio`` on the normalised names, at least ``threshold``) is only computed for names sharing a
+bigram with the query, so checking a lead costs about the same against 1,000 or 1,000,000
+contacts. With ``threshold > 80`` the bigram blocking loses no match (two strings with no bigram in
+common have a ratio of at most 80, unless both are one character, which the exact map catches);
+bigrams held by more than ``max_block`` names are skipped as uninformative (like stop words), which
+can only miss pairs whose every shared bigram is that common.
+
+``phonenumbers`` and ``rapidfuzz`` are imported lazily (extra ``team``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
+from typing import Any, Final
+
+import attrs
+
+from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.records import Contact, Lead
+
+__all__ = [
+    "COMPANY_SUFFIXES",
+    "PLUS_ADDRESSING_DOMAINS",
+    "DedupIndex",
+    "Match",
+    "company_similarity",
+    "normalise_company",
+    "normalise_email",
+    "normalise_phone",
+]
+
+# --------------------------------------------------------------------------- phones
+
+_PHONE_JUNK = re.compile(r"[\s\-().\u00a0/]")
+_CN_MOBILE = re.compile(r"^(?:\+86|0086|86)?(1[3-9]\d{9})$")
+
+
+def normalise_phone(raw: str | None, default_region: str = "CN") -> str | None:
+    """The E.164 form of a phone number (``"+8613800138000"``), or ``None`` when it is not one.
+
+    ``default_region`` applies to numbers written without a ``+`` country code (``"CN"``: mainland
+    China, so ``"010-12345678"`` is Beijing). Extensions are dropped. A number that
+    ``phonenumbers`` cannot parse, or whose length is impossible for its country, gives ``None``.
+    Idempotent: ``normalise_phone(normalise_phone(x)) == normalise_phone(x)``.
+    """
+    if raw is None:
+        return None
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if not text:
+        return None
+    compact = _PHONE_JUNK.sub("", text)
+    if default_region == "CN":
+        fast = _CN_MOBILE.match(compact)
+        if fast is not None:
+            return "+86" + fast.group(1)
+    return _parse_phone(text, default_region)
+
+
+@lru_cache(maxsize=65_536)
+def _parse_phone(text: str, region: str) -> str | None:
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+# --------------------------------------------------------------------------- e-mail
+
+PLUS_ADDRESSING_DOMAINS: Final[frozenset[str]] = frozenset(
+    {
+        # Google: documented; Gmail also ignores dots in the local part.
+        "gmail.com",
+        "googlemail.com",
+        # Microsoft consumer mail: plus addresses documented since 2020.
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        # Apple iCloud Mail, Fastmail, Proton: documented sub-addressing with "+".
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "fastmail.com",
+        "proton.me",
+        "protonmail.com",
+    }
+)
+"""Domains whose ``local+tag@domain`` is delivered to ``local@domain``, so ``+tag`` is stripped.
+
+Deliberately *not* included: ``qq.com``, ``163.com``, ``126.com``, ``sina.com`` (no documented
+sub-addressing: a ``+`` there may be part of a different mailbox's name), ``yahoo.com`` (uses
+``-`` for disposable addresses, not ``+``) and company domains (their servers decide). Pass
+``plus_domains=`` to :func:`normalise_email` to change the list.
+"""
+
+_GMAIL: Final = frozenset({"gmail.com", "googlemail.com"})
+
+
+def normalise_email(
+    raw: str | None, plus_domains: frozenset[str] = PLUS_ADDRESSING_DOMAINS
+) -> str | None:
+    """The comparison key of an e-mail address, or ``None`` when it is not one.
+
+    Trimmed, NFKC-normalised (full-width ``＠`` becomes ``@``), lower-cased (every mainstream
+    provider treats the local part case-insensitively), trailing dot of the domain dropped.
+    For domains in ``plus_domains`` the ``+tag`` is removed (unless nothing would be left); for
+    Gmail the dots of the local part are removed and ``googlemail.com`` becomes ``gmail.com``.
+    Idempotent.
+    """
+    if raw is None:
+        return None
+    text = unicodedata.normalize("NFKC", raw).strip().lower()
+    local, at, domain = text.rpartition("@")
+    domain = domain.rstrip(".")
+    if not at or not local or not domain or any(ch.isspace() for ch in text):
+        return None
+    if domain in plus_domains or domain in _GMAIL:
+        base = local.split("+", 1)[0]
+        if base:
+            local = base
+    if domain in _GMAIL:
+        dotless = local.replace(".", "")
+        if dotless:
+            local = dotless
+        domain = "gmail.com"
+    return f"{local}@{domain}"
+
+
+# --------------------------------------------------------------------------- company names
+
+COMPANY_SUFFIXES: Final[tuple[str, ...]] = (
+    # Chinese legal forms (longest first where one contains another).
+    "集团股份有限公司",
+    "集团有限责任公司",
+    "集团有限公司",
+    "股份有限公司",
+    "有限责任公司",
+    "有限公司",
+    "集团公司",
+    "集团",
+    "公司",
+    # Latin legal forms, written after punctuation removal and case folding.
+    "company limited",
+    "co ltd",
+    "co limited",
+    "pte ltd",
+    "pty ltd",
+    "limited",
+    "ltd",
+    "incorporated",
+    "inc",
+    "corporation",
+    "corp",
+    "company",
+    "co",
+    "llc",
+    "l l c",
+    "llp",
+    "gmbh",
+    "ag",
+    "plc",
+    "s a",
+    "sa",
+    "bv",
+    "nv",
+    "kk",
+    "group",
+)
+"""Legal-form suffixes stripped (repeatedly) from the end of a normalised company name."""
+
+_CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
+_SPACE_NEAR_CJK = re.compile(rf"\s+(?=[{_CJK}])|(?<=[{_CJK}])\s+")
+_SPACES = re.compile(r"\s+")
+_LATIN_SUFFIXES = tuple(s for s in COMPANY_SUFFIXES if s.isascii())
+_CJK_SUFFIXES = tuple(s for s in COMPANY_SUFFIXES if not s.isascii())
+
+
+def _strip_punctuation(text: str) -> str:
+    return "".join(" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in text)
+
+
+def _strip_suffixes(name: str) -> str:
+    changed = True
+    while changed and name:
+        changed = False
+        for suffix in _CJK_SUFFIXES:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                name = name[: -len(suffix)].rstrip()
+                changed = True
+                break
+        if changed:
+            continue
+        for suffix in _LATIN_SUFFIXES:
+            if name.endswith(" " + suffix):
+                name = name[: -len(suffix) - 1].rstrip()
+                changed = True
+                break
+    return name
+
+
+def _company_once(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text.casefold())
+    text = _strip_punctuation(text)
+    text = _SPACES.sub(" ", text).strip()
+    text = _SPACE_NEAR_CJK.sub("", text)
+    return _strip_suffixes(text)
+
+
+def normalise_company(raw: str | None) -> str | None:
+    """The comparison key of a company name, or ``None`` when nothing is left.
+
+    NFKC (full-width ``ＡＢＣ（北京）`` becomes ``abc(北京)``), case-folded, punctuation and symbols
+    turned into spaces, runs of spaces collapsed, spaces next to CJK characters removed, then the
+    legal suffixes of :data:`COMPANY_SUFFIXES` stripped from the end (a name that *is* a suffix,
+    such as ``"集团"``, is kept). Idempotent.
+
+    >>> normalise_company("北京某某科技有限公司")
+    '北京某某科技'
+    >>> normalise_company("ACME Widgets Co., Ltd.")
+    'acme widgets'
+    """
+    if raw is None:
+        return None
+    text = raw
+    for _ in range(8):  # reach the fixed point (one pass is enough for real names)
+        nxt = _company_once(text)
+        if nxt == text:
+            break
+        text = nxt
+    return text or None
+
+
+def company_similarity(a: str, b: str) -> float:
+    """``rapidfuzz`` ``ratio`` (0-100) of two *normalised* company names."""
+    from rapidfuzz import fuzz
+
+    return float(fuzz.ratio(a, b))
+
+
+def _bigrams(name: str) -> set[str]:
+    if len(name) < 2:
+        return {name}
+    return {name[i : i + 2] for i in range(len(name) - 1)}
+
+
+# --------------------------------------------------------------------------- matches and index
+
+
+@attrs.frozen
+class Match:
+    """One existing entry that looks like the same customer, with a score (0-1) and the reasons.
+
+    ``score`` is the strongest signal: 1.0 for the same phone or e-mail, the name similarity / 100
+    for a company name. ``signals`` names the kinds (``"phone"``, ``"email"``, ``"company"``).
+    """
+
+    existing_id: str
+    score: float
+    signals: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def reason(self) -> str:
+        """All reasons in one line."""
+        return "; ".join(self.reasons)
+
+
+@attrs.define
+class _Hit:
+    score: float = 0.0
+    signals: list[str] = attrs.Factory(list)
+    reasons: list[str] = attrs.Factory(list)
+
+
+class DedupIndex:
+    """An index of existing contacts/leads for duplicate checks that stays near-linear.
+
+    ``threshold`` (0-100, default 90) is the minimum company-name similarity that counts as a
+    match; ``max_block`` caps the size of a bigram block that is probed (see the module notes).
+    ``add`` is O(length of the name); ``find`` probes the exact maps and the query's bigram blocks.
+
+    >>> idx = DedupIndex()
+    >>> idx.add("c1", phone="13800138000", company="北京某某科技有限公司")
+    >>> [m.reason for m in idx.find(phone="+86 138 0013 8000")]
+    ['same phone +8613800138000']
+    """
+
+    def __init__(
+        self,
+        *,
+        threshold: float = 90.0,
+        max_block: int = 2_000,
+        default_region: str = "CN",
+        plus_domains: frozenset[str] = PLUS_ADDRESSING_DOMAINS,
+        company_matching: bool = True,
+    ) -> None:
+        problems = []
+        if not 0 < threshold <= 100:
+            problems.append(
+                Problem(("threshold",), "must be in (0, 100]", threshold, "out_of_range")
+            )
+        if max_block < 1:
+            problems.append(Problem(("max_block",), "must be at least 1", max_block, "too_small"))
+        if problems:
+            raise ConfigError("DedupIndex", problems)
+        self.threshold = float(threshold)
+        self.max_block = max_block
+        self.default_region = default_region
+        self.plus_domains = plus_domains
+        self.company_matching = company_matching
+        self._ids: list[str] = []
+        self._positions: dict[str, int] = {}
+        self._raw_names: list[str | None] = []
+        self._names: list[str | None] = []
+        self._phone: dict[str, list[int]] = {}
+        self._email: dict[str, list[int]] = {}
+        self._exact_name: dict[str, list[int]] = {}
+        self._grams: dict[str, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(
+        self,
+        existing_id: str,
+        *,
+        phone: str | None = None,
+        email: str | None = None,
+        company: str | None = None,
+    ) -> None:
+        """Index one existing entry (an id can be added several times, e.g. one per phone)."""
+        pos = self._positions.get(existing_id)
+        if pos is None:
+            pos = len(self._ids)
+            self._positions[existing_id] = pos
+            self._ids.append(existing_id)
+            self._raw_names.append(None)
+            self._names.append(None)
+        key = normalise_phone(phone, self.default_region)
+        if key is not None:
+            self._phone.setdefault(key, []).append(pos)
+        key = normalise_email(email, self.plus_domains)
+        if key is not None:
+            self._email.setdefault(key, []).append(pos)
+        name = normalise_company(company) if self.company_matching else None
+        if name is not None and self._names[pos] is None:
+            self._names[pos] = name
+            self._raw_names[pos] = company
+            self._exact_name.setdefault(name, []).append(pos)
+            grams = self._grams
+            for gram in _bigrams(name):
+                block = grams.get(gram)
+                if block is None:
+                    grams[gram] = [pos]
+                else:
+                    block.append(pos)
+
+    def add_lead(self, lead: Lead) -> None:
+        """Index a lead by its phone, e-mail and company."""
+        self.add(lead.id, phone=lead.phone, email=lead.email, company=lead.company)
+
+    def add_contact(self, contact: Contact, company: str | None = None) -> None:
+        """Index a contact by its phone and e-mail, and ``company`` (its account's name) if given."""
+        self.add(contact.id, phone=contact.phone, email=contact.email, company=company)
+
+    def extend(self, entries: Iterable[Mapping[str, Any]]) -> None:
+        """Index many entries given as mappings with ``id`` and optional phone/email/company."""
+        for e in entries:
+            self.add(e["id"], phone=e.get("phone"), email=e.get("email"), company=e.get("company"))
+
+    def find(
+        self,
+        *,
+        phone: str | None = None,
+        email: str | None = None,
+        company: str | None = None,
+        exclude: str | None = None,
+    ) -> list[Match]:
+        """Every indexed entry matching by phone, e-mail or company name, strongest first.
+
+        Order: score descending, then insertion order of the existing entries (deterministic).
+        ``exclude`` leaves out one id (the entry itself, when re-checking an indexed record).
+        """
+        hits: dict[int, _Hit] = {}
+        key = normalise_phone(phone, self.default_region)
+        if key is not None:
+            for pos in self._phone.get(key, ()):
+                self._hit(hits, pos, 1.0, "phone", f"same phone {key}")
+        key = normalise_email(email, self.plus_domains)
+        if key is not None:
+            for pos in self._email.get(key, ()):
+                self._hit(hits, pos, 1.0, "email", f"same e-mail {key}")
+        name = normalise_company(company) if self.company_matching else None
+        if name is not None:
+            for pos, score in self._name_candidates(name):
+                shown = self._raw_names[pos]
+                self._hit(
+                    hits,
+                    pos,
+                    score / 100.0,
+                    "company",
+                    f"company name {score:.0f}% similar: {company} ~ {shown}",
+                )
+        out = [
+            Match(self._ids[pos], hit.score, tuple(hit.signals), tuple(hit.reasons))
+            for pos, hit in sorted(hits.items(), key=lambda kv: (-kv[1].score, kv[0]))
+            if self._ids[pos] != exclude
+        ]
+        return out
+
+    def find_lead(self, lead: Lead) -> list[Match]:
+        """:meth:`find` for a lead's phone, e-mail and company (itself excluded)."""
+        return self.find(phone=lead.phone, email=lead.email, company=lead.company, exclude=lead.id)
+
+    @staticmethod
+    def _hit(hits: dict[int, _Hit], pos: int, score: float, signal: str, reason: str) -> None:
+        hit = hits.get(pos)
+        if hit is None:
+            hit = hits[pos] = _Hit()
+        if signal in hit.signals:
+            return
+        hit.score = max(hit.score, score)
+        hit.signals.append(signal)
+        hit.reasons.append(reason)
+
+    def _name_candidates(self, name: str) -> Iterator[tuple[int, float]]:
+        from rapidfuzz import fuzz
+
+        seen: set[int] = set()
+        for pos in self._exact_name.get(name, ()):
+            seen.add(pos)
+            yield pos, 100.0
+        blocks = [self._grams.get(g, ()) for g in _bigrams(name)]
+        blocks = [b for b in blocks if b and len(b) <= self.max_block]
+        names = self._names
+        cutoff = self.threshold
+        n = len(name)
+        ratio = fuzz.ratio
+        for block in blocks:
+            for pos in block:
+                if pos in seen:
+                    continue
+                seen.add(pos)
+                other = names[pos]
+                if other is None:
+                    continue
+                m = len(other)
+                # Length filter: ratio <= 200 * min / (n + m).
+                if 200.0 * min(n, m) < cutoff * (n + m):
+                    continue
+                score = ratio(name, other, score_cutoff=cutoff)
+                if score:
+                    yield pos, float(score)

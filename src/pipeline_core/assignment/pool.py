@@ -1,0 +1,243 @@
+"""The public pool (公海): records nobody follows up return to it; reps claim from it within limits.
+
+A record in the pool is owned by the pool's id (:attr:`PoolPolicy.pool_id`, default
+``"public-pool"``) and tagged ``"pool"``. A :class:`PoolPolicy` (config as data) says when records
+return:
+
+- **idle**: an open record (a lead that is new or working, an opportunity with no ``closed_at``)
+  with no follow-up for ``idle_days`` days: the time since the last contact (or since it was
+  created, if never contacted) is at least ``idle_days`` × 24 h;
+- **nurture**: a lead in ``nurturing`` status, or a lost opportunity whose ``lost_reason`` is one of
+  ``nurture_lost_reasons`` (lost now, but worth nurturing).
+
+Reps claim with :func:`claim`: at most ``claims_per_day`` claims in any 24 hours and, if set,
+``max_held`` records claimed from the pool held at once. Every move (release, claim) is a
+:class:`~pipeline_core.records.JournalEntry` (kinds ``"pool_release"`` and ``"pool_claim"``) with
+the previous and the new owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Annotated, Any, TypeVar
+
+import attrs
+from pydantic import Field
+
+from pipeline_core.assignment._config import Strict, validate_model
+from pipeline_core.clock import require_aware
+from pipeline_core.errors import PermissionDeniedError, Problem, ValidationError
+from pipeline_core.ids import IdFactory
+from pipeline_core.records import JournalEntry, Lead, LeadStatus, Opportunity
+
+__all__ = [
+    "POOL_CLAIM",
+    "POOL_RELEASE",
+    "POOL_TAG",
+    "PoolLimitError",
+    "PoolPolicy",
+    "claim",
+    "claims_within_day",
+    "pool_reason",
+    "release",
+    "sweep",
+]
+
+POOL_RELEASE = "pool_release"
+"""Journal kind of a move into the pool."""
+POOL_CLAIM = "pool_claim"
+"""Journal kind of a claim from the pool."""
+POOL_TAG = "pool"
+"""Tag carried by records in the pool."""
+
+P = TypeVar("P", Lead, Opportunity)
+
+
+class PoolLimitError(PermissionDeniedError):
+    """A rep tried to claim beyond their per-rep limit, or a record that is not in the pool."""
+
+
+class _PoolModel(Strict):
+    pool_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S+$")] = "public-pool"
+    idle_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    nurture_lost_reasons: list[str] = Field(default_factory=list)
+    include_nurturing_leads: bool = True
+    claims_per_day: Annotated[int, Field(ge=0)] = 5
+    max_held: Annotated[int, Field(ge=0)] | None = None
+
+
+@attrs.frozen
+class PoolPolicy:
+    """When records return to the pool, and how much a rep may claim (see the module doc)."""
+
+    pool_id: str = "public-pool"
+    idle_days: int = 30
+    nurture_lost_reasons: frozenset[str] = frozenset()
+    include_nurturing_leads: bool = True
+    claims_per_day: int = 5
+    max_held: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PoolPolicy:
+        """Validate plain data; :class:`~pipeline_core.errors.ConfigError` lists every problem."""
+        m = validate_model(_PoolModel, data, "PoolPolicy")
+        return cls(
+            pool_id=m.pool_id,
+            idle_days=m.idle_days,
+            nurture_lost_reasons=frozenset(m.nurture_lost_reasons),
+            include_nurturing_leads=m.include_nurturing_leads,
+            claims_per_day=m.claims_per_day,
+            max_held=m.max_held,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :meth:`from_dict` reads back to an equal policy."""
+        return {
+            "pool_id": self.pool_id,
+            "idle_days": self.idle_days,
+            "nurture_lost_reasons": sorted(self.nurture_lost_reasons),
+            "include_nurturing_leads": self.include_nurturing_leads,
+            "claims_per_day": self.claims_per_day,
+            "max_held": self.max_held,
+        }
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of :meth:`from_dict`'s input."""
+        return _PoolModel.model_json_schema()
+
+
+def _is_open(record: Lead | Opportunity) -> bool:
+    if isinstance(record, Lead):
+        return record.status in (LeadStatus.NEW, LeadStatus.WORKING)
+    return record.closed_at is None
+
+
+def pool_reason(
+    record: Lead | Opportunity,
+    *,
+    at: datetime,
+    policy: PoolPolicy,
+    last_contact_at: datetime | None = None,
+) -> str | None:
+    """Why ``record`` should return to the pool at ``at``, or ``None`` if it should not."""
+    require_aware(at, "at")
+    if record.owner_id == policy.pool_id:
+        return None
+    if (
+        isinstance(record, Lead)
+        and policy.include_nurturing_leads
+        and record.status is LeadStatus.NURTURING
+    ):
+        return "lead is being nurtured"
+    if (
+        isinstance(record, Opportunity)
+        and record.closed_at is not None
+        and record.lost_reason is not None
+        and record.lost_reason in policy.nurture_lost_reasons
+    ):
+        return f"lost ({record.lost_reason}) but worth nurturing"
+    if not _is_open(record):
+        return None
+    since = (
+        record.created_at if last_contact_at is None else max(last_contact_at, record.created_at)
+    )
+    idle = at - since
+    if idle >= timedelta(days=policy.idle_days):
+        what = "no follow-up" if last_contact_at is not None else "never contacted"
+        return f"{what} for {idle.days} days (limit {policy.idle_days})"
+    return None
+
+
+def release(
+    record: P, *, at: datetime, by: str, reason: str, policy: PoolPolicy, ids: IdFactory
+) -> tuple[P, JournalEntry]:
+    """Move ``record`` into the pool: its next version and the ``pool_release`` entry."""
+    require_aware(at, "at")
+    if record.owner_id == policy.pool_id:
+        raise ValidationError(
+            "pool release", [Problem(("record",), "is already in the pool", record.id, "in_pool")]
+        )
+    new = record.evolve(owner_id=policy.pool_id, tags=record.tags | {POOL_TAG})
+    entry = JournalEntry(
+        id=ids.new("journal"),
+        kind=POOL_RELEASE,
+        subject_id=record.id,
+        at=at,
+        by=by,
+        reason=reason,
+        payload={"from": record.owner_id, "to": policy.pool_id, "version": new.version},
+    )
+    return new, entry
+
+
+def sweep(
+    records: Iterable[P],
+    *,
+    at: datetime,
+    policy: PoolPolicy,
+    ids: IdFactory,
+    last_contact: Mapping[str, datetime] | None = None,
+    by: str = "system",
+) -> list[tuple[P, JournalEntry]]:
+    """Release every record the rules send back to the pool at ``at``, in id order."""
+    contacts = last_contact or {}
+    out = []
+    for record in sorted(records, key=lambda r: r.id):
+        why = pool_reason(record, at=at, policy=policy, last_contact_at=contacts.get(record.id))
+        if why is not None:
+            out.append(release(record, at=at, by=by, reason=why, policy=policy, ids=ids))
+    return out
+
+
+def claims_within_day(journal: Iterable[JournalEntry], rep_id: str, at: datetime) -> int:
+    """How many pool claims ``rep_id`` made in the 24 hours up to ``at``."""
+    start = at - timedelta(hours=24)
+    return sum(
+        1
+        for e in journal
+        if e.kind == POOL_CLAIM and e.payload.get("to") == rep_id and start < e.at <= at
+    )
+
+
+def claim(
+    record: P,
+    rep_id: str,
+    *,
+    at: datetime,
+    policy: PoolPolicy,
+    ids: IdFactory,
+    journal: Iterable[JournalEntry] = (),
+    held: int = 0,
+) -> tuple[P, JournalEntry]:
+    """``rep_id`` claims ``record`` from the pool: its next version and the ``pool_claim`` entry.
+
+    ``journal`` holds the rep's earlier pool entries (at least the last 24 hours); ``held`` is the
+    number of pool-claimed records the rep holds now. Raises :class:`PoolLimitError` when the
+    record is not in the pool or a limit would be exceeded (saying which and by how much).
+    """
+    require_aware(at, "at")
+    if record.owner_id != policy.pool_id:
+        raise PoolLimitError(f"{record.id} is not in the pool (owner is {record.owner_id})")
+    recent = claims_within_day(journal, rep_id, at)
+    if recent >= policy.claims_per_day:
+        raise PoolLimitError(
+            f"{rep_id} already claimed {recent} records in the last 24 h "
+            f"(limit {policy.claims_per_day})"
+        )
+    if policy.max_held is not None and held >= policy.max_held:
+        raise PoolLimitError(
+            f"{rep_id} holds {held} records claimed from the pool (limit {policy.max_held})"
+        )
+    new = record.evolve(owner_id=rep_id, tags=record.tags - {POOL_TAG})
+    entry = JournalEntry(
+        id=ids.new("journal"),
+        kind=POOL_CLAIM,
+        subject_id=record.id,
+        at=at,
+        by=rep_id,
+        reason=f"claimed from the pool ({recent + 1}/{policy.claims_per_day} today)",
+        payload={"from": policy.pool_id, "to": rep_id, "version": new.version},
+    )
+    return new, entry

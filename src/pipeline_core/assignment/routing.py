@@ -1,0 +1,399 @@
+"""Lead routing: round-robin, weighted and load-aware strategies behind rules, with a fallback queue.
+
+A :class:`RoutingPolicy` (config as data) lists the reps with their capacity and the rules in
+order. Each rule matches lead facts (territory = ``lead.region``, industry, source, grade,
+language) and names the reps it routes to and the strategy that picks one of them. A
+:class:`Router` holds the running state (open records per rep, assignments in the last 24 hours,
+round-robin cursors) and routes one lead at a time:
+
+1. the rules that match the lead are tried in order; in each, only *eligible* reps count: active,
+   fewer open records than ``max_open``, fewer assignments in the last 24 hours than the daily quota;
+2. the first rule with an eligible rep picks one by its strategy;
+3. if no rule matched or none had an eligible rep, the ``default`` reps are tried the same way
+   (``default_strategy``);
+4. otherwise the lead goes to the fallback queue (``owner_id`` is ``None``).
+
+Every decision says why (``"to bob: rule 'east-china' (round_robin), load 12/20, today 3/5"``; the
+load is the count *before* this lead). Nothing is random: for the same policy, state and leads the
+decisions are the same. Ties are broken by the order of the reps in the rule.
+
+The daily quota follows Odoo: an explicit ``daily_quota``, or ``round(monthly_capacity / 30)``
+(Python's round: half to even), minus the leads assigned to the rep in the 24 hours before the
+lead's time.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+import attrs
+from pydantic import Field
+
+from pipeline_core.assignment._config import Strict, validate_model
+from pipeline_core.clock import require_aware
+from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.records import Lead
+
+__all__ = [
+    "FACTS",
+    "RepCapacity",
+    "Router",
+    "RoutingDecision",
+    "RoutingPolicy",
+    "RoutingRule",
+    "Strategy",
+    "lead_facts",
+]
+
+FACTS: tuple[str, ...] = ("territory", "industry", "source", "grade", "language")
+"""The lead facts a rule can match on."""
+
+_DAY = timedelta(hours=24)
+
+
+class Strategy(StrEnum):
+    """How a rule picks one of its eligible reps."""
+
+    ROUND_ROBIN = "round_robin"
+    """Next eligible rep after the last one this rule picked, in the rule's order."""
+    WEIGHTED = "weighted"
+    """Smooth weighted round-robin (nginx): over time each rep gets leads in proportion to weight."""
+    LEAST_LOADED = "least_loaded"
+    """Lowest open/max_open (or open count without a maximum); ties by the rule's order."""
+
+
+@attrs.frozen
+class RepCapacity:
+    """A rep that can receive leads, with weight and limits (``None``: no limit)."""
+
+    id: str
+    name: str | None = None
+    weight: int = 1
+    max_open: int | None = None
+    monthly_capacity: int | None = None
+    daily_quota: int | None = None
+    active: bool = True
+
+    @property
+    def quota(self) -> int | None:
+        """Leads per 24 hours: ``daily_quota``, else ``round(monthly_capacity / 30)``, else none."""
+        if self.daily_quota is not None:
+            return self.daily_quota
+        if self.monthly_capacity is not None:
+            return round(self.monthly_capacity / 30)
+        return None
+
+    @property
+    def label(self) -> str:
+        """The name shown in explanations."""
+        return self.name or self.id
+
+
+@attrs.frozen
+class RoutingRule:
+    """A rule: the facts it matches (empty set: any value) and the reps it routes to."""
+
+    name: str
+    reps: tuple[str, ...]
+    strategy: Strategy = Strategy.ROUND_ROBIN
+    when: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
+
+    def matches(self, facts: Mapping[str, str | None]) -> bool:
+        """True when every condition of the rule holds for ``facts``."""
+        for fact, allowed in self.when.items():
+            value = facts.get(fact)
+            if value is None or value not in allowed:
+                return False
+        return True
+
+
+class _RepModel(Strict):
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    name: str | None = None
+    weight: Annotated[int, Field(ge=1, le=1_000)] = 1
+    max_open: Annotated[int, Field(ge=0)] | None = None
+    monthly_capacity: Annotated[int, Field(ge=0)] | None = None
+    daily_quota: Annotated[int, Field(ge=0)] | None = None
+    active: bool = True
+
+
+class _RuleModel(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    reps: Annotated[list[str], Field(min_length=1)]
+    strategy: Strategy = Strategy.ROUND_ROBIN
+    territory: list[str] | None = None
+    industry: list[str] | None = None
+    source: list[str] | None = None
+    grade: list[str] | None = None
+    language: list[str] | None = None
+
+
+class _PolicyModel(Strict):
+    reps: Annotated[list[_RepModel], Field(min_length=1)]
+    rules: list[_RuleModel] = Field(default_factory=list)
+    default: list[str] | None = None
+    default_strategy: Strategy = Strategy.LEAST_LOADED
+    fallback_queue: Annotated[str, Field(min_length=1, max_length=128)] = "unassigned"
+
+
+@attrs.frozen
+class RoutingPolicy:
+    """Reps, rules in order, the default reps and the fallback queue. Build with :meth:`from_dict`.
+
+    ``default`` ``None`` means every rep; an empty tuple means no default (straight to the queue).
+    """
+
+    reps: tuple[RepCapacity, ...]
+    rules: tuple[RoutingRule, ...] = ()
+    default: tuple[str, ...] | None = None
+    default_strategy: Strategy = Strategy.LEAST_LOADED
+    fallback_queue: str = "unassigned"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RoutingPolicy:
+        """Validate plain data; raise :class:`ConfigError` listing every problem (including rules
+        naming unknown reps and duplicate rule or rep names)."""
+        model = validate_model(_PolicyModel, data, "RoutingPolicy")
+        problems: list[Problem] = []
+        ids = [r.id for r in model.reps]
+        known = set(ids)
+        for i, rep_id in enumerate(ids):
+            if rep_id in ids[:i]:
+                problems.append(Problem(("reps", i, "id"), "duplicate rep id", rep_id, "duplicate"))
+        names: list[str] = []
+        for i, rule in enumerate(model.rules):
+            if rule.name in names:
+                problems.append(
+                    Problem(("rules", i, "name"), "duplicate rule name", rule.name, "duplicate")
+                )
+            names.append(rule.name)
+            for j, rep_id in enumerate(rule.reps):
+                if rep_id not in known:
+                    problems.append(
+                        Problem(("rules", i, "reps", j), "unknown rep", rep_id, "unknown_rep")
+                    )
+        for j, rep_id in enumerate(model.default or ()):
+            if rep_id not in known:
+                problems.append(Problem(("default", j), "unknown rep", rep_id, "unknown_rep"))
+        if problems:
+            raise ConfigError("RoutingPolicy", problems)
+        return cls(
+            reps=tuple(RepCapacity(**r.model_dump()) for r in model.reps),
+            rules=tuple(
+                RoutingRule(
+                    name=r.name,
+                    reps=tuple(r.reps),
+                    strategy=r.strategy,
+                    when={
+                        fact: frozenset(getattr(r, fact))
+                        for fact in FACTS
+                        if getattr(r, fact) is not None
+                    },
+                )
+                for r in model.rules
+            ),
+            default=None if model.default is None else tuple(model.default),
+            default_strategy=model.default_strategy,
+            fallback_queue=model.fallback_queue,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :meth:`from_dict` reads back to an equal policy."""
+        return {
+            "reps": [attrs.asdict(r) for r in self.reps],
+            "rules": [
+                {
+                    "name": r.name,
+                    "reps": list(r.reps),
+                    "strategy": r.strategy.value,
+                    **{fact: sorted(values) for fact, values in r.when.items()},
+                }
+                for r in self.rules
+            ],
+            "default": None if self.default is None else list(self.default),
+            "default_strategy": self.default_strategy.value,
+            "fallback_queue": self.fallback_queue,
+        }
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of :meth:`from_dict`'s input."""
+        return _PolicyModel.model_json_schema()
+
+
+@attrs.frozen
+class RoutingDecision:
+    """Where one lead went and why. ``owner_id`` is ``None`` when it went to ``queue``."""
+
+    lead_id: str
+    owner_id: str | None
+    rule: str | None
+    reason: str
+    at: datetime
+    queue: str | None = None
+
+
+def lead_facts(lead: Lead, grade: str | None = None) -> dict[str, str | None]:
+    """The routing facts of a lead: territory (``region``), industry, source, grade (argument, or
+    ``custom["grade"]``), language (``custom["language"]``)."""
+    custom_grade = lead.custom.get("grade")
+    language = lead.custom.get("language")
+    return {
+        "territory": lead.region,
+        "industry": lead.industry,
+        "source": lead.source,
+        "grade": grade if grade is not None else (str(custom_grade) if custom_grade else None),
+        "language": str(language) if language else None,
+    }
+
+
+class Router:
+    """Routes leads under a :class:`RoutingPolicy`, keeping load and quota state between calls.
+
+    ``open_counts`` is the current number of open records per rep; ``recent`` the times of
+    assignments already made (for the 24-hour quota). The router updates both as it assigns;
+    :meth:`close` tells it a rep's record was closed. Not thread-safe: one router per worker.
+    """
+
+    def __init__(
+        self,
+        policy: RoutingPolicy,
+        *,
+        open_counts: Mapping[str, int] | None = None,
+        recent: Mapping[str, Iterable[datetime]] | None = None,
+    ) -> None:
+        self.policy = policy
+        self._reps = {r.id: r for r in policy.reps}
+        self._order = tuple(r.id for r in policy.reps)
+        self._open: dict[str, int] = dict.fromkeys(self._order, 0)
+        self._recent: dict[str, list[datetime]] = {rid: [] for rid in self._order}
+        problems = [
+            Problem(("open_counts", rid), "unknown rep", rid, "unknown_rep")
+            for rid in (open_counts or {})
+            if rid not in self._reps
+        ] + [
+            Problem(("recent", rid), "unknown rep", rid, "unknown_rep")
+            for rid in (recent or {})
+            if rid not in self._reps
+        ]
+        if problems:
+            raise ConfigError("Router state", problems)
+        for rid, n in (open_counts or {}).items():
+            self._open[rid] = n
+        for rid, times in (recent or {}).items():
+            self._recent[rid] = sorted(require_aware(t, f"recent[{rid}]") for t in times)
+        self._cursor: dict[str, int] = {}
+        self._current: dict[str, dict[str, int]] = {}
+
+    # -- state -------------------------------------------------------------------------------
+
+    def open_count(self, rep_id: str) -> int:
+        """Open records the router believes ``rep_id`` holds."""
+        return self._open[rep_id]
+
+    def assigned_within_day(self, rep_id: str, at: datetime) -> int:
+        """Assignments to ``rep_id`` in the 24 hours up to and including ``at``."""
+        times = self._recent[rep_id]
+        return bisect.bisect_right(times, at) - bisect.bisect_right(times, at - _DAY)
+
+    def close(self, rep_id: str, count: int = 1) -> None:
+        """Tell the router ``count`` of ``rep_id``'s open records were closed or handed on."""
+        self._open[rep_id] = max(0, self._open[rep_id] - count)
+
+    def _eligible(self, rep_id: str, at: datetime) -> bool:
+        rep = self._reps[rep_id]
+        if not rep.active:
+            return False
+        if rep.max_open is not None and self._open[rep_id] >= rep.max_open:
+            return False
+        quota = rep.quota
+        return quota is None or self.assigned_within_day(rep_id, at) < quota
+
+    # -- strategies ---------------------------------------------------------------------------
+
+    def _pick(self, key: str, reps: Sequence[str], strategy: Strategy, at: datetime) -> str | None:
+        eligible = [i for i, rid in enumerate(reps) if self._eligible(rid, at)]
+        if not eligible:
+            return None
+        if strategy is Strategy.ROUND_ROBIN:
+            start = self._cursor.get(key, 0) % len(reps)
+            chosen = min(eligible, key=lambda i: (i - start) % len(reps))
+            self._cursor[key] = chosen + 1
+            return reps[chosen]
+        if strategy is Strategy.WEIGHTED:
+            current = self._current.setdefault(key, {})
+            total = 0
+            for i in eligible:
+                w = self._reps[reps[i]].weight
+                total += w
+                current[reps[i]] = current.get(reps[i], 0) + w
+            chosen = max(eligible, key=lambda i: (current[reps[i]], -i))
+            current[reps[chosen]] -= total
+            return reps[chosen]
+
+        def load(i: int) -> tuple[float, int, int]:
+            rid = reps[i]
+            cap = self._reps[rid].max_open
+            n = self._open[rid]
+            return (n / cap if cap else float(n), n, i)
+
+        return reps[min(eligible, key=load)]
+
+    # -- routing -----------------------------------------------------------------------------
+
+    def route(
+        self, lead: Lead, *, at: datetime | None = None, grade: str | None = None
+    ) -> RoutingDecision:
+        """Route one lead at ``at`` (default: the lead's ``created_at``) and update the state."""
+        when = require_aware(at, "at") if at is not None else lead.created_at
+        facts = lead_facts(lead, grade)
+        tried: list[str] = []
+        for rule in self.policy.rules:
+            if not rule.matches(facts):
+                continue
+            chosen = self._pick(rule.name, rule.reps, rule.strategy, when)
+            if chosen is not None:
+                return self._assign(lead, chosen, rule.name, rule.strategy, when)
+            tried.append(f"'{rule.name}'")
+        default = self._order if self.policy.default is None else self.policy.default
+        if default:
+            chosen = self._pick("\x00default", default, self.policy.default_strategy, when)
+            if chosen is not None:
+                return self._assign(lead, chosen, "default", self.policy.default_strategy, when)
+            tried.append("'default'")
+        queue = self.policy.fallback_queue
+        why = (
+            f"no rep under its limits in rule {', '.join(tried)}"
+            if tried
+            else "no rule matched and no default reps"
+        )
+        return RoutingDecision(lead.id, None, None, f"to queue '{queue}': {why}", when, queue)
+
+    def route_all(
+        self, leads: Iterable[Lead], *, grades: Mapping[str, str] | None = None
+    ) -> list[RoutingDecision]:
+        """Route leads in the order given, each at its ``created_at``."""
+        g = grades or {}
+        return [self.route(lead, grade=g.get(lead.id)) for lead in leads]
+
+    def _assign(
+        self, lead: Lead, rep_id: str, rule: str, strategy: Strategy, at: datetime
+    ) -> RoutingDecision:
+        rep = self._reps[rep_id]
+        n = self._open[rep_id]
+        cap = "∞" if rep.max_open is None else str(rep.max_open)
+        reason = f"to {rep.label}: rule '{rule}' ({strategy.value}), load {n}/{cap}"
+        quota = rep.quota
+        if quota is not None:
+            reason += f", today {self.assigned_within_day(rep_id, at)}/{quota}"
+        self._open[rep_id] = n + 1
+        times = self._recent[rep_id]
+        if not times or times[-1] <= at:
+            times.append(at)
+        else:
+            bisect.insort(times, at)
+        return RoutingDecision(lead.id, rep_id, rule, reason, at)

@@ -1,0 +1,354 @@
+"""Rule-based dynamic segments (high value, potential, dormant/"zombie"), refreshed from events.
+
+:func:`customer_facts` folds activities and opportunities into one :class:`CustomerFacts` per
+customer (an account, or a lead/opportunity id when there is no account): last contact, contacts
+in the recent window, won and open amounts (in one currency), best grade, tags. A
+:class:`SegmentPolicy` (config as data) lists :class:`SegmentRule` values in priority order; a rule
+holds when all its conditions hold. :meth:`SegmentPolicy.evaluate` gives every segment a customer is
+in; :meth:`SegmentPolicy.primary` the first one (or ``"other"``), which is the dimension to
+join onto metrics (:func:`segment_column`). :func:`refresh` compares with the previous assignment
+and writes a ``"segment_change"`` journal entry for every customer whose segments changed.
+
+The default policy: ``high_value`` (won or open amount ≥ 100,000), ``potential`` (grade A or B,
+or ≥ 3 contacts in the last 90 days, and contacted in the last 30 days), ``dormant`` (no contact
+for 90 days or more: the "zombie" customers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+import attrs
+from pydantic import Field
+
+from pipeline_core.assignment._config import Strict, validate_model
+from pipeline_core.clock import require_aware
+from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.ids import IdFactory
+from pipeline_core.records import Activity, JournalEntry, Opportunity
+
+__all__ = [
+    "SEGMENT_CHANGE",
+    "CustomerFacts",
+    "SegmentPolicy",
+    "SegmentRule",
+    "customer_facts",
+    "refresh",
+    "segment_column",
+]
+
+SEGMENT_CHANGE = "segment_change"
+"""Journal kind of a change of a customer's segments."""
+
+_GRADE_ORDER = {"A": 0, "B": 1, "C": 2}
+
+
+@attrs.frozen
+class CustomerFacts:
+    """What segment rules read about one customer."""
+
+    id: str
+    created_at: datetime | None = None
+    last_contact_at: datetime | None = None
+    recent_contacts: int = 0
+    won_amount: Decimal = Decimal(0)
+    open_amount: Decimal = Decimal(0)
+    grade: str | None = None
+    tags: frozenset[str] = frozenset()
+
+
+class _RuleModel(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    min_won_amount: Decimal | None = None
+    min_open_amount: Decimal | None = None
+    min_value: Decimal | None = None
+    grades: list[str] | None = None
+    min_recent_contacts: Annotated[int, Field(ge=0)] | None = None
+    max_idle_days: Annotated[int, Field(ge=0)] | None = None
+    min_idle_days: Annotated[int, Field(ge=0)] | None = None
+    tags_any: list[str] | None = None
+    any_of: list[_RuleModel] | None = None
+
+
+class _PolicyModel(Strict):
+    segments: list[_RuleModel]
+    currency: Annotated[str, Field(min_length=3, max_length=3)] = "CNY"
+    recent_days: Annotated[int, Field(ge=1)] = 90
+    other: str = "other"
+
+
+@attrs.frozen
+class SegmentRule:
+    """A segment: every set condition must hold (``any_of``: at least one of the sub-rules too).
+
+    Idle days count whole days since the last contact (since creation if never contacted).
+    ``min_value`` is won + open amount.
+    """
+
+    name: str
+    min_won_amount: Decimal | None = None
+    min_open_amount: Decimal | None = None
+    min_value: Decimal | None = None
+    grades: frozenset[str] | None = None
+    min_recent_contacts: int | None = None
+    max_idle_days: int | None = None
+    min_idle_days: int | None = None
+    tags_any: frozenset[str] | None = None
+    any_of: tuple[SegmentRule, ...] = ()
+
+    @classmethod
+    def _from_model(cls, m: _RuleModel) -> SegmentRule:
+        return cls(
+            name=m.name,
+            min_won_amount=m.min_won_amount,
+            min_open_amount=m.min_open_amount,
+            min_value=m.min_value,
+            grades=None if m.grades is None else frozenset(m.grades),
+            min_recent_contacts=m.min_recent_contacts,
+            max_idle_days=m.max_idle_days,
+            min_idle_days=m.min_idle_days,
+            tags_any=None if m.tags_any is None else frozenset(m.tags_any),
+            any_of=tuple(cls._from_model(x) for x in m.any_of or ()),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (only the conditions that are set)."""
+        out: dict[str, Any] = {"name": self.name}
+        for key in ("min_won_amount", "min_open_amount", "min_value"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = str(value)
+        for key in ("min_recent_contacts", "max_idle_days", "min_idle_days"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.grades is not None:
+            out["grades"] = sorted(self.grades)
+        if self.tags_any is not None:
+            out["tags_any"] = sorted(self.tags_any)
+        if self.any_of:
+            out["any_of"] = [r.to_dict() for r in self.any_of]
+        return out
+
+    def holds(self, facts: CustomerFacts, at: datetime) -> bool:
+        """Whether ``facts`` meet every condition at ``at``."""
+        if self.min_won_amount is not None and facts.won_amount < self.min_won_amount:
+            return False
+        if self.min_open_amount is not None and facts.open_amount < self.min_open_amount:
+            return False
+        if self.min_value is not None and facts.won_amount + facts.open_amount < self.min_value:
+            return False
+        if self.grades is not None and facts.grade not in self.grades:
+            return False
+        if (
+            self.min_recent_contacts is not None
+            and facts.recent_contacts < self.min_recent_contacts
+        ):
+            return False
+        if self.max_idle_days is not None or self.min_idle_days is not None:
+            since = facts.last_contact_at or facts.created_at
+            idle = None if since is None else (at - since).days
+            if self.max_idle_days is not None and (idle is None or idle > self.max_idle_days):
+                return False
+            if self.min_idle_days is not None and idle is not None and idle < self.min_idle_days:
+                return False
+        if self.tags_any is not None and not (facts.tags & self.tags_any):
+            return False
+        return not self.any_of or any(r.holds(facts, at) for r in self.any_of)
+
+
+_DEFAULT = {
+    "segments": [
+        {"name": "high_value", "any_of": [
+            {"name": "won", "min_won_amount": "100000"},
+            {"name": "open", "min_open_amount": "100000"},
+        ]},
+        {"name": "potential", "max_idle_days": 30, "any_of": [
+            {"name": "graded", "grades": ["A", "B"]},
+            {"name": "engaged", "min_recent_contacts": 3},
+        ]},
+        {"name": "dormant", "min_idle_days": 90},
+    ]
+}  # fmt: skip
+
+
+@attrs.frozen
+class SegmentPolicy:
+    """Segments in priority order, the currency amounts are counted in, the recent window."""
+
+    segments: tuple[SegmentRule, ...]
+    currency: str = "CNY"
+    recent_days: int = 90
+    other: str = "other"
+
+    @classmethod
+    def default(cls) -> SegmentPolicy:
+        """high_value / potential / dormant (see the module doc)."""
+        return cls.from_dict(_DEFAULT)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SegmentPolicy:
+        """Validate plain data; :class:`~pipeline_core.errors.ConfigError` lists every problem."""
+        m = validate_model(_PolicyModel, data, "SegmentPolicy")
+        problems = []
+        names: list[str] = []
+        for i, rule in enumerate(m.segments):
+            if rule.name in names or rule.name == m.other:
+                problems.append(
+                    Problem(
+                        ("segments", i, "name"), "duplicate segment name", rule.name, "duplicate"
+                    )
+                )
+            names.append(rule.name)
+        if problems:
+            raise ConfigError("SegmentPolicy", problems)
+        return cls(
+            segments=tuple(SegmentRule._from_model(r) for r in m.segments),
+            currency=m.currency,
+            recent_days=m.recent_days,
+            other=m.other,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :meth:`from_dict` reads back to an equal policy."""
+        return {
+            "segments": [r.to_dict() for r in self.segments],
+            "currency": self.currency,
+            "recent_days": self.recent_days,
+            "other": self.other,
+        }
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of :meth:`from_dict`'s input."""
+        return _PolicyModel.model_json_schema()
+
+    def evaluate(self, facts: CustomerFacts, at: datetime) -> frozenset[str]:
+        """Every segment ``facts`` is in at ``at``."""
+        require_aware(at, "at")
+        return frozenset(r.name for r in self.segments if r.holds(facts, at))
+
+    def primary(self, facts: CustomerFacts, at: datetime) -> str:
+        """The first segment (priority order) ``facts`` is in, or ``other``."""
+        require_aware(at, "at")
+        for r in self.segments:
+            if r.holds(facts, at):
+                return r.name
+        return self.other
+
+
+def customer_facts(
+    *,
+    at: datetime,
+    activities: Iterable[Activity] = (),
+    opportunities: Iterable[Opportunity] = (),
+    grades: Mapping[str, str] | None = None,
+    created: Mapping[str, datetime] | None = None,
+    tags: Mapping[str, frozenset[str]] | None = None,
+    currency: str = "CNY",
+    recent_days: int = 90,
+) -> dict[str, CustomerFacts]:
+    """Fold events into facts per customer as of ``at`` (later events are ignored).
+
+    The customer of an activity is its ``account_id``, else its opportunity or lead; of an
+    opportunity its ``account_id``, else its own id. Won = closed with a ``won_reason`` or
+    ``closed_at`` and no ``lost_reason``; amounts in other currencies than ``currency`` are not
+    counted. ``grades`` maps customers to their best grade (A best).
+    """
+    require_aware(at, "at")
+    window = at - timedelta(days=recent_days)
+    last: dict[str, datetime] = {}
+    recent: dict[str, int] = {}
+    won: dict[str, Decimal] = {}
+    open_: dict[str, Decimal] = {}
+    opp_customer: dict[str, str] = {}
+    opps = [o for o in opportunities if o.created_at <= at]
+    for o in opps:
+        opp_customer[o.id] = o.account_id or o.id
+    for a in activities:
+        if a.at > at:
+            continue
+        cust = a.account_id or (
+            opp_customer.get(a.opportunity_id, a.opportunity_id) if a.opportunity_id else a.lead_id
+        )
+        if cust is None:
+            continue
+        if cust not in last or a.at > last[cust]:
+            last[cust] = a.at
+        if a.at > window:
+            recent[cust] = recent.get(cust, 0) + 1
+    for o in opps:
+        cust = opp_customer[o.id]
+        amount = o.expected_amount
+        value = amount.amount if amount is not None and amount.currency == currency else Decimal(0)
+        closed = o.closed_at is not None and o.closed_at <= at
+        if closed and o.lost_reason is None:
+            won[cust] = won.get(cust, Decimal(0)) + value
+        elif not closed:
+            open_[cust] = open_.get(cust, Decimal(0)) + value
+        else:
+            won.setdefault(cust, won.get(cust, Decimal(0)))
+    g = grades or {}
+    c = created or {}
+    t = tags or {}
+    ids = set(last) | set(won) | set(open_) | set(g) | set(c) | set(t)
+    return {
+        cid: CustomerFacts(
+            id=cid,
+            created_at=c.get(cid),
+            last_contact_at=last.get(cid),
+            recent_contacts=recent.get(cid, 0),
+            won_amount=won.get(cid, Decimal(0)),
+            open_amount=open_.get(cid, Decimal(0)),
+            grade=g.get(cid),
+            tags=t.get(cid, frozenset()),
+        )
+        for cid in sorted(ids)
+    }
+
+
+def segment_column(
+    policy: SegmentPolicy, facts: Mapping[str, CustomerFacts], at: datetime
+) -> dict[str, str]:
+    """Customer id → primary segment: a column to join onto metric frames as a dimension."""
+    return {cid: policy.primary(f, at) for cid, f in sorted(facts.items())}
+
+
+def refresh(
+    policy: SegmentPolicy,
+    facts: Mapping[str, CustomerFacts],
+    *,
+    at: datetime,
+    ids: IdFactory,
+    previous: Mapping[str, frozenset[str]] | None = None,
+    by: str = "system",
+) -> tuple[dict[str, frozenset[str]], list[JournalEntry]]:
+    """Re-evaluate every customer; return the new segments and a ``segment_change`` entry for
+    each customer whose segments differ from ``previous`` (entered and left segments listed)."""
+    prev = previous or {}
+    current: dict[str, frozenset[str]] = {}
+    entries: list[JournalEntry] = []
+    for cid in sorted(facts):
+        now = policy.evaluate(facts[cid], at)
+        current[cid] = now
+        before = prev.get(cid, frozenset())
+        if now != before:
+            entries.append(
+                JournalEntry(
+                    id=ids.new("journal"),
+                    kind=SEGMENT_CHANGE,
+                    subject_id=cid,
+                    at=at,
+                    by=by,
+                    reason="segments refreshed",
+                    payload={
+                        "entered": sorted(now - before),
+                        "left": sorted(before - now),
+                        "segments": sorted(now),
+                    },
+                )
+            )
+    return current, entries
