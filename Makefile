@@ -11,6 +11,7 @@ help:
 	@echo "make test   - install dev extras, lint, type-check and run the whole test suite"
 	@echo "make lint   - ruff + mypy --strict"
 	@echo "make bench  - run the benchmarks and print the ratio table"
+	@echo "make docs   - build the documentation site into site/ (mkdocs --strict)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,9 @@ test: lint
 
 bench: $(VENV)/.stamp-bench
 	$(PY) -m benchmarks
+
+docs: $(VENV)/.stamp-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build
