@@ -1,0 +1,61 @@
+"""Small shared pieces of the metrics: group ordering, currency checks, quantiles, rates."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pipeline_core.errors import Problem, ValidationError
+
+__all__ = ["check_currencies", "group_sort_key", "quantile_linear", "ratio"]
+
+
+def group_sort_key(key: Sequence[Any]) -> tuple[tuple[bool, Any], ...]:
+    """Sort key for group tuples: values ascending, ``None`` last."""
+    return tuple((v is None, "" if v is None else v) for v in key)
+
+
+def check_currencies(currencies: Iterable[str | None], what: str) -> str | None:
+    """The single currency of the values summed, or :class:`ValidationError` (``mixed_currency``)
+    naming every currency found. Money of different currencies is never added up."""
+    found = sorted({c for c in currencies if c is not None})
+    if len(found) > 1:
+        raise ValidationError(
+            what,
+            [
+                Problem(
+                    ("currency",),
+                    "amounts in different currencies cannot be summed: filter the input to one "
+                    "currency (or convert) first, or pass value=False",
+                    found,
+                    "mixed_currency",
+                )
+            ],
+        )
+    return found[0] if found else None
+
+
+def quantile_linear(sorted_values: Sequence[float], q: float) -> float | None:
+    """The linear-interpolation quantile (Hyndman–Fan type 7, numpy's default) of sorted values:
+    position h = (n − 1)·q, value x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋]). ``None`` for no values."""
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    h = (n - 1) * q
+    lo = math.floor(h)
+    hi = min(lo + 1, n - 1)
+    base = float(sorted_values[lo])
+    return base + (h - lo) * (float(sorted_values[hi]) - base)
+
+
+def ratio(num: float | None, den: float | None) -> float | None:
+    """``num / den``, or ``None`` when the denominator is zero or missing."""
+    if num is None or not den:
+        return None
+    return num / den
+
+
+def zero(value: Any) -> Any:
+    """A missing sum is zero (engines differ on the sum of no values: 0 or null)."""
+    return 0 if value is None else value

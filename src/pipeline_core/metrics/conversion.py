@@ -1,0 +1,334 @@
+"""Stage-to-stage conversion with the bottleneck, win rates (cohort and snapshot), lead conversion.
+
+Stage conversion (cohort)
+    From the cohort funnel: for consecutive steps k → k+1, ``rate = reached(k+1) / reached(k)``
+    (those who got to k and went on to k+1 or further). The bottleneck is the step with the lowest
+    rate among steps someone entered (the earliest on ties).
+
+Win rate, cohort (``kind="cohort"``)
+    ``won / n``: of the opportunities created in ``[start, end)``, the share that reached a won
+    stage within ``horizon`` of creation. By value: Σ amount won / Σ amount created.
+
+Win rate, snapshot (``kind="snapshot"``)
+    ``won / (won + lost)`` among opportunities whose ``closed_at`` is in ``[start, end)`` and whose
+    ``stage`` is won or lost. By value: Σ amount won / Σ amount closed. Open deals are excluded.
+
+Lead conversion (cohort)
+    Of the leads created in ``[start, end)``, the share with an opportunity (``lead_id`` = the lead's
+    id) created at or before ``lead.created_at + horizon`` (any time when ``horizon`` is ``None``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pipeline_core.errors import Problem, ValidationError
+from pipeline_core.metrics._common import check_currencies, group_sort_key, ratio, zero
+from pipeline_core.metrics.funnel import StagesArg, cohort_funnel
+from pipeline_core.metrics.inputs import (
+    StageOrder,
+    as_records,
+    check_period,
+    epoch_seconds,
+    group_key,
+    is_frame,
+    positive_seconds,
+    stage_order,
+    unknown_stages_error,
+)
+from pipeline_core.metrics.results import ConversionResult, MetricTable, WinRateResult
+from pipeline_core.records import Lead, Opportunity
+
+__all__ = ["lead_conversion", "stage_conversion", "win_rate"]
+
+
+def stage_conversion(
+    opportunities: Any,
+    events: Any,
+    *,
+    stages: StagesArg,
+    start: datetime,
+    end: datetime,
+    horizon: timedelta | None = None,
+    by: Sequence[str] = (),
+) -> ConversionResult:
+    """Stage-to-stage conversion of the cohort created in ``[start, end)``; ``.bottleneck()`` names
+    the weakest step."""
+    return cohort_funnel(
+        opportunities,
+        events,
+        stages=stages,
+        start=start,
+        end=end,
+        horizon=horizon,
+        by=by,
+        value=False,
+    ).conversion()
+
+
+def win_rate(
+    opportunities: Any,
+    events: Any = None,
+    *,
+    stages: StagesArg,
+    start: datetime,
+    end: datetime,
+    kind: Literal["cohort", "snapshot"] = "snapshot",
+    horizon: timedelta | None = None,
+    by: Sequence[str] = (),
+    value: bool = True,
+) -> WinRateResult:
+    """Win rate by count (``rate``) and by value (``rate_value``), labelled cohort or snapshot (see
+    the module docstring). ``kind="cohort"`` needs the stage ``events``."""
+    if kind == "cohort":
+        if events is None:
+            raise ValidationError(
+                "events",
+                [
+                    Problem(
+                        ("events",), "a cohort win rate needs stage events", None, "missing", True
+                    )
+                ],
+            )
+        return cohort_funnel(
+            opportunities,
+            events,
+            stages=stages,
+            start=start,
+            end=end,
+            horizon=horizon,
+            by=by,
+            value=value,
+        ).win_rate()
+    if kind != "snapshot":
+        raise ValidationError("kind", [Problem(("kind",), "expected 'cohort' or 'snapshot'", kind)])
+    order = stage_order(stages)
+    s, e = check_period(start, end)
+    by = tuple(by)
+    if is_frame(opportunities):
+        raw, currency = _snapshot_frames(opportunities, order, s, e, by, value)
+    else:
+        raw, currency = _snapshot_records(opportunities, order, s, e, by, value)
+    rows = []
+    for key in sorted(raw, key=group_sort_key):
+        won, lost, vw, vl = raw[key]
+        row: tuple[Any, ...] = (*key, won + lost, won, lost, ratio(won, won + lost))
+        if value:
+            row = (*row, vw + vl, vw, ratio(vw, vw + vl))
+        rows.append(row)
+    columns: tuple[str, ...] = (*by, "n", "won", "lost", "rate")
+    if value:
+        columns = (*columns, "value", "won_value", "rate_value")
+    return WinRateResult(
+        metric="win_rate",
+        kind="snapshot",
+        columns=columns,
+        rows=tuple(rows),
+        group_by=by,
+        params={"start": start, "end": end, "currency": currency},
+    )
+
+
+_WinRaw = dict[tuple[Any, ...], tuple[int, int, float, float]]
+
+
+def _inconsistent(count: int) -> ValidationError:
+    return ValidationError(
+        "opportunities",
+        [
+            Problem(
+                ("stage",),
+                f"{count} opportunities have closed_at set but an open stage, or a won/lost stage "
+                "without closed_at",
+                count,
+                "inconsistent_close",
+            )
+        ],
+    )
+
+
+def _snapshot_records(
+    opportunities: Iterable[Opportunity],
+    order: StageOrder,
+    s: int,
+    e: int,
+    by: tuple[str, ...],
+    value: bool,
+) -> tuple[_WinRaw, str | None]:
+    opps = as_records(opportunities, Opportunity, "opportunities")
+    known = set(order.all_ids)
+    unknown = {o.stage for o in opps if o.stage not in known}
+    if unknown:
+        raise unknown_stages_error(unknown, order)
+    won_ids, lost_ids = set(order.won_ids), set(order.lost_ids)
+    bad = sum(
+        1 for o in opps if (o.closed_at is None) == (o.stage in won_ids or o.stage in lost_ids)
+    )
+    if bad:
+        raise _inconsistent(bad)
+    acc: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])
+    currencies: list[str | None] = []
+    for o in opps:
+        if o.closed_at is None or not s <= epoch_seconds(o.closed_at, "closed_at") < e:
+            continue
+        cell = acc[group_key(o, by)]
+        amount = 0.0
+        if o.expected_amount is not None:
+            amount = float(o.expected_amount.amount)
+            currencies.append(o.expected_amount.currency)
+        if o.stage in won_ids:
+            cell[0] += 1
+            cell[2] += amount
+        else:
+            cell[1] += 1
+            cell[3] += amount
+    currency = check_currencies(currencies, "opportunities") if value else None
+    return {k: (int(v[0]), int(v[1]), v[2], v[3]) for k, v in acc.items()}, currency
+
+
+def _snapshot_frames(
+    opportunities: Any, order: StageOrder, s: int, e: int, by: tuple[str, ...], value: bool
+) -> tuple[_WinRaw, str | None]:
+    import narwhals.stable.v2 as nw
+
+    from pipeline_core.metrics._frames import collect_rows, prepare, stage_in
+
+    value_cols = ("amount", "currency") if value else ()
+    opp = prepare(
+        opportunities,
+        what="opportunities",
+        required=("id", "stage", "closed_at", *by, *value_cols),
+        time_columns=("closed_at",),
+    )
+    is_won = stage_in("stage", order.won_ids)
+    is_closed = stage_in("stage", (*order.won_ids, *order.lost_ids))
+    has_close = ~nw.col("closed_at").is_null()
+    in_period = has_close & (nw.col("closed_at") >= s) & (nw.col("closed_at") < e)
+    opp = opp.with_columns(
+        _won=(in_period & is_won & is_closed).cast(nw.Int64),
+        _lost=(in_period & ~is_won & is_closed).cast(nw.Int64),
+        _bad=(has_close != is_closed).cast(nw.Int64),
+        _unk=(~stage_in("stage", order.all_ids)).cast(nw.Int64),
+    )
+    aggs = [
+        nw.col("_won").sum(),
+        nw.col("_lost").sum(),
+        nw.col("_bad").sum(),
+        nw.col("_unk").sum(),
+    ]
+    if value:
+        amount = nw.col("amount").cast(nw.Float64).fill_null(0.0)
+        opp = opp.with_columns(
+            _vw=nw.when(nw.col("_won") == 1).then(amount).otherwise(nw.lit(0.0)),
+            _vl=nw.when(nw.col("_lost") == 1).then(amount).otherwise(nw.lit(0.0)),
+            _cur=nw.when(in_period & is_closed).then(nw.col("currency")).otherwise(nw.lit(None)),
+        )
+        aggs += [
+            nw.col("_vw").sum(),
+            nw.col("_vl").sum(),
+            nw.col("_cur").min().alias("_cmin"),
+            nw.col("_cur").max().alias("_cmax"),
+        ]
+    rows = collect_rows(opp.group_by(*by).agg(*aggs) if by else opp.select(*aggs))
+    if any(zero(r["_unk"]) for r in rows):
+        bad = collect_rows(opp.filter(nw.col("_unk") == 1).select("stage").unique())
+        raise unknown_stages_error([r["stage"] for r in bad], order)
+    n_bad = sum(int(zero(r["_bad"])) for r in rows)
+    if n_bad:
+        raise _inconsistent(n_bad)
+    currency = None
+    if value:
+        currency = check_currencies(
+            [x for r in rows for x in (r["_cmin"], r["_cmax"])], "opportunities"
+        )
+    raw: _WinRaw = {}
+    for r in rows:
+        won, lost = int(zero(r["_won"])), int(zero(r["_lost"]))
+        if won + lost == 0:
+            continue
+        vw = float(zero(r.get("_vw"))) if value else 0.0
+        vl = float(zero(r.get("_vl"))) if value else 0.0
+        raw[tuple(r[b] for b in by)] = (won, lost, vw, vl)
+    return raw, currency
+
+
+# --------------------------------------------------------------------------- leads
+
+
+def lead_conversion(
+    leads: Any,
+    opportunities: Any,
+    *,
+    start: datetime,
+    end: datetime,
+    horizon: timedelta | None = None,
+    by: Sequence[str] = (),
+) -> MetricTable:
+    """Lead → opportunity conversion of the leads created in ``[start, end)`` (cohort); ``by``
+    groups by lead columns (``source``, ``owner_id`` ...)."""
+    s, e = check_period(start, end)
+    h = None if horizon is None else positive_seconds(horizon, "horizon")
+    by = tuple(by)
+    counts: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+    if is_frame(leads) or is_frame(opportunities):
+        import narwhals.stable.v2 as nw
+
+        from pipeline_core.metrics._frames import collect_rows, prepare
+
+        ld = prepare(
+            leads, what="leads", required=("id", "created_at", *by), time_columns=("created_at",)
+        )
+        op = prepare(
+            opportunities,
+            what="opportunities",
+            required=("lead_id", "created_at"),
+            time_columns=("created_at",),
+        )
+        first = (
+            op.filter(~nw.col("lead_id").is_null())
+            .group_by("lead_id")
+            .agg(nw.col("created_at").min().alias("_opp_at"))
+        )
+        c = ld.filter((nw.col("created_at") >= s) & (nw.col("created_at") < e)).select(
+            "id", "created_at", *by
+        )
+        c = c.join(first, left_on="id", right_on="lead_id", how="left")
+        conv = ~nw.col("_opp_at").is_null()
+        if h is not None:
+            conv = conv & (nw.col("_opp_at") <= nw.col("created_at") + h)
+        c = c.with_columns(_c=conv.fill_null(False).cast(nw.Int64))
+        aggs = [nw.len().alias("_n"), nw.col("_c").sum().alias("_k")]
+        for r in collect_rows(c.group_by(*by).agg(*aggs) if by else c.select(*aggs)):
+            if zero(r["_n"]):
+                counts[tuple(r[b] for b in by)] = [int(r["_n"]), int(zero(r["_k"]))]
+    else:
+        opp_at: dict[str, int] = {}
+        for o in as_records(opportunities, Opportunity, "opportunities"):
+            if o.lead_id is not None:
+                c0 = epoch_seconds(o.created_at)
+                opp_at[o.lead_id] = min(c0, opp_at.get(o.lead_id, c0))
+        for lead in as_records(leads, Lead, "leads"):
+            c0 = epoch_seconds(lead.created_at, "created_at")
+            if not s <= c0 < e:
+                continue
+            key = tuple(getattr(lead, b) if hasattr(lead, b) else lead.custom.get(b) for b in by)
+            cell = counts[key]
+            cell[0] += 1
+            at = opp_at.get(lead.id)
+            if at is not None and (h is None or at <= c0 + h):
+                cell[1] += 1
+    rows = tuple(
+        (*k, counts[k][0], counts[k][1], ratio(counts[k][1], counts[k][0]))
+        for k in sorted(counts, key=group_sort_key)
+    )
+    return MetricTable(
+        metric="lead_conversion",
+        kind="cohort",
+        columns=(*by, "leads", "converted", "rate"),
+        rows=rows,
+        group_by=by,
+        params={"start": start, "end": end, "horizon": horizon},
+    )

@@ -1,0 +1,417 @@
+"""Time in stage and stage aging ("rotting"), rebuilt from stage events.
+
+Time in stage
+    Per opportunity, events are ordered by ``(at, id)``. A *stay* in stage ``s`` starts at an
+    event with ``to_stage = s`` and ends at the opportunity's next event; its duration is
+    ``next.at − at`` in whole seconds (epoch seconds, floored). The last stay of an opportunity has
+    no end: it is *open* (counted in ``open``, excluded from the quantiles: completed stays only).
+    With ``as_of``, events after it are ignored. Reported for open stages only: ``n`` (completed
+    stays), ``median_days``, ``p90_days`` (linear-interpolation quantiles, type 7, exact on every
+    engine), ``mean_days``, ``open``.
+    Events must chain: an event's ``from_stage`` must equal the previous event's ``to_stage`` (the
+    first event of an opportunity may have any ``from_stage``); otherwise the history is out of
+    order and :class:`ValidationError` (``out_of_order``) is raised.
+
+Rotting
+    An opportunity is *rotting* at ``as_of`` when its current stage (last event at or before
+    ``as_of``) is open, has a limit, and ``as_of − entered_at > limit``. The clock starts at the
+    stage entry (the last stage event); limits per stage come from ``limits`` or the pipeline's
+    ``rotting_days``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pipeline_core.errors import Problem, ValidationError
+from pipeline_core.metrics._common import group_sort_key, quantile_linear, zero
+from pipeline_core.metrics.funnel import StagesArg, _missing_at_error
+from pipeline_core.metrics.inputs import (
+    StageOrder,
+    as_records,
+    epoch_seconds,
+    group_key,
+    is_frame,
+    stage_order,
+    unknown_stages_error,
+)
+from pipeline_core.metrics.results import MetricTable, TimeInStageResult
+from pipeline_core.records import Opportunity, StageEvent
+
+__all__ = ["rotting", "time_in_stage"]
+
+_DAY = 86_400.0
+
+
+def _out_of_order_error(count: int, example: str | None = None) -> ValidationError:
+    where = f" (e.g. opportunity {example})" if example else ""
+    return ValidationError(
+        "stage events",
+        [
+            Problem(
+                ("from_stage",),
+                f"{count} stage events do not chain: from_stage differs from the previous event's "
+                f"to_stage when ordered by (at, id){where}; the history is out of order or incomplete",
+                count,
+                "out_of_order",
+            )
+        ],
+    )
+
+
+def _qname(q: float) -> str:
+    return "median_days" if q == 0.5 else f"p{round(q * 100):d}_days"
+
+
+def time_in_stage(
+    events: Any,
+    *,
+    stages: StagesArg,
+    opportunities: Any = None,
+    as_of: datetime | None = None,
+    by: Sequence[str] = (),
+    quantiles: Sequence[float] = (0.5, 0.9),
+) -> TimeInStageResult:
+    """Time spent in each open stage (completed stays), with the number of stays still open.
+
+    ``by`` groups by opportunity columns and then needs ``opportunities``.
+    """
+    order = stage_order(stages)
+    t = None if as_of is None else epoch_seconds(as_of, "as_of")
+    by = tuple(by)
+    qs = tuple(quantiles)
+    for q in qs:
+        if not 0 <= q <= 1:
+            raise ValidationError("quantiles", [Problem(("quantiles",), "must be in [0, 1]", q)])
+    if by and opportunities is None:
+        raise ValidationError(
+            "opportunities",
+            [
+                Problem(
+                    ("opportunities",),
+                    "grouping by opportunity columns needs opportunities",
+                    None,
+                    "missing",
+                    True,
+                )
+            ],
+        )
+    if is_frame(events):
+        raw = _tis_frames(events, opportunities, order, t, by, qs)
+    else:
+        raw = _tis_records(events, opportunities, order, t, by, qs)
+    rows: list[tuple[Any, ...]] = []
+    for key in sorted(raw, key=group_sort_key) or ([()] if not by else []):
+        per = raw.get(key, {})
+        for sid in order.open_ids:
+            n, qvals, mean, n_open = per.get(sid, (0, [None] * len(qs), None, 0))
+            rows.append(
+                (
+                    *key,
+                    sid,
+                    n,
+                    *[None if v is None else v / _DAY for v in qvals],
+                    None if mean is None else mean / _DAY,
+                    n_open,
+                )
+            )
+    return TimeInStageResult(
+        metric="time_in_stage",
+        kind="snapshot" if as_of is not None else "history",
+        columns=(*by, "stage", "n", *[_qname(q) for q in qs], "mean_days", "open"),
+        rows=tuple(rows),
+        group_by=by,
+        params={"as_of": as_of, "quantiles": list(qs)},
+    )
+
+
+_TisRaw = dict[tuple[Any, ...], dict[str, tuple[int, list[float | None], float | None, int]]]
+
+
+def _tis_records(
+    events: Iterable[StageEvent],
+    opportunities: Iterable[Opportunity] | None,
+    order: StageOrder,
+    t: int | None,
+    by: tuple[str, ...],
+    qs: tuple[float, ...],
+) -> _TisRaw:
+    evs = as_records(events, StageEvent, "stage events")
+    opps = (
+        {o.id: o for o in as_records(opportunities, Opportunity, "opportunities")}
+        if opportunities is not None
+        else {}
+    )
+    known = set(order.all_ids)
+    unknown = {
+        e.to_stage
+        for e in evs
+        if e.to_stage not in known and (t is None or epoch_seconds(e.at) <= t)
+    }
+    if unknown:
+        raise unknown_stages_error(unknown, order)
+    per_opp: dict[str, list[tuple[int, str, StageEvent]]] = defaultdict(list)
+    for ev in evs:
+        a = epoch_seconds(ev.at)
+        if t is None or a <= t:
+            per_opp[ev.opportunity_id].append((a, ev.id, ev))
+    stays: dict[tuple[Any, ...], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    opens: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    breaks = 0
+    example = None
+    for oid, items in per_opp.items():
+        if by:
+            if oid not in opps:
+                continue
+            key = group_key(opps[oid], by)
+        else:
+            key = ()
+        items.sort(key=lambda x: (x[0], x[1]))
+        for i, (a, _id, ev) in enumerate(items):
+            if i > 0 and ev.from_stage != items[i - 1][2].to_stage:
+                breaks += 1
+                example = example or oid
+            if i + 1 < len(items):
+                stays[key][ev.to_stage].append(items[i + 1][0] - a)
+            else:
+                opens[key][ev.to_stage] += 1
+    if breaks:
+        raise _out_of_order_error(breaks, example)
+    raw: _TisRaw = {}
+    for key in set(stays) | set(opens):
+        out = {}
+        for sid in order.all_ids:
+            values = sorted(stays[key].get(sid, []))
+            n_open = opens[key].get(sid, 0)
+            if not values and not n_open:
+                continue
+            mean = sum(values) / len(values) if values else None
+            out[sid] = (len(values), [quantile_linear(values, q) for q in qs], mean, n_open)
+        raw[key] = out
+    return raw
+
+
+def _tis_frames(
+    events: Any,
+    opportunities: Any,
+    order: StageOrder,
+    t: int | None,
+    by: tuple[str, ...],
+    qs: tuple[float, ...],
+) -> _TisRaw:
+    import narwhals.stable.v2 as nw
+
+    from pipeline_core.metrics._frames import collect_rows, prepare
+
+    ev = prepare(
+        events,
+        what="stage events",
+        required=("id", "opportunity_id", "from_stage", "to_stage", "at"),
+        time_columns=("at",),
+    )
+    ev = ev.select("id", "opportunity_id", "from_stage", "to_stage", "at")
+    if t is not None:
+        ev = ev.filter((nw.col("at") <= t) | nw.col("at").is_null())
+    ev = ev.with_columns(
+        _next=nw.col("at").shift(-1).over("opportunity_id", order_by=["at", "id"]),
+        _prev=nw.col("to_stage").shift(1).over("opportunity_id", order_by=["at", "id"]),
+    )
+    ev = ev.with_columns(
+        _d=nw.col("_next") - nw.col("at"),
+        _open=nw.col("_next").is_null().cast(nw.Int64),
+        _brk=nw.when(nw.col("_prev").is_null())
+        .then(nw.lit(0))
+        .when(nw.col("from_stage").is_null())
+        .then(nw.lit(1))
+        .when(nw.col("from_stage") != nw.col("_prev"))
+        .then(nw.lit(1))
+        .otherwise(nw.lit(0)),
+        _nat=nw.col("at").is_null().cast(nw.Int64),
+        _done=(~nw.col("_next").is_null()).cast(nw.Int64),
+    )
+    if by:
+        opp = prepare(opportunities, what="opportunities", required=("id", *by))
+        ev = ev.join(
+            opp.select("id", *by).rename({"id": "_oid"}),
+            left_on="opportunity_id",
+            right_on="_oid",
+            how="inner",
+        )
+    aggs = [
+        nw.col("_done").sum().alias("_n"),
+        *[nw.col("_d").quantile(q, "linear").alias(f"_q{i}") for i, q in enumerate(qs)],
+        nw.col("_d").mean().alias("_mean"),
+        nw.col("_open").sum().alias("_open"),
+        nw.col("_brk").sum().alias("_brk"),
+        nw.col("_nat").sum().alias("_nat"),
+    ]
+    rows = collect_rows(ev.group_by(*by, "to_stage").agg(*aggs))
+    nat = sum(int(zero(r["_nat"])) for r in rows)
+    if nat:
+        raise _missing_at_error(nat)
+    known = set(order.all_ids)
+    unknown = {r["to_stage"] for r in rows if r["to_stage"] not in known}
+    if unknown:
+        raise unknown_stages_error(unknown, order)
+    breaks = sum(int(zero(r["_brk"])) for r in rows)
+    if breaks:
+        raise _out_of_order_error(breaks)
+    raw: _TisRaw = defaultdict(dict)
+    for r in rows:
+        key = tuple(r[b] for b in by)
+        n = int(zero(r["_n"]))
+        qvals = [
+            None if n == 0 or r[f"_q{i}"] is None else float(r[f"_q{i}"]) for i in range(len(qs))
+        ]
+        mean = None if n == 0 or r["_mean"] is None else float(r["_mean"])
+        raw[key][r["to_stage"]] = (n, qvals, mean, int(zero(r["_open"])))
+    return dict(raw)
+
+
+# --------------------------------------------------------------------------- rotting
+
+
+def _limits(
+    stages: StagesArg, limits: Mapping[str, timedelta] | None, order: StageOrder
+) -> dict[str, int]:
+    out: dict[str, int] = {}
+    if limits is None:
+        stage_fn = getattr(stages, "stage", None)
+        if callable(stage_fn):
+            for sid in order.open_ids:
+                days = getattr(stage_fn(sid), "rotting_days", None)
+                if days is not None:
+                    out[sid] = int(days) * 86_400
+        return out
+    problems = []
+    for sid, limit in limits.items():
+        if sid not in order.open_ids:
+            problems.append(
+                Problem(("limits", sid), "not an open stage of the pipeline", sid, "unknown_stage")
+            )
+        elif not isinstance(limit, timedelta) or limit <= timedelta(0):
+            problems.append(
+                Problem(("limits", sid), "expected a positive timedelta", limit, "positive")
+            )
+        else:
+            out[sid] = limit // timedelta(seconds=1)
+    if problems:
+        raise ValidationError("limits", problems)
+    return out
+
+
+def rotting(
+    opportunities: Any,
+    events: Any,
+    *,
+    stages: StagesArg,
+    as_of: datetime,
+    limits: Mapping[str, timedelta] | None = None,
+    by: Sequence[str] = (),
+) -> MetricTable:
+    """Per open stage (and group): ``open`` deals in it at ``as_of``, ``rotting`` (in it longer than
+    the stage's limit, counted from stage entry), and ``share`` = rotting / open. Stages without a
+    limit report ``rotting`` as ``None``."""
+    order = stage_order(stages)
+    lim = _limits(stages, limits, order)
+    snap = _current_stays(
+        opportunities, events, order, epoch_seconds(as_of, "as_of"), tuple(by), lim
+    )
+    rows: list[tuple[Any, ...]] = []
+    for key in sorted(snap, key=group_sort_key):
+        for sid in order.open_ids:
+            n_open, n_rot = snap[key].get(sid, (0, 0))
+            rot = n_rot if sid in lim else None
+            share = None if rot is None or not n_open else rot / n_open
+            rows.append((*key, sid, n_open, rot, share))
+    return MetricTable(
+        metric="rotting",
+        kind="snapshot",
+        columns=(*by, "stage", "open", "rotting", "share"),
+        rows=tuple(rows),
+        group_by=tuple(by),
+        params={"as_of": as_of, "limits_days": {k: v / _DAY for k, v in lim.items()}},
+    )
+
+
+def _current_stays(
+    opportunities: Any,
+    events: Any,
+    order: StageOrder,
+    t: int,
+    by: tuple[str, ...],
+    lim: dict[str, int],
+) -> dict[tuple[Any, ...], dict[str, tuple[int, int]]]:
+    out: dict[tuple[Any, ...], dict[str, tuple[int, int]]] = defaultdict(dict)
+    if is_frame(events) or is_frame(opportunities):
+        import narwhals.stable.v2 as nw
+
+        from pipeline_core.metrics._frames import collect_rows, prepare
+
+        ev = prepare(
+            events,
+            what="stage events",
+            required=("id", "opportunity_id", "to_stage", "at"),
+            time_columns=("at",),
+        )
+        opp = prepare(opportunities, what="opportunities", required=("id", *by))
+        nat = collect_rows(ev.select(nw.col("at").null_count().alias("n")))[0]["n"]
+        if nat:
+            raise _missing_at_error(int(nat))
+        last = ev.select("id", "opportunity_id", "to_stage", "at").filter(nw.col("at") <= t)
+        last = last.filter(nw.col("at") == nw.col("at").max().over("opportunity_id"))
+        last = last.filter(nw.col("id") == nw.col("id").max().over("opportunity_id"))
+        last = last.join(
+            opp.select("id", *by).rename({"id": "_oid"}),
+            left_on="opportunity_id",
+            right_on="_oid",
+            how="inner",
+        )
+        limit = nw.lit(None)
+        expr: Any = None
+        for sid, sec in lim.items():
+            cond = nw.col("to_stage") == nw.lit(sid)
+            expr = (
+                nw.when(cond).then(nw.lit(sec))
+                if expr is None
+                else expr.when(cond).then(nw.lit(sec))
+            )
+        limit = expr.otherwise(nw.lit(None)) if expr is not None else nw.lit(None)
+        last = last.with_columns(_rot=((t - nw.col("at")) > limit).fill_null(False).cast(nw.Int64))
+        rows = collect_rows(
+            last.group_by(*by, "to_stage").agg(
+                nw.len().alias("_n"), nw.col("_rot").sum().alias("_r")
+            )
+        )
+        known = set(order.all_ids)
+        unknown = {r["to_stage"] for r in rows if r["to_stage"] not in known}
+        if unknown:
+            raise unknown_stages_error(unknown, order)
+        for r in rows:
+            if r["to_stage"] in order.open_ids:
+                out[tuple(r[b] for b in by)][r["to_stage"]] = (int(r["_n"]), int(zero(r["_r"])))
+        return dict(out)
+    opps = {o.id: o for o in as_records(opportunities, Opportunity, "opportunities")}
+    last_ev: dict[str, tuple[int, str, str]] = {}
+    for ev in as_records(events, StageEvent, "stage events"):
+        a = epoch_seconds(ev.at)
+        if a > t or ev.opportunity_id not in opps:
+            continue
+        cur = last_ev.get(ev.opportunity_id)
+        if cur is None or (a, ev.id) > (cur[0], cur[1]):
+            last_ev[ev.opportunity_id] = (a, ev.id, ev.to_stage)
+    known = set(order.all_ids)
+    unknown = {s for _, _, s in last_ev.values() if s not in known}
+    if unknown:
+        raise unknown_stages_error(unknown, order)
+    for oid, (a, _i, sid) in last_ev.items():
+        if sid not in order.open_ids:
+            continue
+        key = group_key(opps[oid], by)
+        n_open, n_rot = out[key].get(sid, (0, 0))
+        rot = 1 if sid in lim and t - a > lim[sid] else 0
+        out[key][sid] = (n_open + 1, n_rot + rot)
+    return dict(out)

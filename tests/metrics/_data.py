@@ -1,0 +1,100 @@
+"""Deterministic small sample data for the metrics tests (records, and frames built from them)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pipeline_core.metrics.inputs import event_columns, opportunity_columns, stage_order
+from pipeline_core.records import Money, Opportunity, StageEvent
+
+OPEN = ("new", "qualified", "proposal", "negotiation")
+WON = "won"
+LOST = "lost"
+ORDER = stage_order(OPEN, won=WON, lost=LOST)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+SOURCES = ("website", "referral", "event")
+OWNERS = ("u1", "u2", "u3")
+
+
+def generate(
+    seed: int = 1, n: int = 120, *, days: int = 60
+) -> tuple[list[Opportunity], list[StageEvent]]:
+    """Opportunities created over ``days`` days that move forward, win, lose or stay open."""
+    rnd = random.Random(seed)
+    opps: list[Opportunity] = []
+    events: list[StageEvent] = []
+    as_of = T0 + timedelta(days=days + 30)
+    for i in range(n):
+        created = T0 + timedelta(seconds=rnd.randrange(days * 86_400))
+        oid = f"o{i:04d}"
+        owner = rnd.choice(OWNERS)
+        at = created
+        stage = OPEN[0]
+        evs = [StageEvent(id=f"{oid}-0", opportunity_id=oid, to_stage=stage, at=at, by=owner)]
+        closed_at = None
+        for step in range(1, 6):
+            at = at + timedelta(seconds=rnd.randrange(3_600, 12 * 86_400))
+            if at > as_of:
+                break
+            r = rnd.random()
+            if r < 0.15:
+                nxt = LOST
+            elif r < 0.25:
+                break
+            else:
+                idx = OPEN.index(stage) + 1
+                nxt = OPEN[idx] if idx < len(OPEN) else WON
+            evs.append(
+                StageEvent(
+                    id=f"{oid}-{step}",
+                    opportunity_id=oid,
+                    from_stage=stage,
+                    to_stage=nxt,
+                    at=at,
+                    by=owner,
+                )
+            )
+            stage = nxt
+            if nxt in (WON, LOST):
+                closed_at = at
+                break
+        amount = Money.of(Decimal(rnd.randrange(1_000, 90_000)), "CNY")
+        opps.append(
+            Opportunity(
+                id=oid,
+                name=f"deal {i}",
+                created_at=created,
+                owner_id=owner,
+                stage=stage,
+                stage_entered_at=evs[-1].at,
+                source=rnd.choice(SOURCES),
+                team_id="t1",
+                expected_amount=amount,
+                closed_at=closed_at,
+            )
+        )
+        events.extend(evs)
+    rnd.shuffle(events)
+    return opps, events
+
+
+def polars_frames(opps: list[Opportunity], events: list[StageEvent]) -> tuple[Any, Any]:
+    import polars as pl
+
+    oc = opportunity_columns(opps)
+    oc["amount"] = [None if a is None else float(a) for a in oc["amount"]]
+    o = pl.DataFrame(
+        oc,
+        schema_overrides={
+            "created_at": pl.Datetime("us", "UTC"),
+            "closed_at": pl.Datetime("us", "UTC"),
+        },
+    )
+    e = pl.DataFrame(
+        event_columns(events),
+        schema_overrides={"at": pl.Datetime("us", "UTC"), "from_stage": pl.String},
+    )
+    return o, e
