@@ -445,6 +445,9 @@ class Pipeline:
     _rank: dict[str, int] = attrs.field(init=False, repr=False)
     _table: dict[str, dict[str, _Edge]] = attrs.field(init=False, repr=False)
     _first: Stage = attrs.field(init=False, repr=False)
+    _entry: dict[str, tuple[tuple[GuardTest, ...], tuple[str, ...]]] = attrs.field(
+        init=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         problems = _validate(self)
@@ -465,6 +468,16 @@ class Pipeline:
                 rank[s.id] = -1
         setter(self, "_rank", rank)
         setter(self, "_table", _compile_edges(self, by_id))
+        entry = dict(self.entry_guards)
+        compiled: dict[str, tuple[tuple[GuardTest, ...], tuple[str, ...]]] = {}
+        for s in self.stages:
+            guards: list[Guard] = [Condition(f, "present") for f in s.required_fields]
+            guards.extend(entry.get(s.id, ()))
+            compiled[s.id] = (
+                tuple(compile_guard(g) for g in guards),
+                tuple(describe_guard(g) for g in guards),
+            )
+        setter(self, "_entry", compiled)
 
     def _open(self) -> list[Stage]:
         return [s for s in self.stages if s.kind is StageKind.OPEN]
@@ -561,6 +574,17 @@ class Pipeline:
         from pipeline_core.stages.machine import unmet
 
         return unmet(self, opportunity, to)
+
+    def entry_unmet(self, opportunity: Opportunity, stage_id: str) -> tuple[str, ...]:
+        """What ``opportunity`` lacks to *enter* ``stage_id`` directly (its required fields and
+        entry guards; edge guards are not included). Used when an opportunity is created at a
+        stage rather than moved there."""
+        tests, _ = self._entry[self.stage(stage_id).id]
+        return tuple(m for m in (t(opportunity) for t in tests) if m is not None)
+
+    def entry_checks(self, stage_id: str) -> tuple[str, ...]:
+        """The names of the conditions checked to enter ``stage_id`` directly."""
+        return self._entry[self.stage(stage_id).id][1]
 
     def available(self, opportunity: Opportunity) -> tuple[str, ...]:
         """The stages ``opportunity`` may move to now (all guards hold)."""

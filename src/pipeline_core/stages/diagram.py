@@ -37,7 +37,7 @@ def _mermaid_ids(pipeline: Pipeline) -> dict[str, str]:
 def _title(stage: Stage) -> str:
     text = stage.label if not stage.label_zh else f"{stage.label} {stage.label_zh}"
     if stage.required_fields:
-        text += f" [needs {', '.join(stage.required_fields)}]"
+        text += f" (requires {', '.join(stage.required_fields)})"
     return text
 
 
@@ -66,10 +66,10 @@ def to_mermaid(pipeline: Pipeline) -> str:
             lines.append(f"    {ids[stage.id]} --> [*]")
     won = [ids[s] for s in pipeline.won_stage_ids]
     lost = [ids[s] for s in pipeline.lost_stage_ids]
-    lines.append("    classDef won fill:#d9f2d9,stroke:#2e7d32")
-    lines.append("    classDef lost fill:#f8d7da,stroke:#b71c1c")
-    lines.append(f"    class {','.join(won)} won")
-    lines.append(f"    class {','.join(lost)} lost")
+    lines.append("    classDef wonStage fill:#d9f2d9,stroke:#2e7d32")
+    lines.append("    classDef lostStage fill:#f8d7da,stroke:#b71c1c")
+    lines.append(f"    class {','.join(won)} wonStage")
+    lines.append(f"    class {','.join(lost)} lostStage")
     return "\n".join(lines) + "\n"
 
 
@@ -89,7 +89,7 @@ def to_dot(pipeline: Pipeline) -> str:
     for stage in pipeline.stages:
         label = stage.label if not stage.label_zh else f"{stage.label}\n{stage.label_zh}"
         if stage.required_fields:
-            label += f"\n[needs {', '.join(stage.required_fields)}]"
+            label += f"\n(requires {', '.join(stage.required_fields)})"
         attrs = f"label={_dot_quote(label)}"
         if stage.kind == "won":
             attrs += ', shape=doubleoctagon, fillcolor="#d9f2d9"'

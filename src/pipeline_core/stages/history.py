@@ -1,0 +1,236 @@
+"""Stage history: what an opportunity's stage events say about it.
+
+From the :class:`~pipeline_core.records.StageEvent` list of one opportunity (oldest first):
+the current stage and its age, the full path, the time spent in each stage summed over repeated
+visits, and the state at any past instant (:func:`state_at`). Events are checked first: they must
+belong to one opportunity, be in time order and chain (each move starts where the previous one
+ended); otherwise :class:`~pipeline_core.errors.ValidationError` lists every problem.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from pipeline_core.clock import require_aware
+from pipeline_core.errors import Problem, ValidationError
+from pipeline_core.records import Opportunity, StageEvent
+
+__all__ = [
+    "History",
+    "StageState",
+    "Visit",
+    "check_events",
+    "current_stage",
+    "path",
+    "state_at",
+    "time_in_stages",
+]
+
+
+@attrs.frozen
+class StageState:
+    """Where an opportunity was at some instant: its stage, since when, and after how many events."""
+
+    stage: str
+    entered_at: datetime
+    events: int
+    pipeline: str | None = None
+
+
+@attrs.frozen
+class Visit:
+    """One stay in a stage: entered at ``entered_at``, left at ``left_at`` (``None``: still there)."""
+
+    stage: str
+    entered_at: datetime
+    left_at: datetime | None
+
+    def duration(self, now: datetime) -> timedelta:
+        """How long the stay lasted, or has lasted until ``now`` if it is the current one."""
+        return (self.left_at if self.left_at is not None else now) - self.entered_at
+
+
+def check_events(events: Iterable[StageEvent]) -> tuple[StageEvent, ...]:
+    """The events as a tuple if they form one opportunity's valid history; else ``ValidationError``.
+
+    Rules: at least one event; one ``opportunity_id``; timestamps never decrease (events with
+    out-of-order timestamps are refused, naming both); each event's ``from_stage`` is the previous
+    event's ``to_stage`` (the first event's ``from_stage`` is free: usually ``None``).
+    """
+    evs = tuple(events)
+    problems: list[Problem] = []
+    if not evs:
+        raise ValidationError(
+            "stage history", [Problem((), "no stage events", [], "empty_history")]
+        )
+    first = evs[0]
+    for i, ev in enumerate(evs):
+        if not isinstance(ev, StageEvent):
+            problems.append(Problem((i,), "expected a StageEvent", ev, "event_type"))
+            continue
+        if ev.opportunity_id != first.opportunity_id:
+            problems.append(
+                Problem(
+                    (i, "opportunity_id"),
+                    f"every event must be of opportunity {first.opportunity_id!r}",
+                    ev.opportunity_id,
+                    "mixed_opportunities",
+                )
+            )
+        if i == 0:
+            continue
+        prev = evs[i - 1]
+        if not isinstance(prev, StageEvent):
+            continue
+        if ev.at < prev.at:
+            problems.append(
+                Problem(
+                    (i, "at"),
+                    f"out of order: earlier than event {i - 1} ({prev.id!r} at {prev.at.isoformat()}); "
+                    "pass events oldest first with consistent timestamps",
+                    ev.at,
+                    "out_of_order",
+                )
+            )
+        if ev.from_stage != prev.to_stage:
+            problems.append(
+                Problem(
+                    (i, "from_stage"),
+                    f"does not continue from the previous event's stage {prev.to_stage!r}",
+                    ev.from_stage,
+                    "broken_chain",
+                )
+            )
+    if problems:
+        raise ValidationError("stage history", problems)
+    return evs
+
+
+@attrs.frozen
+class History:
+    """The checked stage history of one opportunity. Build with :meth:`of`.
+
+    >>> from datetime import datetime, UTC
+    >>> t = lambda d: datetime(2025, 3, d, tzinfo=UTC)
+    >>> ev = lambda i, a, b, d: StageEvent(id=f"e{i}", opportunity_id="o1", from_stage=a,
+    ...                                    to_stage=b, at=t(d), by="u1")
+    >>> h = History.of([ev(1, None, "new", 1), ev(2, "new", "quote", 3), ev(3, "quote", "new", 4),
+    ...                 ev(4, "new", "quote", 6)])
+    >>> h.path, h.current.stage, h.time_in_stages(t(10))["quote"].days
+    (('new', 'quote', 'new', 'quote'), 'quote', 5)
+    """
+
+    events: tuple[StageEvent, ...]
+    _times: tuple[datetime, ...] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_times", tuple(e.at for e in self.events))
+
+    @classmethod
+    def of(cls, events: Iterable[StageEvent]) -> History:
+        """Check ``events`` (see :func:`check_events`) and wrap them."""
+        return cls(check_events(events))
+
+    @property
+    def opportunity_id(self) -> str:
+        """The opportunity these events belong to."""
+        return self.events[0].opportunity_id
+
+    @property
+    def created_at(self) -> datetime:
+        """When the history starts (the first event)."""
+        return self.events[0].at
+
+    @property
+    def current(self) -> StageState:
+        """The state after the last event."""
+        last = self.events[-1]
+        return StageState(last.to_stage, last.at, len(self.events), last.pipeline)
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """Every stage in the order visited, repeats included."""
+        return tuple(e.to_stage for e in self.events)
+
+    @property
+    def visits(self) -> tuple[Visit, ...]:
+        """Every stay in a stage, oldest first; the last one is still open."""
+        evs = self.events
+        out = [Visit(e.to_stage, e.at, evs[i + 1].at) for i, e in enumerate(evs[:-1])]
+        out.append(Visit(evs[-1].to_stage, evs[-1].at, None))
+        return tuple(out)
+
+    def _now(self, now: datetime, name: str = "now") -> datetime:
+        require_aware(now, name)
+        if now < self._times[-1]:
+            raise ValidationError(
+                "stage history",
+                [
+                    Problem(
+                        (name,),
+                        f"is before the last stage event ({self._times[-1].isoformat()})",
+                        now,
+                        "before_last_event",
+                    )
+                ],
+            )
+        return now
+
+    def age(self, now: datetime) -> timedelta:
+        """Time from the first event to ``now``."""
+        return self._now(now) - self.created_at
+
+    def stage_age(self, now: datetime) -> timedelta:
+        """How long the opportunity has been in its current stage at ``now``."""
+        return self._now(now) - self._times[-1]
+
+    def time_in_stages(self, now: datetime) -> dict[str, timedelta]:
+        """Time spent in each visited stage, summed over repeated visits, counting the current
+        stay up to ``now``. The values sum exactly to :meth:`age`."""
+        self._now(now)
+        out: dict[str, timedelta] = {}
+        for visit in self.visits:
+            out[visit.stage] = out.get(visit.stage, timedelta(0)) + visit.duration(now)
+        return out
+
+    def state_at(self, t: datetime) -> StageState | None:
+        """The state at instant ``t`` (events *at* ``t`` included); ``None`` before the first event."""
+        require_aware(t, "t")
+        n = bisect_right(self._times, t)
+        if n == 0:
+            return None
+        ev = self.events[n - 1]
+        return StageState(ev.to_stage, ev.at, n, ev.pipeline)
+
+    def matches(self, opportunity: Opportunity) -> bool:
+        """True if replaying the events gives ``opportunity``'s stage and stage entry time."""
+        cur = self.current
+        return (
+            opportunity.id == self.opportunity_id
+            and opportunity.stage == cur.stage
+            and opportunity.stage_entered_at == cur.entered_at
+        )
+
+
+def state_at(events: Sequence[StageEvent], t: datetime) -> StageState | None:
+    """The state of an opportunity at instant ``t`` from its events (oldest first)."""
+    return History.of(events).state_at(t)
+
+
+def current_stage(events: Sequence[StageEvent]) -> StageState:
+    """The current state from an opportunity's events."""
+    return History.of(events).current
+
+
+def path(events: Sequence[StageEvent]) -> tuple[str, ...]:
+    """The stages visited, in order, repeats included."""
+    return History.of(events).path
+
+
+def time_in_stages(events: Sequence[StageEvent], now: datetime) -> dict[str, timedelta]:
+    """Time in each stage, summed over visits, the current stay counted up to ``now``."""
+    return History.of(events).time_in_stages(now)

@@ -1,0 +1,136 @@
+"""Moves: pure, version + 1, a StageEvent per move; illegal moves raise and change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+
+from pipeline_core.errors import TransitionError, ValidationError
+from pipeline_core.ids import SequentialIds
+from pipeline_core.records import Opportunity
+from pipeline_core.stages import Pipeline
+
+H = timedelta(hours=1)
+
+
+def test_a_legal_move(pipeline: Pipeline, ready: Opportunity, t0: datetime) -> None:
+    before = ready.to_dict()
+    new, event = pipeline.move(ready, "qualified", at=t0 + H, by="u2", reason="needs heard")
+    assert ready.to_dict() == before  # the input is untouched
+    assert (new.stage, new.stage_entered_at, new.version) == (
+        "qualified",
+        t0 + H,
+        ready.version + 1,
+    )
+    assert new.probability == pipeline.stage("qualified").probability
+    assert new.closed_at is None
+    assert (event.from_stage, event.to_stage, event.at, event.by, event.reason) == (
+        "new",
+        "qualified",
+        t0 + H,
+        "u2",
+        "needs heard",
+    )
+    assert event.opportunity_id == ready.id and event.pipeline == "simple"
+    assert event.checks == ("needs present",)
+    assert event.id == "event-000001"
+    # Everything else is carried over unchanged.
+    changed = {k for k, v in new.to_dict().items() if before[k] != v}
+    assert changed == {"stage", "stage_entered_at", "probability", "version"}
+    # Records built on the fast path are equal to validated ones.
+    assert Opportunity.from_dict(new.to_dict()) == new
+
+
+def test_ids_come_from_the_move_or_the_pipeline(
+    pipeline: Pipeline, ready: Opportunity, t0: datetime
+) -> None:
+    _, e1 = pipeline.move(ready, "qualified", at=t0, by="u")
+    _, e2 = pipeline.move(ready, "qualified", at=t0, by="u", ids=SequentialIds(width=2))
+    assert (e1.id, e2.id) == ("event-000001", "event-01")
+
+
+def test_unmet_guards_are_all_named(
+    make_pipeline: Callable[..., Pipeline], make_opp: Callable[..., Opportunity], t0: datetime
+) -> None:
+    p = make_pipeline(skip_forward=True)
+    opp = make_opp()
+    with pytest.raises(TransitionError) as info:
+        p.move(opp, "quote", at=t0, by="u")
+    err = info.value
+    assert (err.from_stage, err.to_stage) == ("new", "quote")
+    assert err.unmet == ("expected_amount must be present",)
+    assert "'new'" in str(err) and "'quote'" in str(err)
+    with pytest.raises(TransitionError) as info:
+        p.move(opp, "lost", at=t0, by="u")
+    assert info.value.unmet == ("lost_reason must be present",)
+
+
+def test_no_edge_and_unknown_stages(pipeline: Pipeline, ready: Opportunity, t0: datetime) -> None:
+    with pytest.raises(TransitionError) as info:
+        pipeline.move(ready, "won", at=t0, by="u")
+    assert info.value.unmet == ("no transition from 'new' to 'won' (allowed: 'qualified', 'lost')",)
+    with pytest.raises(TransitionError) as info:
+        pipeline.move(ready, "nowhere", at=t0, by="u")
+    assert "'nowhere' is not a stage" in info.value.unmet[0]
+    with pytest.raises(TransitionError) as info:
+        pipeline.move(ready, "new", at=t0, by="u")
+    assert "already at 'new'" in info.value.unmet[0]
+    other = ready.evolve(pipeline="other")
+    with pytest.raises(TransitionError) as info:
+        pipeline.move(other, "qualified", at=t0, by="u")
+    assert "belongs to pipeline 'other'" in info.value.unmet[0]
+
+
+def _walk(p: Pipeline, opp: Opportunity, stages: list[str], t: datetime) -> Opportunity:
+    for i, s in enumerate(stages, 1):
+        opp, _ = p.move(opp, s, at=t + i * H, by="u")
+    return opp
+
+
+def test_ended_stays_ended_unless_reopening(
+    make_pipeline: Callable[..., Pipeline], ready: Opportunity, t0: datetime
+) -> None:
+    p = make_pipeline()
+    won = _walk(p, ready, ["qualified", "quote", "won"], t0)
+    assert won.closed_at == t0 + 3 * H and won.probability == 1.0
+    for target in p.stage_ids:
+        with pytest.raises(TransitionError) as info:
+            p.move(won, target, at=t0 + 4 * H, by="u")
+        assert info.value.from_stage == "won"
+    with pytest.raises(TransitionError) as info:
+        p.move(won, "new", at=t0 + 4 * H, by="u")
+    assert "does not allow reopening" in info.value.unmet[0]
+
+    r = make_pipeline(reopen=True)
+    lost = _walk(r, ready, ["qualified", "lost"], t0)
+    assert lost.closed_at == t0 + 2 * H and lost.probability == 0.0
+    back, event = r.move(lost, "qualified", at=t0 + 5 * H, by="u", reason="customer came back")
+    assert back.closed_at is None and back.stage == "qualified" and event.from_stage == "lost"
+    with pytest.raises(TransitionError):
+        r.move(_walk(r, ready, ["qualified", "quote", "won"], t0), "new", at=t0 + 9 * H, by="u")
+
+
+def test_time_and_actor_are_checked(pipeline: Pipeline, ready: Opportunity, t0: datetime) -> None:
+    with pytest.raises(ValidationError) as info:
+        pipeline.move(ready, "qualified", at=datetime(2025, 3, 4, 9), by="u")
+    assert info.value.problems[0].code == "timezone_aware"
+    with pytest.raises(ValidationError) as info:
+        pipeline.move(ready, "qualified", at=t0 - timedelta(seconds=1), by="u")
+    assert info.value.problems[0].code == "before_stage_entered"
+    for by in ("", "two words", 7):
+        with pytest.raises(ValidationError):
+            pipeline.move(ready, "qualified", at=t0, by=by)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        pipeline.move(ready, "qualified", at=t0, by="u", reason="x" * 2001)
+    # The same instant as the stage entry is allowed (several moves in one second).
+    assert pipeline.move(ready, "qualified", at=t0, by="u")[0].stage_entered_at == t0
+
+
+def test_unmet_and_available(pipeline: Pipeline, make_opp: Callable[..., Opportunity]) -> None:
+    bare = make_opp()
+    assert pipeline.available(bare) == ()
+    assert pipeline.unmet(bare, "qualified") == ("needs must be present",)
+    assert pipeline.available(make_opp(needs="x", lost_reason="y")) == ("qualified", "lost")
+    assert pipeline.unmet(make_opp(needs="x"), "qualified") == ()
