@@ -370,17 +370,10 @@ def _current_stays(
             right_on="_oid",
             how="inner",
         )
-        limit = nw.lit(None)
-        expr: Any = None
+        rot: Any = nw.lit(False)
         for sid, sec in lim.items():
-            cond = nw.col("to_stage") == nw.lit(sid)
-            expr = (
-                nw.when(cond).then(nw.lit(sec))
-                if expr is None
-                else expr.when(cond).then(nw.lit(sec))
-            )
-        limit = expr.otherwise(nw.lit(None)) if expr is not None else nw.lit(None)
-        last = last.with_columns(_rot=((t - nw.col("at")) > limit).fill_null(False).cast(nw.Int64))
+            rot = rot | ((nw.col("to_stage") == nw.lit(sid)) & ((t - nw.col("at")) > sec))
+        last = last.with_columns(_rot=rot.fill_null(False).cast(nw.Int64))
         rows = collect_rows(
             last.group_by(*by, "to_stage").agg(
                 nw.len().alias("_n"), nw.col("_rot").sum().alias("_r")
