@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from team_support import T0, at, lead
 from hypothesis import given
 from hypothesis import strategies as st
+from team_support import T0, at, lead
 
-from pipeline_core.assignment import RoutingPolicy, Router, Strategy
+from pipeline_core.assignment import Router, RoutingPolicy, Strategy
 from pipeline_core.errors import ConfigError, ValidationError
 
 
