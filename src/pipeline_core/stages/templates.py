@@ -394,7 +394,9 @@ _TEMPLATES: Final[dict[str, dict[str, Any]]] = {
         ],
         "rules": {"forward": True, "lose_from_open": True, "regression": True},
     },
-    # [003, 004] after the sale: contract, delivery, service / revisit; repurchase or churn.
+    # [003, 004] after the sale: contract, delivery, service / revisit; ends in a repurchase or
+    # renewal (won) or churn (lost), so churn and repurchase rates come from it. Probabilities are
+    # the chance of a repurchase.
     "post_sale": {
         "id": "post_sale",
         "name": "Post-sale",
@@ -404,22 +406,20 @@ _TEMPLATES: Final[dict[str, dict[str, Any]]] = {
                 "contract",
                 "Contract",
                 "合同",
-                0.9,
+                0.2,
                 "ops",
                 [_act("contract_archive", "Archive the contract", "合同归档", "P3D")],
-                forecast="commit",
             ),
             _open(
                 "delivery",
                 "Delivery",
                 "交付",
-                0.9,
+                0.3,
                 "pm",
                 [
                     _act("project_kickoff", "Project kick-off", "项目启动", "P7D"),
                     _act("acceptance", "Delivery acceptance", "交付验收"),
                 ],
-                forecast="commit",
             ),
             _open(
                 "service",
