@@ -102,7 +102,7 @@ def test_convert_checks_the_first_stage_requirements() -> None:
     with pytest.raises(TransitionError) as info:
         convert(a_lead(needs=None), p, at=T, by="u")
     assert info.value.unmet == ("needs must be present",)
-    opp, event, _ = convert(a_lead(), p, at=T, by="u")
+    _opp, event, _ = convert(a_lead(), p, at=T, by="u")
     assert event.checks == ("needs present",)
 
 
