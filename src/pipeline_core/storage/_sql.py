@@ -69,7 +69,7 @@ POSTGRES = Dialect(
         "ts": "TIMESTAMPTZ",
         "dec": "NUMERIC",
     },
-    "JSONB",
+    "JSON",  # json keeps the text as written (jsonb would turn 1e300 into an integer)
     "doc::text",
 )
 

@@ -1,6 +1,6 @@
 """The PostgreSQL store (psycopg 3, the optional extra ``postgres``; imported only when used).
 
-- Each record is a row of indexed query columns plus its full JSON document (``doc jsonb``);
+- Each record is a row of indexed query columns plus its full JSON document (``doc json``: kept exactly as written, unlike ``jsonb``);
   timestamps are ``timestamptz``, amounts ``numeric``.
 - Versioned schema: a ``schema_version`` table in the store's schema; missing migrations are
   applied when the store is opened, in one transaction, under an advisory lock so two processes
