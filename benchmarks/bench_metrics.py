@@ -279,10 +279,8 @@ def _same(a: dict[str, Any], b: dict[str, Any], name: str) -> None:
     for k, (n, med, p90) in a["tis"].items():
         n2, med2, p902 = b["tis"][k]
         assert int(n) == int(n2), (name, k)
-        assert math.isclose(med, med2, rel_tol=1e-9) and math.isclose(p90, p902, rel_tol=1e-9), (
-            name,
-            k,
-        )
+        assert math.isclose(med, med2, rel_tol=1e-9), (name, k)
+        assert math.isclose(p90, p902, rel_tol=1e-9), (name, k)
     assert {k: (int(x), int(y)) for k, (x, y) in a["win"].items()} == {
         k: (int(x), int(y)) for k, (x, y) in b["win"].items()
     }, name
