@@ -632,9 +632,11 @@ class StoreContract:
                 ]
             )
         )
-        drawn = data.draw(strategy)
+        drawn: Any = data.draw(strategy)
         # A fresh id per example: the store lives across examples (and replays).
-        record = type(drawn).from_dict({**drawn.to_dict(), "id": f"{uuid.uuid4().hex}-{drawn.id}"})
+        record: Any = type(drawn).from_dict(
+            {**drawn.to_dict(), "id": f"{uuid.uuid4().hex}-{drawn.id}"}
+        )
         repo = getattr(store, name)
         write = repo.append if name in _LOGS else repo.add
         if not self.allows_nul and _has_nul(record.to_dict()):
