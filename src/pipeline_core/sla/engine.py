@@ -1,0 +1,599 @@
+"""The SLA engine: a pure function from (policy, state, now) to the items currently due.
+
+:meth:`SlaEngine.evaluate` returns every reminder, breach, escalation and risk flag that has become
+due by ``now`` for one subject's state. It is *pure*: the same state and ``now`` give the same items
+(with the same stable ids), and for a fixed state the items due at ``t1`` are a subset of those due
+at ``t2 > t1``, so a host that remembers the ids it has delivered reports each item exactly once
+whatever its evaluation steps (:class:`~pipeline_core.sla.agenda.Agenda` does exactly that).
+:meth:`SlaEngine.outcomes` and :meth:`SlaEngine.transition` give the
+:class:`~pipeline_core.records.SlaOutcome` of every finished clock for the metrics. The engine never
+sends anything.
+
+How a clock runs (see ``docs/sla.md``): it starts at the rule's trigger; a business-time deadline is
+``calendar.add(start, within)``, so a lead arriving on a weekend or holiday starts its clock at the
+next opening; a calendar-time deadline is ``start + within``, moved to the next opening when the rule
+has ``roll_to_business``. Pauses whose reason the rule pauses on push the deadline out by the paused
+time (business or calendar, like the rule); while a pause is ongoing the clock is stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from dateutil.relativedelta import relativedelta
+
+from pipeline_core.clock import require_aware
+from pipeline_core.records import SlaOutcome
+from pipeline_core.sla.calendar import EPOCH, US, BusinessCalendar, from_us, to_us
+from pipeline_core.sla.items import Breach, Escalation, Item, Reminder
+from pipeline_core.sla.policy import (
+    PipelineLike,
+    Policy,
+    RiskRule,
+    Recipient,
+    Rule,
+    StepAction,
+    Target,
+    TimeBasis,
+    Trigger,
+    parse_recurrence,
+)
+from pipeline_core.sla.risk import CompiledRisk, compile_risk
+from pipeline_core.sla.state import SlaState
+
+__all__ = ["SlaEngine", "compute_facts"]
+
+# indices into the compact facts tuple
+F_CREATED: Final = 0
+F_STAGE: Final = 1
+F_GRADE: Final = 2
+F_FIRST_TOUCH: Final = 3
+F_FIRST_CALL: Final = 4
+F_LAST_CONTACT: Final = 5
+F_LAST_REPLY: Final = 6
+F_WON: Final = 7
+F_CONTRACT_END: Final = 8
+F_CLOSED: Final = 9
+F_PLAN_DUE: Final = 10
+F_PLAN_CONFIRMED: Final = 11
+F_LAST_OBJECTION: Final = 12
+F_LAST_NEEDS: Final = 13
+F_ACTIONS: Final = 14
+F_PAUSES: Final = 15
+
+_NAMES: Final = (
+    "created_at",
+    "stage_entered_at",
+    "grade_at",
+    "first_touch_at",
+    "first_call_at",
+    "last_contact_at",
+    "last_reply_at",
+    "won_at",
+    "contract_end_at",
+    "closed_at",
+    "plan_due_at",
+    "plan_confirmed_at",
+    "last_objection_at",
+    "last_needs_change_at",
+)
+_NO_PAUSES: Final[tuple[tuple[str, int, int | None], ...]] = ()
+_NO_ACTIONS: Final[dict[str, int]] = {}
+
+
+def _us(value: datetime | None) -> int | None:
+    return None if value is None else (value - EPOCH) // US
+
+
+def compute_facts(state: SlaState) -> tuple[Any, ...]:
+    """The compact facts of a state: instants as integer µs since the epoch (cached on the state)."""
+    facts = state._facts
+    if facts is not None:
+        return facts  # type: ignore[no-any-return]
+    g = state.__getattribute__
+    values: list[Any] = [None if (v := g(n)) is None else (v - EPOCH) // US for n in _NAMES]
+    values.append(
+        {k: (v - EPOCH) // US for k, v in state.actions.items()} if state.actions else _NO_ACTIONS
+    )
+    values.append(
+        tuple((p.reason, to_us(p.start), _us(p.end)) for p in state.pauses)
+        if state.pauses
+        else _NO_PAUSES
+    )
+    facts = tuple(values)
+    object.__setattr__(state, "_facts", facts)
+    return facts
+
+
+_TRIGGER_INDEX: Final = {
+    Trigger.CREATED: F_CREATED,
+    Trigger.STAGE_ENTERED: F_STAGE,
+    Trigger.GRADE_ASSIGNED: F_GRADE,
+    Trigger.ACTIVITY_LOGGED: F_LAST_CONTACT,
+    Trigger.LAST_CONTACT: F_LAST_CONTACT,
+    Trigger.WON: F_WON,
+    Trigger.CONTRACT_END: F_CONTRACT_END,
+}
+_TARGET_INDEX: Final = {
+    Target.FIRST_TOUCH: F_FIRST_TOUCH,
+    Target.FIRST_CALL: F_FIRST_CALL,
+    Target.CONTACT: F_LAST_CONTACT,
+    Target.REPLY: F_LAST_REPLY,
+}
+
+_KIND_OF_STEP: Final = {
+    StepAction.REMIND: Reminder,
+    StepAction.BREACH: Breach,
+    StepAction.ESCALATE: Escalation,
+    StepAction.REASSIGN: Escalation,
+}
+
+
+class _Recurrence:
+    """Occurrences of a recurrence after a start, in the calendar's timezone (fast for simple rules)."""
+
+    __slots__ = ("delta", "text", "tz")
+
+    def __init__(self, text: str, calendar: BusinessCalendar) -> None:
+        self.text = text
+        self.tz = calendar.tz
+        self.delta: relativedelta | timedelta | None = None
+        parts = dict(
+            p.split("=", 1) for p in text.upper().removeprefix("RRULE:").split(";") if "=" in p
+        )
+        if set(parts) <= {"FREQ", "INTERVAL"}:
+            n = int(parts.get("INTERVAL", "1"))
+            freq = parts.get("FREQ")
+            if freq == "DAILY":
+                self.delta = relativedelta(days=n)
+            elif freq == "WEEKLY":
+                self.delta = relativedelta(weeks=n)
+            elif freq == "MONTHLY":
+                self.delta = relativedelta(months=n)
+            elif freq == "YEARLY":
+                self.delta = relativedelta(years=n)
+
+    def _at(self, local: datetime, k: int) -> int:
+        assert self.delta is not None
+        return to_us(local + self.delta * k)
+
+    def around(self, start: int, now: int) -> tuple[int | None, int | None]:
+        """(latest occurrence in (start, now], first occurrence after now), as µs."""
+        local = from_us(start, self.tz)
+        if isinstance(self.delta, relativedelta):
+            if self._at(local, 1) > now:
+                return None, self._at(local, 1)
+            k = max(1, int((now - start) / (_approx_days(self.delta) * 86_400_000_000)) - 1)
+            while k > 1 and self._at(local, k) > now:
+                k -= 1
+            while self._at(local, k + 1) <= now:
+                k += 1
+            return self._at(local, k), self._at(local, k + 1)
+        rule = parse_recurrence(self.text, local)
+        now_dt = from_us(now, self.tz)
+        last = rule.before(now_dt, inc=True)
+        nxt = rule.after(now_dt, inc=False)
+        last_us = None if last is None else to_us(last)
+        if last_us is not None and last_us <= start:
+            last_us = None
+        return last_us, None if nxt is None else to_us(nxt)
+
+
+def _approx_days(delta: relativedelta) -> float:
+    return max(1.0, delta.years * 365.0 + delta.months * 28.0 + delta.days)
+
+
+class _Compiled:
+    """A rule ready for the hot path: plain attributes, durations in µs."""
+
+    __slots__ = (
+        "action",
+        "business",
+        "closes",
+        "dynamic",
+        "id",
+        "pause_on",
+        "recurrence",
+        "roll",
+        "rule",
+        "steps",
+        "strict",
+        "target",
+        "target_index",
+        "trigger_index",
+        "within",
+    )
+
+    def __init__(self, rule: Rule, calendar: BusinessCalendar) -> None:
+        self.rule = rule
+        self.id = rule.id
+        self.trigger_index = _TRIGGER_INDEX[rule.trigger]
+        self.target = rule.target
+        self.target_index = _TARGET_INDEX.get(rule.target, -1)
+        self.action = rule.action
+        self.within = rule.within // US
+        self.business = rule.basis is TimeBasis.BUSINESS
+        self.roll = rule.roll_to_business
+        self.closes = rule.while_open
+        self.pause_on = rule.pause_on
+        self.dynamic = rule.conditions.dynamic
+        # a contact target is met by a contact strictly after the start (the start may be a contact)
+        self.strict = rule.target is Target.CONTACT
+        self.recurrence = (
+            None if rule.recurrence is None else _Recurrence(rule.recurrence, calendar)
+        )
+        self.steps = tuple(
+            (
+                step.name,
+                step.offset // US,
+                step.to is Recipient.MANAGER,
+                _KIND_OF_STEP[step.action],
+                step.action is StepAction.REASSIGN,
+            )
+            for step in rule.steps
+        )
+
+
+def _matches(rule: Rule | RiskRule, state: SlaState) -> bool:
+    c = rule.conditions
+    if c.sources and state.source not in c.sources:
+        return False
+    if c.tags_any and not (c.tags_any & state.tags):
+        return False
+    if c.tags_none and (c.tags_none & state.tags):
+        return False
+    return not (c.owner_roles and state.owner_role not in c.owner_roles)
+
+
+class SlaEngine:
+    """Evaluates a :class:`~pipeline_core.sla.policy.Policy` over subject states. Pure.
+
+    ``pipeline``: a stage pipeline (``pipeline_core.stages.Pipeline`` or anything with ``stages``
+    whose items have ``id`` and ``actions``) whose SOP time limits become rules too.
+    """
+
+    def __init__(self, policy: Policy, *, pipeline: PipelineLike | None = None) -> None:
+        if pipeline is not None:
+            policy = policy.with_pipeline(pipeline)
+        self.policy = policy
+        self.calendar = policy.calendar
+        self._rules = tuple(_Compiled(r, self.calendar) for r in policy.rules)
+        self._risks = tuple(compile_risk(r) for r in policy.risks)
+        self._by_key: dict[
+            tuple[str, str | None, str | None],
+            tuple[tuple[_Compiled, ...], tuple[CompiledRisk, ...]],
+        ] = {}
+
+    # -- rule selection ------------------------------------------------------------------------
+
+    def _applicable(
+        self, state: SlaState
+    ) -> tuple[tuple[_Compiled, ...], tuple[CompiledRisk, ...]]:
+        key = (state.kind, state.stage, state.grade)
+        found = self._by_key.get(key)
+        if found is None:
+            found = (
+                tuple(r for r in self._rules if _static_match(r.rule.conditions, key)),
+                tuple(r for r in self._risks if _static_match(r.rule.conditions, key)),
+            )
+            self._by_key[key] = found
+        rules, risks = found
+        if any(r.dynamic for r in rules) or any(r.dynamic for r in risks):
+            rules = tuple(r for r in rules if not r.dynamic or _matches(r.rule, state))
+            risks = tuple(r for r in risks if not r.dynamic or _matches(r.rule, state))
+        return rules, risks
+
+    # -- evaluation ------------------------------------------------------------------------------
+
+    def evaluate(self, state: SlaState, now: datetime) -> list[Item]:
+        """Every item due by ``now`` for ``state`` (reminders, breaches, escalations, risk flags)."""
+        items, _ = self.scan(state, to_us(require_aware(now, "now")))
+        return items
+
+    def next_due(self, state: SlaState, now: datetime) -> datetime | None:
+        """The first instant after ``now`` at which a new item would become due, or ``None``."""
+        _, nxt = self.scan(state, to_us(require_aware(now, "now")))
+        return None if nxt is None else from_us(nxt)
+
+    def scan(self, state: SlaState, now: int) -> tuple[list[Item], int | None]:
+        """Items due by ``now`` (µs since the epoch) and the next due instant in µs (hot path)."""
+        facts = state._facts or compute_facts(state)
+        rules, risks = self._applicable(state)
+        items: list[Item] = []
+        nxt: int | None = None
+        for rule in rules:
+            if rule.recurrence is None:
+                t = self._deadline(rule, facts, state, now, items)
+            else:
+                t = self._cadence(rule, facts, state, now, items)
+            if t is not None and (nxt is None or t < nxt):
+                nxt = t
+        for risk in risks:
+            t = risk.evaluate(facts, state, now, items)
+            if t is not None and (nxt is None or t < nxt):
+                nxt = t
+        return items, nxt
+
+    def evaluate_many(self, states: Iterable[SlaState], now: datetime) -> Iterator[Item]:
+        """Items due by ``now`` for many states (a full scan), streamed."""
+        now_us = to_us(require_aware(now, "now"))
+        scan = self.scan
+        for state in states:
+            yield from scan(state, now_us)[0]
+
+    # -- one clock ---------------------------------------------------------------------------------
+
+    def _met(self, rule: _Compiled, facts: tuple[Any, ...], start: int) -> int | None:
+        if rule.target_index >= 0:
+            t = facts[rule.target_index]
+        elif rule.target is Target.ACTION:
+            t = facts[F_ACTIONS].get(rule.action)
+        else:  # stage exit: seen only by a transition to another stage
+            return None
+        if t is None or t < start or (rule.strict and t == start):
+            return None
+        return t  # type: ignore[no-any-return]
+
+    def _due(self, rule: _Compiled, facts: tuple[Any, ...], start: int) -> int | None:
+        cal = self.calendar
+        if rule.business:
+            due = cal.add_us(start, rule.within) if rule.within else cal.next_open_us(start)
+        else:
+            due = start + rule.within
+            if rule.roll:
+                due = cal.next_open_us(due)
+        pauses = facts[F_PAUSES]
+        if pauses and rule.pause_on:
+            for reason, p_start, p_end in sorted(pauses, key=lambda p: p[1]):
+                if reason not in rule.pause_on or p_start >= due:
+                    continue
+                if p_end is None:
+                    return None  # the clock is stopped
+                if p_end <= start:
+                    continue
+                lost = self._measure(rule, max(p_start, start), p_end)
+                due = cal.add_us(due, lost) if rule.business else due + lost
+        return due
+
+    def _measure(self, rule: _Compiled, a: int, b: int) -> int:
+        return self.calendar.between_us(a, b) if rule.business else b - a
+
+    def _paused(self, rule: _Compiled, facts: tuple[Any, ...], start: int, end: int) -> int:
+        total = 0
+        if rule.pause_on:
+            for reason, p_start, p_end in facts[F_PAUSES]:
+                if reason in rule.pause_on:
+                    a = max(p_start, start)
+                    b = end if p_end is None else min(p_end, end)
+                    if b > a:
+                        total += self._measure(rule, a, b)
+        return total
+
+    def _deadline(
+        self, rule: _Compiled, facts: tuple[Any, ...], state: SlaState, now: int, items: list[Item]
+    ) -> int | None:
+        start = facts[rule.trigger_index]
+        if start is None:
+            if (
+                rule.trigger_index != F_LAST_CONTACT
+                or rule.rule.trigger is not Trigger.LAST_CONTACT
+            ):
+                return None
+            start = facts[F_CREATED]
+        due = self._due(rule, facts, start)
+        if due is None:
+            return None
+        end = self._met(rule, facts, start)
+        closed = facts[F_CLOSED] if rule.closes else None
+        if closed is not None and (end is None or closed < end):
+            end = closed
+        nxt = None
+        for name, offset, manager, cls, reassign in rule.steps:
+            if offset == 0:
+                fire = due
+            elif rule.business:
+                fire = self.calendar.add_us(due, offset)
+            else:
+                fire = due + offset
+            if fire < start:
+                fire = start
+            if end is not None and fire >= end:
+                continue
+            if fire <= now:
+                recipient_id = state.manager_id if manager else state.owner_id
+                if cls is Escalation:
+                    items.append(
+                        Escalation(
+                            rule.id,
+                            state.subject_id,
+                            state.kind,
+                            name,
+                            start,
+                            fire,
+                            due,
+                            "manager" if manager else "owner",
+                            recipient_id,
+                            reassign,
+                        )
+                    )
+                else:
+                    items.append(
+                        cls(
+                            rule.id,
+                            state.subject_id,
+                            state.kind,
+                            name,
+                            start,
+                            fire,
+                            due,
+                            "manager" if manager else "owner",
+                            recipient_id,
+                        )
+                    )
+            elif nxt is None or fire < nxt:
+                nxt = fire
+        return nxt
+
+    def _cadence(
+        self, rule: _Compiled, facts: tuple[Any, ...], state: SlaState, now: int, items: list[Item]
+    ) -> int | None:
+        start = facts[rule.trigger_index]
+        if start is None:
+            return None
+        closed = facts[F_CLOSED] if rule.closes else None
+        horizon = now if closed is None or closed > now else closed - 1
+        assert rule.recurrence is not None
+        last, nxt = rule.recurrence.around(start, horizon)
+        if last is not None and self._met(rule, facts, last) is None:
+            items.append(
+                Reminder(
+                    rule.id,
+                    state.subject_id,
+                    state.kind,
+                    "due",
+                    last,
+                    last,
+                    last,
+                    "owner",
+                    state.owner_id,
+                )
+            )
+        if closed is not None:
+            return None
+        return nxt
+
+    # -- outcomes ----------------------------------------------------------------------------------
+
+    def _outcome(
+        self,
+        rule: _Compiled,
+        state: SlaState,
+        start: int,
+        due: int,
+        finished: int | None,
+        end: int,
+        facts: tuple[Any, ...],
+    ) -> SlaOutcome:
+        elapsed = max(0, self._measure(rule, start, end) - self._paused(rule, facts, start, end))
+        return SlaOutcome._trusted(
+            {
+                "id": f"{rule.id}|{state.subject_id}|{start}",
+                "rule": rule.id,
+                "target": rule.target.value
+                if rule.target is not Target.ACTION
+                else f"action:{rule.action}"[:64],
+                "subject_kind": state.kind,
+                "subject_id": state.subject_id,
+                "started_at": from_us(start),
+                "due_at": from_us(max(due, start)),
+                "met": finished is not None and finished <= due,
+                "elapsed_seconds": elapsed / 1_000_000,
+                "finished_at": None if finished is None else from_us(finished),
+                "owner_id": state.owner_id,
+                "version": 1,
+            }
+        )
+
+    def _clocks(self, state: SlaState) -> Iterator[tuple[_Compiled, int]]:
+        facts = state._facts or compute_facts(state)
+        rules, _ = self._applicable(state)
+        for rule in rules:
+            if rule.recurrence is not None:
+                continue
+            start = facts[rule.trigger_index]
+            if start is None and rule.rule.trigger is Trigger.LAST_CONTACT:
+                start = facts[F_CREATED]
+            if start is not None:
+                yield rule, start
+
+    def outcomes(self, state: SlaState) -> list[SlaOutcome]:
+        """Outcomes of the clocks of ``state`` that have finished: target reached (met or breached)
+        or the record closed first (an omission: ``met=False``, ``finished_at=None``)."""
+        facts = state._facts or compute_facts(state)
+        out = []
+        for rule, start in self._clocks(state):
+            due = self._due(rule, facts, start)
+            met = self._met(rule, facts, start)
+            closed = facts[F_CLOSED] if rule.closes else None
+            if met is not None and (closed is None or met <= closed):
+                out.append(
+                    self._outcome(
+                        rule, state, start, due if due is not None else met + 1, met, met, facts
+                    )
+                )
+            elif closed is not None and closed >= start:
+                out.append(
+                    self._outcome(
+                        rule,
+                        state,
+                        start,
+                        due if due is not None else closed + 1,
+                        None,
+                        closed,
+                        facts,
+                    )
+                )
+        return out
+
+    def transition(self, old: SlaState, new: SlaState) -> list[SlaOutcome]:
+        """Outcomes of clocks open in ``old`` that ``new`` ends without showing them itself: the
+        stage was left (``stage_exit`` targets), the trigger moved on after the target happened
+        (e.g. a new contact), or the record closed. Clocks whose rule no longer applies (grade or
+        stage changed) end without an outcome."""
+        old_facts = old._facts or compute_facts(old)
+        new_facts = new._facts or compute_facts(new)
+        still = {(r.id, s) for r, s in self._clocks(new)}
+        out = []
+        for rule, start in self._clocks(old):
+            if (rule.id, start) in still:
+                continue
+            if self._met(rule, old_facts, start) is not None:
+                continue
+            if rule.closes and old_facts[F_CLOSED] is not None:
+                continue
+            due = self._due(rule, old_facts, start)
+            if due is None:
+                due = start
+            finished: int | None = None
+            if rule.target is Target.STAGE_EXIT:
+                if new.stage != old.stage and new_facts[F_STAGE] is not None:
+                    finished = new_facts[F_STAGE]
+            else:
+                finished = self._met(rule, new_facts, start)
+            if finished is not None:
+                out.append(self._outcome(rule, new, start, due, finished, finished, old_facts))
+            elif rule.closes and new_facts[F_CLOSED] is not None:
+                closed = new_facts[F_CLOSED]
+                out.append(
+                    self._outcome(rule, new, start, due, None, max(closed, start), old_facts)
+                )
+        return out
+
+    def open_clocks(self, state: SlaState) -> list[tuple[str, datetime, datetime | None]]:
+        """The running clocks of ``state``: (rule id, start, deadline or ``None`` if paused)."""
+        facts = state._facts or compute_facts(state)
+        out = []
+        for rule, start in self._clocks(state):
+            if self._met(rule, facts, start) is not None:
+                continue
+            if rule.closes and facts[F_CLOSED] is not None:
+                continue
+            due = self._due(rule, facts, start)
+            out.append((rule.id, from_us(start), None if due is None else from_us(due)))
+        return out
+
+
+def _static_match(conditions: Any, key: tuple[str, str | None, str | None]) -> bool:
+    kind, stage, grade = key
+    if conditions.kinds and kind not in conditions.kinds:
+        return False
+    if conditions.stages and stage not in conditions.stages:
+        return False
+    return not (conditions.grades and grade not in conditions.grades)
+
+
+def as_items(values: Sequence[Item]) -> list[dict[str, object]]:
+    """Plain data of items (for JSON output)."""
+    return [v.to_dict() for v in values]

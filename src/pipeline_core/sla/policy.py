@@ -1,0 +1,672 @@
+"""SLA policies as data: rules with a trigger, a target, a duration, a recurrence, conditions, pause
+conditions and an escalation chain; risk rules with levels.
+
+A :class:`Policy` is built once and validated completely (:class:`~pipeline_core.errors.ConfigError`
+lists every problem: unknown stage or grade, negative duration, a recurrence with no future
+occurrence, a timezone that does not exist, ...). It loads from and dumps to plain data
+(:meth:`Policy.from_dict`, :meth:`Policy.to_dict`) and publishes its JSON Schema
+(:meth:`Policy.json_schema`). Durations are ISO 8601 strings (``"PT3H"``, ``"P7D"``, ``"-PT1H"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final, Literal, Protocol, runtime_checkable
+
+import attrs
+import pydantic
+from dateutil.rrule import rrule, rrulestr
+
+from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.sla.calendar import BusinessCalendar
+
+__all__ = [
+    "GRADES",
+    "Conditions",
+    "PipelineLike",
+    "Policy",
+    "Recipient",
+    "RiskLevel",
+    "RiskRule",
+    "RiskSignal",
+    "Rule",
+    "Step",
+    "StepAction",
+    "Target",
+    "TimeBasis",
+    "Trigger",
+    "parse_recurrence",
+]
+
+GRADES: Final = ("A", "B", "C")
+"""The grades of :mod:`pipeline_core.scoring` (A: 80-100, B: 50-80, C: 0-50, half-open)."""
+
+_RRULE_REFERENCE: Final = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class Trigger(StrEnum):
+    """What starts an SLA clock."""
+
+    CREATED = "created"
+    """The record was created (a lead entered, an opportunity was opened)."""
+    STAGE_ENTERED = "stage_entered"
+    """The record entered its current stage."""
+    GRADE_ASSIGNED = "grade_assigned"
+    """The record's grade was assigned or changed."""
+    ACTIVITY_LOGGED = "activity_logged"
+    """The last follow-up activity (no clock before the first one)."""
+    LAST_CONTACT = "last_contact"
+    """The last contact, or the creation if there was none yet."""
+    WON = "won"
+    """The deal was won (after-sale rules)."""
+    CONTRACT_END = "contract_end"
+    """The contract ends (the deadline *is* the end; steps with negative offsets remind before)."""
+
+
+class Target(StrEnum):
+    """What stops an SLA clock (the thing that must happen in time)."""
+
+    FIRST_TOUCH = "first_touch"
+    """Any first follow-up activity."""
+    FIRST_CALL = "first_call"
+    """The first phone call."""
+    CONTACT = "contact"
+    """A contact after the clock started (next contact, revisit)."""
+    REPLY = "reply"
+    """A reply from the customer after the clock started."""
+    STAGE_EXIT = "stage_exit"
+    """Leaving the stage (measured when the next state shows another stage)."""
+    ACTION = "action"
+    """A named action done (``Rule.action``: e.g. ``"needs_analysis"``, ``"survey"``, a stage SOP
+    action id), as recorded in the state's ``actions``."""
+
+
+class TimeBasis(StrEnum):
+    """How a duration is counted."""
+
+    BUSINESS = "business"
+    """Working time of the business calendar."""
+    CALENDAR = "calendar"
+    """Elapsed wall time (``timedelta``)."""
+
+
+class StepAction(StrEnum):
+    """One link of an escalation chain."""
+
+    REMIND = "remind"
+    BREACH = "breach"
+    ESCALATE = "escalate"
+    REASSIGN = "reassign"
+
+
+class Recipient(StrEnum):
+    """Who an item goes to."""
+
+    OWNER = "owner"
+    MANAGER = "manager"
+
+
+class RiskSignal(StrEnum):
+    """Risk signals of ``domain.md`` §5."""
+
+    UNANSWERED_STREAK = "unanswered_streak"
+    """Consecutive contacts the customer did not answer (a count)."""
+    OBJECTIONS = "objections"
+    """Objections raised (a count)."""
+    NEEDS_CHANGES = "needs_changes"
+    """Times the needs changed (a count)."""
+    PLAN_DELAYED = "plan_delayed"
+    """Days the plan confirmation is overdue (calendar days)."""
+
+
+class RiskLevel(StrEnum):
+    """Risk levels, low to high."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+LEVEL_ORDER: Final = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
+
+
+@runtime_checkable
+class StageActionLike(Protocol):
+    """What the SLA needs of a stage's standard action (``pipeline_core.stages.StageAction``)."""
+
+    @property
+    def id(self) -> str:
+        """The action id."""
+        ...
+
+    @property
+    def within(self) -> timedelta | None:
+        """The time limit from stage entry, or ``None``."""
+        ...
+
+    @property
+    def business_time(self) -> bool:
+        """Whether ``within`` counts business time."""
+        ...
+
+
+@runtime_checkable
+class StageLike(Protocol):
+    """What the SLA needs of a stage: its id and its standard actions."""
+
+    @property
+    def id(self) -> str:
+        """The stage id."""
+        ...
+
+    @property
+    def actions(self) -> Sequence[StageActionLike]:
+        """The stage's standard actions."""
+        ...
+
+
+@runtime_checkable
+class PipelineLike(Protocol):
+    """What the SLA needs of a pipeline (``pipeline_core.stages.Pipeline``): its stages."""
+
+    @property
+    def stages(self) -> Sequence[StageLike]:
+        """The stages, in order."""
+        ...
+
+
+# --------------------------------------------------------------------------- values
+
+
+@attrs.frozen
+class Step:
+    """One link of an escalation chain: do ``action`` for ``to`` at ``offset`` from the deadline.
+
+    ``offset`` is counted on the rule's time basis: ``-PT1H`` on a business rule is one working
+    hour before the deadline.
+    """
+
+    action: StepAction
+    offset: timedelta = timedelta(0)
+    to: Recipient = Recipient.OWNER
+
+    @property
+    def name(self) -> str:
+        """A stable name used in item ids, e.g. ``"remind-3600"``."""
+        return f"{self.action.value}{int(self.offset.total_seconds()):+d}"
+
+
+@attrs.frozen
+class Conditions:
+    """When a rule applies. Empty sets mean "any". ``tags_none``: none of these tags present."""
+
+    kinds: frozenset[str] = frozenset()
+    grades: frozenset[str] = frozenset()
+    stages: frozenset[str] = frozenset()
+    sources: frozenset[str] = frozenset()
+    tags_any: frozenset[str] = frozenset()
+    tags_none: frozenset[str] = frozenset()
+    owner_roles: frozenset[str] = frozenset()
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the conditions look at more than kind, stage and grade."""
+        return bool(self.sources or self.tags_any or self.tags_none or self.owner_roles)
+
+
+DEFAULT_STEPS: Final = (Step(StepAction.BREACH),)
+
+
+@attrs.frozen(kw_only=True)
+class Rule:
+    """A deadline or cadence rule.
+
+    The clock starts at ``trigger`` and stops when ``target`` happens. The deadline is ``within``
+    after the start, counted on ``basis``; with ``roll_to_business`` a calendar-time deadline that
+    falls outside working hours moves to the next opening. ``steps`` say what fires relative to the
+    deadline (reminders before, the breach at it, escalations after). With a ``recurrence``
+    (RFC 5545 RRULE text such as ``"FREQ=DAILY;INTERVAL=3"``, ``"FREQ=WEEKLY"``,
+    ``"FREQ=MONTHLY;INTERVAL=3"``) the rule is a cadence instead: a reminder at each occurrence
+    after the start unless the target happened since that occurrence. While a pause whose reason is
+    in ``pause_on`` holds, the clock stops (elapsed - paused, as Salesforce milestones do).
+    ``while_open``: the clock only runs while the record is open (closing ends it as an omission).
+    """
+
+    id: str
+    trigger: Trigger
+    target: Target
+    within: timedelta = timedelta(0)
+    basis: TimeBasis = TimeBasis.CALENDAR
+    roll_to_business: bool = False
+    action: str | None = None
+    recurrence: str | None = None
+    conditions: Conditions = Conditions()
+    pause_on: frozenset[str] = frozenset()
+    steps: tuple[Step, ...] = DEFAULT_STEPS
+    while_open: bool = True
+    label: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class RiskRule:
+    """A risk signal with thresholds per level (counts, or overdue days for ``plan_delayed``).
+
+    The flag carries the highest level reached; at ``escalate_from`` or above an
+    :class:`~pipeline_core.sla.engine.Escalation` to the manager is raised too.
+    """
+
+    id: str
+    signal: RiskSignal
+    thresholds: Mapping[RiskLevel, float]
+    conditions: Conditions = Conditions()
+    escalate_from: RiskLevel | None = RiskLevel.HIGH
+    label: str = ""
+
+
+# --------------------------------------------------------------------------- plain data
+
+
+class _Strict(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class _ConditionsData(_Strict):
+    kinds: list[Literal["lead", "opportunity", "account"]] = []
+    grades: list[str] = []
+    stages: list[str] = []
+    sources: list[str] = []
+    tags_any: list[str] = []
+    tags_none: list[str] = []
+    owner_roles: list[str] = []
+
+
+class _StepData(_Strict):
+    action: StepAction
+    offset: timedelta = timedelta(0)
+    to: Recipient = Recipient.OWNER
+
+
+class _RuleData(_Strict):
+    id: str = pydantic.Field(min_length=1, max_length=128, pattern=r"^\S+$")
+    trigger: Trigger
+    target: Target
+    within: timedelta = timedelta(0)
+    basis: TimeBasis = TimeBasis.CALENDAR
+    roll_to_business: bool = False
+    action: str | None = None
+    recurrence: str | None = None
+    conditions: _ConditionsData = _ConditionsData()
+    pause_on: list[str] = []
+    steps: list[_StepData] = [_StepData(action=StepAction.BREACH)]
+    while_open: bool = True
+    label: str = ""
+
+
+class _RiskData(_Strict):
+    id: str = pydantic.Field(min_length=1, max_length=128, pattern=r"^\S+$")
+    signal: RiskSignal
+    thresholds: dict[RiskLevel, float]
+    conditions: _ConditionsData = _ConditionsData()
+    escalate_from: RiskLevel | None = RiskLevel.HIGH
+    label: str = ""
+
+
+class _PolicyData(_Strict):
+    id: str = pydantic.Field(min_length=1, max_length=128)
+    name: str = ""
+    grades: list[str] = list(GRADES)
+    calendar: dict[str, Any] | None = None
+    rules: list[_RuleData] = []
+    risks: list[_RiskData] = []
+
+
+_POLICY_ADAPTER: Final = pydantic.TypeAdapter(_PolicyData)
+
+
+def _conditions(data: _ConditionsData) -> Conditions:
+    return Conditions(
+        kinds=frozenset(data.kinds),
+        grades=frozenset(data.grades),
+        stages=frozenset(data.stages),
+        sources=frozenset(data.sources),
+        tags_any=frozenset(data.tags_any),
+        tags_none=frozenset(data.tags_none),
+        owner_roles=frozenset(data.owner_roles),
+    )
+
+
+def _conditions_dict(c: Conditions) -> dict[str, list[str]]:
+    out = {}
+    for name in ("kinds", "grades", "stages", "sources", "tags_any", "tags_none", "owner_roles"):
+        values = getattr(c, name)
+        if values:
+            out[name] = sorted(values)
+    return out
+
+
+def _iso(delta: timedelta) -> str:
+    return str(pydantic.TypeAdapter(timedelta).dump_python(delta, mode="json"))
+
+
+def parse_recurrence(text: str, dtstart: datetime) -> rrule:
+    """Parse RRULE text (``"FREQ=WEEKLY"``, optionally prefixed ``RRULE:``) starting at ``dtstart``."""
+    body = text.strip()
+    if body.upper().startswith("RRULE:"):
+        body = body[6:]
+    parsed = rrulestr(body, dtstart=dtstart)
+    if not isinstance(parsed, rrule):
+        raise ValueError("expected a single RRULE")
+    return parsed
+
+
+# --------------------------------------------------------------------------- the policy
+
+
+def _stage_ids(stages: PipelineLike | Iterable[str] | None) -> frozenset[str] | None:
+    if stages is None:
+        return None
+    if isinstance(stages, PipelineLike):
+        return frozenset(s.id for s in stages.stages)
+    return frozenset(stages)
+
+
+@attrs.frozen(kw_only=True)
+class Policy:
+    """A validated set of SLA rules and risk rules, with its business calendar.
+
+    Build with :meth:`from_dict` (plain data) or directly; either way it is validated once, with
+    every problem listed. ``stages`` (a pipeline or stage ids), when given, lets validation reject
+    unknown stage ids.
+    """
+
+    id: str
+    name: str = ""
+    rules: tuple[Rule, ...] = ()
+    risks: tuple[RiskRule, ...] = ()
+    calendar: BusinessCalendar = attrs.field(factory=BusinessCalendar)
+    grades: tuple[str, ...] = GRADES
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        stages: PipelineLike | Iterable[str] | None = None,
+        as_of: datetime | None = None,
+    ) -> Policy:
+        """Validate plain data and build the policy; :class:`ConfigError` lists every problem.
+
+        ``as_of`` is the instant after which a recurrence must still have an occurrence (default
+        2000-01-01 UTC, which catches ``COUNT=0`` and an ``UNTIL`` in the distant past).
+        """
+        try:
+            parsed = _POLICY_ADAPTER.validate_python(data)
+        except pydantic.ValidationError as exc:
+            raise ConfigError(
+                "Policy",
+                [
+                    Problem(tuple(e["loc"]), e["msg"], e.get("input"), e["type"])
+                    for e in exc.errors(include_url=False)
+                ],
+            ) from None
+        problems: list[Problem] = []
+        calendar = BusinessCalendar()
+        if parsed.calendar is not None:
+            try:
+                calendar = BusinessCalendar.from_dict(parsed.calendar)
+            except ConfigError as exc:
+                problems += [attrs.evolve(p, path=("calendar", *p.path)) for p in exc.problems]
+        rules = tuple(
+            Rule(
+                id=r.id,
+                trigger=r.trigger,
+                target=r.target,
+                within=r.within,
+                basis=r.basis,
+                roll_to_business=r.roll_to_business,
+                action=r.action,
+                recurrence=r.recurrence,
+                conditions=_conditions(r.conditions),
+                pause_on=frozenset(r.pause_on),
+                steps=tuple(Step(s.action, s.offset, s.to) for s in r.steps),
+                while_open=r.while_open,
+                label=r.label,
+            )
+            for r in parsed.rules
+        )
+        risks = tuple(
+            RiskRule(
+                id=r.id,
+                signal=r.signal,
+                thresholds=dict(r.thresholds),
+                conditions=_conditions(r.conditions),
+                escalate_from=r.escalate_from,
+                label=r.label,
+            )
+            for r in parsed.risks
+        )
+        problems += _problems(rules, risks, tuple(parsed.grades), _stage_ids(stages), as_of)
+        if problems:
+            raise ConfigError("Policy", problems)
+        return cls(
+            id=parsed.id,
+            name=parsed.name,
+            rules=rules,
+            risks=risks,
+            calendar=calendar,
+            grades=tuple(parsed.grades),
+        )
+
+    def validate(
+        self, *, stages: PipelineLike | Iterable[str] | None = None, as_of: datetime | None = None
+    ) -> Policy:
+        """Check the policy (see :meth:`from_dict`); return it, or raise :class:`ConfigError`."""
+        problems = _problems(self.rules, self.risks, self.grades, _stage_ids(stages), as_of)
+        if problems:
+            raise ConfigError("Policy", problems)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible data; ``Policy.from_dict(p.to_dict()) == p``."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "grades": list(self.grades),
+            "calendar": self.calendar.to_dict(),
+            "rules": [
+                {
+                    "id": r.id,
+                    "trigger": r.trigger.value,
+                    "target": r.target.value,
+                    "within": _iso(r.within),
+                    "basis": r.basis.value,
+                    "roll_to_business": r.roll_to_business,
+                    "action": r.action,
+                    "recurrence": r.recurrence,
+                    "conditions": _conditions_dict(r.conditions),
+                    "pause_on": sorted(r.pause_on),
+                    "steps": [
+                        {"action": s.action.value, "offset": _iso(s.offset), "to": s.to.value}
+                        for s in r.steps
+                    ],
+                    "while_open": r.while_open,
+                    "label": r.label,
+                }
+                for r in self.rules
+            ],
+            "risks": [
+                {
+                    "id": r.id,
+                    "signal": r.signal.value,
+                    "thresholds": {k.value: v for k, v in r.thresholds.items()},
+                    "conditions": _conditions_dict(r.conditions),
+                    "escalate_from": None if r.escalate_from is None else r.escalate_from.value,
+                    "label": r.label,
+                }
+                for r in self.risks
+            ],
+        }
+
+    @staticmethod
+    def json_schema() -> dict[str, Any]:
+        """The JSON Schema (draft 2020-12) of a policy's plain-data form."""
+        schema = _POLICY_ADAPTER.json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["title"] = "SlaPolicy"
+        schema.setdefault("properties", {})["calendar"] = {
+            "anyOf": [BusinessCalendar.json_schema(), {"type": "null"}]
+        }
+        return schema
+
+    def with_rules(self, *rules: Rule) -> Policy:
+        """A copy with ``rules`` added (validated)."""
+        return attrs.evolve(self, rules=self.rules + rules).validate()
+
+    def with_pipeline(self, pipeline: PipelineLike, *, remind_before: float = 0.25) -> Policy:
+        """A copy with one rule per stage SOP action that has a time limit (``within``).
+
+        Each such rule starts when the opportunity enters the stage, ends when the action is done
+        (``state.actions[action_id]``), and reminds the owner ``remind_before`` of the limit before
+        the deadline, breaches at it, and escalates to the manager half the limit after.
+        """
+        added = []
+        for stage in pipeline.stages:
+            for action in stage.actions:
+                if action.within is None or action.within <= timedelta(0):
+                    continue
+                added.append(
+                    Rule(
+                        id=f"sop.{stage.id}.{action.id}",
+                        trigger=Trigger.STAGE_ENTERED,
+                        target=Target.ACTION,
+                        action=action.id,
+                        within=action.within,
+                        basis=TimeBasis.BUSINESS if action.business_time else TimeBasis.CALENDAR,
+                        conditions=Conditions(
+                            kinds=frozenset({"opportunity"}), stages=frozenset({stage.id})
+                        ),
+                        pause_on=frozenset({"waiting_on_customer"}),
+                        steps=(
+                            Step(StepAction.REMIND, -action.within * remind_before),
+                            Step(StepAction.BREACH),
+                            Step(StepAction.ESCALATE, action.within / 2, Recipient.MANAGER),
+                        ),
+                        label=f"stage {stage.id}: {action.id}",
+                    )
+                )
+        existing = {r.id for r in self.rules}
+        rules = self.rules + tuple(r for r in added if r.id not in existing)
+        return attrs.evolve(self, rules=rules).validate(stages=pipeline)
+
+
+def _problems(
+    rules: Sequence[Rule],
+    risks: Sequence[RiskRule],
+    grades: Sequence[str],
+    stages: frozenset[str] | None,
+    as_of: datetime | None,
+) -> list[Problem]:
+    problems: list[Problem] = []
+    known_grades = set(grades)
+    seen: set[str] = set()
+    reference = as_of or _RRULE_REFERENCE
+
+    def check_conditions(path: tuple[str | int, ...], c: Conditions) -> None:
+        for g in sorted(c.grades - known_grades):
+            problems.append(
+                Problem(
+                    (*path, "conditions", "grades"),
+                    f"unknown grade; expected one of {', '.join(grades)}",
+                    g,
+                    "unknown_grade",
+                )
+            )
+        if stages is not None:
+            for s in sorted(c.stages - stages):
+                problems.append(
+                    Problem(
+                        (*path, "conditions", "stages"),
+                        "unknown stage of the pipeline",
+                        s,
+                        "unknown_stage",
+                    )
+                )
+
+    for i, rule in enumerate(rules):
+        path: tuple[str | int, ...] = ("rules", i)
+        if rule.id in seen:
+            problems.append(Problem((*path, "id"), "duplicate rule id", rule.id, "duplicate"))
+        seen.add(rule.id)
+        if rule.within < timedelta(0):
+            problems.append(
+                Problem(
+                    (*path, "within"),
+                    "a duration cannot be negative",
+                    rule.within,
+                    "negative_duration",
+                )
+            )
+        if rule.target is Target.ACTION and not rule.action:
+            problems.append(
+                Problem(
+                    (*path, "action"),
+                    "target 'action' needs the action's name",
+                    rule.action,
+                    "missing_action",
+                )
+            )
+        if (
+            rule.trigger is Trigger.STAGE_ENTERED
+            and not rule.conditions.stages
+            and rule.target is Target.STAGE_EXIT
+        ):
+            pass  # any stage: allowed (time in any stage)
+        if not rule.steps and rule.recurrence is None:
+            problems.append(
+                Problem((*path, "steps"), "a deadline rule needs at least one step", [], "no_steps")
+            )
+        if rule.recurrence is not None:
+            try:
+                r = parse_recurrence(rule.recurrence, reference)
+                if r.after(reference, inc=False) is None:
+                    problems.append(
+                        Problem(
+                            (*path, "recurrence"),
+                            f"has no occurrence after {reference.isoformat()}",
+                            rule.recurrence,
+                            "no_occurrence",
+                        )
+                    )
+            except (ValueError, TypeError) as exc:
+                problems.append(
+                    Problem(
+                        (*path, "recurrence"),
+                        f"not a valid RRULE: {exc}",
+                        rule.recurrence,
+                        "recurrence",
+                    )
+                )
+        check_conditions(path, rule.conditions)
+    for i, risk in enumerate(risks):
+        path = ("risks", i)
+        if risk.id in seen:
+            problems.append(Problem((*path, "id"), "duplicate rule id", risk.id, "duplicate"))
+        seen.add(risk.id)
+        if not risk.thresholds:
+            problems.append(
+                Problem((*path, "thresholds"), "needs at least one level", {}, "no_thresholds")
+            )
+        for level, value in risk.thresholds.items():
+            if value < 0 or value != value:
+                problems.append(
+                    Problem(
+                        (*path, "thresholds", level.value),
+                        "must be >= 0",
+                        value,
+                        "negative_threshold",
+                    )
+                )
+        check_conditions(path, risk.conditions)
+    return problems

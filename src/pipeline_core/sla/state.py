@@ -1,0 +1,255 @@
+"""The per-subject facts the SLA engine reads: :class:`SlaState`, and :func:`state_from_records`.
+
+A state is a compact summary of one lead, opportunity or customer account and its follow-up
+history: when it was created, its stage and since when, its grade, its first touch, first call,
+last contact and last reply, how many contacts in a row went unanswered, objections and changes of
+needs, named actions done, pauses, and after the sale the won date and the contract end. The engine
+is a pure function of (policy, state, now): build states with :func:`state_from_records` or directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from pipeline_core._model import FrozenDict
+from pipeline_core.clock import require_aware
+from pipeline_core.errors import Problem, ValidationError
+from pipeline_core.records import Account, Activity, ActivityKind, Lead, Opportunity, Outcome
+
+__all__ = ["Pause", "SlaState", "state_from_records"]
+
+_TIMES = (
+    "created_at",
+    "stage_entered_at",
+    "grade_at",
+    "first_touch_at",
+    "first_call_at",
+    "last_contact_at",
+    "last_reply_at",
+    "last_objection_at",
+    "last_needs_change_at",
+    "plan_due_at",
+    "plan_confirmed_at",
+    "won_at",
+    "contract_end_at",
+    "closed_at",
+)
+
+
+@attrs.frozen
+class Pause:
+    """An interval during which clocks whose rule pauses on ``reason`` stop (``end`` None: ongoing)."""
+
+    reason: str
+    start: datetime
+    end: datetime | None = None
+
+
+_NO_ACTIONS: FrozenDict = FrozenDict()
+
+
+def _frozen(value: Mapping[str, datetime]) -> FrozenDict:
+    return value if isinstance(value, FrozenDict) else FrozenDict(value)
+
+
+def _check(state: SlaState) -> None:
+    problems: list[Problem] = []
+    for name in _TIMES:
+        value = getattr(state, name)
+        if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
+            continue
+        try:
+            require_aware(value, name)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    for i, pause in enumerate(state.pauses):
+        for part in ("start", "end"):
+            value = getattr(pause, part)
+            if value is None:
+                continue
+            try:
+                require_aware(value, part)
+            except ValidationError as exc:
+                problems.extend(attrs.evolve(p, path=("pauses", i, part)) for p in exc.problems)
+        if pause.end is not None and pause.end < pause.start:
+            problems.append(
+                Problem(("pauses", i, "end"), "cannot be before start", pause.end, "before_start")
+            )
+    for name in ("unanswered", "objections", "needs_changes"):
+        if getattr(state, name) < 0:
+            problems.append(
+                Problem((name,), "cannot be negative", getattr(state, name), "negative")
+            )
+    if problems:
+        raise ValidationError("SlaState", problems)
+
+
+@attrs.frozen(kw_only=True)
+class SlaState:
+    """What the SLA engine knows of one subject (lead, opportunity or account) at some moment.
+
+    All instants are timezone-aware. ``kind`` is ``"lead"``, ``"opportunity"`` or ``"account"``.
+    ``unanswered`` counts the latest contacts in a row with no reply. ``actions`` maps named actions
+    done (``"needs_analysis"``, ``"survey"``, stage SOP action ids) to when they were last done.
+    ``pauses`` hold pause intervals (e.g. reason ``"waiting_on_customer"``). ``closed_at`` is set
+    when the lead/opportunity is closed (won, lost, converted, disqualified).
+    """
+
+    subject_id: str
+    created_at: datetime
+    kind: str = "opportunity"
+    owner_id: str | None = None
+    manager_id: str | None = None
+    owner_role: str | None = None
+    stage: str | None = None
+    stage_entered_at: datetime | None = None
+    grade: str | None = None
+    grade_at: datetime | None = None
+    source: str | None = None
+    tags: frozenset[str] = frozenset()
+    first_touch_at: datetime | None = None
+    first_call_at: datetime | None = None
+    last_contact_at: datetime | None = None
+    last_reply_at: datetime | None = None
+    unanswered: int = 0
+    objections: int = 0
+    last_objection_at: datetime | None = None
+    needs_changes: int = 0
+    last_needs_change_at: datetime | None = None
+    plan_due_at: datetime | None = None
+    plan_confirmed_at: datetime | None = None
+    actions: Mapping[str, datetime] = attrs.field(default=_NO_ACTIONS, converter=_frozen)
+    won_at: datetime | None = None
+    contract_end_at: datetime | None = None
+    closed_at: datetime | None = None
+    pauses: tuple[Pause, ...] = ()
+    _facts: Any = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        _check(self)
+
+    @property
+    def paused(self) -> bool:
+        """Whether a pause is ongoing."""
+        return any(p.end is None for p in self.pauses)
+
+    def evolve(self, **changes: Any) -> SlaState:
+        """A copy with ``changes`` applied (validated)."""
+        return attrs.evolve(self, **changes)
+
+
+def state_from_records(
+    subject: Lead | Opportunity | Account,
+    activities: Iterable[Activity] = (),
+    *,
+    grade: str | None = None,
+    grade_at: datetime | None = None,
+    manager_id: str | None = None,
+    owner_role: str | None = None,
+    won_at: datetime | None = None,
+    contract_end_at: datetime | None = None,
+    plan_due_at: datetime | None = None,
+    plan_confirmed_at: datetime | None = None,
+    pause_tags: Iterable[str] = ("waiting_on_customer",),
+    paused_since: datetime | None = None,
+    objection_tag: str = "objection",
+    needs_change_tag: str = "needs_changed",
+    action_tag_prefix: str = "action:",
+) -> SlaState:
+    """Summarise a record and its activities into an :class:`SlaState`.
+
+    Reads from the activities: first touch (any kind), first call, last contact, last reply
+    (``replied=True``), the unanswered streak (contacts since the last reply), objections (activities
+    tagged ``objection_tag`` or with outcome ``averse``), changes of needs (tagged
+    ``needs_change_tag``) and named actions (tags ``"action:<id>"``, e.g. ``action:needs_analysis``).
+    A pause tag on the record (``waiting_on_customer``) is an ongoing pause since ``paused_since``,
+    or else since the latest of the last contact, the stage entry and the creation.
+    """
+    acts = sorted(activities, key=lambda a: a.at)
+    first_touch = acts[0].at if acts else None
+    first_call = next((a.at for a in acts if a.kind is ActivityKind.CALL), None)
+    last_contact = acts[-1].at if acts else None
+    last_reply = None
+    unanswered = 0
+    objections = 0
+    last_objection = None
+    needs_changes = 0
+    last_needs_change = None
+    actions: dict[str, datetime] = {}
+    for a in acts:
+        if a.replied:
+            last_reply = a.at
+            unanswered = 0
+        else:
+            unanswered += 1
+        if objection_tag in a.tags or a.outcome is Outcome.AVERSE:
+            objections += 1
+            last_objection = a.at
+        if needs_change_tag in a.tags:
+            needs_changes += 1
+            last_needs_change = a.at
+        for tag in a.tags:
+            if tag.startswith(action_tag_prefix):
+                actions[tag[len(action_tag_prefix) :]] = a.at
+    kind = (
+        "lead"
+        if isinstance(subject, Lead)
+        else "account"
+        if isinstance(subject, Account)
+        else "opportunity"
+    )
+    stage = None
+    stage_entered = None
+    closed_at = None
+    source = subject.source
+    if isinstance(subject, Opportunity):
+        stage, stage_entered, closed_at = subject.stage, subject.stage_entered_at, subject.closed_at
+        if won_at is None and subject.won_reason is not None:
+            won_at = subject.closed_at
+    elif isinstance(subject, Lead):
+        stage = subject.status.value
+        if subject.status.value in ("converted", "disqualified"):
+            closed_at = last_contact or subject.created_at
+    elif isinstance(subject, Account) and won_at is None:
+        won_at = subject.customer_since
+    pauses: tuple[Pause, ...] = ()
+    matched = set(pause_tags) & set(subject.tags)
+    if matched:
+        since = paused_since or max(
+            t for t in (last_contact, stage_entered, subject.created_at) if t is not None
+        )
+        pauses = tuple(Pause(reason, since) for reason in sorted(matched))
+    return SlaState(
+        subject_id=subject.id,
+        kind=kind,
+        created_at=subject.created_at,
+        owner_id=subject.owner_id,
+        manager_id=manager_id,
+        owner_role=owner_role,
+        stage=stage,
+        stage_entered_at=stage_entered,
+        grade=grade,
+        grade_at=grade_at if grade_at is not None or grade is None else subject.created_at,
+        source=source,
+        tags=frozenset(subject.tags),
+        first_touch_at=first_touch,
+        first_call_at=first_call,
+        last_contact_at=last_contact,
+        last_reply_at=last_reply,
+        unanswered=unanswered,
+        objections=objections,
+        last_objection_at=last_objection,
+        needs_changes=needs_changes,
+        last_needs_change_at=last_needs_change,
+        plan_due_at=plan_due_at,
+        plan_confirmed_at=plan_confirmed_at,
+        actions=actions,
+        won_at=won_at,
+        contract_end_at=contract_end_at,
+        closed_at=closed_at,
+        pauses=pauses,
+    )
