@@ -11,7 +11,8 @@ the actor may see:
   of work) the actor may not make raises :class:`~pipeline_core.errors.PermissionDeniedError`
   before anything is written; a ``save`` needs write access to both the stored version and the
   new one (a rep cannot take over another rep's record, nor give one away out of scope); claiming
-  from the public pool (stored owner = the pool, new owner = the actor) is allowed to readers;
+  from the public pool (stored owner = the pool, new owner = the actor) is allowed to readers,
+  and releasing a writable record into the pool is allowed to its writers;
 - records are returned masked for actors whose grant masks contact details (analysts), and such
   actors may not write leads or contacts (they would overwrite the real details with masks);
 - :meth:`ScopedStore.export` streams plain data of visible records and needs the export grant.
@@ -100,6 +101,16 @@ class _Guard:
         scope = self.grant.write if verb == "write" else self.grant.read
         return scope is Scope.ALL
 
+    def _in_pool(self, subject_id: str) -> bool:
+        pool = self.policy.pool_owner
+        if pool is None:
+            return False
+        for repo in (self.repos.leads, self.repos.opportunities, self.repos.accounts):
+            parent = repo.find(subject_id)
+            if parent is not None:
+                return bool(parent.owner_id == pool)
+        return False
+
     def allows(self, verb: Verb, record: Record) -> bool:
         """Whether the actor may ``verb`` this record."""
         if isinstance(record, User | Team):
@@ -134,6 +145,10 @@ class _Guard:
                 if s is not None
             )
         if isinstance(record, JournalEntry):
+            if verb == "write" and self._in_pool(record.subject_id):
+                # Pool moves: the entry about a record now in the pool (release) may be written
+                # by whoever may read the pool.
+                return self.grant.read is not Scope.NONE and self.grant.write is not Scope.NONE
             return self._subject(verb, record.subject_id)
         return self.grant.read is Scope.ALL if verb == "read" else self.grant.write is Scope.ALL
 
@@ -172,7 +187,14 @@ class _Guard:
             )
             if not claiming:
                 raise self.deny("change", stored)
-        if not self.allows("write", record):
+        pool = self.policy.pool_owner
+        releasing = (
+            pool is not None
+            and stored is not None
+            and getattr(record, "owner_id", None) == pool
+            and self.allows("write", stored)
+        )
+        if not releasing and not self.allows("write", record):
             raise self.deny("save", record)
 
 

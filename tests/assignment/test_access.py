@@ -1,0 +1,458 @@
+"""Access policies, and their enforcement on every path of a store (in-memory and SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from team_support import T0, at, lead
+
+from pipeline_core import storage
+from pipeline_core.assignment import (
+    AccessPolicy,
+    AccessRole,
+    Directory,
+    PoolPolicy,
+    Scope,
+    ScopedStore,
+    claim,
+    commit,
+    mask_email,
+    mask_phone,
+    release,
+    transfer,
+)
+from pipeline_core.errors import ConfigError, NotFoundError, PermissionDeniedError
+from pipeline_core.ids import SequentialIds
+from pipeline_core.records import (
+    Account,
+    Activity,
+    ActivityKind,
+    Contact,
+    JournalEntry,
+    NextStep,
+    Opportunity,
+    Role,
+    SlaOutcome,
+    StageEvent,
+    Team,
+    User,
+)
+
+FAR = T0 + timedelta(days=10_000)
+EAST = ["a1", "a2", "m1", "c1"]
+
+
+# --------------------------------------------------------------------------- pure decisions
+
+
+def test_default_policy_decisions(org: tuple[list[User], list[Team]]) -> None:
+    users, teams = org
+    d = Directory.of(users, teams)
+    u = {x.id: x for x in users}
+    pol = AccessPolicy.default()
+    assert pol.decide(u["a1"], "read", "a1", d)
+    assert not pol.decide(u["a1"], "read", "a2", d)
+    assert pol.decide(u["m1"], "write", "c1", d)  # sub-team east-2 is under east
+    assert not pol.decide(u["m1"], "read", "b1", d)
+    assert pol.decide(u["m2"], "read", "b1", d)
+    assert pol.decide(u["root"], "write", "b1", d)
+    assert pol.decide(u["ana"], "read", "b1", d)
+    assert not pol.decide(u["ana"], "write", "b1", d)
+    assert not pol.decide(u["gone"], "read", "gone", d)
+    assert not pol.decide(u["a1"], "export", "a1", d)
+    assert pol.decide(u["m1"], "read", "zz", d, team_id="east")  # opportunity team
+    assert pol.decide(u["b1"], "read", "public-pool", d)
+    assert not pol.decide(u["b1"], "write", "public-pool", d)
+    reason = pol.decide(u["a1"], "read", "a2", d).reason
+    assert reason == "rep a1 may not read (own scope); owner is a2"
+
+
+def test_masking() -> None:
+    assert mask_phone("13800138000") == "138****8000"
+    assert mask_phone("12345") == "*****"
+    assert mask_email("alice@example.com") == "a***@example.com"
+    pol = AccessPolicy.default()
+    rec = lead("l1", phone="13800138000", email="alice@example.com")
+    masked = pol.mask(rec)
+    assert (masked.phone, masked.email, masked.version) == ("138****8000", "a***@example.com", 1)
+    c = Contact(id="c", name="n", created_at=T0, wechat="wx123", phone="010-12345678")
+    assert pol.mask(c).wechat == "***"
+
+
+def test_policy_config() -> None:
+    pol = AccessPolicy.from_dict(
+        {"grants": {"rep": {"read": "team", "write": "own"}}, "roles": {"ops": "analyst"}}
+    )
+    assert pol.grants[AccessRole.REP].read is Scope.TEAM
+    assert pol.roles[Role.OPS] is AccessRole.ANALYST
+    assert AccessPolicy.from_dict(pol.to_dict()) == pol
+    with pytest.raises(ConfigError) as err:
+        AccessPolicy.from_dict(
+            {
+                "grants": {"rep": {"read": "everyone", "write": "own"}},
+                "roles": {"king": "admin"},
+                "x": 1,
+            }
+        )
+    assert len(err.value.problems) == 3
+    assert "grants" in AccessPolicy.json_schema()["properties"]
+
+
+# --------------------------------------------------------------------------- the scoped store
+
+
+@pytest.fixture(params=["memory://", "sqlite://"])
+def store(request: pytest.FixtureRequest, org: tuple[list[User], list[Team]]) -> Iterator[Any]:
+    users, teams = org
+    s = storage.open(request.param)
+    s.teams.bulk_add(teams)
+    s.users.bulk_add(users)
+    yield s
+    s.close()
+
+
+def _seed(s: Any) -> None:
+    s.accounts.add(Account(id="acc-a1", name="某某科技", created_at=T0, owner_id="a1"))
+    s.accounts.add(Account(id="acc-b1", name="Acme", created_at=T0, owner_id="b1"))
+    s.contacts.add(
+        Contact(id="con-a1", name="张三", created_at=T0, account_id="acc-a1", phone="13800138000")
+    )
+    s.contacts.add(
+        Contact(
+            id="con-b1", name="Joe", created_at=T0, account_id="acc-b1", email="joe@acme.example"
+        )
+    )
+    s.leads.add(lead("l-a1", owner_id="a1", phone="13800138000", email="zs@example.com"))
+    s.leads.add(lead("l-c1", owner_id="c1"))
+    s.leads.add(lead("l-b1", owner_id="b1", phone="13900139000"))
+    s.leads.add(lead("l-pool", owner_id="public-pool"))
+    s.activities.append(
+        Activity(id="x-a1", kind=ActivityKind.CALL, at=at(1), owner_id="a1", lead_id="l-a1")
+    )
+    s.activities.append(
+        Activity(id="x-b1", kind=ActivityKind.CALL, at=at(1), owner_id="b1", lead_id="l-b1")
+    )
+
+
+def test_rep_sees_own_only(store: Any) -> None:
+    _seed(store)
+    a1 = ScopedStore(store, "a1")
+    assert [r.id for r in a1.leads.all()] == ["l-a1", "l-pool"]  # own + the public pool
+    assert a1.leads.count() == 2
+    assert a1.leads.find("l-b1") is None
+    with pytest.raises(NotFoundError):
+        a1.leads.get("l-b1")
+    assert a1.leads.get("l-pool").owner_id == "public-pool"  # the pool is readable
+    assert [c.id for c in a1.contacts.all()] == ["con-a1"]
+    assert [x.id for x in a1.activities.all()] == ["x-a1"]
+    assert [u.id for u in a1.users.by_team("west")] == ["b1", "gone", "m2"]  # directory
+    with pytest.raises(PermissionDeniedError):
+        list(a1.export("leads"))
+
+
+def test_manager_sees_team_and_subteams(store: Any) -> None:
+    _seed(store)
+    m1 = ScopedStore(store, "m1")
+    assert sorted(r.id for r in m1.leads.by_owner("c1")) == ["l-c1"]
+    assert sorted(r.id for r in m1.leads.all()) == ["l-a1", "l-c1", "l-pool"]
+    assert [row["id"] for row in m1.export("accounts")] == ["acc-a1"]
+
+
+def test_analyst_masked_and_read_only(store: Any) -> None:
+    _seed(store)
+    ana = ScopedStore(store, "ana")
+    got = ana.leads.get("l-a1")
+    assert (got.phone, got.email) == ("138****8000", "z***@example.com")
+    rows = {r["id"]: r for r in ana.export("leads")}
+    assert rows["l-b1"]["phone"] == "139****9000"
+    assert ana.contacts.get("con-b1").email == "j***@acme.example"
+    with pytest.raises(PermissionDeniedError):
+        ana.leads.save(store.leads.get("l-a1").evolve(needs="x"))
+    with pytest.raises(PermissionDeniedError):
+        ana.accounts.save(store.accounts.get("acc-a1").evolve(industry="x"))
+    assert store.leads.get("l-a1").phone == "13800138000"  # stored value untouched
+
+
+def test_writes_are_checked(store: Any) -> None:
+    _seed(store)
+    a1 = ScopedStore(store, "a1")
+    a1.leads.save(store.leads.get("l-a1").evolve(needs="ERP"))
+    with pytest.raises(PermissionDeniedError):
+        a1.leads.save(store.leads.get("l-b1").evolve(owner_id="a1"))  # taking b1's lead
+    with pytest.raises(PermissionDeniedError):
+        a1.leads.save(store.leads.get("l-a1").evolve(owner_id="b1"))  # giving one away
+    with pytest.raises(PermissionDeniedError):
+        a1.leads.add(lead("new", owner_id="b1"))
+    with pytest.raises(PermissionDeniedError):
+        a1.activities.append(
+            Activity(id="x9", kind=ActivityKind.CALL, at=at(2), owner_id="a1", lead_id="l-b1")
+        )
+    with pytest.raises(PermissionDeniedError):
+        a1.leads.bulk_add([lead("ok", owner_id="a1"), lead("bad", owner_id="b1")])
+    assert store.leads.find("ok") is None  # nothing half-written
+    with pytest.raises(PermissionDeniedError), a1.unit_of_work() as uow:
+        uow.leads.add(lead("ok2", owner_id="a1"))
+        uow.leads.save(store.leads.get("l-b1").evolve(needs="x"))
+    assert store.leads.find("ok2") is None
+    with pytest.raises(PermissionDeniedError):
+        a1.users.save(store.users.get("a1").evolve(role=Role.ADMIN))
+
+
+def test_claim_and_transfer_through_scoped_store(store: Any) -> None:
+    _seed(store)
+    ids = SequentialIds()
+    pol = PoolPolicy()
+    b1 = ScopedStore(store, "b1")
+    got, entry = claim(store.leads.get("l-pool"), "b1", at=at(3), policy=pol, ids=ids)
+    commit(b1, [got], [entry])
+    assert store.leads.get("l-pool").owner_id == "b1"
+    assert [e.kind for e in b1.journal.for_subject("l-pool")] == ["pool_claim"]
+    back, e2 = release(
+        store.leads.get("l-pool"), at=at(4), by="b1", reason="not interested", policy=pol, ids=ids
+    )
+    commit(b1, [back], [e2])
+    m1 = ScopedStore(store, "m1")
+    new, e3, _ = transfer(
+        store.leads.get("l-a1"), "a2", at=at(5), by="m1", reason="rebalance", ids=ids
+    )
+    commit(m1, [new], [e3])
+    assert store.leads.get("l-a1").owner_id == "a2"
+    out, e4, _ = transfer(store.leads.get("l-a1"), "b1", at=at(6), by="m1", reason="x", ids=ids)
+    with pytest.raises(PermissionDeniedError):
+        commit(m1, [out], [e4])  # west is outside m1's team scope
+    assert store.leads.get("l-a1").owner_id == "a2"
+    assert store.journal.find(e4.id) is None
+
+
+def test_inactive_actor_sees_nothing(store: Any) -> None:
+    _seed(store)
+    gone = ScopedStore(store, "gone")
+    assert list(gone.leads.all()) == [] and list(gone.users.all()) == []
+    with pytest.raises(NotFoundError):
+        ScopedStore(store, "nobody")
+
+
+# --------------------------------------------------------------------------- property: nothing leaks
+
+east_users = st.sampled_from(EAST)
+tags = st.frozensets(st.sampled_from(["vip", "expo", "hot"]), max_size=2)
+
+
+@st.composite
+def east_world(draw: st.DrawFn) -> dict[str, list[Any]]:
+    n_acc = draw(st.integers(1, 3))
+    accounts = [
+        Account(
+            id=f"acc{i}", name=f"A{i}", created_at=T0, owner_id=draw(east_users), tags=draw(tags)
+        )
+        for i in range(n_acc)
+    ]
+    contacts = [
+        Contact(
+            id=f"con{i}",
+            name="n",
+            created_at=T0,
+            account_id=f"acc{draw(st.integers(0, n_acc - 1))}",
+            phone="13800138000",
+            tags=draw(tags),
+        )
+        for i in range(draw(st.integers(0, 3)))
+    ]
+    leads = [
+        lead(
+            f"l{i}",
+            owner_id=draw(east_users),
+            tags=draw(tags),
+            next_step=NextStep(action="call", due_at=at(i)),
+        )
+        for i in range(draw(st.integers(1, 4)))
+    ]
+    opps = [
+        Opportunity(
+            id=f"o{i}",
+            name="d",
+            created_at=T0,
+            stage_entered_at=T0,
+            stage=draw(st.sampled_from(["s1", "s2"])),
+            owner_id=draw(east_users),
+            team_id=draw(st.sampled_from([None, "east", "east-2"])),
+            tags=draw(tags),
+            next_step=NextStep(action="x", due_at=at(i)),
+            account_id=f"acc{draw(st.integers(0, n_acc - 1))}",
+        )
+        for i in range(draw(st.integers(0, 3)))
+    ]
+    subjects = (
+        [("lead_id", r.id) for r in leads]
+        + [("opportunity_id", o.id) for o in opps]
+        + [("account_id", a.id) for a in accounts]
+    )
+    acts = []
+    for i in range(draw(st.integers(0, 5))):
+        field, sid = draw(st.sampled_from(subjects))
+        acts.append(
+            Activity(
+                id=f"x{i}",
+                kind=ActivityKind.CALL,
+                at=at(i),
+                owner_id=draw(east_users),
+                tags=draw(tags),
+                **{field: sid},
+            )
+        )
+    events = [
+        StageEvent(id=f"e{i}", opportunity_id=o.id, to_stage=o.stage, at=T0, by=o.owner_id)
+        for i, o in enumerate(opps)
+    ]
+    journal = [
+        JournalEntry(
+            id=f"j{i}",
+            kind=draw(st.sampled_from(["transfer", "merge"])),
+            subject_id=sid,
+            at=at(i),
+            by="m1",
+        )
+        for i, (_, sid) in enumerate(draw(st.lists(st.sampled_from(subjects), max_size=4)))
+    ]
+    outcomes = [
+        SlaOutcome(
+            id=f"s{i}",
+            rule="r",
+            target="t",
+            subject_kind="lead",
+            subject_id=r.id,
+            started_at=T0,
+            due_at=at(3),
+            met=True,
+            elapsed_seconds=1.0,
+            owner_id=draw(st.none() | st.just(r.owner_id)),
+        )
+        for i, r in enumerate(leads)
+    ]
+    return {"accounts": accounts, "contacts": contacts, "leads": leads, "opportunities": opps, "activities": acts,
+            "stage_events": events, "journal": journal, "sla_outcomes": outcomes}  # fmt: skip
+
+
+def _every_read(s: Any, world: dict[str, list[Any]]) -> Iterator[Any]:
+    """Every public read path of a (scoped) store or unit of work, with arguments from the data."""
+    ids = [r.id for rs in world.values() for r in rs]
+    owners = EAST + ["public-pool"]
+    names = [
+        "leads",
+        "opportunities",
+        "accounts",
+        "contacts",
+        "sla_outcomes",
+        "activities",
+        "stage_events",
+        "journal",
+    ]
+    for name in names:
+        repo = getattr(s, name)
+        yield from repo.all()
+        yield from repo.all(after="", limit=5)
+        if repo.count():
+            yield f"{name}.count"
+        for i in ids:
+            if repo.find(i) is not None:
+                yield i
+            try:
+                yield repo.get(i)
+            except NotFoundError:
+                pass
+    for tag in ["vip", "expo", "hot"]:
+        for name in ["leads", "opportunities", "accounts", "contacts", "activities"]:
+            yield from getattr(s, name).by_tag(tag)
+    for o in owners:
+        yield from s.leads.by_owner(o)
+        yield from s.opportunities.by_owner(o)
+        yield from s.opportunities.open(owner_id=o)
+        yield from s.opportunities.due_by(FAR, owner_id=o)
+        yield from s.accounts.by_owner(o)
+        yield from s.activities.by_owner(o)
+        yield from s.activities.between(T0 - timedelta(days=1), FAR, owner_id=o)
+        yield from s.sla_outcomes.due_between(T0 - timedelta(days=1), FAR, owner_id=o)
+    for team in ["east", "east-2"]:
+        yield from s.opportunities.by_team(team)
+        yield from s.opportunities.open(team_id=team)
+        yield from s.opportunities.due_by(FAR, team_id=team)
+    yield from s.opportunities.open()
+    yield from s.leads.due_by(FAR)
+    yield from s.opportunities.due_by(FAR)
+    for stage in ["s1", "s2"]:
+        yield from s.opportunities.by_stage(stage)
+    for i in ids:
+        yield from s.contacts.by_account(i)
+        yield from s.activities.for_subject(i)
+        yield from s.stage_events.for_opportunity(i)
+        yield from s.journal.for_subject(i)
+        yield from s.sla_outcomes.for_subject(i)
+    yield from s.stage_events.between(T0 - timedelta(days=1), FAR)
+    yield from s.activities.between(T0 - timedelta(days=1), FAR)
+    for kind in ["transfer", "merge"]:
+        yield from s.journal.by_kind(kind)
+
+
+@settings(
+    max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
+@given(
+    world=east_world(),
+    actor=st.sampled_from(["b1", "m2", "gone"]),
+    url=st.sampled_from(["memory://", "sqlite://"]),
+)
+def test_other_team_finds_nothing(
+    org: tuple[list[User], list[Team]], world: dict[str, list[Any]], actor: str, url: str
+) -> None:
+    users, teams = org
+    with storage.open(url) as s:
+        s.teams.bulk_add(teams)
+        s.users.bulk_add(users)
+        for name in ["accounts", "contacts", "leads", "opportunities", "sla_outcomes"]:
+            getattr(s, name).bulk_add(world[name])
+        for name in ["activities", "stage_events", "journal"]:
+            getattr(s, name).bulk_append(world[name])
+        scoped = ScopedStore(s, actor)
+        assert list(_every_read(scoped, world)) == []
+        with scoped.unit_of_work() as uow:
+            assert list(_every_read(uow, world)) == []
+        if actor == "m2":
+            for kind in [
+                "leads",
+                "opportunities",
+                "accounts",
+                "contacts",
+                "activities",
+                "stage_events",
+                "journal",
+                "sla_outcomes",
+            ]:
+                assert list(scoped.export(kind)) == []
+        else:
+            with pytest.raises(PermissionDeniedError):
+                list(scoped.export("leads"))
+        # Every write fails and changes nothing.
+        for r in world["leads"]:
+            with pytest.raises(PermissionDeniedError):
+                scoped.leads.save(r.evolve(needs="x"))
+        for o in world["opportunities"]:
+            with pytest.raises(PermissionDeniedError):
+                scoped.opportunities.save(o.evolve(owner_id=actor))
+        for a in world["accounts"]:
+            with pytest.raises(PermissionDeniedError):
+                scoped.accounts.save(a.evolve(industry="x"))
+            with pytest.raises(PermissionDeniedError):
+                scoped.activities.append(
+                    Activity(
+                        id="evil", kind=ActivityKind.CALL, at=T0, owner_id=actor, account_id=a.id
+                    )
+                )
+        assert s.activities.find("evil") is None
+        assert [r.version for r in s.leads.all()] == [1] * len(world["leads"])
+        # The same data seen by the east team's admin-level reader is all there (the test can fail).
+        assert len(list(ScopedStore(s, "root").leads.all())) == len(world["leads"])
