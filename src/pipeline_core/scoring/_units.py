@@ -16,6 +16,9 @@ from typing import Final
 UNIT: Final = 10_000
 """Units per point: scores are exact multiples of 0.0001."""
 
+FLOAT_PER_UNIT: Final = 1 / UNIT
+"""Float scores are ``units * FLOAT_PER_UNIT``: one multiply, bit-identical in every engine."""
+
 CENT: Final = 100
 """Points and weights are stored as integers in hundredths."""
 

@@ -1,6 +1,6 @@
 """Batch scoring of data frames: the same rules compiled into narwhals expressions.
 
-``score_frame(frame, model)`` adds a score column (float, the exact value's nearest float) and a
+``score_frame(frame, model)`` adds a score column (float: units × 0.0001, see ``score_value``) and a
 grade column to a pandas or polars DataFrame (anything narwhals reads, eager or lazy), and returns
 the same kind of frame. The rules are those of the object path, compiled into
 ``nw.when(...).then(...)`` chains over integer units, so every row gets exactly the score and grade
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pipeline_core.errors import ConfigError, Problem
-from pipeline_core.scoring._units import CENT, UNIT, hundredths, to_units
+from pipeline_core.scoring._units import CENT, FLOAT_PER_UNIT, hundredths, to_units
 from pipeline_core.scoring.compose import WeightedSum
 from pipeline_core.scoring.criteria import (
     MONEY_FIELDS,
@@ -237,7 +237,7 @@ def score_frame(
     out = (
         nw_frame.with_columns(total.alias(tmp))
         .with_columns(
-            (units.cast(nw.Float64()) / UNIT).alias(score),
+            (units.cast(nw.Float64()) * FLOAT_PER_UNIT).alias(score),
             _grade_expr(units, model.bands).alias(grade),
         )
         .drop(tmp)

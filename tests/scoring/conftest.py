@@ -1,0 +1,8 @@
+"""Makes tests/scoring/scoring_support.py importable from the scoring tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
