@@ -16,12 +16,17 @@ Three normalisers turn the many ways people write the same thing into one key:
 
 :class:`DedupIndex` holds exact-key hash maps for phones, e-mails and normalised company names,
 plus a blocking index of company-name character bigrams. A fuzzy company match (``rapidfuzz``
-``ratio`` on the normalised names, at least ``threshold``) is only computed for names sharing a
-bigram with the query, so checking a lead costs about the same against 1,000 or 1,000,000
-contacts. With ``threshold > 80`` the bigram blocking loses no match (two strings with no bigram in
-common have a ratio of at most 80, unless both are one character, which the exact map catches);
-bigrams held by more than ``max_block`` names are skipped as uninformative (like stop words), which
-can only miss pairs whose every shared bigram is that common.
+``ratio`` on the normalised names, at least ``threshold``) is only computed for names found in
+the blocks of some of the query's bigrams, so checking a lead costs about the same against 1,000
+or 1,000,000 contacts. Only the query's *rarest* bigrams are probed: a ratio of at least t bounds
+the indel distance d to a match by ``(1 - t) · 2n / t`` for a query of n characters, and d edits
+leave at least ``n - 1 - 2d`` of the query's ``n - 1`` bigram positions intact (the q-gram
+lemma), so probing bigrams that cover ``2d + 1`` positions, rarest first, cannot miss a match.
+Names too short for that are probed through every bigram, which is lossless for
+``threshold > 80`` (two strings with no bigram in common have a ratio of at most 80 unless both
+are one character, which the exact map catches). With the default threshold the index returns
+exactly what a brute-force scan returns (a property test checks it), while the blocks it reads stay
+small: common bigrams such as "科技" or "北京" are read only for names made of nothing else.
 
 ``phonenumbers`` and ``rapidfuzz`` are imported lazily (extra ``team``).
 """
@@ -196,13 +201,16 @@ COMPANY_SUFFIXES: Final[tuple[str, ...]] = (
 
 _CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
 _SPACE_NEAR_CJK = re.compile(rf"\s+(?=[{_CJK}])|(?<=[{_CJK}])\s+")
-_SPACES = re.compile(r"\s+")
 _LATIN_SUFFIXES = tuple(s for s in COMPANY_SUFFIXES if s.isascii())
 _CJK_SUFFIXES = tuple(s for s in COMPANY_SUFFIXES if not s.isascii())
 
 
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
 def _strip_punctuation(text: str) -> str:
-    return "".join(" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in text)
+    # Everything that is not a letter or digit (punctuation, symbols, spaces, controls) → space.
+    return _NOT_WORD.sub(" ", text)
 
 
 def _strip_suffixes(name: str) -> str:
@@ -225,11 +233,10 @@ def _strip_suffixes(name: str) -> str:
 
 
 def _company_once(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    text = unicodedata.normalize("NFKC", text.casefold())
-    text = _strip_punctuation(text)
-    text = _SPACES.sub(" ", text).strip()
-    text = _SPACE_NEAR_CJK.sub("", text)
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    text = _strip_punctuation(text).strip()
+    if " " in text:
+        text = _SPACE_NEAR_CJK.sub("", text)
     return _strip_suffixes(text)
 
 
@@ -303,7 +310,7 @@ class DedupIndex:
     """An index of existing contacts/leads for duplicate checks that stays near-linear.
 
     ``threshold`` (0-100, default 90) is the minimum company-name similarity that counts as a
-    match; ``max_block`` caps the size of a bigram block that is probed (see the module notes).
+    match (see the module notes for how the bigram blocks are probed).
     ``add`` is O(length of the name); ``find`` probes the exact maps and the query's bigram blocks.
 
     >>> idx = DedupIndex()
@@ -316,7 +323,6 @@ class DedupIndex:
         self,
         *,
         threshold: float = 90.0,
-        max_block: int = 2_000,
         default_region: str = "CN",
         plus_domains: frozenset[str] = PLUS_ADDRESSING_DOMAINS,
         company_matching: bool = True,
@@ -326,12 +332,9 @@ class DedupIndex:
             problems.append(
                 Problem(("threshold",), "must be in (0, 100]", threshold, "out_of_range")
             )
-        if max_block < 1:
-            problems.append(Problem(("max_block",), "must be at least 1", max_block, "too_small"))
         if problems:
             raise ConfigError("DedupIndex", problems)
         self.threshold = float(threshold)
-        self.max_block = max_block
         self.default_region = default_region
         self.plus_domains = plus_domains
         self.company_matching = company_matching
@@ -343,6 +346,8 @@ class DedupIndex:
         self._email: dict[str, list[int]] = {}
         self._exact_name: dict[str, list[int]] = {}
         self._grams: dict[str, list[int]] = {}
+        self.candidates_examined = 0
+        """Diagnostics: how many names the fuzzy comparison has looked at so far (all queries)."""
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -457,17 +462,34 @@ class DedupIndex:
         for pos in self._exact_name.get(name, ()):
             seen.add(pos)
             yield pos, 100.0
-        blocks = [self._grams.get(g, ()) for g in _bigrams(name)]
-        blocks = [b for b in blocks if b and len(b) <= self.max_block]
+        n = len(name)
+        t = self.threshold / 100.0
+        max_indels = int((1.0 - t) * 2.0 * n / t + 1e-9)
+        need = 2 * max_indels + 1  # bigram positions to cover
+        grams = self._grams
+        blocks: list[list[int]] = []
+        if n - 1 >= need:
+            counts: dict[str, int] = {}
+            for i in range(n - 1):
+                gram = name[i : i + 2]
+                counts[gram] = counts.get(gram, 0) + 1
+            covered = 0
+            for gram in sorted(counts, key=lambda g: (len(grams.get(g, ())), g)):
+                blocks.append(grams.get(gram, []))
+                covered += counts[gram]
+                if covered >= need:
+                    break
+        else:  # too short for the lemma to help: every bigram (or the one-character name)
+            blocks = [grams.get(g, []) for g in _bigrams(name)]
         names = self._names
         cutoff = self.threshold
-        n = len(name)
         ratio = fuzz.ratio
         for block in blocks:
             for pos in block:
                 if pos in seen:
                     continue
                 seen.add(pos)
+                self.candidates_examined += 1
                 other = names[pos]
                 if other is None:
                     continue
