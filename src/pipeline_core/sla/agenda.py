@@ -130,12 +130,8 @@ class Agenda:
             outcomes = engine.outcomes(state)
         else:
             entry.reported = self._reported(old)
-            before = {o.id for o in engine.outcomes(old.state)}
-            outcomes = [
-                o
-                for o in engine.transition(old.state, state) + engine.outcomes(state)
-                if o.id not in before
-            ]
+            before = engine.finished_ids(old.state)
+            outcomes = engine.transition(old.state, state) + engine.outcomes(state, skip=before)
         self._entries[state.subject_id] = entry
         self._push(entry, state.subject_id, _NEVER)
         if self._on_outcome is not None:

@@ -48,7 +48,8 @@ WorkingHours = tuple[tuple[int, int], ...]
 
 def to_us(instant: datetime) -> int:
     """Exact integer microseconds since the Unix epoch of an aware ``datetime``."""
-    return (instant - EPOCH) // US
+    d = instant - EPOCH
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
 
 
 def from_us(value: int, tz: ZoneInfo | None = None) -> datetime:

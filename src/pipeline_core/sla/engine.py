@@ -18,7 +18,8 @@ time (business or calendar, like the rule); while a pause is ongoing the clock i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence, Set
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -26,13 +27,13 @@ from dateutil.relativedelta import relativedelta
 
 from pipeline_core.clock import require_aware
 from pipeline_core.records import SlaOutcome
-from pipeline_core.sla.calendar import EPOCH, US, BusinessCalendar, from_us, to_us
+from pipeline_core.sla.calendar import US, BusinessCalendar, from_us, to_us
 from pipeline_core.sla.items import Breach, Escalation, Item, Reminder
 from pipeline_core.sla.policy import (
     PipelineLike,
     Policy,
-    RiskRule,
     Recipient,
+    RiskRule,
     Rule,
     StepAction,
     Target,
@@ -41,7 +42,7 @@ from pipeline_core.sla.policy import (
     parse_recurrence,
 )
 from pipeline_core.sla.risk import CompiledRisk, compile_risk
-from pipeline_core.sla.state import SlaState
+from pipeline_core.sla.state import SlaState, compute_facts
 
 __all__ = ["SlaEngine", "compute_facts"]
 
@@ -62,50 +63,6 @@ F_LAST_OBJECTION: Final = 12
 F_LAST_NEEDS: Final = 13
 F_ACTIONS: Final = 14
 F_PAUSES: Final = 15
-
-_NAMES: Final = (
-    "created_at",
-    "stage_entered_at",
-    "grade_at",
-    "first_touch_at",
-    "first_call_at",
-    "last_contact_at",
-    "last_reply_at",
-    "won_at",
-    "contract_end_at",
-    "closed_at",
-    "plan_due_at",
-    "plan_confirmed_at",
-    "last_objection_at",
-    "last_needs_change_at",
-)
-_NO_PAUSES: Final[tuple[tuple[str, int, int | None], ...]] = ()
-_NO_ACTIONS: Final[dict[str, int]] = {}
-
-
-def _us(value: datetime | None) -> int | None:
-    return None if value is None else (value - EPOCH) // US
-
-
-def compute_facts(state: SlaState) -> tuple[Any, ...]:
-    """The compact facts of a state: instants as integer µs since the epoch (cached on the state)."""
-    facts = state._facts
-    if facts is not None:
-        return facts  # type: ignore[no-any-return]
-    g = state.__getattribute__
-    values: list[Any] = [None if (v := g(n)) is None else (v - EPOCH) // US for n in _NAMES]
-    values.append(
-        {k: (v - EPOCH) // US for k, v in state.actions.items()} if state.actions else _NO_ACTIONS
-    )
-    values.append(
-        tuple((p.reason, to_us(p.start), _us(p.end)) for p in state.pauses)
-        if state.pauses
-        else _NO_PAUSES
-    )
-    facts = tuple(values)
-    object.__setattr__(state, "_facts", facts)
-    return facts
-
 
 _TRIGGER_INDEX: Final = {
     Trigger.CREATED: F_CREATED,
@@ -140,6 +97,7 @@ class _Recurrence:
         self.text = text
         self.tz = calendar.tz
         self.delta: relativedelta | timedelta | None = None
+        # DAILY/WEEKLY: wall-clock days (aware datetime + timedelta keeps the local time across DST)
         parts = dict(
             p.split("=", 1) for p in text.upper().removeprefix("RRULE:").split(";") if "=" in p
         )
@@ -147,9 +105,9 @@ class _Recurrence:
             n = int(parts.get("INTERVAL", "1"))
             freq = parts.get("FREQ")
             if freq == "DAILY":
-                self.delta = relativedelta(days=n)
+                self.delta = timedelta(days=n)
             elif freq == "WEEKLY":
-                self.delta = relativedelta(weeks=n)
+                self.delta = timedelta(weeks=n)
             elif freq == "MONTHLY":
                 self.delta = relativedelta(months=n)
             elif freq == "YEARLY":
@@ -162,15 +120,23 @@ class _Recurrence:
     def around(self, start: int, now: int) -> tuple[int | None, int | None]:
         """(latest occurrence in (start, now], first occurrence after now), as µs."""
         local = from_us(start, self.tz)
-        if isinstance(self.delta, relativedelta):
-            if self._at(local, 1) > now:
-                return None, self._at(local, 1)
-            k = max(1, int((now - start) / (_approx_days(self.delta) * 86_400_000_000)) - 1)
+        delta = self.delta
+        if delta is not None:
+            if isinstance(delta, timedelta):
+                step = delta // US
+                k = max(1, (now - start) // step)
+            else:
+                k = max(1, int((now - start) / (_approx_days(delta) * 86_400_000_000)) - 1)
+            first = self._at(local, 1)
+            if first > now:
+                return None, first
             while k > 1 and self._at(local, k) > now:
                 k -= 1
-            while self._at(local, k + 1) <= now:
+            after = self._at(local, k + 1)
+            while after <= now:
                 k += 1
-            return self._at(local, k), self._at(local, k + 1)
+                after = self._at(local, k + 1)
+            return self._at(local, k), after
         rule = parse_recurrence(self.text, local)
         now_dt = from_us(now, self.tz)
         last = rule.before(now_dt, inc=True)
@@ -182,7 +148,7 @@ class _Recurrence:
 
 
 def _approx_days(delta: relativedelta) -> float:
-    return max(1.0, delta.years * 365.0 + delta.months * 28.0 + delta.days)
+    return max(1.0, delta.years * 365.25 + delta.months * 30.4 + delta.days)
 
 
 class _Compiled:
@@ -193,6 +159,7 @@ class _Compiled:
         "business",
         "closes",
         "dynamic",
+        "from_created",
         "id",
         "pause_on",
         "recurrence",
@@ -210,6 +177,7 @@ class _Compiled:
         self.rule = rule
         self.id = rule.id
         self.trigger_index = _TRIGGER_INDEX[rule.trigger]
+        self.from_created = rule.trigger is Trigger.LAST_CONTACT
         self.target = rule.target
         self.target_index = _TARGET_INDEX.get(rule.target, -1)
         self.action = rule.action
@@ -263,7 +231,7 @@ class SlaEngine:
         self._risks = tuple(compile_risk(r) for r in policy.risks)
         self._by_key: dict[
             tuple[str, str | None, str | None],
-            tuple[tuple[_Compiled, ...], tuple[CompiledRisk, ...]],
+            tuple[tuple[_Compiled, ...], tuple[CompiledRisk, ...], bool],
         ] = {}
 
     # -- rule selection ------------------------------------------------------------------------
@@ -274,13 +242,12 @@ class SlaEngine:
         key = (state.kind, state.stage, state.grade)
         found = self._by_key.get(key)
         if found is None:
-            found = (
-                tuple(r for r in self._rules if _static_match(r.rule.conditions, key)),
-                tuple(r for r in self._risks if _static_match(r.rule.conditions, key)),
-            )
-            self._by_key[key] = found
-        rules, risks = found
-        if any(r.dynamic for r in rules) or any(r.dynamic for r in risks):
+            rules = tuple(r for r in self._rules if _static_match(r.rule.conditions, key))
+            risks = tuple(r for r in self._risks if _static_match(r.rule.conditions, key))
+            dynamic = any(r.dynamic for r in rules) or any(r.dynamic for r in risks)
+            found = self._by_key[key] = (rules, risks, dynamic)
+        rules, risks, dynamic = found
+        if dynamic:
             rules = tuple(r for r in rules if not r.dynamic or _matches(r.rule, state))
             risks = tuple(r for r in risks if not r.dynamic or _matches(r.rule, state))
         return rules, risks
@@ -299,7 +266,7 @@ class SlaEngine:
 
     def scan(self, state: SlaState, now: int) -> tuple[list[Item], int | None]:
         """Items due by ``now`` (µs since the epoch) and the next due instant in µs (hot path)."""
-        facts = state._facts or compute_facts(state)
+        facts = state._facts
         rules, risks = self._applicable(state)
         items: list[Item] = []
         nxt: int | None = None
@@ -376,25 +343,52 @@ class SlaEngine:
     ) -> int | None:
         start = facts[rule.trigger_index]
         if start is None:
-            if (
-                rule.trigger_index != F_LAST_CONTACT
-                or rule.rule.trigger is not Trigger.LAST_CONTACT
-            ):
+            if not rule.from_created:
                 return None
             start = facts[F_CREATED]
-        due = self._due(rule, facts, start)
-        if due is None:
-            return None
-        end = self._met(rule, facts, start)
-        closed = facts[F_CLOSED] if rule.closes else None
-        if closed is not None and (end is None or closed < end):
-            end = closed
+        cal = self.calendar
+        # the deadline
+        if rule.business:
+            due = cal.add_us(start, rule.within) if rule.within else cal.next_open_us(start)
+        else:
+            due = start + rule.within
+            if rule.roll:
+                clock = cal._clock
+                if clock.lo_us <= due < clock.hi_us:
+                    k = bisect_right(clock.starts, due) - 1
+                    if k < 0 or due >= clock.ends[k]:
+                        due = (
+                            clock.starts[k + 1]
+                            if k + 1 < len(clock.starts)
+                            else cal.next_open_us(due)
+                        )
+                else:
+                    due = cal.next_open_us(due)
+        if rule.pause_on and facts[F_PAUSES]:
+            paused_due = self._due(rule, facts, start)
+            if paused_due is None:
+                return None
+            due = paused_due
+        # when the clock ended: target reached, or the record closed
+        ti = rule.target_index
+        if ti >= 0:
+            end = facts[ti]
+        elif rule.action is not None:
+            end = facts[F_ACTIONS].get(rule.action)
+        else:
+            end = None
+        if end is not None and (end < start or (rule.strict and end == start)):
+            end = None
+        if rule.closes:
+            closed = facts[F_CLOSED]
+            if closed is not None and (end is None or closed < end):
+                end = closed
         nxt = None
         for name, offset, manager, cls, reassign in rule.steps:
             if offset == 0:
                 fire = due
             elif rule.business:
-                fire = self.calendar.add_us(due, offset)
+                fire = cal.add_us(due, offset)
             else:
                 fire = due + offset
             if fire < start:
@@ -402,7 +396,10 @@ class SlaEngine:
             if end is not None and fire >= end:
                 continue
             if fire <= now:
-                recipient_id = state.manager_id if manager else state.owner_id
+                if manager:
+                    who, whom = "manager", state.manager_id
+                else:
+                    who, whom = "owner", state.owner_id
                 if cls is Escalation:
                     items.append(
                         Escalation(
@@ -413,23 +410,15 @@ class SlaEngine:
                             start,
                             fire,
                             due,
-                            "manager" if manager else "owner",
-                            recipient_id,
+                            who,
+                            whom,
                             reassign,
                         )
                     )
                 else:
                     items.append(
                         cls(
-                            rule.id,
-                            state.subject_id,
-                            state.kind,
-                            name,
-                            start,
-                            fire,
-                            due,
-                            "manager" if manager else "owner",
-                            recipient_id,
+                            rule.id, state.subject_id, state.kind, name, start, fire, due, who, whom
                         )
                     )
             elif nxt is None or fire < nxt:
@@ -497,7 +486,7 @@ class SlaEngine:
         )
 
     def _clocks(self, state: SlaState) -> Iterator[tuple[_Compiled, int]]:
-        facts = state._facts or compute_facts(state)
+        facts = state._facts
         rules, _ = self._applicable(state)
         for rule in rules:
             if rule.recurrence is not None:
@@ -508,31 +497,45 @@ class SlaEngine:
             if start is not None:
                 yield rule, start
 
-    def outcomes(self, state: SlaState) -> list[SlaOutcome]:
+    def finished_ids(self, state: SlaState) -> set[str]:
+        """Ids of the outcomes :meth:`outcomes` would return (cheap: no records built)."""
+        facts = state._facts
+        out = set()
+        for rule, start in self._clocks(state):
+            closed = facts[F_CLOSED] if rule.closes else None
+            if self._met(rule, facts, start) is not None or (
+                closed is not None and closed >= start
+            ):
+                out.add(f"{rule.id}|{state.subject_id}|{start}")
+        return out
+
+    def outcomes(self, state: SlaState, *, skip: Set[str] = frozenset()) -> list[SlaOutcome]:
         """Outcomes of the clocks of ``state`` that have finished: target reached (met or breached)
-        or the record closed first (an omission: ``met=False``, ``finished_at=None``)."""
-        facts = state._facts or compute_facts(state)
+        or the record closed first (an omission: ``met=False``, ``finished_at=None``).
+
+        ``skip``: outcome ids not to build (e.g. those already reported for an earlier state).
+        """
+        facts = state._facts
         out = []
         for rule, start in self._clocks(state):
-            due = self._due(rule, facts, start)
             met = self._met(rule, facts, start)
             closed = facts[F_CLOSED] if rule.closes else None
+            if met is None and (closed is None or closed < start):
+                continue
+            if skip and f"{rule.id}|{state.subject_id}|{start}" in skip:
+                continue
+            due = self._due(rule, facts, start)
             if met is not None and (closed is None or met <= closed):
                 out.append(
                     self._outcome(
                         rule, state, start, due if due is not None else met + 1, met, met, facts
                     )
                 )
-            elif closed is not None and closed >= start:
+            elif closed is not None:
+                end = closed
                 out.append(
                     self._outcome(
-                        rule,
-                        state,
-                        start,
-                        due if due is not None else closed + 1,
-                        None,
-                        closed,
-                        facts,
+                        rule, state, start, due if due is not None else end + 1, None, end, facts
                     )
                 )
         return out
@@ -542,8 +545,8 @@ class SlaEngine:
         stage was left (``stage_exit`` targets), the trigger moved on after the target happened
         (e.g. a new contact), or the record closed. Clocks whose rule no longer applies (grade or
         stage changed) end without an outcome."""
-        old_facts = old._facts or compute_facts(old)
-        new_facts = new._facts or compute_facts(new)
+        old_facts = old._facts
+        new_facts = new._facts
         still = {(r.id, s) for r, s in self._clocks(new)}
         out = []
         for rule, start in self._clocks(old):
@@ -573,7 +576,7 @@ class SlaEngine:
 
     def open_clocks(self, state: SlaState) -> list[tuple[str, datetime, datetime | None]]:
         """The running clocks of ``state``: (rule id, start, deadline or ``None`` if paused)."""
-        facts = state._facts or compute_facts(state)
+        facts = state._facts
         out = []
         for rule, start in self._clocks(state):
             if self._met(rule, facts, start) is not None:

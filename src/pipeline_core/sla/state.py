@@ -19,8 +19,9 @@ from pipeline_core._model import FrozenDict
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.records import Account, Activity, ActivityKind, Lead, Opportunity, Outcome
+from pipeline_core.sla.calendar import to_us
 
-__all__ = ["Pause", "SlaState", "state_from_records"]
+__all__ = ["Pause", "SlaState", "compute_facts", "state_from_records"]
 
 _TIMES = (
     "created_at",
@@ -50,6 +51,44 @@ class Pause:
 
 
 _NO_ACTIONS: FrozenDict = FrozenDict()
+_NO_PAUSES: tuple[tuple[str, int, int | None], ...] = ()
+_NO_ACTION_TIMES: dict[str, int] = {}
+# the order of the compact facts (see pipeline_core.sla.engine's F_* indices)
+_FACT_NAMES = (
+    "created_at",
+    "stage_entered_at",
+    "grade_at",
+    "first_touch_at",
+    "first_call_at",
+    "last_contact_at",
+    "last_reply_at",
+    "won_at",
+    "contract_end_at",
+    "closed_at",
+    "plan_due_at",
+    "plan_confirmed_at",
+    "last_objection_at",
+    "last_needs_change_at",
+)
+
+
+def compute_facts(state: SlaState) -> tuple[Any, ...]:
+    """The compact facts of a state: its instants as integer µs since the epoch, then the actions
+    and the pauses. A state computes them once, when it is built; the engine reads only these."""
+    g = state.__getattribute__
+    values: list[Any] = [None if (v := g(n)) is None else to_us(v) for n in _FACT_NAMES]
+    values.append(
+        {k: to_us(v) for k, v in state.actions.items()} if state.actions else _NO_ACTION_TIMES
+    )
+    values.append(
+        tuple(
+            (p.reason, to_us(p.start), None if p.end is None else to_us(p.end))
+            for p in state.pauses
+        )
+        if state.pauses
+        else _NO_PAUSES
+    )
+    return tuple(values)
 
 
 def _frozen(value: Mapping[str, datetime]) -> FrozenDict:
@@ -131,6 +170,7 @@ class SlaState:
 
     def __attrs_post_init__(self) -> None:
         _check(self)
+        object.__setattr__(self, "_facts", compute_facts(self))
 
     @property
     def paused(self) -> bool:
