@@ -35,4 +35,6 @@ def test_code_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
             exec(compile(code, f"{page.name}[block {i}]", "exec"), namespace)
         nxt = found[i + 1] if i + 1 < len(found) else None
         if nxt is not None and nxt[0] == "text":
-            assert out.getvalue().strip() == nxt[1].strip(), f"{page.name} block {i} printed otherwise"
+            assert out.getvalue().strip() == nxt[1].strip(), (
+                f"{page.name} block {i} printed otherwise"
+            )
