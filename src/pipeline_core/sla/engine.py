@@ -157,6 +157,7 @@ class _Compiled:
     __slots__ = (
         "action",
         "business",
+        "clamp",
         "closes",
         "dynamic",
         "from_created",
@@ -178,6 +179,8 @@ class _Compiled:
         self.id = rule.id
         self.trigger_index = _TRIGGER_INDEX[rule.trigger]
         self.from_created = rule.trigger is Trigger.LAST_CONTACT
+        # steps before the start fire at the start, except before a contract end (the point)
+        self.clamp = rule.trigger is not Trigger.CONTRACT_END
         self.target = rule.target
         self.target_index = _TARGET_INDEX.get(rule.target, -1)
         self.action = rule.action
@@ -391,7 +394,7 @@ class SlaEngine:
                 fire = cal.add_us(due, offset)
             else:
                 fire = due + offset
-            if fire < start:
+            if fire < start and rule.clamp:
                 fire = start
             if end is not None and fire >= end:
                 continue

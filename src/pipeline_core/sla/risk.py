@@ -100,6 +100,8 @@ class CompiledRisk:
             return nxt
         reached = self._level(value)
         if reached is not None:
+            if at > now:  # the signal is dated after ``now``: it becomes due then
+                return at
             self._emit(state, start, at, reached, value, items)
         return nxt
 
