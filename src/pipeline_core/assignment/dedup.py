@@ -24,17 +24,24 @@ leave at least ``n - 1 - 2d`` of the query's ``n - 1`` bigram positions intact (
 lemma), so probing bigrams that cover ``2d + 1`` positions, rarest first, cannot miss a match.
 Names too short for that are probed through every bigram, which is lossless for
 ``threshold > 80`` (two strings with no bigram in common have a ratio of at most 80 unless both
-are one character, which the exact map catches). With the default threshold the index returns
-exactly what a brute-force scan returns (a property test checks it), while the blocks it reads stay
-small: common bigrams such as "科技" or "北京" are read only for names made of nothing else.
+are one character, which the exact map catches).
+
+One limit keeps the cost per check flat as the index grows: a bigram held by more than
+``max_block`` names (default 5,000; a "stop-bigram" such as "科技", "信息" or "北京" in a large
+index) is not read, unless it is the query's rarest. Up to that size the index returns exactly
+what a brute-force scan returns (a property test checks it); beyond it, a match is missed only if
+every bigram it shares with the query among the rarest ones is a stop-bigram, i.e. the names
+agree only in their most common parts.
 
 ``phonenumbers`` and ``rapidfuzz`` are imported lazily (extra ``team``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any, Final
@@ -200,6 +207,7 @@ COMPANY_SUFFIXES: Final[tuple[str, ...]] = (
 """Legal-form suffixes stripped (repeatedly) from the end of a normalised company name."""
 
 _CJK = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ffff"
+_IS_CJK = re.compile(rf"[{_CJK}]")
 _SPACE_NEAR_CJK = re.compile(rf"\s+(?=[{_CJK}])|(?<=[{_CJK}])\s+")
 _LATIN_SUFFIXES = tuple(s for s in COMPANY_SUFFIXES if s.isascii())
 _CJK_SUFFIXES = tuple(s for s in COMPANY_SUFFIXES if not s.isascii())
@@ -225,8 +233,14 @@ def _strip_suffixes(name: str) -> str:
         if changed:
             continue
         for suffix in _LATIN_SUFFIXES:
-            if name.endswith(" " + suffix):
-                name = name[: -len(suffix) - 1].rstrip()
+            # A Latin suffix is a word of its own: after a space or right after a CJK character
+            # ("某某科技co ltd" once spaces next to CJK are gone).
+            if (
+                name.endswith(suffix)
+                and len(name) > len(suffix)
+                and (name[-len(suffix) - 1] == " " or _IS_CJK.match(name[-len(suffix) - 1]))
+            ):
+                name = name[: -len(suffix)].rstrip()
                 changed = True
                 break
     return name
@@ -271,6 +285,33 @@ def company_similarity(a: str, b: str) -> float:
     return float(fuzz.ratio(a, b))
 
 
+@lru_cache(maxsize=4_096)
+def _positions_to_cover(n: int, threshold: float) -> int | None:
+    """How many of a query's n - 1 bigram positions must be probed so that no name with
+    ``ratio >= threshold`` is missed; ``None`` when all of them must be (and even that is not a
+    guarantee below ``threshold`` 80 for very short names).
+
+    A candidate of length m with an LCS of L characters with the query differs by n - L deletions
+    and m - L insertions; a deletion breaks at most two bigram positions of the query and an
+    insertion one, so at most ``2n + m - 3L`` positions are broken. ``ratio >= t`` means
+    ``2L >= t (n + m)``; the worst case over the lengths m that can reach the threshold bounds
+    the broken positions, and one more covered position must be intact.
+    """
+    t = threshold / 100.0
+    if n < 2:
+        return None
+    worst = 0
+    m_low = max(1, math.ceil(n * t / (2 - t) - 1e-9))
+    m_high = math.floor(n * (2 - t) / t + 1e-9)
+    for m in range(m_low, m_high + 1):
+        lcs = max(0, math.ceil(t * (n + m) / 2 - 1e-9))
+        if lcs > min(n, m):
+            continue
+        worst = max(worst, 2 * n + m - 3 * lcs)
+    need = worst + 1
+    return need if need <= n - 1 else None
+
+
 def _bigrams(name: str) -> set[str]:
     if len(name) < 2:
         return {name}
@@ -310,7 +351,8 @@ class DedupIndex:
     """An index of existing contacts/leads for duplicate checks that stays near-linear.
 
     ``threshold`` (0-100, default 90) is the minimum company-name similarity that counts as a
-    match (see the module notes for how the bigram blocks are probed).
+    match; bigram blocks of more than ``max_block`` names are not read (stop-bigrams, see the
+    module notes), so below that size the index is exact.
     ``add`` is O(length of the name); ``find`` probes the exact maps and the query's bigram blocks.
 
     >>> idx = DedupIndex()
@@ -323,6 +365,7 @@ class DedupIndex:
         self,
         *,
         threshold: float = 90.0,
+        max_block: int = 5_000,
         default_region: str = "CN",
         plus_domains: frozenset[str] = PLUS_ADDRESSING_DOMAINS,
         company_matching: bool = True,
@@ -332,9 +375,12 @@ class DedupIndex:
             problems.append(
                 Problem(("threshold",), "must be in (0, 100]", threshold, "out_of_range")
             )
+        if max_block < 1:
+            problems.append(Problem(("max_block",), "must be at least 1", max_block, "too_small"))
         if problems:
             raise ConfigError("DedupIndex", problems)
         self.threshold = float(threshold)
+        self.max_block = max_block
         self.default_region = default_region
         self.plus_domains = plus_domains
         self.company_matching = company_matching
@@ -342,10 +388,12 @@ class DedupIndex:
         self._positions: dict[str, int] = {}
         self._raw_names: list[str | None] = []
         self._names: list[str | None] = []
-        self._phone: dict[str, list[int]] = {}
-        self._email: dict[str, list[int]] = {}
-        self._exact_name: dict[str, list[int]] = {}
-        self._grams: dict[str, list[int]] = {}
+        # Blocks are int arrays: 4 bytes an entry and invisible to the garbage collector, whose
+        # full collections would otherwise walk millions of lists.
+        self._phone: dict[str, array[int]] = {}
+        self._email: dict[str, array[int]] = {}
+        self._exact_name: dict[str, array[int]] = {}
+        self._grams: dict[str, array[int]] = {}
         self.candidates_examined = 0
         """Diagnostics: how many names the fuzzy comparison has looked at so far (all queries)."""
 
@@ -370,20 +418,20 @@ class DedupIndex:
             self._names.append(None)
         key = normalise_phone(phone, self.default_region)
         if key is not None:
-            self._phone.setdefault(key, []).append(pos)
+            self._phone.setdefault(key, array("l")).append(pos)
         key = normalise_email(email, self.plus_domains)
         if key is not None:
-            self._email.setdefault(key, []).append(pos)
+            self._email.setdefault(key, array("l")).append(pos)
         name = normalise_company(company) if self.company_matching else None
         if name is not None and self._names[pos] is None:
             self._names[pos] = name
             self._raw_names[pos] = company
-            self._exact_name.setdefault(name, []).append(pos)
+            self._exact_name.setdefault(name, array("l")).append(pos)
             grams = self._grams
             for gram in _bigrams(name):
                 block = grams.get(gram)
                 if block is None:
-                    grams[gram] = [pos]
+                    grams[gram] = array("l", (pos,))
                 else:
                     block.append(pos)
 
@@ -463,24 +511,26 @@ class DedupIndex:
             seen.add(pos)
             yield pos, 100.0
         n = len(name)
-        t = self.threshold / 100.0
-        max_indels = int((1.0 - t) * 2.0 * n / t + 1e-9)
-        need = 2 * max_indels + 1  # bigram positions to cover
+        need = _positions_to_cover(n, self.threshold)
         grams = self._grams
-        blocks: list[list[int]] = []
-        if n - 1 >= need:
-            counts: dict[str, int] = {}
-            for i in range(n - 1):
-                gram = name[i : i + 2]
-                counts[gram] = counts.get(gram, 0) + 1
-            covered = 0
-            for gram in sorted(counts, key=lambda g: (len(grams.get(g, ())), g)):
-                blocks.append(grams.get(gram, []))
-                covered += counts[gram]
-                if covered >= need:
-                    break
-        else:  # too short for the lemma to help: every bigram (or the one-character name)
-            blocks = [grams.get(g, []) for g in _bigrams(name)]
+        empty: array[int] = array("l")
+        counts: dict[str, int] = {}
+        if n < 2:
+            counts[name] = 1
+        for i in range(n - 1):
+            gram = name[i : i + 2]
+            counts[gram] = counts.get(gram, 0) + 1
+        ranked = sorted(counts, key=lambda g: (len(grams.get(g, empty)), g))
+        blocks: list[array[int]] = []
+        covered = 0
+        for gram in ranked:
+            block = grams.get(gram, empty)
+            if len(block) > self.max_block and blocks:
+                break  # a stop-bigram: far too common to tell names apart
+            blocks.append(block)
+            covered += counts[gram]
+            if need is not None and covered >= need:
+                break
         names = self._names
         cutoff = self.threshold
         ratio = fuzz.ratio
