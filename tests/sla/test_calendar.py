@@ -18,7 +18,9 @@ BER = ZoneInfo("Europe/Berlin")
 NY = ZoneInfo("America/New_York")
 
 CALENDARS = {
-    "shanghai": BusinessCalendar.of("Asia/Shanghai", hours="09:00-12:00, 13:30-18:00", country="CN"),
+    "shanghai": BusinessCalendar.of(
+        "Asia/Shanghai", hours="09:00-12:00, 13:30-18:00", country="CN"
+    ),
     "berlin": BusinessCalendar.of(
         "Europe/Berlin", hours="00:00-03:00, 08:00-17:00", country="DE", subdivision="BE"
     ),
@@ -168,7 +170,9 @@ def test_round_trip_through_plain_data() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(calendars, instants, durations)
-def test_adding_then_measuring_gives_the_duration_back(name: str, t: datetime, d: timedelta) -> None:
+def test_adding_then_measuring_gives_the_duration_back(
+    name: str, t: datetime, d: timedelta
+) -> None:
     cal = CALENDARS[name]
     end = cal.add(t, d)
     assert end >= t
@@ -190,9 +194,7 @@ def test_add_is_monotonic_in_the_duration(
 
 @settings(max_examples=100, deadline=None)
 @given(calendars, instants, instants, durations)
-def test_add_is_monotonic_in_the_start(
-    name: str, t1: datetime, t2: datetime, d: timedelta
-) -> None:
+def test_add_is_monotonic_in_the_start(name: str, t1: datetime, t2: datetime, d: timedelta) -> None:
     cal = CALENDARS[name]
     a, b = sorted((t1, t2))
     assert cal.add(a, d) <= cal.add(b, d)

@@ -130,7 +130,11 @@ def test_grade_b_reminds_at_two_days_and_breaches_at_three() -> None:
 def test_grade_c_nurture_every_30_days_reports_the_latest_occurrence() -> None:
     monday = datetime(2025, 1, 6, 10, 0, tzinfo=SH)
     state = opp(monday, grade="C", grade_at=monday)
-    items = [i for i in ENGINE.evaluate(state, monday + timedelta(days=65)) if i.rule == "grade.C.nurture"]
+    items = [
+        i
+        for i in ENGINE.evaluate(state, monday + timedelta(days=65))
+        if i.rule == "grade.C.nurture"
+    ]
     assert [i.at for i in items] == [monday + timedelta(days=60)]
     assert ENGINE.evaluate(state, monday + timedelta(days=29)) == [] or all(
         i.rule != "grade.C.nurture" for i in ENGINE.evaluate(state, monday + timedelta(days=29))
@@ -172,7 +176,13 @@ def test_pause_pushes_the_deadline_by_the_paused_time() -> None:
     plain = opp(monday)
     paused = opp(
         monday,
-        pauses=(Pause("waiting_on_customer", monday + timedelta(hours=1), monday + timedelta(days=1, hours=1)),),
+        pauses=(
+            Pause(
+                "waiting_on_customer",
+                monday + timedelta(hours=1),
+                monday + timedelta(days=1, hours=1),
+            ),
+        ),
     )
     later = monday + timedelta(days=20)
     due_plain = by_rule(ENGINE.evaluate(plain, later), "opportunity.needs_analysis")["breach+0"]
@@ -181,16 +191,22 @@ def test_pause_pushes_the_deadline_by_the_paused_time() -> None:
     ongoing = opp(monday, pauses=(Pause("waiting_on_customer", monday + timedelta(hours=1)),))
     assert by_rule(ENGINE.evaluate(ongoing, later), "opportunity.needs_analysis") == {}
     # rules that do not pause on the reason keep running
-    assert "remind+0" in by_rule(ENGINE.evaluate(ongoing, monday + timedelta(days=40)), "silence.30d")
+    assert "remind+0" in by_rule(
+        ENGINE.evaluate(ongoing, monday + timedelta(days=40)), "silence.30d"
+    )
 
 
 def test_risk_levels_and_escalation() -> None:
     monday = datetime(2025, 1, 6, 10, 0, tzinfo=SH)
     two = opp(monday, unanswered=2, last_contact_at=monday + timedelta(days=2))
-    flags = [i for i in ENGINE.evaluate(two, monday + timedelta(days=3)) if i.rule == "risk.unanswered"]
+    flags = [
+        i for i in ENGINE.evaluate(two, monday + timedelta(days=3)) if i.rule == "risk.unanswered"
+    ]
     assert len(flags) == 1 and isinstance(flags[0], RiskFlag) and flags[0].level == "medium"
     three = two.evolve(unanswered=3)
-    items = [i for i in ENGINE.evaluate(three, monday + timedelta(days=3)) if i.rule == "risk.unanswered"]
+    items = [
+        i for i in ENGINE.evaluate(three, monday + timedelta(days=3)) if i.rule == "risk.unanswered"
+    ]
     assert {(i.kind, getattr(i, "level", None)) for i in items} == {
         ("risk", "high"),
         ("escalation", None),
@@ -199,25 +215,64 @@ def test_risk_levels_and_escalation() -> None:
     assert esc.recipient_id == "m1"
     plan = opp(monday, plan_due_at=monday + timedelta(days=1))
     levels = {
-        days: [getattr(i, "level", None) for i in ENGINE.evaluate(plan, monday + timedelta(days=days)) if isinstance(i, RiskFlag)]
+        days: [
+            getattr(i, "level", None)
+            for i in ENGINE.evaluate(plan, monday + timedelta(days=days))
+            if isinstance(i, RiskFlag)
+        ]
         for days in (1, 2, 5, 9)
     }
     assert levels == {1: [], 2: ["low"], 5: ["medium"], 9: ["high"]}
     confirmed = plan.evolve(plan_confirmed_at=monday + timedelta(hours=20))
-    assert [i for i in ENGINE.evaluate(confirmed, monday + timedelta(days=9)) if isinstance(i, RiskFlag)] == []
+    assert [
+        i for i in ENGINE.evaluate(confirmed, monday + timedelta(days=9)) if isinstance(i, RiskFlag)
+    ] == []
 
 
 def test_state_from_records() -> None:
     created = datetime(2025, 1, 6, 9, 0, tzinfo=SH)
     deal = Opportunity(
-        id="o1", name="deal", created_at=created, owner_id="u1", stage="new",
-        stage_entered_at=created, tags=frozenset({"waiting_on_customer"}),
+        id="o1",
+        name="deal",
+        created_at=created,
+        owner_id="u1",
+        stage="new",
+        stage_entered_at=created,
+        tags=frozenset({"waiting_on_customer"}),
     )
     acts = [
-        Activity(id="a1", kind=ActivityKind.EMAIL, at=created + timedelta(hours=1), owner_id="u1", opportunity_id="o1"),
-        Activity(id="a2", kind=ActivityKind.CALL, at=created + timedelta(hours=5), owner_id="u1", opportunity_id="o1", replied=True, tags=frozenset({"action:needs_analysis"})),
-        Activity(id="a3", kind=ActivityKind.CALL, at=created + timedelta(days=1), owner_id="u1", opportunity_id="o1", outcome=Outcome.AVERSE),
-        Activity(id="a4", kind=ActivityKind.MESSAGE, at=created + timedelta(days=2), owner_id="u1", opportunity_id="o1", tags=frozenset({"needs_changed"})),
+        Activity(
+            id="a1",
+            kind=ActivityKind.EMAIL,
+            at=created + timedelta(hours=1),
+            owner_id="u1",
+            opportunity_id="o1",
+        ),
+        Activity(
+            id="a2",
+            kind=ActivityKind.CALL,
+            at=created + timedelta(hours=5),
+            owner_id="u1",
+            opportunity_id="o1",
+            replied=True,
+            tags=frozenset({"action:needs_analysis"}),
+        ),
+        Activity(
+            id="a3",
+            kind=ActivityKind.CALL,
+            at=created + timedelta(days=1),
+            owner_id="u1",
+            opportunity_id="o1",
+            outcome=Outcome.AVERSE,
+        ),
+        Activity(
+            id="a4",
+            kind=ActivityKind.MESSAGE,
+            at=created + timedelta(days=2),
+            owner_id="u1",
+            opportunity_id="o1",
+            tags=frozenset({"needs_changed"}),
+        ),
     ]
     state = state_from_records(deal, reversed(acts), grade="A", manager_id="m1")
     assert state.first_touch_at == created + timedelta(hours=1)
@@ -350,7 +405,15 @@ def test_agenda_only_re_evaluates_changed_or_due_subjects() -> None:
     monday = datetime(2025, 1, 6, 10, 0, tzinfo=SH)
     agenda = Agenda(engine)
     agenda.load(
-        opp(monday, subject_id=f"o{i}", first_call_at=monday, first_touch_at=monday, last_contact_at=monday, last_reply_at=monday, actions={"needs_analysis": monday})
+        opp(
+            monday,
+            subject_id=f"o{i}",
+            first_call_at=monday,
+            first_touch_at=monday,
+            last_contact_at=monday,
+            last_reply_at=monday,
+            actions={"needs_analysis": monday},
+        )
         for i in range(50)
     )
     agenda.advance(monday + timedelta(hours=1))

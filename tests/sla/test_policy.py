@@ -33,11 +33,11 @@ def test_default_policy_holds_the_domain_facts() -> None:
     assert rules["grade.A.contact"].within == timedelta(days=1)
     assert rules["grade.B.contact"].within == timedelta(days=3)
     assert rules["grade.C.nurture"].recurrence == "FREQ=DAILY;INTERVAL=30"
-    assert GRADE_WINDOWS == {
+    assert {
         "A": timedelta(days=1),
         "B": timedelta(days=3),
         "C": timedelta(days=30),
-    }
+    } == GRADE_WINDOWS
     assert rules["silence.30d"].within == timedelta(days=30)
     assert rules["silence.30d"].basis is TimeBasis.CALENDAR
     assert rules["reply.3d"].within == timedelta(days=3)
