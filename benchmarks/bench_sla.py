@@ -136,11 +136,19 @@ def naive_scan(policy: Policy, states: list[SlaState], now: datetime) -> int:
             for step in r.steps:
                 fire = due + step.offset
                 if step.offset and r.basis is TimeBasis.BUSINESS:
-                    fire = _naive_add_business(cal, due, step.offset) if step.offset > timedelta(0) else due + step.offset
+                    fire = (
+                        _naive_add_business(cal, due, step.offset)
+                        if step.offset > timedelta(0)
+                        else due + step.offset
+                    )
                 if fire <= now and (met is None or fire < met) and step.action is not None:
                     count += 1
         for risk in policy.risks:
-            value = {"unanswered_streak": s.unanswered, "objections": s.objections, "needs_changes": s.needs_changes}.get(risk.signal.value)
+            value = {
+                "unanswered_streak": s.unanswered,
+                "objections": s.objections,
+                "needs_changes": s.needs_changes,
+            }.get(risk.signal.value)
             if value is not None and any(value >= t for t in risk.thresholds.values()):
                 count += 1
     return count
@@ -194,8 +202,6 @@ def run(scale: float) -> list[Row]:
         for s in changed:
             agenda.put(s)
         return len(agenda.advance(later))
-
-
 
     t0 = time.perf_counter()
     agenda_step()

@@ -101,7 +101,7 @@ class CompiledRisk:
         reached = self._level(value)
         if reached is not None:
             if at > now:  # the signal is dated after ``now``: it becomes due then
-                return at
+                return int(at)
             self._emit(state, start, at, reached, value, items)
         return nxt
 
