@@ -460,3 +460,22 @@ def test_other_team_finds_nothing(
         assert [r.version for r in s.leads.all()] == [1] * len(world["leads"])
         # The same data seen by the east team's admin-level reader is all there (the test can fail).
         assert len(list(ScopedStore(s, "root").leads.all())) == len(world["leads"])
+
+
+def test_export_records_through_scoped_store(store: Any, tmp_path: Any) -> None:
+    from pipeline_core.storage.io import export_records
+
+    _seed(store)
+    out = tmp_path / "leads.jsonl"
+    n = export_records(ScopedStore(store, "m1"), "lead", out)  # type: ignore[arg-type]
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert n == len(lines) == 3  # l-a1, l-c1 (team east and its sub-team) and the pool lead
+    assert all('"l-b1"' not in line for line in lines)
+    ana = tmp_path / "ana.jsonl"
+    export_records(ScopedStore(store, "ana"), "lead", ana)  # type: ignore[arg-type]
+    assert "13800138000" not in ana.read_text(encoding="utf-8")
+    assert "138****8000" in ana.read_text(encoding="utf-8")
+    with pytest.raises(PermissionDeniedError):
+        export_records(ScopedStore(store, "a1"), "lead", tmp_path / "x.jsonl")  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError):
+        ScopedStore(store, "m1").collection("nonsense")

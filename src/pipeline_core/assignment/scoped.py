@@ -15,7 +15,9 @@ the actor may see:
   and releasing a writable record into the pool is allowed to its writers;
 - records are returned masked for actors whose grant masks contact details (analysts), and such
   actors may not write leads or contacts (they would overwrite the real details with masks);
-- :meth:`ScopedStore.export` streams plain data of visible records and needs the export grant.
+- :meth:`ScopedStore.export` streams plain data of visible records and needs the export grant;
+  so does :meth:`ScopedStore.collection`, through which
+  :func:`pipeline_core.storage.io.export_records` reads (it then exports visible, masked records).
 
 Records without an owner are decided through their parent: a contact through its account, a stage
 event through its opportunity, an activity through its lead/opportunity/account (or its author),
@@ -569,15 +571,29 @@ class ScopedStore(_ScopedRepositories):
     def export(self, kind: str, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Plain data of the visible records of ``kind`` (``"leads"``, ``"opportunities"``, ...),
         masked as for reads. Needs the export grant (:class:`PermissionDeniedError` otherwise)."""
+        self._require_export()
+        if kind not in _EXPORTABLE:
+            raise NotFoundError("collection", kind)
+        repo: Repository[Any] | AppendLog[Any] = getattr(self, kind)
+        return (r.to_dict() for r in repo.all(limit=limit))
+
+    def collection(self, kind: str) -> Any:
+        """The scoped repository or log for a record kind (``"lead"``, ``"stage_event"`` ...) or
+        collection name (``"leads"``): the entry point of bulk I/O such as
+        :func:`pipeline_core.storage.io.export_records`, so it needs the export grant."""
+        self._require_export()
+        for name in (*_EXPORTABLE, "users", "teams"):
+            repo = getattr(self, name)
+            if kind in (name, repo.kind):
+                return repo
+        raise NotFoundError("record kind", kind)
+
+    def _require_export(self) -> None:
         if not self._guard.grant.export:
             role = self.policy.role_of(self.actor)
             raise PermissionDeniedError(
                 f"{role.value if role else 'inactive user'} {self.actor.id} may not export"
             )
-        if kind not in _EXPORTABLE:
-            raise NotFoundError("collection", kind)
-        repo: Repository[Any] | AppendLog[Any] = getattr(self, kind)
-        return (r.to_dict() for r in repo.all(limit=limit))
 
     def close(self) -> None:
         """Nothing to release: the underlying store stays open (its owner closes it)."""
