@@ -82,19 +82,62 @@ def generate(
 
 
 def polars_frames(opps: list[Opportunity], events: list[StageEvent]) -> tuple[Any, Any]:
+    """The records as polars frames in the flat layout (explicit schema, so empty inputs work)."""
     import polars as pl
 
+    ts = pl.Datetime("us", "UTC")
     oc = opportunity_columns(opps)
     oc["amount"] = [None if a is None else float(a) for a in oc["amount"]]
     o = pl.DataFrame(
         oc,
-        schema_overrides={
-            "created_at": pl.Datetime("us", "UTC"),
-            "closed_at": pl.Datetime("us", "UTC"),
+        schema={
+            "id": pl.String,
+            "created_at": ts,
+            "owner_id": pl.String,
+            "team_id": pl.String,
+            "source": pl.String,
+            "stage": pl.String,
+            "amount": pl.Float64,
+            "currency": pl.String,
+            "closed_at": ts,
+            "lost_reason": pl.String,
+            "lead_id": pl.String,
         },
     )
     e = pl.DataFrame(
         event_columns(events),
-        schema_overrides={"at": pl.Datetime("us", "UTC"), "from_stage": pl.String},
+        schema={
+            "id": pl.String,
+            "opportunity_id": pl.String,
+            "from_stage": pl.String,
+            "to_stage": pl.String,
+            "at": ts,
+            "by": pl.String,
+        },
     )
     return o, e
+
+
+def outcome(fn: Any) -> tuple[Any, ...]:
+    """("ok", result) or ("error", sorted problem codes): both paths must agree on either."""
+    from pipeline_core.errors import ValidationError
+
+    try:
+        return ("ok", fn())
+    except ValidationError as exc:
+        return ("error", tuple(sorted({p.code for p in exc.problems})))
+
+
+def assert_same(got: Any, want: Any, name: str = "") -> None:
+    """Same columns and rows; counts equal, floats to a relative 1e-9."""
+    import math
+
+    assert got.columns == want.columns, name
+    assert len(got.rows) == len(want.rows), (name, got.rows, want.rows)
+    for g_row, w_row in zip(got.rows, want.rows, strict=True):
+        for col, g, w in zip(got.columns, g_row, w_row, strict=True):
+            if isinstance(w, float) and isinstance(g, float | int):
+                assert math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-9), (name, col, g, w)
+            else:
+                assert g == w, (name, col, g, w)
+                assert type(g) is type(w), (name, col, g, w)
