@@ -203,7 +203,7 @@ class _Compiled:
                 _KIND_OF_STEP[step.action],
                 step.action is StepAction.REASSIGN,
             )
-            for step in rule.steps
+            for step in sorted(rule.steps, key=lambda step: step.offset)
         )
 
 
@@ -386,47 +386,46 @@ class SlaEngine:
             closed = facts[F_CLOSED]
             if closed is not None and (end is None or closed < end):
                 end = closed
-        nxt = None
+        # steps are sorted by offset, so their fire times never decrease: stop at the first one
+        # that is not due yet (it is the next due time) or that the end of the clock cut off
+        business = rule.business
         for name, offset, manager, cls, reassign in rule.steps:
             if offset == 0:
                 fire = due
-            elif rule.business:
+            elif business:
                 fire = cal.add_us(due, offset)
             else:
                 fire = due + offset
             if fire < start and rule.clamp:
                 fire = start
             if end is not None and fire >= end:
-                continue
-            if fire <= now:
-                if manager:
-                    who, whom = "manager", state.manager_id
-                else:
-                    who, whom = "owner", state.owner_id
-                if cls is Escalation:
-                    items.append(
-                        Escalation(
-                            rule.id,
-                            state.subject_id,
-                            state.kind,
-                            name,
-                            start,
-                            fire,
-                            due,
-                            who,
-                            whom,
-                            reassign,
-                        )
+                return None
+            if fire > now:
+                return fire
+            if manager:
+                who, whom = "manager", state.manager_id
+            else:
+                who, whom = "owner", state.owner_id
+            if cls is Escalation:
+                items.append(
+                    Escalation(
+                        rule.id,
+                        state.subject_id,
+                        state.kind,
+                        name,
+                        start,
+                        fire,
+                        due,
+                        who,
+                        whom,
+                        reassign,
                     )
-                else:
-                    items.append(
-                        cls(
-                            rule.id, state.subject_id, state.kind, name, start, fire, due, who, whom
-                        )
-                    )
-            elif nxt is None or fire < nxt:
-                nxt = fire
-        return nxt
+                )
+            else:
+                items.append(
+                    cls(rule.id, state.subject_id, state.kind, name, start, fire, due, who, whom)
+                )
+        return None
 
     def _cadence(
         self, rule: _Compiled, facts: tuple[Any, ...], state: SlaState, now: int, items: list[Item]

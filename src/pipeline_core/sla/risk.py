@@ -32,7 +32,16 @@ _CLOSED, _PLAN_DUE, _PLAN_CONFIRMED, _LAST_OBJECTION, _LAST_NEEDS = 9, 10, 11, 1
 class CompiledRisk:
     """A risk rule ready for the hot path (internal to the engine)."""
 
-    __slots__ = ("dynamic", "escalate_rank", "id", "levels", "rule", "signal")
+    __slots__ = (
+        "count_field",
+        "dynamic",
+        "escalate_rank",
+        "id",
+        "levels",
+        "lowest",
+        "rule",
+        "signal",
+    )
 
     def __init__(self, rule: RiskRule) -> None:
         self.rule = rule
@@ -47,6 +56,12 @@ class CompiledRisk:
             )
         )
         self.escalate_rank = None if rule.escalate_from is None else LEVEL_ORDER[rule.escalate_from]
+        self.lowest = min((t for t, _ in self.levels), default=0.0)
+        self.count_field = {
+            RiskSignal.UNANSWERED_STREAK: "unanswered",
+            RiskSignal.OBJECTIONS: "objections",
+            RiskSignal.NEEDS_CHANGES: "needs_changes",
+        }.get(rule.signal)
 
     def _level(self, value: float) -> RiskLevel | None:
         for threshold, level in self.levels:
@@ -60,6 +75,9 @@ class CompiledRisk:
         """Append the flag (and escalation) due by ``now``; return the next instant a level changes."""
         if facts[_CLOSED] is not None:
             return None
+        field = self.count_field
+        if field is not None and getattr(state, field) < self.lowest:
+            return None  # below every threshold: the common case, decided at once
         signal = self.signal
         nxt: int | None = None
         if signal is RiskSignal.UNANSWERED_STREAK:
