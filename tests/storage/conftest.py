@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,15 +58,18 @@ def pg_session() -> Iterator[tuple[str, str]]:
         conn.close()
 
 
-def truncate_all(url: str, schema: str) -> None:
-    """Empty every table of the session schema."""
+def truncate_all(url: str, schema: str, conn: Any = None) -> None:
+    """Empty every table of the session schema (through ``conn`` when it is still open)."""
     import psycopg
 
     names = ", ".join(
         f'"{schema}".{t.name}' + (f', "{schema}".{t.name}_tags' if t.tags else "") for t in TABLES
     )
-    with psycopg.connect(url, autocommit=True) as conn:
+    if conn is not None and not conn.closed:
         conn.execute(f"TRUNCATE {names}")
+        return
+    with psycopg.connect(url, autocommit=True) as fresh:
+        fresh.execute(f"TRUNCATE {names}")
 
 
 @pytest.fixture
@@ -94,5 +98,5 @@ def postgres_store(pg_session: tuple[str, str]) -> Iterator[object]:
     try:
         yield store
     finally:
+        truncate_all(url, schema, store.connection)
         store.close()
-        truncate_all(url, schema)

@@ -64,7 +64,7 @@ def _jsonl_round_trip(kind: str, records: list[Any]) -> list[Any]:
     return [item for _, item in read_jsonl(kind, buf)]
 
 
-@settings(max_examples=120)
+@settings(max_examples=60)
 @given(data=st.data())
 def test_csv_export_then_import_is_lossless(data: st.DataObject) -> None:
     kind = data.draw(st.sampled_from(sorted(STRATEGIES)))

@@ -37,7 +37,8 @@ def _nul_paths(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str 
     if isinstance(value, str):
         return [(path, value)] if "\x00" in value else []
     if isinstance(value, dict):
-        return [hit for k, v in value.items() for hit in _nul_paths(v, (*path, k))]
+        keys = [((*path, k), k) for k in value if "\x00" in k]
+        return keys + [hit for k, v in value.items() for hit in _nul_paths(v, (*path, k))]
     if isinstance(value, list):
         return [hit for i, v in enumerate(value) for hit in _nul_paths(v, (*path, i))]
     return []
