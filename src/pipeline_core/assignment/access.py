@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import attrs
 from pydantic import Field
 
-from pipeline_core._model import Record
+from pipeline_core._model import FrozenDict, Record
 from pipeline_core.assignment._config import Strict, validate_model
 from pipeline_core.records import Contact, Lead, Role, Team, User
 
@@ -166,6 +166,15 @@ class _PolicyModel(Strict):
     pool_owner: str | None = "public-pool"
 
 
+def _frozen_grants(mapping: Mapping[AccessRole, Grant]) -> Mapping[AccessRole, Grant]:
+    # An immutable, hashable copy (the policy is a frozen value).
+    return cast(Mapping[AccessRole, Grant], FrozenDict(cast(Mapping[str, Any], mapping)))
+
+
+def _frozen_roles(mapping: Mapping[Role, AccessRole]) -> Mapping[Role, AccessRole]:
+    return cast(Mapping[Role, AccessRole], FrozenDict(cast(Mapping[str, Any], mapping)))
+
+
 def mask_phone(phone: str) -> str:
     """Keep the first 3 and last 4 digits: ``"13800138000"`` → ``"138****8000"``."""
     if len(phone) <= 7:
@@ -187,8 +196,12 @@ class AccessPolicy:
     analyst: read all, write nothing, export, contact details masked.
     """
 
-    grants: Mapping[AccessRole, Grant] = attrs.field(factory=lambda: dict(_DEFAULT_GRANTS))
-    roles: Mapping[Role, AccessRole] = attrs.field(factory=lambda: dict(_DEFAULT_ROLES))
+    grants: Mapping[AccessRole, Grant] = attrs.field(
+        factory=lambda: _frozen_grants(_DEFAULT_GRANTS), converter=_frozen_grants
+    )
+    roles: Mapping[Role, AccessRole] = attrs.field(
+        factory=lambda: _frozen_roles(_DEFAULT_ROLES), converter=_frozen_roles
+    )
     pool_owner: str | None = "public-pool"
 
     @classmethod

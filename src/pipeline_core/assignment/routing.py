@@ -33,6 +33,7 @@ from typing import Annotated, Any
 import attrs
 from pydantic import Field
 
+from pipeline_core._model import FrozenDict
 from pipeline_core.assignment._config import Strict, validate_model
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
@@ -100,7 +101,7 @@ class RoutingRule:
     name: str
     reps: tuple[str, ...]
     strategy: Strategy = Strategy.ROUND_ROBIN
-    when: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
+    when: Mapping[str, frozenset[str]] = attrs.field(factory=FrozenDict, converter=FrozenDict)
 
     def matches(self, facts: Mapping[str, str | None]) -> bool:
         """True when every condition of the rule holds for ``facts``."""
