@@ -73,7 +73,12 @@ def _resolve(
 
 
 def _criterion_expr(
-    c: Criterion, column: str, is_float: bool, problems: list[Problem], path: tuple[Any, ...]
+    c: Criterion,
+    column: str,
+    is_float: bool,
+    is_string: bool,
+    problems: list[Problem],
+    path: tuple[Any, ...],
 ) -> nw.Expr:
     import narwhals.stable.v2 as nw
 
@@ -86,6 +91,24 @@ def _criterion_expr(
         return _lit(p * w)
 
     col = nw.col(column)
+    if c.rules and all(isinstance(r, Category) for r in c.rules):
+        # A hash lookup (replace_strict) beats a when/then chain of is_in tests.
+        table: dict[str, int] = {}
+        for r in c.rules:
+            assert isinstance(r, Category)
+            pts = hundredths(r.points)
+            assert pts is not None
+            table.update(dict.fromkeys(r.values, pts * w))
+        other = hundredths(c.otherwise)
+        miss = hundredths(c.missing.points)
+        assert other is not None
+        assert miss is not None
+        looked = (col if is_string else col.cast(nw.String())).replace_strict(
+            table, default=other * w, return_dtype=nw.Int64()
+        )
+        if miss == other:  # a null takes the default too
+            return looked
+        return nw.when(col.is_null()).then(_lit(miss * w)).otherwise(looked)
     value = col.list.len() if c.measure == "count" else col
     missing = col.is_null()
     if is_float and c.measure == "value":
@@ -132,6 +155,7 @@ def _model_total(
     model: ScoreModel,
     names: set[str],
     floats: set[str],
+    strings: set[str],
     columns: Mapping[str, str],
     problems: list[Problem],
     path: tuple[Any, ...],
@@ -143,7 +167,9 @@ def _model_total(
     for i, c in enumerate(model.criteria):
         col = _resolve(c.field, names, columns, problems)
         resolved[c.name] = col
-        exprs.append(_criterion_expr(c, col, col in floats, problems, (*path, "criteria", i)))
+        exprs.append(
+            _criterion_expr(c, col, col in floats, col in strings, problems, (*path, "criteria", i))
+        )
     total = exprs[0]
     for e in exprs[1:]:
         total = total + e
@@ -194,14 +220,15 @@ def score_expressions(
     schema = nw_frame.collect_schema()
     names = set(schema.names())
     floats = {n for n, t in schema.items() if t in (nw.Float32, nw.Float64)}
+    strings = {n for n, t in schema.items() if t == nw.String}
     columns = columns or {}
     problems: list[Problem] = []
     if isinstance(model, ScoreModel):
-        total = _model_total(model, names, floats, columns, problems, ())
+        total = _model_total(model, names, floats, strings, columns, problems, ())
     elif isinstance(model, WeightedSum):
         total = None
         for i, ((part, _), w) in enumerate(zip(model.parts, model.weights_hundredths, strict=True)):
-            sub = _model_total(part, names, floats, columns, problems, ("parts", i))
+            sub = _model_total(part, names, floats, strings, columns, problems, ("parts", i))
             term = (sub * w * 2 + CENT) // (2 * CENT)
             total = term if total is None else total + term
         assert total is not None

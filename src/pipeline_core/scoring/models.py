@@ -31,6 +31,7 @@ import attrs
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline_core._model import Record
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.records import Authority, Intent, NeedLevel, Timeline
@@ -389,6 +390,8 @@ class ScoreModel(Scorer):
         repr=False
     )
     _timed: bool = attrs.field(repr=False)
+    _obj_pairs: tuple[tuple[Any, Any], ...] = attrs.field(repr=False)
+    _map_pairs: tuple[tuple[Any, Any], ...] = attrs.field(repr=False)
 
     @classmethod
     def of(
@@ -487,6 +490,8 @@ class ScoreModel(Scorer):
             max_u=to_units(maximum),
             ov=ov,
             timed=any(c.time_dependent for c in criteria),
+            obj_pairs=tuple((c.get_obj, c.units) for c in compiled),
+            map_pairs=tuple((c.get_map, c.units) for c in compiled),
         )
 
     def __repr__(self) -> str:
@@ -538,12 +543,12 @@ class ScoreModel(Scorer):
         if at is not None or self._timed:
             self._check_at(at)
         total = 0
-        if isinstance(lead, Mapping):
-            for c in self._compiled:
-                total += c.units(c.get_map(lead), at)
+        if isinstance(lead, Record) or not isinstance(lead, Mapping):
+            for get, units in self._obj_pairs:
+                total += units(get(lead), at)
         else:
-            for c in self._compiled:
-                total += c.units(c.get_obj(lead), at)
+            for get, units in self._map_pairs:
+                total += units(get(lead), at)
         if total < self._min_u:
             total = self._min_u
         elif total > self._max_u:
@@ -553,7 +558,7 @@ class ScoreModel(Scorer):
         return total
 
     def _apply_overrides(self, lead: Any, total: int, notes: list[str] | None) -> int:
-        is_map = isinstance(lead, Mapping)
+        is_map = not isinstance(lead, Record) and isinstance(lead, Mapping)
         for idx, missing, values, cap, floor, label in self._ov:
             c = self._compiled[idx]
             v = c.get_map(lead) if is_map else c.get_obj(lead)
@@ -571,7 +576,7 @@ class ScoreModel(Scorer):
     def score(self, lead: Any, *, at: datetime | None = None) -> Score:
         """The full explainable :class:`Score` of ``lead``."""
         self._check_at(at)
-        is_map = isinstance(lead, Mapping)
+        is_map = not isinstance(lead, Record) and isinstance(lead, Mapping)
         contributions = []
         total = 0
         for c in self._compiled:
