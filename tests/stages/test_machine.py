@@ -9,7 +9,7 @@ import pytest
 
 from pipeline_core.errors import TransitionError, ValidationError
 from pipeline_core.ids import SequentialIds
-from pipeline_core.records import Opportunity
+from pipeline_core.records import Opportunity, StageEvent
 from pipeline_core.stages import Pipeline
 
 H = timedelta(hours=1)
@@ -39,8 +39,13 @@ def test_a_legal_move(pipeline: Pipeline, ready: Opportunity, t0: datetime) -> N
     # Everything else is carried over unchanged.
     changed = {k for k, v in new.to_dict().items() if before[k] != v}
     assert changed == {"stage", "stage_entered_at", "probability", "version"}
-    # Records built on the fast path are equal to validated ones.
+    # Records built on the fast path are ordinary frozen records, equal to validated ones.
+    assert type(new) is Opportunity and type(event) is StageEvent
     assert Opportunity.from_dict(new.to_dict()) == new
+    assert StageEvent.from_dict(event.to_dict()) == event
+    assert hash(new) == hash(Opportunity.from_dict(new.to_dict()))
+    with pytest.raises(AttributeError):
+        new.stage = "won"  # type: ignore[misc]
 
 
 def test_ids_come_from_the_move_or_the_pipeline(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeAlias
 
@@ -28,6 +28,7 @@ from pipeline_core._model import _convert_errors
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.ids import IdFactory, UuidIds
 from pipeline_core.records import Role
+from pipeline_core.stages import machine as _machine
 from pipeline_core.stages.guards import (
     Check,
     Condition,
@@ -39,7 +40,7 @@ from pipeline_core.stages.guards import (
 )
 
 if TYPE_CHECKING:
-    from pipeline_core.records import Opportunity, StageEvent
+    from pipeline_core.records import Opportunity
 
 __all__ = [
     "FORECAST_CATEGORIES",
@@ -548,26 +549,13 @@ class Pipeline:
 
     # -- moves ----------------------------------------------------------------------------------
 
-    def move(
-        self,
-        opportunity: Opportunity,
-        to: str,
-        *,
-        at: datetime,
-        by: str,
-        reason: str | None = None,
-        ids: IdFactory | None = None,
-    ) -> tuple[Opportunity, StageEvent]:
-        """Move ``opportunity`` to stage ``to``: the new opportunity (version + 1) and its event.
+    move = _machine.move
+    """Move an opportunity to another stage: see :func:`pipeline_core.stages.machine.move`.
 
-        Pure: nothing is read but the arguments. Raises
-        :class:`~pipeline_core.errors.TransitionError` naming from, to and every unmet condition
-        when the move is not allowed, and :class:`~pipeline_core.errors.ValidationError` for a
-        naive ``at``, an ``at`` before the opportunity entered its stage, or a bad ``by``/``reason``.
-        """
-        from pipeline_core.stages.machine import move
-
-        return move(self, opportunity, to, at=at, by=by, reason=reason, ids=ids)
+    ``pipeline.move(opportunity, to, *, at, by, reason=None, ids=None)`` returns the new
+    opportunity (version + 1) and the :class:`~pipeline_core.records.StageEvent` recording the
+    move, or raises :class:`~pipeline_core.errors.TransitionError` naming every unmet condition.
+    """
 
     def unmet(self, opportunity: Opportunity, to: str) -> tuple[str, ...]:
         """Every reason the move to ``to`` is not allowed now (empty when it is)."""

@@ -165,6 +165,19 @@ def _field_kind(name: str) -> str:
 
 
 _FIELDS: Final = Opportunity.__pc_names__
+_SCALARS: Final = frozenset(
+    {
+        "created_at",
+        "stage_entered_at",
+        "intent",
+        "expected_amount",
+        "probability",
+        "expected_close",
+        "next_step",
+        "closed_at",
+        "version",
+    }
+)
 
 
 def guard_field_problems(
@@ -298,6 +311,12 @@ def _compile_condition(cond: Condition) -> GuardTest:
     custom = cond.message
     if op == "present":
         msg = custom or f"{field} must be present"
+        if field in _SCALARS:  # never an empty string or container: only None is "absent"
+
+            def present_scalar(opp: Opportunity) -> str | None:
+                return msg if get(opp) is None else None
+
+            return present_scalar
 
         def present(opp: Opportunity) -> str | None:
             value = get(opp)

@@ -10,8 +10,9 @@ records are immutable and nothing is stored here).
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
 
 from pipeline_core.errors import Problem, TransitionError, ValidationError
 from pipeline_core.ids import IdFactory
@@ -23,7 +24,80 @@ if TYPE_CHECKING:
 __all__ = ["move", "unmet"]
 
 _ID: Final = re.compile(r"\S{1,128}")
-_trusted_event = StageEvent._trusted
+_MOVED: Final = ("stage", "stage_entered_at", "probability", "closed_at", "version")
+_EVENT_ARGS: Final = (
+    "id",
+    "opportunity_id",
+    "to_stage",
+    "at",
+    "by",
+    "from_stage",
+    "reason",
+    "pipeline",
+    "checks",
+)
+
+
+def _writable(cls: type[Any]) -> type[Any]:
+    """A subclass of a frozen record class that adds no slots and no checks, so plain attribute
+    stores fill its slots (fast, specialised by the interpreter). An object is built as this
+    twin and then given its real class: the layout is the same, so the result is an ordinary,
+    frozen record of ``cls``."""
+    return type(
+        f"_Writable{cls.__name__}",
+        (cls,),
+        {
+            "__slots__": (),
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+            "__module__": __name__,
+        },
+    )
+
+
+def _builders() -> tuple[Callable[..., Opportunity], Callable[..., StageEvent]]:
+    """Generate the two record builders of the hot path from the records' own field lists.
+
+    Like ``Record._evolve_trusted`` / ``Record._trusted`` (no validation: every value is valid by
+    construction), but unrolled: one attribute store per field, no loop and no dictionary. They are
+    generated from ``__pc_fields__``, so a field added to a record is copied too.
+    """
+    opp_fields = [name for name, _ in Opportunity.__pc_fields__]
+    event_fields = dict(StageEvent.__pc_fields__)
+    missing = [f for f in _MOVED if f not in opp_fields]
+    missing += [f for f in _EVENT_ARGS if f not in event_fields]
+    if missing:  # pragma: no cover - a record changed shape without this module
+        raise RuntimeError(f"stage machine out of date with the records: {missing}")
+    lines = ["def clone(src, stage, stage_entered_at, probability, closed_at):", "    o = new(WO)"]
+    for name in opp_fields:
+        if name == "version":
+            lines.append("    o.version = src.version + 1")
+        elif name in _MOVED:
+            lines.append(f"    o.{name} = {name}")
+        else:
+            lines.append(f"    o.{name} = src.{name}")
+    lines += ["    o.__class__ = O", "    return o"]
+    lines.append(f"def event({', '.join(_EVENT_ARGS)}):")
+    lines.append("    e = new(WE)")
+    for name, _ in StageEvent.__pc_fields__:
+        if name in _EVENT_ARGS:
+            lines.append(f"    e.{name} = {name}")
+        else:
+            lines.append(f"    e.{name} = defaults[{name!r}]")
+    lines += ["    e.__class__ = E", "    return e"]
+    namespace: dict[str, Any] = {
+        "new": object.__new__,
+        "O": Opportunity,
+        "E": StageEvent,
+        "WO": _writable(Opportunity),
+        "WE": _writable(StageEvent),
+        "defaults": event_fields,
+    }
+    exec("\n".join(lines), namespace)  # generated from the record definitions
+    return namespace["clone"], namespace["event"]
+
+
+_clone, _event = _builders()
 
 
 def move(
@@ -36,7 +110,14 @@ def move(
     reason: str | None = None,
     ids: IdFactory | None = None,
 ) -> tuple[Opportunity, StageEvent]:
-    """Move ``opportunity`` to stage ``to`` of ``pipeline``; see :meth:`Pipeline.move`."""
+    """Move ``opportunity`` to stage ``to``: the new opportunity (version + 1) and its event.
+
+    Pure: nothing is read but the arguments (and the event id from ``ids``, default the
+    pipeline's). Raises :class:`~pipeline_core.errors.TransitionError` naming from, to and every
+    unmet condition when the move is not allowed, and :class:`~pipeline_core.errors.ValidationError`
+    for a naive ``at``, an ``at`` before the opportunity entered its stage, or a bad
+    ``by``/``reason``. Nothing changes when it raises: records are immutable.
+    """
     src = opportunity.stage
     row = pipeline._table.get(src)
     edge = None if row is None else row.get(to)
@@ -47,9 +128,10 @@ def move(
         if test(opportunity) is not None:
             raise _refusal(pipeline, opportunity, to)
     entered = opportunity.stage_entered_at
-    if at.__class__ is not datetime or at.utcoffset() is None or at < entered:
+    tz = at.tzinfo if at.__class__ is datetime else None
+    if tz is None or (tz is not UTC and at.utcoffset() is None) or at < entered:
         _bad_at(at, entered)
-    if by.__class__ is not str or not _ID.fullmatch(by):
+    if by.__class__ is not str or not ((by.isidentifier() and len(by) <= 128) or _ID.fullmatch(by)):
         raise ValidationError(
             "move",
             [Problem(("by",), "expected a user id (1-128 non-space characters)", by, "bad_id")],
@@ -72,23 +154,20 @@ def move(
         closed_at = None
     else:
         closed_at = opportunity.closed_at
-    new = opportunity._evolve_trusted(
-        stage=to, stage_entered_at=at, probability=edge.probability, closed_at=closed_at
+    return (
+        _clone(opportunity, to, at, edge.probability, closed_at),
+        _event(
+            (ids or pipeline.ids).new("event"),
+            opportunity.id,
+            to,
+            at,
+            by,
+            src,
+            reason,
+            pipeline.id,
+            edge.checks,
+        ),
     )
-    event = _trusted_event(
-        {
-            "id": (ids or pipeline.ids).new("event"),
-            "opportunity_id": opportunity.id,
-            "to_stage": to,
-            "at": at,
-            "by": by,
-            "from_stage": src,
-            "reason": reason,
-            "pipeline": pipeline.id,
-            "checks": edge.checks,
-        }
-    )
-    return new, event
 
 
 def _bad_at(at: object, entered: datetime) -> None:
