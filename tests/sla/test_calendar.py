@@ -37,6 +37,23 @@ CALENDARS = {
 instants = st.datetimes(
     min_value=datetime(2024, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC)
 )
+# the edges: DST changes in Berlin and New York, China's Spring Festival and its make-up days
+EDGES = [
+    datetime(2025, 3, 30, 2, 0, tzinfo=BER),
+    datetime(2025, 10, 26, 3, 0, tzinfo=BER),
+    datetime(2025, 3, 9, 2, 0, tzinfo=NY),
+    datetime(2025, 11, 2, 1, 30, tzinfo=NY),
+    datetime(2024, 10, 27, 2, 30, tzinfo=BER),
+    datetime(2025, 1, 26, 9, 0, tzinfo=SH),
+    datetime(2025, 1, 27, 17, 30, tzinfo=SH),
+    datetime(2025, 2, 8, 8, 0, tzinfo=SH),
+    datetime(2025, 9, 30, 17, 0, tzinfo=SH),
+    datetime(2025, 12, 31, 23, 0, tzinfo=SH),
+]
+edges = st.sampled_from(EDGES).flatmap(
+    lambda t: st.integers(-600, 600).map(lambda m: (t + timedelta(minutes=m)).astimezone(UTC))
+)
+instants = st.one_of(instants, edges)
 durations = st.integers(min_value=0, max_value=400 * 60).map(lambda m: timedelta(minutes=m))
 calendars = st.sampled_from(sorted(CALENDARS))
 
