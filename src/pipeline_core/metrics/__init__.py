@@ -8,8 +8,20 @@ tables (:mod:`pipeline_core.metrics.results`). Definitions: ``docs/metrics.md``.
 Importing this package imports no dataframe library and no numpy.
 """
 
+from pipeline_core.metrics.abtest import (
+    TwoProportionTest,
+    ab_test,
+    ab_test_from_funnel,
+    two_proportion_test,
+)
 from pipeline_core.metrics.conversion import lead_conversion, stage_conversion, win_rate
 from pipeline_core.metrics.cycle import SurvivalCurve, aalen_johansen, kaplan_meier, sales_cycle
+from pipeline_core.metrics.forecast import (
+    monte_carlo_forecast,
+    pipeline_velocity,
+    stage_probabilities,
+    weighted_forecast,
+)
 from pipeline_core.metrics.funnel import cohort_funnel, snapshot
 from pipeline_core.metrics.inputs import (
     PipelineLike,
@@ -17,6 +29,13 @@ from pipeline_core.metrics.inputs import (
     event_columns,
     opportunity_columns,
     stage_order,
+)
+from pipeline_core.metrics.kpi import DEFAULT_THRESHOLDS, Alert, Threshold, check_kpis
+from pipeline_core.metrics.response import (
+    followups_per_rep_week,
+    reply_rate,
+    response_time,
+    sla_attainment,
 )
 from pipeline_core.metrics.results import (
     ConversionResult,
@@ -30,6 +49,8 @@ from pipeline_core.metrics.results import (
 from pipeline_core.metrics.stages import rotting, time_in_stage
 
 __all__ = [
+    "DEFAULT_THRESHOLDS",
+    "Alert",
     "ConversionResult",
     "CycleResult",
     "FunnelResult",
@@ -38,19 +59,33 @@ __all__ = [
     "SnapshotResult",
     "StageOrder",
     "SurvivalCurve",
+    "Threshold",
     "TimeInStageResult",
+    "TwoProportionTest",
     "WinRateResult",
     "aalen_johansen",
+    "ab_test",
+    "ab_test_from_funnel",
+    "check_kpis",
     "cohort_funnel",
     "event_columns",
+    "followups_per_rep_week",
     "kaplan_meier",
     "lead_conversion",
+    "monte_carlo_forecast",
     "opportunity_columns",
+    "pipeline_velocity",
+    "reply_rate",
+    "response_time",
     "rotting",
     "sales_cycle",
+    "sla_attainment",
     "snapshot",
     "stage_conversion",
     "stage_order",
+    "stage_probabilities",
     "time_in_stage",
+    "two_proportion_test",
+    "weighted_forecast",
     "win_rate",
 ]

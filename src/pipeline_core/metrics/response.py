@@ -1,0 +1,188 @@
+"""Response time, SLA attainment and omission, follow-up volume and reply rate (records).
+
+Response time (lead entry → first touch)
+    For leads created in ``[start, end)``: first touch = the earliest activity with
+    ``lead_id`` = the lead and ``at ≥ created_at``. ``answered`` leads have one at or before
+    ``as_of``; percentiles (p50, p90; linear interpolation) of their response time in hours.
+    ``breached`` = answered later than ``target``, plus unanswered leads already older than
+    ``target`` at ``as_of`` (still waiting counts: Zendesk's rule); unanswered leads younger than
+    ``target`` are ``pending`` and excluded. ``breach_rate = breached / (n − pending)``,
+    ``attainment = 1 − breach_rate``.
+
+SLA attainment (from :class:`~pipeline_core.records.SlaOutcome`)
+    ``attainment = met / n``; ``omission_rate = omitted / n`` where omitted = not met and never
+    finished (``finished_at`` is ``None``: the record closed before the target was reached).
+
+Follow-ups per rep per week
+    activities with ``at`` in ``[start, end)`` per ``owner_id`` ÷ (period length in days / 7).
+
+Reply (customer feedback) rate
+    share of activities in the period with ``replied`` true, per owner.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pipeline_core.metrics._common import group_sort_key, quantile_linear, ratio
+from pipeline_core.metrics.inputs import as_records, check_period, epoch_seconds, positive_seconds
+from pipeline_core.metrics.results import MetricTable
+from pipeline_core.records import Activity, Lead, SlaOutcome
+
+__all__ = ["followups_per_rep_week", "reply_rate", "response_time", "sla_attainment"]
+
+
+def _attr(obj: Any, name: str) -> Any:
+    if hasattr(obj, name):
+        return getattr(obj, name)
+    custom = getattr(obj, "custom", {})
+    return custom.get(name)
+
+
+def response_time(
+    leads: Iterable[Lead],
+    activities: Iterable[Activity],
+    *,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    target: timedelta = timedelta(hours=2),
+    by: Sequence[str] = (),
+) -> MetricTable:
+    """Lead response time percentiles and breach rate against ``target`` (default the 2 h KPI)."""
+    s, e = check_period(start, end)
+    t = epoch_seconds(as_of, "as_of")
+    tgt = positive_seconds(target, "target")
+    by = tuple(by)
+    first: dict[str, int] = {}
+    lead_list = [
+        ld for ld in as_records(leads, Lead, "leads") if s <= epoch_seconds(ld.created_at) < e
+    ]
+    created = {ld.id: epoch_seconds(ld.created_at) for ld in lead_list}
+    for act in as_records(activities, Activity, "activities"):
+        if act.lead_id is None or act.lead_id not in created:
+            continue
+        a = epoch_seconds(act.at)
+        if created[act.lead_id] <= a <= t:
+            first[act.lead_id] = min(a, first.get(act.lead_id, a))
+    groups: dict[tuple[Any, ...], list[Lead]] = defaultdict(list)
+    for ld in lead_list:
+        groups[tuple(_attr(ld, b) for b in by)].append(ld)
+    rows = []
+    for key in sorted(groups, key=group_sort_key):
+        waits: list[int] = []
+        breached = pending = 0
+        for ld in groups[key]:
+            c = created[ld.id]
+            if ld.id in first:
+                waits.append(first[ld.id] - c)
+                breached += first[ld.id] - c > tgt
+            elif t - c > tgt:
+                breached += 1
+            else:
+                pending += 1
+        waits.sort()
+        n = len(groups[key])
+        rate = ratio(breached, n - pending)
+        p50, p90 = quantile_linear(waits, 0.5), quantile_linear(waits, 0.9)
+        rows.append(
+            (
+                *key,
+                n,
+                len(waits),
+                pending,
+                breached,
+                None if p50 is None else p50 / 3600,
+                None if p90 is None else p90 / 3600,
+                rate,
+                None if rate is None else 1 - rate,
+            )
+        )
+    return MetricTable(
+        metric="response_time",
+        kind="cohort",
+        columns=(
+            *by,
+            "n",
+            "answered",
+            "pending",
+            "breached",
+            "p50_hours",
+            "p90_hours",
+            "breach_rate",
+            "attainment",
+        ),
+        rows=tuple(rows),
+        group_by=by,
+        params={"start": start, "end": end, "as_of": as_of, "target": target},
+    )
+
+
+def sla_attainment(outcomes: Iterable[SlaOutcome], *, by: Sequence[str] = ("rule",)) -> MetricTable:
+    """SLA attainment and omission rate per group of outcomes (default per rule)."""
+    by = tuple(by)
+    acc: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for o in as_records(outcomes, SlaOutcome, "SLA outcomes"):
+        cell = acc[tuple(_attr(o, b) for b in by)]
+        cell[0] += 1
+        cell[1] += o.met
+        cell[2] += (not o.met) and o.finished_at is None
+    rows = tuple(
+        (*k, n, met, n - met, omitted, ratio(met, n), ratio(omitted, n))
+        for k in sorted(acc, key=group_sort_key)
+        for n, met, omitted in [acc[k]]
+    )
+    return MetricTable(
+        metric="sla_attainment",
+        kind="period",
+        columns=(*by, "n", "met", "breached", "omitted", "attainment", "omission_rate"),
+        rows=rows,
+        group_by=by,
+    )
+
+
+def _period_activities(activities: Iterable[Activity], s: int, e: int) -> list[Activity]:
+    return [
+        a for a in as_records(activities, Activity, "activities") if s <= epoch_seconds(a.at) < e
+    ]
+
+
+def followups_per_rep_week(
+    activities: Iterable[Activity], *, start: datetime, end: datetime
+) -> MetricTable:
+    """Follow-up activities per owner per week over ``[start, end)``."""
+    s, e = check_period(start, end)
+    weeks = (e - s) / (7 * 86_400)
+    counts: dict[str, int] = defaultdict(int)
+    for a in _period_activities(activities, s, e):
+        counts[a.owner_id] += 1
+    rows = tuple((k, counts[k], counts[k] / weeks) for k in sorted(counts))
+    return MetricTable(
+        metric="followups_per_rep_week",
+        kind="period",
+        columns=("owner_id", "activities", "per_week"),
+        rows=rows,
+        group_by=("owner_id",),
+        params={"start": start, "end": end},
+    )
+
+
+def reply_rate(activities: Iterable[Activity], *, start: datetime, end: datetime) -> MetricTable:
+    """Share of activities the customer replied to, per owner, over ``[start, end)``."""
+    s, e = check_period(start, end)
+    acc: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for a in _period_activities(activities, s, e):
+        acc[a.owner_id][0] += 1
+        acc[a.owner_id][1] += a.replied
+    rows = tuple((k, acc[k][0], acc[k][1], acc[k][1] / acc[k][0]) for k in sorted(acc))
+    return MetricTable(
+        metric="reply_rate",
+        kind="period",
+        columns=("owner_id", "activities", "replied", "rate"),
+        rows=rows,
+        group_by=("owner_id",),
+        params={"start": start, "end": end},
+    )
