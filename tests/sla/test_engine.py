@@ -440,3 +440,63 @@ def test_agenda_put_reports_outcomes_once() -> None:
     assert [o for o in agenda.put(after) if o.rule == "lead.first_touch"] == []
     closed = after.evolve(closed_at=touched + timedelta(days=40))
     assert all(o.rule != "lead.first_touch" for o in agenda.put(closed))
+
+
+def test_dynamic_conditions_and_a_reassign_step() -> None:
+    from pipeline_core.sla import Policy
+
+    policy = Policy.from_dict(
+        {
+            "id": "p",
+            "calendar": {"timezone": "Asia/Shanghai", "hours": {"mon": "09:00-18:00"}},
+            "rules": [
+                {
+                    "id": "vip_touch",
+                    "trigger": "created",
+                    "target": "first_touch",
+                    "within": "PT1H",
+                    "basis": "business",
+                    "conditions": {
+                        "sources": ["referral"],
+                        "tags_any": ["vip"],
+                        "tags_none": ["test"],
+                        "owner_roles": ["sdr"],
+                    },
+                    "steps": [
+                        {"action": "breach"},
+                        {"action": "reassign", "offset": "PT2H", "to": "manager"},
+                    ],
+                }
+            ],
+        }
+    )
+    engine = SlaEngine(policy)
+    monday = datetime(2025, 1, 6, 9, 0, tzinfo=SH)
+    base = SlaState(
+        subject_id="l1",
+        kind="lead",
+        created_at=monday,
+        source="referral",
+        tags=frozenset({"vip"}),
+        owner_role="sdr",
+        owner_id="u1",
+        manager_id="m1",
+    )
+    items = engine.evaluate(base, monday + timedelta(hours=5))
+    assert [(i.kind, i.at) for i in items] == [
+        ("breach", monday + timedelta(hours=1)),
+        ("escalation", monday + timedelta(hours=3)),
+    ]
+    assert isinstance(items[1], Escalation) and items[1].reassign
+    for other in (
+        base.evolve(source="website"),
+        base.evolve(tags=frozenset({"vip", "test"})),
+        base.evolve(tags=frozenset()),
+        base.evolve(owner_role="ae"),
+    ):
+        assert engine.evaluate(other, monday + timedelta(hours=5)) == []
+    # Monday-only hours: created Monday 17:30, 1 working hour -> next Monday 09:30
+    late = base.evolve(created_at=monday + timedelta(hours=8, minutes=30))
+    assert engine.evaluate(late, monday + timedelta(days=7, hours=1))[0].at == monday + timedelta(
+        days=7, minutes=30
+    )
