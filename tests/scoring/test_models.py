@@ -335,3 +335,29 @@ def test_grade_matches_bands_on_every_unit(units: int) -> None:
     value = Decimal(units) / 10_000
     grade = model.bands.grade_for(value)
     assert grade.name == expected_grade(value)  # type: ignore[arg-type]
+
+
+def test_objects_without_lead_fields_read_them_as_missing() -> None:
+    from datetime import UTC, datetime
+
+    from pipeline_core.records import Money, Opportunity
+
+    opp = Opportunity(
+        id="o1",
+        name="deal",
+        created_at=datetime(2025, 1, 1, tzinfo=UTC),
+        owner_id="u1",
+        stage="new",
+        stage_entered_at=datetime(2025, 1, 1, tzinfo=UTC),
+        intent="high",
+        expected_amount=Money.of(10, "CNY"),
+    )
+    model = BANT.default()
+    assert model.score_value(opp) == 10  # only intent is known
+    assert model.score(opp).value == 10
+    assert {c.criterion for c in model.score(opp).contributions if c.missing} == {
+        "budget",
+        "authority",
+        "need",
+        "timeline",
+    }

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 import attrs
 
 from pipeline_core.errors import Problem
+from pipeline_core.records import Lead
 from pipeline_core.scoring._units import hundredths
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ __all__ = [
 ]
 
 MONEY_FIELDS = frozenset({"budget", "expected_amount"})
+_LEAD_FIELDS = Lead.__pc_names__
 """Fields read as a money amount."""
 
 Number: TypeAlias = Decimal | int | float
@@ -399,8 +401,12 @@ class Getter(Protocol):
     def __call__(self, lead: Any, /) -> Any: ...
 
 
-def object_getter(field: str, measure: str) -> Getter:
-    """A fast reader of ``field`` from a record-like object."""
+def object_getter(field: str, measure: str, *, safe: bool = False) -> Getter:
+    """A fast reader of ``field`` from a record-like object.
+
+    A field of :class:`~pipeline_core.records.Lead` is read with ``operator.attrgetter`` (an object
+    without it raises ``AttributeError``) unless ``safe``; other fields read as ``None`` if absent.
+    """
     if field.startswith("custom."):
         key = field[7:]
 
@@ -416,8 +422,14 @@ def object_getter(field: str, measure: str) -> Getter:
             return None if m is None else m.amount
 
         base = get_money
+    elif field in _LEAD_FIELDS and not safe:
+        base = operator.attrgetter(field)  # C speed; see ScoreModel.score_units for the fallback
     else:
-        base = operator.attrgetter(field)  # C speed; records always have their fields
+
+        def get_attr(lead: Any) -> Any:
+            return getattr(lead, field, None)
+
+        base = get_attr
     return _counting(base) if measure == "count" else base
 
 
@@ -464,6 +476,7 @@ class Compiled:
 
     criterion: Criterion
     get_obj: Getter
+    get_safe: Getter
     get_map: Getter
     units: Callable[[Any, datetime | None], int]
     explain: Callable[[Any, datetime | None], tuple[int, str, bool]]
@@ -598,6 +611,7 @@ def compile_criterion(c: Criterion) -> Compiled:
     return Compiled(
         criterion=c,
         get_obj=object_getter(c.field, c.measure),
+        get_safe=object_getter(c.field, c.measure, safe=True),
         get_map=mapping_getter(c.field, c.measure),
         units=units,
         explain=explain,

@@ -544,8 +544,13 @@ class ScoreModel(Scorer):
             self._check_at(at)
         total = 0
         if isinstance(lead, Record) or not isinstance(lead, Mapping):
-            for get, units in self._obj_pairs:
-                total += units(get(lead), at)
+            try:
+                for get, units in self._obj_pairs:
+                    total += units(get(lead), at)
+            except AttributeError:  # not a Lead: read absent attributes as missing
+                total = 0
+                for c in self._compiled:
+                    total += c.units(c.get_safe(lead), at)
         else:
             for get, units in self._map_pairs:
                 total += units(get(lead), at)
@@ -561,7 +566,7 @@ class ScoreModel(Scorer):
         is_map = not isinstance(lead, Record) and isinstance(lead, Mapping)
         for idx, missing, values, cap, floor, label in self._ov:
             c = self._compiled[idx]
-            v = c.get_map(lead) if is_map else c.get_obj(lead)
+            v = c.get_map(lead) if is_map else c.get_safe(lead)
             if (v is None) if missing else (v is not None and v in values):
                 new = total
                 if cap is not None and new > cap:
@@ -580,7 +585,7 @@ class ScoreModel(Scorer):
         contributions = []
         total = 0
         for c in self._compiled:
-            v = c.get_map(lead) if is_map else c.get_obj(lead)
+            v = c.get_map(lead) if is_map else c.get_safe(lead)
             units, label, missing = c.explain(v, at)
             total += units
             crit = c.criterion

@@ -156,7 +156,7 @@ class PredictiveModel:
 class _Readers:
     def __init__(self, model: PredictiveModel) -> None:
         fields = model._all_fields()
-        self.obj: dict[str, Getter] = {f: object_getter(f, "value") for f in fields}
+        self.obj: dict[str, Getter] = {f: object_getter(f, "value", safe=True) for f in fields}
         self.map: dict[str, Getter] = {f: mapping_getter(f, "value") for f in fields}
         self.bins = model.bins
 
