@@ -47,6 +47,8 @@ class Column:
     name: str
     type: ColumnType
     get: Callable[[Any], Any]
+    attr: str | None = None
+    """The record attribute holding the value, when it is a plain attribute (fast path)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,9 @@ def _currency(name: str) -> Callable[[Any], Any]:
 
 
 def _c(name: str, type_: ColumnType, get: Callable[[Any], Any] | None = None) -> Column:
-    return Column(name, type_, get or _attr(name))
+    if get is None:
+        return Column(name, type_, _attr(name), name)
+    return Column(name, type_, get)
 
 
 LEADS = Table(

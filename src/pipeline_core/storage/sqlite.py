@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,14 @@ from pipeline_core.storage._base import BaseStore
 from pipeline_core.storage._sql import MIGRATIONS, SCHEMA_VERSION, SQLITE, SqlBackend, ts_to_micros
 
 __all__ = ["SQLiteStore"]
+
+
+def _micros_or_none(value: Any) -> Any:
+    return None if value is None else ts_to_micros(value)
+
+
+def _str_or_none(value: Any) -> Any:
+    return None if value is None else str(value)
 
 
 class _SQLiteBackend(SqlBackend):
@@ -85,6 +93,9 @@ class _SQLiteBackend(SqlBackend):
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, DuplicateError)
+
+    def encoders(self) -> dict[str, Callable[[Any], Any] | None]:
+        return {"ts": _micros_or_none, "dec": _str_or_none}
 
     def encode(self, type_: str, value: Any) -> Any:
         if value is None:
