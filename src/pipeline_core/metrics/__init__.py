@@ -5,7 +5,8 @@ of :mod:`pipeline_core.metrics.inputs` (pandas, polars eager or lazy, pyarrow, D
 PySpark DataFrames, through ``narwhals``, imported only when a frame is given). Results are typed
 tables (:mod:`pipeline_core.metrics.results`). Definitions: ``docs/metrics.md``.
 
-Importing this package imports no dataframe library and no numpy.
+Importing this package imports no dataframe library and no numpy; charts live in
+:mod:`pipeline_core.metrics.charts` (matplotlib, imported when a chart is drawn).
 """
 
 from pipeline_core.metrics.abtest import (
@@ -14,6 +15,7 @@ from pipeline_core.metrics.abtest import (
     ab_test_from_funnel,
     two_proportion_test,
 )
+from pipeline_core.metrics.cohort import churn_rate, repurchase_rate
 from pipeline_core.metrics.conversion import lead_conversion, stage_conversion, win_rate
 from pipeline_core.metrics.cycle import SurvivalCurve, aalen_johansen, kaplan_meier, sales_cycle
 from pipeline_core.metrics.forecast import (
@@ -46,6 +48,7 @@ from pipeline_core.metrics.results import (
     TimeInStageResult,
     WinRateResult,
 )
+from pipeline_core.metrics.scorecard import scorecard
 from pipeline_core.metrics.stages import rotting, time_in_stage
 
 __all__ = [
@@ -67,6 +70,7 @@ __all__ = [
     "ab_test",
     "ab_test_from_funnel",
     "check_kpis",
+    "churn_rate",
     "cohort_funnel",
     "event_columns",
     "followups_per_rep_week",
@@ -76,9 +80,11 @@ __all__ = [
     "opportunity_columns",
     "pipeline_velocity",
     "reply_rate",
+    "repurchase_rate",
     "response_time",
     "rotting",
     "sales_cycle",
+    "scorecard",
     "sla_attainment",
     "snapshot",
     "stage_conversion",
