@@ -126,3 +126,11 @@ def test_time_in_stages_sums_to_age_and_state_at_agrees(
         s = h.state_at(ev.at)
         assert s is not None and s.stage == events[last].to_stage and s.events == last + 1
         assert i <= last
+
+
+def test_non_events_are_named() -> None:
+    with pytest.raises(ValidationError) as info:
+        check_events([*chain(("new", 0)), "not an event"])  # type: ignore[list-item]
+    assert [p.code for p in info.value.problems] == ["event_type"]
+    with pytest.raises(ValidationError):
+        check_events(["nope"])  # type: ignore[list-item]

@@ -9,6 +9,7 @@
 - :mod:`~pipeline_core.stages.diagram` - Mermaid and Graphviz DOT diagrams.
 """
 
+from pipeline_core.stages import templates
 from pipeline_core.stages.definition import (
     FORECAST_CATEGORIES,
     ForecastCategory,
@@ -20,18 +21,29 @@ from pipeline_core.stages.definition import (
     TransitionRules,
 )
 from pipeline_core.stages.guards import OPERATORS, Check, Condition, Guard
+from pipeline_core.stages.history import History, StageState, Visit, state_at
+from pipeline_core.stages.lifecycle import Conversion, Opened, convert, open_post_sale
 
 __all__ = [
     "FORECAST_CATEGORIES",
     "OPERATORS",
     "Check",
     "Condition",
+    "Conversion",
     "ForecastCategory",
     "Guard",
+    "History",
+    "Opened",
     "Pipeline",
     "Stage",
     "StageAction",
     "StageKind",
+    "StageState",
     "Transition",
     "TransitionRules",
+    "Visit",
+    "convert",
+    "open_post_sale",
+    "state_at",
+    "templates",
 ]

@@ -67,7 +67,11 @@ def check_events(events: Iterable[StageEvent]) -> tuple[StageEvent, ...]:
         raise ValidationError(
             "stage history", [Problem((), "no stage events", [], "empty_history")]
         )
-    first = evs[0]
+    first = next((e for e in evs if isinstance(e, StageEvent)), None)
+    if first is None:
+        raise ValidationError(
+            "stage history", [Problem((0,), "expected a StageEvent", evs[0], "event_type")]
+        )
     for i, ev in enumerate(evs):
         if not isinstance(ev, StageEvent):
             problems.append(Problem((i,), "expected a StageEvent", ev, "event_type"))
