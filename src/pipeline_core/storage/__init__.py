@@ -120,3 +120,11 @@ def __getattr__(name: str) -> Any:
 
         return PostgresStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    # Static proof that every built-in store implements the port (checked by mypy --strict).
+    def _implements_the_port(
+        memory: InMemoryStore, sqlite: SQLiteStore, postgres: PostgresStore
+    ) -> tuple[Store, Store, Store]:
+        return memory, sqlite, postgres
