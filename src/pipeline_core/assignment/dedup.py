@@ -132,6 +132,7 @@ sub-addressing: a ``+`` there may be part of a different mailbox's name), ``yaho
 """
 
 _GMAIL: Final = frozenset({"gmail.com", "googlemail.com"})
+_WHITESPACE = re.compile(r"\s")
 
 
 def normalise_email(
@@ -150,7 +151,7 @@ def normalise_email(
     text = unicodedata.normalize("NFKC", raw).strip().lower()
     local, at, domain = text.rpartition("@")
     domain = domain.rstrip(".")
-    if not at or not local or not domain or any(ch.isspace() for ch in text):
+    if not at or not local or not domain or _WHITESPACE.search(text):
         return None
     if domain in plus_domains or domain in _GMAIL:
         base = local.split("+", 1)[0]
@@ -223,7 +224,7 @@ def _strip_punctuation(text: str) -> str:
 
 def _strip_suffixes(name: str) -> str:
     changed = True
-    while changed and name:
+    while changed and name.endswith(COMPANY_SUFFIXES):
         changed = False
         for suffix in _CJK_SUFFIXES:
             if name.endswith(suffix) and len(name) > len(suffix):
