@@ -577,6 +577,27 @@ class StoreContract:
         assert store.activities.get("act-1") == act
         assert _ids(store.opportunities.by_tag(text[:100])) == ["opp-1"]
         assert store.opportunities.count() == 1  # nothing dropped, nothing injected
+        lead = _lead(
+            1,
+            source=text[:64],
+            company=text[:300],
+            contact_name=text[:300],
+            industry=text[:2_000],
+            region=text[:2_000],
+            needs=text,
+            pain_points=(text[:300],),
+            owner_id="u1",
+            disqualified_reason=text[:2_000],
+            next_step=NextStep(action=text[:2_000], due_at=T0),
+            tags=frozenset({text[:100]}),
+            custom={text[:100]: text[:10_000]},
+        )
+        store.leads.add(lead)
+        assert store.leads.get("lead-1") == lead
+        entry = _journal(1, reason=text[:2_000], payload={text[:50]: [text, {"k": text}]})
+        store.journal.append(entry)
+        assert store.journal.get("j-1") == entry
+        assert store.journal.append(entry) is False
 
     def test_nul_either_survives_or_is_refused_clearly(self, store: Store) -> None:
         opp = make_opportunity(1, needs="before\x00after")
