@@ -164,3 +164,64 @@ def test_columns_mapping_renames() -> None:
     out = score_frame(frame, model, columns={"authority": "auth"}, score="s", grade="g")
     assert out["s"].to_list() == [25.0, 0.0]
     assert out["g"].to_list() == ["C", "C"]
+
+
+custom_values = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["gold", "silver", "1", "true"])
+)
+TIER = ScoreModel.of(
+    "tier",
+    [
+        Criterion(
+            "tier",
+            "custom.tier",
+            [Category(["gold", "true"], 30), Category(["silver", "2"], 20), Category(["-1"], 5)],
+            missing=Missing.neutral("7.5"),
+            otherwise=1,
+        )
+    ],
+)
+
+
+@settings(max_examples=30)
+@given(st.lists(custom_values, min_size=1, max_size=12))
+def test_custom_field_categories_match_text_bool_and_int_alike(values: list[Any]) -> None:
+    rows_ = [{"custom": {"tier": v}} for v in values]
+    want = [TIER.score_value(r) for r in rows_]
+    expected_points = []
+    for v in values:
+        if v is None:
+            expected_points.append(7.5)
+        elif v in ("gold", "true") or v is True:
+            expected_points.append(30.0)
+        elif v == "silver" or (type(v) is int and v == 2) or v == "2":
+            expected_points.append(20.0)
+        elif type(v) is int and v == -1:
+            expected_points.append(5.0)
+        else:
+            expected_points.append(1.0)
+    assert want == expected_points
+    kinds = {type(v) for v in values if v is not None}
+    if len(kinds) <= 1:  # a typed polars column
+        dtype = {bool: pl.Boolean, int: pl.Int64}.get(next(iter(kinds), str), pl.String)
+        out = score_frame(
+            pl.DataFrame({"custom.tier": values}, schema={"custom.tier": dtype}), TIER
+        )
+        assert out["score"].to_list() == want
+        pd_dtype = {bool: "boolean", int: "Int64"}.get(next(iter(kinds), str), "string")
+        frame = pd.DataFrame({"custom.tier": pd.Series(values, dtype=pd_dtype)})
+        assert score_frame(frame, TIER)["score"].tolist() == want
+
+
+def test_true_and_one_are_different_categories() -> None:
+    model = ScoreModel.of("x", [Criterion("a", "a", [Category(["1"], 1), Category(["true"], 2)])])
+    assert [model.score_value({"a": v}) for v in (1, True, "1", "true", 0, False)] == [
+        1,
+        2,
+        1,
+        2,
+        0,
+        0,
+    ]
+    with pytest.raises(ConfigError, match="object column"):
+        score_frame(pd.DataFrame({"a": pd.Series([1, "x", None], dtype=object)}), model)

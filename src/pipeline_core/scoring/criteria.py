@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 import math
 import operator
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -90,13 +91,20 @@ def _rules(rules: Iterable[Rule]) -> tuple[Rule, ...]:
 
 @attrs.frozen(repr=False)
 class Category:
-    """Matches when the value is one of ``values`` (strings; enum members match their value)."""
+    """Matches when the value is one of ``values``.
+
+    Values are texts: enum members match their value, booleans match ``"true"``/``"false"``,
+    integers their decimal text (``"3"``); floats never match (use a :class:`Range`).
+    """
 
     values: tuple[str, ...] = attrs.field(converter=_strs)
     points: Decimal = attrs.field(converter=_dec)
 
     def __call__(self, value: Any) -> bool:
-        return value in self.values
+        if isinstance(value, str):
+            return value in self.values
+        key = bool_key(value)
+        return any(key in category_keys(v)[1:] for v in self.values)
 
     def label(self) -> str:
         """Short text for explanations."""
@@ -394,6 +402,47 @@ def _ranges_overlap(a: Range, b: Range) -> bool:
 
 # --------------------------------------------------------------------------- compiled form
 
+_INT_TEXT = re.compile(r"-?[0-9]+")
+
+
+class _BoolKey:
+    """A lookup key for a boolean value (``True == 1`` would otherwise collide with the int)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+TRUE_KEY: Any = _BoolKey(True)
+FALSE_KEY: Any = _BoolKey(False)
+
+
+def bool_key(value: Any) -> Any:
+    """``TRUE_KEY``/``FALSE_KEY`` for a bool, else the value itself."""
+    if value is True:
+        return TRUE_KEY
+    if value is False:
+        return FALSE_KEY
+    return value
+
+
+def category_keys(text: str) -> list[Any]:
+    """The values a category text matches: the text itself (and enum members with that value),
+    ``True``/``False`` for ``"true"``/``"false"``, and the int for an integer text such as ``"3"``.
+    Floats are never categories."""
+    keys: list[Any] = [text]
+    if text == "true":
+        keys.append(TRUE_KEY)
+    elif text == "false":
+        keys.append(FALSE_KEY)
+    elif _INT_TEXT.fullmatch(text):
+        keys.append(int(text))
+    return keys
+
 
 class Getter(Protocol):
     """Reads one field of a lead (object or mapping); ``None`` when missing."""
@@ -505,20 +554,24 @@ def compile_criterion(c: Criterion) -> Compiled:
         labels: dict[Any, str] = {}
         for r in rules:
             assert isinstance(r, Category)
-            for v in r.values:
-                lookup[v] = u(r.points)
-                labels[v] = r.label()
+            for text in r.values:
+                for key in category_keys(text):
+                    lookup.setdefault(key, u(r.points))
+                    labels.setdefault(key, r.label())
 
         def units_cat(v: Any, at: datetime | None) -> int:
             if v is None:
                 return missing_u
+            if v is True or v is False:
+                v = TRUE_KEY if v else FALSE_KEY
             return lookup.get(v, other_u)
 
         def explain_cat(v: Any, at: datetime | None) -> tuple[int, str, bool]:
             if v is None:
                 return missing_u, missing_label, True
-            if v in lookup:
-                return lookup[v], labels[v], False
+            key = bool_key(v)
+            if key in lookup:
+                return lookup[key], labels[key], False
             return other_u, "no rule matched", False
 
         units, explain = units_cat, explain_cat

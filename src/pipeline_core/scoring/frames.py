@@ -28,6 +28,7 @@ from pipeline_core.scoring.criteria import (
     Decay,
     Predicate,
     Range,
+    category_keys,
 )
 from pipeline_core.scoring.grades import GradeBands
 from pipeline_core.scoring.models import ScoreModel, Scorer
@@ -72,11 +73,40 @@ def _resolve(
     return name
 
 
+def _kind(dtype: Any) -> str:
+    import narwhals.stable.v2 as nw
+
+    if dtype in (nw.Float32, nw.Float64):
+        return "float"
+    if dtype == nw.String:
+        return "string"
+    if dtype == nw.Boolean:
+        return "bool"
+    if dtype.is_integer():
+        return "int"
+    if dtype == nw.Object:
+        return "object"
+    return "other"
+
+
+def _cat_values(rule: Category, kind: str) -> list[Any]:
+    """The category's values in the column's type (see ``criteria.category_keys``)."""
+    if kind == "bool":
+        return [v == "true" for v in rule.values if v in ("true", "false")]
+    if kind == "int":
+        return [
+            k
+            for v in rule.values
+            for k in category_keys(v)[1:]
+            if isinstance(k, int) and not isinstance(k, bool)
+        ]
+    return list(rule.values)
+
+
 def _criterion_expr(
     c: Criterion,
     column: str,
-    is_float: bool,
-    is_string: bool,
+    kind: str,
     problems: list[Problem],
     path: tuple[Any, ...],
 ) -> nw.Expr:
@@ -93,30 +123,40 @@ def _criterion_expr(
     col = nw.col(column)
     if c.rules and all(isinstance(r, Category) for r in c.rules):
         # A hash lookup (replace_strict) beats a when/then chain of is_in tests.
-        table: dict[str, int] = {}
+        table: dict[Any, int] = {}
         for r in c.rules:
             assert isinstance(r, Category)
             pts = hundredths(r.points)
             assert pts is not None
-            table.update(dict.fromkeys(r.values, pts * w))
+            for key in _cat_values(r, kind):
+                table.setdefault(key, pts * w)
         other = hundredths(c.otherwise)
         miss = hundredths(c.missing.points)
         assert other is not None
         assert miss is not None
-        looked = (col if is_string else col.cast(nw.String())).replace_strict(
-            table, default=other * w, return_dtype=nw.Int64()
-        )
+        if kind in ("float", "object"):
+            problems.append(
+                Problem(
+                    (*path, "field"),
+                    f"a category criterion on a {kind} column: use a string, boolean or "
+                    "integer column (pandas: astype('string'/'boolean'/'Int64'))",
+                    column,
+                    "column_type",
+                )
+            )
+        source = col.cast(nw.String()) if kind == "other" else col
+        looked = source.replace_strict(table, default=other * w, return_dtype=nw.Int64())
         if miss == other:  # a null takes the default too
             return looked
         return nw.when(col.is_null()).then(_lit(miss * w)).otherwise(looked)
     value = col.list.len() if c.measure == "count" else col
     missing = col.is_null()
-    if is_float and c.measure == "value":
+    if kind == "float" and c.measure == "value":
         missing = missing | col.is_nan()
     chain: Any = nw.when(missing).then(u(c.missing.points))
     for i, rule in enumerate(c.rules):
         if isinstance(rule, Category):
-            cond = value.is_in(list(rule.values))
+            cond = value.is_in(_cat_values(rule, kind))
         elif isinstance(rule, Range):
             parts = []
             if rule.low is not None:
@@ -154,8 +194,7 @@ def _extreme_units(c: Criterion, pick: Any) -> int:
 def _model_total(
     model: ScoreModel,
     names: set[str],
-    floats: set[str],
-    strings: set[str],
+    kinds: Mapping[str, str],
     columns: Mapping[str, str],
     problems: list[Problem],
     path: tuple[Any, ...],
@@ -168,7 +207,7 @@ def _model_total(
         col = _resolve(c.field, names, columns, problems)
         resolved[c.name] = col
         exprs.append(
-            _criterion_expr(c, col, col in floats, col in strings, problems, (*path, "criteria", i))
+            _criterion_expr(c, col, kinds.get(col, "other"), problems, (*path, "criteria", i))
         )
     total = exprs[0]
     for e in exprs[1:]:
@@ -219,16 +258,15 @@ def score_expressions(
     nw_frame = nw.from_native(frame)
     schema = nw_frame.collect_schema()
     names = set(schema.names())
-    floats = {n for n, t in schema.items() if t in (nw.Float32, nw.Float64)}
-    strings = {n for n, t in schema.items() if t == nw.String}
+    kinds = {n: _kind(t) for n, t in schema.items()}
     columns = columns or {}
     problems: list[Problem] = []
     if isinstance(model, ScoreModel):
-        total = _model_total(model, names, floats, strings, columns, problems, ())
+        total = _model_total(model, names, kinds, columns, problems, ())
     elif isinstance(model, WeightedSum):
         total = None
         for i, ((part, _), w) in enumerate(zip(model.parts, model.weights_hundredths, strict=True)):
-            sub = _model_total(part, names, floats, strings, columns, problems, ("parts", i))
+            sub = _model_total(part, names, kinds, columns, problems, ("parts", i))
             term = (sub * w * 2 + CENT) // (2 * CENT)
             total = term if total is None else total + term
         assert total is not None
