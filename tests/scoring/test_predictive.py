@@ -156,3 +156,21 @@ def test_bins_bucket_numbers() -> None:
     assert model.won["budget"] == {"[100, ∞)": 2}
     assert model.lost["budget"] == {"[-∞, 100)": 2, "[100, ∞)": 1}
     assert model.probability({"budget": 500}) > model.probability({"budget": 5})
+
+
+def test_definition_and_fitted_model_round_trip_as_plain_data() -> None:
+    import json
+
+    definition = PredictiveModel(
+        fields=("source", "industry", "budget"), stages=STAGES, bins={"budget": [100, 1000]}
+    )
+    again = PredictiveModel.from_dict(json.loads(json.dumps(definition.to_dict())))
+    assert again == definition
+    fitted = definition.fit(HISTORY)
+    restored = type(fitted).from_dict(json.loads(json.dumps(fitted.to_dict())))
+    for lead in ({"source": "referral", "industry": "saas"}, {"stage": "proposal"}, {}):
+        assert restored.probability(lead) == fitted.probability(lead)
+    with pytest.raises(ConfigError) as info:
+        PredictiveModel.from_dict({"smoothing": -1, "fields": "x", "extra": 1})
+    assert len(info.value.problems) == 3
+    assert "smoothing" in json.dumps(PredictiveModel.json_schema())

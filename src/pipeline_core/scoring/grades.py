@@ -160,7 +160,9 @@ class GradeBands:
 
     def rank(self, name: str) -> int:
         """0 for the best grade, 1 for the next, ... (``KeyError`` for an unknown name)."""
-        return self.names().index(name) if name in self._by_name else _raise_key(name)
+        if name not in self._by_name:
+            raise KeyError(name)
+        return self.names().index(name)
 
     def top_units(self, name: str) -> int:
         """The highest score in units that still has grade ``name``."""
@@ -175,10 +177,6 @@ class GradeBands:
     def __repr__(self) -> str:
         inner = ", ".join(f"{g.name}: {g.describe()}" for g in reversed(self.grades))
         return f"GradeBands({inner})"
-
-
-def _raise_key(name: str) -> int:
-    raise KeyError(name)
 
 
 def _band_problems(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import abc
 import functools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
@@ -210,12 +210,6 @@ class Override:
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-PointsText = Annotated[
-    Decimal | int | str,
-    Field(description="points: a number with at most 2 decimals (string or integer)"),
-]
 
 
 class CategorySpec(_Spec):
@@ -819,9 +813,3 @@ class BANT:
             ],
             version=BANT.VERSION,
         )
-
-
-def iter_problems(errors: Iterable[ConfigError]) -> Iterator[Problem]:
-    """All problems of several config errors (helper for composite validation)."""
-    for e in errors:
-        yield from e.problems

@@ -32,13 +32,22 @@ from fractions import Fraction
 from typing import Any
 
 import attrs
+import pydantic
+from pydantic import Field
 
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.scoring._units import UNIT, from_units
-from pipeline_core.scoring.criteria import Getter, mapping_getter, object_getter
-from pipeline_core.scoring.grades import DEFAULT_BANDS, GradeBands
-from pipeline_core.scoring.models import Contribution, Score, Scorer
+from pipeline_core.scoring.criteria import Getter, _strs, mapping_getter, object_getter
+from pipeline_core.scoring.grades import DEFAULT_BANDS, Grade, GradeBands
+from pipeline_core.scoring.models import (
+    Contribution,
+    GradeSpec,
+    Score,
+    Scorer,
+    _Spec,
+    pydantic_problems,
+)
 
 __all__ = [
     "BacktestReport",
@@ -65,6 +74,20 @@ class Example:
     stage_reached: str | None = None
 
 
+class PredictiveSpec(_Spec):
+    """A predictive model definition as plain data."""
+
+    name: str = Field(default="predictive", min_length=1, max_length=100)
+    fields: list[str] = Field(
+        default_factory=lambda: ["source", "industry", "authority", "need", "intent", "timeline"]
+    )
+    smoothing: float = Field(default=0.1, gt=0, allow_inf_nan=False)
+    stages: list[str] = Field(default_factory=list)
+    stage_field: str = "stage"
+    bins: dict[str, list[float]] = Field(default_factory=dict)
+    bands: list[GradeSpec] | None = None
+
+
 def _sorted_bins(bins: Mapping[str, Iterable[float]]) -> dict[str, tuple[float, ...]]:
     return {k: tuple(sorted(v)) for k, v in dict(bins).items()}
 
@@ -81,10 +104,10 @@ class PredictiveModel:
     name: str = "predictive"
     fields: tuple[str, ...] = attrs.field(
         default=("source", "industry", "authority", "need", "intent", "timeline"),
-        converter=tuple,
+        converter=_strs,
     )
     smoothing: float = 0.1
-    stages: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    stages: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     stage_field: str = "stage"
     bins: Mapping[str, tuple[float, ...]] = attrs.field(factory=dict, converter=_sorted_bins)
     bands: GradeBands = DEFAULT_BANDS
@@ -104,6 +127,43 @@ class PredictiveModel:
             problems.append(Problem(("bands",), "must cover 0..100 (percent)", repr(self.bands)))
         if problems:
             raise ConfigError(f"predictive model {self.name!r}", problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (bands included)."""
+        return {
+            "name": self.name,
+            "fields": list(self.fields),
+            "smoothing": self.smoothing,
+            "stages": list(self.stages),
+            "stage_field": self.stage_field,
+            "bins": {k: list(v) for k, v in self.bins.items()},
+            "bands": self.bands.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PredictiveModel:
+        """Validate plain data and build; :class:`ConfigError` lists every problem."""
+        try:
+            spec = PredictiveSpec.model_validate(data)
+        except pydantic.ValidationError as exc:
+            raise ConfigError("predictive model", pydantic_problems(exc)) from None
+        bands = DEFAULT_BANDS
+        if spec.bands is not None:
+            bands = GradeBands.of([Grade(**g.model_dump()) for g in spec.bands])
+        return cls(
+            name=spec.name,
+            fields=spec.fields,
+            smoothing=spec.smoothing,
+            stages=spec.stages,
+            stage_field=spec.stage_field,
+            bins={k: tuple(v) for k, v in spec.bins.items()},
+            bands=bands,
+        )
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of :meth:`from_dict`'s plain data."""
+        return PredictiveSpec.model_json_schema()
 
     def fit(self, history: Iterable[Example]) -> FittedPredictive:
         """Count won/lost frequencies per field value; needs at least one won and one lost."""
@@ -218,6 +278,41 @@ class FittedPredictive(Scorer):
                 pl = (lost.get(v, 0) + alpha) / (self.n_lost + alpha * k)
                 out.append((f, v, pw, pl))
         return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: the definition and the learnt counts (values as text)."""
+        return {
+            "definition": self.definition.to_dict(),
+            "n_won": self.n_won,
+            "n_lost": self.n_lost,
+            "won": {f: dict(c) for f, c in self.won.items()},
+            "lost": {f: dict(c) for f, c in self.lost.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FittedPredictive:
+        """Rebuild a trained model from :meth:`to_dict`'s data."""
+        definition = PredictiveModel.from_dict(data["definition"])
+        fields = definition._all_fields()
+        problems = [
+            Problem((side, f), "missing counts for this field", None, "missing", missing=True)
+            for side in ("won", "lost")
+            for f in fields
+            if f not in data.get(side, {})
+        ]
+        if not (isinstance(data.get("n_won"), int) and data["n_won"] > 0):
+            problems.append(Problem(("n_won",), "must be a positive int", data.get("n_won")))
+        if not (isinstance(data.get("n_lost"), int) and data["n_lost"] > 0):
+            problems.append(Problem(("n_lost",), "must be a positive int", data.get("n_lost")))
+        if problems:
+            raise ConfigError("fitted predictive model", problems)
+        return cls(
+            definition=definition,
+            won={f: {str(k): int(v) for k, v in data["won"][f].items()} for f in fields},
+            lost={f: {str(k): int(v) for k, v in data["lost"][f].items()} for f in fields},
+            n_won=data["n_won"],
+            n_lost=data["n_lost"],
+        )
 
     def probability(self, lead: Any) -> float:
         """P(won | lead's attributes)."""
