@@ -289,6 +289,9 @@ class Router:
             self._recent[rid] = sorted(require_aware(t, f"recent[{rid}]") for t in times)
         self._cursor: dict[str, int] = {}
         self._current: dict[str, dict[str, int]] = {}
+        self._limits: dict[str, tuple[int | None, int | None] | None] = {
+            r.id: (r.max_open, r.quota) if r.active else None for r in policy.reps
+        }
 
     # -- state -------------------------------------------------------------------------------
 
@@ -306,25 +309,35 @@ class Router:
         self._open[rep_id] = max(0, self._open[rep_id] - count)
 
     def _eligible(self, rep_id: str, at: datetime) -> bool:
-        rep = self._reps[rep_id]
-        if not rep.active:
+        limits = self._limits[rep_id]
+        if limits is None:
+            return False  # inactive
+        max_open, quota = limits
+        if max_open is not None and self._open[rep_id] >= max_open:
             return False
-        if rep.max_open is not None and self._open[rep_id] >= rep.max_open:
-            return False
-        quota = rep.quota
-        return quota is None or self.assigned_within_day(rep_id, at) < quota
+        if quota is None:
+            return True
+        times = self._recent[rep_id]
+        if len(times) < quota:
+            return True
+        # Only the quota-th latest assignment matters: eligible if it is 24 hours old or more.
+        return bisect.bisect_right(times, at) - bisect.bisect_right(times, at - _DAY) < quota
 
     # -- strategies ---------------------------------------------------------------------------
 
     def _pick(self, key: str, reps: Sequence[str], strategy: Strategy, at: datetime) -> str | None:
+        if strategy is Strategy.ROUND_ROBIN:
+            n = len(reps)
+            start = self._cursor.get(key, 0) % n
+            for step in range(n):
+                i = (start + step) % n
+                if self._eligible(reps[i], at):
+                    self._cursor[key] = i + 1
+                    return reps[i]
+            return None
         eligible = [i for i, rid in enumerate(reps) if self._eligible(rid, at)]
         if not eligible:
             return None
-        if strategy is Strategy.ROUND_ROBIN:
-            start = self._cursor.get(key, 0) % len(reps)
-            chosen = min(eligible, key=lambda i: (i - start) % len(reps))
-            self._cursor[key] = chosen + 1
-            return reps[chosen]
         if strategy is Strategy.WEIGHTED:
             current = self._current.setdefault(key, {})
             total = 0
