@@ -221,3 +221,64 @@ def test_sla_attainment_and_omission() -> None:
     assert rows["first_touch"]["attainment"] == 0.5 and rows["first_touch"]["omission_rate"] == 0.25
     assert (rows["first_touch"]["breached"], rows["first_touch"]["omitted"]) == (2, 1)
     assert rows["needs"]["attainment"] == 1.0
+
+
+def _lead_frames(leads: list[Lead], acts: list[Activity]) -> tuple[object, object]:
+    import polars as pl
+
+    ts = pl.Datetime("us", "UTC")
+    lf = pl.DataFrame(
+        {
+            "id": [x.id for x in leads],
+            "created_at": [x.created_at for x in leads],
+            "source": [x.source for x in leads],
+        },
+        schema={"id": pl.String, "created_at": ts, "source": pl.String},
+    )
+    af = pl.DataFrame(
+        {"lead_id": [a.lead_id for a in acts], "at": [a.at for a in acts]},
+        schema={"lead_id": pl.String, "at": ts},
+    )
+    return lf, af
+
+
+@pytest.mark.parametrize("backend", ["polars", "pandas", "duckdb"])
+def test_response_time_on_frames_equals_records(backend: str) -> None:
+    import random
+
+    rnd = random.Random(9)
+    leads = [
+        Lead(
+            id=f"l{i}",
+            created_at=T0 + timedelta(minutes=rnd.randrange(0, 3 * 1440)),
+            source=rnd.choice(["web", "event"]),
+        )
+        for i in range(80)
+    ]
+    acts = [
+        Activity(
+            id=f"a{i}",
+            kind=ActivityKind.CALL,
+            owner_id="u",
+            lead_id=f"l{rnd.randrange(80)}",
+            at=T0 + timedelta(minutes=rnd.randrange(0, 4 * 1440)),
+        )
+        for i in range(120)
+    ]
+    kw = {
+        "start": T0,
+        "end": T0 + timedelta(days=2),
+        "as_of": T0 + timedelta(days=3),
+        "by": ("source",),
+    }
+    want = m.response_time(leads, acts, **kw)
+    lf, af = _lead_frames(leads, acts)
+    if backend == "pandas":
+        lf, af = lf.to_pandas(), af.to_pandas()  # type: ignore[attr-defined]
+    elif backend == "duckdb":
+        import duckdb
+
+        lf, af = duckdb.from_arrow(lf.to_arrow()), duckdb.from_arrow(af.to_arrow())  # type: ignore[attr-defined]
+    got = m.response_time(lf, af, **kw)
+    assert_same(got, want)
+    assert all(r["answered"] and r["breached"] and r["n"] > r["answered"] for r in want.records())

@@ -1,4 +1,5 @@
-"""Response time, SLA attainment and omission, follow-up volume and reply rate (records).
+"""Response time (records or frames), SLA attainment and omission, follow-up volume and reply
+rate (records).
 
 Response time (lead entry → first touch)
     For leads created in ``[start, end)``: first touch = the earliest activity with
@@ -27,8 +28,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pipeline_core.metrics._common import group_sort_key, quantile_linear, ratio
-from pipeline_core.metrics.inputs import as_records, check_period, epoch_seconds, positive_seconds
+from pipeline_core.metrics._common import group_sort_key, quantile_linear, ratio, zero
+from pipeline_core.metrics.inputs import (
+    as_records,
+    check_period,
+    epoch_seconds,
+    is_frame,
+    positive_seconds,
+)
 from pipeline_core.metrics.results import MetricTable
 from pipeline_core.records import Activity, Lead, SlaOutcome
 
@@ -43,8 +50,8 @@ def _attr(obj: Any, name: str) -> Any:
 
 
 def response_time(
-    leads: Iterable[Lead],
-    activities: Iterable[Activity],
+    leads: Any,
+    activities: Any,
     *,
     start: datetime,
     end: datetime,
@@ -52,11 +59,131 @@ def response_time(
     target: timedelta = timedelta(hours=2),
     by: Sequence[str] = (),
 ) -> MetricTable:
-    """Lead response time percentiles and breach rate against ``target`` (default the 2 h KPI)."""
+    """Lead response time percentiles and breach rate against ``target`` (default the 2 h KPI).
+
+    Records (``Lead``, ``Activity``) or frames: leads with ``id``, ``created_at`` (+ ``by``
+    columns), activities with ``lead_id``, ``at``."""
     s, e = check_period(start, end)
     t = epoch_seconds(as_of, "as_of")
     tgt = positive_seconds(target, "target")
     by = tuple(by)
+    if is_frame(leads) or is_frame(activities):
+        rows = _response_frames(leads, activities, s, e, t, tgt, by)
+    else:
+        rows = _response_records(leads, activities, s, e, t, tgt, by)
+    return MetricTable(
+        metric="response_time",
+        kind="cohort",
+        columns=(
+            *by,
+            "n",
+            "answered",
+            "pending",
+            "breached",
+            "p50_hours",
+            "p90_hours",
+            "breach_rate",
+            "attainment",
+        ),
+        rows=tuple(rows),
+        group_by=by,
+        params={"start": start, "end": end, "as_of": as_of, "target": target},
+    )
+
+
+def _response_row(
+    key: tuple[Any, ...],
+    n: int,
+    answered: int,
+    pending: int,
+    breached: int,
+    p50: float | None,
+    p90: float | None,
+) -> tuple[Any, ...]:
+    rate = ratio(breached, n - pending)
+    return (
+        *key,
+        n,
+        answered,
+        pending,
+        breached,
+        None if p50 is None else p50 / 3600,
+        None if p90 is None else p90 / 3600,
+        rate,
+        None if rate is None else 1 - rate,
+    )
+
+
+def _response_frames(
+    leads: Any, activities: Any, s: int, e: int, t: int, tgt: int, by: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
+    import narwhals.stable.v2 as nw
+
+    from pipeline_core.metrics._frames import collect_rows, prepare
+
+    ld = prepare(
+        leads, what="leads", required=("id", "created_at", *by), time_columns=("created_at",)
+    )
+    act = prepare(activities, what="activities", required=("lead_id", "at"), time_columns=("at",))
+    cohort = ld.filter((nw.col("created_at") >= s) & (nw.col("created_at") < e)).select(
+        "id", "created_at", *by
+    )
+    touches = (
+        act.select("lead_id", "at")
+        .join(
+            cohort.select(nw.col("id").alias("_lid"), nw.col("created_at").alias("_c")),
+            left_on="lead_id",
+            right_on="_lid",
+            how="inner",
+        )
+        .filter((nw.col("at") >= nw.col("_c")) & (nw.col("at") <= t))
+        .group_by("lead_id")
+        .agg(nw.col("at").min().alias("_first"))
+    )
+    c = cohort.join(touches, left_on="id", right_on="lead_id", how="left")
+    answered = ~nw.col("_first").is_null()
+    c = c.with_columns(
+        _wait=nw.col("_first") - nw.col("created_at"),
+        _ans=answered.cast(nw.Int64),
+        _pend=(~answered & ((t - nw.col("created_at")) <= tgt)).cast(nw.Int64),
+        _br=nw.when(answered)
+        .then((nw.col("_first") - nw.col("created_at")) > tgt)
+        .otherwise((t - nw.col("created_at")) > tgt)
+        .cast(nw.Int64),
+    )
+    aggs = [
+        nw.len().alias("_n"),
+        nw.col("_ans").sum().alias("_a"),
+        nw.col("_pend").sum().alias("_p"),
+        nw.col("_br").sum().alias("_b"),
+        nw.col("_wait").quantile(0.5, "linear").alias("_q50"),
+        nw.col("_wait").quantile(0.9, "linear").alias("_q90"),
+    ]
+    out = []
+    for r in collect_rows(c.group_by(*by).agg(*aggs) if by else c.select(*aggs)):
+        n = int(zero(r["_n"]))
+        if not n:
+            continue
+        a = int(zero(r["_a"]))
+        q50 = None if a == 0 or r["_q50"] is None else float(r["_q50"])
+        q90 = None if a == 0 or r["_q90"] is None else float(r["_q90"])
+        out.append(
+            _response_row(
+                tuple(r[b] for b in by), n, a, int(zero(r["_p"])), int(zero(r["_b"])), q50, q90
+            )
+        )
+    return sorted(out, key=lambda row: group_sort_key(row[: len(by)]))
+
+
+def _response_records(
+    leads: Iterable[Lead],
+    activities: Iterable[Activity],
+    s: int,
+    e: int,
+    t: int,
+    tgt: int,
+    by: tuple[str, ...],
+) -> list[tuple[Any, ...]]:
     first: dict[str, int] = {}
     lead_list = [
         ld for ld in as_records(leads, Lead, "leads") if s <= epoch_seconds(ld.created_at) < e
@@ -85,40 +212,18 @@ def response_time(
             else:
                 pending += 1
         waits.sort()
-        n = len(groups[key])
-        rate = ratio(breached, n - pending)
-        p50, p90 = quantile_linear(waits, 0.5), quantile_linear(waits, 0.9)
         rows.append(
-            (
-                *key,
-                n,
+            _response_row(
+                key,
+                len(groups[key]),
                 len(waits),
                 pending,
                 breached,
-                None if p50 is None else p50 / 3600,
-                None if p90 is None else p90 / 3600,
-                rate,
-                None if rate is None else 1 - rate,
+                quantile_linear(waits, 0.5),
+                quantile_linear(waits, 0.9),
             )
         )
-    return MetricTable(
-        metric="response_time",
-        kind="cohort",
-        columns=(
-            *by,
-            "n",
-            "answered",
-            "pending",
-            "breached",
-            "p50_hours",
-            "p90_hours",
-            "breach_rate",
-            "attainment",
-        ),
-        rows=tuple(rows),
-        group_by=by,
-        params={"start": start, "end": end, "as_of": as_of, "target": target},
-    )
+    return rows
 
 
 def sla_attainment(outcomes: Iterable[SlaOutcome], *, by: Sequence[str] = ("rule",)) -> MetricTable:
