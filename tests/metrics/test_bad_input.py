@@ -156,17 +156,29 @@ def test_bad_stage_order_lists_every_problem() -> None:
     assert "won" in fields and "open[2]" in fields and "lost[0]" in fields
 
 
-def test_not_records_and_dask() -> None:
+def test_not_records_nor_a_frame() -> None:
     with pytest.raises(ValidationError) as exc:
         m.cohort_funnel([{"id": 1}], EVENTS, stages=ORDER, **PERIOD)
     assert codes(exc) == {"input_type"}
     from pipeline_core.metrics._frames import prepare
 
-    class FakeDask:
+    class NotAFrame:
         pass
 
-    with pytest.raises(ValidationError):
-        prepare(FakeDask(), what="x", required=())
+    with pytest.raises(ValidationError) as exc2:
+        prepare(NotAFrame(), what="x", required=())
+    assert codes(exc2) == {"input_type"}
+
+
+def test_dask_is_refused() -> None:
+    dd = pytest.importorskip(
+        "dask.dataframe"
+    )  # not installed here: Dask's refusal is in _frames.prepare
+    pd = pytest.importorskip("pandas")
+    frame = dd.from_pandas(pd.DataFrame({"id": ["a"], "at": [1]}), npartitions=1)
+    with pytest.raises(ValidationError) as exc:
+        m.time_in_stage(frame, stages=ORDER)
+    assert codes(exc) == {"unsupported_backend"}
 
 
 def test_rotting_limits_are_checked() -> None:
