@@ -53,7 +53,8 @@ class Agenda:
     Invariants: for the current state of a subject, every item due at or before the subject's
     watermark has been reported; items reported under an earlier state are remembered by id until
     the subject has been re-evaluated, so a change never repeats an item. ``advance`` may not go
-    back in time.
+    back in time. (An item whose clock disappears with one change and comes back, with the same
+    start, after a later one would be reported again: that needs the same trigger instant twice.)
     """
 
     def __init__(
