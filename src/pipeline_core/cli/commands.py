@@ -1,0 +1,735 @@
+"""The working commands: ``score``, ``sla``, ``funnel``, ``import``, ``export``, ``validate``,
+``diagram``. Each is a thin wrapper over the library's public API; ``--json`` prints the same
+result as plain data."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from pipeline_core.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    BadInput,
+    ProgressBar,
+    add_json,
+    add_store,
+    bad_input,
+    emit_json,
+    load_json_file,
+    load_pipeline,
+    open_store,
+    parse_instant,
+    problems_json,
+)
+from pipeline_core.errors import ConfigError, Problem, ValidationError
+
+__all__ = ["add_parsers", "infer_pipeline", "load_leads", "score_leads"]
+
+_KINDS: Final = ("reminder", "breach", "escalation", "risk")
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _model(path: str | None) -> Any:
+    from pipeline_core.scoring import BANT, model_from_dict
+
+    if path is None:
+        return BANT.default()
+    return model_from_dict(load_json_file(path, "--model"))
+
+
+def load_leads(path: str) -> list[Any]:
+    """Leads from a CSV or JSON Lines file in the library's lead layout; every bad row is
+    reported at once (:class:`~pipeline_core.storage.io.ImportRejectedError`)."""
+    from pipeline_core.storage.io import ImportRejectedError, RowError, read_csv, read_jsonl
+
+    p = Path(path)
+    if not p.is_file():
+        raise bad_input(path, "LEADS", "file not found", path)
+    if p.suffix.lower() in (".jsonl", ".ndjson"):
+        reader = read_jsonl
+    elif p.suffix.lower() == ".csv":
+        reader = read_csv
+    else:
+        raise bad_input(path, "LEADS", "expected a .csv or .jsonl file", path)
+    leads: list[Any] = []
+    errors: list[RowError] = []
+    for _, item in reader("lead", p):
+        if isinstance(item, list):
+            errors.extend(item)
+        else:
+            leads.append(item)
+    if errors:
+        raise ImportRejectedError("lead", errors)
+    return leads
+
+
+def score_leads(leads: Iterable[Any], model: Any) -> list[dict[str, Any]]:
+    """``{"id", "score", "grade", "score_obj"}`` per lead, best first (ties by id)."""
+    rows = []
+    for lead in leads:
+        s = model.score(lead)
+        rows.append({"id": lead.id, "score": float(s.value), "grade": s.grade.name, "_s": s})
+    rows.sort(key=lambda r: (-r["_s"].units, r["id"]))
+    return rows
+
+
+def infer_pipeline(spec: str | None, opportunities: Iterable[Any]) -> Any:
+    """``spec`` (template or JSON file) or else the template named by the stored opportunities'
+    ``pipeline`` field."""
+    from pipeline_core.stages import templates
+
+    if spec is not None:
+        return load_pipeline(spec)
+    names = {o.pipeline for o in opportunities if o.pipeline}
+    if len(names) == 1 and (name := next(iter(names))) in templates.names():
+        return templates.get(name)
+    raise bad_input(
+        "options",
+        "--pipeline",
+        "needed: the stored opportunities do not name one template"
+        + (f" (they name {sorted(names)})" if names else ""),
+        None,
+    )
+
+
+# -- score ------------------------------------------------------------------------------------
+
+
+def _score(args: argparse.Namespace) -> int:
+    model = _model(args.model)
+    if args.leads_file is not None:
+        leads = load_leads(args.leads_file)
+        source = args.leads_file
+    else:
+        store = open_store(args.store)
+        try:
+            leads = list(store.leads.all())
+        finally:
+            store.close()
+        source = args.store
+    rows = score_leads(leads, model)
+    grades = Counter(r["grade"] for r in rows)
+    names = [b.name for b in model.bands] if hasattr(model, "bands") else sorted(grades)
+    top = rows if args.top is None else rows[: args.top]
+    result = {
+        "source": source,
+        "model": {"name": model.name, "version": getattr(model, "version", None)},
+        "count": len(rows),
+        "grades": {g: grades.get(g, 0) for g in names},
+        "leads": [
+            {"id": r["id"], "score": r["score"], "grade": r["grade"]}
+            | ({"explain": r["_s"].explain()} if args.explain else {})
+            for r in top
+        ],
+    }
+    if args.json:
+        emit_json(result)
+        return EXIT_OK
+    print(
+        f"{len(rows):,} leads from {source} scored with {model.name}: "
+        + " · ".join(f"{g} {n:,}" for g, n in result["grades"].items())
+    )
+    shown = rows[: 10 if args.top is None else args.top]
+    for r in shown:
+        print(f"  {r['id']:<24} {r['score']:>8.2f}  {r['grade']}")
+        if args.explain:
+            print("\n".join("      " + line for line in r["_s"].explain().splitlines()))
+    if len(shown) < len(rows):
+        print(f"  ... {len(rows) - len(shown):,} more (--top N, --json)")
+    return EXIT_OK
+
+
+# -- sla --------------------------------------------------------------------------------------
+
+
+def _sla(args: argparse.Namespace) -> int:
+    from pipeline_core.sla import (
+        Policy,
+        SlaEngine,
+        default_calendar,
+        default_policy,
+        state_from_records,
+    )
+
+    now = parse_instant(args.now, "--now")
+    store = open_store(args.store)
+    try:
+        leads = list(store.leads.all())
+        opportunities = list(store.opportunities.all())
+        activities = list(store.activities.all())
+        users = list(store.users.all())
+    finally:
+        store.close()
+    pipeline = (
+        infer_pipeline(args.pipeline, opportunities) if (args.pipeline or opportunities) else None
+    )
+    if args.policy is not None:
+        policy = Policy.from_dict(load_json_file(args.policy, "--policy"), stages=pipeline)
+    else:
+        policy = default_policy(default_calendar(country=args.country or None))
+    engine = SlaEngine(policy, pipeline=pipeline)
+    model = _model(args.model)
+    managers = {u.id: u.manager_id for u in users if u.manager_id}
+    acts_of: defaultdict[str, list[Any]] = defaultdict(list)
+    for a in activities:
+        if a.lead_id:
+            acts_of[a.lead_id].append(a)
+        if a.opportunity_id:
+            acts_of[a.opportunity_id].append(a)
+
+    def states() -> Iterator[Any]:
+        bar = ProgressBar("evaluating", total=len(leads) + len(opportunities))
+        n = 0
+        for lead in leads:
+            grade = lead.custom.get("grade")
+            if grade not in ("A", "B", "C"):
+                grade = model.grade(lead).name
+            yield state_from_records(
+                lead,
+                acts_of[lead.id],
+                grade=grade,
+                grade_at=lead.created_at,
+                manager_id=managers.get(lead.owner_id or ""),
+            )
+            n += 1
+            if n % 1000 == 0:
+                bar(n)
+        for o in opportunities:
+            yield state_from_records(o, acts_of[o.id], manager_id=managers.get(o.owner_id))
+            n += 1
+            if n % 1000 == 0:
+                bar(n)
+        bar(n)
+        bar.done()
+
+    items = [
+        i for i in engine.evaluate_many(states(), now) if args.kind is None or i.kind == args.kind
+    ]
+    if args.owner is not None:
+        items = [i for i in items if i.recipient_id == args.owner]
+    items.sort(key=lambda i: (-i.at_us, i.id))
+    counts = Counter(i.kind for i in items)
+    by_rule = Counter((i.kind, i.rule) for i in items)
+    result: dict[str, Any] = {
+        "now": now.isoformat(),
+        "policy": policy.id,
+        "pipeline": None if pipeline is None else pipeline.id,
+        "subjects": len(leads) + len(opportunities),
+        "counts": {k: counts.get(k, 0) for k in _KINDS},
+        "by_rule": {k: {r: n for (kk, r), n in by_rule.most_common() if kk == k} for k in _KINDS},
+        "items": [i.to_dict() for i in (items if args.limit is None else items[: args.limit])],
+    }
+    if args.json:
+        emit_json(result)
+        return EXIT_OK
+    print(
+        f"SLA at {result['now']} over {result['subjects']:,} leads and opportunities "
+        f"(policy {policy.id})"
+    )
+    for k in _KINDS:
+        rules = ", ".join(f"{r} {n:,}" for r, n in list(result["by_rule"][k].items())[:4])
+        print(f"  {k + 's':<12}{result['counts'][k]:>8,}   {rules}")
+    shown = items[: 10 if args.limit is None else args.limit]
+    if shown:
+        print("latest:")
+    for i in shown:
+        print(
+            f"  {i.kind:<10} {i.at.isoformat()[:16]}  {i.rule:<28} {i.subject_id} → "
+            f"{i.recipient} {i.recipient_id or ''}"
+        )
+    return EXIT_OK
+
+
+# -- funnel -----------------------------------------------------------------------------------
+
+
+def _funnel(args: argparse.Namespace) -> int:
+    from pipeline_core import metrics as m
+
+    store = open_store(args.store)
+    try:
+        opportunities = list(store.opportunities.all())
+        events = list(store.stage_events.all())
+    finally:
+        store.close()
+    pipeline = infer_pipeline(args.pipeline, opportunities)
+    if args.start is not None:
+        start = parse_instant(args.start, "--start")
+    elif opportunities:
+        start = min(o.created_at for o in opportunities)
+    else:
+        raise bad_input("store", "--store", "holds no opportunities: nothing to count", args.store)
+    if args.end is not None:
+        end = parse_instant(args.end, "--end")
+    elif opportunities:
+        end = max(o.created_at for o in opportunities) + timedelta(microseconds=1)
+    else:
+        raise bad_input("store", "--store", "holds no opportunities: nothing to count", args.store)
+    if end <= start:
+        raise BadInput("options", [Problem(("--end",), "must be after --start", args.end)])
+    horizon = None if args.horizon is None else timedelta(days=args.horizon)
+    funnel = m.cohort_funnel(
+        opportunities,
+        events,
+        stages=pipeline,
+        start=start,
+        end=end,
+        horizon=horizon,
+        by=tuple(args.by),
+        value=not args.no_value,
+    )
+    conversion = funnel.conversion()
+    result = {
+        "pipeline": pipeline.id,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "horizon_days": args.horizon,
+        "by": list(args.by),
+        "rows": funnel.records(),
+        "conversion": conversion.records(),
+        "bottleneck": conversion.bottleneck() if not args.by else None,
+        "bottlenecks": conversion.bottlenecks(),
+    }
+    if args.json:
+        emit_json(result)
+        return EXIT_OK
+    print(f"Funnel of {pipeline.id!r}: opportunities created {result['start']} to {result['end']}")
+    keys = list(args.by)
+    print(
+        "  "
+        + "".join(f"{k:<16}" for k in keys)
+        + f"{'stage':<24}{'reached':>8}{'share':>8}{'conv.':>8}"
+    )
+    for r in result["rows"]:
+        conv = "—" if r["conversion"] is None else f"{r['conversion']:.1%}"
+        share = "—" if r["share"] is None else f"{r['share']:.1%}"
+        print(
+            "  "
+            + "".join(f"{r[k]!s:<16}" for k in keys)
+            + f"{r['stage']:<24}{r['reached']:>8,}{share:>8}{conv:>8}"
+        )
+    for b in result["bottlenecks"]:
+        where = " ".join(f"{k}={b[k]}" for k in keys)
+        print(
+            f"  bottleneck{(' ' + where) if where else ''}: {b['from_stage']} → {b['to_stage']} "
+            f"({b['progressed']:,} of {b['entered']:,}, {b['rate']:.1%})"
+        )
+    return EXIT_OK
+
+
+# -- import / export --------------------------------------------------------------------------
+
+
+def _import(args: argparse.Namespace) -> int:
+    from pipeline_core.storage.io import import_records
+
+    if not Path(args.file).is_file():
+        raise bad_input(args.file, "FILE", "file not found", args.file)
+    store = open_store(args.store, must_exist=False)
+    bar = ProgressBar(f"importing {args.kind}")
+    try:
+        report = import_records(
+            store,
+            args.kind,
+            args.file,
+            format=args.format,
+            skip_invalid=args.skip_invalid,
+            progress=bar,
+        )
+    finally:
+        bar.done()
+        store.close()
+    result = {
+        "kind": report.kind,
+        "file": args.file,
+        "store": args.store,
+        "rows": report.rows,
+        "written": report.written,
+        "skipped": [
+            {
+                "row": e.row,
+                "field": e.field,
+                "value": str(e.value),
+                "message": e.message,
+                "code": e.code,
+            }
+            for e in report.errors
+        ],
+    }
+    if args.json:
+        emit_json(result)
+    else:
+        print(
+            f"imported {report.written:,} {report.kind} records of {report.rows:,} rows into {args.store}"
+        )
+        for e in report.errors:
+            print(f"  skipped {e}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pipeline_core.storage.io import export_records
+
+    to_stdout = args.file == "-"
+    if to_stdout and args.format is None:
+        raise bad_input("options", "--format", "needed when writing to stdout (-)", None)
+    if to_stdout and args.json:
+        raise bad_input(
+            "options", "--json", "cannot be combined with writing records to stdout", True
+        )
+    store = open_store(args.store)
+    bar = ProgressBar(f"exporting {args.kind}")
+    try:
+        n = export_records(
+            store,
+            args.kind,
+            sys.stdout if to_stdout else args.file,
+            format=args.format,
+            progress=bar,
+        )
+    finally:
+        bar.done()
+        store.close()
+    if args.json:
+        emit_json({"kind": args.kind, "file": args.file, "store": args.store, "written": n})
+    else:
+        print(
+            f"exported {n:,} {args.kind} records to {args.file}",
+            file=sys.stderr if to_stdout else sys.stdout,
+        )
+    return EXIT_OK
+
+
+# -- validate ---------------------------------------------------------------------------------
+
+
+def _detect(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    if "stages" in data:
+        return "pipeline"
+    if "criteria" in data or "parts" in data:
+        return "model"
+    if "rules" in data or "risks" in data or "calendar" in data:
+        return "policy"
+    return None
+
+
+def _check(kind: str, data: Any, stages: Any) -> str:
+    from pipeline_core.scoring import model_from_dict
+    from pipeline_core.sla import Policy
+    from pipeline_core.stages import Pipeline
+
+    if kind == "pipeline":
+        p = Pipeline.from_dict(data)
+        return f"pipeline {p.id!r}: {len(p.stages)} stages"
+    if kind == "model":
+        mo = model_from_dict(data)
+        return f"scoring model {mo.name!r}"
+    pol = Policy.from_dict(data, stages=stages)
+    return f"SLA policy {pol.id!r}: {len(pol.rules)} rules, {len(pol.risks)} risk rules"
+
+
+def _validate(args: argparse.Namespace) -> int:
+    stages = None if args.pipeline is None else load_pipeline(args.pipeline)
+    reports: list[dict[str, Any]] = []
+    for path in args.files:
+        entry: dict[str, Any] = {"file": path, "kind": args.kind, "valid": False, "problems": []}
+        try:
+            data = load_json_file(path, "FILE")
+            kind = args.kind if args.kind != "auto" else _detect(data)
+            entry["kind"] = kind
+            if kind is None:
+                raise BadInput(
+                    path,
+                    [
+                        Problem(
+                            (),
+                            "cannot tell the kind (a pipeline has "
+                            "'stages', a model 'criteria' or 'parts', a policy 'rules'): "
+                            "pass --kind",
+                            None,
+                            "unknown_kind",
+                            missing=True,
+                        )
+                    ],
+                )
+            entry["summary"] = _check(kind, data, stages)
+            entry["valid"] = True
+        except (ConfigError, ValidationError) as exc:
+            entry["what"] = exc.what
+            entry["problems"] = problems_json(exc.problems)
+            entry["message"] = str(exc)
+        reports.append(entry)
+    ok = all(r["valid"] for r in reports)
+    if args.json:
+        emit_json({"valid": ok, "files": reports})
+    else:
+        for r in reports:
+            if r["valid"]:
+                print(f"ok       {r['file']}: {r['summary']}")
+            else:
+                print(f"invalid  {r['file']}: {r['message']}")
+    return EXIT_OK if ok else EXIT_BAD_INPUT
+
+
+# -- diagram ----------------------------------------------------------------------------------
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    from pipeline_core.stages import templates
+
+    if args.list:
+        names = templates.names()
+        if args.json:
+            emit_json({"templates": names})
+        else:
+            print("\n".join(names))
+        return EXIT_OK
+    if args.pipeline is None:
+        raise bad_input(
+            "options", "PIPELINE", "give a template name or a pipeline JSON file (or --list)"
+        )
+    pipeline = load_pipeline(args.pipeline, "PIPELINE")
+    text = pipeline.to_mermaid() if args.format == "mermaid" else pipeline.to_dot()
+    if args.output is not None:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    if args.json:
+        emit_json({"pipeline": pipeline.id, "format": args.format, "diagram": text})
+    elif args.output is None:
+        print(text)
+    else:
+        print(f"wrote {args.format} diagram of {pipeline.id!r} to {args.output}")
+    return EXIT_OK
+
+
+# -- parsers ----------------------------------------------------------------------------------
+
+
+def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    """Register every command of this module on the sub-parser action ``sub``."""
+    from pipeline_core.storage.io import kinds
+
+    p = sub.add_parser(
+        "score",
+        help="score and grade leads (BANT by default) from a file or the store",
+        description="Score every lead with a scoring model (default: BANT.default()) and grade it "
+        "A/B/C. Leads come from LEADS (a CSV or JSON Lines file in the library's lead layout, as "
+        "`export lead` writes it) or from the store. Text output shows the best leads; --json "
+        "lists every lead, best first.",
+        epilog="examples:\n  pipeline-core score\n  pipeline-core score leads.csv --explain --top 3\n"
+        "  pipeline-core score leads.jsonl --model acme-model.json --json",
+        formatter_class=formatter,
+    )
+    p.add_argument(
+        "leads_file",
+        nargs="?",
+        metavar="LEADS",
+        help="CSV or JSON Lines file of leads (default: read the store)",
+    )
+    add_store(p)
+    p.add_argument(
+        "--model",
+        metavar="FILE",
+        help="scoring model or weighted sum as JSON (default: BANT.default())",
+    )
+    p.add_argument(
+        "--top",
+        type=int,
+        metavar="N",
+        help="show only the N best leads (text default: 10; --json default: all)",
+    )
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="include each lead's explanation (criteria, rules, points)",
+    )
+    add_json(p)
+    p.set_defaults(handler=_score)
+
+    p = sub.add_parser(
+        "sla",
+        help="reminders, breaches, escalations and risk flags due by an instant",
+        description="Run the SLA engine over the stored leads and opportunities at --now and list "
+        "every item due by then (reminders, breaches, escalations, risk flags), latest first. "
+        "Lead grades come from the lead's custom field 'grade' (the demo stores it) or are scored "
+        "with --model. The stage SOP time limits of the pipeline are rules too.",
+        epilog="examples:\n  pipeline-core sla --now 2025-04-06T00:00:00+08:00\n"
+        "  pipeline-core sla --now 2025-04-06T00:00:00+08:00 --kind breach --limit 20\n"
+        "  pipeline-core sla --policy acme-policy.json --pipeline saas --json",
+        formatter_class=formatter,
+    )
+    add_store(p)
+    p.add_argument(
+        "--now", metavar="INSTANT", help="ISO 8601 instant with offset (default: the current time)"
+    )
+    p.add_argument(
+        "--policy", metavar="FILE", help="SLA policy JSON (default: the built-in default policy)"
+    )
+    p.add_argument(
+        "--country",
+        default="CN",
+        metavar="CODE",
+        help="holidays of the default calendar (default: CN; '' for none)",
+    )
+    p.add_argument(
+        "--pipeline",
+        metavar="NAME|FILE",
+        help="template or pipeline JSON (default: the template the opportunities name)",
+    )
+    p.add_argument(
+        "--model",
+        metavar="FILE",
+        help="scoring model for leads without a stored grade (default: BANT)",
+    )
+    p.add_argument("--kind", choices=_KINDS, help="only items of this kind")
+    p.add_argument("--owner", metavar="USER_ID", help="only items for this recipient")
+    p.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="list at most N items (text default: 10; --json default: all)",
+    )
+    add_json(p)
+    p.set_defaults(handler=_sla)
+
+    p = sub.add_parser(
+        "funnel",
+        help="cohort funnel, stage conversion and the bottleneck",
+        description="Count how many opportunities created in [--start, --end) reached each stage "
+        "(cohort funnel), the conversion between consecutive stages and the bottleneck (the "
+        "lowest conversion). Defaults: every stored opportunity.",
+        epilog="examples:\n  pipeline-core funnel\n  pipeline-core funnel --by source --horizon 30\n"
+        "  pipeline-core funnel --start 2025-01-06T00:00:00+08:00 --end 2025-02-06T00:00:00+08:00 --json",
+        formatter_class=formatter,
+    )
+    add_store(p)
+    p.add_argument(
+        "--pipeline",
+        metavar="NAME|FILE",
+        help="template or pipeline JSON (default: the template the opportunities name)",
+    )
+    p.add_argument(
+        "--start", metavar="INSTANT", help="cohort start, inclusive (default: the first creation)"
+    )
+    p.add_argument(
+        "--end",
+        metavar="INSTANT",
+        help="cohort end, exclusive (default: just after the last creation)",
+    )
+    p.add_argument(
+        "--horizon",
+        type=float,
+        metavar="DAYS",
+        help="count only stages reached within DAYS of creation",
+    )
+    p.add_argument(
+        "--by",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="group by an opportunity field (source, owner_id, team_id ...); repeatable",
+    )
+    p.add_argument(
+        "--no-value", action="store_true", help="do not sum amounts (needed with mixed currencies)"
+    )
+    add_json(p)
+    p.set_defaults(handler=_funnel)
+
+    for name, verb in (("import", "into"), ("export", "from")):
+        p = sub.add_parser(
+            name,
+            help=f"{name} records of one kind {verb} the store (CSV or JSON Lines)",
+            description=(
+                "Import a CSV or JSON Lines file of one record kind into the store, in one "
+                "transaction. By default a file with any bad row writes nothing and every bad row "
+                "is listed (row, column, value, problem); --skip-invalid writes the good rows."
+                if name == "import"
+                else "Export every record of one kind from the store to a CSV or JSON Lines file "
+                "(the format follows the suffix, or --format); '-' writes to stdout."
+            )
+            + f" Kinds: {', '.join(kinds())}.",
+            epilog=(
+                "examples:\n  pipeline-core import lead leads.csv\n"
+                "  pipeline-core import opportunity deals.jsonl --store sqlite:///crm.db --skip-invalid"
+                if name == "import"
+                else "examples:\n  pipeline-core export lead leads.csv\n"
+                "  pipeline-core export stage_event - --format jsonl | head"
+            ),
+            formatter_class=formatter,
+        )
+        p.add_argument(
+            "kind", choices=kinds(), metavar="KIND", help=f"record kind: {', '.join(kinds())}"
+        )
+        p.add_argument(
+            "file",
+            metavar="FILE",
+            help="the .csv or .jsonl file" + (" ('-' for stdout)" if name == "export" else ""),
+        )
+        add_store(p)
+        p.add_argument(
+            "--format", choices=("csv", "jsonl"), help="file format (default: from the suffix)"
+        )
+        if name == "import":
+            p.add_argument(
+                "--skip-invalid",
+                action="store_true",
+                help="write the good rows and report the bad ones",
+            )
+        add_json(p)
+        p.set_defaults(handler=_import if name == "import" else _export)
+
+    p = sub.add_parser(
+        "validate",
+        help="check pipeline, scoring model and SLA policy JSON files",
+        description="Validate definitions given as JSON files: pipelines, scoring models "
+        "(or weighted sums) and SLA policies. Every problem of every file is printed with its "
+        "path. The kind is detected from the content unless --kind is given. Exit code 2 if any "
+        "file is invalid.",
+        epilog="examples:\n  pipeline-core validate my-pipeline.json acme-model.json\n"
+        "  pipeline-core validate acme-policy.json --pipeline my-pipeline.json --json",
+        formatter_class=formatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="JSON files to check")
+    p.add_argument(
+        "--kind",
+        choices=("auto", "pipeline", "model", "policy"),
+        default="auto",
+        help="what the files are (default: auto)",
+    )
+    p.add_argument(
+        "--pipeline", metavar="NAME|FILE", help="check a policy's stage ids against this pipeline"
+    )
+    add_json(p)
+    p.set_defaults(handler=_validate)
+
+    p = sub.add_parser(
+        "diagram",
+        help="draw a pipeline as a Mermaid or Graphviz DOT diagram",
+        description="Print the stages and every allowed move of a pipeline template or a "
+        "pipeline JSON file as a Mermaid stateDiagram (paste into Markdown) or a Graphviz digraph.",
+        epilog="examples:\n  pipeline-core diagram --list\n  pipeline-core diagram small_team\n"
+        "  pipeline-core diagram my-pipeline.json --format dot -o pipeline.dot",
+        formatter_class=formatter,
+    )
+    p.add_argument(
+        "pipeline", nargs="?", metavar="PIPELINE", help="template name or pipeline JSON file"
+    )
+    p.add_argument(
+        "--format",
+        choices=("mermaid", "dot"),
+        default="mermaid",
+        help="diagram language (default: mermaid)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write the diagram to FILE")
+    p.add_argument("--list", action="store_true", help="list the template names")
+    add_json(p)
+    p.set_defaults(handler=_diagram)

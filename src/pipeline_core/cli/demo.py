@@ -1,0 +1,426 @@
+"""``pipeline-core demo``: a sample company's quarter in ``pipeline.db`` and a report.
+
+:func:`run_demo` does the work and returns a plain-data summary (the ``--json`` output);
+:func:`render_text` prints it and :func:`pipeline_core.cli.report.write_report` writes the HTML
+report with the charts. "Now" is the horizon of the generated quarter, an injected instant: the
+demo gives the same numbers on every run for a seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from pipeline_core.cli._common import EXIT_OK, ProgressBar, add_json, bad_input, emit_json
+
+__all__ = ["DEMO_START", "DemoOptions", "add_parser", "render_text", "run_demo"]
+
+DEMO_START: Final = datetime(2025, 1, 6, tzinfo=ZoneInfo("Asia/Shanghai"))
+"""Where the demo quarter starts (a Monday, Shanghai time)."""
+
+_TOP_LEADS: Final = 3
+_EXAMPLES: Final = 3
+_KINDS: Final = ("reminder", "breach", "escalation", "risk")
+
+
+@attrs.frozen(kw_only=True)
+class DemoOptions:
+    """What the demo generates and where it writes (paths relative to the current directory)."""
+
+    seed: int = 7
+    leads: int = 2_000
+    days: int = 90
+    template: str = "small_team"
+    db: Path = Path("pipeline.db")
+    report: Path | None = Path("report.html")
+    start: datetime = DEMO_START
+    runs: int = 2_000
+
+
+def _manager_of(users: Iterable[Any]) -> dict[str, str]:
+    return {u.id: u.manager_id for u in users if u.manager_id}
+
+
+def _remove_db(path: Path) -> None:
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+def _follow_up(grade: Any) -> str:
+    if grade.follow_up_within is not None:
+        days = grade.follow_up_within / timedelta(days=1)
+        deep = ", deep conversation" if grade.deep_conversation else ""
+        return f"contact within {days:g} day{'s' if days != 1 else ''}{deep}"
+    if grade.nurture_every is not None:
+        return f"nurture every {grade.nurture_every / timedelta(days=1):g} days"
+    return str(grade.action)
+
+
+def run_demo(
+    options: DemoOptions, *, progress: Callable[[str], ProgressBar] | None = None
+) -> dict[str, Any]:
+    """Generate, store, score, run the SLA engine and compute the metrics; return the summary.
+
+    Writes ``options.db`` (replacing it: built under a temporary name, then renamed, so a failed
+    run leaves the old database alone) and, unless ``options.report`` is ``None``, the HTML report.
+    """
+    from pipeline_core import metrics as m
+    from pipeline_core import storage
+    from pipeline_core.records import JournalEntry, Lead
+    from pipeline_core.samples import SampleConfig, generate
+    from pipeline_core.scoring import BANT
+    from pipeline_core.sla import SlaEngine, default_calendar, default_policy, state_from_records
+    from pipeline_core.stages import templates
+
+    began = time.perf_counter()
+    bar = progress or (lambda label: ProgressBar(label))
+    if options.template not in templates.names():
+        raise bad_input(
+            "demo",
+            "--template",
+            f"unknown template; one of {', '.join(templates.names())}",
+            options.template,
+        )
+    pipeline = templates.get(options.template)
+    config = SampleConfig.for_pipeline(
+        pipeline, seed=options.seed, n_leads=options.leads, start=options.start, days=options.days
+    )
+    company = generate(config)
+    now = config.end
+
+    leads = list(company.leads())
+    opportunities = list(company.opportunities())
+    events = list(company.stage_events())
+    activities = list(company.activities())
+
+    # Score and grade every lead; keep the result on the lead and as a journal entry.
+    model = BANT.default()
+    scores = {lead.id: model.score(lead) for lead in leads}
+    graded: list[Lead] = []
+    journal: list[JournalEntry] = []
+    for lead in leads:
+        s = scores[lead.id]
+        custom = {**lead.custom, "score": float(s.value), "grade": s.grade.name}
+        graded.append(Lead.from_dict({**lead.to_dict(), "custom": custom}))
+        journal.append(
+            JournalEntry(
+                id=f"grade-{lead.id}",
+                kind="grade_assigned",
+                subject_id=lead.id,
+                at=lead.created_at,
+                by="scoring",
+                payload={"grade": s.grade.name, "score": str(s.value), "model": s.model},
+            )
+        )
+
+    # SLA engine at "now" (the horizon of the quarter).
+    engine = SlaEngine(default_policy(default_calendar(country="CN")), pipeline=pipeline)
+    acts_of: defaultdict[str, list[Any]] = defaultdict(list)
+    for a in activities:
+        if a.lead_id:
+            acts_of[a.lead_id].append(a)
+        if a.opportunity_id:
+            acts_of[a.opportunity_id].append(a)
+    managers = _manager_of(company.users)
+    states = [
+        state_from_records(
+            lead,
+            acts_of[lead.id],
+            grade=scores[lead.id].grade.name,
+            grade_at=lead.created_at,
+            manager_id=managers.get(lead.owner_id or ""),
+        )
+        for lead in leads
+    ] + [
+        state_from_records(o, acts_of[o.id], manager_id=managers.get(o.owner_id))
+        for o in opportunities
+    ]
+    items = list(engine.evaluate_many(states, now))
+    outcomes = [o for st in states for o in engine.outcomes(st)]
+
+    # Store everything in one fresh database, then swap it in.
+    target = options.db
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    _remove_db(tmp)
+    stored: dict[str, int] = {}
+    store = storage.open(f"sqlite:///{tmp.resolve()}")
+    try:
+        with store.unit_of_work():
+            for name, records in (
+                ("teams", company.teams),
+                ("users", company.users),
+                ("accounts", list(company.accounts())),
+                ("contacts", list(company.contacts())),
+                ("leads", graded),
+                ("opportunities", opportunities),
+                ("sla_outcomes", outcomes),
+            ):
+                p = bar(f"storing {name}")
+                stored[name] = getattr(store, name).bulk_add(records, progress=p)
+                p.done()
+            for name, entries in (
+                ("stage_events", events),
+                ("activities", activities),
+                ("journal", journal),
+            ):
+                p = bar(f"storing {name}")
+                stored[name] = getattr(store, name).bulk_append(entries, progress=p)
+                p.done()
+    except BaseException:
+        store.close()
+        _remove_db(tmp)
+        raise
+    store.close()
+    _remove_db(target)
+    os.replace(tmp, target)
+
+    # Metrics over the quarter.
+    funnel = m.cohort_funnel(opportunities, events, stages=pipeline, start=config.origin, end=now)
+    bottleneck = funnel.conversion().bottleneck()
+    weighted = m.weighted_forecast(opportunities, stages=pipeline)
+    monte = m.monte_carlo_forecast(
+        opportunities, stages=pipeline, runs=options.runs, seed=options.seed
+    )
+    in_stage = m.time_in_stage(events, stages=pipeline, as_of=now)
+
+    ranked = sorted(leads, key=lambda lead: (-scores[lead.id].units, lead.id))
+    top = [
+        {
+            "id": lead.id,
+            "company": lead.company,
+            "score": float(scores[lead.id].value),
+            "grade": scores[lead.id].grade.name,
+            "follow_up": _follow_up(scores[lead.id].grade),
+            "explain": scores[lead.id].explain(),
+        }
+        for lead in ranked[:_TOP_LEADS]
+    ]
+    grades = Counter(s.grade.name for s in scores.values())
+    counts = Counter(i.kind for i in items)
+    week_ago = now - timedelta(days=7)
+    recent = Counter(i.kind for i in items if i.at >= week_ago)
+    by_rule: dict[str, dict[str, int]] = {}
+    for kind in _KINDS:
+        by_rule[kind] = dict(Counter(i.rule for i in items if i.kind == kind).most_common())
+    latest = sorted(items, key=lambda i: (-i.at_us, i.id))
+    examples = {
+        kind: [i.to_dict() for i in latest if i.kind == kind][:_EXAMPLES] for kind in _KINDS
+    }
+    summary: dict[str, Any] = {
+        "seed": options.seed,
+        "leads": options.leads,
+        "template": pipeline.id,
+        "start": config.origin.isoformat(),
+        "now": now.isoformat(),
+        "db": str(target),
+        "report": None if options.report is None else str(options.report),
+        "stored": stored,
+        "scoring": {
+            "model": f"{model.name} v{model.version}",
+            "grades": {g: grades.get(g, 0) for g in ("A", "B", "C")},
+            "top_leads": top,
+        },
+        "sla": {
+            "counts": {k: counts.get(k, 0) for k in _KINDS},
+            "last_7_days": {k: recent.get(k, 0) for k in _KINDS},
+            "by_rule": by_rule,
+            "examples": examples,
+            "outcomes": {
+                "met": sum(1 for o in outcomes if o.met),
+                "missed": sum(1 for o in outcomes if not o.met),
+            },
+        },
+        "funnel": {
+            "start": config.origin.isoformat(),
+            "end": now.isoformat(),
+            "rows": funnel.records(),
+            "bottleneck": bottleneck,
+        },
+        "time_in_stage": in_stage.records(),
+        "forecast": {
+            "currency": config.currency,
+            "weighted": weighted.records()[0] if weighted.records() else None,
+            "monte_carlo": monte.records()[0] if monte.records() else None,
+            "runs": options.runs,
+        },
+    }
+    if options.report is not None:
+        from pipeline_core.cli.report import write_report
+
+        write_report(options.report, summary, funnel=funnel, forecast=monte, time_in_stage=in_stage)
+    summary["seconds"] = round(time.perf_counter() - began, 2)
+    return summary
+
+
+def _money(x: float | None) -> str:
+    return "—" if x is None else f"{x:,.0f}"
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1%}"
+
+
+def render_text(summary: dict[str, Any]) -> str:
+    """The short human report of a demo run."""
+    out: list[str] = []
+    add = out.append
+    stored = summary["stored"]
+    add(
+        f"pipeline-core demo: {summary['leads']:,} leads, seed {summary['seed']}, "
+        f"pipeline {summary['template']!r}, {summary['start'][:10]} → now = {summary['now']}"
+    )
+    add(f"wrote {summary['db']}: " + ", ".join(f"{v:,} {k}" for k, v in stored.items()))
+    sc = summary["scoring"]
+    add("")
+    add(
+        f"Top leads ({sc['model']})   grades: "
+        + " · ".join(f"{g} {n:,}" for g, n in sc["grades"].items())
+    )
+    for lead in sc["top_leads"]:
+        add(
+            f"  {lead['id']}  {lead['company'] or ''}  {lead['score']:.1f} → {lead['grade']}: {lead['follow_up']}"
+        )
+        out.extend("    " + line for line in lead["explain"].splitlines()[1:])
+    sla = summary["sla"]
+    add("")
+    add(f"SLA at {summary['now']} (due by now; last 7 days in brackets)")
+    for kind, label in (
+        ("reminder", "due reminders"),
+        ("breach", "breaches"),
+        ("escalation", "escalations"),
+        ("risk", "risk flags"),
+    ):
+        rules = ", ".join(f"{r} {n:,}" for r, n in list(sla["by_rule"][kind].items())[:3])
+        add(f"  {label:<14}{sla['counts'][kind]:>7,} ({sla['last_7_days'][kind]:,})   {rules}")
+    for kind in ("reminder", "breach", "risk"):
+        for item in sla["examples"][kind]:
+            extra = (
+                f" {item.get('signal')}={item.get('value')} ({item.get('level')})"
+                if kind == "risk"
+                else ""
+            )
+            add(
+                f"    {kind:<8} {item['at'][:16]}  {item['rule']:<28} {item['subject_id']} → "
+                f"{item['recipient']} {item['recipient_id'] or ''}{extra}"
+            )
+    fn = summary["funnel"]
+    add("")
+    add(f"Funnel (opportunities created {fn['start'][:10]} to {fn['end'][:10]})")
+    add(f"  {'stage':<22}{'reached':>8}{'share':>8}{'conv.':>8}{'value':>14}")
+    for r in fn["rows"]:
+        add(
+            f"  {r['stage']:<22}{r['reached']:>8,}{_pct(r['share']):>8}{_pct(r['conversion']):>8}{_money(r.get('value')):>14}"
+        )
+    b = fn["bottleneck"]
+    if b:
+        add(
+            f"  bottleneck: {b['from_stage']} → {b['to_stage']} ({b['progressed']:,} of {b['entered']:,}, {_pct(b['rate'])})"
+        )
+    fc = summary["forecast"]
+    w, mc = fc["weighted"], fc["monte_carlo"]
+    add("")
+    if w and mc:
+        add(f"Forecast ({w['open']:,} open deals, {fc['currency']})")
+        add(f"  pipeline {_money(w['pipeline'])}   weighted {_money(w['weighted'])}")
+        add(
+            f"  Monte-Carlo ({fc['runs']:,} runs): P10 {_money(mc['p10'])}   P50 {_money(mc['p50'])}   "
+            f"P90 {_money(mc['p90'])}   mean {_money(mc['mean'])}"
+        )
+    else:
+        add("Forecast: no open deals")
+    add("")
+    if summary["report"]:
+        add(f"report: {summary['report']}   ({summary.get('seconds', 0):.1f} s)")
+    add(
+        f"next: pipeline-core sla --now {summary['now']}   |   pipeline-core funnel   |   pipeline-core --help"
+    )
+    return "\n".join(out)
+
+
+def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    """Register ``demo``."""
+    p = sub.add_parser(
+        "demo",
+        help="build pipeline.db and report.html from a generated sample company",
+        description="Generate a realistic sample company and a quarter of activity, store it in a "
+        "fresh SQLite database, score and grade the leads (BANT), run the SLA engine at the end "
+        "of the quarter, and print a short report (top leads and why, reminders, breaches, risk "
+        "flags, funnel and bottleneck, forecast). Also writes an HTML report with the charts. "
+        "Existing files are replaced.",
+        epilog="examples:\n  pipeline-core demo\n  pipeline-core demo --leads 500 --seed 3 "
+        "--db /tmp/demo.db --report /tmp/demo.html\n  pipeline-core demo --no-report --json",
+        formatter_class=formatter,
+    )
+    p.add_argument(
+        "--db",
+        default="pipeline.db",
+        metavar="PATH",
+        help="SQLite database to (re)create (default: pipeline.db)",
+    )
+    p.add_argument(
+        "--report",
+        default="report.html",
+        metavar="PATH",
+        help="HTML report to write (default: report.html)",
+    )
+    p.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+    p.add_argument(
+        "--seed", type=int, default=7, help="random seed: same seed, same company (default: 7)"
+    )
+    p.add_argument(
+        "--leads", type=int, default=2_000, metavar="N", help="number of leads (default: 2000)"
+    )
+    p.add_argument(
+        "--days",
+        type=int,
+        default=90,
+        metavar="N",
+        help="length of the generated period in days (default: 90)",
+    )
+    p.add_argument(
+        "--template",
+        default="small_team",
+        metavar="NAME",
+        help="pipeline template (default: small_team; see `pipeline-core diagram --list`)",
+    )
+    add_json(p)
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    problems: list[tuple[str, str, Any]] = []
+    if args.leads < 1:
+        problems.append(("--leads", "must be at least 1", args.leads))
+    if args.days < 1:
+        problems.append(("--days", "must be at least 1", args.days))
+    if problems:
+        from pipeline_core.cli._common import BadInput
+        from pipeline_core.errors import Problem
+
+        raise BadInput("demo options", [Problem((f,), msg, v) for f, msg, v in problems])
+    options = DemoOptions(
+        seed=args.seed,
+        leads=args.leads,
+        days=args.days,
+        template=args.template,
+        db=Path(args.db),
+        report=None if args.no_report else Path(args.report),
+    )
+    summary = run_demo(options)
+    if args.json:
+        emit_json(summary)
+    else:
+        print(render_text(summary))
+    return EXIT_OK
