@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,30 +30,3 @@ def spark() -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
-
-
-def _to_spark(spark: Any, frame: Any) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return spark.createDataFrame(frame.to_pandas())
-
-
-def converters(request: pytest.FixtureRequest, backend: str) -> Callable[[Any], Any]:
-    """A function turning a polars DataFrame into the backend's native frame."""
-    if backend == "polars":
-        return lambda f: f
-    if backend == "polars_lazy":
-        return lambda f: f.lazy()
-    if backend == "pandas":
-        return lambda f: f.to_pandas()
-    if backend == "pyarrow":
-        return lambda f: f.to_arrow()
-    if backend == "duckdb":
-        import duckdb
-
-        con = duckdb.connect()
-        return lambda f: con.from_arrow(f.to_arrow())
-    if backend == "spark":
-        session = request.getfixturevalue("spark")
-        return lambda f: _to_spark(session, f)
-    raise AssertionError(backend)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from _data import ORDER, T0, generate, polars_frames
+from metrics_support import ORDER, T0, generate, polars_frames
 
 from pipeline_core import metrics as m
 from pipeline_core.errors import ConfigError, ValidationError

@@ -13,9 +13,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from _data import ORDER, T0, assert_same, generate, polars_frames
+from metrics_support import ORDER, T0, assert_same, converters, generate, polars_frames
 
-from conftest import converters
 from pipeline_core import metrics as m
 
 OPPS, EVENTS = generate(seed=11, n=150)

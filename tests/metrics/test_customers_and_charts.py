@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from _data import ORDER, T0, generate
+from metrics_support import ORDER, T0, generate
 
 from pipeline_core import metrics as m
 from pipeline_core.errors import ValidationError

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from statistics import NormalDist
 
 import pytest
-from _data import ORDER, T0, assert_same, generate, polars_frames
+from metrics_support import ORDER, T0, assert_same, generate, polars_frames
 
 from pipeline_core import metrics as m
 from pipeline_core.errors import ConfigError, ValidationError

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from _data import LOST, OPEN, ORDER, T0, WON, assert_same, outcome, polars_frames
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from metrics_support import LOST, OPEN, ORDER, T0, WON, assert_same, outcome, polars_frames
 
 from pipeline_core import metrics as m
 from pipeline_core.records import Money, Opportunity, StageEvent

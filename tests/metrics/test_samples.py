@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from _data import assert_same
+from metrics_support import assert_same
 
 from pipeline_core import metrics as m
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import random
+import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+import pytest
 
 from pipeline_core.metrics.inputs import event_columns, opportunity_columns, stage_order
 from pipeline_core.records import Money, Opportunity, StageEvent
@@ -141,3 +145,30 @@ def assert_same(got: Any, want: Any, name: str = "") -> None:
             else:
                 assert g == w, (name, col, g, w)
                 assert type(g) is type(w), (name, col, g, w)
+
+
+def _to_spark(spark: Any, frame: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return spark.createDataFrame(frame.to_pandas())
+
+
+def converters(request: pytest.FixtureRequest, backend: str) -> Callable[[Any], Any]:
+    """A function turning a polars DataFrame into the backend's native frame."""
+    if backend == "polars":
+        return lambda f: f
+    if backend == "polars_lazy":
+        return lambda f: f.lazy()
+    if backend == "pandas":
+        return lambda f: f.to_pandas()
+    if backend == "pyarrow":
+        return lambda f: f.to_arrow()
+    if backend == "duckdb":
+        import duckdb
+
+        con = duckdb.connect()
+        return lambda f: con.from_arrow(f.to_arrow())
+    if backend == "spark":
+        session = request.getfixturevalue("spark")
+        return lambda f: _to_spark(session, f)
+    raise AssertionError(backend)
