@@ -282,3 +282,70 @@ def test_response_time_on_frames_equals_records(backend: str) -> None:
     got = m.response_time(lf, af, **kw)
     assert_same(got, want)
     assert all(r["answered"] and r["breached"] and r["n"] > r["answered"] for r in want.records())
+
+
+@pytest.mark.parametrize("backend", ["polars", "pandas", "duckdb"])
+def test_sla_and_activity_metrics_on_frames_equal_records(backend: str) -> None:
+    import random
+
+    import polars as pl
+
+    rnd = random.Random(4)
+    outs = []
+    for i in range(60):
+        met = rnd.random() < 0.6
+        finished = met or rnd.random() < 0.5
+        outs.append(
+            SlaOutcome(
+                id=f"s{i}",
+                rule=rnd.choice(["first_touch", "needs"]),
+                target="t",
+                subject_kind="lead",
+                subject_id=f"l{i}",
+                started_at=T0,
+                due_at=T0 + timedelta(hours=3),
+                met=met,
+                elapsed_seconds=1.0,
+                finished_at=T0 + timedelta(hours=1) if finished else None,
+            )
+        )
+    acts = [
+        Activity(
+            id=f"a{i}",
+            kind=ActivityKind.CALL,
+            owner_id=rnd.choice(["u1", "u2", "u3"]),
+            lead_id="l",
+            at=T0 + timedelta(hours=rnd.randrange(0, 24 * 30)),
+            replied=rnd.random() < 0.3,
+        )
+        for i in range(90)
+    ]
+    ts = pl.Datetime("us", "UTC")
+    of = pl.DataFrame(
+        {
+            "rule": [o.rule for o in outs],
+            "met": [o.met for o in outs],
+            "finished_at": [o.finished_at for o in outs],
+        },
+        schema={"rule": pl.String, "met": pl.Boolean, "finished_at": ts},
+    )
+    af = pl.DataFrame(
+        {
+            "owner_id": [a.owner_id for a in acts],
+            "at": [a.at for a in acts],
+            "replied": [a.replied for a in acts],
+        },
+        schema={"owner_id": pl.String, "at": ts, "replied": pl.Boolean},
+    )
+    if backend == "pandas":
+        of, af = of.to_pandas(), af.to_pandas()
+    elif backend == "duckdb":
+        import duckdb
+
+        of, af = duckdb.from_arrow(of.to_arrow()), duckdb.from_arrow(af.to_arrow())
+    period = {"start": T0 + timedelta(days=2), "end": T0 + timedelta(days=23)}
+    want = m.sla_attainment(outs)
+    assert all(r["omitted"] and r["met"] for r in want.records())
+    assert_same(m.sla_attainment(of), want)
+    assert_same(m.followups_per_rep_week(af, **period), m.followups_per_rep_week(acts, **period))
+    assert_same(m.reply_rate(af, **period), m.reply_rate(acts, **period))

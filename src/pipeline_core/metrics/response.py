@@ -1,5 +1,5 @@
-"""Response time (records or frames), SLA attainment and omission, follow-up volume and reply
-rate (records).
+"""Response time, SLA attainment and omission, follow-up volume and reply rate, on records or
+frames.
 
 Response time (lead entry → first touch)
     For leads created in ``[start, end)``: first touch = the earliest activity with
@@ -226,15 +226,58 @@ def _response_records(
     return rows
 
 
-def sla_attainment(outcomes: Iterable[SlaOutcome], *, by: Sequence[str] = ("rule",)) -> MetricTable:
-    """SLA attainment and omission rate per group of outcomes (default per rule)."""
+def _group_counts(
+    frame: Any,
+    what: str,
+    by: tuple[str, ...],
+    required: tuple[str, ...],
+    flags: dict[str, Any],
+    time_filter: tuple[str, int, int] | None = None,
+) -> dict[tuple[Any, ...], list[int]]:
+    """Frames: per group, the row count and the sums of 0/1 ``flags`` (name → boolean expr)."""
+    import narwhals.stable.v2 as nw
+
+    from pipeline_core.metrics._frames import collect_rows, prepare
+
+    times = (time_filter[0],) if time_filter else ()
+    df = prepare(frame, what=what, required=(*required, *by), time_columns=times)
+    if time_filter:
+        col, s, e = time_filter
+        df = df.filter((nw.col(col) >= s) & (nw.col(col) < e))
+    df = df.with_columns(**{f"_{k}": v.fill_null(False).cast(nw.Int64) for k, v in flags.items()})
+    aggs = [nw.len().alias("_n"), *[nw.col(f"_{k}").sum().alias(f"_{k}") for k in flags]]
+    out: dict[tuple[Any, ...], list[int]] = {}
+    for r in collect_rows(df.group_by(*by).agg(*aggs) if by else df.select(*aggs)):
+        if zero(r["_n"]):
+            out[tuple(r[b] for b in by)] = [int(r["_n"]), *[int(zero(r[f"_{k}"])) for k in flags]]
+    return out
+
+
+def sla_attainment(outcomes: Any, *, by: Sequence[str] = ("rule",)) -> MetricTable:
+    """SLA attainment and omission rate per group of outcomes (default per rule). Records
+    (``SlaOutcome``) or a frame with ``met`` (bool), ``finished_at`` and the ``by`` columns."""
     by = tuple(by)
-    acc: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for o in as_records(outcomes, SlaOutcome, "SLA outcomes"):
-        cell = acc[tuple(_attr(o, b) for b in by)]
-        cell[0] += 1
-        cell[1] += o.met
-        cell[2] += (not o.met) and o.finished_at is None
+    acc: dict[tuple[Any, ...], list[int]]
+    if is_frame(outcomes):
+        import narwhals.stable.v2 as nw
+
+        acc = _group_counts(
+            outcomes,
+            "SLA outcomes",
+            by,
+            ("met", "finished_at"),
+            {
+                "met": nw.col("met"),
+                "omitted": ~nw.col("met").fill_null(False) & nw.col("finished_at").is_null(),
+            },
+        )
+    else:
+        acc = defaultdict(lambda: [0, 0, 0])
+        for o in as_records(outcomes, SlaOutcome, "SLA outcomes"):
+            cell = acc[tuple(_attr(o, b) for b in by)]
+            cell[0] += 1
+            cell[1] += o.met
+            cell[2] += (not o.met) and o.finished_at is None
     rows = tuple(
         (*k, n, met, n - met, omitted, ratio(met, n), ratio(omitted, n))
         for k in sorted(acc, key=group_sort_key)
@@ -249,22 +292,40 @@ def sla_attainment(outcomes: Iterable[SlaOutcome], *, by: Sequence[str] = ("rule
     )
 
 
+def _activity_counts(activities: Any, s: int, e: int) -> dict[str, list[int]]:
+    """Per owner: [activities, replied] with ``at`` in [s, e), on records or a frame."""
+    if is_frame(activities):
+        import narwhals.stable.v2 as nw
+
+        counts = _group_counts(
+            activities,
+            "activities",
+            ("owner_id",),
+            ("at", "replied"),
+            {"replied": nw.col("replied")},
+            ("at", s, e),
+        )
+        return {k[0]: v for k, v in counts.items()}
+    acc: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for a in _period_activities(activities, s, e):
+        acc[a.owner_id][0] += 1
+        acc[a.owner_id][1] += a.replied
+    return dict(acc)
+
+
 def _period_activities(activities: Iterable[Activity], s: int, e: int) -> list[Activity]:
     return [
         a for a in as_records(activities, Activity, "activities") if s <= epoch_seconds(a.at) < e
     ]
 
 
-def followups_per_rep_week(
-    activities: Iterable[Activity], *, start: datetime, end: datetime
-) -> MetricTable:
-    """Follow-up activities per owner per week over ``[start, end)``."""
+def followups_per_rep_week(activities: Any, *, start: datetime, end: datetime) -> MetricTable:
+    """Follow-up activities per owner per week over ``[start, end)`` (records or a frame with
+    ``owner_id``, ``at``, ``replied``)."""
     s, e = check_period(start, end)
     weeks = (e - s) / (7 * 86_400)
-    counts: dict[str, int] = defaultdict(int)
-    for a in _period_activities(activities, s, e):
-        counts[a.owner_id] += 1
-    rows = tuple((k, counts[k], counts[k] / weeks) for k in sorted(counts))
+    counts = _activity_counts(activities, s, e)
+    rows = tuple((k, counts[k][0], counts[k][0] / weeks) for k in sorted(counts))
     return MetricTable(
         metric="followups_per_rep_week",
         kind="period",
@@ -275,13 +336,11 @@ def followups_per_rep_week(
     )
 
 
-def reply_rate(activities: Iterable[Activity], *, start: datetime, end: datetime) -> MetricTable:
-    """Share of activities the customer replied to, per owner, over ``[start, end)``."""
+def reply_rate(activities: Any, *, start: datetime, end: datetime) -> MetricTable:
+    """Share of activities the customer replied to, per owner, over ``[start, end)`` (records or a
+    frame with ``owner_id``, ``at``, ``replied``)."""
     s, e = check_period(start, end)
-    acc: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for a in _period_activities(activities, s, e):
-        acc[a.owner_id][0] += 1
-        acc[a.owner_id][1] += a.replied
+    acc = _activity_counts(activities, s, e)
     rows = tuple((k, acc[k][0], acc[k][1], acc[k][1] / acc[k][0]) for k in sorted(acc))
     return MetricTable(
         metric="reply_rate",
