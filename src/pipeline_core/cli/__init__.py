@@ -16,6 +16,8 @@ document ``{"error": {...}}`` is printed on stdout as well.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -133,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report(args, exc, EXIT_FAILURE)
     except ValueError as exc:  # the library's plain ValueErrors are about the input too
         return _report(args, exc, EXIT_BAD_INPUT)
+    except BrokenPipeError:  # `pipeline-core ... | head`: the reader left; say nothing more
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the exit flush quiet
+        return EXIT_FAILURE
     except OSError as exc:
         return _report(args, exc, EXIT_FAILURE)
     except KeyboardInterrupt:

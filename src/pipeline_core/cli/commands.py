@@ -32,6 +32,12 @@ from pipeline_core.errors import ConfigError, Problem, ValidationError
 __all__ = ["add_parsers", "infer_pipeline", "load_leads", "score_leads"]
 
 _KINDS: Final = ("reminder", "breach", "escalation", "risk")
+_PLURAL: Final = {
+    "reminder": "reminders",
+    "breach": "breaches",
+    "escalation": "escalations",
+    "risk": "risk flags",
+}
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -117,7 +123,7 @@ def _score(args: argparse.Namespace) -> int:
         source = args.store
     rows = score_leads(leads, model)
     grades = Counter(r["grade"] for r in rows)
-    names = [b.name for b in model.bands] if hasattr(model, "bands") else sorted(grades)
+    names = [b.name for b in sorted(model.bands, key=lambda b: b.priority)]
     top = rows if args.top is None else rows[: args.top]
     result = {
         "source": source,
@@ -236,7 +242,7 @@ def _sla(args: argparse.Namespace) -> int:
     )
     for k in _KINDS:
         rules = ", ".join(f"{r} {n:,}" for r, n in list(result["by_rule"][k].items())[:4])
-        print(f"  {k + 's':<12}{result['counts'][k]:>8,}   {rules}")
+        print(f"  {_PLURAL[k]:<12}{result['counts'][k]:>8,}   {rules}")
     shown = items[: 10 if args.limit is None else args.limit]
     if shown:
         print("latest:")
