@@ -10,6 +10,7 @@ round, and they round to a whole unit with a stated rule (see :func:`div_half_up
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Final
 
@@ -46,6 +47,7 @@ def to_units(value: Decimal | int | float | str) -> int:
     return int(scaled)
 
 
+@functools.lru_cache(maxsize=8192)
 def from_units(units: int) -> Decimal:
     """Units as an exact ``Decimal`` with four decimal places, e.g. ``800000 -> Decimal('80.0000')``."""
     return Decimal(units).scaleb(-4).quantize(Decimal("0.0001"))
