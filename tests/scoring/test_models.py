@@ -361,3 +361,21 @@ def test_objects_without_lead_fields_read_them_as_missing() -> None:
         "need",
         "timeline",
     }
+
+
+def test_importing_scoring_loads_no_dataframe_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pipeline_core.scoring; "
+        "print(sorted(m for m in ('narwhals', 'polars', 'pandas', 'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_score_many_matches_score_value() -> None:
+    model = BANT.default()
+    leads = [{"need": "strong"}, {"budget": 10}, {}]
+    assert model.score_many(leads) == [model.score_value(x) for x in leads] == [15.0, 5.0, 0.0]
