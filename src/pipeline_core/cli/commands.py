@@ -276,7 +276,8 @@ def _funnel(args: argparse.Namespace) -> int:
     if args.end is not None:
         end = parse_instant(args.end, "--end")
     elif opportunities:
-        end = max(o.created_at for o in opportunities) + timedelta(microseconds=1)
+        # metrics count in whole epoch seconds (floored): one second after the last creation
+        end = max(o.created_at for o in opportunities) + timedelta(seconds=1)
     else:
         raise bad_input("store", "--store", "holds no opportunities: nothing to count", args.store)
     if end <= start:
