@@ -8,7 +8,7 @@ table specs in :mod:`pipeline_core.storage._base`, never from callers.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -173,7 +173,7 @@ class SqlBackend(Backend):
         """Run one statement; return the cursor. Driver errors become pipeline_core errors."""
 
     @abc.abstractmethod
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for many rows."""
 
     @abc.abstractmethod
@@ -184,9 +184,11 @@ class SqlBackend(Backend):
     def encode(self, type_: str, value: Any) -> Any:
         """A column value as the driver wants it."""
 
-    def bulk_insert_rows(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
-        """Insert prepared rows (PostgreSQL overrides this with COPY)."""
-        self.executemany(self.statements[table.name].insert, rows)
+    def bulk_insert(self, table: Table, records: Sequence[Record]) -> None:
+        """Insert the rows of ``records``, built as they are sent (PostgreSQL overrides this
+        with COPY, so building rows overlaps with the server's work)."""
+        row = self.row_of[table.name]
+        self.executemany(self.statements[table.name].insert, map(row, records))
 
     # transactions ----------------------------------------------------------------------------
 
@@ -242,10 +244,9 @@ class SqlBackend(Backend):
         return DuplicateError(f"{table.kind} {id!r} already exists")
 
     def insert(self, table: Table, records: Sequence[Record]) -> None:
-        rows = [self.row(table, r) for r in records]
         try:
             with self.atomic():
-                self.bulk_insert_rows(table, rows)
+                self.bulk_insert(table, records)
                 if table.tags:
                     tags = self._tag_rows(records)
                     if tags:
@@ -271,36 +272,35 @@ class SqlBackend(Backend):
                 self.executemany(st.tag_insert, tags)
 
     def append(self, table: Table, entries: Sequence[Record]) -> int:
-        rows = [self.row(table, e) for e in entries]
         try:
             with self.atomic():
-                self.bulk_insert_rows(table, rows)
+                self.bulk_insert(table, entries)
                 if table.tags:
                     tags = self._tag_rows(entries)
                     if tags:
                         self.executemany(self.statements[table.name].tag_insert, tags)
-            return len(rows)
+            return len(entries)
         except DuplicateError:
             pass
         # Slow path: some ids are stored already (or repeated): keep only the new ones.
         existing = self._existing(table, [e.id for e in entries])  # type: ignore[attr-defined]
-        fresh: dict[str, tuple[Record, tuple[Any, ...]]] = {}
-        for e, row in zip(entries, rows, strict=True):
+        fresh: dict[str, Record] = {}
+        for e in entries:
             id = e.id  # type: ignore[attr-defined]
             stored = existing.get(id)
-            if stored is None and id in fresh:
-                stored = fresh[id][0]
             if stored is None:
-                fresh[id] = (e, row)
+                stored = fresh.get(id)
+            if stored is None:
+                fresh[id] = e
             elif stored != e:
                 raise DuplicateError(
                     f"{table.kind} {id!r} already exists with different content; "
                     "append-only entries cannot be changed"
                 )
         if fresh:
-            self.bulk_insert_rows(table, [row for _, row in fresh.values()])
+            self.bulk_insert(table, list(fresh.values()))
             if table.tags:
-                tags = self._tag_rows([e for e, _ in fresh.values()])
+                tags = self._tag_rows(list(fresh.values()))
                 if tags:
                     self.executemany(self.statements[table.name].tag_insert, tags)
         return len(fresh)

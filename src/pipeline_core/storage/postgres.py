@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pipeline_core._model import Record
@@ -103,19 +103,21 @@ class _PostgresBackend(SqlBackend):
         except self.psycopg.Error as exc:
             raise self._translate(exc) from exc
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
             with self.conn.cursor() as cur:
                 cur.executemany(sql, rows)
         except self.psycopg.Error as exc:
             raise self._translate(exc) from exc
 
-    def bulk_insert_rows(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    def bulk_insert(self, table: Table, records: Sequence[Record]) -> None:
         sql = f"COPY {table.name} ({self.statements[table.name].columns}) FROM STDIN"
+        row = self.row
         try:
             with self.conn.cursor() as cur, cur.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
+                write = copy.write_row
+                for r in records:
+                    write(row(table, r))
         except self.psycopg.Error as exc:
             raise self._translate(exc) from exc
 
