@@ -186,7 +186,12 @@ def open_store(url: str, *, must_exist: bool = True) -> Any:
 def problems_json(problems: tuple[Problem, ...]) -> list[dict[str, Any]]:
     """Problems as plain data: field, message, value (as text), code."""
     return [
-        {"field": p.field, "message": p.message, "value": _plain(p.value), "code": p.code}
+        {
+            "field": p.field,
+            "message": p.message,
+            "value": None if p.missing else _plain(p.value),
+            "code": p.code,
+        }
         for p in problems
     ]
 

@@ -508,7 +508,7 @@ def _diagram(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline, "PIPELINE")
     text = pipeline.to_mermaid() if args.format == "mermaid" else pipeline.to_dot()
     if args.output is not None:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        Path(args.output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     if args.json:
         emit_json({"pipeline": pipeline.id, "format": args.format, "diagram": text})
     elif args.output is None:
