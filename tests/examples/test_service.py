@@ -320,3 +320,16 @@ def test_store_url_from_the_environment(tmp_path: Path, monkeypatch: pytest.Monk
 def test_lead_budget_is_money(client: TestClient) -> None:
     body = client.post("/leads", json=lead_payload()).json()
     assert Lead.from_dict(body["lead"]).budget == Money.of("200000", "CNY")
+
+
+def test_module_app_is_built_on_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``uvicorn app:app`` gets a service over the configured store; importing builds nothing."""
+    module = _load()
+    assert "app" not in vars(module)
+    url = f"sqlite:///{tmp_path / 'lazy.db'}"
+    monkeypatch.setenv(module.STORE_URL_ENV, url)
+    with TestClient(module.app) as client:
+        assert client.post("/leads", json=lead_payload()).status_code == 201
+    assert module.app is module.app
+    with _nullctx(url) as other:
+        assert [lead.id for lead in other.leads.all()] == ["L1"]
