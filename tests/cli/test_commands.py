@@ -484,3 +484,16 @@ def test_progress_bar_only_on_a_terminal() -> None:
         bar.done()
     assert plain.getvalue() == ""
     assert "100/200 (50%)" in tty.getvalue() and tty.getvalue().endswith("\n")
+
+
+def test_progress_bar_without_total_can_erase_its_line() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    bar = ProgressBar("storing leads", stream=stream, keep=False)
+    bar(1_500)
+    bar.done()
+    assert "storing leads: 1,500" in stream.getvalue()
+    assert not stream.getvalue().endswith("\n")

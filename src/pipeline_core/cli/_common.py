@@ -110,12 +110,21 @@ class ProgressBar:
     """A one-line progress display on stderr, shown only when stderr is a terminal.
 
     Call it with the number of items done (the storage import/export ``progress`` callback);
-    ``total`` (if known) adds a bar and a percentage. ``done()`` ends the line.
+    ``total`` (if known) adds a bar and a percentage. ``done()`` ends the line (``keep=False``:
+    erases it).
     """
 
-    def __init__(self, label: str, total: int | None = None, stream: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: int | None = None,
+        stream: IO[str] | None = None,
+        *,
+        keep: bool = True,
+    ) -> None:
         self.label = label
         self.total = total
+        self.keep = keep
         self.stream = stream if stream is not None else sys.stderr
         isatty: Callable[[], bool] = getattr(self.stream, "isatty", lambda: False)
         self.enabled = bool(isatty())
@@ -129,9 +138,9 @@ class ProgressBar:
             frac = min(1.0, n / self.total)
             filled = int(frac * 30)
             bar = "#" * filled + "-" * (30 - filled)
-            text = f"\r{self.label} [{bar}] {n:,}/{self.total:,} ({frac:.0%})"
+            text = f"\r\x1b[2K{self.label} [{bar}] {n:,}/{self.total:,} ({frac:.0%})"
         else:
-            text = f"\r{self.label}: {n:,}"
+            text = f"\r\x1b[2K{self.label}: {n:,}"
         self.stream.write(text)
         self.stream.flush()
         self._shown = True
@@ -139,7 +148,7 @@ class ProgressBar:
     def done(self) -> None:
         """Finish the line (if anything was shown)."""
         if self.enabled and self._shown:
-            self.stream.write("\n")
+            self.stream.write("\n" if self.keep else "\r\x1b[2K")
             self.stream.flush()
         self._shown = False
 

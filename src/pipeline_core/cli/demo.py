@@ -84,7 +84,14 @@ def run_demo(
     from pipeline_core.stages import templates
 
     began = time.perf_counter()
-    bar = progress or (lambda label: ProgressBar(label))
+    bar = progress or (lambda label: ProgressBar(label, keep=False))
+    step = bar("demo")
+
+    def status(text: str) -> None:
+        if step.enabled:
+            step.stream.write(f"\r\x1b[2K{text}...")
+            step.stream.flush()
+
     if options.template not in templates.names():
         raise bad_input(
             "demo",
@@ -96,6 +103,7 @@ def run_demo(
     config = SampleConfig.for_pipeline(
         pipeline, seed=options.seed, n_leads=options.leads, start=options.start, days=options.days
     )
+    status(f"generating {options.leads:,} leads over {options.days} days")
     company = generate(config)
     now = config.end
 
@@ -104,6 +112,7 @@ def run_demo(
     events = list(company.stage_events())
     activities = list(company.activities())
 
+    status("scoring")
     # Score and grade every lead; keep the result on the lead and as a journal entry.
     model = BANT.default()
     scores = {lead.id: model.score(lead) for lead in leads}
@@ -124,6 +133,7 @@ def run_demo(
             )
         )
 
+    status("running the SLA engine")
     # SLA engine at "now" (the horizon of the quarter).
     engine = SlaEngine(default_policy(default_calendar(country="CN")), pipeline=pipeline)
     acts_of: defaultdict[str, list[Any]] = defaultdict(list)
@@ -150,6 +160,7 @@ def run_demo(
     outcomes = [o for st in states for o in engine.outcomes(st)]
 
     # Store everything in one fresh database, then swap it in.
+    status("storing")
     target = options.db
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -187,6 +198,7 @@ def run_demo(
     os.replace(tmp, target)
 
     # Metrics over the quarter.
+    status("computing the metrics")
     funnel = m.cohort_funnel(opportunities, events, stages=pipeline, start=config.origin, end=now)
     bottleneck = funnel.conversion().bottleneck()
     weighted = m.weighted_forecast(opportunities, stages=pipeline)
@@ -259,7 +271,11 @@ def run_demo(
     if options.report is not None:
         from pipeline_core.cli.report import write_report
 
+        status("drawing the charts")
         write_report(options.report, summary, funnel=funnel, forecast=monte, time_in_stage=in_stage)
+    if step.enabled:
+        step.stream.write("\r\x1b[2K")
+        step.stream.flush()
     summary["seconds"] = round(time.perf_counter() - began, 2)
     return summary
 
