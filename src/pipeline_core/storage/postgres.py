@@ -112,12 +112,15 @@ class _PostgresBackend(SqlBackend):
 
     def bulk_insert(self, table: Table, records: Sequence[Record]) -> None:
         sql = f"COPY {table.name} ({self.statements[table.name].columns}) FROM STDIN"
-        row = self.row
+        build = self.row_of[table.name]
         try:
             with self.conn.cursor() as cur, cur.copy(sql) as copy:
                 write = copy.write_row
                 for r in records:
-                    write(row(table, r))
+                    row = build(r)
+                    if "\\u0000" in row[-1]:
+                        self._refuse_nul(table, r)
+                    write(row)
         except self.psycopg.Error as exc:
             raise self._translate(exc) from exc
 
@@ -130,22 +133,26 @@ class _PostgresBackend(SqlBackend):
     def row(self, table: Table, record: Record) -> tuple[Any, ...]:
         out = super().row(table, record)
         if "\\u0000" in out[-1]:
-            hits = _nul_paths(record.to_dict(), ())
-            if hits:
-                raise ValidationError(
-                    f"{table.kind} {record.id!r}",  # type: ignore[attr-defined]
-                    [
-                        Problem(
-                            path,
-                            "PostgreSQL text cannot hold the NUL character (\\x00); "
-                            "remove it before saving",
-                            value,
-                            "nul_character",
-                        )
-                        for path, value in hits
-                    ],
-                )
+            self._refuse_nul(table, record)
         return out
+
+    def _refuse_nul(self, table: Table, record: Record) -> None:
+        # The JSON document has an escaped NUL somewhere (or the text "\\u0000"): find it.
+        hits = _nul_paths(record.to_dict(), ())
+        if hits:
+            raise ValidationError(
+                f"{table.kind} {record.id!r}",  # type: ignore[attr-defined]
+                [
+                    Problem(
+                        path,
+                        "PostgreSQL text cannot hold the NUL character (\\x00); "
+                        "remove it before saving",
+                        value,
+                        "nul_character",
+                    )
+                    for path, value in hits
+                ],
+            )
 
     def _begin(self) -> None:
         self.execute("BEGIN")

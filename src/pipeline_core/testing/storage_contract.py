@@ -73,6 +73,7 @@ HOSTILE_TEXTS: tuple[str, ...] = (
     "%s %(name)s ? :name $1 {0}",
     "emoji 😀👍🏽 and 北京某某科技有限公司 and עברית and Ünïcödé",
     "line\nbreaks\r\nand\ttabs",
+    "a literal \\u0000 and \\x00 are not NUL",
     "x" * 100_000,
 )
 """Text that has broken storage code before: quotes, SQL, placeholders, emoji, CJK, 100 KB."""
