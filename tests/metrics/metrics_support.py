@@ -78,6 +78,7 @@ def generate(
                 team_id="t1",
                 expected_amount=amount,
                 closed_at=closed_at,
+                tags=frozenset(t for t in ("vip", "smb", "urgent") if rnd.random() < 0.35),
             )
         )
         events.extend(evs)
@@ -106,6 +107,7 @@ def polars_frames(opps: list[Opportunity], events: list[StageEvent]) -> tuple[An
             "closed_at": ts,
             "lost_reason": pl.String,
             "lead_id": pl.String,
+            "tags": pl.List(pl.String),
         },
     )
     e = pl.DataFrame(
@@ -153,6 +155,23 @@ def _to_spark(spark: Any, frame: Any) -> Any:
         return spark.createDataFrame(frame.to_pandas())
 
 
+def _to_pandas(frame: Any) -> Any:
+    """numpy-backed pandas; a list column (tags) becomes a pyarrow list dtype, which pandas can
+    explode (an object column of arrays cannot be)."""
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    out = frame.to_pandas()
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.List):
+            arrow_type = pa.list_(pa.string())
+            out[name] = pd.Series(
+                pa.array(frame[name].to_list(), type=arrow_type), dtype=pd.ArrowDtype(arrow_type)
+            )
+    return out
+
+
 def converters(request: pytest.FixtureRequest, backend: str) -> Callable[[Any], Any]:
     """A function turning a polars DataFrame into the backend's native frame."""
     if backend == "polars":
@@ -160,7 +179,7 @@ def converters(request: pytest.FixtureRequest, backend: str) -> Callable[[Any], 
     if backend == "polars_lazy":
         return lambda f: f.lazy()
     if backend == "pandas":
-        return lambda f: f.to_pandas()
+        return _to_pandas
     if backend == "pyarrow":
         return lambda f: f.to_arrow()
     if backend == "duckdb":

@@ -52,7 +52,7 @@ def run_all(opps: Any, events: Any) -> dict[str, Any]:
             stages=ORDER,
             as_of=AS_OF,
             limits={"new": timedelta(days=3), "proposal": timedelta(days=7)},
-            by=("source",),
+            by=("tags",),  # a multi-valued dimension: exploded in the engine
         ),
         "cycle": m.sales_cycle(
             opps, stages=ORDER, as_of=AS_OF, by=("source",), won_by=timedelta(days=30)

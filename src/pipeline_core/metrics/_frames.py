@@ -33,7 +33,8 @@ def prepare(
     required: Sequence[str],
     time_columns: Sequence[str] = (),
 ) -> Any:
-    """A narwhals LazyFrame of ``native`` with ``time_columns`` as int64 epoch seconds.
+    """A narwhals LazyFrame of ``native`` with ``time_columns`` as int64 epoch seconds and every
+    list-typed required column (a multi-valued dimension such as ``tags``) exploded.
 
     Raises :class:`ValidationError` listing every missing column, every naive or non-time timestamp
     column, and for Dask input.
@@ -114,6 +115,10 @@ def prepare(
         raise ValidationError(what, problems)
     if convert:
         frame = _to_epoch(frame, convert)
+    for col in dict.fromkeys(required):
+        if isinstance(schema[col], nw.List):
+            # a multi-valued dimension (tags): one row per value, null for an empty list
+            frame = frame.explode(col)
     return frame
 
 
@@ -139,6 +144,8 @@ def _to_epoch(frame: Any, columns: Sequence[str]) -> Any:
 
 
 def _plain(value: Any) -> Any:
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing values
+        return None
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if value is None or isinstance(value, bool | int | float | str):

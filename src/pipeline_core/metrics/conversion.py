@@ -33,7 +33,7 @@ from pipeline_core.metrics.inputs import (
     as_records,
     check_period,
     epoch_seconds,
-    group_key,
+    group_keys,
     is_frame,
     positive_seconds,
     stage_order,
@@ -174,17 +174,18 @@ def _snapshot_records(
     for o in opps:
         if o.closed_at is None or not s <= epoch_seconds(o.closed_at, "closed_at") < e:
             continue
-        cell = acc[group_key(o, by)]
         amount = 0.0
         if o.expected_amount is not None:
             amount = float(o.expected_amount.amount)
             currencies.append(o.expected_amount.currency)
-        if o.stage in won_ids:
-            cell[0] += 1
-            cell[2] += amount
-        else:
-            cell[1] += 1
-            cell[3] += amount
+        for key in group_keys(o, by):
+            cell = acc[key]
+            if o.stage in won_ids:
+                cell[0] += 1
+                cell[2] += amount
+            else:
+                cell[1] += 1
+                cell[3] += amount
     currency = check_currencies(currencies, "opportunities") if value else None
     return {k: (int(v[0]), int(v[1]), v[2], v[3]) for k, v in acc.items()}, currency
 

@@ -35,7 +35,7 @@ from pipeline_core.metrics.inputs import (
     StageOrder,
     as_records,
     epoch_seconds,
-    group_key,
+    group_keys,
     is_frame,
     positive_seconds,
     stage_order,
@@ -301,7 +301,8 @@ def _cycle_records(
             if closed <= t:
                 cause = WON if o.stage in won else LOST
                 end = closed
-        table[group_key(o, by)][(end - c) // res][cause] += 1
+        for key in group_keys(o, by):
+            table[key][(end - c) // res][cause] += 1
     return table
 
 

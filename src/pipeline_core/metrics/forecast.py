@@ -38,7 +38,7 @@ from pipeline_core.metrics.inputs import (
     as_records,
     check_period,
     epoch_seconds,
-    group_key,
+    group_keys,
     is_frame,
     stage_order,
 )
@@ -128,7 +128,7 @@ def _open_deals(
                 if o.expected_amount is not None:
                     amount = float(o.expected_amount.amount)
                     currencies.append(o.expected_amount.currency)
-                rows.append((group_key(o, by), o.stage, amount))
+                rows.extend((key, o.stage, amount) for key in group_keys(o, by))
     return rows, check_currencies(currencies, "opportunities")
 
 

@@ -29,7 +29,7 @@ from pipeline_core.metrics.inputs import (
     as_records,
     check_period,
     epoch_seconds,
-    group_key,
+    group_keys,
     is_frame,
     money_float,
     positive_seconds,
@@ -163,18 +163,18 @@ def _funnel_records(
     raw: _Raw = {}
     currencies: list[str | None] = []
     for oid, (o, _c) in cohort.items():
-        key = group_key(o, by)
-        entry = raw.setdefault(key, (0, [0] * n, [0.0] * n))
         f = furthest[oid]
         amount = money_float(o.expected_amount.amount) if o.expected_amount else None
         if value and o.expected_amount is not None:
             currencies.append(o.expected_amount.currency)
-        reached, values = entry[1], entry[2]
-        for k in range(f + 1):
-            reached[k] += 1
-            if amount is not None:
-                values[k] += amount
-        raw[key] = (entry[0] + 1, reached, values)
+        for key in group_keys(o, by):
+            entry = raw.setdefault(key, (0, [0] * n, [0.0] * n))
+            reached, values = entry[1], entry[2]
+            for k in range(f + 1):
+                reached[k] += 1
+                if amount is not None:
+                    values[k] += amount
+            raw[key] = (entry[0] + 1, reached, values)
     currency = check_currencies(currencies, "opportunities") if value else None
     return raw, currency
 
@@ -368,13 +368,14 @@ def _snapshot_records(
     currencies: list[str | None] = []
     for oid, (_a, _i, stage) in last.items():
         o = opps[oid]
-        per = raw[group_key(o, by)]
-        n, v = per.get(stage, (0, 0.0))
         amount = 0.0
         if o.expected_amount is not None:
             amount = float(o.expected_amount.amount)
             currencies.append(o.expected_amount.currency)
-        per[stage] = (n + 1, v + amount)
+        for key in group_keys(o, by):
+            per = raw[key]
+            n, v = per.get(stage, (0, 0.0))
+            per[stage] = (n + 1, v + amount)
     currency = check_currencies(currencies, "opportunities") if value else None
     return dict(raw), currency
 

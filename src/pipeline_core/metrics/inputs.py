@@ -62,8 +62,10 @@ OPPORTUNITY_COLUMNS: tuple[str, ...] = (
     "closed_at",
     "lost_reason",
     "lead_id",
+    "tags",
 )
-"""Columns of the flat opportunity frame (``amount``/``currency`` flatten ``expected_amount``)."""
+"""Columns of the flat opportunity frame (``amount``/``currency`` flatten ``expected_amount``;
+``tags`` is a list of strings, sorted)."""
 
 
 # --------------------------------------------------------------------------- stage order
@@ -268,6 +270,7 @@ def opportunity_row(opp: Opportunity) -> dict[str, Any]:
         "closed_at": opp.closed_at,
         "lost_reason": opp.lost_reason,
         "lead_id": opp.lead_id,
+        "tags": sorted(opp.tags),
     }
 
 
@@ -315,8 +318,22 @@ def opportunity_value(opp: Opportunity, column: str) -> Any:
 
 
 def group_key(opp: Opportunity, by: Sequence[str]) -> tuple[Any, ...]:
-    """The grouping key of ``opp`` for the dimensions ``by``."""
+    """The grouping key of ``opp`` for single-valued dimensions ``by``."""
     return tuple(opportunity_value(opp, c) for c in by)
+
+
+def group_keys(opp: Opportunity, by: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Every grouping key of ``opp``: a multi-valued dimension such as ``tags`` gives one key per
+    value (sorted), and ``None`` when it is empty, exactly like exploding a list column."""
+    keys: list[tuple[Any, ...]] = [()]
+    for c in by:
+        value = opportunity_value(opp, c)
+        if isinstance(value, frozenset | set | tuple | list):
+            values: list[Any] = sorted(value) or [None]
+        else:
+            values = [value]
+        keys = [(*k, v) for k in keys for v in values]
+    return keys
 
 
 # --------------------------------------------------------------------------- frames

@@ -33,7 +33,7 @@ from pipeline_core.metrics.inputs import (
     StageOrder,
     as_records,
     epoch_seconds,
-    group_key,
+    group_keys,
     is_frame,
     stage_order,
     unknown_stages_error,
@@ -166,18 +166,19 @@ def _tis_records(
         if by:
             if oid not in opps:
                 continue
-            key = group_key(opps[oid], by)
+            keys = group_keys(opps[oid], by)
         else:
-            key = ()
+            keys = [()]
         items.sort(key=lambda x: (x[0], x[1]))
         for i, (a, _id, ev) in enumerate(items):
             if i > 0 and ev.from_stage != items[i - 1][2].to_stage:
                 breaks += 1
                 example = example or oid
-            if i + 1 < len(items):
-                stays[key][ev.to_stage].append(items[i + 1][0] - a)
-            else:
-                opens[key][ev.to_stage] += 1
+            for key in keys:
+                if i + 1 < len(items):
+                    stays[key][ev.to_stage].append(items[i + 1][0] - a)
+                else:
+                    opens[key][ev.to_stage] += 1
     if breaks:
         raise _out_of_order_error(breaks, example)
     raw: _TisRaw = {}
@@ -403,8 +404,8 @@ def _current_stays(
     for oid, (a, _i, sid) in last_ev.items():
         if sid not in order.open_ids:
             continue
-        key = group_key(opps[oid], by)
-        n_open, n_rot = out[key].get(sid, (0, 0))
         rot = 1 if sid in lim and t - a > lim[sid] else 0
-        out[key][sid] = (n_open + 1, n_rot + rot)
+        for key in group_keys(opps[oid], by):
+            n_open, n_rot = out[key].get(sid, (0, 0))
+            out[key][sid] = (n_open + 1, n_rot + rot)
     return dict(out)
