@@ -497,3 +497,37 @@ def test_progress_bar_without_total_can_erase_its_line() -> None:
     bar.done()
     assert "storing leads: 1,500" in stream.getvalue()
     assert not stream.getvalue().endswith("\n")
+
+
+def test_sla_without_a_named_pipeline_runs_the_policy_alone(cli: Any, tmp_path: Path) -> None:
+    from pipeline_core.records import Lead, Opportunity
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = storage.open(url)
+    created = datetime.fromisoformat("2025-03-03T09:00:00+08:00")  # a Monday
+    store.leads.add(Lead(id="L1", created_at=created, source="website", owner_id="u1"))
+    store.opportunities.add(  # names no pipeline: the policy runs without stage SOP limits
+        Opportunity(
+            id="O1",
+            name="O1",
+            created_at=created,
+            owner_id="u1",
+            stage="anything",
+            stage_entered_at=created,
+        )
+    )
+    store.close()
+    now = "2025-03-03T15:00:00+08:00"  # 5 working hours later, nobody touched the lead
+    code, out, err = cli(["sla", "--store", url, "--now", now, "--json"])
+    assert code == 0, err
+    got = json.loads(out)
+    lead = _records(url)["leads"][0]
+    state = state_from_records(
+        lead, grade=BANT.default().grade(lead).name, grade_at=lead.created_at
+    )
+    items = SlaEngine(default_policy(default_calendar(country="CN"))).evaluate(
+        state, datetime.fromisoformat(now)
+    )
+    assert got["pipeline"] is None
+    assert sorted(i["id"] for i in got["items"]) == sorted(i.id for i in items)
+    assert any(i["rule"] == "lead.first_touch" and i["kind"] == "breach" for i in got["items"])

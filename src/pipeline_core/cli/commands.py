@@ -87,9 +87,10 @@ def score_leads(leads: Iterable[Any], model: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def infer_pipeline(spec: str | None, opportunities: Iterable[Any]) -> Any:
+def infer_pipeline(spec: str | None, opportunities: Iterable[Any], *, required: bool = True) -> Any:
     """``spec`` (template or JSON file) or else the template named by the stored opportunities'
-    ``pipeline`` field."""
+    ``pipeline`` field; when they name none (or several) that is bad input, or ``None`` if not
+    ``required``."""
     from pipeline_core.stages import templates
 
     if spec is not None:
@@ -97,6 +98,8 @@ def infer_pipeline(spec: str | None, opportunities: Iterable[Any]) -> Any:
     names = {o.pipeline for o in opportunities if o.pipeline}
     if len(names) == 1 and (name := next(iter(names))) in templates.names():
         return templates.get(name)
+    if not required:
+        return None
     raise bad_input(
         "options",
         "--pipeline",
@@ -175,7 +178,8 @@ def _sla(args: argparse.Namespace) -> int:
     finally:
         store.close()
     pipeline = (
-        infer_pipeline(args.pipeline, opportunities) if (args.pipeline or opportunities) else None
+        # only adds the stage SOP limits: when the records name none, the policy runs alone
+        infer_pipeline(args.pipeline, opportunities, required=False)
     )
     if args.policy is not None:
         policy = Policy.from_dict(load_json_file(args.policy, "--policy"), stages=pipeline)
