@@ -184,3 +184,25 @@ def test_installed_script_defaults_write_into_the_current_directory(tmp_path: Pa
     assert "<svg" in (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Funnel" in done.stdout
     assert done.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_report_without_matplotlib_keeps_the_tables(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    code, out, err = cli(
+        [
+            "demo",
+            "--leads",
+            "40",
+            "--db",
+            str(tmp_path / "x.db"),
+            "--report",
+            str(tmp_path / "r.html"),
+            "--json",
+        ]
+    )
+    assert code == 0, err
+    text = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<svg" not in text and "pipeline-core[charts]" in text
+    assert json.loads(out)["funnel"]["bottleneck"]["to_stage"] in text

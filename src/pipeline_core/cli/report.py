@@ -118,6 +118,8 @@ def render_report(summary: dict[str, Any], charts: dict[str, str]) -> str:
             f"<p><b>Bottleneck:</b> {e(b['from_stage'])} → {e(b['to_stage'])}: "
             f"{b['progressed']:,} of {b['entered']:,} ({_pct(b['rate'])}).</p>"
         )
+    if "missing" in charts:
+        parts.append(charts["missing"])
     if "funnel" in charts:
         parts.append(f"<div class='chart'>{charts['funnel']}</div>")
     if "time_in_stage" in charts:
@@ -157,14 +159,23 @@ def render_report(summary: dict[str, Any], charts: dict[str, str]) -> str:
 def write_report(
     path: Path, summary: dict[str, Any], *, funnel: Any, forecast: Any, time_in_stage: Any
 ) -> Path:
-    """Draw the charts and write the report page to ``path``."""
+    """Draw the charts and write the report page to ``path`` (without matplotlib, the ``charts``
+    extra, the page has the tables and says how to get the charts)."""
     from pipeline_core.metrics import charts as ch
 
-    figures: dict[str, str] = {"funnel": svg_of(ch.funnel_chart(funnel, title="Funnel"))}
-    if time_in_stage.records():
-        figures["time_in_stage"] = svg_of(ch.time_in_stage_chart(time_in_stage))
-    if forecast.records():
-        figures["forecast"] = svg_of(ch.forecast_fan(forecast))
+    figures: dict[str, str] = {}
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        figures["missing"] = (
+            "<p>Charts need matplotlib: <code>pip install 'pipeline-core[charts]'</code>.</p>"
+        )
+    else:
+        figures["funnel"] = svg_of(ch.funnel_chart(funnel, title="Funnel"))
+        if time_in_stage.records():
+            figures["time_in_stage"] = svg_of(ch.time_in_stage_chart(time_in_stage))
+        if forecast.records():
+            figures["forecast"] = svg_of(ch.forecast_fan(forecast))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_report(summary, figures), encoding="utf-8")
     return path
