@@ -26,8 +26,9 @@ from typing import Any
 
 from benchmarks._harness import Row, peak_memory
 from pipeline_core.ids import SequentialIds, UuidIds
-from pipeline_core.records import Money, Opportunity, StageEvent
+from pipeline_core.records import Money, Opportunity
 from pipeline_core.stages import Condition, Pipeline, Stage, TransitionRules
+from pipeline_core.stages.history import EventLog
 
 OPEN = ["new", "qualified", "proposal", "negotiation"]
 STATES = [*OPEN, "won", "lost"]
@@ -92,8 +93,10 @@ def _our_setup(n: int) -> list[Opportunity]:
     return [trusted({**fields, "id": f"opp-{i}"}) for i in range(n)]
 
 
-def _our_moves(p: Pipeline, opps: list[Opportunity]) -> list[StageEvent]:
-    history: list[StageEvent] = []
+def _our_moves(p: Pipeline, opps: list[Opportunity], history: Any = None) -> Any:
+    """Every move of every opportunity; the events go to ``history`` (a list by default)."""
+    if history is None:
+        history = []
     append = history.append
     move = p.move
     for to, at in zip(PATH, TIMES, strict=True):
@@ -216,25 +219,34 @@ def run(scale: float) -> list[Row]:
     # other processes hits every contender alike; each figure is the median of its repeats.
     repeat = 3
     repeat_sm = 1 if scale >= 0.5 else 3  # python-statemachine needs minutes at full scale
+    repeat_tr = 1 if scale >= 0.5 else 3  # transitions' set-up grows faster than n (3 min at 100k)
     # A python-statemachine machine takes ~70 KB: 100,000 of them would need ~7 GB, so it runs on
     # at most 10,000 machines and its times are scaled to n (the note says so).
     n_sm = min(n, 10_000)
     series: dict[str, list[tuple[float, float]]] = {
+        "log": [],
+        "list": [],
         "uuid": [],
-        "sequential": [],
         "transitions": [],
         "statemachine": [],
     }
     for r in range(repeat):
-        for label, factory in (("uuid", UuidIds), ("sequential", SequentialIds)):
+        for label, factory, log in (
+            ("log", SequentialIds, True),
+            ("list", SequentialIds, False),
+            ("uuid", UuidIds, True),
+        ):
             p = _pipeline(factory())
             setup_s, moves_s, (opps, history) = _timed(
-                lambda: _our_setup(n), lambda opps, p=p: _our_moves(p, opps)
+                lambda: _our_setup(n),
+                lambda opps, p=p, log=log: _our_moves(p, opps, EventLog() if log else []),
             )
             assert all(o.stage == "won" and o.version == 1 + len(PATH) for o in opps)
             assert len(history) == moves
             series[label].append((setup_s, moves_s))
             del opps, history
+        if r >= repeat_tr:
+            continue
         tr_hist: list[Any] = []
         setup_s, moves_s, _ = _timed(lambda h=tr_hist: _transitions_setup(n, h), _transitions_moves)
         assert len(tr_hist) == moves
@@ -258,7 +270,11 @@ def run(scale: float) -> list[Row]:
     sm_note = f", python-statemachine timed on {n_sm:,} and scaled" if n_sm < n else ""
     rows: list[Row] = []
     label = f"stages: {moves:,} moves over {n:,} opportunities, a guard per edge, full history"
-    for key, text in (("uuid", "UUID4 event ids (default)"), ("sequential", "SequentialIds")):
+    for key, text in (
+        ("log", "history in an EventLog, SequentialIds"),
+        ("list", "history as a list of StageEvent, SequentialIds"),
+        ("uuid", "history in an EventLog, UUID4 ids (default)"),
+    ):
         ours = med(key, 1)
         rows.append(
             Row(
@@ -274,7 +290,7 @@ def run(scale: float) -> list[Row]:
     rows.append(
         Row(
             f"stages: set-up of {n:,} opportunities / machines",
-            med("sequential", 0),
+            med("log", 0),
             min(tr_set, sm_set),
             names["transitions"] if tr_set <= sm_set else names["statemachine"],
             f"transitions {tr_set:.2f} s, python-statemachine {sm_set:.2f} s",
@@ -286,7 +302,7 @@ def run(scale: float) -> list[Row]:
 
     def ours_mem() -> Any:
         opps = _our_setup(m)
-        return opps, _our_moves(_pipeline(UuidIds()), opps)
+        return opps, _our_moves(_pipeline(UuidIds()), opps, EventLog())
 
     def tr_mem() -> Any:
         history: list[Any] = []
@@ -312,7 +328,7 @@ def run(scale: float) -> list[Row]:
             peaks[best],
             names[best],
             f"tracemalloc peak / {m:,}; transitions {peaks['transitions']:,.0f} B, "
-            f"python-statemachine {peaks['statemachine']:,.0f} B; ours keeps full StageEvent records",
+            f"python-statemachine {peaks['statemachine']:,.0f} B; ours: records + EventLog, UUID4 ids",
             unit="B",
         )
     )

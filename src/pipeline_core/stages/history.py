@@ -9,9 +9,11 @@ ended); otherwise :class:`~pipeline_core.errors.ValidationError` lists every pro
 
 from __future__ import annotations
 
+import operator
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -20,6 +22,7 @@ from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.records import Opportunity, StageEvent
 
 __all__ = [
+    "EventLog",
     "History",
     "StageState",
     "Visit",
@@ -238,3 +241,75 @@ def path(events: Sequence[StageEvent]) -> tuple[str, ...]:
 def time_in_stages(events: Sequence[StageEvent], now: datetime) -> dict[str, timedelta]:
     """Time in each stage, summed over visits, the current stay counted up to ``now``."""
     return History.of(events).time_in_stages(now)
+
+
+_EVENT_FIELDS: tuple[str, ...] = tuple(name for name, _ in StageEvent.__pc_fields__)
+
+
+class EventLog:
+    """An append-only, compact log of many opportunities' stage events (full history in memory).
+
+    Each event is kept as one tuple of its field values rather than as a record object. Such tuples
+    hold only immutable scalars, so Python's cyclic garbage collector stops tracking them, and a log
+    of millions of events costs the collector nothing (a list of millions of record objects is
+    re-scanned by every full collection). Events come back as
+    :class:`~pipeline_core.records.StageEvent` records, equal to those appended.
+
+    >>> log = EventLog()
+    >>> len(log)
+    0
+    """
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, events: Iterable[StageEvent] = ()) -> None:
+        self._rows: list[tuple[Any, ...]] = []
+        self.extend(events)
+
+    def append(self, event: StageEvent) -> None:
+        """Add one event (any order across opportunities; per opportunity, oldest first)."""
+        self._rows.append(_row_of(event))
+
+    def extend(self, events: Iterable[StageEvent]) -> None:
+        """Add many events."""
+        self._rows.extend(map(_row_of, events))
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[StageEvent]:
+        trusted = StageEvent._trusted
+        for row in self._rows:
+            yield trusted(dict(zip(_EVENT_FIELDS, row, strict=True)))
+
+    def events(self, opportunity_id: str) -> list[StageEvent]:
+        """The events of one opportunity, in the order appended (a scan of the log)."""
+        return [e for e in self if e.opportunity_id == opportunity_id]
+
+    def histories(self) -> Iterator[History]:
+        """A checked :class:`History` per opportunity, in order of first appearance."""
+        groups: dict[str, list[StageEvent]] = {}
+        for e in self:
+            groups.setdefault(e.opportunity_id, []).append(e)
+        for events in groups.values():
+            yield History.of(events)
+
+    def columns(self) -> dict[str, list[Any]]:
+        """The events as columns (``{"id": [...], "opportunity_id": [...], ...}``) for dataframes."""
+        if not self._rows:
+            return {name: [] for name in _EVENT_FIELDS}
+        return {
+            name: list(col)
+            for name, col in zip(_EVENT_FIELDS, zip(*self._rows, strict=True), strict=True)
+        }
+
+
+def _row_of(event: StageEvent) -> tuple[Any, ...]:
+    if not isinstance(event, StageEvent):
+        raise ValidationError(
+            "event log", [Problem((), "expected a StageEvent", event, "event_type")]
+        )
+    return _ROW(event)
+
+
+_ROW = operator.attrgetter(*_EVENT_FIELDS)
