@@ -134,3 +134,38 @@ def test_non_events_are_named() -> None:
     assert [p.code for p in info.value.problems] == ["event_type"]
     with pytest.raises(ValidationError):
         check_events(["nope"])  # type: ignore[list-item]
+
+
+def test_event_log_keeps_every_event_and_groups_histories() -> None:
+    from pipeline_core.stages.history import EventLog
+
+    a = chain(("new", 0), ("quote", 2), ("won", 5), opp="a")
+    b = chain(("new", 1), ("quote", 3), opp="b")
+    log = EventLog()
+    for pair in zip(a, b, strict=False):
+        log.extend(pair)
+    log.append(a[2])
+    assert len(log) == 5
+    assert list(log) == [a[0], b[0], a[1], b[1], a[2]]
+    assert log.events("a") == a and log.events("b") == b
+    histories = {h.opportunity_id: h for h in log.histories()}
+    assert (
+        histories["a"].path == ("new", "quote", "won") and histories["b"].current.stage == "quote"
+    )
+    cols = log.columns()
+    assert cols["opportunity_id"] == ["a", "b", "a", "b", "a"]
+    assert cols["at"] == [e.at for e in (a[0], b[0], a[1], b[1], a[2])]
+    assert set(cols) == {name for name, _ in StageEvent.__pc_fields__}
+    assert EventLog().columns()["id"] == []
+    with pytest.raises(ValidationError):
+        log.append("not an event")  # type: ignore[arg-type]
+
+
+def test_event_log_rows_are_not_tracked_by_the_garbage_collector() -> None:
+    import gc
+
+    from pipeline_core.stages.history import EventLog
+
+    log = EventLog(chain(("new", 0), ("quote", 2)))
+    gc.collect()
+    assert not any(gc.is_tracked(row) for row in log._rows)

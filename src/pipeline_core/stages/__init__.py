@@ -21,7 +21,7 @@ from pipeline_core.stages.definition import (
     TransitionRules,
 )
 from pipeline_core.stages.guards import OPERATORS, Check, Condition, Guard
-from pipeline_core.stages.history import History, StageState, Visit, state_at
+from pipeline_core.stages.history import EventLog, History, StageState, Visit, state_at
 from pipeline_core.stages.lifecycle import Conversion, Opened, convert, open_post_sale
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Check",
     "Condition",
     "Conversion",
+    "EventLog",
     "ForecastCategory",
     "Guard",
     "History",
