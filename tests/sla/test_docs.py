@@ -28,7 +28,7 @@ def test_json_policy_example_loads() -> None:
 
 
 def test_backtest_example_runs() -> None:
-    code = _blocks("python")[-1].replace("n_leads=2_000", "n_leads=150")
+    code = _blocks("python")[-1]
     namespace: dict[str, object] = {}
     exec(code, namespace)
     report = namespace["report"]
