@@ -24,6 +24,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,6 +57,19 @@ def from_us(value: int, tz: ZoneInfo | None = None) -> datetime:
     """The aware ``datetime`` (UTC, or ``tz``) of integer microseconds since the epoch."""
     out = EPOCH + timedelta(microseconds=value)
     return out if tz is None else out.astimezone(tz)
+
+
+def local_fixed(value: int, tz: ZoneInfo) -> datetime:
+    """The instant in ``tz``'s local time with a *fixed* UTC offset attached.
+
+    The wall clock and offset are those of ``tz``; a fixed offset (not the zone) makes comparisons
+    and arithmetic on the result absolute, even in the repeated hour of a DST change (Python
+    compares two datetimes sharing one ``ZoneInfo`` by wall clock, ignoring ``fold``).
+    """
+    local = from_us(value, tz)
+    offset = local.utcoffset()
+    assert offset is not None
+    return local.replace(tzinfo=dt_timezone(offset), fold=0)
 
 
 def parse_hours(text: str) -> WorkingHours:
@@ -381,7 +395,7 @@ class BusinessCalendar:
 
     def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         """The working intervals of ``day`` as aware datetimes in the calendar's timezone."""
-        return [(from_us(s, self._tz), from_us(e, self._tz)) for s, e in self._day_us(day)]
+        return [(local_fixed(s, self._tz), local_fixed(e, self._tz)) for s, e in self._day_us(day)]
 
     def _day_us(self, day: date) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
@@ -495,12 +509,13 @@ class BusinessCalendar:
         """The instant ``duration`` of working time after ``instant`` (before it, if negative).
 
         Starting outside working hours, the clock starts at the next opening: a lead arriving on
-        Saturday with 3 h to go is due on Monday at opening + 3 h. The result is in the calendar's
-        timezone. ``add(t, timedelta(0))`` is ``t``.
+        Saturday with 3 h to go is due on Monday at opening + 3 h. The result shows the calendar's
+        local time with its fixed UTC offset (so comparisons stay exact across DST).
+        ``add(t, timedelta(0))`` is ``t``.
         """
         require_aware(instant, "instant")
         amount = duration // US
-        return from_us(self.add_us(to_us(instant), amount), self._tz)
+        return local_fixed(self.add_us(to_us(instant), amount), self._tz)
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """The working time between two instants (negative if ``end`` is before ``start``)."""
@@ -515,7 +530,7 @@ class BusinessCalendar:
 
     def next_open(self, instant: datetime) -> datetime:
         """The first working instant at or after ``instant``."""
-        return from_us(self.next_open_us(to_us(require_aware(instant, "instant"))), self._tz)
+        return local_fixed(self.next_open_us(to_us(require_aware(instant, "instant"))), self._tz)
 
 
 def _weekday(key: str | int) -> int:
