@@ -8,8 +8,15 @@ reach for, ``transitions`` (0.9.x) and ``python-statemachine`` (3.x):
 - each opportunity makes the same 10 moves (forward, back, forward ... won), interleaved across
   opportunities (move k of every opportunity, then move k + 1);
 - full history kept: ours keeps every :class:`~pipeline_core.records.StageEvent` (id, from, to,
-  at, by, pipeline, checks); the baselines append ``(id, state, at, by)`` tuples from an
-  after-transition callback.
+  at, by, reason, pipeline, checks), in an :class:`~pipeline_core.stages.history.EventLog` or as a
+  plain list of records (both rows shown); the baselines append ``(id, state, at, by)`` tuples from
+  an after-transition callback;
+- event ids: ours makes one per move (``SequentialIds``, or the default ``UuidIds`` whose
+  ``uuid4()`` call costs about 2 µs a move on its own); the baselines make none.
+
+At 100,000 live opportunities Python's cyclic garbage collector is a large share of our time
+(each move leaves a new immutable record that lives until the next round): with the collector
+off, a move costs about 2 µs here, against about 10 µs for ``transitions``.
 
 Ours builds a new immutable opportunity (version + 1) and a stage event per move; the baselines
 mutate a model in place. Set-up (building 100,000 machines / records) is timed separately.
