@@ -31,7 +31,7 @@ $(VENV)/.stamp-bench: pyproject.toml | $(PY)
 	@touch $@
 
 demo: $(VENV)/.stamp-demo
-	$(PY) -m pipeline_core.samples --summary
+	$(BIN)/pipeline-core demo
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -358,8 +358,8 @@ class DedupIndex:
 
     >>> idx = DedupIndex()
     >>> idx.add("c1", phone="13800138000", company="北京某某科技有限公司")
-    >>> [m.reason for m in idx.find(phone="+86 138 0013 8000")]
-    ['same phone +8613800138000']
+    >>> idx.find(phone="+86 138 0013 8000")[0].reason
+    'same phone +8613800138000'
     """
 
     def __init__(
