@@ -39,7 +39,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -601,15 +601,28 @@ def import_records(
         for batch in batched(good(), batch_size):
             if errors and not skip_invalid:
                 continue  # keep reading to report every bad row; nothing will be written
-            if isinstance(repo, VersionedRepository):
-                written += repo.bulk_add(batch, batch_size=batch_size)
-            elif isinstance(repo, AppendOnlyLog):
-                written += repo.bulk_append(batch, batch_size=batch_size)
+            written += _write_batch(repo, batch, batch_size)
         if errors and not skip_invalid:
             raise ImportRejectedError(table.kind, errors)
     if progress is not None and rows % batch_size != 0:
         progress(rows)
     return ImportReport(table.kind, rows, written, tuple(errors))
+
+
+def _write_batch(repo: Any, batch: Sequence[Record], batch_size: int) -> int:
+    # Any store's collection will do (a built-in one, or a wrapper such as ScopedStore's):
+    # bulk methods when it has them, else one record at a time. Never silently write nothing.
+    if isinstance(repo, VersionedRepository) or hasattr(repo, "bulk_add"):
+        return int(repo.bulk_add(batch, batch_size=batch_size))
+    if isinstance(repo, AppendOnlyLog) or hasattr(repo, "bulk_append"):
+        return int(repo.bulk_append(batch, batch_size=batch_size))
+    if hasattr(repo, "add"):
+        for record in batch:
+            repo.add(record)
+        return len(batch)
+    if hasattr(repo, "append"):
+        return sum(1 for entry in batch if repo.append(entry))
+    raise TypeError(f"{type(repo).__name__} has no add/append: cannot import into it")
 
 
 def export_records(
