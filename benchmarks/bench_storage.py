@@ -281,8 +281,11 @@ def _sqlite_rows(tmp: Path, n_opps: int, n_events: int, repeat: int) -> list[Row
 
 
 def _pg_url() -> str | None:
-    return os.environ.get("PIPELINE_CORE_BENCH_POSTGRES_URL") or os.environ.get(
-        "PIPELINE_CORE_TEST_POSTGRES_URL"
+    # An empty variable counts as unset.
+    return (
+        os.environ.get("PIPELINE_CORE_BENCH_POSTGRES_URL")
+        or os.environ.get("PIPELINE_CORE_TEST_POSTGRES_URL")
+        or None
     )
 
 
