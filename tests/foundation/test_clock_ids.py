@@ -66,3 +66,45 @@ def test_sequential_ids_count_per_kind() -> None:
     ]
     assert isinstance(ids, IdFactory) and isinstance(UuidIds(), IdFactory)
     assert UuidIds().new("x") != UuidIds().new("x")
+
+
+def test_uuid_ids_are_version_4_uuids_and_unique() -> None:
+    import uuid
+
+    ids = UuidIds()
+    drawn = [ids.new("event") for _ in range(3 * 256 + 7)]  # several refills of the pool
+    assert len(set(drawn)) == len(drawn)
+    for text in drawn:
+        kind, _, hexpart = text.partition("_")
+        value = uuid.UUID(hex=hexpart)
+        assert kind == "event" and value.hex == hexpart
+        assert value.version == 4 and value.variant == uuid.RFC_4122
+
+
+def test_uuid_ids_copies_and_pickles_do_not_share_unused_ids() -> None:
+    import copy
+    import pickle
+
+    ids = UuidIds()
+    ids.new("x")  # fills the pool
+    for twin in (copy.copy(ids), copy.deepcopy(ids), pickle.loads(pickle.dumps(ids))):
+        assert isinstance(twin, UuidIds)
+        assert twin.new("x") != ids.new("x")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork (POSIX)")
+def test_uuid_ids_forked_child_does_not_repeat_the_parents_ids() -> None:
+    import os
+
+    ids = UuidIds()
+    ids.new("x")  # the pool now holds ids the parent has not handed out yet
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, ids.new("x").encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 200).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child.startswith("x_") and child != ids.new("x")

@@ -139,3 +139,24 @@ def test_unmet_and_available(pipeline: Pipeline, make_opp: Callable[..., Opportu
     assert pipeline.unmet(bare, "qualified") == ("needs must be present",)
     assert pipeline.available(make_opp(needs="x", lost_reason="y")) == ("qualified", "lost")
     assert pipeline.unmet(make_opp(needs="x"), "qualified") == ()
+
+
+def test_named_zones_and_datetime_subclasses_become_fixed_offsets(
+    pipeline: Pipeline, ready: Opportunity, t0: datetime
+) -> None:
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    class Stamp(datetime):  # stands for pandas.Timestamp and other datetime subclasses
+        pass
+
+    berlin = (t0 + timedelta(days=1)).astimezone(ZoneInfo("Europe/Berlin"))
+    stamp = Stamp.fromisoformat((t0 + timedelta(days=2)).isoformat())
+    for at in (berlin, stamp):
+        new, event = pipeline.move(ready, "qualified", at=at, by="u")
+        for value in (new.stage_entered_at, event.at):
+            # exactly what a validated record keeps: a plain datetime with a fixed offset
+            assert type(value) is datetime and type(value.tzinfo) is timezone
+            assert value == at and value.utcoffset() == at.utcoffset()
+        assert Opportunity.from_dict(new.to_dict()) == new
+        assert new.to_dict() == Opportunity.from_dict(new.to_dict()).to_dict()

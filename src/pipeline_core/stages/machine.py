@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 
 from pipeline_core.errors import Problem, TransitionError, ValidationError
@@ -127,10 +127,22 @@ def move(
     for test in edge.tests:
         if test(opportunity) is not None:
             raise _refusal(pipeline, opportunity, to)
+    if at.__class__ is not datetime or at.tzinfo.__class__ is not timezone:
+        at = _plain_at(at)  # naive: refused; a named zone or a datetime subclass: normalised
     entered = opportunity.stage_entered_at
-    tz = at.tzinfo if at.__class__ is datetime else None
-    if tz is None or (tz is not UTC and at.utcoffset() is None) or at < entered:
-        _bad_at(at, entered)
+    if at < entered:
+        raise ValidationError(
+            "move",
+            [
+                Problem(
+                    ("at",),
+                    "a move cannot be earlier than the opportunity entered its stage "
+                    f"({entered.isoformat()})",
+                    at,
+                    "before_stage_entered",
+                )
+            ],
+        )
     if by.__class__ is not str or not ((by.isidentifier() and len(by) <= 128) or _ID.fullmatch(by)):
         raise ValidationError(
             "move",
@@ -170,23 +182,19 @@ def move(
     )
 
 
-def _bad_at(at: object, entered: datetime) -> None:
+def _plain_at(at: object) -> datetime:
+    """``at`` as a plain ``datetime`` with a fixed UTC offset, as records keep their timestamps."""
+    from pipeline_core._model import as_fixed_offset
     from pipeline_core.clock import require_aware
 
     require_aware(at, "at")  # type: ignore[arg-type]
-    if isinstance(at, datetime) and at >= entered:
-        return  # an aware datetime subclass (e.g. a pandas Timestamp): fine
-    raise ValidationError(
-        "move",
-        [
-            Problem(
-                ("at",),
-                f"a move cannot be earlier than the opportunity entered its stage ({entered.isoformat()})",
-                at,
-                "before_stage_entered",
-            )
-        ],
-    )
+    assert isinstance(at, datetime)
+    if at.__class__ is not datetime:  # e.g. a pandas Timestamp
+        at = datetime.combine(at.date(), at.timetz())  # timetz() keeps the fold
+    plain = as_fixed_offset(at)
+    if plain.tzinfo.__class__ is not timezone:  # pydantic's TzInfo: same offset, stdlib class
+        plain = plain.replace(tzinfo=timezone(plain.utcoffset()))  # type: ignore[arg-type]
+    return plain
 
 
 def unmet(pipeline: Pipeline, opportunity: Opportunity, to: str) -> tuple[str, ...]:
