@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
+from pipeline_core._fastbuild import builder
 from pipeline_core.errors import Problem, TransitionError, ValidationError
 from pipeline_core.ids import IdFactory
 from pipeline_core.records import Opportunity, StageEvent
@@ -38,29 +39,13 @@ _EVENT_ARGS: Final = (
 )
 
 
-def _writable(cls: type[Any]) -> type[Any]:
-    """A subclass of a frozen record class that adds no slots and no checks, so plain attribute
-    stores fill its slots (fast, specialised by the interpreter). An object is built as this
-    twin and then given its real class: the layout is the same, so the result is an ordinary,
-    frozen record of ``cls``."""
-    return type(
-        f"_Writable{cls.__name__}",
-        (cls,),
-        {
-            "__slots__": (),
-            "__setattr__": object.__setattr__,
-            "__delattr__": object.__delattr__,
-            "__module__": __name__,
-        },
-    )
-
-
 def _builders() -> tuple[Callable[..., Opportunity], Callable[..., StageEvent]]:
     """Generate the two record builders of the hot path from the records' own field lists.
 
-    Like ``Record._evolve_trusted`` / ``Record._trusted`` (no validation: every value is valid by
-    construction), but unrolled: one attribute store per field, no loop and no dictionary. They are
-    generated from ``__pc_fields__``, so a field added to a record is copied too.
+    Like ``Record._trusted`` (no validation: every value is valid by construction), but with the
+    move's arguments as parameters: one attribute store per field, no loop and no dictionary (see
+    :mod:`pipeline_core._fastbuild`). Generated from ``__pc_fields__``, so a field added to a record
+    is copied too.
     """
     opp_fields = [name for name, _ in Opportunity.__pc_fields__]
     event_fields = dict(StageEvent.__pc_fields__)
@@ -68,33 +53,30 @@ def _builders() -> tuple[Callable[..., Opportunity], Callable[..., StageEvent]]:
     missing += [f for f in _EVENT_ARGS if f not in event_fields]
     if missing:  # pragma: no cover - a record changed shape without this module
         raise RuntimeError(f"stage machine out of date with the records: {missing}")
-    lines = ["def clone(src, stage, stage_entered_at, probability, closed_at):", "    o = new(WO)"]
-    for name in opp_fields:
-        if name == "version":
-            lines.append("    o.version = src.version + 1")
-        elif name in _MOVED:
-            lines.append(f"    o.{name} = {name}")
-        else:
-            lines.append(f"    o.{name} = src.{name}")
-    lines += ["    o.__class__ = O", "    return o"]
-    lines.append(f"def event({', '.join(_EVENT_ARGS)}):")
-    lines.append("    e = new(WE)")
-    for name, _ in StageEvent.__pc_fields__:
-        if name in _EVENT_ARGS:
-            lines.append(f"    e.{name} = {name}")
-        else:
-            lines.append(f"    e.{name} = defaults[{name!r}]")
-    lines += ["    e.__class__ = E", "    return e"]
-    namespace: dict[str, Any] = {
-        "new": object.__new__,
-        "O": Opportunity,
-        "E": StageEvent,
-        "WO": _writable(Opportunity),
-        "WE": _writable(StageEvent),
-        "defaults": event_fields,
-    }
-    exec("\n".join(lines), namespace)  # generated from the record definitions
-    return namespace["clone"], namespace["event"]
+    clone = builder(
+        Opportunity,
+        ("src", "stage", "stage_entered_at", "probability", "closed_at"),
+        [
+            (
+                name,
+                "src.version + 1"
+                if name == "version"
+                else name
+                if name in _MOVED
+                else f"src.{name}",
+            )
+            for name in opp_fields
+        ],
+        name="clone",
+    )
+    event = builder(
+        StageEvent,
+        _EVENT_ARGS,
+        [(name, name if name in _EVENT_ARGS else f"_defaults[{name!r}]") for name in event_fields],
+        {"_defaults": event_fields},
+        name="event",
+    )
+    return clone, event
 
 
 _clone, _event = _builders()
