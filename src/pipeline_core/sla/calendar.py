@@ -490,6 +490,14 @@ class BusinessCalendar:
         """``between`` on integer microseconds."""
         if b < a:
             return -self.between_us(b, a)
+        clock = self._clock
+        if clock.lo_us <= a and b < clock.hi_us:  # both covered: nothing to prepare
+            starts, ends, cum = clock.starts, clock.ends, clock.cum
+            i = bisect_right(starts, a) - 1
+            j = bisect_right(starts, b) - 1
+            ca = 0 if i < 0 else cum[i] + (min(a, ends[i]) - starts[i])
+            cb = 0 if j < 0 else cum[j] + (min(b, ends[j]) - starts[j])
+            return cb - ca
         first = from_us(a, self._tz).date()
         last = from_us(b, self._tz).date()
         self._ensure(first - timedelta(days=2), last + timedelta(days=2))

@@ -21,14 +21,14 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence, Set
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from dateutil.relativedelta import relativedelta
 
 from pipeline_core.clock import require_aware
 from pipeline_core.records import SlaOutcome
 from pipeline_core.sla.calendar import US, BusinessCalendar, from_us, to_us
-from pipeline_core.sla.items import Breach, Escalation, Item, Reminder
+from pipeline_core.sla.items import FAST, Breach, Escalation, Item, Reminder
 from pipeline_core.sla.policy import (
     PipelineLike,
     Policy,
@@ -43,6 +43,9 @@ from pipeline_core.sla.policy import (
 )
 from pipeline_core.sla.risk import CompiledRisk, compile_risk
 from pipeline_core.sla.state import SlaState, compute_facts
+
+if TYPE_CHECKING:
+    from pipeline_core.sla.batch import DueItems
 
 __all__ = ["SlaEngine", "compute_facts"]
 
@@ -63,6 +66,10 @@ F_LAST_OBJECTION: Final = 12
 F_LAST_NEEDS: Final = 13
 F_ACTIONS: Final = 14
 F_PAUSES: Final = 15
+F_KEY: Final = 16
+F_UNANSWERED: Final = 17
+F_OBJECTIONS: Final = 18
+F_NEEDS_CHANGES: Final = 19
 
 _TRIGGER_INDEX: Final = {
     Trigger.CREATED: F_CREATED,
@@ -86,6 +93,9 @@ _KIND_OF_STEP: Final = {
     StepAction.ESCALATE: Escalation,
     StepAction.REASSIGN: Escalation,
 }
+
+
+_NEW_REMINDER: Final = FAST[Reminder]
 
 
 class _Recurrence:
@@ -202,6 +212,7 @@ class _Compiled:
                 step.to is Recipient.MANAGER,
                 _KIND_OF_STEP[step.action],
                 step.action is StepAction.REASSIGN,
+                FAST[_KIND_OF_STEP[step.action]],
             )
             for step in sorted(rule.steps, key=lambda step: step.offset)
         )
@@ -242,18 +253,27 @@ class SlaEngine:
     def _applicable(
         self, state: SlaState
     ) -> tuple[tuple[_Compiled, ...], tuple[CompiledRisk, ...]]:
-        key = (state.kind, state.stage, state.grade)
+        found = self._by_key.get(state._facts[F_KEY])
+        if found is None:
+            found = self._plan(state._facts[F_KEY])
+        rules, risks, dynamic = found
+        if dynamic:
+            rules = tuple(r for r in rules if not r.dynamic or _matches(r.rule, state))
+            risks = tuple(r for r in risks if not r.dynamic or _matches(r.rule, state))
+        return rules, risks
+
+    def _plan(
+        self, key: tuple[str, str | None, str | None]
+    ) -> tuple[tuple[_Compiled, ...], tuple[CompiledRisk, ...], bool]:
+        """The rules and risks a (kind, stage, grade) key selects, and whether some of them have
+        conditions on other fields (source, tags, owner role), cached."""
         found = self._by_key.get(key)
         if found is None:
             rules = tuple(r for r in self._rules if _static_match(r.rule.conditions, key))
             risks = tuple(r for r in self._risks if _static_match(r.rule.conditions, key))
             dynamic = any(r.dynamic for r in rules) or any(r.dynamic for r in risks)
             found = self._by_key[key] = (rules, risks, dynamic)
-        rules, risks, dynamic = found
-        if dynamic:
-            rules = tuple(r for r in rules if not r.dynamic or _matches(r.rule, state))
-            risks = tuple(r for r in risks if not r.dynamic or _matches(r.rule, state))
-        return rules, risks
+        return found
 
     # -- evaluation ------------------------------------------------------------------------------
 
@@ -285,6 +305,14 @@ class SlaEngine:
             if t is not None and (nxt is None or t < nxt):
                 nxt = t
         return items, nxt
+
+    def evaluate_batch(self, states: Iterable[SlaState], now: datetime) -> DueItems:
+        """Every item due by ``now`` for many states (a full evaluation), computed column-wise:
+        the same items as :meth:`evaluate` on each state, kept as columns until read. See
+        :func:`pipeline_core.sla.batch.evaluate_batch`."""
+        from pipeline_core.sla.batch import evaluate_batch
+
+        return evaluate_batch(self, states, now)
 
     def evaluate_many(self, states: Iterable[SlaState], now: datetime) -> Iterator[Item]:
         """Items due by ``now`` for many states (a full scan), streamed."""
@@ -389,7 +417,7 @@ class SlaEngine:
         # steps are sorted by offset, so their fire times never decrease: stop at the first one
         # that is not due yet (it is the next due time) or that the end of the clock cut off
         business = rule.business
-        for name, offset, manager, cls, reassign in rule.steps:
+        for name, offset, manager, cls, reassign, build in rule.steps:
             if offset == 0:
                 fire = due
             elif business:
@@ -408,22 +436,14 @@ class SlaEngine:
                 who, whom = "owner", state.owner_id
             if cls is Escalation:
                 items.append(
-                    Escalation(
-                        rule.id,
-                        state.subject_id,
-                        state.kind,
-                        name,
-                        start,
-                        fire,
-                        due,
-                        who,
-                        whom,
+                    build(
+                        rule.id, state.subject_id, state.kind, name, start, fire, due, who, whom,
                         reassign,
                     )
-                )
+                )  # fmt: skip
             else:
                 items.append(
-                    cls(rule.id, state.subject_id, state.kind, name, start, fire, due, who, whom)
+                    build(rule.id, state.subject_id, state.kind, name, start, fire, due, who, whom)
                 )
         return None
 
@@ -439,7 +459,7 @@ class SlaEngine:
         last, nxt = rule.recurrence.around(start, horizon)
         if last is not None and self._met(rule, facts, last) is None:
             items.append(
-                Reminder(
+                _NEW_REMINDER(
                     rule.id,
                     state.subject_id,
                     state.kind,

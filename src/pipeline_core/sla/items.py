@@ -8,10 +8,13 @@ same state at the same instant twice gives the same items, and a host can de-dup
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any, Final
 
 import attrs
 
+from pipeline_core._fastbuild import builder
 from pipeline_core.sla.calendar import from_us
 
 __all__ = ["Breach", "Escalation", "Item", "Reminder", "RiskFlag"]
@@ -131,3 +134,15 @@ class RiskFlag(Item):
         out = super().to_dict()
         out.update(signal=self.signal, level=self.level, value=self.value)
         return out
+
+
+def _fast(cls: type[Item]) -> Callable[..., Any]:
+    names = [a.name for a in attrs.fields(cls)]
+    return builder(cls, names, [(n, n) for n in names], name=f"new_{cls.__name__.lower()}")
+
+
+FAST: Final[dict[type[Item], Callable[..., Any]]] = {
+    cls: _fast(cls) for cls in (Reminder, Breach, Escalation, RiskFlag)
+}
+"""Constructors of the engine's hot path (internal): the same positional arguments as the classes,
+no per-field ``object.__setattr__`` (see :mod:`pipeline_core._fastbuild`)."""

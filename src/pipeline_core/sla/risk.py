@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from pipeline_core.sla.items import Escalation, Item, RiskFlag
+from pipeline_core.sla.items import FAST, Escalation, Item, RiskFlag
 from pipeline_core.sla.policy import LEVEL_ORDER, RiskLevel, RiskRule, RiskSignal
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["CompiledRisk", "compile_risk"]
 
 _DAY_US: Final = 86_400_000_000
+_NEW_FLAG: Final = FAST[RiskFlag]
+_NEW_ESCALATION: Final = FAST[Escalation]
 # fact indices (kept in step with engine.py)
 _CREATED, _LAST_CONTACT, _LAST_REPLY = 0, 5, 6
 _CLOSED, _PLAN_DUE, _PLAN_CONFIRMED, _LAST_OBJECTION, _LAST_NEEDS = 9, 10, 11, 12, 13
@@ -134,7 +136,7 @@ class CompiledRisk:
     ) -> None:
         step = f"risk-{level.value}"
         items.append(
-            RiskFlag(
+            _NEW_FLAG(
                 self.id,
                 state.subject_id,
                 state.kind,
@@ -151,7 +153,7 @@ class CompiledRisk:
         )
         if self.escalate_rank is not None and LEVEL_ORDER[level] >= self.escalate_rank:
             items.append(
-                Escalation(
+                _NEW_ESCALATION(
                     self.id,
                     state.subject_id,
                     state.kind,

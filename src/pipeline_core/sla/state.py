@@ -73,8 +73,8 @@ _FACT_NAMES = (
 
 
 def compute_facts(state: SlaState) -> tuple[Any, ...]:
-    """The compact facts of a state: its instants as integer µs since the epoch, then the actions
-    and the pauses. A state computes them once, when it is built; the engine reads only these."""
+    """The compact facts of a state: its instants as integer µs since the epoch, then the actions,
+    the pauses, the (kind, stage, grade) key and the three risk counts. A state computes them once, when it is built; the engine reads only these."""
     g = state.__getattribute__
     values: list[Any] = [None if (v := g(n)) is None else to_us(v) for n in _FACT_NAMES]
     values.append(
@@ -88,6 +88,9 @@ def compute_facts(state: SlaState) -> tuple[Any, ...]:
         if state.pauses
         else _NO_PAUSES
     )
+    # what selects the rules, and the risk counts (read column-wise by the batch evaluation)
+    values.append((state.kind, state.stage, state.grade))
+    values += (state.unanswered, state.objections, state.needs_changes)
     return tuple(values)
 
 

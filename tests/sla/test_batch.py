@@ -1,0 +1,247 @@
+"""Column-wise evaluation: exactly the items of the per-state engine, for any states."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline_core.errors import ValidationError
+from pipeline_core.sla import (
+    BusinessCalendar,
+    Pause,
+    Policy,
+    SlaEngine,
+    SlaState,
+    default_calendar,
+    default_policy,
+)
+from pipeline_core.sla.batch import DueItems, evaluate_batch
+from pipeline_core.stages import templates
+
+SH = ZoneInfo("Asia/Shanghai")
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+START = datetime(2025, 1, 1, tzinfo=SH)
+
+CN = default_calendar(country="CN")
+ENGINES = {
+    "default": SlaEngine(default_policy(CN)),
+    # stage SOP limits from a pipeline: stage-entered triggers, action targets
+    "small_team": SlaEngine(default_policy(CN), pipeline=templates.get("small_team")),
+    # DST zones: cadences fall back to the engine, business arithmetic stays column-wise
+    "berlin": SlaEngine(default_policy(BusinessCalendar.of(timezone="Europe/Berlin"))),
+    "new_york": SlaEngine(
+        default_policy(BusinessCalendar.of(timezone="America/New_York", hours="09:00-17:00"))
+    ),
+}
+STAGES = [None, "new", *(s.id for s in templates.get("small_team").stages)]
+
+
+def _scalar(engine: SlaEngine, states: list[SlaState], now: datetime) -> Counter[object]:
+    return Counter(item for s in states for item in engine.evaluate(s, now))
+
+
+@st.composite
+def states(draw: st.DrawFn, index: int = 0) -> SlaState:
+    created = START + timedelta(minutes=draw(st.integers(0, 60 * 24 * 400)))
+
+    def maybe_after(base: datetime = created, days: int = 60) -> datetime | None:
+        if draw(st.booleans()):
+            return None
+        return base + timedelta(minutes=draw(st.integers(0, 60 * 24 * days)))
+
+    touch = maybe_after()
+    pauses: tuple[Pause, ...] = ()
+    if draw(st.integers(0, 5)) == 0:
+        p_start = created + timedelta(hours=draw(st.integers(0, 24 * 20)))
+        p_end = maybe_after(p_start, 10)
+        pauses = (Pause("waiting_on_customer", p_start, p_end),)
+    won = maybe_after() if draw(st.booleans()) else None
+    return SlaState(
+        subject_id=f"s{index}",
+        kind=draw(st.sampled_from(["lead", "opportunity", "account"])),
+        created_at=created,
+        owner_id=draw(st.sampled_from([None, "u1", "u2"])),
+        manager_id=draw(st.sampled_from([None, "m1"])),
+        stage=(stage := draw(st.sampled_from(STAGES))),
+        stage_entered_at=None if stage is None else maybe_after(),
+        grade=draw(st.sampled_from([None, "A", "B", "C"])),
+        grade_at=maybe_after(),
+        source=draw(st.sampled_from([None, "referral", "website"])),
+        tags=frozenset(draw(st.sets(st.sampled_from(["vip", "test"]), max_size=2))),
+        first_touch_at=touch,
+        first_call_at=maybe_after(),
+        last_contact_at=touch if draw(st.booleans()) else maybe_after(),
+        last_reply_at=maybe_after(),
+        unanswered=draw(st.integers(0, 4)),
+        objections=draw(st.integers(0, 4)),
+        last_objection_at=maybe_after(),
+        needs_changes=draw(st.integers(0, 4)),
+        last_needs_change_at=maybe_after(),
+        plan_due_at=maybe_after(),
+        plan_confirmed_at=maybe_after(),
+        actions={"needs_analysis": a} if (a := maybe_after()) else {},
+        won_at=won,
+        contract_end_at=None if won is None else maybe_after(won, 800),
+        closed_at=maybe_after(created, 200) if draw(st.booleans()) else None,
+        pauses=pauses,
+    )
+
+
+@st.composite
+def portfolios(draw: st.DrawFn) -> list[SlaState]:
+    count = draw(st.integers(1, 12))
+    return [draw(states(i)) for i in range(count)]
+
+
+_EDGES = [timedelta(0), timedelta(hours=1), timedelta(days=1), timedelta(days=3), timedelta(days=7),
+          timedelta(days=30)]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    portfolios(),
+    st.sampled_from(sorted(ENGINES)),
+    st.integers(0, 60 * 24 * 500),
+    st.none() | st.tuples(st.integers(0, 11), st.sampled_from(_EDGES)),
+)
+def test_batch_gives_exactly_the_engines_items(
+    portfolio: list[SlaState],
+    engine_name: str,
+    minutes: int,
+    edge: tuple[int, timedelta] | None,
+) -> None:
+    engine = ENGINES[engine_name]
+    now = START + timedelta(minutes=minutes)
+    if edge is not None:  # exactly on a deadline-shaped instant: boundaries must agree too
+        state = portfolio[edge[0] % len(portfolio)]
+        now = (state.last_contact_at or state.created_at) + edge[1]
+    due = engine.evaluate_batch(portfolio, now)
+    expected = _scalar(engine, portfolio, now)
+    assert Counter(due) == expected
+    assert len(due) == sum(expected.values())
+    assert due.counts() == Counter((i.rule, i.kind) for i in expected.elements())  # type: ignore[attr-defined]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    portfolios(),
+    st.sampled_from(sorted(ENGINES)),
+    st.lists(st.integers(0, 60 * 24 * 500), min_size=12, max_size=12),
+)
+def test_scan_batch_gives_the_engines_items_and_next_due_at_each_instant(
+    portfolio: list[SlaState], engine_name: str, minutes: list[int]
+) -> None:
+    from pipeline_core.sla.batch import scan_batch
+    from pipeline_core.sla.calendar import to_us
+
+    engine = ENGINES[engine_name]
+    instants = [to_us(START + timedelta(minutes=m)) for m in minutes[: len(portfolio)]]
+    due, nxt = scan_batch(engine, portfolio, instants)
+    scans = [engine.scan(s, t) for s, t in zip(portfolio, instants, strict=True)]
+    assert Counter(due) == Counter(item for items, _ in scans for item in items)
+    assert nxt == [t for _, t in scans]
+
+
+def test_large_portfolio_far_instants_and_the_column_api() -> None:
+    engine = ENGINES["default"]
+    now = datetime(2025, 4, 7, 10, tzinfo=SH)
+    portfolio = []
+    for i in range(3_000):
+        created = now - timedelta(hours=7 * i + 1)
+        portfolio.append(
+            SlaState(
+                subject_id=f"o{i}",
+                kind=("lead", "opportunity", "account")[i % 3],
+                created_at=created,
+                owner_id=f"u{i % 5}",
+                manager_id="m1",
+                stage="new",
+                stage_entered_at=created,
+                grade=("A", "B", "C", None)[i % 4],
+                grade_at=created,
+                last_contact_at=created + timedelta(hours=i % 50) if i % 3 else None,
+                unanswered=i % 4,
+                objections=i % 5,
+                won_at=created if i % 7 == 0 else None,
+                # far in the future or past: outside the prepared calendar range
+                contract_end_at=created + timedelta(days=3_000 * (-1) ** i) if i % 7 == 0 else None,
+            )
+        )
+    due = engine.evaluate_batch(portfolio, now)
+    expected = _scalar(engine, portfolio, now)
+    assert Counter(due) == expected and len(due) > 10_000
+    columns = due.columns()
+    assert sorted(columns["id"]) == sorted(i.id for i in expected.elements())  # type: ignore[attr-defined]
+    assert all(len(v) == len(due) for v in columns.values())
+    first = next(iter(due))
+    assert columns["at"][0] == first.at and columns["kind"][0] == first.kind
+    assert due.ids() == columns["id"]
+    assert "items at 2025-04-07T10:00:00+08:00" in repr(due) and due.now == now
+
+
+def test_empty_input_generator_input_and_naive_now() -> None:
+    engine = ENGINES["default"]
+    now = datetime(2025, 4, 7, 10, tzinfo=SH)
+    empty = engine.evaluate_batch([], now)
+    assert isinstance(empty, DueItems) and len(empty) == 0 and list(empty) == []
+    state = SlaState(subject_id="l1", kind="lead", created_at=now - timedelta(days=2))
+    assert list(evaluate_batch(engine, (s for s in [state]), now)) == engine.evaluate(state, now)
+    with pytest.raises(ValidationError):
+        engine.evaluate_batch([state], datetime(2025, 4, 7, 10))
+
+
+def test_without_numpy_the_engine_evaluates_every_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = ENGINES["small_team"]
+    now = datetime(2025, 4, 7, 10, tzinfo=SH)
+    portfolio = [
+        SlaState(
+            subject_id=f"o{i}",
+            created_at=now - timedelta(days=i),
+            stage="first_contact",
+            stage_entered_at=now - timedelta(days=i),
+            grade="B",
+            grade_at=now - timedelta(days=i),
+            unanswered=i % 4,
+        )
+        for i in range(30)
+    ]
+    with_numpy = Counter(engine.evaluate_batch(portfolio, now))
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy now raises ImportError
+    without = engine.evaluate_batch(portfolio, now)
+    assert Counter(without) == with_numpy == _scalar(engine, portfolio, now)
+    assert without.counts() == Counter((i.rule, i.kind) for i in with_numpy.elements())
+
+
+def test_dynamic_conditions_go_through_the_engine() -> None:
+    policy = Policy.from_dict(
+        {
+            "id": "p",
+            "calendar": {"timezone": "Asia/Shanghai", "hours": {"mon": "09:00-18:00"}},
+            "rules": [
+                {
+                    "id": "vip_touch",
+                    "trigger": "created",
+                    "target": "first_touch",
+                    "within": "PT1H",
+                    "basis": "business",
+                    "conditions": {"tags_any": ["vip"]},
+                    "steps": [{"action": "breach"}],
+                }
+            ],
+        }
+    )
+    engine = SlaEngine(policy)
+    monday = datetime(2025, 1, 6, 9, 0, tzinfo=SH)
+    portfolio = [
+        SlaState(subject_id=f"l{i}", kind="lead", created_at=monday, tags=tags)
+        for i, tags in enumerate([frozenset({"vip"}), frozenset(), frozenset({"vip", "x"})])
+    ]
+    due = engine.evaluate_batch(portfolio, monday + timedelta(hours=5))
+    assert sorted(i.subject_id for i in due) == ["l0", "l2"]
