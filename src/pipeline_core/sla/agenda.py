@@ -22,7 +22,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Final
+from itertools import repeat
+from typing import Any, Final
 
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
@@ -37,14 +38,32 @@ __all__ = ["Agenda"]
 _NEVER: Final = -(2**62)
 
 
+_Key = tuple[str, int, str]  # an item's identity within its subject: (rule, clock start, step)
+
+
+def _key(item: Item) -> _Key:
+    return (item.rule, item.start_us, item.step)
+
+
 class _Entry:
-    __slots__ = ("reported", "scheduled", "state", "watermark")
+    __slots__ = ("previous", "scheduled", "state", "watermark")
 
     def __init__(self, state: SlaState) -> None:
         self.state = state
         self.watermark = _NEVER  # every item due at or before it has been reported
-        self.reported: set[str] | None = None  # ids reported under earlier states of the subject
+        # the entry this one replaced, until this one is evaluated: what it reported is worked
+        # out then (lazily, and for many subjects at once), not at every change
+        self.previous: _Entry | None = None
         self.scheduled: int | None = _NEVER
+
+    def chain(self) -> list[_Entry]:
+        """The earlier entries whose reported items still matter (newest first)."""
+        out = []
+        p = self.previous
+        while p is not None:
+            out.append(p)
+            p = p.previous
+        return out
 
 
 class Agenda:
@@ -63,8 +82,14 @@ class Agenda:
         *,
         on_item: Callable[[Item], None] | None = None,
         on_outcome: Callable[[SlaOutcome], None] | None = None,
+        batch_from: int = 128,
     ) -> None:
         self.engine = engine
+        self._ranks: dict[tuple[str, str], int] = {}
+        self.batch_from = batch_from
+        """From this many subjects due in one :meth:`advance`, they are evaluated column-wise
+        (:func:`~pipeline_core.sla.batch.scan_batch`, with numpy); fewer go one by one. The
+        items are the same either way."""
         self._entries: dict[str, _Entry] = {}
         self._heap: list[tuple[int, int, str]] = []
         self._seq = 0
@@ -105,7 +130,7 @@ class Agenda:
             old = entries.get(state.subject_id)
             entries[state.subject_id] = entry
             if old is not None:
-                entry.reported = self._reported(old)
+                entry.previous = old
             seq += 1
             heap.append((_NEVER, seq, state.subject_id))
             count += 1
@@ -113,11 +138,17 @@ class Agenda:
         heapq.heapify(heap)
         return count
 
-    def _reported(self, entry: _Entry) -> set[str]:
-        ids = set(entry.reported or ())
-        if entry.watermark != _NEVER:
-            ids.update(item.id for item in self.engine.scan(entry.state, entry.watermark)[0])
-        return ids
+    def _reported(self, entry: _Entry) -> set[_Key] | None:
+        """What was reported under the states ``entry`` replaced (one by one)."""
+        chain = entry.chain()
+        if not chain:
+            return None
+        keys: set[_Key] = set()
+        scan = self.engine.scan
+        for p in chain:
+            if p.watermark != _NEVER:
+                keys.update(map(_key, scan(p.state, p.watermark)[0]))
+        return keys
 
     def put(self, state: SlaState) -> list[SlaOutcome]:
         """Add or replace a subject's state; return the outcomes of the clocks this change finished.
@@ -130,9 +161,8 @@ class Agenda:
         if old is None:
             outcomes = engine.outcomes(state)
         else:
-            entry.reported = self._reported(old)
-            before = engine.finished_ids(old.state)
-            outcomes = engine.transition(old.state, state) + engine.outcomes(state, skip=before)
+            entry.previous = old
+            outcomes = engine.change(old.state, state)
         self._entries[state.subject_id] = entry
         self._push(entry, state.subject_id, _NEVER)
         if self._on_outcome is not None:
@@ -163,26 +193,155 @@ class Agenda:
         self._now = now_us
         heap = self._heap
         entries = self._entries
-        scan = self.engine.scan
-        out: list[Item] = []
+        due: list[tuple[str, _Entry]] = []
+        seen: set[str] = set()
         while heap and heap[0][0] <= now_us:
-            due, _, subject_id = heapq.heappop(heap)
+            when, _, subject_id = heapq.heappop(heap)
             entry = entries.get(subject_id)
-            if entry is None or entry.scheduled != due:
-                continue  # stale heap entry: the subject changed or was removed
-            items, nxt = scan(entry.state, now_us)
-            watermark = entry.watermark
-            reported = entry.reported
-            for item in items:
-                if item.at_us > watermark and (reported is None or item.id not in reported):
-                    out.append(item)
-            entry.watermark = now_us
-            entry.reported = None
-            self._push(entry, subject_id, nxt)
+            if entry is None or entry.scheduled != when or subject_id in seen:
+                continue  # stale heap entry: the subject changed or was removed (or is listed)
+            seen.add(subject_id)
+            due.append((subject_id, entry))
+        if len(due) >= self.batch_from and _has_numpy():
+            out = self._advance_batch(due, now_us)
+        else:
+            out = self._advance_each(due, now_us)
         if self._on_item is not None:
             for item in out:
                 self._on_item(item)
         return out
+
+    def _rank(self, rule: str, step: str) -> int:
+        """Where the engine puts an item of ``rule`` and ``step`` among a subject's items."""
+        key = (rule, step)
+        found = self._ranks.get(key)
+        if found is None:
+            engine = self.engine
+            position = {r.id: p for p, r in enumerate(engine._rules)}
+            if rule in position:
+                compiled = engine._rules[position[rule]]
+                names = [st[0] for st in compiled.steps]
+                found = position[rule] * 1_000 + (names.index(step) if step in names else 0)
+            else:
+                risks = [r.id for r in engine._risks]
+                p = len(engine._rules) + (risks.index(rule) if rule in risks else len(risks))
+                found = p * 1_000 + (0 if step.startswith("risk-") else 1)
+            self._ranks[key] = found
+        return found
+
+    def _done(self, subject_id: str, entry: _Entry, now_us: int, nxt: int | None) -> None:
+        entry.watermark = now_us
+        entry.previous = None
+        self._push(entry, subject_id, nxt)
+
+    def _advance_each(self, due: list[tuple[str, _Entry]], now_us: int) -> list[Item]:
+        scan = self.engine.scan
+        out: list[Item] = []
+        for subject_id, entry in due:
+            items, nxt = scan(entry.state, now_us)
+            watermark = entry.watermark
+            reported = self._reported(entry)
+            for item in items:
+                if item.at_us > watermark and (reported is None or _key(item) not in reported):
+                    out.append(item)
+            self._done(subject_id, entry, now_us, nxt)
+        return out
+
+    def _advance_batch(self, due: list[tuple[str, _Entry]], now_us: int) -> list[Item]:
+        """``_advance_each`` for many subjects at once, column-wise; the same items, grouped by
+        subject in the order the subjects fell due."""
+        import numpy as np
+
+        from pipeline_core.sla.batch import scan_batch
+
+        m = len(due)
+        # the subjects now, and every earlier state they replaced that was evaluated, re-scanned
+        # at its own watermark (what was reported then), in one column-wise run
+        states = [entry.state for _, entry in due]
+        marks = [now_us] * m
+        owner = list(range(m))
+        for k, (_, entry) in enumerate(due):
+            for p in entry.chain():
+                if p.watermark != _NEVER:
+                    states.append(p.state)
+                    marks.append(p.watermark)
+                    owner.append(k)
+        found, nxt = scan_batch(self.engine, states, marks)
+        owners = np.array(owner, dtype=np.int64)
+        watermarks = np.array([entry.watermark for _, entry in due], dtype=np.int64)
+        # keys (subject position, rule, step, clock start) reported under the earlier states
+        seen: set[tuple[int, str, str, int]] = set()
+        for chunk in found._chunks:
+            earlier = chunk.index >= m
+            if earlier.any():
+                seen.update(
+                    zip(
+                        owners[chunk.index[earlier]].tolist(),
+                        repeat(chunk.rule),
+                        repeat(chunk.step),
+                        chunk.start[earlier].tolist(),
+                        strict=False,
+                    )
+                )
+        objects = found._objects
+        positions = found._object_index or []
+        for i, item in zip(positions, objects, strict=True):
+            if i >= m:
+                seen.add((owner[i], item.rule, item.step, item.start_us))
+        # what is new now: due after the subject's watermark and not reported before
+        subjects: list[Any] = []
+        numbers: list[Any] = []
+        rows_at: list[Any] = []
+        ranks: list[Any] = []
+        for c, chunk in enumerate(found._chunks):
+            index = chunk.index
+            fresh = index < m
+            fresh[fresh] = chunk.fire[fresh] > watermarks[index[fresh]]
+            rows = np.flatnonzero(fresh)
+            if not len(rows):
+                continue
+            if seen:
+                rule, step = chunk.rule, chunk.step
+                unseen = [
+                    (i, rule, step, start) not in seen
+                    for i, start in zip(
+                        index[rows].tolist(), chunk.start[rows].tolist(), strict=True
+                    )
+                ]
+                rows = rows[np.array(unseen, dtype=bool)]
+            subjects.append(index[rows])
+            numbers.append(np.full(len(rows), c, dtype=np.int64))
+            rows_at.append(rows)
+            ranks.append(np.full(len(rows), self._rank(chunk.rule, chunk.step), dtype=np.int64))
+        no_chunk = len(found._chunks)
+        extra = [
+            (i, row)
+            for row, (i, item) in enumerate(zip(positions, objects, strict=True))
+            if i < m
+            and item.at_us > watermarks[i]
+            and (i, item.rule, item.step, item.start_us) not in seen
+        ]
+        if extra:
+            subjects.append(np.array([i for i, _ in extra], dtype=np.int64))
+            numbers.append(np.full(len(extra), no_chunk, dtype=np.int64))
+            rows_at.append(np.array([row for _, row in extra], dtype=np.int64))
+            ranks.append(
+                np.array(
+                    [self._rank(objects[row].rule, objects[row].step) for _, row in extra],
+                    dtype=np.int64,
+                )
+            )
+        for (subject_id, entry), when in zip(due, nxt[:m], strict=True):
+            self._done(subject_id, entry, now_us, when)
+        if not subjects:
+            return []
+        # grouped by subject in the order the subjects fell due, and within a subject in the
+        # engine's order (rules, their steps, then risks), as one by one
+        subject_of, number, row_of, rank = (
+            np.concatenate(a) for a in (subjects, numbers, rows_at, ranks)
+        )
+        order = np.lexsort((rank, subject_of))
+        return found._materialise(number[order].tolist(), row_of[order].tolist())
 
     def next_due(self) -> datetime | None:
         """The earliest instant at which :meth:`advance` would have something to evaluate."""
@@ -194,3 +353,11 @@ class Agenda:
                 return from_us(max(due, self._now))
             heapq.heappop(heap)
         return None
+
+
+def _has_numpy() -> bool:
+    try:
+        import numpy  # noqa: F401
+    except ImportError:  # pragma: no cover - numpy comes with the dev extras
+        return False
+    return True

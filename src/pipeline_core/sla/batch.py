@@ -24,7 +24,7 @@ slower.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
@@ -74,6 +74,23 @@ class _Chunk:
     def __len__(self) -> int:
         return len(self.index)
 
+    def subset(self, rows: list[int]) -> _Chunk:
+        """The chunk of the given row positions only."""
+        extra = self.extra
+        if self.cls is RiskFlag:
+            extra = (extra[0], extra[1], extra[2][rows])
+        return _Chunk(
+            self.cls,
+            self.rule,
+            self.step,
+            self.manager,
+            extra,
+            self.index[rows],
+            self.start[rows],
+            self.fire[rows],
+            None if self.due is None else self.due[rows],
+        )
+
     def items(self, states: Sequence[SlaState]) -> Iterator[Item]:
         cls, rule, step, extra = self.cls, self.rule, self.step, self.extra
         build = FAST[cls]
@@ -115,14 +132,20 @@ class DueItems:
     for speed, not by subject: compare by :attr:`Item.id`.
     """
 
-    __slots__ = ("_chunks", "_objects", "_states", "now")
+    __slots__ = ("_chunks", "_object_index", "_objects", "_states", "now")
 
     def __init__(
-        self, states: Sequence[SlaState], now: datetime, chunks: list[_Chunk], objects: list[Item]
+        self,
+        states: Sequence[SlaState],
+        now: datetime,
+        chunks: list[_Chunk],
+        objects: list[Item],
+        object_index: list[int] | None = None,
     ) -> None:
         self._states = states
         self._chunks = chunks
         self._objects = objects
+        self._object_index = object_index  # the position of each object's state
         self.now = now
         """The instant evaluated."""
 
@@ -133,6 +156,62 @@ class DueItems:
         for chunk in self._chunks:
             yield from chunk.items(self._states)
         yield from self._objects
+
+    def _materialise(self, chunk_numbers: list[int], rows: list[int]) -> list[Item]:
+        """The items at (chunk number, row) pairs, in that order; chunk number
+        ``len(self._chunks)`` means the ready-made objects (internal, for the agenda)."""
+        makers: dict[int, Callable[[int], Item]] = {}
+        out: list[Item] = []
+        for c, r in zip(chunk_numbers, rows, strict=True):
+            make = makers.get(c)
+            if make is None:
+                make = makers[c] = self._maker(c)
+            out.append(make(r))
+        return out
+
+    def _maker(self, c: int) -> Callable[[int], Item]:
+        if c == len(self._chunks):
+            return self._objects.__getitem__
+        chunk = self._chunks[c]
+        states = self._states
+        build = FAST[chunk.cls]
+        rule, step = chunk.rule, chunk.step
+        who = "manager" if chunk.manager else "owner"
+        manager = chunk.manager
+        index, starts, fires = chunk.index.tolist(), chunk.start.tolist(), chunk.fire.tolist()
+        dues = [None] * len(starts) if chunk.due is None else chunk.due.tolist()
+        extra = chunk.extra
+        if chunk.cls is RiskFlag:
+            signal, level, values = extra[0], extra[1], extra[2].tolist()
+
+            def make_flag(r: int) -> Item:
+                s = states[index[r]]
+                return build(  # type: ignore[no-any-return]
+                    rule, s.subject_id, s.kind, step, starts[r], fires[r], None, who,
+                    s.manager_id if manager else s.owner_id, signal, level, values[r],
+                )  # fmt: skip
+
+            return make_flag
+        if chunk.cls is Escalation:
+            reassign = extra[0]
+
+            def make_escalation(r: int) -> Item:
+                s = states[index[r]]
+                return build(  # type: ignore[no-any-return]
+                    rule, s.subject_id, s.kind, step, starts[r], fires[r], dues[r], who,
+                    s.manager_id if manager else s.owner_id, reassign,
+                )  # fmt: skip
+
+            return make_escalation
+
+        def make(r: int) -> Item:
+            s = states[index[r]]
+            return build(  # type: ignore[no-any-return]
+                rule, s.subject_id, s.kind, step, starts[r], fires[r], dues[r], who,
+                s.manager_id if manager else s.owner_id,
+            )  # fmt: skip
+
+        return make
 
     def ids(self) -> list[str]:
         """Every item's stable id."""
@@ -248,6 +327,7 @@ class _Run:
             self.now_max = int(self.now_all.max()) if self.n else 0
         self.chunks: list[_Chunk] = []
         self.objects: list[Item] = []
+        self.object_index: list[int] = []
         # the next instant something becomes due per state (``_NEVER``: nothing will)
         self.next = np.full(self.n, _NEVER, dtype=np.int64) if want_next else None
         self._cols: dict[int, Any] = {}
@@ -404,8 +484,9 @@ class _Run:
             for i in np.flatnonzero(by_engine).tolist():
                 items, nxt = scan(states[i], int(now_all[i]))
                 self.objects.extend(items)
+                self.object_index.extend([i] * len(items))
                 self._soonest_one(i, nxt)
-        return DueItems(self.states, now, self.chunks, self.objects)
+        return DueItems(self.states, now, self.chunks, self.objects, self.object_index)
 
     def _end(self, rule: _Compiled, index: Any, start: Any) -> Any:
         """When each clock ended (target reached, or the record closed), ``_NULL`` if running."""
@@ -496,13 +577,15 @@ class _Run:
         if (
             step is None
             or step <= 0
-            or not _fixed_offset(rec.tz, int(start.min()), self.now_max + step)
+            or not _fixed_offset_cached(rec, int(start.min()), self.now_max + step)
         ):
             facts, states, objects = self.facts, self.states, self.objects
             cad = self.engine._cadence
             now_all = self.now_all
             for i in index.tolist():
+                before = len(objects)
                 self._soonest_one(i, cad(rule, facts[i], states[i], int(now_all[i]), objects))
+                self.object_index.extend([i] * (len(objects) - before))
             return
         k = (horizon - start) // step
         last = start + k * step
@@ -534,7 +617,9 @@ class _Run:
             facts, states, objects = self.facts, self.states, self.objects
             now_all = self.now_all
             for i in index[due != _NULL].tolist():
+                before = len(objects)
                 self._soonest_one(i, risk.evaluate(facts[i], states[i], int(now_all[i]), objects))
+                self.object_index.extend([i] * (len(objects) - before))
             return
         count_index = {
             RiskSignal.UNANSWERED_STREAK: _UNANSWERED,
@@ -592,6 +677,15 @@ class _Run:
                         None,
                     )
                 )
+
+
+def _fixed_offset_cached(rec: Any, lo: int, hi: int) -> bool:
+    """:func:`_fixed_offset` over whole days, remembered by the recurrence."""
+    key = (lo // _DAY_US, hi // _DAY_US + 1)
+    found: bool | None = rec.fixed_offset.get(key)
+    if found is None:
+        found = rec.fixed_offset[key] = _fixed_offset(rec.tz, key[0] * _DAY_US, key[1] * _DAY_US)
+    return found
 
 
 def _fixed_offset(tz: Any, lo: int, hi: int) -> bool:

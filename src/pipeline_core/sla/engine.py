@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence, Set
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from dateutil.relativedelta import relativedelta
 
+from pipeline_core._fastbuild import builder
 from pipeline_core.clock import require_aware
 from pipeline_core.records import SlaOutcome
 from pipeline_core.sla.calendar import US, BusinessCalendar, from_us, to_us
@@ -96,16 +97,26 @@ _KIND_OF_STEP: Final = {
 
 
 _NEW_REMINDER: Final = FAST[Reminder]
+# SlaOutcome from values valid by construction, in field order (see pipeline_core._fastbuild)
+_NEW_OUTCOME: Final = builder(
+    SlaOutcome,
+    [name for name, _ in SlaOutcome.__pc_fields__],
+    [(name, name) for name, _ in SlaOutcome.__pc_fields__],
+    name="new_outcome",
+)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _Recurrence:
     """Occurrences of a recurrence after a start, in the calendar's timezone (fast for simple rules)."""
 
-    __slots__ = ("delta", "text", "tz")
+    __slots__ = ("delta", "fixed_offset", "text", "tz")
 
     def __init__(self, text: str, calendar: BusinessCalendar) -> None:
         self.text = text
         self.tz = calendar.tz
+        # (first day, last day) -> whether the zone keeps one UTC offset then (batch evaluation)
+        self.fixed_offset: dict[tuple[int, int], bool] = {}
         self.delta: relativedelta | timedelta | None = None
         # DAILY/WEEKLY: wall-clock days (aware datetime + timedelta keeps the local time across DST)
         parts = dict(
@@ -180,6 +191,7 @@ class _Compiled:
         "strict",
         "target",
         "target_index",
+        "target_text",
         "trigger_index",
         "within",
     )
@@ -193,6 +205,9 @@ class _Compiled:
         self.clamp = rule.trigger is not Trigger.CONTRACT_END
         self.target = rule.target
         self.target_index = _TARGET_INDEX.get(rule.target, -1)
+        self.target_text = (
+            rule.target.value if rule.target is not Target.ACTION else f"action:{rule.action}"[:64]
+        )
         self.action = rule.action
         self.within = rule.within // US
         self.business = rule.basis is TimeBasis.BUSINESS
@@ -487,49 +502,58 @@ class SlaEngine:
         end: int,
         facts: tuple[Any, ...],
     ) -> SlaOutcome:
-        elapsed = max(0, self._measure(rule, start, end) - self._paused(rule, facts, start, end))
-        return SlaOutcome._trusted(
-            {
-                "id": f"{rule.id}|{state.subject_id}|{start}",
-                "rule": rule.id,
-                "target": rule.target.value
-                if rule.target is not Target.ACTION
-                else f"action:{rule.action}"[:64],
-                "subject_kind": state.kind,
-                "subject_id": state.subject_id,
-                "started_at": from_us(start),
-                "due_at": from_us(max(due, start)),
-                "met": finished is not None and finished <= due,
-                "elapsed_seconds": elapsed / 1_000_000,
-                "finished_at": None if finished is None else from_us(finished),
-                "owner_id": state.owner_id,
-                "version": 1,
-            }
+        elapsed = self._measure(rule, start, end)
+        if rule.pause_on and facts[F_PAUSES]:
+            elapsed -= self._paused(rule, facts, start, end)
+        return _NEW_OUTCOME(  # type: ignore[no-any-return]
+            f"{rule.id}|{state.subject_id}|{start}",
+            rule.id,
+            rule.target_text,
+            state.kind,
+            state.subject_id,
+            _EPOCH + timedelta(microseconds=start),
+            _EPOCH + timedelta(microseconds=due if due > start else start),
+            finished is not None and finished <= due,
+            (elapsed if elapsed > 0 else 0) / 1_000_000,
+            None if finished is None else _EPOCH + timedelta(microseconds=finished),
+            state.owner_id,
+            1,
         )
 
-    def _clocks(self, state: SlaState) -> Iterator[tuple[_Compiled, int]]:
+    def _clocks(self, state: SlaState) -> list[tuple[_Compiled, int]]:
+        """The deadline clocks of ``state`` that have started: (rule, start µs)."""
         facts = state._facts
         rules, _ = self._applicable(state)
+        out = []
         for rule in rules:
             if rule.recurrence is not None:
                 continue
             start = facts[rule.trigger_index]
-            if start is None and rule.rule.trigger is Trigger.LAST_CONTACT:
+            if start is None and rule.from_created:
                 start = facts[F_CREATED]
             if start is not None:
-                yield rule, start
+                out.append((rule, start))
+        return out
+
+    def _finished(
+        self, state: SlaState, clocks: list[tuple[_Compiled, int]]
+    ) -> set[tuple[str, int]]:
+        facts = state._facts
+        closed_at = facts[F_CLOSED]
+        out = set()
+        for rule, start in clocks:
+            if (rule.closes and closed_at is not None and closed_at >= start) or self._met(
+                rule, facts, start
+            ) is not None:
+                out.add((rule.id, start))
+        return out
 
     def finished_ids(self, state: SlaState) -> set[str]:
         """Ids of the outcomes :meth:`outcomes` would return (cheap: no records built)."""
-        facts = state._facts
-        out = set()
-        for rule, start in self._clocks(state):
-            closed = facts[F_CLOSED] if rule.closes else None
-            if self._met(rule, facts, start) is not None or (
-                closed is not None and closed >= start
-            ):
-                out.add(f"{rule.id}|{state.subject_id}|{start}")
-        return out
+        return {
+            f"{rule}|{state.subject_id}|{start}"
+            for rule, start in self._finished(state, self._clocks(state))
+        }
 
     def outcomes(self, state: SlaState, *, skip: Set[str] = frozenset()) -> list[SlaOutcome]:
         """Outcomes of the clocks of ``state`` that have finished: target reached (met or breached)
@@ -537,14 +561,23 @@ class SlaEngine:
 
         ``skip``: outcome ids not to build (e.g. those already reported for an earlier state).
         """
+        clocks = self._clocks(state)
+        if skip:
+            sid = state.subject_id
+            clocks = [(r, t) for r, t in clocks if f"{r.id}|{sid}|{t}" not in skip]
+        return self._outcomes(state, clocks, frozenset())
+
+    def _outcomes(
+        self, state: SlaState, clocks: list[tuple[_Compiled, int]], skip: Set[tuple[str, int]]
+    ) -> list[SlaOutcome]:
         facts = state._facts
         out = []
-        for rule, start in self._clocks(state):
+        for rule, start in clocks:
             met = self._met(rule, facts, start)
             closed = facts[F_CLOSED] if rule.closes else None
             if met is None and (closed is None or closed < start):
                 continue
-            if skip and f"{rule.id}|{state.subject_id}|{start}" in skip:
+            if skip and (rule.id, start) in skip:
                 continue
             due = self._due(rule, facts, start)
             if met is not None and (closed is None or met <= closed):
@@ -567,11 +600,30 @@ class SlaEngine:
         stage was left (``stage_exit`` targets), the trigger moved on after the target happened
         (e.g. a new contact), or the record closed. Clocks whose rule no longer applies (grade or
         stage changed) end without an outcome."""
+        return self._transition(old, new, self._clocks(old), self._clocks(new))
+
+    def change(self, old: SlaState, new: SlaState) -> list[SlaOutcome]:
+        """Every outcome a change of one subject from ``old`` to ``new`` finishes, each once:
+        :meth:`transition` plus the :meth:`outcomes` of ``new`` that ``old`` had not finished
+        already. (:meth:`Agenda.put <pipeline_core.sla.agenda.Agenda.put>` returns these.)"""
+        old_clocks = self._clocks(old)
+        new_clocks = self._clocks(new)
+        return self._transition(old, new, old_clocks, new_clocks) + self._outcomes(
+            new, new_clocks, self._finished(old, old_clocks)
+        )
+
+    def _transition(
+        self,
+        old: SlaState,
+        new: SlaState,
+        old_clocks: list[tuple[_Compiled, int]],
+        new_clocks: list[tuple[_Compiled, int]],
+    ) -> list[SlaOutcome]:
         old_facts = old._facts
         new_facts = new._facts
-        still = {(r.id, s) for r, s in self._clocks(new)}
+        still = {(r.id, s) for r, s in new_clocks}
         out = []
-        for rule, start in self._clocks(old):
+        for rule, start in old_clocks:
             if (rule.id, start) in still:
                 continue
             if self._met(rule, old_facts, start) is not None:
