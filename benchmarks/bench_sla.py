@@ -2,11 +2,13 @@
 
 - full evaluation: every open opportunity (1,000,000 at scale 1.0) with the default policy on a
   business calendar (Asia/Shanghai, split hours, mainland China holidays), ours
-  (:meth:`SlaEngine.scan` over compact facts with the calendar's business clock) against a
-  straightforward full-scan loop over the same rules (datetimes, day-by-day business arithmetic);
-  peak memory of our run is reported too.
-- re-evaluation after 1,000 changes: :class:`Agenda` (``put`` 1,000 changed states, then
-  ``advance`` one minute later) against the same straightforward full scan at that minute.
+  (:meth:`SlaEngine.evaluate_batch`: column-wise over the states' compact facts with the
+  calendar's business clock; items kept as columns) against a straightforward full-scan loop over
+  the same rules (datetimes, day-by-day business arithmetic). Peak memory, the time to read every
+  item as an object, and the engine one state at a time are reported too.
+- re-evaluation after 1,000 changes: :class:`Agenda` (``put`` 1,000 changed states, each
+  returning its outcomes, then ``advance`` one minute later, which also re-evaluates the
+  subjects whose next due time fell in that minute) against our full evaluation.
 
 States come from the sample generator's opportunity columns when ``pipeline_core.samples`` is
 available (stage, owner, creation, stage entry), with follow-up facts drawn from a seeded generator.
@@ -18,6 +20,7 @@ import gc
 import random
 import time
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from benchmarks._harness import Row, median_time, peak_memory
@@ -166,34 +169,37 @@ def run(scale: float) -> list[Row]:
     # (otherwise every full collection while millions of items are made walks them all again)
     gc.collect()
     gc.freeze()
-    now_us = (NOW - datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))) // timedelta(microseconds=1)
     # warm the calendar's business clock for the years in play
     calendar.between(datetime(2024, 1, 1, tzinfo=TZ), datetime(2026, 1, 1, tzinfo=TZ))
 
-    def full() -> list[object]:
-        scan = engine.scan
-        out: list[object] = []
-        for s in states:
-            out.extend(scan(s, now_us)[0])
-        return out
+    def full() -> object:
+        return engine.evaluate_batch(states, NOW)
 
     due, peak = peak_memory(full)
-    items = len(due)
-    del due
+    items = len(due)  # type: ignore[arg-type]
     ours_full = median_time(full, repeat=3, warmup=0)
+    # reading every item as an object (what iterating the result does), timed apart
+    result: Any = due
+    build_items = median_time(lambda: sum(1 for _ in result), repeat=1, warmup=0)
+    result = due = None
+    part = states[: max(1_000, n // 20)]
+    now_us = (NOW - datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))) // timedelta(microseconds=1)
+    scan = engine.scan
+    one_by_one = median_time(lambda: [scan(s, now_us) for s in part], repeat=1, warmup=0)
+    one_by_one *= n / len(part)
     build = median_time(lambda: make_states(max(1_000, n // 20)), repeat=1, warmup=0) * 20
-    base_states = states[: max(1_000, n // 20)]
-    base_part = median_time(lambda: naive_scan(policy, base_states, NOW), repeat=1, warmup=0)
-    baseline_full = base_part * n / len(base_states)
+    base_part = median_time(lambda: naive_scan(policy, part, NOW), repeat=1, warmup=0)
+    baseline_full = base_part * n / len(part)
     rows = [
         Row(
             f"sla full evaluation, {n:,} open opportunities",
             ours_full,
             baseline_full,
             "full-scan loop (datetime, day walk)",
-            f"{items:,} items due (peak {peak / 2**20:,.0f} MiB incl. the items); building the "
-            f"states from datetimes (not in the timing): ~{build:,.1f} s; baseline timed on "
-            f"{len(base_states):,} and scaled",
+            f"column-wise evaluate_batch; {items:,} items due, peak {peak / 2**20:,.0f} MiB; "
+            f"reading all of them as Item objects: +{build_items:,.1f} s; the engine one state "
+            f"at a time: {one_by_one:,.1f} s; baseline and one-by-one timed on {len(part):,} and "
+            f"scaled; building the states from datetimes (not timed): ~{build:,.0f} s",
         )
     ]
 
@@ -201,28 +207,32 @@ def run(scale: float) -> list[Row]:
     agenda = Agenda(engine)
     agenda.load(states)
     agenda.advance(NOW)
+    # after start-up, a long-running host moves what it loaded out of the collector's reach too
+    gc.collect()
+    gc.freeze()
     rng = random.Random(5)
-    later = NOW + timedelta(minutes=1)
-    changed = [
-        states[rng.randrange(n)].evolve(last_contact_at=NOW, first_touch_at=NOW, unanswered=0)
-        for _ in range(1_000)
-    ]
-
-    def agenda_step() -> int:
-        for s in changed:
-            agenda.put(s)
-        return len(agenda.advance(later))
-
-    t0 = time.perf_counter()
-    agenda_step()
-    ours_re = time.perf_counter() - t0
+    steps = []
+    for k in range(3):
+        at = NOW + timedelta(minutes=k)
+        changed = [
+            states[rng.randrange(n)].evolve(last_contact_at=at, first_touch_at=at, unanswered=0)
+            for _ in range(1_000)
+        ]
+        later = at + timedelta(minutes=1)
+        t0 = time.perf_counter()
+        outcomes = sum(len(agenda.put(s)) for s in changed)
+        reported = len(agenda.advance(later))
+        steps.append(time.perf_counter() - t0)
+    ours_re = sorted(steps)[1]
     rows.append(
         Row(
-            "sla re-evaluation after 1,000 changes (agenda)",
+            "sla re-evaluation after 1,000 changes (agenda: put + advance)",
             ours_re,
             ours_full,
             "full evaluation again (ours)",
-            f"target ≥ 100× faster than a full scan; vs the naive full scan: {baseline_full / ours_re:,.0f}×",
+            f"target ≥ 100× faster than a full evaluation; median of 3 rounds, the last gave "
+            f"{outcomes:,} outcomes and {reported:,} new items; vs the naive full scan: "
+            f"{baseline_full / ours_re:,.0f}×",
         )
     )
     gc.unfreeze()
