@@ -31,6 +31,21 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pipeline_core.clock import require_aware
 from pipeline_core.sla.calendar import US, from_us, to_us
+from pipeline_core.sla.engine import (
+    F_ACTIONS,
+    F_CLOSED,
+    F_CREATED,
+    F_KEY,
+    F_LAST_CONTACT,
+    F_LAST_NEEDS,
+    F_LAST_OBJECTION,
+    F_LAST_REPLY,
+    F_NEEDS_CHANGES,
+    F_OBJECTIONS,
+    F_PAUSES,
+    F_PLAN_DUE,
+    F_UNANSWERED,
+)
 from pipeline_core.sla.items import FAST, Breach, Escalation, Item, Reminder, RiskFlag
 from pipeline_core.sla.policy import LEVEL_ORDER, RiskSignal, Target
 from pipeline_core.sla.state import SlaState
@@ -45,10 +60,21 @@ _NULL: Final = -(2**63)  # "no instant" in an int64 column
 _NEVER: Final = 2**63 - 1  # "no next due instant"
 _HOUR_US: Final = 3_600 * 1_000_000
 _DAY_US: Final = 86_400_000_000
-# fact indices (kept in step with engine.py)
-_CREATED, _FIRST_TOUCH, _FIRST_CALL, _LAST_CONTACT, _LAST_REPLY = 0, 3, 4, 5, 6
-_CLOSED, _PLAN_DUE, _LAST_OBJECTION, _LAST_NEEDS = 9, 10, 12, 13
-_ACTIONS, _PAUSES, _KEY, _UNANSWERED, _OBJECTIONS, _NEEDS = 14, 15, 16, 17, 18, 19
+# the fact indices
+_CREATED, _LAST_CONTACT, _LAST_REPLY, _CLOSED = F_CREATED, F_LAST_CONTACT, F_LAST_REPLY, F_CLOSED
+_PLAN_DUE, _LAST_OBJECTION, _LAST_NEEDS, _ACTIONS = (
+    F_PLAN_DUE,
+    F_LAST_OBJECTION,
+    F_LAST_NEEDS,
+    F_ACTIONS,
+)
+_PAUSES, _KEY, _UNANSWERED, _OBJECTIONS, _NEEDS = (
+    F_PAUSES,
+    F_KEY,
+    F_UNANSWERED,
+    F_OBJECTIONS,
+    F_NEEDS_CHANGES,
+)
 
 
 class _Chunk:
@@ -680,11 +706,12 @@ class _Run:
 
 
 def _fixed_offset_cached(rec: Any, lo: int, hi: int) -> bool:
-    """:func:`_fixed_offset` over whole days, remembered by the recurrence."""
-    key = (lo // _DAY_US, hi // _DAY_US + 1)
+    """:func:`_fixed_offset` over whole years, remembered by the recurrence."""
+    year = 365 * _DAY_US  # whole (approximate) years: a few keys serve every run
+    key = (lo // year, hi // year + 1)
     found: bool | None = rec.fixed_offset.get(key)
     if found is None:
-        found = rec.fixed_offset[key] = _fixed_offset(rec.tz, key[0] * _DAY_US, key[1] * _DAY_US)
+        found = rec.fixed_offset[key] = _fixed_offset(rec.tz, key[0] * year, key[1] * year)
     return found
 
 

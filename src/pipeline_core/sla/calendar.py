@@ -55,7 +55,9 @@ def to_us(instant: datetime) -> int:
 
 def from_us(value: int, tz: ZoneInfo | None = None) -> datetime:
     """The aware ``datetime`` (UTC, or ``tz``) of integer microseconds since the epoch."""
-    out = EPOCH + timedelta(microseconds=value)
+    days, rest = divmod(value, 86_400_000_000)
+    seconds, micros = divmod(rest, 1_000_000)
+    out = EPOCH + timedelta(days, seconds, micros)  # positional: no normalising of one huge field
     return out if tz is None else out.astimezone(tz)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence, Set
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from dateutil.relativedelta import relativedelta
@@ -104,7 +104,6 @@ _NEW_OUTCOME: Final = builder(
     [(name, name) for name, _ in SlaOutcome.__pc_fields__],
     name="new_outcome",
 )
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _Recurrence:
@@ -511,11 +510,11 @@ class SlaEngine:
             rule.target_text,
             state.kind,
             state.subject_id,
-            _EPOCH + timedelta(microseconds=start),
-            _EPOCH + timedelta(microseconds=due if due > start else start),
+            from_us(start),
+            from_us(due if due > start else start),
             finished is not None and finished <= due,
             (elapsed if elapsed > 0 else 0) / 1_000_000,
-            None if finished is None else _EPOCH + timedelta(microseconds=finished),
+            None if finished is None else from_us(finished),
             state.owner_id,
             1,
         )
