@@ -6,6 +6,8 @@
   :class:`RiskRule`), validated once, JSON Schema published.
 - :mod:`~pipeline_core.sla.defaults`: :func:`default_policy` with the facts of ``domain.md`` §5.
 - :mod:`~pipeline_core.sla.engine`: the pure :class:`SlaEngine` (``evaluate(state, now)``).
+- :mod:`~pipeline_core.sla.batch`: ``SlaEngine.evaluate_batch(states, now)``, a whole book at once,
+  column-wise (numpy), the same items kept as :class:`~pipeline_core.sla.batch.DueItems` columns.
 - :mod:`~pipeline_core.sla.agenda`: :class:`Agenda`, each item exactly once, re-evaluating only what
   changed or fell due.
 - :mod:`~pipeline_core.sla.backtest`: :func:`backtest` a policy over history.

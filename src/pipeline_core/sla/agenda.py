@@ -92,6 +92,8 @@ class Agenda:
         items are the same either way."""
         self._entries: dict[str, _Entry] = {}
         self._heap: list[tuple[int, int, str]] = []
+        # subjects added or changed since the last advance (due at once: kept out of the heap)
+        self._changed: list[str] = []
         self._seq = 0
         self._now = _NEVER
         self._on_item = on_item
@@ -123,19 +125,15 @@ class Agenda:
         :meth:`advance`. Returns how many were added or replaced."""
         count = 0
         entries = self._entries
-        heap = self._heap
-        seq = self._seq
+        changed = self._changed
         for state in states:
             entry = _Entry(state)
             old = entries.get(state.subject_id)
             entries[state.subject_id] = entry
             if old is not None:
                 entry.previous = old
-            seq += 1
-            heap.append((_NEVER, seq, state.subject_id))
+            changed.append(state.subject_id)
             count += 1
-        self._seq = seq
-        heapq.heapify(heap)
         return count
 
     def _reported(self, entry: _Entry) -> set[_Key] | None:
@@ -164,7 +162,7 @@ class Agenda:
             entry.previous = old
             outcomes = engine.change(old.state, state)
         self._entries[state.subject_id] = entry
-        self._push(entry, state.subject_id, _NEVER)
+        self._changed.append(state.subject_id)
         if self._on_outcome is not None:
             for outcome in outcomes:
                 self._on_outcome(outcome)
@@ -195,6 +193,13 @@ class Agenda:
         entries = self._entries
         due: list[tuple[str, _Entry]] = []
         seen: set[str] = set()
+        for subject_id in self._changed:
+            entry = entries.get(subject_id)
+            if entry is None or entry.scheduled != _NEVER or subject_id in seen:
+                continue  # removed, or changed again (listed once)
+            seen.add(subject_id)
+            due.append((subject_id, entry))
+        self._changed = []
         while heap and heap[0][0] <= now_us:
             when, _, subject_id = heapq.heappop(heap)
             entry = entries.get(subject_id)
@@ -345,6 +350,10 @@ class Agenda:
 
     def next_due(self) -> datetime | None:
         """The earliest instant at which :meth:`advance` would have something to evaluate."""
+        for subject_id in self._changed:
+            entry = self._entries.get(subject_id)
+            if entry is not None and entry.scheduled == _NEVER:
+                return from_us(max(_NEVER, self._now))
         heap = self._heap
         while heap:
             due, _, subject_id = heap[0]
