@@ -100,53 +100,36 @@ class _Chunk:
     def __len__(self) -> int:
         return len(self.index)
 
-    def subset(self, rows: list[int]) -> _Chunk:
-        """The chunk of the given row positions only."""
-        extra = self.extra
-        if self.cls is RiskFlag:
-            extra = (extra[0], extra[1], extra[2][rows])
-        return _Chunk(
-            self.cls,
-            self.rule,
-            self.step,
-            self.manager,
-            extra,
-            self.index[rows],
-            self.start[rows],
-            self.fire[rows],
-            None if self.due is None else self.due[rows],
-        )
+    def maker(self, states: Sequence[SlaState]) -> Callable[[int], Item]:
+        """``make(row)``: the item of one row, built from the columns and its state."""
+        build = FAST[self.cls]
+        rule, step, manager = self.rule, self.step, self.manager
+        who = "manager" if manager else "owner"
+        index, starts, fires = self.index.tolist(), self.start.tolist(), self.fire.tolist()
+        dues = [None] * len(starts) if self.due is None else self.due.tolist()
+        if self.cls is RiskFlag:  # signal, level, value
+            signal, level, values = self.extra[0], self.extra[1], self.extra[2].tolist()
+
+            def tail(r: int) -> tuple[Any, ...]:
+                return (signal, level, values[r])
+        else:  # an escalation's reassign flag, or nothing
+            fixed = self.extra
+
+            def tail(r: int) -> tuple[Any, ...]:
+                return fixed
+
+        def make(r: int) -> Item:
+            s = states[index[r]]
+            whom = s.manager_id if manager else s.owner_id
+            return build(  # type: ignore[no-any-return]
+                rule, s.subject_id, s.kind, step, starts[r], fires[r], dues[r], who, whom, *tail(r)
+            )
+
+        return make
 
     def items(self, states: Sequence[SlaState]) -> Iterator[Item]:
-        cls, rule, step, extra = self.cls, self.rule, self.step, self.extra
-        build = FAST[cls]
-        who = "manager" if self.manager else "owner"
-        starts, fires = self.start.tolist(), self.fire.tolist()
-        dues = [None] * len(starts) if self.due is None else self.due.tolist()
-        manager = self.manager
-        if cls is RiskFlag:
-            signal, level, values = extra[0], extra[1], extra[2].tolist()
-            for k, i in enumerate(self.index.tolist()):
-                s = states[i]
-                yield build(
-                    rule, s.subject_id, s.kind, step, starts[k], fires[k], None, who,
-                    s.manager_id if manager else s.owner_id, signal, level, values[k],
-                )  # fmt: skip
-        elif cls is Escalation:
-            reassign = extra[0]
-            for k, i in enumerate(self.index.tolist()):
-                s = states[i]
-                yield build(
-                    rule, s.subject_id, s.kind, step, starts[k], fires[k], dues[k], who,
-                    s.manager_id if manager else s.owner_id, reassign,
-                )  # fmt: skip
-        else:
-            for k, i in enumerate(self.index.tolist()):
-                s = states[i]
-                yield build(
-                    rule, s.subject_id, s.kind, step, starts[k], fires[k], dues[k], who,
-                    s.manager_id if manager else s.owner_id,
-                )  # fmt: skip
+        """Every item of the chunk, in row order."""
+        return map(self.maker(states), range(len(self)))
 
 
 class DueItems:
@@ -198,46 +181,7 @@ class DueItems:
     def _maker(self, c: int) -> Callable[[int], Item]:
         if c == len(self._chunks):
             return self._objects.__getitem__
-        chunk = self._chunks[c]
-        states = self._states
-        build = FAST[chunk.cls]
-        rule, step = chunk.rule, chunk.step
-        who = "manager" if chunk.manager else "owner"
-        manager = chunk.manager
-        index, starts, fires = chunk.index.tolist(), chunk.start.tolist(), chunk.fire.tolist()
-        dues = [None] * len(starts) if chunk.due is None else chunk.due.tolist()
-        extra = chunk.extra
-        if chunk.cls is RiskFlag:
-            signal, level, values = extra[0], extra[1], extra[2].tolist()
-
-            def make_flag(r: int) -> Item:
-                s = states[index[r]]
-                return build(  # type: ignore[no-any-return]
-                    rule, s.subject_id, s.kind, step, starts[r], fires[r], None, who,
-                    s.manager_id if manager else s.owner_id, signal, level, values[r],
-                )  # fmt: skip
-
-            return make_flag
-        if chunk.cls is Escalation:
-            reassign = extra[0]
-
-            def make_escalation(r: int) -> Item:
-                s = states[index[r]]
-                return build(  # type: ignore[no-any-return]
-                    rule, s.subject_id, s.kind, step, starts[r], fires[r], dues[r], who,
-                    s.manager_id if manager else s.owner_id, reassign,
-                )  # fmt: skip
-
-            return make_escalation
-
-        def make(r: int) -> Item:
-            s = states[index[r]]
-            return build(  # type: ignore[no-any-return]
-                rule, s.subject_id, s.kind, step, starts[r], fires[r], dues[r], who,
-                s.manager_id if manager else s.owner_id,
-            )  # fmt: skip
-
-        return make
+        return self._chunks[c].maker(self._states)
 
     def ids(self) -> list[str]:
         """Every item's stable id."""
@@ -574,7 +518,7 @@ class _Run:
                     rule.id,
                     name,
                     manager,
-                    (reassign,),
+                    (reassign,) if cls is Escalation else (),
                     index[alive],
                     start[alive],
                     fire[alive],
