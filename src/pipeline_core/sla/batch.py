@@ -214,20 +214,8 @@ class DueItems:
             "recipient",
             "recipient_id",
         )
-        cols: dict[str, list[Any]] = {name: [] for name in names}
-        for item in self:
-            cols["id"].append(item.id)
-            cols["kind"].append(item.kind)
-            cols["rule"].append(item.rule)
-            cols["subject_id"].append(item.subject_id)
-            cols["subject_kind"].append(item.subject_kind)
-            cols["step"].append(item.step)
-            cols["started_at"].append(item.started_at)
-            cols["at"].append(item.at)
-            cols["due_at"].append(item.due_at)
-            cols["recipient"].append(item.recipient)
-            cols["recipient_id"].append(item.recipient_id)
-        return cols
+        items = list(self)
+        return {name: [getattr(item, name) for item in items] for name in names}
 
     def __repr__(self) -> str:
         return f"DueItems({len(self):,} items at {self.now.isoformat()})"
