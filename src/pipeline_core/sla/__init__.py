@@ -17,6 +17,7 @@ Importing this package imports neither ``holidays`` nor any dataframe library.
 
 from pipeline_core.sla.agenda import Agenda
 from pipeline_core.sla.backtest import BacktestReport, RuleStats, backtest
+from pipeline_core.sla.batch import DueItems, evaluate_batch
 from pipeline_core.sla.calendar import BusinessCalendar
 from pipeline_core.sla.defaults import GRADE_WINDOWS, default_calendar, default_policy
 from pipeline_core.sla.engine import SlaEngine
@@ -44,6 +45,7 @@ __all__ = [
     "Breach",
     "BusinessCalendar",
     "Conditions",
+    "DueItems",
     "Escalation",
     "Item",
     "Pause",
@@ -66,5 +68,6 @@ __all__ = [
     "backtest",
     "default_calendar",
     "default_policy",
+    "evaluate_batch",
     "state_from_records",
 ]
