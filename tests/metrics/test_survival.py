@@ -77,10 +77,11 @@ def test_estimators_match_the_definitions(data: st.DataObject, times: list[int])
         s, cif = brute_km(times, causes, t)
         assert curve.survival_at(t) == pytest.approx(float(s), abs=1e-12)
         assert curve.incidence_at(t) == pytest.approx(float(cif), abs=1e-12)
-    # quantile: the smallest time where S ≤ 1 − q
+    # quantile: the smallest time where S ≤ 1 − q, with q the decimal it is written as (0.9 is
+    # 9/10, not the binary float just above it: S = 1/10 reaches it)
     for q in (0.25, 0.5, 0.9):
         want = next(
-            (u for u in sorted(set(times)) if brute_km(times, causes, u)[0] <= 1 - Fraction(q)),
+            (u for u in sorted(set(times)) if brute_km(times, causes, u)[0] <= 1 - Fraction(str(q))),
             None,
         )
         assert curve.quantile(q) == (None if want is None else float(want))
@@ -134,3 +135,13 @@ def test_bad_estimator_input() -> None:
         kaplan_meier([1, 2], [True])
     with pytest.raises(ValueError, match="causes"):
         aalen_johansen([1], [3])
+
+
+def test_quantile_at_exactly_one_minus_q() -> None:
+    # 15 deals: 12 close on day 0 and one is censored then (S = 3/15); of the two left, one closes
+    # on day 1 (S = 3/15 · 1/2 = 1/10 exactly, which a float holds as 0.09999999999999998)
+    times = [0] * 13 + [1, 1]
+    causes = [1] * 12 + [0] + [1, 0]
+    curve = aalen_johansen(times, causes)
+    assert curve.survival_at(1) == pytest.approx(0.1, abs=1e-12)
+    assert curve.quantile(0.9) == 1.0
