@@ -248,10 +248,16 @@ def evaluate_batch(engine: SlaEngine, states: Iterable[SlaState], now: datetime)
 def scan_batch(
     engine: SlaEngine, states: Sequence[SlaState], now: Sequence[int]
 ) -> tuple[DueItems, list[int | None]]:
-    """:meth:`SlaEngine.scan` for many states at once, each at its own instant (µs): the items due
-    and each state's next due instant (``None``: nothing will become due). Needs numpy
-    (internal: the agenda uses it when many subjects are due together)."""
-    import numpy as np
+    """:meth:`SlaEngine.scan` for many states at once, each at its own instant (µs since the
+    epoch): the items due and each state's next due instant (``None``: nothing will become due).
+    An :class:`~pipeline_core.sla.agenda.Agenda` uses it when many subjects are due together.
+    Needs numpy (the ``frames`` extra)."""
+    try:
+        import numpy as np
+    except ImportError as exc:  # pragma: no cover - numpy comes with the dev extras
+        raise ImportError(
+            "scan_batch needs numpy: pip install 'pipeline-core[frames]' (or numpy)"
+        ) from exc
 
     run = _Run(engine, states, np.asarray(now, dtype=np.int64), np, want_next=True)
     due = run.result(from_us(max(now, default=0)))
