@@ -285,13 +285,13 @@ def test_agenda_reports_the_same_whether_it_evaluates_column_wise_or_one_by_one(
     engine = ENGINES[engine_name]
     column_wise = Agenda(engine, batch_from=1)
     one_by_one = Agenda(engine, batch_from=10**9)
-    reported: list[str] = []
     for action, value in steps:
         if action == "put":
             assert column_wise.put(value) == one_by_one.put(value)  # type: ignore[arg-type]
         else:
             items = column_wise.advance(value)  # type: ignore[arg-type]
             assert items == one_by_one.advance(value)  # type: ignore[arg-type]  # same order too
-            reported.extend(i.id for i in items)
+            assert len({i.id for i in items}) == len(items), "an item twice in one advance"
             assert column_wise.next_due() == one_by_one.next_due()
-    assert len(reported) == len(set(reported)), "an item was reported twice"
+    # (exactly once across advances is tested in test_engine.py; a record closed and reopened
+    # with the same clock starts may repeat an item, as the Agenda's documentation says)
