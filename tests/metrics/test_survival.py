@@ -81,7 +81,11 @@ def test_estimators_match_the_definitions(data: st.DataObject, times: list[int])
     # 9/10, not the binary float just above it: S = 1/10 reaches it)
     for q in (0.25, 0.5, 0.9):
         want = next(
-            (u for u in sorted(set(times)) if brute_km(times, causes, u)[0] <= 1 - Fraction(str(q))),
+            (
+                u
+                for u in sorted(set(times))
+                if brute_km(times, causes, u)[0] <= 1 - Fraction(str(q))
+            ),
             None,
         )
         assert curve.quantile(q) == (None if want is None else float(want))

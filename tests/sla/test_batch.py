@@ -295,3 +295,31 @@ def test_agenda_reports_the_same_whether_it_evaluates_column_wise_or_one_by_one(
             assert column_wise.next_due() == one_by_one.next_due()
     # (exactly once across advances is tested in test_engine.py; a record closed and reopened
     # with the same clock starts may repeat an item, as the Agenda's documentation says)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(-3_000, 4_000), min_size=1, max_size=20),
+    st.integers(-30 * 24, 30 * 24),
+    st.sampled_from(["default", "new_york"]),
+)
+def test_column_business_arithmetic_is_the_calendars_inside_and_outside_its_range(
+    days: list[int], hours: int, engine_name: str
+) -> None:
+    """Instants years outside the range prepared for a run go through the calendar one by one."""
+    import numpy as np
+
+    from pipeline_core.sla.batch import _Run
+    from pipeline_core.sla.calendar import to_us
+
+    engine = ENGINES[engine_name]
+    state = SlaState(subject_id="s", created_at=START)
+    run = _Run(engine, [state], to_us(START), np)
+    values = np.array(
+        [to_us(START) + d * 86_400_000_000 + 37 * 60_000_000 * (d % 5) for d in days],
+        dtype=np.int64,
+    )
+    amount = hours * 3_600_000_000 + 1_000_000
+    cal = engine.calendar
+    assert run.add(values, amount).tolist() == [cal.add_us(int(v), amount) for v in values]
+    assert run.next_open(values).tolist() == [cal.next_open_us(int(v)) for v in values]

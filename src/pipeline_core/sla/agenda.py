@@ -56,12 +56,14 @@ class _Entry:
         self.previous: _Entry | None = None
         self.scheduled: int | None = _NEVER
 
-    def chain(self) -> list[_Entry]:
-        """The earlier entries whose reported items still matter (newest first)."""
+    def earlier(self) -> list[tuple[SlaState, int]]:
+        """(state, watermark) of each earlier entry this one replaced that was evaluated: what was
+        reported for the subject is what those states had due at their watermarks."""
         out = []
         p = self.previous
         while p is not None:
-            out.append(p)
+            if p.watermark != _NEVER:
+                out.append((p.state, p.watermark))
             p = p.previous
         return out
 
@@ -138,15 +140,11 @@ class Agenda:
 
     def _reported(self, entry: _Entry) -> set[_Key] | None:
         """What was reported under the states ``entry`` replaced (one by one)."""
-        chain = entry.chain()
-        if not chain:
+        earlier = entry.earlier()
+        if not earlier:
             return None
-        keys: set[_Key] = set()
         scan = self.engine.scan
-        for p in chain:
-            if p.watermark != _NEVER:
-                keys.update(map(_key, scan(p.state, p.watermark)[0]))
-        return keys
+        return {_key(item) for state, mark in earlier for item in scan(state, mark)[0]}
 
     def put(self, state: SlaState) -> list[SlaOutcome]:
         """Add or replace a subject's state; return the outcomes of the clocks this change finished.
@@ -266,11 +264,10 @@ class Agenda:
         marks = [now_us] * m
         owner = list(range(m))
         for k, (_, entry) in enumerate(due):
-            for p in entry.chain():
-                if p.watermark != _NEVER:
-                    states.append(p.state)
-                    marks.append(p.watermark)
-                    owner.append(k)
+            for state, mark in entry.earlier():
+                states.append(state)
+                marks.append(mark)
+                owner.append(k)
         found, nxt = scan_batch(self.engine, states, marks)
         owners = np.array(owner, dtype=np.int64)
         watermarks = np.array([entry.watermark for _, entry in due], dtype=np.int64)

@@ -362,8 +362,13 @@ class _Run:
             return values
         np = self.np
         starts, ends, cum, cum_end, lo, hi = self.clock()
+        cal = self.engine.calendar
+
+        def add(value: int) -> int:
+            return cal.add_us(value, amount)
+
         if len(starts) == 0:
-            return self._scalar_add(values, amount, np.ones(len(values), dtype=bool))
+            return self._one_by_one(values, np.ones(len(values), dtype=bool), add)
         k = np.searchsorted(starts, values, side="right") - 1
         kk = np.maximum(k, 0)
         base = np.where(k < 0, 0, cum[kk] + np.minimum(values, ends[kk]) - starts[kk])
@@ -372,37 +377,32 @@ class _Run:
         j = np.minimum(np.searchsorted(cum_end, target, side="left"), len(starts) - 1)
         out = starts[j] + (target - cum[j])
         if not ok.all():
-            out = np.where(ok, out, self._scalar_add(values, amount, ~ok))
+            out = np.where(ok, out, self._one_by_one(values, ~ok, add))
         return out
 
-    def _scalar_add(self, values: Any, amount: int, where: Any) -> Any:
+    def _one_by_one(self, values: Any, where: Any, fn: Callable[[int], int]) -> Any:
+        """``values`` with ``fn`` applied, one by one, where ``where`` holds (the calendar's own
+        scalar arithmetic, for what the prepared arrays do not cover)."""
         out = values.copy()
-        add = self.engine.calendar.add_us
         for i in self.np.flatnonzero(where).tolist():
-            out[i] = add(int(values[i]), amount)
+            out[i] = fn(int(values[i]))
         return out
 
     def next_open(self, values: Any) -> Any:
         """``calendar.next_open_us`` on an array."""
         np = self.np
         starts, ends, _, _, lo, hi = self.clock()
+        nopen = self.engine.calendar.next_open_us
         m = len(starts)
         if m == 0:
-            return self._scalar_open(values, np.ones(len(values), dtype=bool))
+            return self._one_by_one(values, np.ones(len(values), dtype=bool), nopen)
         k = np.searchsorted(starts, values, side="right") - 1
         inside = (k >= 0) & (values < ends[np.maximum(k, 0)])
         later = np.minimum(k + 1, m - 1)
         ok = (values >= lo) & (values < hi) & (inside | (k + 1 < m))
         out = np.where(inside, values, starts[later])
         if not ok.all():
-            out = np.where(ok, out, self._scalar_open(values, ~ok))
-        return out
-
-    def _scalar_open(self, values: Any, where: Any) -> Any:
-        out = values.copy()
-        nopen = self.engine.calendar.next_open_us
-        for i in self.np.flatnonzero(where).tolist():
-            out[i] = nopen(int(values[i]))
+            out = np.where(ok, out, self._one_by_one(values, ~ok, nopen))
         return out
 
     # -- the run -----------------------------------------------------------------------------------
