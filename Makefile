@@ -37,15 +37,18 @@ lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src
 
+# PostgreSQL tests use PIPELINE_CORE_TEST_POSTGRES_URL, or the local server when one answers on
+# 127.0.0.1:5432; with neither they skip, saying how to run them.
+PG_URL = url="$${PIPELINE_CORE_TEST_POSTGRES_URL:-}"; \
+	if [ -z "$$url" ] && command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then \
+	  url=postgresql://postgres@127.0.0.1:5432/test; fi
+
 test: lint
-	$(BIN)/pytest
+	@$(PG_URL); PIPELINE_CORE_TEST_POSTGRES_URL="$$url" $(BIN)/pytest
 
 # The PostgreSQL rows use PIPELINE_CORE_TEST_POSTGRES_URL, or the local server when one answers.
 bench: $(VENV)/.stamp-bench
-	@url="$${PIPELINE_CORE_TEST_POSTGRES_URL:-}"; \
-	if [ -z "$$url" ] && command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then \
-	  url=postgresql://postgres@127.0.0.1:5432/test; fi; \
-	PIPELINE_CORE_TEST_POSTGRES_URL="$$url" $(PY) -m benchmarks
+	@$(PG_URL); PIPELINE_CORE_TEST_POSTGRES_URL="$$url" $(PY) -m benchmarks
 
 docs: $(VENV)/.stamp-dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
