@@ -2,7 +2,10 @@
 
 :func:`customer_facts` folds activities and opportunities into one :class:`CustomerFacts` per
 customer (an account, or a lead/opportunity id when there is no account): last contact, contacts
-in the recent window, won and open amounts (in one currency), best grade, tags. A
+in the recent window, won and open amounts (in one stated currency, converted with
+:class:`~pipeline_core.money.ExchangeRates` or refused), best grade, tags. Won and lost are the
+kinds of the deals' stages (:func:`pipeline_core.facts.deal_status`); merged duplicates count in
+neither. A
 :class:`SegmentPolicy` (config as data) lists :class:`SegmentRule` values in priority order; a rule
 holds when all its conditions hold. :meth:`SegmentPolicy.evaluate` gives every segment a customer is
 in; :meth:`SegmentPolicy.primary` the first one (or ``"other"``), which is the dimension to
@@ -26,8 +29,10 @@ from pydantic import Field
 
 from pipeline_core.assignment._config import Strict, validate_model
 from pipeline_core.clock import require_aware
-from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.errors import ConfigError, Problem, ValidationError
+from pipeline_core.facts import StageKinds, deal_status
 from pipeline_core.ids import IdFactory
+from pipeline_core.money import ExchangeRates, amount_in, conversion_instant, currency_mismatch
 from pipeline_core.records import Activity, JournalEntry, Opportunity
 
 __all__ = [
@@ -48,7 +53,11 @@ _GRADE_ORDER = {"A": 0, "B": 1, "C": 2}
 
 @attrs.frozen
 class CustomerFacts:
-    """What segment rules read about one customer."""
+    """What segment rules read about one customer.
+
+    ``won_amount`` and ``open_amount`` are in ``currency`` (``None``: not stated, read as the
+    policy's currency; :func:`customer_facts` always states it).
+    """
 
     id: str
     created_at: datetime | None = None
@@ -58,6 +67,7 @@ class CustomerFacts:
     open_amount: Decimal = Decimal(0)
     grade: str | None = None
     tags: frozenset[str] = frozenset()
+    currency: str | None = None
 
 
 class _RuleModel(Strict):
@@ -226,14 +236,29 @@ class SegmentPolicy:
         """The JSON Schema of :meth:`from_dict`'s input."""
         return _PolicyModel.model_json_schema()
 
+    def _check_currency(self, facts: CustomerFacts) -> None:
+        if facts.currency is not None and facts.currency != self.currency:
+            raise currency_mismatch(
+                "SegmentPolicy",
+                "currency",
+                (facts.currency, self.currency),
+                f"build the facts in the policy's currency: customer_facts(currency="
+                f"'{self.currency}', rates=...)",
+            )
+
     def evaluate(self, facts: CustomerFacts, at: datetime) -> frozenset[str]:
-        """Every segment ``facts`` is in at ``at``."""
+        """Every segment ``facts`` is in at ``at``.
+
+        :class:`~pipeline_core.errors.CurrencyMismatchError` when ``facts`` are in another
+        currency than the policy's amounts."""
         require_aware(at, "at")
+        self._check_currency(facts)
         return frozenset(r.name for r in self.segments if r.holds(facts, at))
 
     def primary(self, facts: CustomerFacts, at: datetime) -> str:
         """The first segment (priority order) ``facts`` is in, or ``other``."""
         require_aware(at, "at")
+        self._check_currency(facts)
         for r in self.segments:
             if r.holds(facts, at):
                 return r.name
@@ -250,15 +275,27 @@ def customer_facts(
     tags: Mapping[str, frozenset[str]] | None = None,
     currency: str = "CNY",
     recent_days: int = 90,
+    pipeline: StageKinds | None = None,
+    rates: ExchangeRates | None = None,
 ) -> dict[str, CustomerFacts]:
     """Fold events into facts per customer as of ``at`` (later events are ignored).
 
     The customer of an activity is its ``account_id``, else its opportunity or lead; of an
-    opportunity its ``account_id``, else its own id. Won = closed with a ``won_reason`` or
-    ``closed_at`` and no ``lost_reason``; amounts in other currencies than ``currency`` are not
-    counted. ``grades`` maps customers to their best grade (A best).
+    opportunity its ``account_id``, else its own id. A deal is won or lost by the kind of its
+    stage in ``pipeline`` (:func:`pipeline_core.facts.deal_status`; ``won_reason`` and
+    ``lost_reason`` are notes, not read); a merged duplicate counts in neither amount. Without
+    ``pipeline`` the built-in ``small_team`` template's stages are used, and a deal in a stage
+    that template does not have raises :class:`~pipeline_core.errors.ValidationError`
+    (field ``pipeline``).
+
+    Amounts are summed in ``currency``: an amount in another currency is converted with ``rates``
+    (a won or lost deal at its ``closed_at``, an open deal at ``at``:
+    :func:`pipeline_core.money.conversion_instant`); without ``rates`` it raises
+    :class:`~pipeline_core.errors.CurrencyMismatchError` naming both currencies. ``grades`` maps
+    customers to their best grade (A best).
     """
     require_aware(at, "at")
+    stages = pipeline if pipeline is not None else _default_stages()
     window = at - timedelta(days=recent_days)
     last: dict[str, datetime] = {}
     recent: dict[str, int] = {}
@@ -281,13 +318,28 @@ def customer_facts(
         if a.at > window:
             recent[cust] = recent.get(cust, 0) + 1
     for o in opps:
+        if pipeline is None:
+            _check_default_stage(o, stages)
+        status = deal_status(o, stages)
+        if status == "merged":
+            continue
         cust = opp_customer[o.id]
         amount = o.expected_amount
-        value = amount.amount if amount is not None and amount.currency == currency else Decimal(0)
-        closed = o.closed_at is not None and o.closed_at <= at
-        if closed and o.lost_reason is None:
+        value = Decimal(0)
+        if amount is not None:
+            value = amount_in(
+                amount,
+                currency,
+                rates=rates,
+                on=conversion_instant(o, at),
+                what="customer_facts",
+                field=("opportunities", o.id, "expected_amount", "currency"),
+                how=f"pass rates=ExchangeRates(...) to customer_facts to convert into {currency}, "
+                f"or currency= the deals' currency",
+            )
+        if status == "won":
             won[cust] = won.get(cust, Decimal(0)) + value
-        elif not closed:
+        elif status == "open":
             open_[cust] = open_.get(cust, Decimal(0)) + value
         else:
             won.setdefault(cust, won.get(cust, Decimal(0)))
@@ -305,9 +357,32 @@ def customer_facts(
             open_amount=open_.get(cid, Decimal(0)),
             grade=g.get(cid),
             tags=t.get(cid, frozenset()),
+            currency=currency,
         )
         for cid in sorted(ids)
     }
+
+
+def _default_stages() -> Any:
+    from pipeline_core.stages import templates
+
+    return templates.get("small_team")
+
+
+def _check_default_stage(o: Opportunity, stages: Any) -> None:
+    if o.stage not in stages.stage_ids:
+        raise ValidationError(
+            "customer_facts",
+            [
+                Problem(
+                    ("pipeline",),
+                    f"opportunity {o.id!r} is in stage {o.stage!r}, which the default small_team "
+                    "pipeline does not have: pass pipeline= (the deals' pipeline)",
+                    o.stage,
+                    "unknown_stage",
+                )
+            ],
+        )
 
 
 def segment_column(
