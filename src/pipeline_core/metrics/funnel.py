@@ -41,6 +41,9 @@ from pipeline_core.records import Opportunity, StageEvent
 
 __all__ = ["cohort_funnel", "snapshot"]
 
+_HOW = "filter the opportunities to one currency first, or pass value=False (counts only)"
+"""How to avoid a currency mismatch here (options this module's functions have)."""
+
 StagesArg = PipelineLike | Sequence[str] | StageOrder
 
 
@@ -175,7 +178,7 @@ def _funnel_records(
                 if amount is not None:
                     values[k] += amount
             raw[key] = (entry[0] + 1, reached, values)
-    currency = check_currencies(currencies, "opportunities") if value else None
+    currency = check_currencies(currencies, "opportunities", how=_HOW) if value else None
     return raw, currency
 
 
@@ -270,7 +273,9 @@ def _funnel_frames(
     currency = None
     if value:
         currency = check_currencies(
-            [x for r in rows if r["_cohort"] for x in (r["_cmin"], r["_cmax"])], "opportunities"
+            [x for r in rows if r["_cohort"] for x in (r["_cmin"], r["_cmax"])],
+            "opportunities",
+            how=_HOW,
         )
     raw: _Raw = {}
     for r in rows:
@@ -376,7 +381,7 @@ def _snapshot_records(
             per = raw[key]
             n, v = per.get(stage, (0, 0.0))
             per[stage] = (n + 1, v + amount)
-    currency = check_currencies(currencies, "opportunities") if value else None
+    currency = check_currencies(currencies, "opportunities", how=_HOW) if value else None
     return dict(raw), currency
 
 
@@ -428,7 +433,7 @@ def _snapshot_frames(
     currency = None
     if value:
         currency = check_currencies(
-            [x for r in rows for x in (r["_cmin"], r["_cmax"])], "opportunities"
+            [x for r in rows for x in (r["_cmin"], r["_cmax"])], "opportunities", how=_HOW
         )
     raw: _SnapRaw = defaultdict(dict)
     for r in rows:

@@ -29,6 +29,9 @@ from pipeline_core.records import Opportunity
 
 __all__ = ["scorecard"]
 
+_HOW = "filter the opportunities to one currency first (scorecard sums signed amounts)"
+"""How to avoid a currency mismatch here (options this module's functions have)."""
+
 
 def scorecard(
     opportunities: Iterable[Opportunity],
@@ -72,7 +75,7 @@ def scorecard(
     for c, _id, owner in first_win.values():
         if s <= c < e:
             acc[owner]["new"] += 1
-    currency = check_currencies(currencies, "opportunities")
+    currency = check_currencies(currencies, "opportunities", how=_HOW)
     median = statistics.median([v["signed"] for v in acc.values()]) if acc else 0.0
     rows = tuple(
         (
