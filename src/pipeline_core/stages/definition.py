@@ -322,7 +322,9 @@ class ConditionSpec(_Spec):
 
     field: str = Field(min_length=1)
     op: Literal["present", "absent", "eq", "ne", "gt", "ge", "lt", "le", "in", "not_in"] = "present"
-    value: str | int | float | bool | list[str | int | float | bool] | None = None
+    value: (
+        str | int | float | bool | dict[str, str] | list[str | int | float | bool] | None
+    ) = None  # a dict is a money threshold {"amount": "10000", "currency": "CNY"}
     message: str | None = None
 
 
@@ -696,8 +698,7 @@ class Pipeline:
 
 
 def _cond(spec: ConditionSpec) -> Condition:
-    value: Any = tuple(spec.value) if isinstance(spec.value, list) else spec.value
-    return Condition(spec.field, spec.op, value, spec.message)
+    return Condition.from_dict(spec.model_dump())
 
 
 # --------------------------------------------------------------------------- validation
