@@ -5,8 +5,12 @@ Three normalisers turn the many ways people write the same thing into one key:
 - :func:`normalise_phone`: E.164 (``"+8613800138000"``). Mainland China mobile and landline forms
   (``"13800138000"``, ``"+86 138 0013 8000"``, ``"0086 138..."``, ``"010-12345678"``,
   ``"(0755) 1234 5678"``) all parse with ``CN`` as the default region; other countries need their
-  ``+`` prefix. Plain 11-digit mainland mobiles take a fast path that gives the same result as
-  ``phonenumbers`` (a property test checks it).
+  ``+`` prefix. Only numbers ``phonenumbers`` says are *valid* (a real number plan's range, not
+  merely a possible length) are normalised: a local number written without its area code
+  (``"84664163"``) or a short one (``"12345"``) gives ``None``, so two strangers' local numbers
+  never look like one customer. Plain 11-digit mainland mobiles take a fast path (the digits are
+  checked once with ``phonenumbers`` and cached) that gives the same result (a property test checks
+  it).
 - :func:`normalise_email`: trimmed, NFKC, lower case; ``+tag`` sub-addressing stripped only for the
   domains in :data:`PLUS_ADDRESSING_DOMAINS`; dots ignored for Gmail, and ``googlemail.com`` read
   as ``gmail.com``.
@@ -73,7 +77,10 @@ def normalise_phone(raw: str | None, default_region: str = "CN") -> str | None:
 
     ``default_region`` applies to numbers written without a ``+`` country code (``"CN"``: mainland
     China, so ``"010-12345678"`` is Beijing). Extensions are dropped. A number that
-    ``phonenumbers`` cannot parse, or whose length is impossible for its country, gives ``None``.
+    ``phonenumbers`` cannot parse, or that it does not call valid
+    (``phonenumbers.is_valid_number``: a local number without its area code such as
+    ``"84664163"``, a short ``"12345"``, an unassigned mobile range), gives ``None``: it cannot be
+    made a full number, and guessing one would match strangers.
     Idempotent: ``normalise_phone(normalise_phone(x)) == normalise_phone(x)``.
     """
     if raw is None:
@@ -85,7 +92,7 @@ def normalise_phone(raw: str | None, default_region: str = "CN") -> str | None:
     if default_region == "CN":
         fast = _CN_MOBILE.match(compact)
         if fast is not None:
-            return "+86" + fast.group(1)
+            return _parse_phone("+86" + fast.group(1), "CN")
     return _parse_phone(text, default_region)
 
 
@@ -97,7 +104,7 @@ def _parse_phone(text: str, region: str) -> str | None:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
+    if not phonenumbers.is_valid_number(number):
         return None
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
