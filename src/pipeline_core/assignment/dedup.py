@@ -16,7 +16,13 @@ Three normalisers turn the many ways people write the same thing into one key:
   as ``gmail.com``.
 - :func:`normalise_company`: NFKC (full-width to half-width), case-folded, punctuation removed,
   spaces next to CJK characters removed, legal suffixes (有限公司, 股份有限公司, Co., Ltd., Inc.,
-  GmbH ...) stripped from the end.
+  GmbH ...) stripped from the end. As a sales team reads names, the key keeps apart what tells
+  customers apart (:func:`parse_company`): a *region* written in brackets or in front
+  (``某某科技（北京）有限公司``, ``北京某某科技有限公司``) is one qualifier, a *branch*
+  (``…大庆油田分公司``, ``…深圳分行``, ``…办事处``: :data:`BRANCH_SUFFIXES`) another. Two names
+  match when their cores are similar, their branches are the same (two branches of one group, or
+  a branch and its head office, are related customers, not one: :meth:`DedupIndex.related`), and
+  their regions do not contradict each other (a name without a region matches one with it).
 
 :class:`DedupIndex` holds exact-key hash maps for phones, e-mails and normalised company names,
 plus a blocking index of company-name character bigrams. A fuzzy company match (``rapidfuzz``
@@ -56,12 +62,16 @@ from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.records import Contact, Lead
 
 __all__ = [
+    "BRANCH_SUFFIXES",
     "COMPANY_SUFFIXES",
     "PLUS_ADDRESSING_DOMAINS",
+    "REGIONS",
+    "CompanyName",
     "DedupIndex",
     "Match",
     "company_similarity",
     "normalise_company",
+    "parse_company",
     "normalise_email",
     "normalise_phone",
 ]
@@ -262,35 +272,200 @@ def _company_once(text: str) -> str:
     return _strip_suffixes(text)
 
 
+BRANCH_SUFFIXES: Final[tuple[str, ...]] = (
+    "分公司",
+    "子公司",
+    "分行",
+    "支行",
+    "分理处",
+    "营业部",
+    "营业厅",
+    "办事处",
+    "代表处",
+    "分部",
+    "分店",
+    "分厂",
+    "分院",
+    "分所",
+    "分中心",
+)
+"""Endings that make a name a branch (分支机构) of a group: a branch is its own customer."""
+
+REGIONS: Final[frozenset[str]] = frozenset(
+    # provinces, autonomous regions, municipalities, SARs
+    "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 "
+    "广东 海南 四川 贵州 云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 "
+    # provincial capitals and large cities
+    "石家庄 太原 沈阳 长春 哈尔滨 南京 杭州 合肥 福州 南昌 济南 郑州 武汉 长沙 广州 海口 成都 贵阳 "
+    "昆明 西安 兰州 西宁 呼和浩特 南宁 拉萨 银川 乌鲁木齐 深圳 大连 青岛 宁波 厦门 苏州 无锡 常州 "
+    "南通 徐州 温州 绍兴 嘉兴 金华 台州 佛山 东莞 珠海 中山 惠州 汕头 烟台 潍坊 临沂 唐山 保定 "
+    "洛阳 宜昌 襄阳 株洲 岳阳 绵阳 泉州 漳州 赣州 芜湖 包头 鄂尔多斯 大庆 吉林市 鞍山 柳州 桂林 "
+    "三亚 遵义 曲靖 宝鸡 咸阳 榆林".split()
+)
+"""Chinese region names recognised in front of a name or in brackets (with or without 省/市)."""
+
+_REGION_ENDINGS: Final = ("省", "市", "自治区", "特别行政区")
+_BRACKET = re.compile(r"\(([^()]*)\)")
+_MIN_CORE_AFTER_REGION: Final = 3
+"""A region in front is read as a qualifier only if at least this many characters remain
+(``北京某某科技`` → 某某科技 in 北京; ``上海银行`` stays a name of its own)."""
+
+
+@attrs.frozen
+class CompanyName:
+    """A company name as a sales team reads it: the ``core`` (normalised, legal suffixes
+    stripped), the ``region`` it is qualified by (``None`` when not written), and the ``branch``
+    (``"大庆油田分公司"``; ``None`` for the company itself)."""
+
+    core: str
+    region: str | None = None
+    branch: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The comparison key: ``core``, then ``(region)``, then ``|branch`` when present."""
+        out = self.core
+        if self.region:
+            out += f"({self.region})"
+        if self.branch:
+            out += f"|{self.branch}"
+        return out
+
+
+def _region_of(text: str) -> str | None:
+    """``text`` as a region name (``北京``, ``北京市``, ``广东省``), or ``None``."""
+    for ending in _REGION_ENDINGS:
+        if text.endswith(ending) and text[: -len(ending)] in REGIONS:
+            return text[: -len(ending)]
+    return text if text in REGIONS else None
+
+
+def _front_region(text: str) -> tuple[str | None, str]:
+    """A region written in front of ``text`` and the rest (the longest region that leaves a
+    core of at least :data:`_MIN_CORE_AFTER_REGION` characters)."""
+    for n in range(min(len(text) - _MIN_CORE_AFTER_REGION, 9), 1, -1):
+        region = _region_of(text[:n])
+        if region is not None:
+            rest = text[n:]
+            if len(_strip_suffixes(rest)) >= _MIN_CORE_AFTER_REGION:
+                return region, rest
+    return None, text
+
+
+def _split_branch(text: str) -> tuple[str, str | None]:
+    """``(group, branch)`` of a name ending in a :data:`BRANCH_SUFFIXES` word: the branch is
+    what follows the group's last legal suffix (``…股份有限公司`` ``大庆油田分公司``) or, without
+    one, a region just before the ending (``招商银行`` ``深圳分行``); else the ending alone."""
+    for ending in BRANCH_SUFFIXES:
+        if not text.endswith(ending) or len(text) == len(ending):
+            continue
+        head = text[: -len(ending)]
+        cut = -1
+        for suffix in _CJK_SUFFIXES:
+            i = head.rfind(suffix)
+            if i > 0 and i + len(suffix) < len(head):
+                cut = max(cut, i + len(suffix))
+        if cut > 0:
+            return head[:cut], head[cut:] + ending
+        for n in range(min(len(head) - 1, 9), 1, -1):
+            if _region_of(head[-n:]) is not None:
+                return head[:-n], head[-n:] + ending
+        return head, ending
+    return text, None
+
+
+def _clean(text: str) -> str:
+    text = _strip_punctuation(text).strip()
+    if " " in text:
+        text = _SPACE_NEAR_CJK.sub("", text)
+    return text
+
+
+def parse_company(raw: str | None) -> CompanyName | None:
+    """Read a company name into core, region and branch (see :class:`CompanyName`); ``None``
+    when nothing is left. Reading a :attr:`CompanyName.key` back gives the same name.
+
+    >>> parse_company("中国某某能源股份有限公司大庆油田分公司")
+    CompanyName(core='中国某某能源', region=None, branch='大庆油田分公司')
+    >>> parse_company("某某科技（北京）有限公司") == parse_company("北京市某某科技有限公司")
+    True
+    """
+    if raw is None:
+        return None
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", raw).casefold())
+    if "|" in text:  # a key: group|branch
+        text, _, branch_text = text.partition("|")
+        branch: str | None = _clean(branch_text) or None
+    else:
+        text, branch = _split_branch(_clean_keep_brackets(text))
+        branch = _clean(branch) if branch else None
+    region: str | None = None
+
+    def bracket(m: re.Match[str]) -> str:
+        nonlocal region
+        found = _region_of(_clean(m.group(1)))
+        if found is not None and region is None:
+            region = found
+            return " "
+        return f" {m.group(1)} "
+
+    text = _BRACKET.sub(bracket, text)
+    core = text
+    for _ in range(8):  # reach the fixed point (one pass is enough for real names)
+        nxt = _strip_suffixes(_clean(core))
+        if nxt == core:
+            break
+        core = nxt
+    if region is None:
+        region, core = _front_region(core)
+        core = _strip_suffixes(core)
+    if not core:
+        return None
+    return CompanyName(core, region, branch)
+
+
+def _clean_keep_brackets(text: str) -> str:
+    """Whitespace next to CJK removed and the text trimmed, brackets kept (for branch endings)."""
+    text = text.strip()
+    return _SPACE_NEAR_CJK.sub("", text) if " " in text else text
+
+
 def normalise_company(raw: str | None) -> str | None:
-    """The comparison key of a company name, or ``None`` when nothing is left.
+    """The comparison key of a company name (:attr:`CompanyName.key` of :func:`parse_company`),
+    or ``None`` when nothing is left.
 
     NFKC (full-width ``ＡＢＣ（北京）`` becomes ``abc(北京)``), case-folded, punctuation and symbols
     turned into spaces, runs of spaces collapsed, spaces next to CJK characters removed, then the
     legal suffixes of :data:`COMPANY_SUFFIXES` stripped from the end (a name that *is* a suffix,
-    such as ``"集团"``, is kept). Idempotent.
+    such as ``"集团"``, is kept). A region in brackets or in front becomes ``(region)`` after the
+    core, a branch ``|branch``. Idempotent.
 
-    >>> normalise_company("北京某某科技有限公司")
-    '北京某某科技'
+    >>> normalise_company("北京某某科技有限公司"), normalise_company("某某科技（北京）有限公司")
+    ('某某科技(北京)', '某某科技(北京)')
     >>> normalise_company("ACME Widgets Co., Ltd.")
     'acme widgets'
     """
-    if raw is None:
-        return None
-    text = raw
-    for _ in range(8):  # reach the fixed point (one pass is enough for real names)
-        nxt = _company_once(text)
-        if nxt == text:
-            break
-        text = nxt
-    return text or None
+    name = parse_company(raw)
+    return None if name is None else name.key
+
+
+def _compatible(a: CompanyName, b: CompanyName) -> bool:
+    """Same branch (or both none), and regions that do not contradict each other."""
+    if a.branch != b.branch:
+        return False
+    return a.region is None or b.region is None or a.region == b.region
 
 
 def company_similarity(a: str, b: str) -> float:
-    """``rapidfuzz`` ``ratio`` (0-100) of two *normalised* company names."""
+    """How alike two company names are as one customer, 0-100: ``rapidfuzz`` ``ratio`` of their
+    cores when their branches agree and their regions do not contradict each other, else 0
+    (two branches of one group are related customers, not the same one)."""
     from rapidfuzz import fuzz
 
-    return float(fuzz.ratio(a, b))
+    pa, pb = parse_company(a), parse_company(b)
+    if pa is None or pb is None or not _compatible(pa, pb):
+        return 0.0
+    return float(fuzz.ratio(pa.core, pb.core))
 
 
 @lru_cache(maxsize=4_096)
@@ -395,7 +570,8 @@ class DedupIndex:
         self._ids: list[str] = []
         self._positions: dict[str, int] = {}
         self._raw_names: list[str | None] = []
-        self._names: list[str | None] = []
+        self._names: list[str | None] = []  # the cores of the names (CompanyName.core)
+        self._parsed: list[CompanyName | None] = []
         # Blocks are int arrays: 4 bytes an entry and invisible to the garbage collector, whose
         # full collections would otherwise walk millions of lists.
         self._phone: dict[str, array[int]] = {}
@@ -424,15 +600,18 @@ class DedupIndex:
             self._ids.append(existing_id)
             self._raw_names.append(None)
             self._names.append(None)
+            self._parsed.append(None)
         key = normalise_phone(phone, self.default_region)
         if key is not None:
             self._phone.setdefault(key, array("l")).append(pos)
         key = normalise_email(email, self.plus_domains)
         if key is not None:
             self._email.setdefault(key, array("l")).append(pos)
-        name = normalise_company(company) if self.company_matching else None
-        if name is not None and self._names[pos] is None:
+        parsed = parse_company(company) if self.company_matching else None
+        if parsed is not None and self._names[pos] is None:
+            name = parsed.core
             self._names[pos] = name
+            self._parsed[pos] = parsed
             self._raw_names[pos] = company
             self._exact_name.setdefault(name, array("l")).append(pos)
             grams = self._grams
@@ -478,9 +657,9 @@ class DedupIndex:
         if key is not None:
             for pos in self._email.get(key, ()):
                 self._hit(hits, pos, 1.0, "email", f"same e-mail {key}")
-        name = normalise_company(company) if self.company_matching else None
-        if name is not None:
-            for pos, score in self._name_candidates(name):
+        parsed = parse_company(company) if self.company_matching else None
+        if parsed is not None:
+            for pos, score in self._name_candidates(parsed, related=False):
                 shown = self._raw_names[pos]
                 self._hit(
                     hits,
@@ -495,6 +674,29 @@ class DedupIndex:
             if self._ids[pos] != exclude
         ]
         return out
+
+    def related(self, company: str, *, exclude: str | None = None) -> list[Match]:
+        """Entries of the same group that are *not* the same customer: a name whose core matches
+        ``company``'s (at ``threshold``) but with another branch (``…大庆油田分公司`` and
+        ``…长庆油田分公司``, a branch and its head office) or another region. Signal
+        ``"related_company"``; order as :meth:`find`."""
+        parsed = parse_company(company) if self.company_matching else None
+        hits: dict[int, _Hit] = {}
+        if parsed is not None:
+            for pos, score in self._name_candidates(parsed, related=True):
+                shown = self._raw_names[pos]
+                self._hit(
+                    hits,
+                    pos,
+                    score / 100.0,
+                    "related_company",
+                    f"same group, another branch or region: {company} ~ {shown}",
+                )
+        return [
+            Match(self._ids[pos], hit.score, tuple(hit.signals), tuple(hit.reasons))
+            for pos, hit in sorted(hits.items(), key=lambda kv: (-kv[1].score, kv[0]))
+            if self._ids[pos] != exclude
+        ]
 
     def find_lead(self, lead: Lead) -> list[Match]:
         """:meth:`find` for a lead's phone, e-mail and company (itself excluded)."""
@@ -511,13 +713,21 @@ class DedupIndex:
         hit.signals.append(signal)
         hit.reasons.append(reason)
 
-    def _name_candidates(self, name: str) -> Iterator[tuple[int, float]]:
+    def _name_candidates(
+        self, parsed: CompanyName, *, related: bool
+    ) -> Iterator[tuple[int, float]]:
+        """Positions whose core is similar to ``parsed.core`` (≥ ``threshold``) and whose
+        qualifiers are compatible with it (``related``: incompatible), with the similarity."""
         from rapidfuzz import fuzz
 
+        name = parsed.core
+        quals = self._parsed
         seen: set[int] = set()
         for pos in self._exact_name.get(name, ()):
             seen.add(pos)
-            yield pos, 100.0
+            other_q = quals[pos]
+            if other_q is not None and _compatible(parsed, other_q) is not related:
+                yield pos, 100.0
         n = len(name)
         need = _positions_to_cover(n, self.threshold)
         grams = self._grams
@@ -554,6 +764,9 @@ class DedupIndex:
                 m = len(other)
                 # Length filter: ratio <= 200 * min / (n + m).
                 if 200.0 * min(n, m) < cutoff * (n + m):
+                    continue
+                other_q = quals[pos]
+                if other_q is None or _compatible(parsed, other_q) is related:
                     continue
                 score = ratio(name, other, score_cutoff=cutoff)
                 if score:
