@@ -6,7 +6,6 @@ import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from rapidfuzz import fuzz
 
 from pipeline_core.assignment import (
     DedupIndex,

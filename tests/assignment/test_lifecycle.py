@@ -31,7 +31,6 @@ from pipeline_core.assignment import (
 )
 from pipeline_core.errors import ConfigError, CurrencyMismatchError, ValidationError
 from pipeline_core.ids import SequentialIds
-from pipeline_core.stages import templates
 from pipeline_core.records import (
     Activity,
     ActivityKind,
@@ -41,6 +40,7 @@ from pipeline_core.records import (
     Opportunity,
     StageEvent,
 )
+from pipeline_core.stages import templates
 
 
 def act(id: str, subject: str, hours: float, **kw: object) -> Activity:

@@ -71,9 +71,9 @@ __all__ = [
     "Match",
     "company_similarity",
     "normalise_company",
-    "parse_company",
     "normalise_email",
     "normalise_phone",
+    "parse_company",
 ]
 
 # --------------------------------------------------------------------------- phones
@@ -291,7 +291,7 @@ BRANCH_SUFFIXES: Final[tuple[str, ...]] = (
 )
 """Endings that make a name a branch (分支机构) of a group: a branch is its own customer."""
 
-REGIONS: Final[frozenset[str]] = frozenset(
+_REGION_NAMES: Final = (
     # provinces, autonomous regions, municipalities, SARs
     "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 "
     "广东 海南 四川 贵州 云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 "
@@ -300,8 +300,9 @@ REGIONS: Final[frozenset[str]] = frozenset(
     "昆明 西安 兰州 西宁 呼和浩特 南宁 拉萨 银川 乌鲁木齐 深圳 大连 青岛 宁波 厦门 苏州 无锡 常州 "
     "南通 徐州 温州 绍兴 嘉兴 金华 台州 佛山 东莞 珠海 中山 惠州 汕头 烟台 潍坊 临沂 唐山 保定 "
     "洛阳 宜昌 襄阳 株洲 岳阳 绵阳 泉州 漳州 赣州 芜湖 包头 鄂尔多斯 大庆 吉林市 鞍山 柳州 桂林 "
-    "三亚 遵义 曲靖 宝鸡 咸阳 榆林".split()
+    "三亚 遵义 曲靖 宝鸡 咸阳 榆林"
 )
+REGIONS: Final[frozenset[str]] = frozenset(_REGION_NAMES.split())
 """Chinese region names recognised in front of a name or in brackets (with or without 省/市)."""
 
 _REGION_ENDINGS: Final = ("省", "市", "自治区", "特别行政区")

@@ -43,6 +43,7 @@ __all__ = [
     "FACTS",
     "RepCapacity",
     "Router",
+    "RouterState",
     "RoutingDecision",
     "RoutingPolicy",
     "RoutingRule",
@@ -252,12 +253,61 @@ def lead_facts(lead: Lead, grade: str | None = None) -> dict[str, str | None]:
     }
 
 
+DEFAULT_KEY = "(default)"
+"""The key of the policy's default reps in :attr:`RouterState.last` and ``weighted``."""
+
+
+class _StateModel(Strict):
+    last: dict[str, Annotated[str, Field(min_length=1, max_length=128)]] = {}
+    weighted: dict[str, dict[str, int]] = {}
+
+
+def _frozen_counters(data: Mapping[str, Mapping[str, int]]) -> FrozenDict:
+    return FrozenDict({k: FrozenDict(v) for k, v in dict(data).items()})
+
+
+@attrs.frozen
+class RouterState:
+    """The rotation state of a :class:`Router`, to save between requests and pass back.
+
+    ``last`` maps a rule name (:data:`DEFAULT_KEY` for the default reps) to the rep it chose last
+    by round robin: the next pick starts with the rep after it in the rule's list. ``weighted``
+    holds the smooth weighted round-robin counters per rule and rep. Plain data:
+    :meth:`to_dict` / :meth:`from_dict` (JSON-compatible, :class:`ConfigError` naming every bad
+    field); reading a state for another policy ignores rules and reps it no longer has.
+    """
+
+    last: FrozenDict = attrs.field(factory=FrozenDict, converter=FrozenDict)
+    weighted: FrozenDict = attrs.field(factory=FrozenDict, converter=_frozen_counters)
+
+    def __attrs_post_init__(self) -> None:
+        validate_model(_StateModel, self.to_dict(), "RouterState")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RouterState:
+        """Validate plain data ``{"last": {rule: rep}, "weighted": {rule: {rep: int}}}``."""
+        m = validate_model(_StateModel, data, "RouterState")
+        return cls(last=m.last, weighted=m.weighted)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :meth:`from_dict` reads back to an equal state."""
+        return {
+            "last": dict(self.last),
+            "weighted": {k: dict(v) for k, v in self.weighted.items()},
+        }
+
+
 class Router:
     """Routes leads under a :class:`RoutingPolicy`, keeping load and quota state between calls.
 
     ``open_counts`` is the current number of open records per rep; ``recent`` the times of
     assignments already made (for the 24-hour quota). The router updates both as it assigns;
     :meth:`close` tells it a rep's record was closed. Not thread-safe: one router per worker.
+
+    Round robin survives a new router per request or cron run: save :attr:`state` after routing
+    and pass it back as ``state=``; without a state, the rotation is derived from ``recent`` (for
+    each rule, the rule's rep assigned last, latest time, continues the rotation). Without either,
+    it starts at the rule's first rep.
     """
 
     def __init__(
@@ -266,6 +316,7 @@ class Router:
         *,
         open_counts: Mapping[str, int] | None = None,
         recent: Mapping[str, Iterable[datetime]] | None = None,
+        state: RouterState | Mapping[str, Any] | None = None,
     ) -> None:
         self.policy = policy
         self._reps = {r.id: r for r in policy.reps}
@@ -287,13 +338,49 @@ class Router:
             self._open[rid] = n
         for rid, times in (recent or {}).items():
             self._recent[rid] = sorted(require_aware(t, f"recent[{rid}]") for t in times)
-        self._cursor: dict[str, int] = {}
         self._current: dict[str, dict[str, int]] = {}
+        self._last: dict[str, str] = {}
+        if state is not None:
+            if not isinstance(state, RouterState):
+                state = RouterState.from_dict(state)
+            self._last = {k: v for k, v in state.last.items() if v in self._reps}
+            self._current = {
+                k: {r: n for r, n in v.items() if r in self._reps}
+                for k, v in state.weighted.items()
+            }
+        else:
+            self._last = self._derive_last()
         self._limits: dict[str, tuple[int | None, int | None] | None] = {
             r.id: (r.max_open, r.quota) if r.active else None for r in policy.reps
         }
 
     # -- state -------------------------------------------------------------------------------
+
+    def _groups(self) -> list[tuple[str, Sequence[str]]]:
+        groups: list[tuple[str, Sequence[str]]] = [(r.name, r.reps) for r in self.policy.rules]
+        default = self._order if self.policy.default is None else self.policy.default
+        return [*groups, (DEFAULT_KEY, default)]
+
+    def _derive_last(self) -> dict[str, str]:
+        """Per rule, its rep with the latest ``recent`` assignment (ties: the later in the rule's
+        list, as the rotation would have reached it last)."""
+        out: dict[str, str] = {}
+        for key, reps in self._groups():
+            best: tuple[datetime, int] | None = None
+            for i, rid in enumerate(reps):
+                times = self._recent.get(rid)
+                if times and (best is None or (times[-1], i) > best):
+                    best = (times[-1], i)
+                    out[key] = rid
+        return out
+
+    @property
+    def state(self) -> RouterState:
+        """The rotation state to save and pass back as ``Router(..., state=)``."""
+        return RouterState(
+            last=dict(self._last),
+            weighted={k: dict(v) for k, v in self._current.items()},
+        )
 
     def open_count(self, rep_id: str) -> int:
         """Open records the router believes ``rep_id`` holds."""
@@ -328,11 +415,12 @@ class Router:
     def _pick(self, key: str, reps: Sequence[str], strategy: Strategy, at: datetime) -> str | None:
         if strategy is Strategy.ROUND_ROBIN:
             n = len(reps)
-            start = self._cursor.get(key, 0) % n
+            last = self._last.get(key)
+            start = (reps.index(last) + 1) % n if last in reps else 0
             for step in range(n):
                 i = (start + step) % n
                 if self._eligible(reps[i], at):
-                    self._cursor[key] = i + 1
+                    self._last[key] = reps[i]
                     return reps[i]
             return None
         eligible = [i for i, rid in enumerate(reps) if self._eligible(rid, at)]
@@ -375,7 +463,7 @@ class Router:
             tried.append(f"'{rule.name}'")
         default = self._order if self.policy.default is None else self.policy.default
         if default:
-            chosen = self._pick("\x00default", default, self.policy.default_strategy, when)
+            chosen = self._pick(DEFAULT_KEY, default, self.policy.default_strategy, when)
             if chosen is not None:
                 return self._assign(lead, chosen, "default", self.policy.default_strategy, when)
             tried.append("'default'")
