@@ -258,8 +258,10 @@ DEFAULT_KEY = "(default)"
 
 
 class _StateModel(Strict):
-    last: dict[str, Annotated[str, Field(min_length=1, max_length=128)]] = {}
-    weighted: dict[str, dict[str, int]] = {}
+    last: dict[str, Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=dict
+    )
+    weighted: dict[str, dict[str, int]] = Field(default_factory=dict)
 
 
 def _frozen_counters(data: Mapping[str, Mapping[str, int]]) -> FrozenDict:
