@@ -244,4 +244,4 @@ def test_fresh_routers_share_leads_evenly(reps: int, leads: int, carry: str) -> 
 
 def test_datetimes_in_recent_must_be_aware() -> None:
     with pytest.raises(ValidationError):
-        Router(THREE, recent={"ann": [datetime(2025, 1, 1)]})  # noqa: DTZ001
+        Router(THREE, recent={"ann": [datetime(2025, 1, 1)]})
