@@ -229,12 +229,17 @@ def test_pool_rules() -> None:
         pool_reason(lead("l1", owner_id="a1"), at=now, policy=pol, last_contact_at=at(24 * 3))
         == "no follow-up for 7 days (limit 7)"
     )
-    lost = opp("o1", closed_at=at(1), lost_reason="budget")
+    lost = opp("o1", closed_at=at(1), lost_reason="budget", stage="lost")
     assert pool_reason(lost, at=now, policy=pol) == "lost (budget) but worth nurturing"
     assert (
-        pool_reason(opp("o2", closed_at=at(1), lost_reason="competitor"), at=now, policy=pol)
+        pool_reason(
+            opp("o2", closed_at=at(1), lost_reason="competitor", stage="lost"), at=now, policy=pol
+        )
         is None
     )
+    # won in the end, an old lost_reason still on it: not lost, not pool material
+    won = opp("o3", closed_at=at(1), lost_reason="budget", stage="won")
+    assert pool_reason(won, at=now, policy=pol) is None
     assert (
         pool_reason(lead("l2", status=LeadStatus.NURTURING), at=at(1), policy=pol)
         == "lead is being nurtured"

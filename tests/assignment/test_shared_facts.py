@@ -245,3 +245,44 @@ def test_fresh_routers_share_leads_evenly(reps: int, leads: int, carry: str) -> 
 def test_datetimes_in_recent_must_be_aware() -> None:
     with pytest.raises(ValidationError):
         Router(THREE, recent={"ann": [datetime(2025, 1, 1)]})
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+def test_policies_built_in_code_are_validated_like_plain_data() -> None:
+    from pipeline_core.assignment import (
+        PoolPolicy,
+        RepCapacity,
+        RoutingRule,
+        SegmentRule,
+        pool_reason,
+    )
+
+    with pytest.raises(ConfigError) as err:
+        RepCapacity(id="ann", weight=0)
+    assert err.value.fields == ("weight",)
+    with pytest.raises(ConfigError) as err:
+        RoutingRule(name="web", reps=("ann",), when={"colour": frozenset({"red"})})
+    assert err.value.fields == ("colour",)
+    with pytest.raises(ConfigError) as err:
+        RoutingPolicy(reps=(RepCapacity(id="ann"),), rules=(RoutingRule("web", ("bob",)),))
+    assert err.value.fields == ("rules[0].reps[0]",)
+    with pytest.raises(ConfigError) as err:
+        SegmentRule(name="big", min_recent_contacts=-1)
+    assert err.value.fields == ("min_recent_contacts",)
+    with pytest.raises(ConfigError) as err:
+        SegmentPolicy(segments=(SegmentRule("big"), SegmentRule("big")))
+    assert err.value.fields == ("segments[1].name",)
+    with pytest.raises(ConfigError) as err:
+        SegmentPolicy(segments=(), currency="XYZ")
+    assert err.value.fields == ("currency",)
+    with pytest.raises(ConfigError) as err:
+        PoolPolicy(claims_per_day=-1)
+    assert err.value.fields == ("claims_per_day",)
+    # the pool reads the stage kind too: dropped (lost) with a nurture reason goes back
+    nurture = PoolPolicy(nurture_lost_reasons=frozenset({"timing"}))
+    dropped = deal("p1", "a", "dropped", "1", closed_at=at(1), lost_reason="timing")
+    paid = deal("p2", "a", "paid", "1", closed_at=at(1), lost_reason="timing")
+    assert pool_reason(dropped, at=at(2), policy=nurture, pipeline=BOARD) is not None
+    assert pool_reason(paid, at=at(2), policy=nurture, pipeline=BOARD) is None

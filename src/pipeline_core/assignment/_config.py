@@ -7,7 +7,9 @@ from typing import Any, TypeVar
 
 import pydantic
 
-from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.errors import ConfigError, Problem, ValidationError
+from pipeline_core.facts import StageKinds
+from pipeline_core.records import Opportunity
 
 _M = TypeVar("_M", bound=pydantic.BaseModel)
 
@@ -34,3 +36,28 @@ class Strict(pydantic.BaseModel):
     """Base of the boundary models: unknown fields refused, frozen."""
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+def default_stages() -> StageKinds:
+    """The stage kinds read when no pipeline is given: the built-in ``small_team`` template's."""
+    from pipeline_core.stages import templates
+
+    return templates.get("small_team")
+
+
+def known_stage(o: Opportunity, stages: StageKinds, what: str) -> None:
+    """Refuse (:class:`ValidationError`, field ``pipeline``) a deal whose stage the default
+    pipeline does not have: its kind cannot be known without the deal's own pipeline."""
+    if o.stage not in getattr(stages, "stage_ids", ()):
+        raise ValidationError(
+            what,
+            [
+                Problem(
+                    ("pipeline",),
+                    f"opportunity {o.id!r} is in stage {o.stage!r}, which the default small_team "
+                    "pipeline does not have: pass pipeline= (the deals' pipeline)",
+                    o.stage,
+                    "unknown_stage",
+                )
+            ],
+        )

@@ -4,11 +4,16 @@ A record in the pool is owned by the pool's id (:attr:`PoolPolicy.pool_id`, defa
 ``"public-pool"``) and tagged ``"pool"``. A :class:`PoolPolicy` (config as data) says when records
 return:
 
-- **idle**: an open record (a lead that is new or working, an opportunity with no ``closed_at``)
-  with no follow-up for ``idle_days`` days: the time since the last contact (or since it was
-  created, if never contacted) is at least ``idle_days`` × 24 h;
-- **nurture**: a lead in ``nurturing`` status, or a lost opportunity whose ``lost_reason`` is one of
-  ``nurture_lost_reasons`` (lost now, but worth nurturing).
+- **idle**: an open record (a lead that is new or working, an opportunity in an open stage) with
+  no follow-up for ``idle_days`` days: the time since the last contact (or since it was created,
+  if never contacted) is at least ``idle_days`` × 24 h;
+- **nurture**: a lead in ``nurturing`` status, or a lost opportunity (in a lost stage) whose
+  ``lost_reason`` is one of ``nurture_lost_reasons`` (lost now, but worth nurturing).
+
+Open and lost are the kinds of the opportunity's stage in the ``pipeline`` passed
+(:func:`pipeline_core.facts.deal_status`; default: the ``small_team`` template's stages, and a
+stage it lacks is an error); a won deal carrying an old ``lost_reason`` is not lost, and a merged
+duplicate never returns to the pool.
 
 Reps claim with :func:`claim`: at most ``claims_per_day`` claims in any 24 hours and, if set,
 ``max_held`` records claimed from the pool held at once. Every move (release, claim) is a
@@ -25,9 +30,10 @@ from typing import Annotated, Any, TypeVar
 import attrs
 from pydantic import Field
 
-from pipeline_core.assignment._config import Strict, validate_model
+from pipeline_core.assignment._config import Strict, default_stages, known_stage, validate_model
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import PermissionDeniedError, Problem, ValidationError
+from pipeline_core.facts import StageKinds, deal_status
 from pipeline_core.ids import IdFactory
 from pipeline_core.records import JournalEntry, Lead, LeadStatus, Opportunity
 
@@ -69,7 +75,8 @@ class _PoolModel(Strict):
 
 @attrs.frozen
 class PoolPolicy:
-    """When records return to the pool, and how much a rep may claim (see the module doc)."""
+    """When records return to the pool, and how much a rep may claim (see the module doc).
+    Validated however it is built (:class:`~pipeline_core.errors.ConfigError`)."""
 
     pool_id: str = "public-pool"
     idle_days: int = 30
@@ -77,6 +84,9 @@ class PoolPolicy:
     include_nurturing_leads: bool = True
     claims_per_day: int = 5
     max_held: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        validate_model(_PoolModel, self.to_dict(), "PoolPolicy")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PoolPolicy:
@@ -108,23 +118,30 @@ class PoolPolicy:
         return _PoolModel.model_json_schema()
 
 
-def _is_open(record: Lead | Opportunity) -> bool:
-    if isinstance(record, Lead):
-        return record.status in (LeadStatus.NEW, LeadStatus.WORKING)
-    return record.closed_at is None
-
-
 def pool_reason(
     record: Lead | Opportunity,
     *,
     at: datetime,
     policy: PoolPolicy,
     last_contact_at: datetime | None = None,
+    pipeline: StageKinds | None = None,
 ) -> str | None:
-    """Why ``record`` should return to the pool at ``at``, or ``None`` if it should not."""
+    """Why ``record`` should return to the pool at ``at``, or ``None`` if it should not.
+
+    An opportunity's status is its stage's kind in ``pipeline`` (see the module doc)."""
     require_aware(at, "at")
     if record.owner_id == policy.pool_id:
         return None
+    if isinstance(record, Lead):
+        is_open = record.status in (LeadStatus.NEW, LeadStatus.WORKING)
+    else:
+        stages = pipeline if pipeline is not None else default_stages()
+        if pipeline is None:
+            known_stage(record, stages, "pool_reason")
+        status = deal_status(record, stages)
+        if status == "merged":
+            return None
+        is_open = status == "open"
     if (
         isinstance(record, Lead)
         and policy.include_nurturing_leads
@@ -133,12 +150,12 @@ def pool_reason(
         return "lead is being nurtured"
     if (
         isinstance(record, Opportunity)
-        and record.closed_at is not None
+        and status == "lost"
         and record.lost_reason is not None
         and record.lost_reason in policy.nurture_lost_reasons
     ):
         return f"lost ({record.lost_reason}) but worth nurturing"
-    if not _is_open(record):
+    if not is_open:
         return None
     since = (
         record.created_at if last_contact_at is None else max(last_contact_at, record.created_at)
@@ -180,12 +197,20 @@ def sweep(
     ids: IdFactory,
     last_contact: Mapping[str, datetime] | None = None,
     by: str = "system",
+    pipeline: StageKinds | None = None,
 ) -> list[tuple[P, JournalEntry]]:
-    """Release every record the rules send back to the pool at ``at``, in id order."""
+    """Release every record the rules send back to the pool at ``at``, in id order
+    (opportunities' status by their stage in ``pipeline``, see :func:`pool_reason`)."""
     contacts = last_contact or {}
     out = []
     for record in sorted(records, key=lambda r: r.id):
-        why = pool_reason(record, at=at, policy=policy, last_contact_at=contacts.get(record.id))
+        why = pool_reason(
+            record,
+            at=at,
+            policy=policy,
+            last_contact_at=contacts.get(record.id),
+            pipeline=pipeline,
+        )
         if why is not None:
             out.append(release(record, at=at, by=by, reason=why, policy=policy, ids=ids))
     return out

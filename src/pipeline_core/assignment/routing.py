@@ -70,7 +70,9 @@ class Strategy(StrEnum):
 
 @attrs.frozen
 class RepCapacity:
-    """A rep that can receive leads, with weight and limits (``None``: no limit)."""
+    """A rep that can receive leads, with weight and limits (``None``: no limit).
+
+    Validated on construction (:class:`ConfigError` naming each bad field)."""
 
     id: str
     name: str | None = None
@@ -79,6 +81,9 @@ class RepCapacity:
     monthly_capacity: int | None = None
     daily_quota: int | None = None
     active: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        validate_model(_RepModel, attrs.asdict(self), "RepCapacity")
 
     @property
     def quota(self) -> int | None:
@@ -97,12 +102,18 @@ class RepCapacity:
 
 @attrs.frozen
 class RoutingRule:
-    """A rule: the facts it matches (empty set: any value) and the reps it routes to."""
+    """A rule: the facts it matches (empty set: any value) and the reps it routes to.
+
+    Validated on construction (:class:`ConfigError` naming each bad field: an empty name or rep
+    list, an unknown strategy, a condition on a fact not in :data:`FACTS`)."""
 
     name: str
     reps: tuple[str, ...]
     strategy: Strategy = Strategy.ROUND_ROBIN
     when: Mapping[str, frozenset[str]] = attrs.field(factory=FrozenDict, converter=FrozenDict)
+
+    def __attrs_post_init__(self) -> None:
+        validate_model(_RuleModel, _rule_dict(self), "RoutingRule")
 
     def matches(self, facts: Mapping[str, str | None]) -> bool:
         """True when every condition of the rule holds for ``facts``."""
@@ -134,6 +145,15 @@ class _RuleModel(Strict):
     language: list[str] | None = None
 
 
+def _rule_dict(r: RoutingRule) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "reps": list(r.reps),
+        "strategy": getattr(r.strategy, "value", r.strategy),
+        **{fact: sorted(values) for fact, values in r.when.items()},
+    }
+
+
 class _PolicyModel(Strict):
     reps: Annotated[list[_RepModel], Field(min_length=1)]
     rules: list[_RuleModel] = Field(default_factory=list)
@@ -142,11 +162,50 @@ class _PolicyModel(Strict):
     fallback_queue: Annotated[str, Field(min_length=1, max_length=128)] = "unassigned"
 
 
+def _checked_policy(data: Mapping[str, Any]) -> _PolicyModel:
+    """The validated model of a policy's plain data, with the checks across fields."""
+    model = validate_model(_PolicyModel, data, "RoutingPolicy")
+    problems: list[Problem] = []
+    ids = [r.id for r in model.reps]
+    known = set(ids)
+    for i, rep_id in enumerate(ids):
+        if rep_id in ids[:i]:
+            problems.append(Problem(("reps", i, "id"), "duplicate rep id", rep_id, "duplicate"))
+    names: list[str] = []
+    for i, rule in enumerate(model.rules):
+        if rule.name in names:
+            problems.append(
+                Problem(("rules", i, "name"), "duplicate rule name", rule.name, "duplicate")
+            )
+        if rule.name == DEFAULT_KEY:
+            problems.append(
+                Problem(
+                    ("rules", i, "name"),
+                    "reserved for the default reps in the router state",
+                    rule.name,
+                    "reserved",
+                )
+            )
+        names.append(rule.name)
+        for j, rep_id in enumerate(rule.reps):
+            if rep_id not in known:
+                problems.append(
+                    Problem(("rules", i, "reps", j), "unknown rep", rep_id, "unknown_rep")
+                )
+    for j, rep_id in enumerate(model.default or ()):
+        if rep_id not in known:
+            problems.append(Problem(("default", j), "unknown rep", rep_id, "unknown_rep"))
+    if problems:
+        raise ConfigError("RoutingPolicy", problems)
+    return model
+
+
 @attrs.frozen
 class RoutingPolicy:
     """Reps, rules in order, the default reps and the fallback queue. Build with :meth:`from_dict`.
 
     ``default`` ``None`` means every rep; an empty tuple means no default (straight to the queue).
+    Validated however it is built: :class:`ConfigError` lists every problem.
     """
 
     reps: tuple[RepCapacity, ...]
@@ -155,34 +214,14 @@ class RoutingPolicy:
     default_strategy: Strategy = Strategy.LEAST_LOADED
     fallback_queue: str = "unassigned"
 
+    def __attrs_post_init__(self) -> None:
+        _checked_policy(self.to_dict())
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoutingPolicy:
         """Validate plain data; raise :class:`ConfigError` listing every problem (including rules
         naming unknown reps and duplicate rule or rep names)."""
-        model = validate_model(_PolicyModel, data, "RoutingPolicy")
-        problems: list[Problem] = []
-        ids = [r.id for r in model.reps]
-        known = set(ids)
-        for i, rep_id in enumerate(ids):
-            if rep_id in ids[:i]:
-                problems.append(Problem(("reps", i, "id"), "duplicate rep id", rep_id, "duplicate"))
-        names: list[str] = []
-        for i, rule in enumerate(model.rules):
-            if rule.name in names:
-                problems.append(
-                    Problem(("rules", i, "name"), "duplicate rule name", rule.name, "duplicate")
-                )
-            names.append(rule.name)
-            for j, rep_id in enumerate(rule.reps):
-                if rep_id not in known:
-                    problems.append(
-                        Problem(("rules", i, "reps", j), "unknown rep", rep_id, "unknown_rep")
-                    )
-        for j, rep_id in enumerate(model.default or ()):
-            if rep_id not in known:
-                problems.append(Problem(("default", j), "unknown rep", rep_id, "unknown_rep"))
-        if problems:
-            raise ConfigError("RoutingPolicy", problems)
+        model = _checked_policy(data)
         return cls(
             reps=tuple(RepCapacity(**r.model_dump()) for r in model.reps),
             rules=tuple(
@@ -206,18 +245,10 @@ class RoutingPolicy:
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :meth:`from_dict` reads back to an equal policy."""
         return {
-            "reps": [attrs.asdict(r) for r in self.reps],
-            "rules": [
-                {
-                    "name": r.name,
-                    "reps": list(r.reps),
-                    "strategy": r.strategy.value,
-                    **{fact: sorted(values) for fact, values in r.when.items()},
-                }
-                for r in self.rules
-            ],
+            "reps": [attrs.asdict(r) if isinstance(r, RepCapacity) else r for r in self.reps],
+            "rules": [_rule_dict(r) if isinstance(r, RoutingRule) else r for r in self.rules],
             "default": None if self.default is None else list(self.default),
-            "default_strategy": self.default_strategy.value,
+            "default_strategy": getattr(self.default_strategy, "value", self.default_strategy),
             "fallback_queue": self.fallback_queue,
         }
 

@@ -27,9 +27,15 @@ from typing import Annotated, Any
 import attrs
 from pydantic import Field
 
-from pipeline_core.assignment._config import Strict, validate_model
+from pipeline_core._currencies import MINOR_UNITS
+from pipeline_core.assignment._config import (
+    Strict,
+    default_stages,
+    known_stage,
+    validate_model,
+)
 from pipeline_core.clock import require_aware
-from pipeline_core.errors import ConfigError, Problem, ValidationError
+from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.facts import StageKinds, deal_status
 from pipeline_core.ids import IdFactory
 from pipeline_core.money import ExchangeRates, amount_in, conversion_instant, currency_mismatch
@@ -95,7 +101,8 @@ class SegmentRule:
     """A segment: every set condition must hold (``any_of``: at least one of the sub-rules too).
 
     Idle days count whole days since the last contact (since creation if never contacted).
-    ``min_value`` is won + open amount.
+    ``min_value`` is won + open amount. Validated however it is built
+    (:class:`~pipeline_core.errors.ConfigError` naming each bad field).
     """
 
     name: str
@@ -108,6 +115,9 @@ class SegmentRule:
     min_idle_days: int | None = None
     tags_any: frozenset[str] | None = None
     any_of: tuple[SegmentRule, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        validate_model(_RuleModel, self.to_dict(), "SegmentRule")
 
     @classmethod
     def _from_model(cls, m: _RuleModel) -> SegmentRule:
@@ -185,14 +195,38 @@ _DEFAULT = {
 }  # fmt: skip
 
 
+def _checked_policy(data: Mapping[str, Any]) -> _PolicyModel:
+    """The validated model of a policy's plain data: fields, a known currency, unique names."""
+    m = validate_model(_PolicyModel, data, "SegmentPolicy")
+    problems = []
+    if m.currency not in MINOR_UNITS:
+        problems.append(
+            Problem(("currency",), "not an ISO 4217 currency code", m.currency, "currency")
+        )
+    names: list[str] = []
+    for i, rule in enumerate(m.segments):
+        if rule.name in names or rule.name == m.other:
+            problems.append(
+                Problem(("segments", i, "name"), "duplicate segment name", rule.name, "duplicate")
+            )
+        names.append(rule.name)
+    if problems:
+        raise ConfigError("SegmentPolicy", problems)
+    return m
+
+
 @attrs.frozen
 class SegmentPolicy:
-    """Segments in priority order, the currency amounts are counted in, the recent window."""
+    """Segments in priority order, the currency amounts are counted in, the recent window.
+    Validated however it is built (:class:`~pipeline_core.errors.ConfigError`)."""
 
     segments: tuple[SegmentRule, ...]
     currency: str = "CNY"
     recent_days: int = 90
     other: str = "other"
+
+    def __attrs_post_init__(self) -> None:
+        _checked_policy(self.to_dict())
 
     @classmethod
     def default(cls) -> SegmentPolicy:
@@ -202,19 +236,7 @@ class SegmentPolicy:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SegmentPolicy:
         """Validate plain data; :class:`~pipeline_core.errors.ConfigError` lists every problem."""
-        m = validate_model(_PolicyModel, data, "SegmentPolicy")
-        problems = []
-        names: list[str] = []
-        for i, rule in enumerate(m.segments):
-            if rule.name in names or rule.name == m.other:
-                problems.append(
-                    Problem(
-                        ("segments", i, "name"), "duplicate segment name", rule.name, "duplicate"
-                    )
-                )
-            names.append(rule.name)
-        if problems:
-            raise ConfigError("SegmentPolicy", problems)
+        m = _checked_policy(data)
         return cls(
             segments=tuple(SegmentRule._from_model(r) for r in m.segments),
             currency=m.currency,
@@ -225,7 +247,7 @@ class SegmentPolicy:
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :meth:`from_dict` reads back to an equal policy."""
         return {
-            "segments": [r.to_dict() for r in self.segments],
+            "segments": [r.to_dict() if isinstance(r, SegmentRule) else r for r in self.segments],
             "currency": self.currency,
             "recent_days": self.recent_days,
             "other": self.other,
@@ -295,7 +317,7 @@ def customer_facts(
     customers to their best grade (A best).
     """
     require_aware(at, "at")
-    stages = pipeline if pipeline is not None else _default_stages()
+    stages = pipeline if pipeline is not None else default_stages()
     window = at - timedelta(days=recent_days)
     last: dict[str, datetime] = {}
     recent: dict[str, int] = {}
@@ -319,7 +341,7 @@ def customer_facts(
             recent[cust] = recent.get(cust, 0) + 1
     for o in opps:
         if pipeline is None:
-            _check_default_stage(o, stages)
+            known_stage(o, stages, "customer_facts")
         status = deal_status(o, stages)
         if status == "merged":
             continue
@@ -361,28 +383,6 @@ def customer_facts(
         )
         for cid in sorted(ids)
     }
-
-
-def _default_stages() -> Any:
-    from pipeline_core.stages import templates
-
-    return templates.get("small_team")
-
-
-def _check_default_stage(o: Opportunity, stages: Any) -> None:
-    if o.stage not in stages.stage_ids:
-        raise ValidationError(
-            "customer_facts",
-            [
-                Problem(
-                    ("pipeline",),
-                    f"opportunity {o.id!r} is in stage {o.stage!r}, which the default small_team "
-                    "pipeline does not have: pass pipeline= (the deals' pipeline)",
-                    o.stage,
-                    "unknown_stage",
-                )
-            ],
-        )
 
 
 def segment_column(

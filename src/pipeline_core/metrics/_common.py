@@ -6,8 +6,6 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pipeline_core.errors import Problem, ValidationError
-
 __all__ = ["check_currencies", "group_sort_key", "quantile_linear", "ratio"]
 
 
