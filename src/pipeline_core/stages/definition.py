@@ -322,9 +322,8 @@ class ConditionSpec(_Spec):
 
     field: str = Field(min_length=1)
     op: Literal["present", "absent", "eq", "ne", "gt", "ge", "lt", "le", "in", "not_in"] = "present"
-    value: (
-        str | int | float | bool | dict[str, str] | list[str | int | float | bool] | None
-    ) = None  # a dict is a money threshold {"amount": "10000", "currency": "CNY"}
+    # a dict is a money threshold: {"amount": "10000", "currency": "CNY"}
+    value: str | int | float | bool | dict[str, str] | list[str | int | float | bool] | None = None
     message: str | None = None
 
 

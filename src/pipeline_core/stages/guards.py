@@ -285,9 +285,7 @@ def _coerce(guard: Condition) -> Any:
         return frozenset(_coerce_one(kind, v) for v in guard.value)
     if guard.value is None:
         raise ValueError(f"operator {op!r} needs a value")
-    if isinstance(guard.value, list | tuple) or (
-        isinstance(guard.value, dict) and kind != "money"
-    ):
+    if isinstance(guard.value, list | tuple) or (isinstance(guard.value, dict) and kind != "money"):
         raise TypeError(f"operator {op!r} compares with a single value")
     return _coerce_one(kind, guard.value)
 
