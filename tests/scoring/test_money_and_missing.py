@@ -128,3 +128,29 @@ def test_predictive_reads_missing_attributes_as_no_evidence(a: Any, b: Any) -> N
     assert math.isclose(model.probability({"visits": a, "city": b}), base, rel_tol=1e-12)
     one = model.probability({"visits": 5, "city": None})
     assert math.isclose(model.probability({"visits": 5, "city": b}), one, rel_tol=1e-12)
+
+
+def test_predictive_money_fields_are_read_in_the_model_currency() -> None:
+    model = PredictiveModel(fields=("budget",), bins={"budget": [50_000.0]}, currency="CNY")
+    assert PredictiveModel.from_dict(model.to_dict()) == model
+    history = [
+        Example(attributes={"budget": Money.of("80000", "CNY")}, won=True, closed_at=T),
+        Example(attributes={"budget": Money.of("20000", "CNY")}, won=False, closed_at=T),
+    ]
+    fitted_model = model.fit(history)
+    # 80,000 CNY is in the [50000, ∞) bucket, where the only example was won: above the prior ½
+    assert fitted_model.probability({"budget": Money.of("90000", "CNY")}) > 0.5
+    with pytest.raises(CurrencyMismatchError):  # 90,000 JPY is not 90,000 CNY
+        fitted_model.probability({"budget": Money.of("90000", "JPY")})
+    with pytest.raises(CurrencyMismatchError):
+        model.fit(
+            [
+                *history,
+                Example(
+                    attributes={"budget": {"amount": "1", "currency": "USD"}}, won=True, closed_at=T
+                ),
+            ]
+        )
+    with pytest.raises(ConfigError) as err:
+        PredictiveModel(fields=("budget",), currency="cny")
+    assert err.value.fields == ("currency",)
