@@ -93,3 +93,19 @@ def test_same_currency_compares_amounts_other_currencies_never_pass(
     }[op]
     assert (test(opp(str(amount))) is None) is expected
     assert test(opp(str(amount), "HKD")) is not None
+
+
+def test_membership_in_a_list_of_amounts_compares_the_currency_too() -> None:
+    listed = Condition("expected_amount", "in", (Money.of("5000", "CNY"), Money.of("8000", "CNY")))
+    test = compile_guard(listed)
+    assert test(opp("5000")) is None
+    assert test(opp("5000", "JPY")) is not None  # 5,000 JPY is not on the list
+    with pytest.raises(ConfigError):  # half with a currency, half without: ambiguous
+        quote_pipeline(Money.of("1", "CNY")).__class__(
+            "p",
+            "P",
+            [Stage("a", "A", "甲"), Stage("w", "W", "赢", kind="won")],
+            transitions=[
+                Transition("a", "w", Condition("expected_amount", "in", (Money.of("1", "CNY"), 2)))
+            ],
+        )

@@ -282,7 +282,10 @@ def _coerce(guard: Condition) -> Any:
     if op in ("in", "not_in"):
         if not isinstance(guard.value, tuple | list | frozenset | set):
             raise TypeError(f"operator {op!r} needs a list of values")
-        return frozenset(_coerce_one(kind, v) for v in guard.value)
+        values = frozenset(_coerce_one(kind, v) for v in guard.value)
+        if kind == "money" and 0 < sum(isinstance(v, Money) for v in values) < len(values):
+            raise ValueError("give every amount of the list with its currency, or none")
+        return values
     if guard.value is None:
         raise ValueError(f"operator {op!r} needs a value")
     if isinstance(guard.value, list | tuple) or (isinstance(guard.value, dict) and kind != "money"):
@@ -361,6 +364,8 @@ def _compile_condition(cond: Condition) -> GuardTest:
     missing = custom or f"{field} is missing, so '{cond.describe()}' cannot hold"
     if op in ("in", "not_in"):
         want = op == "in"
+        if any(isinstance(v, Money) for v in target):  # Money equality: amount and currency
+            get = operator.attrgetter(field)
 
         def member(opp: Opportunity) -> str | None:
             value = get(opp)
