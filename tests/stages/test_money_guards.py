@@ -101,7 +101,7 @@ def test_membership_in_a_list_of_amounts_compares_the_currency_too() -> None:
     assert test(opp("5000")) is None
     assert test(opp("5000", "JPY")) is not None  # 5,000 JPY is not on the list
     with pytest.raises(ConfigError):  # half with a currency, half without: ambiguous
-        quote_pipeline(Money.of("1", "CNY")).__class__(
+        Pipeline(
             "p",
             "P",
             [Stage("a", "A", "甲"), Stage("w", "W", "赢", kind="won")],
