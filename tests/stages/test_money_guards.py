@@ -109,3 +109,24 @@ def test_membership_in_a_list_of_amounts_compares_the_currency_too() -> None:
                 Transition("a", "w", Condition("expected_amount", "in", (Money.of("1", "CNY"), 2)))
             ],
         )
+
+
+def test_a_bare_threshold_is_in_the_pipelines_currency() -> None:
+    stages = [
+        Stage("lead", "Lead", "线索"),
+        Stage("quote", "Quote", "报价", probability=0.4),
+        Stage("won", "Won", "成交", kind="won"),
+        Stage("lost", "Lost", "丢单", kind="lost"),
+    ]
+    guard = Condition("expected_amount", "ge", 10000)
+    p = Pipeline(
+        "cny", "CNY", stages, transitions=[Transition("lead", "quote", guard)], currency="CNY"
+    )
+    assert Pipeline.from_dict(p.to_dict()) == p and p.to_dict()["currency"] == "CNY"
+    p.move(opp("10000"), "quote", at=T0, by="amy")  # 10,000 CNY ≥ 10,000 CNY
+    with pytest.raises(TransitionError) as err:  # 10,000 JPY is about 480 CNY: never read as CNY
+        p.move(opp("10000", "JPY"), "quote", at=T0, by="amy")
+    assert "JPY" in " ".join(err.value.unmet)
+    with pytest.raises(ConfigError) as cfg:
+        Pipeline("x", "X", stages, currency="RMB")
+    assert cfg.value.fields == ("currency",)

@@ -78,8 +78,9 @@ class Condition:
     (``{"field": "expected_amount", "op": "ge", "value": {"amount": "10000", "currency": "CNY"}}``):
     an amount in another currency never meets it — the guard is unmet with a reason naming both
     currencies (record the amount in the threshold's currency, converted with
-    :meth:`pipeline_core.money.ExchangeRates.convert`). A bare number compares the amount alone,
-    whatever its currency: write the currency whenever deals may come in several.
+    :meth:`pipeline_core.money.ExchangeRates.convert`). A bare number is in the pipeline's
+    ``currency`` (``Pipeline(currency="CNY")``); in a pipeline without one it compares the amount
+    alone, whatever its currency: state the currency whenever deals may come in several.
     A date field compares with an ISO date string. ``message`` replaces the default explanation.
     """
 
@@ -203,9 +204,14 @@ _SCALARS: Final = frozenset(
 
 
 def guard_field_problems(
-    guard: Guard, path: tuple[str | int, ...], *, known: frozenset[str] = _FIELDS
+    guard: Guard,
+    path: tuple[str | int, ...],
+    *,
+    known: frozenset[str] = _FIELDS,
+    currency: str | None = None,
 ) -> list[Problem]:
-    """Every problem with a guard's definition (unknown field or operator, unusable value)."""
+    """Every problem with a guard's definition (unknown field or operator, unusable value; a
+    bare money threshold with more decimals than ``currency`` has)."""
     if isinstance(guard, Check):
         if not callable(guard.fn):
             return [Problem((*path, "fn"), "must be callable", guard.fn, "not_callable")]
@@ -240,7 +246,7 @@ def guard_field_problems(
     if problems:
         return problems
     try:
-        _coerce(guard)
+        _in_currency(_coerce(guard), guard, currency)
     except (ValueError, TypeError, InvalidOperation) as exc:
         problems.append(Problem((*path, "value"), str(exc), guard.value, "bad_value"))
     return problems
@@ -309,10 +315,22 @@ def _getter(field: str) -> Callable[[Opportunity], Any]:
     return get
 
 
-def compile_guard(guard: Guard) -> GuardTest:
-    """Compile a valid guard (see :func:`guard_field_problems`) into a :data:`GuardTest`."""
+def _in_currency(target: Any, cond: Condition, currency: str | None) -> Any:
+    """A bare money threshold (or list of them) as :class:`Money` in ``currency``, when given."""
+    if currency is None or _field_kind(cond.field) != "money":
+        return target
+    if isinstance(target, Decimal):
+        return Money.of(target, currency)
+    if isinstance(target, frozenset):
+        return frozenset(Money.of(v, currency) if isinstance(v, Decimal) else v for v in target)
+    return target
+
+
+def compile_guard(guard: Guard, *, currency: str | None = None) -> GuardTest:
+    """Compile a valid guard (see :func:`guard_field_problems`) into a :data:`GuardTest`;
+    a bare money threshold is in ``currency`` (the pipeline's), when given."""
     if isinstance(guard, Condition):
-        return _compile_condition(guard)
+        return _compile_condition(guard, currency)
     if isinstance(guard, Check):
         return _compile_callable(guard.fn, guard.name, guard.message)
     return _compile_callable(guard, describe_guard(guard), None)
@@ -333,10 +351,10 @@ def _compile_callable(
     return test
 
 
-def _compile_condition(cond: Condition) -> GuardTest:
+def _compile_condition(cond: Condition, currency: str | None = None) -> GuardTest:
     field, op = cond.field, cond.op
     get = _getter(field)
-    target = _coerce(cond)
+    target = _in_currency(_coerce(cond), cond, currency)
     custom = cond.message
     if isinstance(target, Money):
         return _compile_money(cond, target)
