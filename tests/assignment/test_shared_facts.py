@@ -286,3 +286,36 @@ def test_policies_built_in_code_are_validated_like_plain_data() -> None:
     paid = deal("p2", "a", "paid", "1", closed_at=at(1), lost_reason="timing")
     assert pool_reason(dropped, at=at(2), policy=nurture, pipeline=BOARD) is not None
     assert pool_reason(paid, at=at(2), policy=nurture, pipeline=BOARD) is None
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["talk", "signed", "paid", "dropped"]),
+            st.integers(min_value=0, max_value=10**6),
+            st.booleans(),  # merged duplicate
+            st.sampled_from([None, "price", "timing"]),  # a lost_reason note, whatever the stage
+        ),
+        max_size=12,
+    )
+)
+def test_customer_amounts_add_up_by_stage_kind(
+    rows: list[tuple[str, int, bool, str | None]],
+) -> None:
+    deals = [
+        deal(
+            f"o{i}",
+            "acme",
+            stage,
+            str(amount),
+            tags=frozenset({MERGED_TAG}) if merged else frozenset(),
+            lost_reason=reason,
+            closed_at=None if stage == "talk" else at(1),
+        )
+        for i, (stage, amount, merged, reason) in enumerate(rows)
+    ]
+    facts = customer_facts(at=at(2), opportunities=deals, pipeline=BOARD).get("acme")
+    won = sum(a for s, a, m, _ in rows if not m and s in ("signed", "paid"))
+    still_open = sum(a for s, a, m, _ in rows if not m and s == "talk")
+    assert (facts.won_amount if facts else 0) == won
+    assert (facts.open_amount if facts else 0) == still_open

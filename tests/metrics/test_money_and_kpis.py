@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline_core import metrics as m
 from pipeline_core.errors import ConfigError, CurrencyMismatchError, ValidationError
@@ -139,3 +141,27 @@ def test_threshold_definitions_are_validated_however_built() -> None:
     assert set(err.value.fields) == {"rule", "value"}
     with pytest.raises(ConfigError):
         m.check_kpis({"x": 1.0}, [{"metric": "x"}])  # type: ignore[list-item]
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted({t.metric for t in m.DEFAULT_THRESHOLDS})),
+        st.one_of(st.none(), st.floats(min_value=0, max_value=100, allow_nan=False)),
+    )
+)
+def test_each_alert_is_the_most_severe_firing_threshold(values: dict[str, float | None]) -> None:
+    alerts = {a.metric: a for a in m.check_kpis(values)}
+    for metric, observed in values.items():
+        firing = [
+            t
+            for t in m.DEFAULT_THRESHOLDS
+            if t.metric == metric
+            and observed is not None
+            and (observed < t.value if t.rule == "below" else observed > t.value)
+        ]
+        if not firing:
+            assert metric not in alerts
+        else:
+            assert alerts[metric].level == (
+                "alert" if any(t.level == "alert" for t in firing) else "warning"
+            )
