@@ -44,7 +44,11 @@ from pipeline_core.records import Lead, Opportunity
 
 __all__ = ["lead_conversion", "stage_conversion", "win_rate"]
 
-_HOW = "filter the opportunities to one currency first, or pass value=False (counts only)"
+_HOW = (
+    "convert each deal's expected_amount to one currency first (p"
+    "ipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at the evaluation instant), or filter the opportunities to one currency, or pass "
+    "value=False (counts only)"
+)
 """How to avoid a currency mismatch here (options this module's functions have)."""
 
 

@@ -57,7 +57,10 @@ _HOW = (
     "pass currency= (the currency to report in) with rates= (a pipeline_core.money.ExchangeRates) "
     "and at= (the evaluation instant), or filter the opportunities to one currency"
 )
-_HOW_VELOCITY = "filter the opportunities to one currency first"
+_HOW_VELOCITY = (
+    "convert each deal's expected_amount to one currency first (p"
+    "ipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at the evaluation instant), or filter the opportunities to one currency"
+)
 
 
 class _Target:

@@ -41,7 +41,11 @@ from pipeline_core.records import Opportunity, StageEvent
 
 __all__ = ["cohort_funnel", "snapshot"]
 
-_HOW = "filter the opportunities to one currency first, or pass value=False (counts only)"
+_HOW = (
+    "convert each deal's expected_amount to one currency first (p"
+    "ipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at the evaluation instant), or filter the opportunities to one currency, or pass "
+    "value=False (counts only)"
+)
 """How to avoid a currency mismatch here (options this module's functions have)."""
 
 StagesArg = PipelineLike | Sequence[str] | StageOrder

@@ -29,7 +29,10 @@ from pipeline_core.records import Opportunity
 
 __all__ = ["scorecard"]
 
-_HOW = "filter the opportunities to one currency first (scorecard sums signed amounts)"
+_HOW = (
+    "convert each deal's expected_amount to one currency first (p"
+    "ipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at the evaluation instant), or filter the opportunities to one currency"
+)
 """How to avoid a currency mismatch here (options this module's functions have)."""
 
 
