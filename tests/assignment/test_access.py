@@ -27,6 +27,7 @@ from pipeline_core.assignment import (
     release,
     transfer,
 )
+from pipeline_core.assignment.access import mask_name, mask_text
 from pipeline_core.errors import ConfigError, NotFoundError, PermissionDeniedError
 from pipeline_core.ids import SequentialIds
 from pipeline_core.records import (
@@ -74,15 +75,70 @@ def test_default_policy_decisions(org: tuple[list[User], list[Team]]) -> None:
 
 
 def test_masking() -> None:
-    assert mask_phone("13800138000") == "138****8000"
-    assert mask_phone("12345") == "*****"
-    assert mask_email("alice@example.com") == "a***@example.com"
+    # 11 digits: at most a third (11 // 3 = 3) may show, and at most the last 4 -> 3 shown
+    assert mask_phone("13800138000") == "********000"
+    assert mask_phone("12345") == "****5"  # 5 // 3 = 1 shown, 4 hidden
+    assert mask_phone("123") == "***"  # 3 // 3 = 1 would show; at least 3 stars leaves none
+    # "alice" has 4+ characters: its "a" and ".com" (5 of 17 <= 17/3) may show
+    assert mask_email("alice@example.com") == "a***@***.com"
+    # "joe" is too short to show its first letter; ".example" (8 of 16) is more than a third
+    assert mask_email("joe@acme.example") == "***@***"
+    assert mask_name("张伟") == "***"  # 1 of 2 would be half of it
+    assert mask_name("欧阳娜娜") == "欧***"  # 1 of 4
     pol = AccessPolicy.default()
-    rec = lead("l1", phone="13800138000", email="alice@example.com")
+    rec = lead("l1", phone="13800138000", email="alice@example.com", contact_name="张伟")
     masked = pol.mask(rec)
-    assert (masked.phone, masked.email, masked.version) == ("138****8000", "a***@example.com", 1)
-    c = Contact(id="c", name="n", created_at=T0, wechat="wx123", phone="010-12345678")
-    assert pol.mask(c).wechat == "***"
+    assert (masked.phone, masked.email, masked.contact_name, masked.version) == (
+        "********000",
+        "a***@***.com",
+        "***",
+        1,
+    )
+    c = Contact(id="c", name="Li Na", created_at=T0, wechat="wx123", phone="010-12345678")
+    # "wx123": 5 // 3 = 1 leading character; "Li Na": the same
+    assert (pol.mask(c).wechat, pol.mask(c).name) == ("w****", "L****")
+    # 010-12345678: 12 characters, 4 may show (12 // 3)
+    assert pol.mask(c).phone == "********5678"
+
+
+def test_masking_free_text() -> None:
+    text = "回电 13800138000 或 +1 650-253-0000，邮件 zhang.wei@example.com；预算二十万"
+    out = mask_text(text)
+    for secret in ("13800138000", "650-253-0000", "zhang.wei@example.com", "zhang", "example"):
+        assert secret not in out
+    assert out.startswith("回电 ") and out.endswith("；预算二十万")  # the words stay
+    assert mask_text("no numbers here") == "no numbers here"
+    act = Activity(
+        id="x",
+        kind=ActivityKind.CALL,
+        at=T0,
+        owner_id="a1",
+        lead_id="l1",
+        notes="call 13912345678",
+        next_action=NextStep(action="mail li@corp.example", due_at=T0),
+    )
+    masked = AccessPolicy.default().mask(act)
+    assert "13912345678" not in masked.notes
+    assert masked.next_action is not None and "li@corp.example" not in masked.next_action.action
+
+
+@given(st.text(min_size=1, max_size=60))
+def test_masks_never_show_most_of_a_value(value: str) -> None:
+    # whatever the value, no more than a third of its characters are left in place
+    for mask in (mask_phone, mask_name):
+        out = mask(value)
+        shown = sum(1 for a, b in zip(value, out, strict=False) if a == b and b != "*")
+        shown += sum(
+            1 for a, b in zip(reversed(value), reversed(out), strict=False) if a == b and b != "*"
+        )
+        assert shown * 3 <= len(value) * 2 or len(value) < 3  # prefix and suffix counted apart
+        assert 3 * (len(out) - out.count("*")) <= len(value)
+
+
+@given(st.from_regex(r"[a-z0-9._]{1,20}@[a-z0-9]{1,12}\.[a-z]{1,8}", fullmatch=True))
+def test_email_masks_show_at_most_a_third(email: str) -> None:
+    out = mask_email(email)
+    assert 3 * (len(out) - out.count("*") - 1) <= len(email)  # the "@" is structure, not data
 
 
 def test_policy_config() -> None:
@@ -168,10 +224,11 @@ def test_analyst_masked_and_read_only(store: Any) -> None:
     _seed(store)
     ana = ScopedStore(store, "ana")
     got = ana.leads.get("l-a1")
-    assert (got.phone, got.email) == ("138****8000", "z***@example.com")
+    # 11 digits -> the last 3 shown; "zs" is too short to show, ".com" is 4 of 14 characters
+    assert (got.phone, got.email) == ("********000", "***@***.com")
     rows = {r["id"]: r for r in ana.export("leads")}
-    assert rows["l-b1"]["phone"] == "139****9000"
-    assert ana.contacts.get("con-b1").email == "j***@acme.example"
+    assert rows["l-b1"]["phone"] == "********000"
+    assert ana.contacts.get("con-b1").email == "***@***"  # see test_masking
     with pytest.raises(PermissionDeniedError):
         ana.leads.save(store.leads.get("l-a1").evolve(needs="x"))
     with pytest.raises(PermissionDeniedError):
@@ -183,7 +240,7 @@ def test_writes_are_checked(store: Any) -> None:
     _seed(store)
     a1 = ScopedStore(store, "a1")
     a1.leads.save(store.leads.get("l-a1").evolve(needs="ERP"))
-    with pytest.raises(PermissionDeniedError):
+    with pytest.raises(NotFoundError):  # b1's lead is hidden from a1: it is not found
         a1.leads.save(store.leads.get("l-b1").evolve(owner_id="a1"))  # taking b1's lead
     with pytest.raises(PermissionDeniedError):
         a1.leads.save(store.leads.get("l-a1").evolve(owner_id="b1"))  # giving one away
@@ -202,7 +259,7 @@ def test_writes_are_checked(store: Any) -> None:
             uow.leads.add(lead("ok2", owner_id="a1"))
             uow.leads.save(store.leads.get("l-b1").evolve(needs="x"))
 
-    with pytest.raises(PermissionDeniedError):
+    with pytest.raises(NotFoundError):
         half_allowed()
     assert store.leads.find("ok2") is None
     with pytest.raises(PermissionDeniedError):
@@ -440,17 +497,17 @@ def test_other_team_finds_nothing(
         else:
             with pytest.raises(PermissionDeniedError):
                 list(scoped.export("leads"))
-        # Every write fails and changes nothing.
+        # Every write fails and changes nothing (hidden records are not found).
         for r in world["leads"]:
-            with pytest.raises(PermissionDeniedError):
+            with pytest.raises((PermissionDeniedError, NotFoundError)):
                 scoped.leads.save(r.evolve(needs="x"))
         for o in world["opportunities"]:
-            with pytest.raises(PermissionDeniedError):
+            with pytest.raises((PermissionDeniedError, NotFoundError)):
                 scoped.opportunities.save(o.evolve(owner_id=actor))
         for a in world["accounts"]:
-            with pytest.raises(PermissionDeniedError):
+            with pytest.raises((PermissionDeniedError, NotFoundError)):
                 scoped.accounts.save(a.evolve(industry="x"))
-            with pytest.raises(PermissionDeniedError):
+            with pytest.raises((PermissionDeniedError, NotFoundError)):
                 scoped.activities.append(
                     Activity(
                         id="evil", kind=ActivityKind.CALL, at=T0, owner_id=actor, account_id=a.id
@@ -474,7 +531,7 @@ def test_export_records_through_scoped_store(store: Any, tmp_path: Any) -> None:
     ana = tmp_path / "ana.jsonl"
     export_records(ScopedStore(store, "ana"), "lead", ana)  # type: ignore[arg-type]
     assert "13800138000" not in ana.read_text(encoding="utf-8")
-    assert "138****8000" in ana.read_text(encoding="utf-8")
+    assert "********000" in ana.read_text(encoding="utf-8")
     with pytest.raises(PermissionDeniedError):
         export_records(ScopedStore(store, "a1"), "lead", tmp_path / "x.jsonl")  # type: ignore[arg-type]
     with pytest.raises(NotFoundError):
