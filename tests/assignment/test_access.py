@@ -20,6 +20,7 @@ from pipeline_core.assignment import (
     PoolPolicy,
     Scope,
     ScopedStore,
+    audit,
     claim,
     commit,
     mask_email,
@@ -28,7 +29,9 @@ from pipeline_core.assignment import (
     transfer,
 )
 from pipeline_core.assignment.access import mask_name, mask_text
-from pipeline_core.errors import ConfigError, NotFoundError, PermissionDeniedError
+from pipeline_core.assignment.pool import PoolLimitError
+from pipeline_core.clock import ManualClock
+from pipeline_core.errors import ConfigError, DuplicateError, NotFoundError, PermissionDeniedError
 from pipeline_core.ids import SequentialIds
 from pipeline_core.records import (
     Account,
@@ -536,3 +539,312 @@ def test_export_records_through_scoped_store(store: Any, tmp_path: Any) -> None:
         export_records(ScopedStore(store, "a1"), "lead", tmp_path / "x.jsonl")  # type: ignore[arg-type]
     with pytest.raises(NotFoundError):
         ScopedStore(store, "m1").collection("nonsense")
+
+
+# --------------------------------------------------------------------------- typed references
+
+
+def _west_deal(s: Any) -> None:
+    # b1 (team west) has an account with a contact, and a deal with its first stage event.
+    s.accounts.add(Account(id="17", name="West Co", created_at=T0, owner_id="b1"))
+    s.contacts.add(
+        Contact(id="k17", name="Zhou Li", created_at=T0, account_id="17", phone="13700137000")
+    )
+    s.opportunities.add(
+        Opportunity(
+            id="18",
+            name="West deal",
+            created_at=T0,
+            owner_id="b1",
+            team_id="west",
+            stage="s1",
+            stage_entered_at=T0,
+        )
+    )
+    s.stage_events.append(StageEvent(id="e18", opportunity_id="18", to_stage="s1", at=T0, by="b1"))
+    s.journal.append(
+        JournalEntry(id="j18", kind="note", subject_id="18", at=T0, by="b1", payload={"x": 1})
+    )
+
+
+def test_an_id_of_another_kind_opens_nothing(store: Any) -> None:
+    """Spreadsheet ids such as "17" repeat across kinds: a1's own leads named like b1's account
+    and deal give her nothing of theirs."""
+    _west_deal(store)
+    a1 = ScopedStore(store, "a1")
+    for taken in ("17", "18"):  # an id another kind holds out of her sight is not available
+        with pytest.raises(DuplicateError, match="not available"):
+            a1.leads.add(lead(taken, owner_id="a1"))
+    # the same ids stored for her anyway (say, an import from two spreadsheets)
+    store.leads.bulk_add([lead("17", owner_id="a1"), lead("18", owner_id="a1")])
+    assert list(a1.contacts.by_account("17")) == []
+    assert a1.contacts.find("k17") is None
+    assert list(a1.stage_events.for_opportunity("18")) == []
+    assert list(a1.journal.for_subject("18")) == []  # no declared kind: both "18"s must allow
+    with pytest.raises(NotFoundError):
+        a1.contacts.save(store.contacts.get("k17").evolve(phone="10086"))
+    with pytest.raises(PermissionDeniedError):
+        a1.stage_events.append(
+            StageEvent(
+                id="e-x", opportunity_id="18", from_stage="s1", to_stage="s2", at=at(1), by="a1"
+            )
+        )
+    with pytest.raises(PermissionDeniedError):
+        a1.contacts.add(Contact(id="k-x", name="Spy", created_at=T0, account_id="17"))
+    # a journal entry that declares its subject a lead is about her lead, and only that
+    mine = JournalEntry(
+        id="j-mine", kind="note", subject_id="18", at=T0, by="a1", payload={"subject_kind": "lead"}
+    )
+    a1.journal.append(mine)
+    assert [e.id for e in a1.journal.for_subject("18")] == ["j-mine"]
+    # j18 declares no kind and "18" is now both her lead and b1's deal: shown to neither of them
+    # (audit() lists it as ambiguous), only to readers of both
+    assert [e.id for e in ScopedStore(store, "b1").journal.for_subject("18")] == []
+    assert [e.id for e in ScopedStore(store, "root").journal.for_subject("18")] == ["j-mine", "j18"]
+    # links to hidden records are refused too, without saying whose they are
+    with pytest.raises(PermissionDeniedError) as refused:
+        a1.leads.add(lead("l-link", owner_id="a1", account_id="17"))
+    assert "b1" not in str(refused.value)
+    assert store.contacts.get("k17").phone == "13700137000"
+    assert [e.id for e in store.stage_events.for_opportunity("18")] == ["e18"]
+
+
+def test_activities_need_every_subject_and_a_true_author(store: Any) -> None:
+    _seed(store)
+    _west_deal(store)
+    a1 = ScopedStore(store, "a1")
+
+    def act(id: str, author: str, **subjects: str) -> Activity:
+        return Activity(id=id, kind=ActivityKind.CALL, at=at(1), owner_id=author, **subjects)
+
+    for bad in (
+        act("y1", "a1", lead_id="l-a1", opportunity_id="18"),  # her lead and b1's deal
+        act("y2", "b1", lead_id="l-a1"),  # her lead, in b1's name
+        act("y3", "a2", lead_id="l-a1"),  # a teammate's name: a rep writes only her own
+    ):
+        with pytest.raises(PermissionDeniedError):
+            a1.activities.append(bad)
+    a1.activities.append(act("y4", "a1", lead_id="l-a1"))
+    # the manager may log a call in a teammate's name on the teammate's lead
+    ScopedStore(store, "m1").activities.append(act("y5", "a1", lead_id="l-a1"))
+    assert sorted(a.id for a in store.activities.for_subject("l-a1")) == ["x-a1", "y4", "y5"]
+    # an activity about a1's lead and b1's deal, stored directly, is not shown to b1's manager
+    store.activities.append(act("y6", "a1", lead_id="l-a1", opportunity_id="18"))
+    assert ScopedStore(store, "m2").activities.find("y6") is None
+    assert ScopedStore(store, "a1").activities.find("y6") is not None  # she wrote it
+
+
+def test_sla_outcomes_are_decided_by_their_subject(store: Any) -> None:
+    _seed(store)
+    _west_deal(store)
+    a1 = ScopedStore(store, "a1")
+
+    def outcome(id: str, kind: str, subject: str, owner: str | None) -> SlaOutcome:
+        return SlaOutcome(
+            id=id,
+            rule="r",
+            target="t",
+            subject_kind=kind,
+            subject_id=subject,
+            started_at=T0,
+            due_at=at(1),
+            met=True,
+            elapsed_seconds=60.0,
+            owner_id=owner,
+        )
+
+    with pytest.raises(PermissionDeniedError):
+        a1.sla_outcomes.add(outcome("o1", "opportunity", "18", "a1"))  # b1's deal
+    with pytest.raises(PermissionDeniedError):
+        a1.sla_outcomes.add(outcome("o2", "account", "zzz", "a1"))  # nothing there: all scope
+    a1.sla_outcomes.add(outcome("o3", "lead", "l-a1", "a1"))
+    store.sla_outcomes.add(outcome("o4", "opportunity", "18", "a1"))  # stored before the rules
+    assert [o.id for o in a1.sla_outcomes.all()] == ["o3"]
+    assert [o.id for o in ScopedStore(store, "b1").sla_outcomes.all()] == ["o4"]
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_refusals_over_hidden_records_name_nobody(store: Any) -> None:
+    _seed(store)
+    a1 = ScopedStore(store, "a1")
+    hidden = store.leads.get("l-b1")
+    with pytest.raises(NotFoundError) as over:
+        a1.leads.save(hidden.evolve(owner_id="a1", company="mine now"))
+    with pytest.raises(DuplicateError) as taken:
+        a1.leads.add(lead("l-b1", owner_id="a1"))
+    for exc in (over.value, taken.value):
+        assert "b1" not in str(exc).replace("l-b1", "")
+    assert "not available" in str(taken.value)
+    assert store.leads.get("l-b1") == hidden
+    # a record she can see but not change: refused, still without its owner
+    with pytest.raises(PermissionDeniedError) as pool:
+        a1.leads.save(store.leads.get("l-pool").evolve(owner_id="a1", company="x"))
+    assert "public-pool" not in str(pool.value)
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+def _pool_world(n: int) -> Any:
+    users, teams = org_users()
+    s = storage.open("memory://")
+    s.teams.bulk_add(teams)
+    s.users.bulk_add(users)
+    s.leads.bulk_add(
+        lead(f"p{i:02d}", owner_id="public-pool", company="Pool Co", tags=frozenset({"pool"}))
+        for i in range(n)
+    )
+    return s
+
+
+def org_users() -> tuple[list[User], list[Team]]:
+    from conftest import org as org_fixture
+
+    return org_fixture.__wrapped__()  # type: ignore[no-any-return,attr-defined]
+
+
+def test_pool_claims_through_save_obey_the_policy() -> None:
+    s = _pool_world(6)
+    clock = ManualClock(at(0))
+    a1 = ScopedStore(s, "a1", pool=PoolPolicy(claims_per_day=2, max_held=3), clock=clock)
+
+    def grab(i: int, **edits: Any) -> None:
+        stored = s.leads.get(f"p{i:02d}")
+        a1.leads.save(stored.evolve(owner_id="a1", **edits))
+
+    with pytest.raises(PermissionDeniedError):
+        grab(0, company="renamed")  # a claim changes only the owner and the pool tag
+    grab(0)
+    clock.set(at(1))
+    grab(1, tags=frozenset())  # dropping the pool tag is part of a claim
+    clock.set(at(23))
+    with pytest.raises(PoolLimitError):
+        grab(2)  # two claims in the last 24 h (at 0 h and 1 h): the limit
+    clock.set(at(24))
+    grab(2)  # the claim at 0 h is 24 h old now: the window (t - 24 h, t] holds one
+    clock.set(at(60))
+    with pytest.raises(PoolLimitError):
+        grab(3)  # holding p00, p01, p02: max_held 3
+    claimed = [x for x in s.leads.all() if x.owner_id == "a1"]
+    assert [x.id for x in claimed] == ["p00", "p01", "p02"]
+    assert all(x.company == "Pool Co" and "pool" not in x.tags for x in claimed)
+    entries = list(s.journal.by_kind("pool_claim"))
+    assert [(e.subject_id, e.at, e.payload["subject_kind"]) for e in entries] == [
+        ("p00", at(0), "lead"),
+        ("p01", at(1), "lead"),
+        ("p02", at(24), "lead"),
+    ]
+    # giving one back through save is a release, journaled the same way; then a claim fits again
+    a1.leads.save(s.leads.get("p00").evolve(owner_id="public-pool"))
+    assert s.leads.get("p00").tags == frozenset({"pool"})
+    assert [e.subject_id for e in s.journal.by_kind("pool_release")] == ["p00"]
+    grab(3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    gaps=st.lists(st.integers(min_value=0, max_value=30 * 60), min_size=1, max_size=12),
+    per_day=st.integers(min_value=0, max_value=3),
+)
+def test_no_24_hours_hold_more_claims_than_the_limit(gaps: list[int], per_day: int) -> None:
+    s = _pool_world(len(gaps))
+    clock = ManualClock(T0)
+    a1 = ScopedStore(s, "a1", pool=PoolPolicy(claims_per_day=per_day), clock=clock)
+    t, accepted = T0, []
+    for i, gap in enumerate(gaps):
+        t += timedelta(minutes=gap)
+        clock.set(t)
+        # claims in the window (t - 24 h, t], counted by hand from the accepted ones
+        recent = sum(1 for c in accepted if t - timedelta(hours=24) < c <= t)
+        try:
+            a1.leads.save(s.leads.get(f"p{i:02d}").evolve(owner_id="a1"))
+        except PoolLimitError:
+            assert recent >= per_day
+        else:
+            assert recent < per_day
+            accepted.append(t)
+    assert len(list(s.journal.by_kind("pool_claim"))) == len(accepted)
+
+
+def test_claim_entries_written_by_the_caller_are_not_doubled(store: Any) -> None:
+    _seed(store)
+    clock = ManualClock(at(3))
+    b1 = ScopedStore(store, "b1", clock=clock)
+    got, entry = claim(
+        store.leads.get("l-pool"), "b1", at=at(3), policy=PoolPolicy(), ids=SequentialIds()
+    )
+    commit(b1, [got], [entry])
+    assert [(e.kind, e.at) for e in store.journal.for_subject("l-pool")] == [("pool_claim", at(3))]
+
+
+# --------------------------------------------------------------------------- masking
+
+
+def test_an_analyst_sees_no_personal_data_anywhere(store: Any) -> None:
+    _seed(store)
+    store.leads.save(store.leads.get("l-a1").evolve(contact_name="张三丰"))
+    store.activities.append(
+        Activity(
+            id="x-note",
+            kind=ActivityKind.CALL,
+            at=at(2),
+            owner_id="a1",
+            lead_id="l-a1",
+            notes="请回电 13800138000 或写信 zs@example.com",
+        )
+    )
+    ana = ScopedStore(store, "ana")
+    seen = [ana.leads.get("l-a1"), ana.contacts.get("con-a1"), ana.activities.get("x-note")]
+    seen += list(ana.users.all())
+    text = " ".join(repr(r) for r in seen) + " ".join(str(row) for row in ana.export("leads"))
+    for secret in ("13800138000", "zs@example.com", "张三丰", "张三", "ann@corp.example"):
+        assert secret not in text
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def test_audit_lists_what_the_rules_now_treat_differently(store: Any) -> None:
+    _seed(store)
+    _west_deal(store)
+    store.leads.add(lead("18", owner_id="a1"))  # "18" is b1's deal too (journal j18 is ambiguous)
+    store.stage_events.append(
+        StageEvent(id="e-lost", opportunity_id="l-a1", to_stage="s1", at=T0, by="a1")
+    )  # names a lead where a deal is meant
+    store.contacts.add(Contact(id="k-orphan", name="Nobody", created_at=T0, account_id="acc-x"))
+    store.sla_outcomes.add(
+        SlaOutcome(
+            id="o-odd",
+            rule="r",
+            target="t",
+            subject_kind="ticket",
+            subject_id="l-a1",
+            started_at=T0,
+            due_at=at(1),
+            met=True,
+            elapsed_seconds=0.0,
+        )
+    )
+    store.activities.append(
+        Activity(
+            id="x-mixed",
+            kind=ActivityKind.CALL,
+            at=T0,
+            owner_id="a1",
+            lead_id="l-a1",
+            opportunity_id="18",
+        )
+    )
+    before = {name: getattr(store, name).count() for name in ("leads", "journal", "activities")}
+    found = {(p.code, p.path) for p in audit(store)}
+    assert found == {
+        ("shared_id", ("leads", "18", "id")),
+        ("ambiguous_subject", ("journal", "j18", "subject_id")),
+        ("wrong_kind", ("stage_events", "e-lost", "opportunity_id")),
+        ("missing_parent", ("contacts", "k-orphan", "account_id")),
+        ("unknown_subject_kind", ("sla_outcomes", "o-odd", "subject_id")),
+        ("mixed_subjects", ("activities", "x-mixed", "lead_id")),
+    }
+    assert {name: getattr(store, name).count() for name in before} == before  # nothing dropped

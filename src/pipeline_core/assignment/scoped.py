@@ -296,10 +296,20 @@ class _Guard:
                 raise self.deny(verb, record, f": {field} {value!r} is not available")
 
     def check_new(self, record: Record, stored: Record | None, kind: str) -> None:
-        """Refuse a new record the actor may not write; an id held by a hidden record is "not
-        available" (:class:`DuplicateError`, naming nobody)."""
+        """Refuse a new record the actor may not write; an id held by a hidden record (of this
+        kind, or of another customer kind) is "not available" (:class:`DuplicateError`, naming
+        nobody)."""
+        rid = getattr(record, "id", "?")
         if stored is not None and not self.allows("read", stored):
-            raise DuplicateError(f"{kind} id {getattr(record, 'id', '?')!r} is not available")
+            raise DuplicateError(f"{kind} id {rid!r} is not available")
+        if isinstance(record, Lead | Opportunity | Account | Contact):
+            # An id another customer kind holds out of the actor's sight would make references
+            # by id ambiguous to people who read by id (spreadsheets): not available either.
+            for collection in _SUBJECT_COLLECTIONS:
+                other = self._find(collection, rid)
+                hidden = other is not None and not self.allows("read", other)
+                if hidden and type(other) is not type(record):
+                    raise DuplicateError(f"{kind} id {rid!r} is not available")
         if not self.allows("write", record):
             raise self.deny("add", record)
         self._check_links("add", record, None)
