@@ -49,6 +49,7 @@ from pydantic import BaseModel
 
 from pipeline_core import storage
 from pipeline_core.assignment import DedupIndex, ScopedStore
+from pipeline_core.assignment.access import mask_text
 from pipeline_core.clock import Clock, SystemClock, require_aware
 from pipeline_core.errors import (
     ConcurrencyError,
@@ -316,11 +317,17 @@ def create_app(
         if matches and not allow_duplicate:
             # Only duplicates the caller may see are described; others are only counted.
             seen = [m for m in matches if scoped.leads.find(m.existing_id) is not None]
+            # a viewer with masked contact details sees the reasons masked too
+            masked = scoped.policy.masks(scoped.actor)
             return JSONResponse(
                 {
                     "error": "duplicate",
                     "matches": [
-                        {"existing_id": m.existing_id, "score": m.score, "reason": m.reason}
+                        {
+                            "existing_id": m.existing_id,
+                            "score": m.score,
+                            "reason": mask_text(m.reason) if masked else m.reason,
+                        }
                         for m in seen
                     ],
                     "hidden_matches": len(matches) - len(seen),

@@ -863,7 +863,8 @@ class ScopedStore(_ScopedRepositories):
         if not self._guard.grant.export:
             role = self.policy.role_of(self.actor)
             raise PermissionDeniedError(
-                f"{role.value if role else 'inactive user'} {self.actor.id} may not export"
+                f"{role.value if role else 'inactive user'} {self.actor.id} may not export or "
+                "import in bulk"
             )
 
     def close(self) -> None:
