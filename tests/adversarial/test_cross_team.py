@@ -881,3 +881,11 @@ def test_zz_print_totals() -> None:
         f"{sum(t.leaked for t in TOTALS)} records leaked, {sum(t.writes for t in TOTALS)} writes allowed"
     )
     assert all((t.leaked, t.writes) == (0, 0) for t in TOTALS)
+
+
+def test_cli_as_an_unknown_user_is_bad_input(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    with storage.open(f"sqlite:///{db}") as raw:
+        seed(raw)
+    code, text = cli("score", "--store", f"sqlite:///{db}", "--as", "mallory")
+    assert code == 2 and "--as" in text and "lead-e" not in text
