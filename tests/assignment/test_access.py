@@ -847,3 +847,156 @@ def test_audit_lists_what_the_rules_now_treat_differently(store: Any) -> None:
         ("mixed_subjects", ("activities", "x-mixed", "lead_id")),
     }
     assert {name: getattr(store, name).count() for name in before} == before  # nothing dropped
+
+
+# --------------------------------------------------------------------------- a model of the rules
+
+_IDS = st.sampled_from(["1", "2", "3"])  # few ids, so kinds share them often
+_OWNERS = st.sampled_from(["a1", "b1", "public-pool"])
+
+
+@st.composite
+def tangled_world(draw: Any) -> dict[str, list[Any]]:
+    """Records of a1 (east), b1 (west) and the pool whose ids repeat across kinds, with children
+    pointing at random ids."""
+    out: dict[str, list[Any]] = {}
+    out["leads"] = [lead(i, owner_id=draw(_OWNERS)) for i in draw(st.sets(_IDS, max_size=3))]
+    out["accounts"] = [
+        Account(id=i, name="x", created_at=T0, owner_id=draw(_OWNERS))
+        for i in draw(st.sets(_IDS, max_size=3))
+    ]
+    out["opportunities"] = [
+        Opportunity(
+            id=i, name="x", created_at=T0, owner_id=draw(_OWNERS), stage="s1", stage_entered_at=T0
+        )
+        for i in draw(st.sets(_IDS, max_size=3))
+    ]
+    n = draw(st.integers(0, 4))
+    out["contacts"] = [
+        Contact(id=f"k{j}", name="x", created_at=T0, account_id=draw(_IDS)) for j in range(n)
+    ]
+    out["stage_events"] = [
+        StageEvent(id=f"e{j}", opportunity_id=draw(_IDS), to_stage="s1", at=T0, by="b1")
+        for j in range(draw(st.integers(0, 4)))
+    ]
+    acts = []
+    for j in range(draw(st.integers(0, 5))):
+        subjects = draw(
+            st.lists(
+                st.sampled_from(["lead_id", "opportunity_id", "account_id"]),
+                min_size=1,
+                max_size=3,
+                unique=True,
+            )
+        )
+        acts.append(
+            Activity(
+                id=f"x{j}",
+                kind=ActivityKind.CALL,
+                at=T0,
+                owner_id=draw(st.sampled_from(["a1", "b1"])),
+                **{s: draw(_IDS) for s in subjects},
+            )
+        )
+    out["activities"] = acts
+    out["sla_outcomes"] = [
+        SlaOutcome(
+            id=f"o{j}",
+            rule="r",
+            target="t",
+            subject_kind=draw(st.sampled_from(["lead", "opportunity", "account", "ticket"])),
+            subject_id=draw(_IDS),
+            started_at=T0,
+            due_at=T0,
+            met=True,
+            elapsed_seconds=0.0,
+        )
+        for j in range(draw(st.integers(0, 3)))
+    ]
+    out["journal"] = [
+        JournalEntry(
+            id=f"j{j}",
+            kind="note",
+            subject_id=draw(_IDS),
+            at=T0,
+            by="b1",
+            payload=draw(
+                st.sampled_from([{}, {"subject_kind": "lead"}, {"subject_kind": "opportunity"}])
+            ),
+        )
+        for j in range(draw(st.integers(0, 4)))
+    ]
+    return out
+
+
+def _expected_visible(world: dict[str, list[Any]], me: str) -> dict[str, set[str]]:
+    """What a rep may read, worked out from the rules as stated (not from the store's code):
+    a record of her own or in the pool; a child whose parent, looked up in its declared kind,
+    she may read; an activity she wrote or whose every subject she may read; an undeclared
+    journal subject readable only if every kind holding that id is."""
+    readable = {"leads": set(), "opportunities": set(), "accounts": set()}
+    held: dict[str, dict[str, str]] = {k: {} for k in readable}
+    for kind in readable:
+        for r in world[kind]:
+            held[kind][r.id] = r.owner_id
+            if r.owner_id in (me, "public-pool"):
+                readable[kind].add(r.id)
+
+    def through(kind: str | None, i: str) -> bool:
+        if kind is None:
+            holders = [k for k in held if i in held[k]]
+            return bool(holders) and all(i in readable[k] for k in holders)
+        return kind in readable and i in readable[kind]
+
+    declared = {"lead": "leads", "opportunity": "opportunities", "account": "accounts"}
+    out = {k: set(v) for k, v in readable.items()}
+    out["contacts"] = {c.id for c in world["contacts"] if through("accounts", c.account_id)}
+    out["stage_events"] = {
+        e.id for e in world["stage_events"] if through("opportunities", e.opportunity_id)
+    }
+    out["activities"] = {
+        a.id
+        for a in world["activities"]
+        if a.owner_id == me
+        or all(
+            through(k, v)
+            for k, v in (
+                ("leads", a.lead_id),
+                ("opportunities", a.opportunity_id),
+                ("accounts", a.account_id),
+            )
+            if v is not None
+        )
+    }
+    out["sla_outcomes"] = {
+        o.id
+        for o in world["sla_outcomes"]
+        if o.subject_kind in declared and through(declared[o.subject_kind], o.subject_id)
+    }
+    out["journal"] = {
+        e.id
+        for e in world["journal"]
+        if through(declared.get(e.payload.get("subject_kind", "")), e.subject_id)
+    }
+    return out
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(world=tangled_world(), me=st.sampled_from(["a1", "b1"]))
+def test_reads_follow_the_rules_whatever_the_ids(
+    org: tuple[list[User], list[Team]], world: dict[str, list[Any]], me: str
+) -> None:
+    users, teams = org
+    with storage.open("memory://") as s:
+        s.teams.bulk_add(teams)
+        s.users.bulk_add(users)
+        for name in ("leads", "opportunities", "accounts", "contacts", "sla_outcomes"):
+            getattr(s, name).bulk_add(world[name])
+        for name in ("stage_events", "activities", "journal"):
+            getattr(s, name).bulk_append(world[name])
+        scoped = ScopedStore(s, me)
+        expected = _expected_visible(world, me)
+        for name, ids in expected.items():
+            assert {r.id for r in getattr(scoped, name).all()} == ids, name
