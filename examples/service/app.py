@@ -34,6 +34,7 @@ request or, when it is left out, from the injected :class:`~pipeline_core.clock.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -105,7 +106,12 @@ class ConvertRequest(BaseModel):
 
 def _problems(problems: Any) -> list[dict[str, Any]]:
     return [
-        {"field": p.field, "message": p.message, "value": _plain(p.value), "code": p.code}
+        {
+            "field": _plain(p.field),
+            "message": _plain(p.message),
+            "value": _plain(p.value),
+            "code": _plain(p.code),
+        }
         for p in problems
     ]
 
@@ -113,6 +119,8 @@ def _problems(problems: Any) -> list[dict[str, Any]]:
 def _plain(value: Any) -> Any:
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no inf or nan
     if value is None or isinstance(value, bool | int | float):
         return value
     return _plain(str(value))

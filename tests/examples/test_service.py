@@ -7,6 +7,7 @@ unmet conditions, the SLA engine over the stored records), never copied from the
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
@@ -425,12 +428,23 @@ def test_a_rep_may_not_write_in_a_colleagues_name(client: TestClient) -> None:
     assert client.app.state.store.opportunities.count() == 0  # type: ignore[attr-defined]
 
 
-def test_text_that_is_not_unicode_is_422(client: TestClient) -> None:
-    body = json.dumps(lead_payload(company="Acme \ud800 Ltd"))  # a lone surrogate, escaped
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"company": "Acme \ud800 Ltd"}, "company"),  # a lone surrogate, escaped in the JSON
+        ({"id": "\udfff"}, "id"),
+        ({"custom": {"k\ud800": "v"}}, "custom.k\\ud800"),  # in a key: named, escaped
+        ({"pain_points": ["ok", "\ud83d"]}, "pain_points[1]"),
+    ],
+)
+def test_text_that_is_not_unicode_is_422(
+    client: TestClient, changes: dict[str, Any], field: str
+) -> None:
+    body = json.dumps({**lead_payload(), **changes})
     response = client.post("/leads", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422
     problem = response.json()["problems"][0]
-    assert (problem["field"], problem["code"]) == ("company", "unicode")
+    assert (problem["field"], problem["code"]) == (field, "unicode")
     assert client.app.state.store.leads.count() == 0  # type: ignore[attr-defined]
 
 
@@ -442,3 +456,49 @@ def test_instants_out_of_range_are_422(client: TestClient, now: str) -> None:
     response = client.get("/reminders", params={"now": now})
     assert response.status_code == 422, response.text
     assert response.json()["problems"][0]["code"] in ("out_of_range", "datetime_from_date_parsing")
+
+
+_TEXT = st.text(
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF) | st.characters(), max_size=8
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=6,
+)
+_SERIAL = itertools.count()
+_FIELDS = [
+    "id",
+    "created_at",
+    "source",
+    "company",
+    "phone",
+    "email",
+    "budget",
+    "custom",
+    "tags",
+    "next_step",
+    "owner_id",
+    "pain_points",
+    "authority",
+    "needs",
+    "expected_amount",
+]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(changes=st.dictionaries(st.sampled_from(_FIELDS), _JSON, max_size=3))
+def test_no_lead_payload_is_a_server_error(client: TestClient, changes: dict[str, Any]) -> None:
+    fresh = f"F{next(_SERIAL)}"  # a new id per example (the store lives across examples)
+    body = json.dumps({**lead_payload(fresh, owner_id="bob", phone=None), **changes})
+    response = client.post(
+        "/leads",
+        content=body,
+        params={"allow_duplicate": "true"},
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.json()["error"]
