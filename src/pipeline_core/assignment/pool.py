@@ -13,7 +13,8 @@ return:
 Reps claim with :func:`claim`: at most ``claims_per_day`` claims in any 24 hours and, if set,
 ``max_held`` records claimed from the pool held at once. Every move (release, claim) is a
 :class:`~pipeline_core.records.JournalEntry` (kinds ``"pool_release"`` and ``"pool_claim"``) with
-the previous and the new owner.
+the previous and the new owner, the record's new version and its kind
+(``payload["subject_kind"]``, ``"lead"`` or ``"opportunity"``).
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ class PoolPolicy:
         return _PoolModel.model_json_schema()
 
 
+def _subject_kind(record: Lead | Opportunity) -> str:
+    # The declared subject kind of a pool entry (records.SUBJECT_KINDS): ids are unique per kind.
+    return "lead" if isinstance(record, Lead) else "opportunity"
+
+
 def _is_open(record: Lead | Opportunity) -> bool:
     if isinstance(record, Lead):
         return record.status in (LeadStatus.NEW, LeadStatus.WORKING)
@@ -167,7 +173,12 @@ def release(
         at=at,
         by=by,
         reason=reason,
-        payload={"from": record.owner_id, "to": policy.pool_id, "version": new.version},
+        payload={
+            "from": record.owner_id,
+            "to": policy.pool_id,
+            "version": new.version,
+            "subject_kind": _subject_kind(record),
+        },
     )
     return new, entry
 
@@ -210,11 +221,13 @@ def claim(
     ids: IdFactory,
     journal: Iterable[JournalEntry] = (),
     held: int = 0,
+    by: str | None = None,
 ) -> tuple[P, JournalEntry]:
     """``rep_id`` claims ``record`` from the pool: its next version and the ``pool_claim`` entry.
 
     ``journal`` holds the rep's earlier pool entries (at least the last 24 hours); ``held`` is the
-    number of pool-claimed records the rep holds now. Raises :class:`PoolLimitError` when the
+    number of pool-claimed records the rep holds now; ``by`` is who makes the claim (default
+    ``rep_id``; a manager assigning from the pool to a rep). Raises :class:`PoolLimitError` when the
     record is not in the pool or a limit would be exceeded (saying which and by how much).
     """
     require_aware(at, "at")
@@ -236,8 +249,13 @@ def claim(
         kind=POOL_CLAIM,
         subject_id=record.id,
         at=at,
-        by=rep_id,
+        by=rep_id if by is None else by,
         reason=f"claimed from the pool ({recent + 1}/{policy.claims_per_day} today)",
-        payload={"from": policy.pool_id, "to": rep_id, "version": new.version},
+        payload={
+            "from": policy.pool_id,
+            "to": rep_id,
+            "version": new.version,
+            "subject_kind": _subject_kind(record),
+        },
     )
     return new, entry
