@@ -103,6 +103,7 @@ def _place(
         reason=reason,
         pipeline=pipeline.id,
         checks=pipeline.entry_checks(first.id),
+        seq=opp.version,  # the placement: the first version (facts.event_order)
     )
     return opp, event
 
