@@ -205,7 +205,7 @@ def plan_merge(
     }
     evs = {
         e.id: e.opportunity_id
-        for e in sorted(events, key=lambda e: (e.at, e.id))
+        for e in sorted(events, key=lambda e: (_facts.event_order(e), e.id))
         if e.opportunity_id in member
     }
     provenance: dict[str, Any] = {

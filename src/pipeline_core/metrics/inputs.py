@@ -149,6 +149,21 @@ class StageOrder:
         """Every stage id: open, won, lost."""
         return (*self.open_ids, *self.won_ids, *self.lost_ids)
 
+    @property
+    def open_stage_ids(self) -> tuple[str, ...]:
+        """The open stage ids (:class:`PipelineLike`, so a ``StageOrder`` is a pipeline too)."""
+        return self.open_ids
+
+    @property
+    def won_stage_ids(self) -> tuple[str, ...]:
+        """The won stage ids (:class:`pipeline_core.facts.StageKinds`)."""
+        return self.won_ids
+
+    @property
+    def lost_stage_ids(self) -> tuple[str, ...]:
+        """The lost stage ids (:class:`pipeline_core.facts.StageKinds`)."""
+        return self.lost_ids
+
     def ranks(self) -> dict[str, int]:
         """``{stage id: rank}`` for every known stage."""
         out = {s: i for i, s in enumerate(self.open_ids)}
