@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from itertools import pairwise
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
