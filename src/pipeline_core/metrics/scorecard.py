@@ -48,7 +48,7 @@ def scorecard(
     acc: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"won": 0, "lost": 0, "signed": 0.0, "new": 0, "collected": 0.0}
     )
-    first_win: dict[str, tuple[int, str, str]] = {}
+    first_win: dict[str, tuple[datetime, str, str, int]] = {}
     currencies: list[str | None] = []
     for o in opps:
         if o.closed_at is None:
@@ -56,9 +56,9 @@ def scorecard(
         c = epoch_seconds(o.closed_at, "closed_at")
         status = deal_status(o, order)  # by the stage's kind (pipeline_core.facts)
         if status == "won" and o.account_id is not None:
-            cur = first_win.get(o.account_id)
-            if cur is None or (c, o.id) < (cur[0], cur[1]):
-                first_win[o.account_id] = (c, o.id, o.owner_id)
+            cur = first_win.get(o.account_id)  # the first win at full precision, not the second
+            if cur is None or (o.closed_at, o.id) < (cur[0], cur[1]):
+                first_win[o.account_id] = (o.closed_at, o.id, o.owner_id, c)
         if not s <= c < e:
             continue
         cell = acc[o.owner_id]
@@ -70,7 +70,7 @@ def scorecard(
             cell["collected"] += float(paid.get(o.id, 0))
         elif status == "lost":
             cell["lost"] += 1
-    for c, _id, owner in first_win.values():
+    for _at, _id, owner, c in first_win.values():
         if s <= c < e:
             acc[owner]["new"] += 1
     currency = check_currencies(currencies, "opportunities")
