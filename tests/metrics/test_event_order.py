@@ -42,6 +42,23 @@ def test_two_moves_within_one_second_keep_their_order() -> None:
         assert (tis["needs_confirmed"]["n"], tis["needs_confirmed"]["open"]) == (0, 1)
 
 
+def test_a_snapshot_cuts_at_the_instant_not_at_its_second() -> None:
+    pytest.importorskip("polars")
+    import polars as pl
+
+    p = templates.get("small_team")
+    lead = Lead(id="l-3", created_at=T0, source="referral", needs="ERP", owner_id="zoe")
+    opp, placed, _ = convert(lead, p, at=T0, by="zoe")  # 10:00:00.250
+    opp, moved = p.move(opp, "needs_confirmed", at=T0 + timedelta(milliseconds=400), by="zoe")
+    between = T0 + timedelta(milliseconds=200)  # 10:00:00.450: placed, not yet moved
+    frames = (pl.DataFrame({"id": [opp.id]}), pl.DataFrame(event_columns([placed, moved])))
+    for ops, evs in (([opp], [placed, moved]), frames):
+        rows = m.snapshot(ops, evs, stages=p, at=between, value=False).records()
+        assert [r["stage"] for r in rows if r["count"]] == ["first_contact"]
+        tis = {r["stage"]: r for r in m.time_in_stage(evs, stages=p, as_of=between).records()}
+        assert (tis["first_contact"]["n"], tis["first_contact"]["open"]) == (0, 1)
+
+
 def _histories(draw: Any) -> tuple[list[StageEvent], list[list[tuple[str, datetime]]]]:
     """Random histories over the open stages: each move after a gap of 0 µs (same instant),
     a few hundred ms, or whole seconds; ids are random, so they carry no order."""
@@ -85,13 +102,14 @@ def _epoch(t: datetime) -> int:
 def _oracle(
     truth: list[list[tuple[str, datetime]]], now: datetime
 ) -> tuple[Counter[str], dict[str, Any]]:
-    """The stage of each deal at ``now`` (its last step at or before now, in the order made) and
+    """The stage of each deal at ``now`` (its last step at or before the instant now, in the order
+    made) and
     the finished stays per stage in whole seconds (floored instants subtracted, as documented)."""
     stage_now: Counter[str] = Counter()
     stays: dict[str, list[int]] = defaultdict(list)
     opens: Counter[str] = Counter()
     for path in truth:
-        seen = [(s, t) for s, t in path if _epoch(t) <= _epoch(now)]
+        seen = [(s, t) for s, t in path if t <= now]  # at or before the instant, exactly
         if seen:
             stage_now[seen[-1][0]] += 1
         for (s, t), (_s2, t2) in pairwise(path):
@@ -119,7 +137,9 @@ def test_snapshot_and_time_in_stage_follow_the_order_made(data: Any, rnd: random
         )
         for d, path in enumerate(truth)
     ]
-    now = max(t for path in truth for _, t in path) + timedelta(seconds=1)
+    last = max(t for path in truth for _, t in path)
+    span = (last - T0) // timedelta(microseconds=1)
+    now = T0 + timedelta(microseconds=data.draw(st.integers(0, span + 1_000_000)))
     expected_now, expected = _oracle(truth, now)
     order = m.stage_order(list(OPEN), won="won", lost="lost")
     frame = pl.DataFrame(event_columns(events))

@@ -197,10 +197,11 @@ def _exact_order(frame: Any, schema: Any) -> Any:
     return frame.with_columns(nw.col("at").dt.timestamp("us").alias(EXACT_AT), seq.alias(SEQ))
 
 
-def last_event(frame: Any, t: int) -> Any:
-    """Per opportunity, its last event at or before epoch second ``t`` in
-    :func:`pipeline_core.facts.event_order` (then the greatest id), from a prepared event frame."""
-    ev = frame.filter(nw.col("at") <= t)
+def last_event(frame: Any, cut_us: int) -> Any:
+    """Per opportunity, its last event at or before the instant ``cut_us`` (epoch microseconds,
+    full precision) in :func:`pipeline_core.facts.event_order` (then the greatest id), from a
+    prepared event frame."""
+    ev = frame.filter(nw.col(EXACT_AT) <= cut_us)
     for col in ORDER:
         ev = ev.filter(nw.col(col) == nw.col(col).max().over("opportunity_id"))
     return ev

@@ -29,6 +29,7 @@ from pipeline_core.metrics.inputs import (
     StageOrder,
     as_records,
     check_period,
+    epoch_micros,
     epoch_seconds,
     group_keys,
     is_frame,
@@ -313,7 +314,7 @@ def snapshot(
     pipeline gets a row (zero when empty), open stages first, then won, then lost.
     """
     order = stage_order(stages)
-    t = epoch_seconds(at, "at")
+    t = epoch_micros(at, "at")  # events at or before the instant itself, not its second
     by = tuple(by)
     if is_frame(opportunities) or is_frame(events):
         raw, currency = _snapshot_frames(opportunities, events, order, t, by, value)
@@ -355,7 +356,7 @@ def _snapshot_records(
     for ev in as_records(events, StageEvent, "stage events"):
         if ev.opportunity_id not in opps:
             continue
-        if epoch_seconds(ev.at) > t:
+        if epoch_micros(ev.at) > t:
             continue
         cur = last.get(ev.opportunity_id)
         key = event_order(ev)  # full precision, then seq; the id only for equal keys

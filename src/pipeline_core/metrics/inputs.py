@@ -57,6 +57,7 @@ __all__ = [
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
+_MICRO = timedelta(microseconds=1)
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -261,6 +262,14 @@ def epoch_seconds(value: datetime, field: str = "at") -> int:
     """Whole seconds since 1970-01-01T00:00:00Z (floored), from a timezone-aware datetime."""
     require_aware(value, field)
     return (value - _EPOCH) // _SECOND
+
+
+def epoch_micros(value: datetime, field: str = "at") -> int:
+    """Whole microseconds since 1970-01-01T00:00:00Z, the full precision of a timestamp: what
+    every *comparison* of instants uses (cut-offs, event order), while durations are counted in
+    :func:`epoch_seconds`."""
+    require_aware(value, field)
+    return (value - _EPOCH) // _MICRO
 
 
 def from_epoch(seconds: int) -> datetime:

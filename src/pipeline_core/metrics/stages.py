@@ -33,6 +33,7 @@ from pipeline_core.metrics.funnel import StagesArg, _missing_at_error
 from pipeline_core.metrics.inputs import (
     StageOrder,
     as_records,
+    epoch_micros,
     epoch_seconds,
     group_keys,
     is_frame,
@@ -81,7 +82,7 @@ def time_in_stage(
     ``by`` groups by opportunity columns and then needs ``opportunities``.
     """
     order = stage_order(stages)
-    t = None if as_of is None else epoch_seconds(as_of, "as_of")
+    t = None if as_of is None else epoch_micros(as_of, "as_of")  # a cut-off: full precision
     by = tuple(by)
     qs = tuple(quantiles)
     for q in qs:
@@ -150,14 +151,14 @@ def _tis_records(
     unknown = {
         e.to_stage
         for e in evs
-        if e.to_stage not in known and (t is None or epoch_seconds(e.at) <= t)
+        if e.to_stage not in known and (t is None or epoch_micros(e.at) <= t)
     }
     if unknown:
         raise unknown_stages_error(unknown, order)
     per_opp: dict[str, list[tuple[int, tuple[datetime, int], str, StageEvent]]] = defaultdict(list)
     for ev in evs:
-        a = epoch_seconds(ev.at)
-        if t is None or a <= t:
+        if t is None or epoch_micros(ev.at) <= t:
+            a = epoch_seconds(ev.at)
             per_opp[ev.opportunity_id].append((a, event_order(ev), ev.id, ev))
     stays: dict[tuple[Any, ...], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     opens: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -216,7 +217,7 @@ def _tis_frames(
     )
     ev = ev.select("id", "opportunity_id", "from_stage", "to_stage", "at", EXACT_AT, SEQ)
     if t is not None:
-        ev = ev.filter((nw.col("at") <= t) | nw.col("at").is_null())
+        ev = ev.filter((nw.col(EXACT_AT) <= t) | nw.col("at").is_null())
     ev = ev.with_columns(
         _next=nw.col("at").shift(-1).over("opportunity_id", order_by=list(ORDER)),
         _prev=nw.col("to_stage").shift(1).over("opportunity_id", order_by=list(ORDER)),
@@ -320,7 +321,13 @@ def rotting(
     order = stage_order(stages)
     lim = _limits(stages, limits, order)
     snap = _current_stays(
-        opportunities, events, order, epoch_seconds(as_of, "as_of"), tuple(by), lim
+        opportunities,
+        events,
+        order,
+        epoch_seconds(as_of, "as_of"),
+        tuple(by),
+        lim,
+        epoch_micros(as_of, "as_of"),
     )
     rows: list[tuple[Any, ...]] = []
     for key in sorted(snap, key=group_sort_key):
@@ -346,7 +353,10 @@ def _current_stays(
     t: int,
     by: tuple[str, ...],
     lim: dict[str, int],
+    cut_us: int,
 ) -> dict[tuple[Any, ...], dict[str, tuple[int, int]]]:
+    """Per group and open stage: deals in it at ``cut_us`` (the instant ``as_of`` at full
+    precision) and how many stayed longer than the limit (``t``: ``as_of`` in epoch seconds)."""
     out: dict[tuple[Any, ...], dict[str, tuple[int, int]]] = defaultdict(dict)
     if is_frame(events) or is_frame(opportunities):
         import narwhals.stable.v2 as nw
@@ -363,7 +373,7 @@ def _current_stays(
         nat = collect_rows(ev.select(nw.col("at").null_count().alias("n")))[0]["n"]
         if nat:
             raise _missing_at_error(int(nat))
-        last = last_event(ev, t).select("id", "opportunity_id", "to_stage", "at")
+        last = last_event(ev, cut_us).select("id", "opportunity_id", "to_stage", "at")
         last = last.join(
             opp.select("id", *by).rename({"id": "_oid"}),
             left_on="opportunity_id",
@@ -390,9 +400,9 @@ def _current_stays(
     opps = {o.id: o for o in as_records(opportunities, Opportunity, "opportunities")}
     last_ev: dict[str, tuple[tuple[datetime, int], str, int, str]] = {}
     for ev in as_records(events, StageEvent, "stage events"):
-        a = epoch_seconds(ev.at)
-        if a > t or ev.opportunity_id not in opps:
+        if epoch_micros(ev.at) > cut_us or ev.opportunity_id not in opps:
             continue
+        a = epoch_seconds(ev.at)
         cur = last_ev.get(ev.opportunity_id)
         key = event_order(ev)
         if cur is None or (key, ev.id) > (cur[0], cur[1]):
