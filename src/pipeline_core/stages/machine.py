@@ -111,10 +111,16 @@ def move(
     owner = opportunity.pipeline
     if edge is None or (owner is not None and owner != pipeline.id):
         raise _refusal(pipeline, opportunity, to, unmet(pipeline, opportunity, to))
-    if edge.tests:  # each guard runs once per attempt: its answer is the one reported
-        failed = [m for m in (test(opportunity) for test in edge.tests) if m is not None]
-        if failed:
-            raise _refusal(pipeline, opportunity, to, tuple(failed))
+    failed: list[str] | None = None
+    for test in edge.tests:  # each guard runs once per attempt: its answer is the one reported
+        message = test(opportunity)
+        if message is not None:
+            if failed is None:
+                failed = [message]
+            else:
+                failed.append(message)
+    if failed is not None:
+        raise _refusal(pipeline, opportunity, to, tuple(failed))
     if at.__class__ is not datetime or at.tzinfo.__class__ is not timezone:
         at = _plain_at(at)  # naive: refused; a named zone or a datetime subclass: normalised
     entered = opportunity.stage_entered_at
