@@ -207,3 +207,43 @@ def test_sqlite_v1_store_migrates_to_event_seq_and_merged_into(tmp_path: Path) -
         assert rows == [("opp-1", None), ("opp-2", "opp-1")]
         assert store.connection.execute("SELECT seq FROM stage_events").fetchall() == [(0,)]
         assert [e.seq for e in store.stage_events.all()] == [0]
+
+
+def test_postgres_v1_store_migrates_to_event_seq_and_merged_into(
+    pg_session: tuple[str, str],
+) -> None:
+    """The same migration on PostgreSQL: ``merged_into`` read from the JSON documents."""
+    import json
+    import uuid
+
+    import psycopg
+
+    from pipeline_core.storage import PostgresStore
+    from pipeline_core.storage._sql import POSTGRES, schema_v1
+
+    url = pg_session[0]
+    schema = f"pc_mig_{uuid.uuid4().hex[:12]}"
+    conn = psycopg.connect(url, autocommit=True)
+    try:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'SET search_path TO "{schema}"')
+        for statement in schema_v1(POSTGRES):
+            conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+        merged = make_opportunity(2, tags=frozenset({"merged"}), custom={"merged_into": "opp-1"})
+        for opp in (make_opportunity(1), merged):
+            conn.execute(
+                "INSERT INTO opportunities (id, version, name, stage, doc) VALUES (%s, %s, %s, %s, %s)",
+                (opp.id, opp.version, opp.name, opp.stage, json.dumps(opp.to_dict())),
+            )
+        with PostgresStore(url, schema=schema) as store:
+            assert store.schema_version == 2
+            rows = store.connection.execute(
+                "SELECT id, merged_into FROM opportunities ORDER BY id"
+            ).fetchall()
+            assert rows == [("opp-1", None), ("opp-2", "opp-1")]
+            assert [o.id for o in store.opportunities.all()] == ["opp-1", "opp-2"]
+    finally:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.close()
