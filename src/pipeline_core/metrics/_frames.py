@@ -90,6 +90,8 @@ def prepare(
     schema = frame.collect_schema()
     if what == "opportunities":
         frame, schema = _vocabulary(frame, schema)
+    elif what == "leads" and "merged_into" in schema:  # a merged duplicate lead: not a lead
+        frame = frame.filter(nw.col("merged_into").is_null())
     problems: list[Problem] = []
     for col in required:
         if col not in schema:
