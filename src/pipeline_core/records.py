@@ -420,7 +420,10 @@ class StageEvent(Record):
     """One entry of an opportunity's stage history: it moved from one stage to another.
 
     ``from_stage`` is ``None`` for the event that places a new opportunity at its first stage.
-    ``checks`` names the conditions that were evaluated (and held) for the move.
+    ``checks`` names the conditions that were evaluated (and held) for the move. ``seq`` orders
+    the events of one opportunity that share an instant: the version of the opportunity the event
+    produced (1 for the placement, then one more per move), see
+    :func:`pipeline_core.facts.event_order`; ``0`` for events written before it existed.
     """
 
     id: Id
@@ -433,6 +436,7 @@ class StageEvent(Record):
     pipeline: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     checks: tuple[Annotated[str, Field(max_length=300)], ...] = ()
     version: Version = 1
+    seq: Annotated[int, pydantic.Strict(), Field(ge=0)] = 0
 
 
 def _outcome_order(outcome: SlaOutcome) -> Iterator[Problem]:
