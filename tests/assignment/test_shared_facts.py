@@ -70,7 +70,7 @@ def test_won_and_lost_follow_the_stage_kind_not_the_reasons() -> None:
         # a won_reason on a deal still being talked about is a note, not a win
         deal("d3", "suzhou", "talk", "10000", won_reason="verbal yes"),
     ]
-    facts = customer_facts(at=at(48), opportunities=deals, pipeline=BOARD)
+    facts = customer_facts(at=at(48), opportunities=deals, stages=BOARD)
     assert facts["hangzhou"].won_amount == 0 and facts["hangzhou"].open_amount == 0
     assert facts["suzhou"].won_amount == Decimal(45000)
     assert facts["suzhou"].open_amount == Decimal(10000)
@@ -79,14 +79,14 @@ def test_won_and_lost_follow_the_stage_kind_not_the_reasons() -> None:
 def test_a_merged_duplicate_counts_in_neither_amount() -> None:
     survivor = deal("s", "wuxi", "talk", "30000")
     duplicate = deal("x", "wuxi", "talk", "30000", tags=frozenset({MERGED_TAG}))
-    facts = customer_facts(at=at(1), opportunities=[survivor, duplicate], pipeline=BOARD)
+    facts = customer_facts(at=at(1), opportunities=[survivor, duplicate], stages=BOARD)
     assert facts["wuxi"].open_amount == Decimal(30000)  # once, not 60,000
 
 
 def test_without_a_pipeline_stages_of_another_template_are_refused() -> None:
     with pytest.raises(ValidationError) as err:
         customer_facts(at=at(1), opportunities=[deal("d", "a", "signed", "1")])
-    assert err.value.fields == ("pipeline",)
+    assert err.value.fields == ("stages",)
 
 
 def test_other_currencies_are_converted_at_the_close_or_refused() -> None:
@@ -102,10 +102,10 @@ def test_other_currencies_are_converted_at_the_close_or_refused() -> None:
     open_usd = deal("u2", "boston", "proposal_quote", "100", "USD")
     small_team = templates.get("small_team")
     with pytest.raises(CurrencyMismatchError) as err:
-        customer_facts(at=at(72), opportunities=[won_usd], pipeline=small_team, currency="CNY")
+        customer_facts(at=at(72), opportunities=[won_usd], stages=small_team, currency="CNY")
     assert set(err.value.currencies) == {"CNY", "USD"} and "rates=" in str(err.value)
     facts = customer_facts(
-        at=at(72), opportunities=[won_usd, open_usd], pipeline=small_team, rates=rates
+        at=at(72), opportunities=[won_usd, open_usd], stages=small_team, rates=rates
     )
     # the win at its close (4 March, rate 7.00): 2000 × 7.00 = 14,000.00 CNY;
     # the open deal at the evaluation instant (6 March, rate 7.50): 100 × 7.50 = 750.00 CNY
@@ -284,8 +284,8 @@ def test_policies_built_in_code_are_validated_like_plain_data() -> None:
     nurture = PoolPolicy(nurture_lost_reasons=frozenset({"timing"}))
     dropped = deal("p1", "a", "dropped", "1", closed_at=at(1), lost_reason="timing")
     paid = deal("p2", "a", "paid", "1", closed_at=at(1), lost_reason="timing")
-    assert pool_reason(dropped, at=at(2), policy=nurture, pipeline=BOARD) is not None
-    assert pool_reason(paid, at=at(2), policy=nurture, pipeline=BOARD) is None
+    assert pool_reason(dropped, at=at(2), policy=nurture, stages=BOARD) is not None
+    assert pool_reason(paid, at=at(2), policy=nurture, stages=BOARD) is None
 
 
 @given(
@@ -314,7 +314,7 @@ def test_customer_amounts_add_up_by_stage_kind(
         )
         for i, (stage, amount, merged, reason) in enumerate(rows)
     ]
-    facts = customer_facts(at=at(2), opportunities=deals, pipeline=BOARD).get("acme")
+    facts = customer_facts(at=at(2), opportunities=deals, stages=BOARD).get("acme")
     won = sum(a for s, a, m, _ in rows if not m and s in ("signed", "paid"))
     still_open = sum(a for s, a, m, _ in rows if not m and s == "talk")
     assert (facts.won_amount if facts else 0) == won

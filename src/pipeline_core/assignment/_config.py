@@ -46,16 +46,16 @@ def default_stages() -> StageKinds:
 
 
 def known_stage(o: Opportunity, stages: StageKinds, what: str) -> None:
-    """Refuse (:class:`ValidationError`, field ``pipeline``) a deal whose stage the default
+    """Refuse (:class:`ValidationError`, field ``stages``) a deal whose stage the default
     pipeline does not have: its kind cannot be known without the deal's own pipeline."""
     if o.stage not in getattr(stages, "stage_ids", ()):
         raise ValidationError(
             what,
             [
                 Problem(
-                    ("pipeline",),
+                    ("stages",),
                     f"opportunity {o.id!r} is in stage {o.stage!r}, which the default small_team "
-                    "pipeline does not have: pass pipeline= (the deals' pipeline)",
+                    "pipeline does not have: pass stages= (the deals' pipeline)",
                     o.stage,
                     "unknown_stage",
                 )

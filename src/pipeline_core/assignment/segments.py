@@ -297,18 +297,18 @@ def customer_facts(
     tags: Mapping[str, frozenset[str]] | None = None,
     currency: str = "CNY",
     recent_days: int = 90,
-    pipeline: StageKinds | None = None,
+    stages: StageKinds | None = None,
     rates: ExchangeRates | None = None,
 ) -> dict[str, CustomerFacts]:
     """Fold events into facts per customer as of ``at`` (later events are ignored).
 
     The customer of an activity is its ``account_id``, else its opportunity or lead; of an
     opportunity its ``account_id``, else its own id. A deal is won or lost by the kind of its
-    stage in ``pipeline`` (:func:`pipeline_core.facts.deal_status`; ``won_reason`` and
-    ``lost_reason`` are notes, not read); a merged duplicate counts in neither amount. Without
-    ``pipeline`` the built-in ``small_team`` template's stages are used, and a deal in a stage
-    that template does not have raises :class:`~pipeline_core.errors.ValidationError`
-    (field ``pipeline``).
+    stage in ``stages`` (the deals' pipeline, :func:`pipeline_core.facts.deal_status`;
+    ``won_reason`` and ``lost_reason`` are notes, not read); a merged duplicate counts in neither
+    amount. Without ``stages`` the built-in ``small_team`` template's stages are used, and a deal
+    in a stage that template does not have raises :class:`~pipeline_core.errors.ValidationError`
+    (field ``stages``).
 
     Amounts are summed in ``currency``: an amount in another currency is converted with ``rates``
     (a won or lost deal at its ``closed_at``, an open deal at ``at``:
@@ -317,7 +317,7 @@ def customer_facts(
     customers to their best grade (A best).
     """
     require_aware(at, "at")
-    stages = pipeline if pipeline is not None else default_stages()
+    kinds = stages if stages is not None else default_stages()
     window = at - timedelta(days=recent_days)
     last: dict[str, datetime] = {}
     recent: dict[str, int] = {}
@@ -340,9 +340,9 @@ def customer_facts(
         if a.at > window:
             recent[cust] = recent.get(cust, 0) + 1
     for o in opps:
-        if pipeline is None:
-            known_stage(o, stages, "customer_facts")
-        status = deal_status(o, stages)
+        if stages is None:
+            known_stage(o, kinds, "customer_facts")
+        status = deal_status(o, kinds)
         if status == "merged":
             continue
         cust = opp_customer[o.id]

@@ -171,11 +171,45 @@ def add_store(parser: argparse.ArgumentParser) -> None:
         help=f"store URL: sqlite:///relative.db, sqlite:////absolute.db, memory:// or "
         f"postgresql://user@host/db (default: {DEFAULT_STORE})",
     )
+    parser.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USER",
+        help="read and write as this user of the store, within their access scopes (default: as "
+        "an administrator). On a database file you can open directly this is a view, not a "
+        "security boundary",
+    )
 
 
-def open_store(url: str, *, must_exist: bool = True) -> Any:
+def open_store(url: str, *, must_exist: bool = True, as_user: str | None = None) -> Any:
     """Open the store at ``url``; a SQLite file that does not exist is bad input (a typo should
-    not silently create an empty database) unless ``must_exist`` is false."""
+    not silently create an empty database) unless ``must_exist`` is false.
+
+    With ``as_user`` (``--as USER``) the store is a
+    :class:`~pipeline_core.assignment.ScopedStore` for that stored user (closing it closes the
+    store); an unknown user is bad input. Without it the command acts as an administrator.
+    """
+    store = _open_plain(url, must_exist=must_exist)
+    if as_user is None:
+        return store
+    from pipeline_core.assignment import ScopedStore
+    from pipeline_core.errors import NotFoundError
+
+    class _OwnedScopedStore(ScopedStore):
+        def close(self) -> None:
+            self.inner.close()
+
+    try:
+        return _OwnedScopedStore(store, as_user)
+    except NotFoundError:
+        store.close()
+        raise bad_input("options", "--as", "no such user in the store", as_user) from None
+    except BaseException:
+        store.close()
+        raise
+
+
+def _open_plain(url: str, *, must_exist: bool) -> Any:
     from pipeline_core import storage
 
     if must_exist and url.startswith("sqlite:///") and url not in ("sqlite:///:memory:",):

@@ -118,7 +118,7 @@ def _score(args: argparse.Namespace) -> int:
         leads = load_leads(args.leads_file)
         source = args.leads_file
     else:
-        store = open_store(args.store)
+        store = open_store(args.store, as_user=args.as_user)
         try:
             leads = list(store.leads.all())
         finally:
@@ -169,7 +169,7 @@ def _sla(args: argparse.Namespace) -> int:
     )
 
     now = parse_instant(args.now, "--now")
-    store = open_store(args.store)
+    store = open_store(args.store, as_user=args.as_user)
     try:
         leads = list(store.leads.all())
         opportunities = list(store.opportunities.all())
@@ -264,7 +264,7 @@ def _sla(args: argparse.Namespace) -> int:
 def _funnel(args: argparse.Namespace) -> int:
     from pipeline_core import metrics as m
 
-    store = open_store(args.store)
+    store = open_store(args.store, as_user=args.as_user)
     try:
         opportunities = list(store.opportunities.all())
         events = list(store.stage_events.all())
@@ -344,7 +344,7 @@ def _import(args: argparse.Namespace) -> int:
 
     if not Path(args.file).is_file():
         raise bad_input(args.file, "FILE", "file not found", args.file)
-    store = open_store(args.store, must_exist=False)
+    store = open_store(args.store, must_exist=False, as_user=args.as_user)
     bar = ProgressBar(f"importing {args.kind}")
     try:
         report = import_records(
@@ -396,7 +396,7 @@ def _export(args: argparse.Namespace) -> int:
         raise bad_input(
             "options", "--json", "cannot be combined with writing records to stdout", True
         )
-    store = open_store(args.store)
+    store = open_store(args.store, as_user=args.as_user)
     bar = ProgressBar(f"exporting {args.kind}")
     try:
         n = export_records(

@@ -276,7 +276,17 @@ def _guard_to_dict(guard: Guard, where: str) -> dict[str, Any]:
 class _Edge:
     """A precomputed edge: compiled guards, their names, and what entering the target changes."""
 
-    __slots__ = ("checks", "closes", "kind", "probability", "reopens", "source", "target", "tests")
+    __slots__ = (
+        "checks",
+        "closes",
+        "kind",
+        "opens_close",
+        "probability",
+        "reopens",
+        "source",
+        "target",
+        "tests",
+    )
 
     def __init__(
         self,
@@ -293,6 +303,8 @@ class _Edge:
         self.kind = target.kind
         self.closes = target.kind is not StageKind.OPEN
         self.reopens = source.kind is not StageKind.OPEN and target.kind is StageKind.OPEN
+        # an open -> closed move: the first entry into a closed stage, which sets closed_at
+        self.opens_close = source.kind is StageKind.OPEN and self.closes
 
 
 # --------------------------------------------------------------------------- plain-data schema

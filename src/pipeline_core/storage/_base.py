@@ -49,6 +49,8 @@ class Column:
     get: Callable[[Any], Any]
     attr: str | None = None
     """The record attribute holding the value, when it is a plain attribute (fast path)."""
+    since: int = 1
+    """The schema version that added the column (see ``storage._sql.MIGRATIONS``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +116,17 @@ def _currency(name: str) -> Callable[[Any], Any]:
     return get
 
 
-def _c(name: str, type_: ColumnType, get: Callable[[Any], Any] | None = None) -> Column:
+def _merged_into(r: Any) -> Any:
+    v = r.custom.get("merged_into")
+    return None if v is None else str(v)
+
+
+def _c(
+    name: str, type_: ColumnType, get: Callable[[Any], Any] | None = None, since: int = 1
+) -> Column:
     if get is None:
-        return Column(name, type_, _attr(name), name)
-    return Column(name, type_, get)
+        return Column(name, type_, _attr(name), name, since)
+    return Column(name, type_, get, None, since)
 
 
 LEADS = Table(
@@ -159,6 +168,7 @@ OPPORTUNITIES = Table(
         _c("probability", "real"),
         _c("due_at", "ts", _due),
         _c("closed_at", "ts"),
+        _c("merged_into", "text", _merged_into, since=2),  # facts.is_merged, for frames
     ),
     versioned=True,
     tags=True,
@@ -249,6 +259,7 @@ STAGE_EVENTS = Table(
         _c("at", "ts"),
         _c("by", "text"),
         _c("pipeline", "text"),
+        _c("seq", "int", since=2),  # facts.event_order: (at, seq)
     ),
     versioned=False,
     tags=False,
@@ -746,15 +757,16 @@ class StageEventRepo(AppendOnlyLog[StageEvent]):
     def for_opportunity(
         self, opportunity_id: str, *, limit: int | None = None
     ) -> Iterator[StageEvent]:
-        """One opportunity's events, by ``at``."""
-        return self._q((_eq("opportunity_id", opportunity_id),), ("at",), limit)
+        """One opportunity's events, in :func:`pipeline_core.facts.event_order` (``at``, then
+        ``seq``; ``id`` last, for events of equal order)."""
+        return self._q((_eq("opportunity_id", opportunity_id),), ("at", "seq"), limit)
 
     def between(
         self, start: datetime, end: datetime, *, limit: int | None = None
     ) -> Iterator[StageEvent]:
-        """Events with ``start <= at < end``, by ``at``."""
+        """Events with ``start <= at < end``, by ``at``, then ``seq`` (``id`` last)."""
         where = (Cond(">=", "at", check_ts(start, "start")), Cond("<", "at", check_ts(end, "end")))
-        return self._q(where, ("at",), limit)
+        return self._q(where, ("at", "seq"), limit)
 
 
 class ActivityRepo(AppendOnlyLog[Activity]):

@@ -269,6 +269,7 @@ def stage_events() -> st.SearchStrategy[StageEvent]:
         from_stage=_opt() | stage,
         reason=_opt() | _text(40),
         checks=st.lists(_text(30), max_size=3).map(tuple),
+        seq=st.integers(0, 2**62),  # the BIGINT / INTEGER column of every SQL store
     )
 
 
