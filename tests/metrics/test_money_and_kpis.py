@@ -107,7 +107,11 @@ def test_forecast_currency_options_are_checked() -> None:
 
 def test_frames_convert_like_records() -> None:
     frame = pd.DataFrame(
-        {"stage": ["proposal_quote"] * 2, "amount": [10000.0, 500.0], "currency": ["CNY", "EUR"]}
+        {
+            "stage": ["proposal_quote"] * 2,
+            "expected_amount": [10000.0, 500.0],
+            "currency": ["CNY", "EUR"],
+        }
     )
     from_frame = m.weighted_forecast(frame, stages=SMALL, currency="CNY", rates=RATES, at=NOW)
     from_records = m.weighted_forecast(MIXED, stages=SMALL, currency="CNY", rates=RATES, at=NOW)

@@ -85,7 +85,7 @@ def test_every_missing_spelling_scores_like_none(blank: Any) -> None:
 def test_score_frame_reads_blank_text_and_nan_as_missing() -> None:
     frame = pd.DataFrame(
         {
-            "budget_amount": [float("nan"), 600000.0],
+            "budget": [float("nan"), 600000.0],
             "authority": ["", "decision_maker"],
             "need": ["  ", None],
             "intent": ["high", ""],
@@ -101,11 +101,14 @@ def test_score_frame_reads_blank_text_and_nan_as_missing() -> None:
 
 
 def test_score_frame_checks_a_currency_column() -> None:
-    frame = pd.DataFrame({"budget_amount": [1000.0], "budget_currency": ["EUR"]})
+    frame = pd.DataFrame({"budget": [1000.0, 2000.0], "currency": ["CNY", "EUR"]})
     frame = frame.assign(authority=None, need=None, intent=None, timeline=None)
     with pytest.raises(CurrencyMismatchError) as err:
         score_frame(frame, BANT.default())
-    assert err.value.fields == ("budget_currency",)
+    assert err.value.fields == ("currency",)
+    with pytest.raises(CurrencyMismatchError):  # row by row the same
+        BANT.default().score(frame.to_dict("records")[1])
+    assert BANT.default().score_value(frame.to_dict("records")[0]) == 5.0  # 1,000 CNY: < 30,000
 
 
 def fitted() -> Any:

@@ -18,7 +18,8 @@ A missing value (``None``, an absent key, a null cell) gives the :class:`Missing
 ``measure="count"`` scores the number of items of a collection field instead of its value.
 
 Money fields (``budget``, ``expected_amount``) are read as their amount in the model's
-``currency``: a ``Money`` (or ``{"amount": ..., "currency": ...}``) in another currency raises
+``currency``: a ``Money`` (or ``{"amount": ..., "currency": ...}``, or a flat row's amount with its
+code in the ``currency`` column, :mod:`pipeline_core.frame_columns`) in another currency raises
 :class:`~pipeline_core.errors.CurrencyMismatchError` naming the field and both currencies (convert
 it first with :meth:`pipeline_core.money.ExchangeRates.convert` at the evaluation instant); a bare
 number or decimal string, or a ``<field>_amount`` column, is read as the model's currency. A model
@@ -463,7 +464,7 @@ def _money_amount(field: str, value: Any, currency: str | None) -> Any:
         cur, amount = value.get("currency"), value.get("amount")
     else:
         cur, amount = getattr(value, "currency", None), getattr(value, "amount", value)
-    if currency is not None and cur is not None and cur != currency and not is_missing(amount):
+    if currency is not None and not is_missing(cur) and cur != currency and not is_missing(amount):
         from pipeline_core.money import currency_mismatch
 
         raise currency_mismatch(
@@ -545,10 +546,17 @@ def mapping_getter(field: str, measure: str, *, currency: str | None = None) -> 
         else:
             return None
         if money and v is not None:
+            if currency is not None and "currency" in row and not _has_currency(v):
+                # a flat row: the amount in ``field``, its code in ``currency`` (frame_columns)
+                v = {"amount": v, "currency": row["currency"]}
             v = _money_amount(field, v, currency)
         return _missing_as_none(v)
 
     return _counting(get) if measure == "count" else get
+
+
+def _has_currency(value: Any) -> bool:
+    return isinstance(value, Mapping) or hasattr(value, "currency")
 
 
 def _counting(base: Getter) -> Getter:

@@ -301,9 +301,9 @@ def score_frame(
 ) -> Any:
     """``frame`` with ``score`` (float) and ``grade`` (string) columns added, same frame type.
 
-    Equal to ``model.score_value(row)`` / ``model.grade(row).name`` on every row. A
-    ``<field>_currency`` column next to a money field (``budget_currency``) is checked against
-    the model's currency: another currency raises
+    Equal to ``model.score_value(row)`` / ``model.grade(row).name`` on every row. The
+    ``currency`` column (the code of the money field's amount, :mod:`pipeline_core.frame_columns`)
+    is checked against the model's currency: another currency raises
     :class:`~pipeline_core.errors.CurrencyMismatchError` (convert the amounts first).
     """
     import narwhals.stable.v2 as nw
@@ -325,31 +325,30 @@ def score_frame(
 
 
 def _check_frame_currency(nw_frame: Any, model: Scorer) -> None:
-    """Refuse rows whose ``<money field>_currency`` is not the model's currency."""
+    """Refuse rows whose ``currency`` (the code of the money field's amount,
+    :mod:`pipeline_core.frame_columns`) is not the model's currency."""
     import narwhals.stable.v2 as nw
 
     currency = getattr(model, "currency", None)
     criteria = getattr(model, "criteria", ())
-    if currency is None:
+    if currency is None or not any(c.field in MONEY_FIELDS for c in criteria):
         return
-    names = set(nw_frame.collect_schema().names())
-    for c in criteria:
-        cur_col = f"{c.field}_currency"
-        if c.field not in MONEY_FIELDS or cur_col not in names:
-            continue
-        other = nw_frame.filter(
-            ~nw.col(cur_col).is_null() & (nw.col(cur_col) != nw.lit(currency))
-        ).select(nw.col(cur_col).unique())
-        if isinstance(other, nw.LazyFrame):
-            other = other.collect()
-        found = sorted(str(v) for v in other.get_column(cur_col).to_list())
-        if found:
-            from pipeline_core.money import currency_mismatch
+    cur_col = "currency"
+    if cur_col not in set(nw_frame.collect_schema().names()):
+        return
+    other = nw_frame.filter(
+        ~nw.col(cur_col).is_null() & (nw.col(cur_col) != nw.lit(currency))
+    ).select(nw.col(cur_col).unique())
+    if isinstance(other, nw.LazyFrame):
+        other = other.collect()
+    found = sorted(str(v) for v in other.get_column(cur_col).to_list())
+    if found:
+        from pipeline_core.money import currency_mismatch
 
-            raise currency_mismatch(
-                "score_frame",
-                cur_col,
-                (*found, currency),
-                f"the model's {c.field} bands are in {currency}: convert the amounts first "
-                "(pipeline_core.money.ExchangeRates.convert)",
-            )
+        raise currency_mismatch(
+            "score_frame",
+            cur_col,
+            (*found, currency),
+            f"the model's money bands are in {currency}: convert the amounts first "
+            "(pipeline_core.money.ExchangeRates.convert)",
+        )
