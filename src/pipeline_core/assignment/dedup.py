@@ -102,8 +102,23 @@ def normalise_phone(raw: str | None, default_region: str = "CN") -> str | None:
     if default_region == "CN":
         fast = _CN_MOBILE.match(compact)
         if fast is not None:
-            return _parse_phone("+86" + fast.group(1), "CN")
+            digits = fast.group(1)
+            if _cn_mobile_pattern().fullmatch(digits):  # phonenumbers' own mobile ranges
+                return "+86" + digits
+            return _parse_phone("+86" + digits, "CN")
     return _parse_phone(text, default_region)
+
+
+@lru_cache(maxsize=1)
+def _cn_mobile_pattern() -> re.Pattern[str]:
+    """The national-number pattern of valid mainland mobiles, from ``phonenumbers``' metadata (a
+    number matching it is valid: ``is_valid_number`` matches the same pattern)."""
+    import phonenumbers
+
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    assert metadata is not None
+    assert metadata.mobile is not None
+    return re.compile(str(metadata.mobile.national_number_pattern))
 
 
 @lru_cache(maxsize=65_536)
@@ -333,19 +348,24 @@ class CompanyName:
         return out
 
 
+_REGION_SPELLINGS: Final[dict[str, str]] = {
+    **{r + ending: r for r in REGIONS for ending in _REGION_ENDINGS},
+    **{r: r for r in REGIONS},
+}
+_LONGEST_REGION: Final = max(map(len, _REGION_SPELLINGS))
+
+
 def _region_of(text: str) -> str | None:
     """``text`` as a region name (``北京``, ``北京市``, ``广东省``), or ``None``."""
-    for ending in _REGION_ENDINGS:
-        if text.endswith(ending) and text[: -len(ending)] in REGIONS:
-            return text[: -len(ending)]
-    return text if text in REGIONS else None
+    return _REGION_SPELLINGS.get(text)
 
 
 def _front_region(text: str) -> tuple[str | None, str]:
     """A region written in front of ``text`` and the rest (the longest region that leaves a
     core of at least :data:`_MIN_CORE_AFTER_REGION` characters)."""
-    for n in range(min(len(text) - _MIN_CORE_AFTER_REGION, 9), 1, -1):
-        region = _region_of(text[:n])
+    spellings = _REGION_SPELLINGS
+    for n in range(min(len(text) - _MIN_CORE_AFTER_REGION, _LONGEST_REGION), 1, -1):
+        region = spellings.get(text[:n])
         if region is not None:
             rest = text[n:]
             if len(_strip_suffixes(rest)) >= _MIN_CORE_AFTER_REGION:
@@ -357,6 +377,8 @@ def _split_branch(text: str) -> tuple[str, str | None]:
     """``(group, branch)`` of a name ending in a :data:`BRANCH_SUFFIXES` word: the branch is
     what follows the group's last legal suffix (``…股份有限公司`` ``大庆油田分公司``) or, without
     one, a region just before the ending (``招商银行`` ``深圳分行``); else the ending alone."""
+    if not text.endswith(BRANCH_SUFFIXES):
+        return text, None
     for ending in BRANCH_SUFFIXES:
         if not text.endswith(ending) or len(text) == len(ending):
             continue
@@ -368,7 +390,7 @@ def _split_branch(text: str) -> tuple[str, str | None]:
                 cut = max(cut, i + len(suffix))
         if cut > 0:
             return head[:cut], head[cut:] + ending
-        for n in range(min(len(head) - 1, 9), 1, -1):
+        for n in range(min(len(head) - 1, _LONGEST_REGION), 1, -1):
             if _region_of(head[-n:]) is not None:
                 return head[:-n], head[-n:] + ending
         return head, ending
@@ -410,7 +432,8 @@ def parse_company(raw: str | None) -> CompanyName | None:
             return " "
         return f" {m.group(1)} "
 
-    text = _BRACKET.sub(bracket, text)
+    if "(" in text:
+        text = _BRACKET.sub(bracket, text)
     core = text
     for _ in range(8):  # reach the fixed point (one pass is enough for real names)
         nxt = _strip_suffixes(_clean(core))
@@ -452,9 +475,15 @@ def normalise_company(raw: str | None) -> str | None:
 
 def _compatible(a: CompanyName, b: CompanyName) -> bool:
     """Same branch (or both none), and regions that do not contradict each other."""
-    if a.branch != b.branch:
+    return _qualifiers_agree(a.region, a.branch, b.region, b.branch)
+
+
+def _qualifiers_agree(
+    region_a: str | None, branch_a: str | None, region_b: str | None, branch_b: str | None
+) -> bool:
+    if branch_a != branch_b:
         return False
-    return a.region is None or b.region is None or a.region == b.region
+    return region_a is None or region_b is None or region_a == region_b
 
 
 def company_similarity(a: str, b: str) -> float:
@@ -572,7 +601,9 @@ class DedupIndex:
         self._positions: dict[str, int] = {}
         self._raw_names: list[str | None] = []
         self._names: list[str | None] = []  # the cores of the names (CompanyName.core)
-        self._parsed: list[CompanyName | None] = []
+        # qualifiers as plain strings (untracked by the garbage collector, like the blocks)
+        self._regions: list[str | None] = []
+        self._branches: list[str | None] = []
         # Blocks are int arrays: 4 bytes an entry and invisible to the garbage collector, whose
         # full collections would otherwise walk millions of lists.
         self._phone: dict[str, array[int]] = {}
@@ -601,7 +632,8 @@ class DedupIndex:
             self._ids.append(existing_id)
             self._raw_names.append(None)
             self._names.append(None)
-            self._parsed.append(None)
+            self._regions.append(None)
+            self._branches.append(None)
         key = normalise_phone(phone, self.default_region)
         if key is not None:
             self._phone.setdefault(key, array("l")).append(pos)
@@ -612,7 +644,8 @@ class DedupIndex:
         if parsed is not None and self._names[pos] is None:
             name = parsed.core
             self._names[pos] = name
-            self._parsed[pos] = parsed
+            self._regions[pos] = parsed.region
+            self._branches[pos] = parsed.branch
             self._raw_names[pos] = company
             self._exact_name.setdefault(name, array("l")).append(pos)
             grams = self._grams
@@ -719,15 +752,16 @@ class DedupIndex:
     ) -> Iterator[tuple[int, float]]:
         """Positions whose core is similar to ``parsed.core`` (≥ ``threshold``) and whose
         qualifiers are compatible with it (``related``: incompatible), with the similarity."""
-        from rapidfuzz import fuzz
+        from rapidfuzz import fuzz, process
 
         name = parsed.core
-        quals = self._parsed
+        regions, branches = self._regions, self._branches
+        region, branch = parsed.region, parsed.branch
         seen: set[int] = set()
         for pos in self._exact_name.get(name, ()):
             seen.add(pos)
-            other_q = quals[pos]
-            if other_q is not None and _compatible(parsed, other_q) is not related:
+            agree = _qualifiers_agree(region, branch, regions[pos], branches[pos])
+            if agree is not related:
                 yield pos, 100.0
         n = len(name)
         need = _positions_to_cover(n, self.threshold)
@@ -750,25 +784,25 @@ class DedupIndex:
             covered += counts[gram]
             if need is not None and covered >= need:
                 break
-        names = self._names
-        cutoff = self.threshold
-        ratio = fuzz.ratio
+        candidates: set[int] = set()
         for block in blocks:
-            for pos in block:
-                if pos in seen:
-                    continue
-                seen.add(pos)
-                self.candidates_examined += 1
-                other = names[pos]
-                if other is None:
-                    continue
-                m = len(other)
-                # Length filter: ratio <= 200 * min / (n + m).
-                if 200.0 * min(n, m) < cutoff * (n + m):
-                    continue
-                other_q = quals[pos]
-                if other_q is None or _compatible(parsed, other_q) is related:
-                    continue
-                score = ratio(name, other, score_cutoff=cutoff)
-                if score:
-                    yield pos, float(score)
+            candidates.update(block)  # C speed: blocks are int arrays
+        candidates -= seen
+        if not candidates:
+            return
+        self.candidates_examined += len(candidates)
+        names = self._names
+        positions = [p for p in candidates if names[p] is not None]
+        # rapidfuzz compares in C and drops everything under the cutoff (its length filter too);
+        # only the few names above it have their qualifiers checked in Python.
+        hits = process.extract(
+            name,
+            [names[p] for p in positions],
+            scorer=fuzz.ratio,
+            score_cutoff=self.threshold,
+            limit=None,
+        )
+        for _, score, i in hits:
+            pos = positions[i]
+            if _qualifiers_agree(region, branch, regions[pos], branches[pos]) is not related:
+                yield pos, float(score)
