@@ -26,7 +26,8 @@ Three normalisers turn the many ways people write the same thing into one key:
 
 :class:`DedupIndex` holds exact-key hash maps for phones, e-mails and normalised company names,
 plus a blocking index of company-name character bigrams. A fuzzy company match (``rapidfuzz``
-``ratio`` on the normalised names, at least ``threshold``) is only computed for names found in
+``ratio`` on the names' cores, at least ``threshold``, qualifiers agreeing) is only computed for
+names found in
 the blocks of some of the query's bigrams, so checking a lead costs about the same against 1,000
 or 1,000,000 contacts. Only the query's *rarest* bigrams are probed: a ratio of at least t bounds
 the indel distance d to a match by ``(1 - t) · 2n / t`` for a query of n characters, and d edits
