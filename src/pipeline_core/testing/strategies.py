@@ -80,7 +80,9 @@ def aware_datetimes(
 def ids() -> st.SearchStrategy[str]:
     """Record ids: 1-40 characters without white space (any script)."""
     return st.text(
-        st.characters(exclude_categories=["Cs", "Zs", "Zl", "Zp", "Cc"]), min_size=1, max_size=40
+        st.characters(exclude_categories=["Cs", "Zs", "Zl", "Zp", "Cc", "Cf"]),
+        min_size=1,
+        max_size=40,
     ).filter(lambda s: not any(c.isspace() for c in s))
 
 
