@@ -16,6 +16,7 @@ The walks are iterative (an explicit stack), never recursive.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from math import isfinite
@@ -148,23 +149,33 @@ def _string_problem(text: str, where: tuple[str | int, ...]) -> Problem | None:
     return None
 
 
-_STRINGS: Final = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS: Final = re.compile(r"[\[\]{}]")
+_TOKENS: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:]', re.DOTALL)
 
 
-def text_too_deep(text: str) -> bool:
-    """Whether the JSON text ``text`` nests deeper than :data:`MAX_DEPTH` levels.
+def text_too_deep(text: str) -> tuple[bool, str | None]:
+    """Whether the JSON text ``text`` nests deeper than :data:`MAX_DEPTH` levels, and if so the
+    top-level key (of an object) under which it does (``None`` if not inside one).
 
     Read without parsing (strings are skipped, brackets counted), so it is safe on input that would
-    make a parser recurse too deeply."""
+    make a parser recurse too deeply. Cheap for ordinary text: it only scans when the text holds
+    more than 64 brackets."""
     if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return False
+        return False, None
     depth = 0
-    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
-        if bracket in "[{":
+    key: str | None = None
+    last: str | None = None
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                return True
-        else:
+                return True, key
+        elif token in "]}":
             depth -= 1
-    return False
+        elif token == ":" and depth == 1 and last is not None:
+            try:
+                key = json.loads(last)
+            except ValueError:
+                key = last
+        last = token if token.startswith('"') else None
+    return False, None
