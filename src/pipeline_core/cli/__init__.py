@@ -27,7 +27,9 @@ from pipeline_core.cli._common import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
     EXIT_OK,
+    TerminalSafe,
     emit_json,
+    escape_text,
     problems_json,
 )
 from pipeline_core.errors import (
@@ -110,7 +112,7 @@ def _report(args: argparse.Namespace, exc: BaseException, code: int, prefix: str
         message = f"{len(errors)} bad rows in the {getattr(exc, 'what', 'input')}:\n" + "\n".join(
             f"  - {e}" for e in errors
         )
-    print(f"pipeline-core: {prefix}: {message}", file=sys.stderr)
+    print(f"pipeline-core: {prefix}: {escape_text(message)}", file=sys.stderr)
     if getattr(args, "json", False):
         emit_json(_error_json(type(exc).__name__, exc, code))
     return code
@@ -127,6 +129,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
+    stdout = sys.stdout
+    sys.stdout = TerminalSafe(stdout)  # nothing stored drives the terminal
+    try:
+        return _run(handler, args)
+    finally:
+        if isinstance(sys.stdout, TerminalSafe):
+            sys.stdout = stdout
+
+
+def _run(handler: Any, args: argparse.Namespace) -> int:
     try:
         return int(handler(args))
     except (ValidationError, ConfigError, TransitionError, NotFoundError, DuplicateError) as exc:

@@ -20,6 +20,8 @@ from pipeline_core.cli._common import (
     add_json,
     add_store,
     bad_input,
+    count_option,
+    days_option,
     emit_json,
     load_json_file,
     load_pipeline,
@@ -402,7 +404,7 @@ def _export(args: argparse.Namespace) -> int:
         n = export_records(
             store,
             args.kind,
-            sys.stdout if to_stdout else args.file,
+            getattr(sys.stdout, "raw", sys.stdout) if to_stdout else args.file,
             format=args.format,
             progress=bar,
         )
@@ -554,7 +556,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     )
     p.add_argument(
         "--top",
-        type=int,
+        type=count_option,
         metavar="N",
         help="show only the N best leads (text default: 10; --json default: all)",
     )
@@ -605,7 +607,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--owner", metavar="USER_ID", help="only items for this recipient")
     p.add_argument(
         "--limit",
-        type=int,
+        type=count_option,
         metavar="N",
         help="list at most N items (text default: 10; --json default: all)",
     )
@@ -638,7 +640,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     )
     p.add_argument(
         "--horizon",
-        type=float,
+        type=days_option,
         metavar="DAYS",
         help="count only stages reached within DAYS of creation",
     )
