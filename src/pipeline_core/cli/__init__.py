@@ -53,6 +53,7 @@ commands:
   export     export records of one kind from the store (CSV or JSON Lines)
   validate   check pipeline, scoring model and SLA policy JSON files
   diagram    draw a pipeline as a Mermaid or Graphviz DOT diagram
+  check      list stored values the current input rules refuse (exit 3 if any)
 
 examples:
   pipeline-core demo                          # pipeline.db + report.html in this directory

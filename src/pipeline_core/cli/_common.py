@@ -18,6 +18,7 @@ from typing import IO, Any, Final
 
 import pydantic
 
+from pipeline_core._jsonvalue import MAX_DEPTH, text_too_deep
 from pipeline_core.clock import SystemClock
 from pipeline_core.errors import Problem, ValidationError
 
@@ -75,6 +76,9 @@ def load_json_file(path: str, field: str) -> Any:
         raise bad_input(path, field, "file not found", path) from None
     except OSError as exc:
         raise bad_input(path, field, f"cannot read the file: {exc.strerror}", path) from None
+    deep, key = text_too_deep(text)
+    if deep:
+        raise bad_input(path, key or field, f"nested deeper than {MAX_DEPTH} levels", path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
