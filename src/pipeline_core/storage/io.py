@@ -487,6 +487,9 @@ def read_csv(kind: str, source: Source) -> Iterator[tuple[int, Record | list[Row
                 cells = next(reader)
             except StopIteration:
                 break
+            except UnicodeDecodeError as exc:
+                yield number, [_not_utf8(number, exc)]
+                break
             except csv.Error as exc:
                 yield number, [_structure_error(number, exc)]
                 continue
@@ -538,6 +541,32 @@ def read_csv(kind: str, source: Source) -> Iterator[tuple[int, Record | list[Row
             f.close()
 
 
+def _not_utf8(number: int, exc: UnicodeDecodeError) -> RowError:
+    return RowError(
+        number,
+        "<row>",
+        exc.object[exc.start : exc.start + 8],
+        f"the file is not UTF-8 text ({exc.reason}); nothing after this point was read",
+        "encoding",
+    )
+
+
+def _lines(f: IO[str]) -> Iterator[tuple[int, str | UnicodeDecodeError]]:
+    # (line number, line); a decoding failure is yielded (as the error) and ends the reading
+    number = 0
+    lines = iter(f)
+    while True:
+        number += 1
+        try:
+            line = next(lines)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:
+            yield number, exc
+            return
+        yield number, line
+
+
 def _structure_error(number: int, exc: csv.Error) -> RowError:
     text = str(exc)
     if "unexpected end of data" in text:
@@ -582,7 +611,10 @@ def read_jsonl(kind: str, source: Source) -> Iterator[tuple[int, Record | list[R
     cls = _table(kind).cls
     f, close = _open_read(source)
     try:
-        for number, line in enumerate(f, start=1):
+        for number, line in _lines(f):
+            if isinstance(line, UnicodeDecodeError):
+                yield number, [_not_utf8(number, line)]
+                return
             if number == 1 and line.startswith(_BOM):
                 line = line[1:]  # the file's byte-order mark is dropped
             if not line.strip():
