@@ -270,8 +270,23 @@ CustomValue = (
     | None
 )
 
+
+def _json_scalars(value: Any) -> Any:
+    # pydantic would turn Decimal('1E+3') into 1000.0 and Decimal('-0') into -0.0: refused.
+    if isinstance(value, Mapping):
+        for v in value.values():
+            if not (v is None or type(v) in (str, int, float, bool)):
+                raise PydanticCustomError(
+                    "custom_value",
+                    "custom field values are text, int, float, true/false or null, got {type}",
+                    {"type": type(v).__name__},
+                )
+    return value
+
+
 CustomFields = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=100)], CustomValue],
+    BeforeValidator(_json_scalars),
     pydantic.AfterValidator(FrozenDict),
 ]
 """Company-specific fields: names to JSON scalars (text, int, float, bool or null)."""
@@ -329,6 +344,29 @@ def _convert_errors(exc: pydantic.ValidationError) -> list[Problem]:
             Problem(path=path, message=message, value=err.get("input"), code=code, missing=missing)
         )
     return problems
+
+
+_BYTES = (bytes, bytearray, memoryview)
+
+
+def _bytes_problems(data: Any) -> list[Problem]:
+    """Bytes anywhere in the input (pydantic's lax mode would decode them into text silently)
+    and NUL characters in text (PostgreSQL cannot store them: every adapter must hold the same
+    values)."""
+    out: list[Problem] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack and len(out) < 20:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                out.append(Problem(path, "text may not contain NUL (U+0000)", item, "nul"))
+        elif isinstance(item, _BYTES):
+            out.append(Problem(path, "bytes are not text: decode them first", item, "bytes_type"))
+        elif len(path) < 66 and isinstance(item, Mapping):
+            stack.extend((v, (*path, str(k))) for k, v in item.items())
+        elif len(path) < 66 and isinstance(item, list | tuple):
+            stack.extend((v, (*path, i)) for i, v in enumerate(item))
+    return out
 
 
 class Record:
@@ -411,6 +449,9 @@ class Record:
         Raises :class:`~pipeline_core.errors.ValidationError` listing every bad or missing field,
         with its path and offending value. Unknown fields are refused, not dropped.
         """
+        problems = _bytes_problems(data)
+        if problems:
+            raise ValidationError(cls.__name__, problems)
         try:
             return _adapter(cls).validate_python(data)  # type: ignore[no-any-return]
         except pydantic.ValidationError as exc:
@@ -467,6 +508,9 @@ class Record:
     def __attrs_post_init__(self) -> None:
         # The constructor is a boundary too: validate everything, keep the normalised values.
         data = {name: getattr(self, name) for name, _ in self.__pc_fields__}
+        problems = _bytes_problems(data)
+        if problems:
+            raise ValidationError(type(self).__name__, problems)
         try:
             valid = _adapter_dict(type(self)).validate_python(data)
         except pydantic.ValidationError as exc:
