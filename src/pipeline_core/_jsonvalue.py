@@ -26,7 +26,7 @@ from pipeline_core.errors import ConfigError, Problem
 
 __all__ = [
     "MAX_DEPTH",
-    "check_definition_depth",
+    "check_definition",
     "depth_problem",
     "json_value_problems",
     "text_too_deep",
@@ -64,9 +64,15 @@ def depth_problem(value: Any, path: tuple[str | int, ...] = ()) -> Problem | Non
     return None
 
 
-def check_definition_depth(data: Any, what: str) -> None:
-    """Raise :class:`~pipeline_core.errors.ConfigError` naming the key when the definition
-    ``data`` nests deeper than :data:`MAX_DEPTH` levels (called first by ``from_dict``)."""
+def check_definition(data: Any, what: str) -> None:
+    """The first check of every ``from_dict`` of a definition: ``data`` must be a mapping nested
+    at most :data:`MAX_DEPTH` levels; otherwise :class:`~pipeline_core.errors.ConfigError`
+    naming the key where it gets too deep (or the root, for a non-mapping)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            what,
+            [Problem((), "expected an object (a mapping of names to values)", data, "dict_type")],
+        )
     problem = depth_problem(data)
     if problem is not None:
         raise ConfigError(what, [problem])

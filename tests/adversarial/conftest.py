@@ -56,22 +56,28 @@ class Tally:
         what: str,
         call: Callable[[], Any],
         check: Callable[[Any], str | None] | None = None,
+        refused: Callable[[Any], bool] | None = None,
     ) -> Any:
         """Run ``call``; classify the outcome. ``check(result)`` returns a description of a
         silent change, or ``None`` when the value came back as it went in. Returns the result
-        (``None`` when refused)."""
+        (``None`` when refused). ``refused(result)`` tells a returned refusal (the CLI's exit
+        code 2 with a message) from an acceptance: it counts as a typed error."""
         self.counts["tried"] += 1
         try:
             result = call()
         except PipelineCoreError:
             self.counts["typed"] += 1
             return None
-        except Exception as exc:  # noqa: BLE001 - counting exactly these is the point
+        except Exception as exc:
             self.counts["untyped"] += 1
-            self.untyped.append(f"{what}: {type(exc).__module__}.{type(exc).__name__}: {exc!s:.160}")
+            self.untyped.append(
+                f"{what}: {type(exc).__module__}.{type(exc).__name__}: {exc!s:.160}"
+            )
             return None
         problem = check(result) if check is not None else None
-        if problem is not None:
+        if problem is None and refused is not None and refused(result):
+            self.counts["typed"] += 1
+        elif problem is not None:
             self.counts["silent"] += 1
             self.silent.append(f"{what}: {problem}")
         else:
@@ -107,7 +113,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     tr = terminalreporter
     tr.section("adversarial input: counts")
-    tr.write_line(f"{'boundary':<44} {'tried':>7} {'typed':>7} {'untyped':>7} {'silent':>7} {'kept':>7}")
+    tr.write_line(
+        f"{'boundary':<44} {'tried':>7} {'typed':>7} {'untyped':>7} {'silent':>7} {'kept':>7}"
+    )
     total = {"tried": 0, "typed": 0, "untyped": 0, "silent": 0, "kept": 0}
     for name in sorted(_TOTALS):
         c = _TOTALS[name]

@@ -39,7 +39,7 @@ TEXT: list[str] = [
     "%s%s%n",
     "{0}{__class__}",
     "${jndi:ldap://x}",
-    "=HYPERLINK(\"http://x\")",
+    '=HYPERLINK("http://x")',
     "+cmd|' /C calc'!A0",
     "<script>alert(1)</script>",
     "../../etc/passwd",
@@ -111,7 +111,7 @@ OTHER: list[Any] = [
     {},
     ["a", 1],
     {"k": "v"},
-    datetime(2025, 1, 6, 9),  # noqa: DTZ001 - naive on purpose
+    datetime(2025, 1, 6, 9),
     deep(100),
 ]
 

@@ -90,7 +90,11 @@ def _field_check(path: str, given: Any) -> Any:
             return _same_instant(given, got)
         if path == "budget.amount":
             # documented: an int or a Decimal becomes its decimal text
-            want = str(given) if isinstance(given, int | Decimal) and not isinstance(given, bool) else given
+            want = (
+                str(given)
+                if isinstance(given, int | Decimal) and not isinstance(given, bool)
+                else given
+            )
             return None if got == want else f"amount {given!r} came back as {got!r}"
         if path == "status" and isinstance(given, str):
             return None if got == given else f"{given!r} came back as {got!r}"
@@ -105,7 +109,11 @@ def test_hostile_values_in_lead_fields_are_refused_or_kept(tally: Any) -> None:
         for value in VALUES:
             given = [value] if path == "tags" and not isinstance(value, list) else value
             data = _put({**BASE, **around}, path, given)
-            t.attempt(f"{path}={reprlib.repr(value)}", lambda d=data: Lead.from_dict(d), _field_check(path, given))
+            t.attempt(
+                f"{path}={reprlib.repr(value)}",
+                lambda d=data: Lead.from_dict(d),
+                _field_check(path, given),
+            )
 
 
 def test_the_constructor_is_the_same_boundary(tally: Any) -> None:
@@ -113,13 +121,19 @@ def test_the_constructor_is_the_same_boundary(tally: Any) -> None:
     for value in VALUES:
         for name in ("id", "created_at", "source", "company", "company_size"):
             kw: dict[str, Any] = {**BASE, name: value}
-            t.attempt(f"{name}={reprlib.repr(value)}", lambda kw=kw: Lead(**kw), _field_check(name, value))
+            t.attempt(
+                f"{name}={reprlib.repr(value)}", lambda kw=kw: Lead(**kw), _field_check(name, value)
+            )
 
 
 def _payload_check(given: dict[str, Any]) -> Any:
     def check(entry: JournalEntry) -> str | None:
-        return None if _same_json(given, entry.to_dict()["payload"]) else (
-            f"payload {reprlib.repr(given)} came back as {reprlib.repr(entry.to_dict()['payload'])}"
+        return (
+            None
+            if _same_json(given, entry.to_dict()["payload"])
+            else (
+                f"payload {reprlib.repr(given)} came back as {reprlib.repr(entry.to_dict()['payload'])}"
+            )
         )
 
     return check
@@ -138,8 +152,11 @@ def test_hostile_payloads_in_every_adapter(tally: Any, store: Any) -> None:
     base = {"kind": "note", "subject_id": "lead-1", "at": "2025-01-06T09:00:00+08:00", "by": "u1"}
     for i, payload in enumerate(PAYLOADS):
         data = {**base, "id": f"j-{i}", "payload": payload}
-        entry = make.attempt(f"payload {reprlib.repr(payload)}", lambda d=data: JournalEntry.from_dict(d),
-                             _payload_check(payload) if isinstance(payload, dict) else None)
+        entry = make.attempt(
+            f"payload {reprlib.repr(payload)}",
+            lambda d=data: JournalEntry.from_dict(d),
+            _payload_check(payload) if isinstance(payload, dict) else None,
+        )
         if entry is None:
             continue
 
@@ -147,9 +164,15 @@ def test_hostile_payloads_in_every_adapter(tally: Any, store: Any) -> None:
             store.journal.append(e)
             return store.journal.get(e.id)  # type: ignore[no-any-return]
 
-        kept.attempt(f"store payload {reprlib.repr(payload)}", round_trip,
-                     lambda back, e=entry: None if back == e and _same_json(e.to_dict(), back.to_dict())
-                     else f"{reprlib.repr(e.to_dict())} read back as {reprlib.repr(back.to_dict())}")
+        kept.attempt(
+            f"store payload {reprlib.repr(payload)}",
+            round_trip,
+            lambda back, e=entry: (
+                None
+                if back == e and _same_json(e.to_dict(), back.to_dict())
+                else f"{reprlib.repr(e.to_dict())} read back as {reprlib.repr(back.to_dict())}"
+            ),
+        )
 
 
 def test_hostile_text_in_every_adapter(tally: Any, store: Any) -> None:
@@ -159,13 +182,19 @@ def test_hostile_text_in_every_adapter(tally: Any, store: Any) -> None:
             data = {**BASE, "id": f"lead-{i}-{name}", name: value}
             try:
                 lead = Lead.from_dict(data)
-            except Exception:  # noqa: BLE001 - refusals are counted in the from_dict test
+            except Exception:
                 continue
 
             def round_trip(x: Lead = lead) -> Lead:
                 store.leads.add(x)
                 return store.leads.get(x.id)  # type: ignore[no-any-return]
 
-            t.attempt(f"{name}={reprlib.repr(value)}", round_trip,
-                      lambda back, x=lead: None if back == x and back.to_dict() == x.to_dict()
-                      else f"{x.to_dict()!r:.80} read back as {back.to_dict()!r:.80}")
+            t.attempt(
+                f"{name}={reprlib.repr(value)}",
+                round_trip,
+                lambda back, x=lead: (
+                    None
+                    if back == x and back.to_dict() == x.to_dict()
+                    else f"{x.to_dict()!r:.80} read back as {back.to_dict()!r:.80}"
+                ),
+            )

@@ -459,6 +459,8 @@ def read_csv(kind: str, source: Source) -> Iterator[tuple[int, Record | list[Row
         reader = csv.reader(f, strict=True)
         try:
             header = next(reader, None)
+        except UnicodeDecodeError as exc:
+            raise ImportRejectedError(kind, [_not_utf8(1, exc)]) from None
         except csv.Error as exc:
             raise ImportRejectedError(
                 kind, [RowError(1, "<row>", None, f"not valid CSV: {exc}", "csv_structure")]
