@@ -8,6 +8,7 @@ the console script does):
   written, an unexpected error);
 - ``2``: bad input: a usage error, an invalid file, record, definition or option value. The
   message names every problem and its field.
+- ``3``: ``check`` only: stored values the current input rules refuse were found (and listed).
 
 Errors print the typed error's message on stderr (no traceback); with ``--json`` an error
 document ``{"error": {...}}`` is printed on stdout as well.
@@ -71,6 +72,7 @@ exit codes:
   0  success
   1  failure: the command could not do its work (storage error, unwritable file, unexpected error)
   2  bad input: usage error, invalid file, record, definition or option; every problem is listed
+  3  check: the store holds values the current input rules refuse (listed; nothing changed)
 """
 
 
