@@ -349,10 +349,43 @@ def _convert_errors(exc: pydantic.ValidationError) -> list[Problem]:
 _BYTES = (bytes, bytearray, memoryview)
 
 
+_SCALARS: Final = frozenset({int, float, bool, type(None)})
+
+
+def _clean(data: Any) -> bool:
+    # The fast pass (a few microseconds a record): no bytes, no NUL anywhere.
+    stack = [data]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        t = type(item)
+        if t is str:
+            if "\x00" in item:
+                return False
+        elif t is dict or t is FrozenDict:
+            push(item.values())
+        elif t is list or t is tuple:
+            push(item)
+        elif t in _SCALARS:
+            continue
+        elif isinstance(item, _BYTES):
+            return False
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+        elif isinstance(item, Mapping):
+            push(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            push(item)
+    return True
+
+
 def _bytes_problems(data: Any) -> list[Problem]:
     """Bytes anywhere in the input (pydantic's lax mode would decode them into text silently)
     and NUL characters in text (PostgreSQL cannot store them: every adapter must hold the same
     values)."""
+    if _clean(data):
+        return []
     out: list[Problem] = []
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
     while stack and len(out) < 20:
