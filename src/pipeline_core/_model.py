@@ -129,6 +129,8 @@ def _real_offset(value: datetime) -> datetime:
             "some beyond), got {offset}",
             {"offset": str(offset)},
         )
+    if 1 < value.year < 9999:  # an offset of at most 14 hours cannot leave years 1-9999
+        return value
     try:
         value.astimezone(UTC)
     except OverflowError:
