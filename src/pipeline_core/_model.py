@@ -51,6 +51,7 @@ __all__ = [
     "Timestamp",
     "as_fixed_offset",
     "deep_freeze",
+    "is_decimal_text",
     "record",
 ]
 
@@ -141,6 +142,14 @@ def _real_offset(value: datetime) -> datetime:
 
 
 _DECIMAL_TEXT: Final = re.compile(r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)
+_SIGNED_DECIMAL_TEXT: Final = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def is_decimal_text(text: str, *, signed: bool = False) -> bool:
+    """Whether ``text`` is a decimal number written the one accepted way: ASCII digits, an
+    optional decimal point and exponent, a sign only if ``signed``. Python's ``Decimal`` reads far
+    more (``"１２３"``, ``"1_000"``, ``" 12 "``, ``"NaN"``): those are not numbers here."""
+    return bool((_SIGNED_DECIMAL_TEXT if signed else _DECIMAL_TEXT).fullmatch(text))
 
 
 def _no_float_money(value: Any) -> Any:

@@ -262,3 +262,12 @@ def test_bad_values_raise_typed_errors_naming_the_field() -> None:
         storage.open("ftp://example")
     with pytest.raises(PipelineCoreError):
         storage.open("ftp://example")
+
+
+@pytest.mark.parametrize("text", ["１０００", "1_000", " 1000", "NaN"])
+def test_a_guard_compares_money_with_ascii_numbers_only(text: str) -> None:
+    from pipeline_core.stages.guards import Condition, guard_field_problems
+
+    problems = guard_field_problems(Condition("expected_amount", ">=", text), ("guards", 0))
+    assert [p.field for p in problems] == ["guards[0].value"]
+    assert guard_field_problems(Condition("expected_amount", ">=", "-5.5"), ("g",)) == []

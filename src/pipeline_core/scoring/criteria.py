@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 import attrs
 
+from pipeline_core._model import is_decimal_text
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.records import Lead
 from pipeline_core.scoring._units import hundredths
@@ -508,13 +509,10 @@ def mapping_getter(field: str, measure: str) -> Getter:
     return _counting(get) if measure == "count" else get
 
 
-_AMOUNT_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?\Z", re.ASCII)
-
-
 def _amount_text(field: str, text: str) -> Decimal:
     """An amount given as text in a plain mapping; anything but ASCII digits is a
     :class:`~pipeline_core.errors.ValidationError` naming ``field``."""
-    if not _AMOUNT_TEXT.match(text):
+    if not is_decimal_text(text):
         raise ValidationError(
             "lead",
             [

@@ -28,6 +28,7 @@ from typing import Any, Final, Literal, TypeAlias, get_args
 import attrs
 
 from pipeline_core._jsonvalue import check_definition
+from pipeline_core._model import is_decimal_text
 from pipeline_core.errors import ConfigError, PipelineCoreError, Problem
 from pipeline_core.records import Money, Opportunity
 
@@ -239,6 +240,10 @@ def _coerce_one(kind: str, value: Any) -> Any:
             value = repr(value)
         if not isinstance(value, int | str | Decimal):
             raise TypeError("compare a money field with a number or a decimal string")
+        if isinstance(value, str) and not is_decimal_text(value, signed=True):
+            raise ValueError(
+                "a decimal string is ASCII digits with an optional point, e.g. '5000.00'"
+            )
         return Decimal(value)
     if kind == "date":
         if not isinstance(value, str | date):
