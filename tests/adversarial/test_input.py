@@ -268,6 +268,6 @@ def test_bad_values_raise_typed_errors_naming_the_field() -> None:
 def test_a_guard_compares_money_with_ascii_numbers_only(text: str) -> None:
     from pipeline_core.stages.guards import Condition, guard_field_problems
 
-    problems = guard_field_problems(Condition("expected_amount", ">=", text), ("guards", 0))
+    problems = guard_field_problems(Condition("expected_amount", "ge", text), ("guards", 0))
     assert [p.field for p in problems] == ["guards[0].value"]
-    assert guard_field_problems(Condition("expected_amount", ">=", "-5.5"), ("g",)) == []
+    assert guard_field_problems(Condition("expected_amount", "ge", "-5.5"), ("g",)) == []
