@@ -271,3 +271,21 @@ def test_a_guard_compares_money_with_ascii_numbers_only(text: str) -> None:
     problems = guard_field_problems(Condition("expected_amount", "ge", text), ("guards", 0))
     assert [p.field for p in problems] == ["guards[0].value"]
     assert guard_field_problems(Condition("expected_amount", "ge", "-5.5"), ("g",)) == []
+
+
+@given(
+    st.text(st.characters(exclude_categories=["Cs"]))
+    | st.sampled_from(["\u0600\u06dd\u070f", "\U000110bd\U0001d173", "\U000e0041\ufff9"])
+)
+def test_cli_escaping_leaves_nothing_a_terminal_acts_on_and_keeps_json_exact(text: str) -> None:
+    import json
+    import unicodedata
+
+    from pipeline_core.cli._common import escape_text
+
+    shown = escape_text(text)
+    acting = [
+        c for c in shown if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c not in "\n\t"
+    ]
+    assert acting == []
+    assert json.loads(escape_text(json.dumps({"v": text}, ensure_ascii=False))) == {"v": text}

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,28 +167,37 @@ def count_option(text: str) -> int:
 _NUMBER: Final = re.compile(r"[0-9]+(\.[0-9]+)?\Z", re.ASCII)
 _COUNT: Final = re.compile(r"[0-9]{1,18}\Z", re.ASCII)
 
-# Characters a terminal could act on or hide: C0/C1 controls (ESC, BEL, CSI ...), DEL, and
-# format/separator characters (zero-width, bidi overrides, BOM, U+2028/2029). Tab and newline stay.
-_UNSAFE: Final = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
-    "\u2060-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
-)
+
+class _EscapeTable(dict[int, "int | str"]):
+    """``str.translate`` table built as characters are met: a character a terminal could act
+    on or hide (Unicode categories Cc, Cf, Zl, Zp, Cs: ESC, BEL, CSI, zero-width and bidi
+    characters, the BOM, line separators) maps to its ``\\uXXXX`` escape (a surrogate pair beyond
+    U+FFFF, so the text reads the same inside JSON strings); tab, newline and everything else map
+    to themselves."""
+
+    def __missing__(self, code: int) -> int | str:
+        value: int | str = code
+        if chr(code) not in "\n\t" and unicodedata.category(chr(code)) in _ACTING:
+            if code <= 0xFFFF:
+                value = f"\\u{code:04x}"
+            else:
+                rest = code - 0x10000
+                value = f"\\u{0xD800 + (rest >> 10):04x}\\u{0xDC00 + (rest & 0x3FF):04x}"
+        self[code] = value
+        return value
 
 
-def _escape_char(match: re.Match[str]) -> str:
-    # \uXXXX (a surrogate pair beyond U+FFFF) reads the same in text and inside JSON strings
-    code = ord(match.group())
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    code -= 0x10000
-    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+_ACTING: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_ESCAPES: Final = _EscapeTable()
 
 
 def escape_text(text: str) -> str:
     """``text`` with every character a terminal could act on or hide written as ``\\uXXXX``
     (ESC, BEL, other controls, zero-width and bidi characters, BOM); newline and tab are kept.
     Used for everything the CLI prints, so stored text cannot drive the terminal."""
-    return _UNSAFE.sub(_escape_char, text)
+    if text.isascii() and text.isprintable():
+        return text
+    return text.translate(_ESCAPES)
 
 
 class TerminalSafe(io.TextIOBase):
