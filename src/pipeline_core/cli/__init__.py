@@ -112,7 +112,11 @@ def _report(args: argparse.Namespace, exc: BaseException, code: int, prefix: str
     message = str(exc)
     errors = getattr(exc, "errors", None)
     if errors and all(hasattr(e, "row") for e in errors):  # an import's bad rows, by row number
-        message = f"{len(errors)} bad rows in the {getattr(exc, 'what', 'input')}:\n" + "\n".join(
+        total, rows = getattr(exc, "total", len(errors)), getattr(exc, "bad_rows", len(errors))
+        shown = (
+            f" (the first {len(errors)} problems of {total} listed)" if total > len(errors) else ""
+        )
+        message = f"{rows} bad rows in the {getattr(exc, 'what', 'input')}{shown}:\n" + "\n".join(
             f"  - {e}" for e in errors
         )
     print(f"pipeline-core: {prefix}: {escape_text(message)}", file=sys.stderr)
