@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
-import pydantic
 from pydantic import Field
 
 from pipeline_core._model import (
@@ -29,6 +28,7 @@ from pipeline_core._model import (
     CustomFields,
     FrozenDict,
     Id,
+    JsonObject,
     LongText,
     Name,
     Probability,
@@ -37,7 +37,6 @@ from pipeline_core._model import (
     Tags,
     Timestamp,
     Version,
-    deep_freeze,
     minor_units,
     record,
 )
@@ -478,7 +477,9 @@ class JournalEntry(Record):
     """An append-only history entry for things that are not stage moves: an ownership transfer, a
     merge of duplicates, a move to or claim from the public pool, a grade change.
 
-    ``payload`` holds the details as JSON-compatible data (e.g. ``{"from": "u1", "to": "u2"}``).
+    ``payload`` holds the details as JSON data (e.g. ``{"from": "u1", "to": "u2"}``): finite
+    numbers, text without NUL, lists and string-keyed objects, at most 64 levels deep; anything
+    else (NaN, bytes, sets, other objects) is refused, so every store returns what went in.
     """
 
     id: Id
@@ -487,7 +488,7 @@ class JournalEntry(Record):
     at: Timestamp
     by: Id
     reason: ShortText | None = None
-    payload: Annotated[dict[str, Any], pydantic.AfterValidator(deep_freeze)] = _EMPTY_CUSTOM
+    payload: JsonObject = _EMPTY_CUSTOM
     version: Version = 1
 
 
