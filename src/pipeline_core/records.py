@@ -435,7 +435,7 @@ class StageEvent(Record):
     pipeline: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     checks: tuple[Annotated[str, Field(max_length=300)], ...] = ()
     version: Version = 1
-    seq: Annotated[int, pydantic.Strict(), Field(ge=0)] = 0
+    seq: Annotated[int, Field(strict=True, ge=0)] = 0
 
 
 def _outcome_order(outcome: SlaOutcome) -> Iterator[Problem]:

@@ -72,3 +72,36 @@ def test_values_written_before_the_rules_are_listed_and_left_alone(tmp_path: Pat
     assert report.total == 3 and report.records == 4
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT id, doc FROM leads ORDER BY id").fetchall() == before
+
+
+def test_the_check_command_lists_what_the_access_rules_read_differently(tmp_path: Path) -> None:
+    """``pipeline-core check`` runs the access audit too: an id used both by a lead and by a deal
+    (a reference finds only its own kind since the access rules) is listed, nothing is changed."""
+    from datetime import UTC, datetime
+
+    from pipeline_core.cli import main
+    from pipeline_core.records import Opportunity
+
+    path = tmp_path / "shared.db"
+    store = storage.open(f"sqlite:///{path}")
+    t = datetime(2025, 2, 3, tzinfo=UTC)
+    store.leads.add(_lead(17))
+    store.opportunities.add(
+        Opportunity(
+            id="lead-17", name="Deal", created_at=t, owner_id="amy", stage="new", stage_entered_at=t
+        )
+    )
+    store.close()
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["check", "--store", f"sqlite:///{path}", "--json"])
+    assert rc == 3
+    found = json.loads(buf.getvalue())
+    access = [f for f in found["findings"] if f["auditor"] == "access"]
+    assert [(f["id"], f["field"], f["code"]) for f in access] == [("lead-17", "id", "shared_id")]
+    again = storage.open(f"sqlite:///{path}")
+    assert again.leads.get("lead-17").id == again.opportunities.get("lead-17").id == "lead-17"
+    again.close()

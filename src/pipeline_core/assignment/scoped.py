@@ -68,6 +68,8 @@ from pipeline_core.records import (
     Team,
     User,
 )
+from pipeline_core.storage._base import TABLES
+from pipeline_core.storage.check import Finding
 from pipeline_core.storage.ports import (
     AccountRepository,
     ActivityLog,
@@ -87,7 +89,13 @@ from pipeline_core.storage.ports import (
     UserRepository,
 )
 
-__all__ = ["ScopedStore", "audit", "reference_collection", "subject_collection"]
+__all__ = [
+    "ScopedStore",
+    "access_findings",
+    "audit",
+    "reference_collection",
+    "subject_collection",
+]
 
 R = TypeVar("R", bound=Record)
 Verb = Literal["read", "write"]
@@ -939,6 +947,18 @@ def audit(store: Store) -> list[Problem]:
         for record in getattr(store, collection).all():
             problems.extend(_audit_record(collection, record, owners, kinds_of))
     return problems
+
+
+def access_findings(store: Store) -> Iterator[Finding]:
+    """:func:`audit` as a :data:`~pipeline_core.storage.check.Auditor` for ``pipeline-core check``:
+    each problem as a :class:`~pipeline_core.storage.check.Finding` of auditor ``"access"`` (the
+    record kind in the singular, as the other findings name it)."""
+    kinds = {t.name: t.kind for t in TABLES}
+    for p in audit(store):
+        collection, rid, field = (str(part) for part in p.path)
+        yield Finding(
+            kinds.get(collection, collection), rid, field, p.value, p.message, p.code, "access"
+        )
 
 
 def _audit_record(

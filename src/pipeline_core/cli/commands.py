@@ -501,6 +501,7 @@ EXIT_FOUND: Final = 3
 
 
 def _check_store(args: argparse.Namespace) -> int:
+    from pipeline_core.assignment.scoped import access_findings
     from pipeline_core.storage.check import DEFAULT_AUDITORS, check_store, stored_values
 
     store = open_store(args.store)
@@ -509,7 +510,7 @@ def _check_store(args: argparse.Namespace) -> int:
             kinds = list(args.kind)
             report = check_store(store, (lambda s: stored_values(s, kinds),))
         else:
-            report = check_store(store, DEFAULT_AUDITORS)
+            report = check_store(store, (*DEFAULT_AUDITORS, access_findings))
     finally:
         store.close()
     if args.json:
