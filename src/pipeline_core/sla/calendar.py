@@ -485,7 +485,10 @@ class BusinessCalendar:
             clock = self._ensure(clock.first_day - timedelta(days=366), clock.last_day)
             base = self.cum_us(value)
             target = base + amount
-        k = bisect_left(clock.cum_end, target)
+        if amount > 0:  # the earliest instant at which ``amount`` has elapsed
+            k = bisect_left(clock.cum_end, target)
+        else:  # the latest instant from which exactly ``-amount`` remains (an opening, not a close)
+            k = bisect_right(clock.cum_end, target)
         return clock.starts[k] + (target - clock.cum[k])
 
     def between_us(self, a: int, b: int) -> int:
@@ -513,13 +516,33 @@ class BusinessCalendar:
             return value
         return self.add_us(value, 1) - 1
 
+    def prev_close_us(self, value: int) -> int:
+        """The latest instant at or before ``value`` that is in working time or closes a working
+        interval: ``value`` itself in working hours (or at a closing instant), else the close of
+        the last working interval before it (Friday 18:00 for a Sunday)."""
+        clock = self._cover_us(value)
+        grown = 0
+        while True:
+            k = bisect_right(clock.starts, value) - 1
+            if k >= 0:
+                end = clock.ends[k]
+                return value if value < end else end
+            grown += 1
+            if grown > _MAX_SEARCH_YEARS:
+                raise ValueError("no working time found within five years; check the calendar")
+            clock = self._ensure(clock.first_day - timedelta(days=366), clock.last_day)
+
     # -- public datetime API -----------------------------------------------------------------
 
     def add(self, instant: datetime, duration: timedelta) -> datetime:
         """The instant ``duration`` of working time after ``instant`` (before it, if negative).
 
         Starting outside working hours, the clock starts at the next opening: a lead arriving on
-        Saturday with 3 h to go is due on Monday at opening + 3 h. The result shows the calendar's
+        Saturday with 3 h to go is due on Monday at opening + 3 h. Forward, the result is the
+        *earliest* instant at which ``duration`` has elapsed (12:00, the close of the morning,
+        rather than 13:30); backward, the *latest* instant from which exactly ``-duration`` of
+        working time remains: 1 working hour before 14:30 with lunch 12:00-13:30 is 13:30, not
+        12:00 (so a reminder never lands in the lunch break or at a close). The result shows the calendar's
         local time with its fixed UTC offset (so comparisons stay exact across DST).
         ``add(t, timedelta(0))`` is ``t``.
         """
