@@ -206,14 +206,16 @@ def _sla(args: argparse.Namespace) -> int:
                 lead,
                 acts_of[lead.id],
                 grade=grade,
-                grade_at=lead.created_at,
+                grade_at=lead.graded_at or lead.created_at,  # the grade clock: last grade change
                 manager_id=managers.get(lead.owner_id or ""),
             )
             n += 1
             if n % 1000 == 0:
                 bar(n)
         for o in opportunities:
-            yield state_from_records(o, acts_of[o.id], manager_id=managers.get(o.owner_id))
+            yield state_from_records(
+                o, acts_of[o.id], manager_id=managers.get(o.owner_id), pipeline=pipeline
+            )
             n += 1
             if n % 1000 == 0:
                 bar(n)

@@ -30,7 +30,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from pipeline_core.clock import require_aware
-from pipeline_core.sla.calendar import US, from_us, to_us
+from pipeline_core.sla.calendar import US, add_days, fixed_offset, from_us, to_us
 from pipeline_core.sla.engine import (
     F_ACTIONS,
     F_CLOSED,
@@ -44,6 +44,7 @@ from pipeline_core.sla.engine import (
     F_OBJECTIONS,
     F_PAUSES,
     F_PLAN_DUE,
+    F_TZ,
     F_UNANSWERED,
     action_done,
 )
@@ -424,6 +425,19 @@ class _Run:
             out = np.where(ok, out, self._one_by_one(values, ~ok, nopen))
         return out
 
+    def days(self, values: Any, amount: int) -> Any:
+        """``calendar.add_days`` in the calendar's zone on an array: ``values + amount``, or
+        local days one by one where the zone changes its UTC offset (DST)."""
+        if amount % _DAY_US == 0 and amount and len(values):
+            tz = self.engine.calendar.tz
+            lo = int(values.min()) - abs(amount)
+            hi = int(values.max()) + abs(amount)
+            if not fixed_offset(tz, lo, hi):
+                return self._one_by_one(
+                    values, self.np.ones(len(values), dtype=bool), lambda v: add_days(v, amount, tz)
+                )
+        return values + amount
+
     def prev_close(self, values: Any) -> Any:
         """``calendar.prev_close_us`` on an array."""
         np = self.np
@@ -458,6 +472,11 @@ class _Run:
         if pause_rules:
             paused = np.fromiter(map(bool, map(itemgetter(_PAUSES), self.facts)), bool, count=n)
             by_engine |= paused
+        # states with a zone of their own (the owner's day): local days in that zone
+        own_zone = np.fromiter(
+            (z is not None for z in map(itemgetter(F_TZ), self.facts)), bool, count=n
+        )
+        by_engine |= own_zone
         columnar = ~by_engine
         for rule in engine._rules:
             applies = np.array([rule in rules for rules, _, _ in plans], dtype=bool)
@@ -516,7 +535,7 @@ class _Run:
         if rule.business:
             due = self.add(start, rule.within) if rule.within else self.next_open(start)
         else:
-            due = start + rule.within
+            due = self.days(start, rule.within)
             if rule.roll:
                 due = self.next_open(due)
         end = self._end(rule, index, start)
@@ -531,7 +550,7 @@ class _Run:
             elif rule.business:
                 fire = self.add(due, offset)
             else:
-                fire = due + offset
+                fire = self.days(due, offset)
                 if rule.roll:
                     fire = self.prev_close(fire) if offset < 0 else self.next_open(fire)
             if rule.clamp:

@@ -20,6 +20,7 @@ instance (no global state).
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +34,7 @@ import attrs
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 
-__all__ = ["BusinessCalendar", "WorkingHours", "parse_hours"]
+__all__ = ["BusinessCalendar", "WorkingHours", "add_days", "fixed_offset", "parse_hours"]
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 US: Final = timedelta(microseconds=1)
@@ -72,6 +73,43 @@ def local_fixed(value: int, tz: ZoneInfo) -> datetime:
     offset = local.utcoffset()
     assert offset is not None
     return local.replace(tzinfo=dt_timezone(offset), fold=0)
+
+
+_DAY_US: Final = 86_400_000_000
+_HOUR_US: Final = 3_600_000_000
+_BLOCK_US: Final = 365 * _DAY_US
+
+
+@functools.lru_cache(maxsize=4096)
+def _fixed_block(tz: ZoneInfo, block: int) -> bool:
+    """Whether ``tz`` keeps one UTC offset through the 365-day block ``block`` after the epoch
+    (checked every hour: every real offset change lasts far longer than an hour)."""
+    lo = block * _BLOCK_US
+    first = from_us(lo, tz).utcoffset()
+    t = lo
+    while t <= lo + _BLOCK_US + _HOUR_US:
+        if from_us(t, tz).utcoffset() != first:
+            return False
+        t += _HOUR_US
+    return True
+
+
+def fixed_offset(tz: ZoneInfo, lo: int, hi: int) -> bool:
+    """Whether ``tz`` keeps one UTC offset from ``lo`` to ``hi`` (µs since the epoch)."""
+    first, last = lo // _BLOCK_US, hi // _BLOCK_US
+    if not all(_fixed_block(tz, b) for b in range(first, last + 1)):
+        return False
+    return first == last or from_us(lo, tz).utcoffset() == from_us(hi, tz).utcoffset()
+
+
+def add_days(value: int, amount: int, tz: ZoneInfo) -> int:
+    """``value + amount`` (µs) where a whole number of days counts *local* days in ``tz``: the
+    same wall-clock time N days later, 23 or 25 hours for a day across a DST change (a person's
+    "in 2 days" on their own clock). Other amounts are plain elapsed time."""
+    if amount % _DAY_US or fixed_offset(tz, min(value, value + amount), max(value, value + amount)):
+        return value + amount
+    local = from_us(value, tz)
+    return to_us(local + timedelta(days=amount // _DAY_US))
 
 
 def parse_hours(text: str) -> WorkingHours:

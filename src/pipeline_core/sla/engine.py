@@ -22,13 +22,14 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence, Set
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
 from pipeline_core._fastbuild import builder
 from pipeline_core.clock import require_aware
 from pipeline_core.records import SlaOutcome
-from pipeline_core.sla.calendar import US, BusinessCalendar, from_us, to_us
+from pipeline_core.sla.calendar import US, BusinessCalendar, add_days, from_us, to_us
 from pipeline_core.sla.items import FAST, Breach, Escalation, Item, Reminder, route_up
 from pipeline_core.sla.policy import (
     PipelineLike,
@@ -71,6 +72,7 @@ F_KEY: Final = 16
 F_UNANSWERED: Final = 17
 F_OBJECTIONS: Final = 18
 F_NEEDS_CHANGES: Final = 19
+F_TZ: Final = 20  # the zone of the owner's day (None: the calendar's)
 
 _TRIGGER_INDEX: Final = {
     Trigger.CREATED: F_CREATED,
@@ -196,9 +198,13 @@ class _Recurrence:
             return False
         return self.until is None or self._at(local, k) <= self.until
 
-    def around(self, start: int, now: int) -> tuple[int | None, int | None]:
-        """(latest occurrence in (start, now], first occurrence after now), as µs."""
-        local = from_us(start, self.tz)
+    def around(
+        self, start: int, now: int, tz: ZoneInfo | None = None
+    ) -> tuple[int | None, int | None]:
+        """(latest occurrence in (start, now], first occurrence after now), as µs, counted on
+        the wall clock of ``tz`` (default: the calendar's zone)."""
+        zone = self.tz if tz is None else tz
+        local = from_us(start, zone)
         delta = self.delta
         if delta is not None:
             if isinstance(delta, timedelta):
@@ -224,7 +230,7 @@ class _Recurrence:
                 return found, after if self._exists(local, k + 1) else None
             return self._at(local, k), after
         rule = parse_recurrence(self.text, local)
-        now_dt = from_us(now, self.tz)
+        now_dt = from_us(now, zone)
         last = rule.before(now_dt, inc=True)
         nxt = rule.after(now_dt, inc=False)
         last_us = None if last is None else to_us(last)
@@ -433,7 +439,7 @@ class SlaEngine:
         if business:
             due = cal.add_us(start, rule.within) if rule.within else cal.next_open_us(start)
         else:
-            due = start + rule.within
+            due = add_days(start, rule.within, facts[F_TZ] or cal.tz)
         pauses = facts[F_PAUSES]
         if pauses and rule.pause_on:
             for p_start, p_end in pause_union(pauses, rule.pause_on):
@@ -462,21 +468,24 @@ class SlaEngine:
                     total += self._measure(rule, a, b)
         return total
 
-    def fire_at(self, rule: _Compiled, due: int, offset: int, start: int) -> int:
+    def fire_at(
+        self, rule: _Compiled, due: int, offset: int, start: int, tz: ZoneInfo | None = None
+    ) -> int:
         """When a step ``offset`` from the deadline ``due`` fires (µs). Business basis: the
         offset counts working time (``calendar.add``: before the deadline, the latest instant
         from which that much working time remains). ``roll_to_business``: calendar time, then
         into working time (a step before the deadline back to the last close, a step after it
         forward to the next opening). Calendar basis: plain time. A step before the clock start
         fires at the start (its first working instant for working-time rules), except before a
-        contract end."""
+        contract end. Whole days of calendar time are local days of ``tz`` (default: the
+        calendar's zone; :func:`~pipeline_core.sla.calendar.add_days`)."""
         cal = self.calendar
         if offset == 0:
             fire = due
         elif rule.business:
             fire = cal.add_us(due, offset)
         else:
-            fire = due + offset
+            fire = add_days(due, offset, cal.tz if tz is None else tz)
             if rule.roll:
                 fire = cal.prev_close_us(fire) if offset < 0 else cal.next_open_us(fire)
         if fire < start and rule.clamp:
@@ -501,7 +510,7 @@ class SlaEngine:
         elif rule.business:
             due = cal.add_us(start, rule.within) if rule.within else cal.next_open_us(start)
         else:
-            due = start + rule.within
+            due = add_days(start, rule.within, facts[F_TZ] or cal.tz)
             if rule.roll:
                 clock = cal._clock
                 if clock.lo_us <= due < clock.hi_us:
@@ -531,8 +540,9 @@ class SlaEngine:
         # steps are sorted by offset, so their fire times never decrease: stop at the first one
         # that is not due yet (it is the next due time) or that the end of the clock cut off
         fire_at = self.fire_at
+        tz = facts[F_TZ]
         for name, offset, manager, cls, reassign, build in rule.steps:
-            fire = due if offset == 0 else fire_at(rule, due, offset, start)
+            fire = due if offset == 0 else fire_at(rule, due, offset, start, tz)
             if end is not None and fire >= end:
                 return None
             if fire > now:
@@ -563,7 +573,7 @@ class SlaEngine:
         closed = facts[F_CLOSED] if rule.closes else None
         horizon = now if closed is None or closed > now else closed - 1
         assert rule.recurrence is not None
-        last, nxt = rule.recurrence.around(start, horizon)
+        last, nxt = rule.recurrence.around(start, horizon, facts[F_TZ])
         if last is not None and self._met(rule, facts, last) is None:
             items.append(
                 _NEW_REMINDER(

@@ -13,6 +13,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
@@ -115,6 +116,7 @@ def compute_facts(state: SlaState) -> tuple[Any, ...]:
     # what selects the rules, and the risk counts (read column-wise by the batch evaluation)
     values.append((state.kind, state.stage, state.grade))
     values += (state.unanswered, state.objections, state.needs_changes)
+    values.append(None if state.timezone is None else ZoneInfo(state.timezone))
     return tuple(values)
 
 
@@ -160,6 +162,18 @@ def _check(state: SlaState) -> None:
             problems.append(
                 Problem(("pauses", i, "end"), "cannot be before start", pause.end, "before_start")
             )
+    if state.timezone is not None:
+        try:
+            ZoneInfo(state.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            problems.append(
+                Problem(
+                    ("timezone",),
+                    "unknown IANA time zone; expected e.g. 'Asia/Shanghai'",
+                    state.timezone,
+                    "unknown_timezone",
+                )
+            )
     for name in ("unanswered", "objections", "needs_changes"):
         if getattr(state, name) < 0:
             problems.append(
@@ -179,7 +193,9 @@ class SlaState:
     ``action_times`` to every instant they were done (:func:`state_from_records` fills both). A
     rule on an action is met by its first doing at or after the clock's start.
     ``pauses`` hold pause intervals (e.g. reason ``"waiting_on_customer"``). ``closed_at`` is set
-    when the lead/opportunity is closed (won, lost, converted, disqualified).
+    when the lead/opportunity is closed (won, lost, converted, disqualified). ``timezone``: the
+    IANA zone of the owner's day (:func:`pipeline_core.sla.zone_of`; ``None``: the policy
+    calendar's): calendar-time durations of whole days and recurrences count its local days.
     """
 
     subject_id: str
@@ -213,6 +229,7 @@ class SlaState:
     contract_end_at: datetime | None = None
     closed_at: datetime | None = None
     pauses: tuple[Pause, ...] = ()
+    timezone: str | None = None
     _facts: Any = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -289,6 +306,7 @@ def state_from_records(
     pipeline: StageKinds | None = None,
     events: Iterable[StageEvent] | None = None,
     evidence: Mapping[str, Evidence] = ACTION_EVIDENCE,
+    timezone: str | None = None,
 ) -> SlaState:
     """Summarise a record and its activities into an :class:`SlaState`.
 
@@ -308,6 +326,8 @@ def state_from_records(
     deal in a won stage was won at its ``closed_at`` (the first entry into a closed stage, as
     ``Pipeline.move`` sets it). Without ``pipeline`` the template named by the deal's
     ``pipeline`` is used; an explicit ``won_at`` wins over all of these.
+
+    ``timezone``: the zone of the owner's day (:func:`pipeline_core.sla.zone_of`).
 
     **Grade clock**: ``grade_at`` defaults to the lead's ``graded_at`` (the instant of the last
     grade change), else its creation.
@@ -403,6 +423,7 @@ def state_from_records(
         contract_end_at=contract_end_at,
         closed_at=closed_at,
         pauses=pauses,
+        timezone=timezone,
     )
 
 
