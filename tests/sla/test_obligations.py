@@ -65,7 +65,9 @@ def one_rule(rule: Rule, calendar: BusinessCalendar = LUNCH_CAL, **kw: object) -
     return SlaEngine(Policy(id="p", rules=(rule,), calendar=calendar, **kw))  # type: ignore[arg-type]
 
 
-def all_paths(engine: SlaEngine, states: list[SlaState], now: datetime) -> list[tuple[str, str, datetime]]:
+def all_paths(
+    engine: SlaEngine, states: list[SlaState], now: datetime
+) -> list[tuple[str, str, datetime]]:
     """(rule, kind, instant) of the items due at ``now``; the engine, the batch and an agenda
     advanced once must agree."""
     one = sorted((i.rule, i.kind, i.at) for s in states for i in engine.evaluate(s, now))
@@ -271,8 +273,9 @@ def test_a_stage_revisit_is_done_by_a_visit_that_reached_the_customer() -> None:
     entered = sh(3, 3, 10)  # Monday
     deal = Opportunity(id="o1", name="Piles", created_at=entered, owner_id="amy",
                        stage="needs_confirmed", stage_entered_at=entered, needs="piles")  # fmt: skip
-    silent_visit = Activity(id="a1", kind=ActivityKind.VISIT, at=sh(3, 4, 10), owner_id="amy",
-                            opportunity_id="o1")  # nobody answered, no outcome: not a revisit
+    silent_visit = Activity(
+        id="a1", kind=ActivityKind.VISIT, at=sh(3, 4, 10), owner_id="amy", opportunity_id="o1"
+    )  # nobody answered, no outcome: not a revisit
     answered_call = Activity(id="a2", kind=ActivityKind.CALL, at=sh(3, 6, 15), owner_id="amy",
                              opportunity_id="o1", outcome=Outcome.WATCHING)  # fmt: skip
     rule = "sop.needs_confirmed.weekly_revisit"
@@ -337,15 +340,15 @@ def test_a_stage_action_that_cannot_merge_with_its_policy_rule_is_a_config_error
     base = default_policy(default_calendar())
     cadence = Rule(id="calls.weekly", trigger=Trigger.CREATED, target=Target.FIRST_CALL,
                    recurrence="FREQ=WEEKLY", conditions=DEALS, steps=())  # fmt: skip
-    rules = tuple(r for r in base.rules if r.id != "opportunity.first_call") + (cadence,)
-    with pytest.raises(ConfigError, match="calls.weekly"):
+    rules = (*(r for r in base.rules if r.id != "opportunity.first_call"), cadence)
+    with pytest.raises(ConfigError, match=r"calls\.weekly"):
         SlaEngine(attrs.evolve(base, rules=rules), pipeline=templates.get("small_team"))
     graded = tuple(
         attrs.evolve(r, conditions=attrs.evolve(r.conditions, grades=frozenset({"A"})))
         if r.id == "opportunity.needs_analysis" else r
         for r in base.rules
     )  # fmt: skip
-    with pytest.raises(ConfigError, match="opportunity.needs_analysis"):
+    with pytest.raises(ConfigError, match=r"opportunity\.needs_analysis"):
         SlaEngine(attrs.evolve(base, rules=graded), pipeline=templates.get("small_team"))
 
 
