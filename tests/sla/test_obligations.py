@@ -325,15 +325,42 @@ def test_a_stage_rule_and_a_policy_rule_for_one_action_are_one_obligation() -> N
     # from creation, rolled to Mon 09:00); the policy's chain: remind 4 h before (Wed 06:00, back
     # to the last close Tue 18:00), breach, escalate a day after (Thu 10:00)
     assert calls == [
-        ("sop.first_contact.first_call", "breach", sh(3, 5, 10)),
-        ("sop.first_contact.first_call", "escalation", sh(3, 6, 10)),
-        ("sop.first_contact.first_call", "reminder", sh(3, 4, 18)),
+        ("opportunity.first_call", "breach", sh(3, 5, 10)),
+        ("opportunity.first_call", "escalation", sh(3, 6, 10)),
+        ("opportunity.first_call", "reminder", sh(3, 4, 18)),
     ]
-    # in a stage whose SOP does not name the action, the policy rule applies from creation
+    # one obligation, one id: the stage's rule reports as the policy rule it merged with
+    (merged,) = [r for r in engine.policy.rules if r.id == "sop.first_contact.first_call"]
+    assert merged.obligation == "opportunity.first_call"
+    # in a stage whose SOP does not name the action, the policy rule applies from creation:
+    # Fri 10:00 + 48 h = Sun 10:00, rolled to Mon 09:00; reminder Mon 05:00 -> back to Fri 18:00;
+    # escalation Tue 09:00
     later = state.evolve(stage="needs_confirmed")
-    assert [i[0] for i in all_paths(engine, [later], sh(3, 20)) if "first_call" in i[0]] == [
-        "opportunity.first_call"
-    ] * 3
+    assert [i for i in all_paths(engine, [later], sh(3, 20)) if "first_call" in i[0]] == [
+        ("opportunity.first_call", "breach", sh(3, 3, 9)),
+        ("opportunity.first_call", "escalation", sh(3, 4, 9)),
+        ("opportunity.first_call", "reminder", sh(2, 28, 18)),
+    ]
+
+
+def test_a_deal_created_in_the_stage_keeps_one_set_of_items_when_it_moves_on() -> None:
+    engine = SlaEngine(default_policy(default_calendar()), pipeline=templates.get("small_team"))
+    t0 = sh(3, 3, 10)
+    in_stage = SlaState(subject_id="o", kind="opportunity", created_at=t0, stage="first_contact",
+                        stage_entered_at=t0, owner_id="amy", manager_id="max",
+                        first_call_at=sh(3, 7, 11))  # a late call, Friday 11:00  # fmt: skip
+    moved = in_stage.evolve(stage="needs_confirmed", stage_entered_at=sh(3, 7, 12))
+    calls = {i.id for i in engine.evaluate(in_stage, sh(3, 20)) if "first_call" in i.rule}
+    # reminder Tue 18:00, breach Wed 10:00, escalation Thu 10:00: the same three items (same ids)
+    # whether the deal is still in first_contact or has moved on; an agenda reports them once
+    assert len(calls) == 3
+    assert calls == {i.id for i in engine.evaluate(moved, sh(3, 20)) if "first_call" in i.rule}
+    agenda = Agenda(engine)
+    agenda.put(in_stage)
+    first = agenda.advance(sh(3, 7, 11, 30))
+    agenda.put(moved)
+    again = agenda.advance(sh(3, 20))
+    assert {i.id for i in first} >= calls and not any("first_call" in i.rule for i in again)
 
 
 def test_a_stage_action_that_cannot_merge_with_its_policy_rule_is_a_config_error() -> None:

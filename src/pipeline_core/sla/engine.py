@@ -273,7 +273,7 @@ class _Compiled:
 
     def __init__(self, rule: Rule, calendar: BusinessCalendar) -> None:
         self.rule = rule
-        self.id = rule.id
+        self.id = rule.obligation or rule.id  # the id items and outcomes carry
         self.trigger_index = _TRIGGER_INDEX[rule.trigger]
         self.from_created = rule.trigger is Trigger.LAST_CONTACT
         # steps before the start fire at the start, except before a contract end (the point)

@@ -251,6 +251,10 @@ class Rule:
     steps: tuple[Step, ...] = DEFAULT_STEPS
     while_open: bool = True
     label: str = ""
+    obligation: str | None = None
+    """The id its items and outcomes carry when it is not its own: a stage SOP rule merged with a
+    policy rule reports as that policy rule (one obligation, one id, whichever stage the deal is
+    in; see :meth:`Policy.with_pipeline`). ``None``: its own ``id``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -307,6 +311,7 @@ class _RuleData(_Strict):
     steps: list[_StepData] = [_StepData(action=StepAction.BREACH)]
     while_open: bool = True
     label: str = ""
+    obligation: str | None = None
 
 
 class _RiskData(_Strict):
@@ -474,6 +479,7 @@ class Policy:
                 steps=tuple(Step(s.action, s.offset, s.to) for s in r.steps),
                 while_open=r.while_open,
                 label=r.label,
+                obligation=r.obligation,
             )
             for r in parsed.rules
         )
@@ -536,6 +542,7 @@ class Policy:
                     ],
                     "while_open": r.while_open,
                     "label": r.label,
+                    "obligation": r.obligation,
                 }
                 for r in self.rules
             ],
@@ -579,7 +586,9 @@ class Policy:
         the stage's rule replaces the policy rule (the policy rule gets the stage in
         ``conditions.stages_none``), with **the stage's deadline** (trigger: stage entry, its
         ``within`` and time basis) and the policy rule's target, steps, pauses and
-        ``roll_to_business``. Elsewhere the policy rule applies as before. Without such a policy
+        ``roll_to_business``, reporting under the policy rule's id (``Rule.obligation``: one
+        obligation, one id, so a deal created in the stage gets the same items before and after
+        it leaves). Elsewhere the policy rule applies as before. Without such a policy
         rule the stage rule reminds the owner ``remind_before`` of the limit before the
         deadline, breaches at it, and escalates to the manager half the limit after.
 
@@ -589,6 +598,7 @@ class Policy:
         opportunities would lose the obligation), or several policy rules claim the action.
         """
         added: list[Rule] = []
+        merged: dict[str, list[Rule]] = {}  # policy rule id -> its stage variants (kept next to it)
         problems: list[Problem] = []
         rules = list(self.rules)
         existing = {r.id for r in self.rules}
@@ -651,7 +661,7 @@ class Policy:
                         stages_none=policy_rule.conditions.stages_none | {stage.id},
                     ),
                 )
-                added.append(
+                merged.setdefault(policy_rule.id, []).append(
                     attrs.evolve(
                         policy_rule,
                         id=rule_id,
@@ -660,11 +670,13 @@ class Policy:
                         basis=basis,
                         conditions=conditions,
                         label=f"stage {stage.id}: {action.id} (merged with {policy_rule.id})",
+                        obligation=policy_rule.obligation or policy_rule.id,
                     )
                 )
         if problems:
             raise ConfigError("Policy", problems)
-        return attrs.evolve(self, rules=(*rules, *added)).validate(stages=pipeline)
+        ordered = [x for r in rules for x in (r, *merged.get(r.id, ()))]
+        return attrs.evolve(self, rules=(*ordered, *added)).validate(stages=pipeline)
 
 
 def obligation_of(rule: Rule) -> str | None:
