@@ -106,10 +106,22 @@ def add_days(value: int, amount: int, tz: ZoneInfo) -> int:
     """``value + amount`` (µs) where a whole number of days counts *local* days in ``tz``: the
     same wall-clock time N days later, 23 or 25 hours for a day across a DST change (a person's
     "in 2 days" on their own clock). Other amounts are plain elapsed time."""
-    if amount % _DAY_US or fixed_offset(tz, min(value, value + amount), max(value, value + amount)):
-        return value + amount
-    local = from_us(value, tz)
-    return to_us(local + timedelta(days=amount // _DAY_US))
+    end = value + amount
+    if not amount or amount % _DAY_US:
+        return end
+    block = value // _BLOCK_US
+    if block == end // _BLOCK_US:  # the common case: one 365-day block, looked up once
+        fixed = _FIXED_BLOCKS.get((tz, block))
+        if fixed is None:
+            fixed = _FIXED_BLOCKS[(tz, block)] = _fixed_block(tz, block)
+        if fixed:
+            return end
+    elif fixed_offset(tz, min(value, end), max(value, end)):
+        return end
+    return to_us(from_us(value, tz) + timedelta(days=amount // _DAY_US))
+
+
+_FIXED_BLOCKS: dict[tuple[ZoneInfo, int], bool] = {}
 
 
 def parse_hours(text: str) -> WorkingHours:

@@ -73,6 +73,7 @@ F_UNANSWERED: Final = 17
 F_OBJECTIONS: Final = 18
 F_NEEDS_CHANGES: Final = 19
 F_TZ: Final = 20  # the zone of the owner's day (None: the calendar's)
+_DAY_US: Final = 86_400_000_000
 
 _TRIGGER_INDEX: Final = {
     Trigger.CREATED: F_CREATED,
@@ -541,8 +542,22 @@ class SlaEngine:
         # that is not due yet (it is the next due time) or that the end of the clock cut off
         fire_at = self.fire_at
         tz = facts[F_TZ]
+        business = rule.business
+        plain = not business and not rule.roll
         for name, offset, manager, cls, reassign, build in rule.steps:
-            fire = due if offset == 0 else fire_at(rule, due, offset, start, tz)
+            # fire_at, with its two cheap cases inlined (the engine's hot path)
+            if offset == 0:
+                fire = due
+            elif business:
+                fire = cal.add_us(due, offset)
+                if fire < start and rule.clamp:
+                    fire = cal.next_open_us(start)
+            elif plain and offset % _DAY_US:
+                fire = due + offset
+                if fire < start and rule.clamp:
+                    fire = start
+            else:
+                fire = fire_at(rule, due, offset, start, tz)
             if end is not None and fire >= end:
                 return None
             if fire > now:
