@@ -536,3 +536,33 @@ def test_every_step_of_a_working_time_rule_lands_in_working_time(
         if item.rule in working:
             at = item.at
             assert cal.is_working_time(at) or cal.is_working_time(at - timedelta(microseconds=1))
+
+
+def test_a_backtest_decides_wins_by_stage_and_actions_by_evidence_too() -> None:
+    from pipeline_core.sla import backtest
+
+    pipeline = templates.get("small_team")
+    t0 = sh(1, 6, 10)  # Monday
+    deal = Opportunity(id="o1", name="Pumps", created_at=t0, owner_id="amy",
+                       stage="first_contact", stage_entered_at=t0, pipeline="small_team",
+                       needs="pumps", expected_amount=Money.of("80000", "CNY"))  # fmt: skip
+    events = []
+    for day, stage in ((1, "needs_confirmed"), (2, "proposal_quote"),
+                       (3, "contract_negotiation"), (4, "won")):  # fmt: skip
+        deal, event = pipeline.move(deal, stage, at=t0 + timedelta(days=day), by="amy")
+        events.append(event)
+    lost = Opportunity(id="o2", name="Valves", created_at=t0, owner_id="amy", stage="lost",
+                       stage_entered_at=t0 + timedelta(days=1), closed_at=t0 + timedelta(days=1),
+                       pipeline="small_team", won_reason="stale", lost_reason="budget")  # fmt: skip
+    visit = Activity(id="a1", kind=ActivityKind.VISIT, at=t0 + timedelta(hours=30),
+                     owner_id="amy", opportunity_id="o1", outcome=Outcome.POSITIVE)  # fmt: skip
+    engine = SlaEngine(default_policy(default_calendar()), pipeline=pipeline)
+    report = backtest(engine, until=sh(5, 1), opportunities=[deal, lost], stage_events=events,
+                      activities=[visit])  # fmt: skip
+    surveys = [(i.subject_id, i.at) for i in report.items if i.rule == "after_sale.survey"]
+    # o1 won Fri 10 Jan 10:00 (the won stage event; no won_reason): survey 10 Apr 10:00;
+    # o2 is lost whatever its won_reason says: no survey
+    assert surveys == [("o1", sh(4, 10, 10))]
+    # the visit of Tue 7 Jan 16:00 (an outcome: the customer was reached) is the revisit of
+    # needs_confirmed (entered Tue 10:00): no weekly-revisit item
+    assert not [i for i in report.items if "weekly_revisit" in i.rule]
