@@ -566,3 +566,11 @@ def test_a_backtest_decides_wins_by_stage_and_actions_by_evidence_too() -> None:
     # the visit of Tue 7 Jan 16:00 (an outcome: the customer was reached) is the revisit of
     # needs_confirmed (entered Tue 10:00): no weekly-revisit item
     assert not [i for i in report.items if "weekly_revisit" in i.rule]
+
+
+def test_a_recurrence_refuses_a_working_time_basis_it_would_not_follow() -> None:
+    for extra in ({"roll_to_business": True}, {"basis": "business"}):
+        with pytest.raises(ConfigError, match="recurrence"):
+            Policy.from_dict({"id": "p", "rules": [
+                {"id": "nurture", "trigger": "grade_assigned", "target": "contact",
+                 "recurrence": "FREQ=WEEKLY", "steps": [], **extra}]})  # fmt: skip

@@ -783,6 +783,18 @@ def _problems(
             problems.append(
                 Problem((*path, "steps"), "a deadline rule needs at least one step", [], "no_steps")
             )
+        if rule.recurrence is not None and (
+            rule.roll_to_business or rule.basis is TimeBasis.BUSINESS
+        ):
+            problems.append(
+                Problem(
+                    (*path, "recurrence"),
+                    "a recurrence falls on its occurrences (calendar time): basis 'business' and "
+                    "roll_to_business do not apply to it; use BYDAY/BYHOUR to name working days",
+                    rule.recurrence,
+                    "recurrence_basis",
+                )
+            )
         if rule.recurrence is not None:
             try:
                 r = parse_recurrence(rule.recurrence, reference)
