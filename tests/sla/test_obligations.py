@@ -7,6 +7,7 @@ comments); the engine, the column-wise batch and the agenda must all give it.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -574,3 +575,31 @@ def test_a_recurrence_refuses_a_working_time_basis_it_would_not_follow() -> None
             Policy.from_dict({"id": "p", "rules": [
                 {"id": "nurture", "trigger": "grade_assigned", "target": "contact",
                  "recurrence": "FREQ=WEEKLY", "steps": [], **extra}]})  # fmt: skip
+
+
+def test_the_sla_command_starts_the_grade_clock_at_the_last_grade_change(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from pipeline_core import storage
+    from pipeline_core.cli import main
+
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    store = storage.open(url)
+    store.leads.add(Lead(id="L1", created_at=sh(2, 3, 9), source="website", owner_id="amy",
+                         custom={"grade": "A"}, graded_at=sh(3, 4, 15)))  # fmt: skip
+    store.activities.append(Activity(id="a1", kind=ActivityKind.CALL, at=sh(2, 3, 9, 30),
+                                     owner_id="amy", lead_id="L1", replied=True))  # fmt: skip
+    store.close()
+    assert main(["sla", "--store", url, "--now", "2025-03-05T10:00:00+08:00", "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)["items"]
+    # regraded to A on Tue 4 Mar 15:00: contact due Wed 15:00, reminder 4 h before = Wed 11:00,
+    # both after 10:00 — nothing is due yet (from creation it would be four weeks overdue)
+    assert [i for i in items if i["rule"] == "grade.A.contact"] == []
+    assert main(["sla", "--store", url, "--now", "2025-03-05T15:30:00+08:00", "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)["items"]
+    assert sorted((i["kind"], i["at"]) for i in items if i["rule"] == "grade.A.contact") == [
+        ("breach", "2025-03-05T07:00:00+00:00"),
+        ("reminder", "2025-03-05T03:00:00+00:00"),
+    ]
