@@ -472,9 +472,12 @@ class _Run:
         if pause_rules:
             paused = np.fromiter(map(bool, map(itemgetter(_PAUSES), self.facts)), bool, count=n)
             by_engine |= paused
-        # states with a zone of their own (the owner's day): local days in that zone
+        # states whose owner's day is in another zone than the calendar's: local days there
+        cal_tz = engine.calendar.tz
         own_zone = np.fromiter(
-            (z is not None for z in map(itemgetter(F_TZ), self.facts)), bool, count=n
+            (z is not None and z != cal_tz for z in map(itemgetter(F_TZ), self.facts)),
+            bool,
+            count=n,
         )
         by_engine |= own_zone
         columnar = ~by_engine
