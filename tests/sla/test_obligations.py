@@ -603,3 +603,37 @@ def test_the_sla_command_starts_the_grade_clock_at_the_last_grade_change(
         ("breach", "2025-03-05T07:00:00+00:00"),
         ("reminder", "2025-03-05T03:00:00+00:00"),
     ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 7 * 24 * 12),  # the start, in 5-minute steps after Monday 3 March 00:00
+    st.lists(
+        st.tuples(st.sampled_from(["customer", "vendor", "other"]), st.integers(0, 5 * 24 * 12),
+                  st.integers(1, 24 * 12)),
+        max_size=3,
+    ),
+    st.integers(1, 12 * 12),  # the limit, in 5-minute steps of working time
+)  # fmt: skip
+def test_a_paused_business_deadline_is_where_the_unpaused_working_time_reaches_the_limit(
+    start_step: int, pauses: list[tuple[str, int, int]], limit_steps: int
+) -> None:
+    """Oracle: walk 5-minute slots (the calendar's hours are on that grid) from the start,
+    counting those in working time that no relevant pause covers."""
+    five = timedelta(minutes=5)
+    origin = sh(3, 3)
+    start = origin + start_step * five
+    rule = Rule(id="r", trigger=Trigger.CREATED, target=Target.FIRST_CALL,
+                within=limit_steps * five, basis=TimeBasis.BUSINESS, pause_on=WAITS,
+                conditions=DEALS)  # fmt: skip
+    state = SlaState(
+        subject_id="o", created_at=start,
+        pauses=tuple(Pause(r, start + a * five, start + (a + n) * five) for r, a, n in pauses),
+    )  # fmt: skip
+    covered = {a + j for r, a, n in pauses if r in WAITS for j in range(n)}
+    counted, k = 0, 0
+    while counted < limit_steps:
+        if k not in covered and LUNCH_CAL.is_working_time(start + k * five):
+            counted += 1
+        k += 1
+    assert one_rule(rule).open_clocks(state)[0][2] == start + k * five
