@@ -637,3 +637,29 @@ def test_a_paused_business_deadline_is_where_the_unpaused_working_time_reaches_t
             counted += 1
         k += 1
     assert one_rule(rule).open_clocks(state)[0][2] == start + k * five
+
+
+def test_the_sla_command_counts_whole_days_in_the_owners_zone(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from pipeline_core import storage
+    from pipeline_core.cli import main
+
+    ny = ZoneInfo("America/New_York")
+    url = f"sqlite:///{tmp_path / 'z.db'}"
+    store = storage.open(url)
+    store.teams.add(Team(id="east", name="East", timezone="Asia/Shanghai"))
+    store.users.add(User(id="ken", name="Ken", role=Role.AE, team_id="east",
+                         timezone="America/New_York"))  # fmt: skip
+    sent = datetime(2025, 3, 7, 10, tzinfo=ny)  # Fri 10:00 EST; EDT from Sunday 9 March
+    store.opportunities.add(Opportunity(id="O1", name="O1", created_at=sent, owner_id="ken",
+                                        stage="anything", stage_entered_at=sent))  # fmt: skip
+    store.activities.append(Activity(id="a1", kind=ActivityKind.EMAIL, at=sent, owner_id="ken",
+                                     opportunity_id="O1"))  # fmt: skip
+    store.close()
+    assert main(["sla", "--store", url, "--now", "2025-03-11T00:00:00+00:00", "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)["items"]
+    # no reply for 3 of Ken's days: Mon 10 Mar 10:00 EDT = 14:00 UTC (71 h, not 72)
+    assert [i["at"] for i in items if i["rule"] == "reply.3d"] == ["2025-03-10T14:00:00+00:00"]
