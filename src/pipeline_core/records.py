@@ -20,7 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from pipeline_core._model import (
     Amount,
@@ -84,9 +84,7 @@ def _iana_zone(value: str) -> str:
     return value
 
 
-TimeZoneName = Annotated[
-    str, Field(min_length=1, max_length=64), pydantic.AfterValidator(_iana_zone)
-]
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_iana_zone)]
 """An IANA time zone name (``Asia/Shanghai``, ``Europe/Berlin``), checked against the tz database."""
 Phone = Annotated[str, Field(min_length=3, max_length=40)]
 Employees = Annotated[int, Field(ge=0, le=10_000_000), Field(strict=True)]

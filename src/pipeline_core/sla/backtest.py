@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 
 from pipeline_core.clock import require_aware
-from pipeline_core.facts import StageKinds
+from pipeline_core.facts import StageKinds, sorted_events
 from pipeline_core.records import (
     Activity,
     ActivityKind,
@@ -186,7 +186,7 @@ def backtest(
         converted = opp_of_lead.get(lead.id)
         if lead.status is LeadStatus.CONVERTED and converted is not None:
             add(converted.created_at, lead.id, "close", None)
-    for ev in stage_events:
+    for ev in sorted_events(stage_events):  # equal instants keep the deal's own order (seq)
         if ev.opportunity_id in subjects:
             add(ev.at, ev.opportunity_id, "stage", ev)
     for act in activities:
