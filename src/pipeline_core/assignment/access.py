@@ -244,10 +244,16 @@ def mask_name(name: str) -> str:
     return _keep(name, 1, 0)
 
 
-_EMAIL_IN_TEXT = re.compile(
-    r"[^\s@<>()\[\],;:\"'，。；：、（）]+@[^\s@<>()\[\],;:\"'，。；：、（）]+\.[^\s@<>()\[\],;:\"'，。；：、（）]+"
+# "@" as typed by Chinese input methods too: full-width "＠" (U+FF20) and small "﹫" (U+FE6B).
+_AT_SIGNS = "@\uff20\ufe6b"
+_NOT_IN_EMAIL = rf"[^\s{_AT_SIGNS}<>()\[\],;:\"'，。；：、（）]+"
+_EMAIL_IN_TEXT = re.compile(rf"{_NOT_IN_EMAIL}[{_AT_SIGNS}]{_NOT_IN_EMAIL}\.{_NOT_IN_EMAIL}")
+# Digits (any script's, full-width included) with at most one separator between two of them:
+# spaces, brackets, dots, hyphens and dashes, underscores, slashes, tildes, commas and the
+# full-width and ideographic forms of these.
+_DIGIT_RUN = re.compile(
+    r"\+?\d(?:[\s().\-_,/~\u2010-\u2015\u2212\uff0c\uff0d\uff0e\uff3f\u3001\u3002]?\d){6,}"
 )
-_DIGIT_RUN = re.compile(r"\+?\d(?:[\s().-]?\d){6,}")
 
 MASK_PHONE_REGIONS: tuple[str, ...] = ("CN", "US")
 """Regions whose national phone formats :func:`mask_text` recognises (besides ``+`` numbers)."""
@@ -256,10 +262,12 @@ MASK_PHONE_REGIONS: tuple[str, ...] = ("CN", "US")
 def mask_text(text: str, regions: tuple[str, ...] = MASK_PHONE_REGIONS) -> str:
     """Free text with every e-mail address and phone number in it masked.
 
-    E-mail addresses are found by a pattern and masked by :func:`mask_email`; phone numbers by
+    E-mail addresses (with ``@`` or the full-width ``＠``/``﹫`` of Chinese input methods) are
+    found by a pattern and masked by :func:`mask_email`; phone numbers by
     ``phonenumbers``' ``PhoneNumberMatcher`` (leniency ``POSSIBLE``, national formats of
-    ``regions``) and, as a safety net, any run of 7 or more digits (with spaces, dots, dashes or
-    brackets between them), masked by :func:`mask_phone`. Without ``phonenumbers`` (extra ``team``)
+    ``regions``) and, as a safety net, any run of 7 or more digits of any script (with one space,
+    dot, dash, bracket, underscore, slash, tilde or comma, ASCII, full-width or ideographic,
+    between two of them), masked by :func:`mask_phone`. Without ``phonenumbers`` (extra ``team``)
     the digit-run rule alone applies. Long numbers that are not phones (an amount such as
     ``2000000``) are masked too: for a masked viewer, over-masking is the safe side.
     """
@@ -289,7 +297,8 @@ def mask_text(text: str, regions: tuple[str, ...] = MASK_PHONE_REGIONS) -> str:
     for start, end in merged:
         piece = text[start:end]
         out.append(text[pos:start])
-        out.append(mask_email(piece) if "@" in piece else mask_phone(piece))
+        at = next((c for c in _AT_SIGNS if c in piece), None)
+        out.append(mask_email(piece.replace(at, "@")) if at else mask_phone(piece))
         pos = end
     out.append(text[pos:])
     return "".join(out)
@@ -304,7 +313,8 @@ def _mask_free(value: Any) -> Any:
     if isinstance(value, list):
         return [_mask_free(v) for v in value]
     if isinstance(value, Mapping):
-        return deep_freeze({k: _mask_free(v) for k, v in value.items()})
+        # keys too: a spreadsheet import may turn a phone or an e-mail into a field name
+        return deep_freeze({_mask_free(k): _mask_free(v) for k, v in value.items()})
     if isinstance(value, NextStep):
         return NextStep._trusted({"action": mask_text(value.action), "due_at": value.due_at})
     return value
@@ -318,16 +328,17 @@ PERSONAL_FIELDS: dict[type[Record], dict[str, Callable[[str], str]]] = {
 """Personal fields masked for viewers whose grant masks contact details, and how."""
 
 FREE_TEXT_FIELDS: dict[type[Record], tuple[str, ...]] = {
-    Lead: ("needs", "pain_points", "next_step", "disqualified_reason", "custom"),
-    Opportunity: ("needs", "next_step", "lost_reason", "won_reason", "custom"),
-    Account: ("custom",),
+    Lead: ("company", "needs", "pain_points", "next_step", "disqualified_reason", "custom"),
+    Opportunity: ("name", "needs", "next_step", "lost_reason", "won_reason", "custom"),
+    Account: ("name", "custom"),
     Contact: ("title", "custom"),
     Activity: ("notes", "next_action"),
     StageEvent: ("reason",),
     JournalEntry: ("reason", "payload"),
 }
-"""Free-text fields (and custom fields) in which phones and e-mails are masked by
-:func:`mask_text` for viewers whose grant masks contact details."""
+"""Free-text fields (and custom fields, names and values) in which phones and e-mails are
+masked by :func:`mask_text` for viewers whose grant masks contact details. Deal and customer
+names count as free text: reps type B2C customers' phones into them."""
 
 
 @attrs.frozen

@@ -10,7 +10,9 @@ the actor may see:
 - every write (``add``, ``save``, ``bulk_add``, ``append``, ``bulk_append``, in or outside a unit
   of work) the actor may not make raises :class:`~pipeline_core.errors.PermissionDeniedError`
   before anything is written; a ``save`` needs write access to both the stored version and the
-  new one (a rep cannot take over another rep's record, nor give one away out of scope); claiming
+  new one (a rep cannot take over another rep's record, nor give one away out of scope), and a
+  new or changed owner must be the actor or within their write scope, a deal's new or changed
+  ``team_id`` one of the actor's teams (all-scope writers excepted); claiming
   from the public pool (stored owner = the pool, new owner = the actor) is allowed to readers,
   and releasing a writable record into the pool is allowed to its writers;
 - records are returned masked for actors whose grant masks contact details (analysts), and such
@@ -315,6 +317,7 @@ class _Guard:
                     raise DuplicateError(f"{kind} id {rid!r} is not available")
         if not self.allows("write", record):
             raise self.deny("add", record)
+        self._check_placement("add", record, None)
         if hides:
             self._check_links("add", record, None)
 
@@ -327,8 +330,29 @@ class _Guard:
             raise self.deny("change", record)
         if not self.allows("write", record):
             raise self.deny("save", record)
+        self._check_placement("save", record, stored)
         if self.grant.read is not Scope.ALL:
             self._check_links("save", record, stored)
+
+    def _check_placement(self, verb: str, record: Record, stored: Record | None) -> None:
+        # Whom and which team a write files a record under is the actor's to decide only within
+        # their write scope: a new or changed owner must pass `author_ok` (an opportunity's
+        # `team_id` alone would otherwise let a manager file deals in another team's reps'
+        # names), a new or changed team must be one of the actor's teams. Unchanged ones stay.
+        if self.grant.write is Scope.ALL or not isinstance(record, Lead | Opportunity | Account):
+            return
+        owner = record.owner_id
+        if (stored is None or getattr(stored, "owner_id", None) != owner) and not self.author_ok(
+            owner
+        ):
+            raise self.deny(verb, record, ": the owner is outside your scope")
+        team = record.team_id if isinstance(record, Opportunity) else None
+        if (
+            team is not None
+            and (stored is None or getattr(stored, "team_id", None) != team)
+            and team not in self.directory.teams_in_scope(self.actor)
+        ):
+            raise self.deny(verb, record, ": the team is outside your scope")
 
     # -- the public pool ------------------------------------------------------------------
 
@@ -481,10 +505,19 @@ class _ScopedRepo(_Scoped[R]):
             self._inner.save(record)
             return
         assert isinstance(record, Lead | Opportunity)
-        assert isinstance(stored, Lead | Opportunity)
-        new, entry = self._guard.pool_entry(move, record, stored, self.kind)
         with self._guard.atomic() as repos:
-            getattr(repos, self._name).save(new)
+            # Limits counted and move written in one transaction (the store's unit of work
+            # serialises writers), so two claims at once cannot both pass a limit of one.
+            inner = getattr(repos, self._name)
+            stored = inner.find(record.id)
+            if stored is None or self._guard.pool_move(record, stored) != move:
+                # changed meanwhile (claimed or released by someone else): reload and retry
+                self._guard.check_save(record, stored, self.kind)
+                inner.save(record)
+                return
+            assert isinstance(stored, Lead | Opportunity)
+            new, entry = self._guard.pool_entry(move, record, stored, self.kind)
+            inner.save(new)
             repos.journal.append(entry)
 
     def bulk_add(
