@@ -357,3 +357,36 @@ def test_pool_limit_refusal_names_nobody_else(store: Store) -> None:
     with pytest.raises(PipelineCoreError) as info:
         wr.leads.save(store.leads.get("p9").evolve(owner_id="wr"))
     assert "er" not in str(info.value).split() and "em" not in str(info.value).split()
+
+
+# --------------------------------------------------------------------------- frames
+
+
+@pytest.mark.parametrize("adapter", ["memory", "sqlite"])
+def test_frames_of_a_scoped_store_hold_only_what_the_actor_sees(
+    adapter: str, tmp_path: Path
+) -> None:
+    # frames read the adapters' tables directly; a scoped store was refused with a raw TypeError
+    # (and a caller reaching for `scoped.inner` would have read everything): they now read the
+    # scoped store's own queries
+    pytest.importorskip("pyarrow")
+    from pipeline_core.records import StageEvent
+    from pipeline_core.storage.frames import opportunities_frame, stage_events_frame
+
+    s = storage.open("memory://" if adapter == "memory" else f"sqlite:///{tmp_path / 'f.db'}")
+    org(s)
+    s.opportunities.bulk_add(
+        [deal("o-w", "wr", "west"), deal("o-e", "er", "east", name=f"东 {PHONE}")]
+    )
+    s.stage_events.bulk_append(
+        [
+            StageEvent(id=f"ev-{o}", opportunity_id=o, to_stage="first_contact", at=T0, by="root")
+            for o in ("o-w", "o-e")
+        ]
+    )
+    wr = ScopedStore(s, "wr")
+    assert stage_events_frame(wr).column("opportunity_id").to_pylist() == ["o-w"]
+    assert opportunities_frame(wr, open_only=True).column("id").to_pylist() == ["o-w"]
+    names = opportunities_frame(ScopedStore(s, "an")).column("name").to_pylist()
+    assert len(names) == 2 and not any(PHONE in n for n in names)
+    s.close()
