@@ -431,3 +431,39 @@ def test_ids_shared_across_kinds_before_the_rules_leak_nothing(
         x.probe_reads(t, ScopedStore(raw, actor))
         assert t.paths > 100
         assert t.leaked == 0, t.details[:10]
+
+
+# --------------------------------------------------------------------------- forged pool entries
+
+
+def test_a_rep_cannot_use_up_another_reps_claims_with_forged_journal_entries(
+    store: Store,
+) -> None:
+    # pool limits count `pool_claim` entries by their payload's "to": wr appending entries that
+    # say er claimed (about wr's own lead, so the subject check passes) would use up er's quota
+    store.leads.bulk_add(
+        [
+            Lead(id="l-w", created_at=T0, source="event", owner_id="wr"),
+            Lead(id="p1", created_at=T0, source="event", owner_id="public-pool"),
+        ]
+    )
+    wr = ScopedStore(store, "wr")
+    refused = 0
+    for i in range(3):
+        forged = JournalEntry(
+            id=f"forged-{i}",
+            kind="pool_claim",
+            subject_id="l-w",
+            at=T0,
+            by="wr",
+            payload={"from": "public-pool", "to": "er", "version": 2 + i, "subject_kind": "lead"},
+        )
+        try:
+            wr.journal.append(forged)
+        except PermissionDeniedError:
+            refused += 1
+    assert refused == 3
+    # er's own first claim under a limit of 3 (0 claimed so far) goes through
+    er = ScopedStore(store, "er", pool=PoolPolicy(claims_per_day=3), clock=ManualClock(T0))
+    er.leads.save(store.leads.get("p1").evolve(owner_id="er"))
+    assert store.leads.get("p1").owner_id == "er"

@@ -229,6 +229,12 @@ class _Guard:
             author = _AUTHORS.get(type(record))
             if author is not None and not self.author_ok(getattr(record, author)):
                 return False
+            if isinstance(record, JournalEntry) and record.kind == POOL_CLAIM:
+                # pool limits count claims by the payload's "to": only the actor's own, or
+                # those of people within their write scope, may be recorded by them
+                to = record.payload.get("to")
+                if not self.author_ok(to if isinstance(to, str) else None):
+                    return False
         if isinstance(record, Opportunity):
             return self._owned(verb, record.owner_id, record.team_id)
         if isinstance(record, Lead | Account):
