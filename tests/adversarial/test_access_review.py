@@ -467,3 +467,44 @@ def test_a_rep_cannot_use_up_another_reps_claims_with_forged_journal_entries(
     er = ScopedStore(store, "er", pool=PoolPolicy(claims_per_day=3), clock=ManualClock(T0))
     er.leads.save(store.leads.get("p1").evolve(owner_id="er"))
     assert store.leads.get("p1").owner_id == "er"
+
+
+# --------------------------------------------------------------------------- names in free text
+
+
+def test_names_and_wechat_ids_written_in_notes_are_masked_for_analysts(store: Store) -> None:
+    # a phone is recognisable anywhere; a name is not, but the names and WeChat ids of the
+    # records an activity or deal is about are known, and a rep writes them into notes
+    store.accounts.add(Account(id="a1", name="某某科技", created_at=T0, owner_id="wr"))
+    store.contacts.add(
+        Contact(id="c1", name="李娜娜", created_at=T0, account_id="a1", wechat="lina-wx-8")
+    )
+    store.leads.add(
+        Lead(
+            id="l1",
+            created_at=T0,
+            source="event",
+            owner_id="wr",
+            contact_name="张伟强",
+            needs="张伟强要20个充电桩",
+        )
+    )
+    store.opportunities.add(deal("o1", "wr", "west", lead_id="l1", needs="张伟强 拍板"))
+    from pipeline_core.records import Activity, ActivityKind
+
+    store.activities.append(
+        Activity(
+            id="x1",
+            kind=ActivityKind.CALL,
+            at=T0,
+            owner_id="wr",
+            lead_id="l1",
+            contact_id="c1",
+            notes="约了张伟强和李娜娜，加了微信 lina-wx-8",
+        )
+    )
+    an = ScopedStore(store, "an")
+    shown = repr([an.leads.get("l1"), an.opportunities.get("o1"), an.activities.get("x1")])
+    assert not [s for s in ("张伟强", "李娜娜", "lina-wx-8") if s in shown], shown
+    # what is no name stays readable
+    assert "充电桩" in shown and "拍板" in shown

@@ -57,6 +57,7 @@ __all__ = [
     "Grant",
     "Scope",
     "mask_email",
+    "mask_known",
     "mask_name",
     "mask_phone",
     "mask_text",
@@ -304,19 +305,31 @@ def mask_text(text: str, regions: tuple[str, ...] = MASK_PHONE_REGIONS) -> str:
     return "".join(out)
 
 
-def _mask_free(value: Any) -> Any:
-    # Phones and e-mails inside free text, in strings, tuples, mappings and nested records.
+def mask_known(text: str, values: Iterable[str]) -> str:
+    """``text`` with every occurrence of the given personal values (the names and WeChat ids of
+    the records it is about) masked by :func:`mask_name`, longest first. Values shorter than two
+    characters are left alone (they would mask ordinary words)."""
+    for value in sorted({v for v in values if len(v) >= 2}, key=lambda v: (-len(v), v)):
+        if value in text:
+            text = text.replace(value, mask_name(value))
+    return text
+
+
+def _mask_free(value: Any, known: tuple[str, ...] = ()) -> Any:
+    # Phones and e-mails inside free text, and the known personal values, in strings, tuples,
+    # mappings and nested records.
     if isinstance(value, str):
-        return mask_text(value)
+        return mask_known(mask_text(value), known)
     if isinstance(value, tuple):
-        return tuple(_mask_free(v) for v in value)
+        return tuple(_mask_free(v, known) for v in value)
     if isinstance(value, list):
-        return [_mask_free(v) for v in value]
+        return [_mask_free(v, known) for v in value]
     if isinstance(value, Mapping):
         # keys too: a spreadsheet import may turn a phone or an e-mail into a field name
-        return deep_freeze({_mask_free(k): _mask_free(v) for k, v in value.items()})
+        return deep_freeze({_mask_free(k, known): _mask_free(v, known) for k, v in value.items()})
     if isinstance(value, NextStep):
-        return NextStep._trusted({"action": mask_text(value.action), "due_at": value.due_at})
+        action = mask_known(mask_text(value.action), known)
+        return NextStep._trusted({"action": action, "due_at": value.due_at})
     return value
 
 
@@ -466,18 +479,23 @@ class AccessPolicy:
             actor, action, owner, directory, team_id=team if isinstance(team, str) else None
         )
 
-    def mask(self, record: _R) -> _R:
+    def mask(self, record: _R, known: Iterable[str] = ()) -> _R:
         """A copy with every personal field masked (:data:`PERSONAL_FIELDS`: lead and contact
-        names, phones, e-mails, WeChat ids, user e-mails) and the phones and e-mails inside free
-        text masked (:data:`FREE_TEXT_FIELDS`, :func:`mask_text`), at the same version."""
+        names, phones, e-mails, WeChat ids, user e-mails) and, inside free text
+        (:data:`FREE_TEXT_FIELDS`), the phones and e-mails (:func:`mask_text`) and the record's
+        own personal values plus ``known`` ones (the names and WeChat ids of related records,
+        :func:`mask_known`) masked, at the same version."""
         changes: dict[str, Any] = {}
+        names = set(known)
         for name, how in PERSONAL_FIELDS.get(type(record), {}).items():
             value = getattr(record, name)
             if isinstance(value, str):
                 changes[name] = how(value)
+                names.add(value)
+        known_values = tuple(sorted(names))
         for name in FREE_TEXT_FIELDS.get(type(record), ()):
             value = getattr(record, name)
-            masked = _mask_free(value)
+            masked = _mask_free(value, known_values)
             if masked != value:
                 changes[name] = masked
         if not changes:

@@ -177,6 +177,7 @@ class _Guard:
         self.atomic = atomic
         self.grant = policy.grant_of(actor)
         self.mask = self.grant.mask_contacts
+        self._names: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def _scope(self, verb: Verb) -> Scope:
         return self.grant.write if verb == "write" else self.grant.read
@@ -275,8 +276,35 @@ class _Guard:
         return self._scope(verb) is Scope.ALL
 
     def view(self, record: R) -> R:
-        """The record as the actor sees it."""
-        return self.policy.mask(record) if self.mask else record
+        """The record as the actor sees it (masked: with the names and WeChat ids of the lead and
+        contact it is about masked inside its free text too)."""
+        if not self.mask:
+            return record
+        return self.policy.mask(record, self._related_names(record))
+
+    def _related_names(self, record: Record) -> list[str]:
+        # Personal values of the lead and contact an activity or deal is about (a rep writes
+        # "called 张伟" into the notes); read unscoped: they are only used to mask.
+        out: list[str] = []
+        for field, collection, names in (
+            ("lead_id", "leads", ("contact_name",)),
+            ("contact_id", "contacts", ("name", "wechat")),
+        ):
+            ref = (
+                getattr(record, field, None) if isinstance(record, Activity | Opportunity) else None
+            )
+            if not isinstance(ref, str):
+                continue
+            key = (collection, ref)
+            found = self._names.get(key)
+            if found is None:
+                related = self._find(collection, ref)
+                found = tuple(v for n in names if isinstance(v := getattr(related, n, None), str))
+                if len(self._names) >= 10_000:  # a bounded cache for long masked exports
+                    self._names.clear()
+                self._names[key] = found
+            out.extend(found)
+        return out
 
     def visible(self, records: Iterable[R], limit: int | None) -> Iterator[R]:
         """Visible records, masked as needed, at most ``limit``."""
