@@ -508,3 +508,40 @@ def test_names_and_wechat_ids_written_in_notes_are_masked_for_analysts(store: St
     assert not [s for s in ("张伟强", "李娜娜", "lina-wx-8") if s in shown], shown
     # what is no name stays readable
     assert "充电桩" in shown and "拍板" in shown
+
+
+# --------------------------------------------------------------------------- placement, every case
+
+_TEAM_OF = {"er": "east", "em": "east", "wr": "west", "wm": "west"}
+
+
+def _may_place(actor: str, owner: str, team: str | None) -> bool:
+    # The rule, worked out from the roles: the admin may file anything anywhere, the analyst
+    # nothing; a rep only in their own name, a manager in the name of anyone of their team
+    # (themselves included); a team, if given, must be the actor's own (East for er and em).
+    if actor == "root":
+        return True
+    if actor == "an" or owner == "public-pool":
+        return False
+    owner_ok = owner == actor if actor in ("er", "wr") else _TEAM_OF.get(owner) == _TEAM_OF[actor]
+    return owner_ok and (team is None or team == _TEAM_OF[actor])
+
+
+@pytest.mark.parametrize("actor", ["er", "em", "wr", "wm", "an", "root"])
+def test_who_may_file_a_new_deal_under_whom_every_combination(actor: str) -> None:
+    s = storage.open("memory://")
+    org(s)
+    scoped = ScopedStore(s, actor)
+    wrong = []
+    for owner in ("er", "em", "wr", "wm", "public-pool"):
+        for team in ("east", "west", None):
+            rid = f"d-{owner}-{team}"
+            try:
+                scoped.opportunities.add(deal(rid, owner, team))
+                allowed = True
+            except PermissionDeniedError:
+                allowed = False
+            if allowed != _may_place(actor, owner, team):
+                wrong.append((owner, team, allowed))
+    s.close()
+    assert not wrong
