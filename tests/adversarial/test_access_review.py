@@ -545,3 +545,17 @@ def test_who_may_file_a_new_deal_under_whom_every_combination(actor: str) -> Non
                 wrong.append((owner, team, allowed))
     s.close()
     assert not wrong
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_a_pool_owner_that_is_a_person_is_refused(store: Store) -> None:
+    # every role reads the pool: a policy whose pool_owner is a stored user (a typo, a template
+    # copied from another company) would show that person's records to everyone
+    from pipeline_core.errors import ConfigError
+
+    store.leads.add(Lead(id="l-e", created_at=T0, source="event", owner_id="er", phone=PHONE))
+    with pytest.raises(ConfigError) as info:
+        ScopedStore(store, "wr", AccessPolicy.from_dict({"pool_owner": "er"}))
+    assert info.value.problems[0].field == "pool_owner"

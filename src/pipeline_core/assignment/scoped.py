@@ -842,7 +842,9 @@ class ScopedStore(_ScopedRepositories):
     ``actor`` is a :class:`~pipeline_core.records.User` or the id of one stored in ``store``.
     The directory (users, teams) is read from ``store`` when the scoped store is created; pass
     ``directory`` to supply it, or call :meth:`reload_directory` after team changes.
-    ``close()`` does not close the underlying store (the caller owns it).
+    ``close()`` does not close the underlying store (the caller owns it). A policy whose
+    ``pool_owner`` is a stored user raises :class:`~pipeline_core.errors.ConfigError` (every
+    role may read the pool).
     """
 
     def __init__(
@@ -878,6 +880,12 @@ class ScopedStore(_ScopedRepositories):
         self.clock: Clock = clock or SystemClock()
         self.ids: IdFactory = ids or UuidIds()
         self.directory = directory or Directory.of(store.users.all(), store.teams.all())
+        if owner is not None and owner in self.directory.users:
+            # every role reads the pool: a person as pool would show their records to everyone
+            raise ConfigError(
+                "AccessPolicy",
+                [Problem(("pool_owner",), "names a stored user, not a pool", owner, "is_user")],
+            )
         if isinstance(actor, str):
             found = self.directory.users.get(actor)
             if found is None:
