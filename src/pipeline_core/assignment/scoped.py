@@ -30,6 +30,7 @@ them.
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -550,7 +551,9 @@ class _ScopedRepo(_Scoped[R]):
                 inner.save(record)
                 return
             assert isinstance(stored, Lead | Opportunity)
-            new, entry = self._guard.pool_entry(move, record, stored, self.kind)
+            within = copy.copy(self._guard)  # counts the limits inside this transaction
+            within.repos = repos
+            new, entry = within.pool_entry(move, record, stored, self.kind)
             inner.save(new)
             repos.journal.append(entry)
 
