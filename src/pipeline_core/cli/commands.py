@@ -1,5 +1,5 @@
-"""The working commands: ``score``, ``sla``, ``funnel``, ``import``, ``export``, ``validate``,
-``diagram``. Each is a thin wrapper over the library's public API; ``--json`` prints the same
+"""The working commands: ``score``, ``sla``, ``funnel``, ``import``, ``export``, ``check``,
+``validate``, ``diagram``. Each is a thin wrapper over the library's public API; ``--json`` prints the same
 result as plain data."""
 
 from __future__ import annotations
@@ -399,6 +399,31 @@ def _import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_store(args: argparse.Namespace) -> int:
+    from pipeline_core.assignment import audit
+
+    store = open_store(args.store, as_user=args.as_user)
+    try:
+        problems = audit(store)
+    finally:
+        store.close()
+    if args.json:
+        emit_json(
+            {
+                "store": args.store,
+                "count": len(problems),
+                "problems": problems_json(tuple(problems)),
+            }
+        )
+    else:
+        print(
+            f"{len(problems):,} stored records the access rules treat differently in {args.store}"
+        )
+        for p in problems:
+            print(f"  {p.code:<22} {p.field}: {p.message}")
+    return EXIT_BAD_INPUT if problems else EXIT_OK
+
+
 def _export(args: argparse.Namespace) -> int:
     from pipeline_core.storage.io import export_records
 
@@ -753,6 +778,23 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
             )
         add_json(p)
         p.set_defaults(handler=_import if name == "import" else _export)
+
+    p = sub.add_parser(
+        "check",
+        help="list stored records the access rules treat differently (changes nothing)",
+        description="List the stored records that the access scopes treat differently from "
+        "what their writers may have meant: ids shared by several kinds, references to the "
+        "wrong kind or to nothing, journal entries with an ambiguous subject, unknown subject "
+        "kinds, activities about records of different owners "
+        "(pipeline_core.assignment.audit). Nothing is changed or dropped. Exit code 2 if any "
+        "record is listed.",
+        epilog="examples:\n  pipeline-core check\n  pipeline-core check --store "
+        "sqlite:///crm.db --json",
+        formatter_class=formatter,
+    )
+    add_store(p)
+    add_json(p)
+    p.set_defaults(handler=_check_store)
 
     p = sub.add_parser(
         "validate",
