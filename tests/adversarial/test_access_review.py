@@ -330,16 +330,16 @@ def test_cli_check_lists_records_the_rules_treat_differently(tmp_path: Path) -> 
         raw.journal.append(JournalEntry(id="j1", kind="note", subject_id="17", at=T0, by="er"))
         before = sorted(map(repr, raw.journal.all()))
     code, out, _ = _cli("check", "--store", url, "--json")
-    assert code == 2, out  # records listed: exit code 2, as `validate` for invalid files
-    found = {(p["code"], p["field"]) for p in json.loads(out)["problems"]}
-    assert ("shared_id", "leads.17.id") in found
-    assert ("ambiguous_subject", "journal.j1.subject_id") in found
+    assert code == 3, out  # findings listed (exit 3, the check command's "found")
+    access = [f for f in json.loads(out)["findings"] if f["auditor"] == "access"]
+    found = {(f["code"], f["kind"], f["id"], f["field"]) for f in access}
+    assert ("shared_id", "lead", "17", "id") in found
+    assert ("ambiguous_subject", "journal_entry", "j1", "subject_id") in found
     with storage.open(url) as raw:
         assert sorted(map(repr, raw.journal.all())) == before
-    # --as: a rep checks only what they may see: wr sees deal 17 but neither er's lead 17 nor
-    # the journal entry that might be about it, so nothing is listed (nor revealed)
+    # check reads stored documents as an administrator: --as is refused (exit 2), revealing nothing
     code, out, _ = _cli("check", "--store", url, "--json", "--as", "wr")
-    assert (code, json.loads(out)["problems"]) == (0, [])
+    assert code == 2 and "17" not in out
     clean = f"sqlite:///{tmp_path / 'clean.db'}"
     with storage.open(clean) as raw:
         org(raw)

@@ -52,10 +52,9 @@ commands:
   funnel     cohort funnel, stage conversion and the bottleneck
   import     import records of one kind into the store (CSV or JSON Lines)
   export     export records of one kind from the store (CSV or JSON Lines)
-  check      list stored records the access rules treat differently
   validate   check pipeline, scoring model and SLA policy JSON files
   diagram    draw a pipeline as a Mermaid or Graphviz DOT diagram
-  check      list stored values the current input rules refuse (exit 3 if any)
+  check      list stored values today's rules refuse or read differently (exit 3 if any)
 
 examples:
   pipeline-core demo                          # pipeline.db + report.html in this directory

@@ -399,31 +399,6 @@ def _import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_store(args: argparse.Namespace) -> int:
-    from pipeline_core.assignment import audit
-
-    store = open_store(args.store, as_user=args.as_user)
-    try:
-        problems = audit(store)
-    finally:
-        store.close()
-    if args.json:
-        emit_json(
-            {
-                "store": args.store,
-                "count": len(problems),
-                "problems": problems_json(tuple(problems)),
-            }
-        )
-    else:
-        print(
-            f"{len(problems):,} stored records the access rules treat differently in {args.store}"
-        )
-        for p in problems:
-            print(f"  {p.code:<22} {p.field}: {p.message}")
-    return EXIT_BAD_INPUT if problems else EXIT_OK
-
-
 def _export(args: argparse.Namespace) -> int:
     from pipeline_core.storage.io import export_records
 
@@ -540,6 +515,13 @@ def _check_store(args: argparse.Namespace) -> int:
     from pipeline_core.assignment.scoped import access_findings
     from pipeline_core.storage.check import DEFAULT_AUDITORS, check_store, stored_values
 
+    if args.as_user is not None:
+        raise bad_input(
+            "options",
+            "--as",
+            "check reads the stored documents as they are, for an administrator; run it without --as",
+            args.as_user,
+        )
     store = open_store(args.store)
     try:
         if args.kind:
@@ -780,23 +762,6 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         p.set_defaults(handler=_import if name == "import" else _export)
 
     p = sub.add_parser(
-        "check",
-        help="list stored records the access rules treat differently (changes nothing)",
-        description="List the stored records that the access scopes treat differently from "
-        "what their writers may have meant: ids shared by several kinds, references to the "
-        "wrong kind or to nothing, journal entries with an ambiguous subject, unknown subject "
-        "kinds, activities about records of different owners "
-        "(pipeline_core.assignment.audit). Nothing is changed or dropped. Exit code 2 if any "
-        "record is listed.",
-        epilog="examples:\n  pipeline-core check\n  pipeline-core check --store "
-        "sqlite:///crm.db --json",
-        formatter_class=formatter,
-    )
-    add_store(p)
-    add_json(p)
-    p.set_defaults(handler=_check_store)
-
-    p = sub.add_parser(
         "validate",
         help="check pipeline, scoring model and SLA policy JSON files",
         description="Validate definitions given as JSON files: pipelines, scoring models "
@@ -845,11 +810,15 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
 
     p = sub.add_parser(
         "check",
-        help="list stored values the current input rules refuse (nothing is changed)",
+        help="list stored values today's rules refuse or read differently (nothing is changed)",
         description="Read every stored record as stored and validate it against today's rules "
-        "(timestamps, amounts, ids, payloads ...). Lists kind, id, field, value and reason for "
-        "each refused value; nothing is dropped or changed. Exit code 0: nothing found; 3: values "
-        "found (listed); 1: the store could not be read; 2: bad options.",
+        "(timestamps, amounts, ids, payloads ...), then audit what the access scopes read "
+        "differently from what the writers may have meant (ids shared by several kinds, "
+        "references to the wrong kind or to nothing, ambiguous journal subjects, activities about "
+        "records of different owners: pipeline_core.assignment.audit). Lists kind, id, field, "
+        "value and reason for each finding; nothing is dropped or changed. Exit code 0: nothing "
+        "found; 3: findings (listed); 1: the store could not be read; 2: bad options (--as is "
+        "refused: check is an administrator's command).",
         epilog="examples:\n  pipeline-core check\n  pipeline-core check --store sqlite:///old.db "
         "--kind lead --json",
         formatter_class=formatter,
