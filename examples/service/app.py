@@ -47,6 +47,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from pipeline_core import storage
 from pipeline_core.assignment import DedupIndex, ScopedStore
@@ -262,6 +263,20 @@ def create_app(
         ]
         return JSONResponse(
             {"error": "invalid", "what": "request", "problems": _problems(problems)}, 422
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        # FastAPI's own refusals (a body it cannot parse, such as JSON nested too deep; an
+        # unknown path or method) in the same shape as every other answer
+        code = exc.status_code
+        error = {404: "not_found", 405: "method_not_allowed"}.get(code, "invalid")
+        where = ("body",) if code == 400 else ("request",)
+        problem = Problem(where, str(exc.detail), None, f"http_{code}")
+        return JSONResponse(
+            {"error": error, "what": "request", "problems": _problems([problem])},
+            code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(PermissionDeniedError)

@@ -18,10 +18,9 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
-import pydantic
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from pipeline_core._model import (
     Amount,
@@ -29,6 +28,7 @@ from pipeline_core._model import (
     CustomFields,
     FrozenDict,
     Id,
+    JsonObject,
     LongText,
     Name,
     Probability,
@@ -37,7 +37,6 @@ from pipeline_core._model import (
     Tags,
     Timestamp,
     Version,
-    deep_freeze,
     minor_units,
     record,
 )
@@ -73,6 +72,20 @@ _EMPTY_TAGS: frozenset[str] = frozenset()
 _EMPTY_CUSTOM: FrozenDict = FrozenDict()
 
 Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+
+
+def _iana_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("unknown IANA time zone; expected e.g. 'Asia/Shanghai'") from None
+    return value
+
+
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_iana_zone)]
+"""An IANA time zone name (``Asia/Shanghai``, ``Europe/Berlin``), checked against the tz database."""
 Phone = Annotated[str, Field(min_length=3, max_length=40)]
 Employees = Annotated[int, Field(ge=0, le=10_000_000), Field(strict=True)]
 
@@ -233,6 +246,8 @@ class User(Record):
     active: Annotated[bool, Field(strict=True)] = True
     tags: Tags = _EMPTY_TAGS
     version: Version = 1
+    timezone: TimeZoneName | None = None
+    """The person's own zone, over the team's (``None``: the team's; see ``sla.zone_of``)."""
 
 
 @record
@@ -245,6 +260,8 @@ class Team(Record):
     parent_id: Id | None = None
     region: ShortText | None = None
     version: Version = 1
+    timezone: TimeZoneName | None = None
+    """The zone the team works in (``None``: the SLA policy calendar's; see ``sla.zone_of``)."""
 
 
 # --------------------------------------------------------------------------- customers
@@ -291,6 +308,13 @@ class Contact(Record):
 Channel = Annotated[str, Field(min_length=1, max_length=64)]
 
 
+def _graded_consistency(lead: Lead) -> Iterator[Problem]:
+    if lead.graded_at is not None and lead.graded_at < lead.created_at:
+        yield Problem(
+            ("graded_at",), "cannot be before created_at", lead.graded_at, "before_created"
+        )
+
+
 @record
 class Lead(Record):
     """A lead (线索): a possible customer not yet qualified into an opportunity.
@@ -328,6 +352,10 @@ class Lead(Record):
     tags: Tags = _EMPTY_TAGS
     custom: CustomFields = _EMPTY_CUSTOM
     version: Version = 1
+    graded_at: Timestamp | None = None
+    """When the lead's grade last changed (the SLA grade clock starts there; ``None``: at
+    creation). Not before ``created_at``."""
+    __pc_invariants__ = (_graded_consistency,)
 
 
 def _closed_consistency(opp: Opportunity) -> Iterator[Problem]:
@@ -436,7 +464,7 @@ class StageEvent(Record):
     pipeline: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     checks: tuple[Annotated[str, Field(max_length=300)], ...] = ()
     version: Version = 1
-    seq: Annotated[int, pydantic.Strict(), Field(ge=0)] = 0
+    seq: Annotated[int, Field(strict=True, ge=0)] = 0
 
 
 def _outcome_order(outcome: SlaOutcome) -> Iterator[Problem]:
@@ -478,7 +506,9 @@ class JournalEntry(Record):
     """An append-only history entry for things that are not stage moves: an ownership transfer, a
     merge of duplicates, a move to or claim from the public pool, a grade change.
 
-    ``payload`` holds the details as JSON-compatible data (e.g. ``{"from": "u1", "to": "u2"}``).
+    ``payload`` holds the details as JSON data (e.g. ``{"from": "u1", "to": "u2"}``): finite
+    numbers, text without NUL, lists and string-keyed objects, at most 64 levels deep; anything
+    else (NaN, bytes, sets, other objects) is refused, so every store returns what went in.
     """
 
     id: Id
@@ -487,7 +517,7 @@ class JournalEntry(Record):
     at: Timestamp
     by: Id
     reason: ShortText | None = None
-    payload: Annotated[dict[str, Any], pydantic.AfterValidator(deep_freeze)] = _EMPTY_CUSTOM
+    payload: JsonObject = _EMPTY_CUSTOM
     version: Version = 1
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "Grant",
     "Scope",
     "mask_email",
+    "mask_known",
     "mask_name",
     "mask_phone",
     "mask_text",
@@ -244,10 +245,16 @@ def mask_name(name: str) -> str:
     return _keep(name, 1, 0)
 
 
-_EMAIL_IN_TEXT = re.compile(
-    r"[^\s@<>()\[\],;:\"'，。；：、（）]+@[^\s@<>()\[\],;:\"'，。；：、（）]+\.[^\s@<>()\[\],;:\"'，。；：、（）]+"
+# "@" as typed by Chinese input methods too: full-width "＠" (U+FF20) and small "﹫" (U+FE6B).
+_AT_SIGNS = "@\uff20\ufe6b"
+_NOT_IN_EMAIL = rf"[^\s{_AT_SIGNS}<>()\[\],;:\"'，。；：、（）]+"
+_EMAIL_IN_TEXT = re.compile(rf"{_NOT_IN_EMAIL}[{_AT_SIGNS}]{_NOT_IN_EMAIL}\.{_NOT_IN_EMAIL}")
+# Digits (any script's, full-width included) with at most one separator between two of them:
+# spaces, brackets, dots, hyphens and dashes, underscores, slashes, tildes, commas and the
+# full-width and ideographic forms of these.
+_DIGIT_RUN = re.compile(
+    r"\+?\d(?:[\s().\-_,/~\u2010-\u2015\u2212\uff0c\uff0d\uff0e\uff3f\u3001\u3002]?\d){6,}"
 )
-_DIGIT_RUN = re.compile(r"\+?\d(?:[\s().-]?\d){6,}")
 
 MASK_PHONE_REGIONS: tuple[str, ...] = ("CN", "US")
 """Regions whose national phone formats :func:`mask_text` recognises (besides ``+`` numbers)."""
@@ -256,10 +263,12 @@ MASK_PHONE_REGIONS: tuple[str, ...] = ("CN", "US")
 def mask_text(text: str, regions: tuple[str, ...] = MASK_PHONE_REGIONS) -> str:
     """Free text with every e-mail address and phone number in it masked.
 
-    E-mail addresses are found by a pattern and masked by :func:`mask_email`; phone numbers by
+    E-mail addresses (with ``@`` or the full-width ``＠``/``﹫`` of Chinese input methods) are
+    found by a pattern and masked by :func:`mask_email`; phone numbers by
     ``phonenumbers``' ``PhoneNumberMatcher`` (leniency ``POSSIBLE``, national formats of
-    ``regions``) and, as a safety net, any run of 7 or more digits (with spaces, dots, dashes or
-    brackets between them), masked by :func:`mask_phone`. Without ``phonenumbers`` (extra ``team``)
+    ``regions``) and, as a safety net, any run of 7 or more digits of any script (with one space,
+    dot, dash, bracket, underscore, slash, tilde or comma, ASCII, full-width or ideographic,
+    between two of them), masked by :func:`mask_phone`. Without ``phonenumbers`` (extra ``team``)
     the digit-run rule alone applies. Long numbers that are not phones (an amount such as
     ``2000000``) are masked too: for a masked viewer, over-masking is the safe side.
     """
@@ -289,24 +298,38 @@ def mask_text(text: str, regions: tuple[str, ...] = MASK_PHONE_REGIONS) -> str:
     for start, end in merged:
         piece = text[start:end]
         out.append(text[pos:start])
-        out.append(mask_email(piece) if "@" in piece else mask_phone(piece))
+        at = next((c for c in _AT_SIGNS if c in piece), None)
+        out.append(mask_email(piece.replace(at, "@")) if at else mask_phone(piece))
         pos = end
     out.append(text[pos:])
     return "".join(out)
 
 
-def _mask_free(value: Any) -> Any:
-    # Phones and e-mails inside free text, in strings, tuples, mappings and nested records.
+def mask_known(text: str, values: Iterable[str]) -> str:
+    """``text`` with every occurrence of the given personal values (the names and WeChat ids of
+    the records it is about) masked by :func:`mask_name`, longest first. Values shorter than two
+    characters are left alone (they would mask ordinary words)."""
+    for value in sorted({v for v in values if len(v) >= 2}, key=lambda v: (-len(v), v)):
+        if value in text:
+            text = text.replace(value, mask_name(value))
+    return text
+
+
+def _mask_free(value: Any, known: tuple[str, ...] = ()) -> Any:
+    # Phones and e-mails inside free text, and the known personal values, in strings, tuples,
+    # mappings and nested records.
     if isinstance(value, str):
-        return mask_text(value)
+        return mask_known(mask_text(value), known)
     if isinstance(value, tuple):
-        return tuple(_mask_free(v) for v in value)
+        return tuple(_mask_free(v, known) for v in value)
     if isinstance(value, list):
-        return [_mask_free(v) for v in value]
+        return [_mask_free(v, known) for v in value]
     if isinstance(value, Mapping):
-        return deep_freeze({k: _mask_free(v) for k, v in value.items()})
+        # keys too: a spreadsheet import may turn a phone or an e-mail into a field name
+        return deep_freeze({_mask_free(k, known): _mask_free(v, known) for k, v in value.items()})
     if isinstance(value, NextStep):
-        return NextStep._trusted({"action": mask_text(value.action), "due_at": value.due_at})
+        action = mask_known(mask_text(value.action), known)
+        return NextStep._trusted({"action": action, "due_at": value.due_at})
     return value
 
 
@@ -318,16 +341,17 @@ PERSONAL_FIELDS: dict[type[Record], dict[str, Callable[[str], str]]] = {
 """Personal fields masked for viewers whose grant masks contact details, and how."""
 
 FREE_TEXT_FIELDS: dict[type[Record], tuple[str, ...]] = {
-    Lead: ("needs", "pain_points", "next_step", "disqualified_reason", "custom"),
-    Opportunity: ("needs", "next_step", "lost_reason", "won_reason", "custom"),
-    Account: ("custom",),
+    Lead: ("company", "needs", "pain_points", "next_step", "disqualified_reason", "custom"),
+    Opportunity: ("name", "needs", "next_step", "lost_reason", "won_reason", "custom"),
+    Account: ("name", "custom"),
     Contact: ("title", "custom"),
     Activity: ("notes", "next_action"),
     StageEvent: ("reason",),
     JournalEntry: ("reason", "payload"),
 }
-"""Free-text fields (and custom fields) in which phones and e-mails are masked by
-:func:`mask_text` for viewers whose grant masks contact details."""
+"""Free-text fields (and custom fields, names and values) in which phones and e-mails are
+masked by :func:`mask_text` for viewers whose grant masks contact details. Deal and customer
+names count as free text: reps type B2C customers' phones into them."""
 
 
 @attrs.frozen
@@ -455,18 +479,23 @@ class AccessPolicy:
             actor, action, owner, directory, team_id=team if isinstance(team, str) else None
         )
 
-    def mask(self, record: _R) -> _R:
+    def mask(self, record: _R, known: Iterable[str] = ()) -> _R:
         """A copy with every personal field masked (:data:`PERSONAL_FIELDS`: lead and contact
-        names, phones, e-mails, WeChat ids, user e-mails) and the phones and e-mails inside free
-        text masked (:data:`FREE_TEXT_FIELDS`, :func:`mask_text`), at the same version."""
+        names, phones, e-mails, WeChat ids, user e-mails) and, inside free text
+        (:data:`FREE_TEXT_FIELDS`), the phones and e-mails (:func:`mask_text`) and the record's
+        own personal values plus ``known`` ones (the names and WeChat ids of related records,
+        :func:`mask_known`) masked, at the same version."""
         changes: dict[str, Any] = {}
+        names = set(known)
         for name, how in PERSONAL_FIELDS.get(type(record), {}).items():
             value = getattr(record, name)
             if isinstance(value, str):
                 changes[name] = how(value)
+                names.add(value)
+        known_values = tuple(sorted(names))
         for name in FREE_TEXT_FIELDS.get(type(record), ()):
             value = getattr(record, name)
-            masked = _mask_free(value)
+            masked = _mask_free(value, known_values)
             if masked != value:
                 changes[name] = masked
         if not changes:

@@ -25,6 +25,7 @@ import pydantic
 from pydantic import ConfigDict, Field, WithJsonSchema
 
 from pipeline_core._currencies import MINOR_UNITS
+from pipeline_core._jsonvalue import check_definition
 from pipeline_core._model import _convert_errors
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.ids import IdFactory, UuidIds
@@ -602,7 +603,9 @@ class Pipeline:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, ids: IdFactory | None = None) -> Pipeline:
-        """Build from plain data (parsed JSON or YAML); :class:`ConfigError` lists every problem."""
+        """Build from plain data (parsed JSON or YAML); :class:`ConfigError` lists every problem
+        (data nested deeper than 64 levels is refused first, naming the key)."""
+        check_definition(data, "pipeline")
         try:
             spec = _SPEC.validate_python(data)
         except pydantic.ValidationError as exc:

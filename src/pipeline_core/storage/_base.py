@@ -20,7 +20,7 @@ import pydantic
 
 from pipeline_core._model import Record
 from pipeline_core.clock import require_aware
-from pipeline_core.errors import NotFoundError, StorageError
+from pipeline_core.errors import NotFoundError, StorageError, ValidationError
 from pipeline_core.records import (
     Account,
     Activity,
@@ -331,8 +331,21 @@ def dump_doc(record: Record) -> str:
 
 
 def load_doc(cls: type[R], doc: str | bytes) -> R:
-    """Parse and validate a stored document (validated: a store may be edited by other tools)."""
-    return adapter(cls).validate_json(doc)  # type: ignore[no-any-return]
+    """Parse and validate a stored document (validated: a store may be edited by other tools).
+
+    A document today's rules refuse (written before a rule was tightened, or edited by another
+    tool) raises :class:`~pipeline_core.errors.ValidationError` naming the fields;
+    ``pipeline-core check`` lists every such value."""
+    try:
+        return adapter(cls).validate_json(doc)  # type: ignore[no-any-return]
+    except pydantic.ValidationError as exc:
+        from pipeline_core._model import _convert_errors
+
+        raise ValidationError(
+            f"a stored {cls.__name__} (`pipeline-core check` lists stored values the current "
+            "rules refuse)",
+            _convert_errors(exc),
+        ) from None
 
 
 # --------------------------------------------------------------------------- queries

@@ -5,7 +5,10 @@ Read straight from the query columns of the store, never through record objects:
 - SQLite: the rows come from one ``SELECT`` in batches and become Arrow columns (timestamps are
   the stored integer microseconds, cast to ``timestamp[us, tz=UTC]``);
 - PostgreSQL: ``COPY (SELECT ...) TO STDOUT`` in CSV, parsed by Arrow's CSV reader;
-- in memory: the columns are read from the stored records (the data is in Python anyway).
+- in memory: the columns are read from the stored records (the data is in Python anyway);
+- any other store of the port, such as a :class:`~pipeline_core.assignment.ScopedStore`: the
+  columns are read from the records its queries return (for a scoped store: the actor's visible
+  records, masked as for them).
 
 Columns (Arrow types), named in the library's one frame vocabulary
 (:mod:`pipeline_core.frame_columns`), so the metrics read these frames as they are:
@@ -32,6 +35,7 @@ from pipeline_core.frame_columns import EVENT_COLUMNS, OPPORTUNITY_COLUMNS
 from pipeline_core.storage._base import OPPORTUNITIES, STAGE_EVENTS, BaseStore, Table, check_ts
 from pipeline_core.storage._sql import ts_to_micros
 from pipeline_core.storage.memory import InMemoryStore
+from pipeline_core.storage.ports import Repositories
 from pipeline_core.storage.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -186,7 +190,7 @@ def _record_id(record: Any) -> Any:
     return record.id
 
 
-def _memory(store: InMemoryStore, table: Table, columns: Sequence[str], records: Any) -> pa.Table:
+def _memory(store: object, table: Table, columns: Sequence[str], records: Any) -> pa.Table:
     getters: list[Callable[[Any], Any]] = [
         _record_id if c == "id" else table.column(c).get for c in columns
     ]
@@ -218,7 +222,7 @@ def _output(table: pa.Table, backend: Backend) -> Any:
 
 
 def _read(
-    store: BaseStore,
+    store: BaseStore | Repositories,
     table: Table,
     columns: Sequence[str],
     conds: list[tuple[str, str, Any]],
@@ -250,13 +254,17 @@ def _read(
         )
         params = [v for _, op, v in conds if op != "is null"]
         return _postgres(store, table, columns, where, params, order_sql)
+    if isinstance(store, Repositories):
+        # any other store of the port (a ScopedStore: the actor's visible, masked records)
+        return _memory(store, table, columns, memory_records())
     raise TypeError(
-        f"frames read InMemoryStore, SQLiteStore or PostgresStore, not {type(store).__name__}"
+        f"frames read a store (InMemoryStore, SQLiteStore, PostgresStore, ScopedStore ...), "
+        f"not {type(store).__name__}"
     )
 
 
 def stage_events_frame(
-    store: BaseStore,
+    store: BaseStore | Repositories,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
@@ -281,7 +289,7 @@ def stage_events_frame(
 
 
 def opportunities_frame(
-    store: BaseStore, *, open_only: bool = False, backend: Backend = "arrow"
+    store: BaseStore | Repositories, *, open_only: bool = False, backend: Backend = "arrow"
 ) -> Any:
     """Opportunities (only open ones, ``closed_at is None``, when ``open_only``) as a frame
     ordered by ``id``."""
