@@ -493,8 +493,9 @@ class Record:
 
         Raises :class:`~pipeline_core.errors.ValidationError` listing every bad or missing field,
         with its path and offending value. Unknown fields are refused, not dropped. An optional
-        field given as any spelling of "no value" (``NaN``, ``NaT``, pandas' ``NA``, a blank text:
-        :func:`pipeline_core.facts.is_missing`) is ``None``, as a pandas row gives blank cells.
+        field given as a non-text "no value" (``NaN``, ``NaT``, pandas' ``NA``: what a pandas row
+        gives for a blank cell, :func:`pipeline_core.facts.is_missing`) is ``None``; text is kept
+        as written (a blank text is not changed here).
         """
         if isinstance(data, Mapping):
             data = _missing_as_none(data, cls.__pc_optional__)
@@ -600,8 +601,9 @@ def record(cls: _R) -> _R:
 
 
 def _missing_as_none(data: Mapping[str, Any], optional: frozenset[str]) -> Mapping[str, Any]:
-    """``data`` with every optional field that holds a missing value (see
-    :func:`pipeline_core.facts.is_missing`) set to ``None``; ``data`` itself when there is none."""
+    """``data`` with every optional field that holds a non-text missing value (``NaN``, ``NaT``,
+    ``NA``; see :func:`pipeline_core.facts.is_missing`) set to ``None``; ``data`` itself when there
+    is none. Text is never changed: a blank text stays what it is (kept or refused by the field)."""
     from pipeline_core.facts import is_missing
 
     found = [
@@ -617,7 +619,7 @@ def _missing_as_none(data: Mapping[str, Any], optional: frozenset[str]) -> Mappi
     return {**data, **dict.fromkeys(found)}
 
 
-_MAYBE_MISSING: Final = frozenset({float, str, Decimal})
+_MAYBE_MISSING: Final = frozenset({float, Decimal})
 _MISSING_TYPES: Final = frozenset({"NAType", "NaTType", "float64", "float32", "datetime64"})
 _TYPED_DICTS: dict[type[Record], Any] = {}
 _ADAPTERS: dict[type[Record], pydantic.TypeAdapter[Any]] = {}

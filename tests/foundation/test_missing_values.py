@@ -1,4 +1,5 @@
-"""Records read every spelling of "no value" in an optional field as ``None``."""
+"""Records read a non-text "no value" (NaN, NaT, NA) in an optional field as ``None``; text is
+kept as written."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from pipeline_core.errors import ValidationError
 from pipeline_core.records import Activity, Lead, Opportunity
 
-MISSING = [float("nan"), np.float64("nan"), Decimal("NaN"), pd.NA, pd.NaT, "", "   ", "\t"]
+MISSING = [float("nan"), np.float64("nan"), Decimal("NaN"), pd.NA, pd.NaT]
 BASE = {"id": "lead-1", "created_at": "2025-05-06T09:00:00+08:00", "source": "website"}
 
 
@@ -37,7 +38,7 @@ def test_a_pandas_row_with_blank_cells_becomes_a_record() -> None:
             "source": ["website", "event"],
             "industry": ["energy", None],  # None in an object column stays None
             "company_size": [120.0, float("nan")],  # a float column: NaN for the blank cell
-            "phone": ["", "13800138000"],
+            "phone": [float("nan"), "13800138000"],  # an object column with a blank cell
         }
     )
     rows = frame.to_dict("records")
@@ -48,6 +49,11 @@ def test_a_pandas_row_with_blank_cells_becomes_a_record() -> None:
     assert [x.industry for x in leads] == ["energy", None]
     assert [x.company_size for x in leads] == [120, None]
     assert [x.phone for x in leads] == [None, "13800138000"]
+
+
+def test_text_is_kept_as_written() -> None:
+    # a blank text is a value the field keeps or refuses, never silently dropped here
+    assert Lead.from_dict({**BASE, "company": " "}).company == " "
 
 
 def test_the_constructor_reads_missing_the_same_way() -> None:
