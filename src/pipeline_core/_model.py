@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError, TzInfo, core_schema
 from typing_extensions import TypedDict
 
 from pipeline_core._currencies import MINOR_UNITS
+from pipeline_core._interrupts import reraise_interrupt
 from pipeline_core.errors import Problem, ValidationError
 
 __all__ = [
@@ -317,7 +318,11 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible plain data: datetimes as ISO 8601 strings, amounts as decimal strings."""
-        return _adapter(type(self)).dump_python(self, mode="json")  # type: ignore[no-any-return]
+        try:
+            return _adapter(type(self)).dump_python(self, mode="json")  # type: ignore[no-any-return]
+        except pydantic_core.PydanticSerializationError as exc:
+            reraise_interrupt(exc)  # Ctrl-C during serialisation comes through as itself
+            raise
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:

@@ -17,10 +17,12 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import pydantic
+import pydantic_core
 
+from pipeline_core._interrupts import reraise_interrupt
 from pipeline_core._model import Record
 from pipeline_core.clock import require_aware
-from pipeline_core.errors import NotFoundError, StorageError
+from pipeline_core.errors import NotFoundError, StorageError, TransactionAbortedError
 from pipeline_core.records import (
     Account,
     Activity,
@@ -316,7 +318,20 @@ def adapter(cls: type[Record]) -> pydantic.TypeAdapter[Any]:
 
 def dump_doc(record: Record) -> str:
     """The record's ``to_dict()`` as compact JSON text."""
-    return adapter(type(record)).dump_json(record).decode()
+    with serialising(type(record).__name__):
+        return adapter(type(record)).dump_json(record).decode()
+
+
+@contextmanager
+def serialising(what: str) -> Iterator[None]:
+    """Around code turning records into JSON for a store: a ``KeyboardInterrupt`` or
+    ``SystemExit`` that pydantic wrapped comes through as itself; any other serialisation failure
+    becomes a :class:`~pipeline_core.errors.StorageError` naming ``what`` (a record kind)."""
+    try:
+        yield
+    except pydantic_core.PydanticSerializationError as exc:
+        reraise_interrupt(exc)
+        raise StorageError(f"a {what} cannot be written as JSON: {exc}") from exc
 
 
 def load_doc(cls: type[R], doc: str | bytes) -> R:
@@ -367,6 +382,9 @@ class Backend(abc.ABC):
         self.lock = threading.RLock()
         self.depth = 0
         self.closed = False
+        self.aborted: BaseException | None = None
+        """The error after which the database abandoned the open transaction (``None``: it
+        is usable). Set inside a unit of work; cleared when the outermost level ends."""
 
     # transactions ----------------------------------------------------------------------------
 
@@ -388,33 +406,91 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def _rollback_to(self, name: str) -> None: ...
 
+    def _transaction_state(self) -> Literal["ok", "failed", "gone"]:
+        """The open transaction as the database sees it: ``"ok"``; ``"failed"`` (a statement
+        failed outside any savepoint: PostgreSQL will only roll it back); ``"gone"`` (the
+        database rolled it back on its own, e.g. SQLite after ``SQLITE_FULL``)."""
+        return "ok"
+
+    def _last_error(self) -> BaseException | None:
+        """The last error the database reported (the cause of a ``"failed"`` transaction)."""
+        return None
+
+    def _check_usable(self) -> None:
+        """Inside a unit of work: raise TransactionAbortedError if the database abandoned it."""
+        if self.aborted is None and self._transaction_state() != "ok":
+            self.aborted = self._last_error() or StorageError("a statement failed")
+        if self.aborted is not None:
+            raise _abandoned(self.aborted) from self.aborted
+
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        """A transaction, or a savepoint inside the current one: all or nothing."""
+        """A transaction, or a savepoint inside the current one: all or nothing.
+
+        When the database abandons the transaction under a savepoint (SQLite rolls everything
+        back after ``SQLITE_FULL``; PostgreSQL refuses all but a rollback after a statement
+        failed outside a savepoint), the original error comes through, and every later write of
+        the unit, and its end, raise :class:`~pipeline_core.errors.TransactionAbortedError`:
+        nothing is autocommitted and the unit stores nothing."""
         with self.lock:
             if self.closed:
                 raise StorageError("the store is closed")
             depth = self.depth
             name = f"pc_sp{depth}"
             if depth == 0:
+                self.aborted = None
                 self._begin()
             else:
+                self._check_usable()
                 self._savepoint(name)
             self.depth = depth + 1
             try:
                 yield
-            except BaseException:
+            except BaseException as exc:
                 self.depth = depth
-                if depth == 0:
-                    self._rollback()
-                else:
-                    self._rollback_to(name)
+                self._undo(depth, name, exc)
                 raise
             self.depth = depth
-            if depth == 0:
-                self._commit()
-            else:
+            if depth > 0:
+                self._check_usable()
                 self._release(name)
+                return
+            state = self._transaction_state()
+            if self.aborted is None and state == "ok":
+                self._commit()
+                return
+            # The database abandoned the transaction: roll back what is left, never commit
+            # (PostgreSQL would answer a COMMIT with a silent ROLLBACK).
+            cause = self.aborted or self._last_error() or StorageError("a statement failed")
+            self.aborted = None
+            error = _abandoned(cause)
+            if state != "gone":
+                try:
+                    self._rollback()
+                except Exception as failure:
+                    error.add_note(f"rolling the transaction back also failed: {failure}")
+            raise error from cause
+
+    def _undo(self, depth: int, name: str, exc: BaseException) -> None:
+        """Undo the level that raised ``exc`` without hiding ``exc``: a failure to roll back is
+        added to it as a note (and leaves an inner level's unit of work abandoned)."""
+        if depth == 0:
+            self.aborted = None
+            try:
+                self._rollback()
+            except Exception as failure:  # the original error matters more
+                exc.add_note(f"rolling the transaction back also failed: {failure}")
+            return
+        if self.aborted is not None:
+            return
+        if self._transaction_state() == "gone":
+            self.aborted = exc
+            return
+        try:
+            self._rollback_to(name)
+        except Exception as failure:
+            exc.add_note(f"rolling back to the savepoint also failed: {failure}")
+            self.aborted = exc
 
     # primitives ------------------------------------------------------------------------------
 
@@ -447,6 +523,13 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release resources."""
+
+
+def _abandoned(cause: BaseException) -> TransactionAbortedError:
+    return TransactionAbortedError(
+        f"the database abandoned this unit of work after: {cause}; nothing of it was stored "
+        "and it cannot go on: leave the unit of work and start again"
+    )
 
 
 def check_ts(value: datetime, field: str) -> datetime:

@@ -22,6 +22,7 @@ from pipeline_core.storage._base import (
     Table,
     adapter,
     load_doc,
+    serialising,
 )
 
 SCHEMA_VERSION = 1
@@ -188,7 +189,8 @@ class SqlBackend(Backend):
         """Insert the rows of ``records``, built as they are sent (PostgreSQL overrides this
         with COPY, so building rows overlaps with the server's work)."""
         row = self.row_of[table.name]
-        self.executemany(self.statements[table.name].insert, map(row, records))
+        with serialising(table.kind):
+            self.executemany(self.statements[table.name].insert, map(row, records))
 
     # transactions ----------------------------------------------------------------------------
 
@@ -206,7 +208,8 @@ class SqlBackend(Backend):
 
     def row(self, table: Table, record: Record) -> tuple[Any, ...]:
         """The table row of a record: id, version, query columns, JSON document."""
-        return self.row_of[table.name](record)
+        with serialising(table.kind):
+            return self.row_of[table.name](record)
 
     def _tag_rows(self, records: Sequence[Record]) -> list[tuple[str, str]]:
         return [(r.id, tag) for r in records for tag in r.tags]  # type: ignore[attr-defined]
