@@ -22,7 +22,13 @@ import pydantic_core
 from pipeline_core._interrupts import reraise_interrupt
 from pipeline_core._model import Record
 from pipeline_core.clock import require_aware
-from pipeline_core.errors import NotFoundError, StorageError, TransactionAbortedError
+from pipeline_core.errors import (
+    NotFoundError,
+    Problem,
+    StorageError,
+    TransactionAbortedError,
+    ValidationError,
+)
 from pipeline_core.records import (
     Account,
     Activity,
@@ -537,18 +543,45 @@ def check_ts(value: datetime, field: str) -> datetime:
     return require_aware(value, field)
 
 
+def _refuse(field: str, message: str, value: Any, code: str) -> ValidationError:
+    return ValidationError(field, [Problem((field,), message, value, code)])
+
+
 def check_batch(batch_size: int) -> int:
-    """A positive batch size."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    """A positive batch size (an ``int``); ValidationError otherwise."""
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise _refuse("batch_size", "must be a whole number of at least 1", batch_size, "batch")
     return batch_size
 
 
 def check_limit(limit: int | None) -> int | None:
-    """``None`` or a non-negative limit."""
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+    """``None`` or a non-negative ``int``; ValidationError otherwise."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise _refuse("limit", "must be a whole number >= 0, or None", limit, "limit")
     return limit
+
+
+def check_key(value: Any, field: str) -> str:
+    """A text lookup argument (an id, owner, tag ...), checked the same way for every adapter:
+    valid Unicode text (``str``, no lone surrogates, which no record holds) without the NUL
+    character (which PostgreSQL cannot hold). ValidationError naming ``field`` otherwise."""
+    if not isinstance(value, str):
+        raise _refuse(field, "a lookup key must be text", value, "string_type")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _refuse(
+                field, "a lookup key must be valid Unicode text (no lone surrogates)", value, "text"
+            ) from None
+    if "\x00" in value:
+        raise _refuse(
+            field,
+            "a lookup key cannot contain the NUL character (\\x00), which PostgreSQL cannot store",
+            value,
+            "nul_character",
+        )
+    return value
 
 
 def batched(items: Iterable[R], size: int) -> Iterator[list[R]]:
@@ -586,12 +619,13 @@ class _Collection(Generic[R]):
         return found
 
     def find(self, id: str) -> R | None:
-        """The stored record, or ``None``."""
-        return self._b.get(self._t, id)  # type: ignore[return-value]
+        """The stored record, or ``None``. ValidationError if ``id`` is not text or holds NUL
+        (the same on every adapter)."""
+        return self._b.get(self._t, check_key(id, "id"))  # type: ignore[return-value]
 
     def all(self, *, after: str | None = None, limit: int | None = None) -> Iterator[R]:
         """Every record in id order, streamed; ``after`` = the last id of the previous page."""
-        return self._q((), (), limit, after=None if after is None else (after,))
+        return self._q((), (), limit, after=None if after is None else (check_key(after, "after"),))
 
     def count(self) -> int:
         """How many records are stored."""
@@ -605,6 +639,9 @@ class _Collection(Generic[R]):
         *,
         after: tuple[Any, ...] | None = None,
     ) -> Iterator[R]:
+        for c in where:
+            if c.op in ("=", "tag", "in_any"):
+                check_key(c.value, c.column or ("tag" if c.op == "tag" else "subject_id"))
         query = Query(self._t, where, order, after, check_limit(limit))
         return self._b.stream(query)  # type: ignore[return-value]
 

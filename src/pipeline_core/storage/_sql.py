@@ -43,6 +43,8 @@ class Dialect:
     types: dict[str, str]
     doc_type: str
     doc_select: str  # expression reading the doc column back as text
+    ts_key: str = '"{c}"'  # a timestamp sort column as read for the keyset (from the row)
+    ts_key_param: str = "{p}"  # ... and as compared with that value on the next page
 
 
 SQLITE = Dialect(
@@ -72,6 +74,9 @@ POSTGRES = Dialect(
     },
     "JSON",  # json keeps the text as written (jsonb would turn 1e300 into an integer)
     "doc::text",
+    # As text: psycopg cannot load instants before year 1 UTC (0001-01-01T00:00+14:00).
+    '"{c}"::text',
+    "{p}::timestamptz",
 )
 
 
@@ -178,6 +183,28 @@ class SqlBackend(Backend):
         """Run one statement for many rows."""
 
     @abc.abstractmethod
+    def translate_error(self, exc: Exception) -> Exception:
+        """The pipeline_core error for a driver error (and remember it as the last error)."""
+
+    driver_errors: tuple[type[Exception], ...] = ()
+    """The driver's error classes, translated by :meth:`translate_error`."""
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run a query and read every row. Errors raised while rows are read (a value the driver
+        cannot load, a lock met half-way) are translated too."""
+        try:
+            return self.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+        except self.driver_errors as exc:
+            raise self.translate_error(exc) from exc
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run a query and read its first row (``None`` if none), errors translated."""
+        try:
+            return self.execute(sql, params).fetchone()
+        except self.driver_errors as exc:
+            raise self.translate_error(exc) from exc
+
+    @abc.abstractmethod
     def is_unique_violation(self, exc: BaseException) -> bool:
         """Whether a driver error is a primary-key conflict."""
 
@@ -218,7 +245,7 @@ class SqlBackend(Backend):
 
     def get(self, table: Table, id: str) -> Record | None:
         with self.lock:
-            row = self.execute(self.statements[table.name].get, (id,)).fetchone()
+            row = self.fetchone(self.statements[table.name].get, (id,))
         return None if row is None else load_doc(table.cls, row[0])
 
     def _existing(self, table: Table, ids: Sequence[str]) -> dict[str, Record]:
@@ -231,7 +258,7 @@ class SqlBackend(Backend):
                 f"SELECT id, {st.doc_select} FROM {table.name} "
                 f"WHERE id IN ({', '.join([p] * len(chunk))})"
             )
-            for id, doc in self.execute(sql, chunk).fetchall():
+            for id, doc in self.fetchall(sql, chunk):
                 found[id] = load_doc(table.cls, doc)
         return found
 
@@ -264,7 +291,7 @@ class SqlBackend(Backend):
         row = self.row(table, record)
         cur = self.execute(st.update, (*row[1:], id, expected))
         if cur.rowcount != 1:
-            found = self.execute(st.version_of, (id,)).fetchone()
+            found = self.fetchone(st.version_of, (id,))
             if found is None:
                 raise NotFoundError(table.kind, id)
             raise ConcurrencyError(table.kind, id, expected=expected, actual=found[0])
@@ -342,8 +369,15 @@ class SqlBackend(Backend):
         where, params = self._where(query)
         key_cols = ", ".join(f'"{c}"' for c in query.sort_key)
         p = self.dialect.param
-        keyset = f"({key_cols}) > ({', '.join([p] * len(query.sort_key))})"
-        select = f"SELECT {key_cols}, {self.statements[t.name].doc_select} FROM {t.name}"
+        is_ts = [c != "id" and t.column(c).type == "ts" for c in query.sort_key]
+        d = self.dialect
+        key_read = ", ".join(
+            d.ts_key.format(c=c) if ts else f'"{c}"'
+            for c, ts in zip(query.sort_key, is_ts, strict=True)
+        )
+        key_params = ", ".join(d.ts_key_param.format(p=p) if ts else p for ts in is_ts)
+        keyset = f"({key_cols}) > ({key_params})"
+        select = f"SELECT {key_read}, {self.statements[t.name].doc_select} FROM {t.name}"
         nkey = len(query.sort_key)
         remaining = query.limit
         after: list[Any] | None = (
@@ -362,7 +396,7 @@ class SqlBackend(Backend):
                 sql += " WHERE " + " AND ".join(conds)
             sql += f" ORDER BY {key_cols} LIMIT {int(size)}"
             with self.lock:
-                rows = self.execute(sql, args).fetchall()
+                rows = self.fetchall(sql, args)
             for row in rows:
                 yield load_doc(cls, row[nkey])
             if len(rows) < size:
@@ -373,4 +407,4 @@ class SqlBackend(Backend):
 
     def count(self, table: Table) -> int:
         with self.lock:
-            return int(self.execute(self.statements[table.name].count).fetchone()[0])
+            return int(self.fetchone(self.statements[table.name].count)[0])

@@ -23,7 +23,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline_core._model import Record
@@ -59,6 +60,25 @@ def _nul_paths(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str 
     return []
 
 
+def _whole_second_offset(value: datetime | None) -> datetime | None:
+    """The same instant with a UTC offset PostgreSQL accepts (whole seconds).
+
+    Python allows offsets with microseconds (``+13:59:59.999999``), PostgreSQL refuses them; the
+    record's JSON document keeps the offset as written, the ``timestamptz`` column only needs
+    the instant: the wall time and the offset move by the same fraction of a second."""
+    if value is None:
+        return None
+    offset = value.utcoffset()
+    if offset is None or not offset.microseconds:
+        return value
+    fraction = timedelta(microseconds=offset.microseconds)
+    try:
+        return (value - fraction).replace(tzinfo=timezone(offset - fraction))
+    except OverflowError:  # 0001-01-01T00:00:00: move up to the next whole second instead
+        up = timedelta(seconds=1) - fraction
+        return (value + up).replace(tzinfo=timezone(offset + up))
+
+
 class _PostgresBackend(SqlBackend):
     dialect = POSTGRES
 
@@ -71,6 +91,7 @@ class _PostgresBackend(SqlBackend):
                 "PostgresStore needs psycopg 3: pip install 'pipeline_core[postgres]'"
             ) from exc
         self.psycopg = psycopg
+        self.driver_errors = (psycopg.Error,)
         self.last_error: Exception | None = None
         try:
             self.conn: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True)
@@ -116,6 +137,9 @@ class _PostgresBackend(SqlBackend):
     def schema_version(self) -> int:
         with self.lock:
             return int(self.execute("SELECT max(version) FROM schema_version").fetchone()[0])
+
+    def translate_error(self, exc: Exception) -> Exception:
+        return self._translate(exc)
 
     def _translate(self, exc: Exception) -> Exception:
         errors = self.psycopg.errors
@@ -176,8 +200,11 @@ class _PostgresBackend(SqlBackend):
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, DuplicateError)
 
+    def encoders(self) -> dict[str, Callable[[Any], Any] | None]:
+        return {"ts": _whole_second_offset}
+
     def encode(self, type_: str, value: Any) -> Any:
-        return value
+        return _whole_second_offset(value) if type_ == "ts" else value
 
     def row(self, table: Table, record: Record) -> tuple[Any, ...]:
         out = super().row(table, record)

@@ -131,10 +131,15 @@ class _SQLiteBackend(SqlBackend):
             )
         return StorageError(f"SQLite error: {exc}")
 
-    def _failed(self, exc: sqlite3.Error) -> Exception:
-        error = self._translate(exc)
+    driver_errors = (sqlite3.Error,)
+
+    def translate_error(self, exc: Exception) -> Exception:
+        error = self._translate(exc) if isinstance(exc, sqlite3.Error) else exc
         self.last_error = error
         return error
+
+    def _failed(self, exc: sqlite3.Error) -> Exception:
+        return self.translate_error(exc)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         try:
