@@ -463,7 +463,11 @@ class Backend(abc.ABC):
                 return
             state = self._transaction_state()
             if self.aborted is None and state == "ok":
-                self._commit()
+                try:
+                    self._commit()
+                except BaseException as exc:  # e.g. SQLite: a failed COMMIT leaves it open
+                    self._undo(0, name, exc)
+                    raise
                 return
             # The database abandoned the transaction: roll back what is left, never commit
             # (PostgreSQL would answer a COMMIT with a silent ROLLBACK).
