@@ -59,13 +59,19 @@ def _tiny_sqlite(tmp_path: Path) -> SQLiteStore:
 def test_a_full_database_says_so_and_a_rolled_back_unit_stores_nothing(tmp_path: Path) -> None:
     store = _tiny_sqlite(tmp_path)
     full: StorageError | None = None
-    with pytest.raises(RuntimeError, match="give up"), store.unit_of_work() as uow:
-        uow.accounts.add(_account(1))
-        try:
-            uow.contacts.bulk_add(_wordy_contacts(3_000))
-        except StorageError as exc:
-            full = exc
-        raise RuntimeError("give up")
+
+    def fill_then_give_up() -> None:
+        nonlocal full
+        with store.unit_of_work() as uow:
+            uow.accounts.add(_account(1))
+            try:
+                uow.contacts.bulk_add(_wordy_contacts(3_000))
+            except StorageError as exc:
+                full = exc
+            raise RuntimeError("give up")
+
+    with pytest.raises(RuntimeError, match="give up"):
+        fill_then_give_up()
     assert full is not None
     assert "full" in str(full)  # the cause, not a follow-up error such as "no such savepoint"
     assert store.accounts.count() == 0
@@ -274,7 +280,7 @@ def test_ctrl_c_during_a_bulk_add_is_a_keyboard_interrupt_and_nothing_is_stored(
             except KeyboardInterrupt:
                 outcome = "interrupted"
                 assert store.opportunities.count() == 0  # all or nothing
-            except BaseException as exc:  # noqa: BLE001 - what the test looks for
+            except BaseException as exc:  # what the test looks for
                 outcome = f"{type(exc).__module__}.{type(exc).__name__}"
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             store.close()
@@ -311,7 +317,7 @@ def test_a_postgres_deadlock_gives_one_retryable_victim(
                 b = uow.accounts.get(second)
                 uow.accounts.save(b.evolve(name=f"{b.name} ({who})"))
             committed.append(who)
-        except Exception as exc:  # noqa: BLE001 - inspected below
+        except Exception as exc:  # inspected below
             failures[who] = exc
 
     threads = [
@@ -341,12 +347,17 @@ def test_a_postgres_statement_failing_outside_a_savepoint_voids_the_unit(
     # PostgreSQL aborts the whole transaction; a COMMIT would then silently roll back. The unit
     # must refuse the later write and end with an error, storing nothing.
     store = postgres_store
-    with pytest.raises(TransactionAbortedError) as ended, store.unit_of_work() as uow:
-        uow.accounts.add(_account(1))
-        with pytest.raises(StorageError, match="division by zero"):
-            store._backend.execute("SELECT 1 / 0")  # injected: a read that fails
-        with pytest.raises(TransactionAbortedError, match="division by zero"):
-            uow.accounts.add(_account(2))
+
+    def fail_a_read_then_write() -> None:
+        with store.unit_of_work() as uow:
+            uow.accounts.add(_account(1))
+            with pytest.raises(StorageError, match="division by zero"):
+                store._backend.execute("SELECT 1 / 0")  # injected: a read that fails
+            with pytest.raises(TransactionAbortedError, match="division by zero"):
+                uow.accounts.add(_account(2))
+
+    with pytest.raises(TransactionAbortedError) as ended:
+        fail_a_read_then_write()
     assert "division by zero" in str(ended.value.__cause__)
     assert store.accounts.count() == 0
     store.accounts.add(_account(3))  # the connection is usable again
