@@ -23,7 +23,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -61,11 +61,11 @@ def _nul_paths(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str 
 
 
 def _whole_second_offset(value: datetime | None) -> datetime | None:
-    """The same instant with a UTC offset PostgreSQL accepts (whole seconds).
+    """The same instant with a UTC offset PostgreSQL accepts (whole seconds), for query bounds.
 
-    Python allows offsets with microseconds (``+13:59:59.999999``), PostgreSQL refuses them; the
-    record's JSON document keeps the offset as written, the ``timestamptz`` column only needs
-    the instant: the wall time and the offset move by the same fraction of a second."""
+    Python allows offsets with microseconds (``+13:59:59.999999``), PostgreSQL refuses them
+    (records never hold one: their timestamps have whole-minute offsets); a comparison only
+    needs the instant: the wall time and the offset move by the same fraction of a second."""
     if value is None:
         return None
     offset = value.utcoffset()
@@ -199,9 +199,6 @@ class _PostgresBackend(SqlBackend):
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, DuplicateError)
-
-    def encoders(self) -> dict[str, Callable[[Any], Any] | None]:
-        return {"ts": _whole_second_offset}
 
     def encode(self, type_: str, value: Any) -> Any:
         return _whole_second_offset(value) if type_ == "ts" else value
