@@ -52,7 +52,7 @@ def polars_expression(frame: Any) -> Any:
     def cat(name: str, table: Mapping[str, int]) -> pl.Expr:
         return pl.col(name).replace_strict(table, default=0, return_dtype=pl.Int64)
 
-    b = pl.col("budget_amount")
+    b = pl.col("budget")
     budget = (
         pl.when(b.is_null())
         .then(0)
@@ -159,7 +159,7 @@ def run(scale: float) -> list[Row]:
 
     frame = pl.concat(
         [pl.DataFrame(batch) for batch in company.columns("leads", batch_size=250_000)]
-    ).select("id", "budget_amount", "authority", "need", "intent", "timeline")
+    ).select("id", "budget", "authority", "need", "intent", "timeline")
     ours_f = median_time(lambda: score_frame(frame, model), repeat=5)
     base_f = median_time(lambda: polars_expression(frame), repeat=5)
     a, b = score_frame(frame, model), polars_expression(frame)

@@ -17,9 +17,11 @@ from values that are valid by construction with ``_trusted``/``_evolve_trusted``
 
 from __future__ import annotations
 
+import re
 import typing
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Final, NotRequired, Self
 
@@ -40,6 +42,7 @@ __all__ = [
     "CustomFields",
     "FrozenDict",
     "Id",
+    "JsonObject",
     "LongText",
     "Name",
     "Probability",
@@ -49,6 +52,7 @@ __all__ = [
     "Timestamp",
     "as_fixed_offset",
     "deep_freeze",
+    "is_decimal_text",
     "record",
 ]
 
@@ -93,14 +97,60 @@ def deep_freeze(value: Any) -> Any:
     return value
 
 
+_ISO_DATETIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}", re.ASCII)
+
+
 def _no_numbers_for_datetime(value: Any) -> Any:
-    # pydantic's lax mode would read 1700000000 as a Unix time in UTC: a silent guess we refuse.
-    if isinstance(value, int | float | Decimal):
+    # pydantic's lax mode would read 1700000000, and also the string "1700000000" or "45663" (an
+    # Excel serial date), as a Unix time in UTC: a silent guess we refuse. Only a datetime or an
+    # ISO 8601 date-time string in ASCII digits is an instant.
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATETIME.match(value):
+        return value
+    raise PydanticCustomError(
+        "datetime_type",
+        "expected a timezone-aware datetime or an ISO 8601 string with an offset such as "
+        "'2025-01-06T09:00:00+08:00', not a number or other text",
+    )
+
+
+MIN_OFFSET: Final = timedelta(hours=-12)
+"""The most negative UTC offset a :data:`Timestamp` accepts (the real-world range, UTC-12:00)."""
+MAX_OFFSET: Final = timedelta(hours=14)
+"""The largest UTC offset a :data:`Timestamp` accepts (the real-world range, UTC+14:00)."""
+
+
+def _real_offset(value: datetime) -> datetime:
+    offset = value.utcoffset()
+    assert offset is not None  # AwareDatetime ran first
+    if not MIN_OFFSET <= offset <= MAX_OFFSET:
         raise PydanticCustomError(
-            "datetime_type",
-            "expected a timezone-aware datetime or an ISO 8601 string with an offset, not a number",
+            "timezone_offset",
+            "UTC offsets run from -12:00 to +14:00 (the zones in use; PostgreSQL cannot store "
+            "some beyond), got {offset}",
+            {"offset": str(offset)},
         )
+    if 1 < value.year < 9999:  # an offset of at most 14 hours cannot leave years 1-9999
+        return value
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_range", "the instant is outside years 1-9999 in UTC"
+        ) from None
     return value
+
+
+_DECIMAL_TEXT: Final = re.compile(r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)
+_SIGNED_DECIMAL_TEXT: Final = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def is_decimal_text(text: str, *, signed: bool = False) -> bool:
+    """Whether ``text`` is a decimal number written the one accepted way: ASCII digits, an
+    optional decimal point and exponent, a sign only if ``signed``. Python's ``Decimal`` reads far
+    more (``"１２３"``, ``"1_000"``, ``" 12 "``, ``"NaN"``): those are not numbers here."""
+    return bool((_SIGNED_DECIMAL_TEXT if signed else _DECIMAL_TEXT).fullmatch(text))
 
 
 def _no_float_money(value: Any) -> Any:
@@ -109,6 +159,30 @@ def _no_float_money(value: Any) -> Any:
             "decimal_type",
             "money must be a Decimal, an int or a decimal string such as '1999.00'; "
             "floats are refused because they cannot hold cents exactly",
+        )
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        # Python's Decimal would read '１２３' (full-width), '1_000', ' 12 ' and '-0': not amounts.
+        raise PydanticCustomError(
+            "decimal_parsing",
+            "an amount is written with ASCII digits and an optional decimal point, such as "
+            "'1999.00' (no sign, spaces, underscores or full-width digits)",
+        )
+    if isinstance(value, Decimal) and value.is_signed():
+        raise PydanticCustomError("decimal_sign", "an amount is never negative (also not -0)")
+    return value
+
+
+_INVISIBLE: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Zs"})
+
+
+def _printable_id(value: str) -> str:
+    # Ids reach terminals, file names and diagrams: no control, format (zero-width, BOM, bidi)
+    # or separator characters. Unassigned code points (newer Unicode) are let through.
+    if not value.isprintable() and any(unicodedata.category(ch) in _INVISIBLE for ch in value):
+        raise PydanticCustomError(
+            "id_characters",
+            "an id may not contain control or invisible characters (ESC, BEL, zero-width space, "
+            "byte-order mark, line separators ...)",
         )
     return value
 
@@ -154,13 +228,22 @@ def as_fixed_offset(value: datetime) -> datetime:
 Timestamp = Annotated[
     pydantic.AwareDatetime,
     BeforeValidator(_no_numbers_for_datetime),
+    pydantic.AfterValidator(_real_offset),
     pydantic.AfterValidator(as_fixed_offset),
 ]
-"""A timezone-aware ``datetime`` kept with its UTC offset (named zones become fixed offsets);
-naive ones and numbers are refused."""
+"""A timezone-aware ``datetime`` kept with its UTC offset (named zones become fixed offsets).
 
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S+$")]
-"""A record id: 1-128 characters without white space."""
+Refused: naive datetimes; numbers and numeric strings (``"45663"``, ``"1736125200"`` are not read
+as Excel or Unix times); text other than an ISO 8601 date-time in ASCII digits; UTC offsets
+outside -12:00..+14:00; instants whose UTC time falls outside years 1-9999."""
+
+Id = Annotated[
+    str,
+    Field(min_length=1, max_length=128, pattern=r"^\S+$"),
+    pydantic.AfterValidator(_printable_id),
+]
+"""A record id: 1-128 characters without white space, control or invisible characters
+(any script is fine: ``线索-001``)."""
 
 Name = Annotated[str, Field(min_length=1, max_length=300)]
 """A person's, company's or thing's name (any script, e.g. 北京某某科技有限公司)."""
@@ -188,6 +271,7 @@ Amount = Annotated[
     Decimal,
     Field(ge=0, max_digits=22, allow_inf_nan=False),
     BeforeValidator(_no_float_money),
+    pydantic.AfterValidator(_no_float_money),
     pydantic.WithJsonSchema(
         {
             "anyOf": [
@@ -197,7 +281,8 @@ Amount = Annotated[
         }
     ),
 ]
-"""A money amount: ``Decimal``, never negative, never a float."""
+"""A money amount: ``Decimal``, never negative (``-0`` included), never a float; text only as
+ASCII digits with an optional decimal point or exponent (``"1999.00"``, ``"1E+3"``)."""
 
 Probability = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 """A probability between 0 and 1."""
@@ -213,13 +298,55 @@ CustomValue = (
     | None
 )
 
+
+def _json_scalars(value: Any) -> Any:
+    # pydantic would turn Decimal('1E+3') into 1000.0 and Decimal('-0') into -0.0: refused.
+    if isinstance(value, Mapping):
+        for v in value.values():
+            if not (v is None or type(v) in (str, int, float, bool)):
+                raise PydanticCustomError(
+                    "custom_value",
+                    "custom field values are text, int, float, true/false or null, got {type}",
+                    {"type": type(v).__name__},
+                )
+    return value
+
+
 CustomFields = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=100)], CustomValue],
+    BeforeValidator(_json_scalars),
     pydantic.AfterValidator(FrozenDict),
 ]
 """Company-specific fields: names to JSON scalars (text, int, float, bool or null)."""
 
 Version = Annotated[int, Strict(), Field(ge=1)]
+
+
+def _json_object(value: Any) -> Any:
+    from pipeline_core._jsonvalue import json_value_problems
+
+    if not isinstance(value, Mapping):
+        raise PydanticCustomError("dict_type", "expected a JSON object (a dict with string keys)")
+    problems = json_value_problems(value)
+    if problems:
+        p = problems[0]
+        where = Problem(p.path, "", None).field
+        raise PydanticCustomError(
+            p.code,
+            "{where}: {message}" if p.path else "{message}",
+            {"where": where, "message": p.message},
+        )
+    return value
+
+
+JsonObject = Annotated[
+    dict[str, Any],
+    BeforeValidator(_json_object),
+    pydantic.AfterValidator(deep_freeze),
+]
+"""A JSON object: string keys; values ``None``, ``bool``, ``int``, finite ``float``, ``str``
+(no NUL), lists and objects, nested at most 64 levels (:mod:`pipeline_core._jsonvalue`).
+Frozen on the way in (objects become :class:`FrozenDict`, lists tuples)."""
 
 
 # --------------------------------------------------------------------------- records
@@ -245,6 +372,62 @@ def _convert_errors(exc: pydantic.ValidationError) -> list[Problem]:
             Problem(path=path, message=message, value=err.get("input"), code=code, missing=missing)
         )
     return problems
+
+
+_BYTES = (bytes, bytearray, memoryview)
+
+
+_SCALARS: Final = frozenset({int, float, bool, type(None)})
+
+
+def _clean(data: Any) -> bool:
+    # The fast pass (a few microseconds a record): no bytes, no NUL anywhere.
+    stack = [data]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        t = type(item)
+        if t is str:
+            if "\x00" in item:
+                return False
+        elif t is dict or t is FrozenDict:
+            push(item.values())
+        elif t is list or t is tuple:
+            push(item)
+        elif t in _SCALARS:
+            continue
+        elif isinstance(item, _BYTES):
+            return False
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+        elif isinstance(item, Mapping):
+            push(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            push(item)
+    return True
+
+
+def _bytes_problems(data: Any) -> list[Problem]:
+    """Bytes anywhere in the input (pydantic's lax mode would decode them into text silently)
+    and NUL characters in text (PostgreSQL cannot store them: every adapter must hold the same
+    values)."""
+    if _clean(data):
+        return []
+    out: list[Problem] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack and len(out) < 20:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                out.append(Problem(path, "text may not contain NUL (U+0000)", item, "nul"))
+        elif isinstance(item, _BYTES):
+            out.append(Problem(path, "bytes are not text: decode them first", item, "bytes_type"))
+        elif len(path) < 66 and isinstance(item, Mapping):
+            stack.extend((v, (*path, str(k))) for k, v in item.items())
+        elif len(path) < 66 and isinstance(item, list | tuple):
+            stack.extend((v, (*path, i)) for i, v in enumerate(item))
+    return out
 
 
 class Record:
@@ -327,6 +510,9 @@ class Record:
         Raises :class:`~pipeline_core.errors.ValidationError` listing every bad or missing field,
         with its path and offending value. Unknown fields are refused, not dropped.
         """
+        problems = _bytes_problems(data)
+        if problems:
+            raise ValidationError(cls.__name__, problems)
         try:
             return _adapter(cls).validate_python(data)  # type: ignore[no-any-return]
         except pydantic.ValidationError as exc:
@@ -387,6 +573,9 @@ class Record:
     def __attrs_post_init__(self) -> None:
         # The constructor is a boundary too: validate everything, keep the normalised values.
         data = {name: getattr(self, name) for name, _ in self.__pc_fields__}
+        problems = _bytes_problems(data)
+        if problems:
+            raise ValidationError(type(self).__name__, problems)
         try:
             valid = _adapter_dict(type(self)).validate_python(data)
         except pydantic.ValidationError as exc:

@@ -8,12 +8,15 @@ need to import a database driver to handle a conflict.
 
 from __future__ import annotations
 
+import itertools
+import reprlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
 
 __all__ = [
+    "MAX_PROBLEMS",
     "ConcurrencyError",
     "ConfigError",
     "DeadlockError",
@@ -30,14 +33,34 @@ __all__ = [
     "ValidationError",
 ]
 
-_MAX_VALUE_REPR = 80
+_MAX_VALUE_REPR = 200
+"""Longest shown value in an error message (hostile input may be megabytes long)."""
+
+MAX_PROBLEMS = 1_000
+"""Most problems an error keeps and lists; ``total`` still counts every one."""
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 4
+_REPR.maxstring = _REPR.maxother = _MAX_VALUE_REPR
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = 20
 
 
 def _short_repr(value: Any) -> str:
-    """``repr(value)`` cut to a readable length (hostile input may be megabytes long)."""
-    text = repr(value)
+    """``repr(value)`` cut to at most 200 characters, safe on deeply nested or huge values."""
+    if isinstance(value, str):
+        text = repr(value[: _MAX_VALUE_REPR + 1])
+        size = len(value)
+    elif isinstance(value, dict | list | tuple | set | frozenset):
+        text = _REPR.repr(value)  # bounded depth and width: never a RecursionError
+        size = len(text)
+    else:
+        try:
+            text = repr(value)
+        except Exception:
+            text = f"<{type(value).__name__} object>"
+        size = len(text)
     if len(text) > _MAX_VALUE_REPR:
-        return f"{text[: _MAX_VALUE_REPR - 20]}...<{len(text)} chars>"
+        return f"{text[: _MAX_VALUE_REPR - 20]}...<{size} chars>"
     return text
 
 
@@ -82,14 +105,25 @@ class PipelineCoreError(Exception):
 
 
 class _ProblemsError(PipelineCoreError):
-    """An error that carries every :class:`Problem` found, not just the first."""
+    """An error that carries the :class:`Problem` s found, not just the first.
 
-    def __init__(self, what: str, problems: Iterable[Problem]) -> None:
+    ``problems`` keeps the first :data:`MAX_PROBLEMS` (1,000); ``total`` counts every one, so the
+    error stays small however bad the input (``total`` defaults to the number given)."""
+
+    def __init__(self, what: str, problems: Iterable[Problem], *, total: int | None = None) -> None:
         self.what = what
-        self.problems: tuple[Problem, ...] = tuple(problems)
-        count = len(self.problems)
+        rest = iter(problems)
+        kept = list(itertools.islice(rest, MAX_PROBLEMS + 1))
+        self.problems: tuple[Problem, ...] = tuple(kept[:MAX_PROBLEMS])
+        if total is None:  # count the rest without keeping it
+            total = len(kept) + (sum(1 for _ in rest) if len(kept) > MAX_PROBLEMS else 0)
+        self.total: int = max(total, len(self.problems))
+        count = self.total
         noun = "problem" if count == 1 else "problems"
-        lines = [f"{count} {noun} in {what}:"] + [f"  - {p}" for p in self.problems]
+        head = f"{count} {noun} in {what}:"
+        if count > len(self.problems):
+            head = f"{count} {noun} in {what} (the first {len(self.problems)} listed):"
+        lines = [head] + [f"  - {p}" for p in self.problems]
         super().__init__("\n".join(lines))
 
     @property

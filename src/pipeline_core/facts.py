@@ -135,10 +135,13 @@ def deal_status(opportunity: Opportunity, stages: StageKinds) -> DealStatus:
 def event_order(event: StageEvent) -> tuple[datetime, int]:
     """The sort key of a stage event: its instant at full precision, then its ``seq``.
 
-    Two events of one deal at the same instant keep the order in which they were made: the move
-    assigns ``seq`` one above the previous event's, and the stores keep it. Never a random id.
+    Two events of one deal at the same instant keep the order in which they were made: ``seq`` is
+    the version of the opportunity the event produced (the placement by ``convert``/``create``
+    has the first version, each move one more, see :func:`pipeline_core.stages.machine.move`),
+    so it grows with every event of a deal and the move needs no other state to know it; every
+    store keeps it. Never a random id. Events stored before ``seq`` existed have ``seq == 0``.
     """
-    return (event.at, getattr(event, "seq", 0))  # StageEvent.seq: see the facts issue
+    return (event.at, event.seq)
 
 
 def sorted_events(events: Iterable[StageEvent]) -> list[StageEvent]:

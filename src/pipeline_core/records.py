@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
-import pydantic
 from pydantic import Field
 
 from pipeline_core._model import (
@@ -29,6 +28,7 @@ from pipeline_core._model import (
     CustomFields,
     FrozenDict,
     Id,
+    JsonObject,
     LongText,
     Name,
     Probability,
@@ -37,13 +37,14 @@ from pipeline_core._model import (
     Tags,
     Timestamp,
     Version,
-    deep_freeze,
     minor_units,
     record,
 )
 from pipeline_core.errors import Problem
 
 __all__ = [
+    "REFERENCES",
+    "SUBJECT_KINDS",
     "Account",
     "Activity",
     "ActivityKind",
@@ -418,7 +419,10 @@ class StageEvent(Record):
     """One entry of an opportunity's stage history: it moved from one stage to another.
 
     ``from_stage`` is ``None`` for the event that places a new opportunity at its first stage.
-    ``checks`` names the conditions that were evaluated (and held) for the move.
+    ``checks`` names the conditions that were evaluated (and held) for the move. ``seq`` orders
+    the events of one opportunity that share an instant: the version of the opportunity the event
+    produced (1 for the placement, then one more per move), see
+    :func:`pipeline_core.facts.event_order`; ``0`` for events written before it existed.
     """
 
     id: Id
@@ -431,6 +435,7 @@ class StageEvent(Record):
     pipeline: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     checks: tuple[Annotated[str, Field(max_length=300)], ...] = ()
     version: Version = 1
+    seq: Annotated[int, Field(strict=True, ge=0)] = 0
 
 
 def _outcome_order(outcome: SlaOutcome) -> Iterator[Problem]:
@@ -472,7 +477,9 @@ class JournalEntry(Record):
     """An append-only history entry for things that are not stage moves: an ownership transfer, a
     merge of duplicates, a move to or claim from the public pool, a grade change.
 
-    ``payload`` holds the details as JSON-compatible data (e.g. ``{"from": "u1", "to": "u2"}``).
+    ``payload`` holds the details as JSON data (e.g. ``{"from": "u1", "to": "u2"}``): finite
+    numbers, text without NUL, lists and string-keyed objects, at most 64 levels deep; anything
+    else (NaN, bytes, sets, other objects) is refused, so every store returns what went in.
     """
 
     id: Id
@@ -481,7 +488,7 @@ class JournalEntry(Record):
     at: Timestamp
     by: Id
     reason: ShortText | None = None
-    payload: Annotated[dict[str, Any], pydantic.AfterValidator(deep_freeze)] = _EMPTY_CUSTOM
+    payload: JsonObject = _EMPTY_CUSTOM
     version: Version = 1
 
 
@@ -500,3 +507,48 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     JournalEntry,
 )
 """Every record type, in dependency order."""
+
+
+REFERENCES: dict[tuple[str, str], str] = {
+    ("Lead", "owner_id"): "users",
+    ("Lead", "account_id"): "accounts",
+    ("Lead", "contact_id"): "contacts",
+    ("Lead", "opportunity_id"): "opportunities",
+    ("Opportunity", "owner_id"): "users",
+    ("Opportunity", "team_id"): "teams",
+    ("Opportunity", "lead_id"): "leads",
+    ("Opportunity", "account_id"): "accounts",
+    ("Opportunity", "contact_id"): "contacts",
+    ("Opportunity", "parent_id"): "opportunities",
+    ("Account", "owner_id"): "users",
+    ("Contact", "account_id"): "accounts",
+    ("Activity", "owner_id"): "users",
+    ("Activity", "lead_id"): "leads",
+    ("Activity", "opportunity_id"): "opportunities",
+    ("Activity", "account_id"): "accounts",
+    ("Activity", "contact_id"): "contacts",
+    ("StageEvent", "opportunity_id"): "opportunities",
+    ("StageEvent", "by"): "users",
+    ("SlaOutcome", "owner_id"): "users",
+    ("SlaOutcome", "subject_id"): "subject_kind",
+    ("JournalEntry", "subject_id"): "subject_kind",
+    ("JournalEntry", "by"): "users",
+    ("User", "team_id"): "teams",
+    ("User", "manager_id"): "users",
+    ("Team", "manager_id"): "users",
+    ("Team", "parent_id"): "teams",
+}
+"""Which collection each reference field points to: ``(record type name, field)`` → collection
+(``"opportunities"``, ``"accounts"`` ...). Ids are unique only within one collection, so a
+reference is looked up in its own collection only. ``"subject_kind"`` means: the collection named
+by the record's declared subject kind (:data:`SUBJECT_KINDS`; an SLA outcome's ``subject_kind``
+field, a journal entry's ``payload["subject_kind"]``)."""
+
+SUBJECT_KINDS: dict[str, str] = {
+    "lead": "leads",
+    "opportunity": "opportunities",
+    "account": "accounts",
+    "contact": "contacts",
+}
+"""Declared subject kinds (``SlaOutcome.subject_kind``, a journal entry's
+``payload["subject_kind"]``) and the collection each names."""

@@ -7,6 +7,8 @@ unmet conditions, the SLA engine over the stored records), never copied from the
 from __future__ import annotations
 
 import importlib.util
+import itertools
+import json
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +18,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
@@ -24,7 +28,7 @@ from fastapi.testclient import TestClient
 
 from pipeline_core import storage
 from pipeline_core.errors import ValidationError
-from pipeline_core.records import Lead, Money
+from pipeline_core.records import Lead, Money, Role, Team, User
 from pipeline_core.scoring import BANT
 from pipeline_core.sla import SlaEngine, default_policy, state_from_records
 from pipeline_core.stages import templates
@@ -77,14 +81,45 @@ class _nullctx:
         self.store.close()
 
 
+# The organisation every test runs in: team east (manager max; reps amy, bob), team west (wu),
+# an administrator and an analyst. Each person signs in with the bearer token "t-<id>".
+PEOPLE = {
+    "amy": (Role.AE, "east"),
+    "bob": (Role.AE, "east"),
+    "max": (Role.MANAGER, "east"),
+    "wu": (Role.AE, "west"),
+    "root": (Role.ADMIN, None),
+    "ana": (Role.ANALYST, None),
+}
+TOKENS = {f"t-{uid}": uid for uid in PEOPLE}
+
+
+def seed_org(url: str) -> None:
+    with _nullctx(url) as store:
+        store.teams.bulk_add(
+            [Team(id="east", name="East", manager_id="max"), Team(id="west", name="West")]
+        )
+        store.users.bulk_add(
+            User(id=uid, name=uid.title(), role=role, team_id=team)
+            for uid, (role, team) in PEOPLE.items()
+        )
+
+
+def auth(uid: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer t-{uid}"}
+
+
 @pytest.fixture
 def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'service.db'}"
+    u = f"sqlite:///{tmp_path / 'service.db'}"
+    seed_org(u)
+    return u
 
 
 @pytest.fixture
 def client(url: str) -> Iterator[TestClient]:
-    with TestClient(service.create_app(url)) as c:
+    """The service as east's manager (who may act on amy's and bob's records)."""
+    with TestClient(service.create_app(url, tokens=TOKENS), headers=auth("max")) as c:
         yield c
 
 
@@ -230,7 +265,9 @@ def test_concurrent_write_during_a_move_is_409(url: str) -> None:
         return True
 
     pipeline = attrs.evolve(base, entry_guards={"needs_confirmed": [meddle]})
-    with TestClient(service.create_app(url, pipeline=pipeline)) as client:
+    with TestClient(
+        service.create_app(url, pipeline=pipeline, tokens=TOKENS), headers=auth("amy")
+    ) as client:
         client.post("/leads", json=lead_payload())
         opp = convert(client)
         response = client.post(
@@ -307,9 +344,11 @@ def test_reminders_need_an_aware_now(client: TestClient) -> None:
 
 def test_store_url_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path / 'env.db'}"
+    seed_org(url)
     monkeypatch.setenv(service.STORE_URL_ENV, url)
+    monkeypatch.setenv(service.TOKENS_ENV, '{"t-amy": "amy"}')
     assert service.default_store_url() == url
-    with TestClient(service.create_app()) as client:
+    with TestClient(service.create_app(), headers=auth("amy")) as client:
         assert client.post("/leads", json=lead_payload()).status_code == 201
     with _nullctx(url) as other:
         assert other.leads.count() == 1
@@ -327,9 +366,139 @@ def test_module_app_is_built_on_first_use(tmp_path: Path, monkeypatch: pytest.Mo
     module = _load()
     assert "app" not in vars(module)
     url = f"sqlite:///{tmp_path / 'lazy.db'}"
+    seed_org(url)
     monkeypatch.setenv(module.STORE_URL_ENV, url)
-    with TestClient(module.app) as client:
+    monkeypatch.setenv(module.TOKENS_ENV, '{"t-amy": "amy"}')
+    with TestClient(module.app, headers=auth("amy")) as client:
         assert client.post("/leads", json=lead_payload()).status_code == 201
     assert module.app is module.app
     with _nullctx(url) as other:
         assert [lead.id for lead in other.leads.all()] == ["L1"]
+
+
+# --- who is asking --------------------------------------------------------------------------
+
+
+def test_requests_without_a_valid_token_are_401(client: TestClient) -> None:
+    for headers in (
+        {"Authorization": ""},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "t-amy"},
+    ):
+        response = client.get("/reminders", params={"now": T0.isoformat()}, headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert (
+        client.post("/leads", json=lead_payload(), headers={"Authorization": ""}).status_code == 401
+    )
+    assert client.app.state.store.leads.count() == 0  # type: ignore[attr-defined]
+
+
+def test_another_team_can_neither_read_nor_change(client: TestClient) -> None:
+    assert client.post("/leads", json=lead_payload(), headers=auth("amy")).status_code == 201
+    opp = convert(client)
+    store = client.app.state.store  # type: ignore[attr-defined]
+    before = (store.leads.get("L1"), store.opportunities.get(opp["id"]))
+    wu = auth("wu")
+    later = (T0 + timedelta(days=3)).isoformat()
+    # amy's deal has reminders due (the manager sees them); wu sees none of them
+    assert client.get("/reminders", params={"now": later}).json()["items"]
+    assert client.get("/reminders", params={"now": later}, headers=wu).json()["items"] == []
+    moved = client.post(
+        f"/opportunities/{opp['id']}/move", json={"to": "needs_confirmed"}, headers=wu
+    )
+    assert moved.status_code == 404  # a hidden deal does not exist for wu
+    assert client.post("/leads/L1/convert", json={}, headers=wu).status_code == 404
+    forged = client.post("/leads", json=lead_payload("L9", phone=None), headers=wu)
+    assert forged.status_code == 403  # a lead in amy's name
+    assert (store.leads.get("L1"), store.opportunities.get(opp["id"])) == before
+    assert store.leads.find("L9") is None
+    # a duplicate of amy's customer is refused without describing it
+    twin = lead_payload("L2", owner_id="wu", company=COMPANIES["L1"], phone="13800138000")
+    answer = client.post("/leads", json=twin, headers=wu)
+    assert answer.status_code == 409
+    assert answer.json()["matches"] == [] and answer.json()["hidden_matches"] == 1
+    assert "L1" not in answer.text and "amy" not in answer.text
+
+
+def test_a_rep_may_not_write_in_a_colleagues_name(client: TestClient) -> None:
+    assert client.post("/leads", json=lead_payload(), headers=auth("amy")).status_code == 201
+    response = client.post("/leads/L1/convert", json={"by": "bob"}, headers=auth("amy"))
+    assert response.status_code == 403  # the stage event would name bob as its author
+    assert client.app.state.store.opportunities.count() == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"company": "Acme \ud800 Ltd"}, "company"),  # a lone surrogate, escaped in the JSON
+        ({"id": "\udfff"}, "id"),
+        ({"custom": {"k\ud800": "v"}}, "custom.k\\ud800"),  # in a key: named, escaped
+        ({"pain_points": ["ok", "\ud83d"]}, "pain_points[1]"),
+    ],
+)
+def test_text_that_is_not_unicode_is_422(
+    client: TestClient, changes: dict[str, Any], field: str
+) -> None:
+    body = json.dumps({**lead_payload(), **changes})
+    response = client.post("/leads", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    problem = response.json()["problems"][0]
+    assert (problem["field"], problem["code"]) == (field, "unicode")
+    assert client.app.state.store.leads.count() == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "now", ["9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00Z"]
+)
+def test_instants_out_of_range_are_422(client: TestClient, now: str) -> None:
+    client.post("/leads", json=lead_payload())
+    response = client.get("/reminders", params={"now": now})
+    assert response.status_code == 422, response.text
+    assert response.json()["problems"][0]["code"] in ("out_of_range", "datetime_from_date_parsing")
+
+
+_TEXT = st.text(
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF) | st.characters(), max_size=8
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=6,
+)
+_SERIAL = itertools.count()
+_FIELDS = [
+    "id",
+    "created_at",
+    "source",
+    "company",
+    "phone",
+    "email",
+    "budget",
+    "custom",
+    "tags",
+    "next_step",
+    "owner_id",
+    "pain_points",
+    "authority",
+    "needs",
+    "expected_amount",
+]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(changes=st.dictionaries(st.sampled_from(_FIELDS), _JSON, max_size=3))
+def test_no_lead_payload_is_a_server_error(client: TestClient, changes: dict[str, Any]) -> None:
+    fresh = f"F{next(_SERIAL)}"  # a new id per example (the store lives across examples)
+    body = json.dumps({**lead_payload(fresh, owner_id="bob", phone=None), **changes})
+    response = client.post(
+        "/leads",
+        content=body,
+        params={"allow_duplicate": "true"},
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.json()["error"]

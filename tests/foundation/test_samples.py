@@ -93,7 +93,7 @@ def test_columns_match_the_records(company, kind: str) -> None:  # type: ignore[
         flat = [
             (i, s, a)
             for b in batches
-            for i, s, a in zip(b["id"], b["stage"], b["amount"], strict=True)
+            for i, s, a in zip(b["id"], b["stage"], b["expected_amount"], strict=True)
         ]
         assert flat == [(o.id, o.stage, int(o.expected_amount.amount)) for o in records]
 

@@ -92,7 +92,7 @@ def polars_frames(opps: list[Opportunity], events: list[StageEvent]) -> tuple[An
 
     ts = pl.Datetime("us", "UTC")
     oc = opportunity_columns(opps)
-    oc["amount"] = [None if a is None else float(a) for a in oc["amount"]]
+    oc["expected_amount"] = [None if a is None else float(a) for a in oc["expected_amount"]]
     o = pl.DataFrame(
         oc,
         schema={
@@ -102,11 +102,12 @@ def polars_frames(opps: list[Opportunity], events: list[StageEvent]) -> tuple[An
             "team_id": pl.String,
             "source": pl.String,
             "stage": pl.String,
-            "amount": pl.Float64,
+            "expected_amount": pl.Float64,
             "currency": pl.String,
             "closed_at": ts,
             "lost_reason": pl.String,
             "lead_id": pl.String,
+            "merged_into": pl.String,
             "tags": pl.List(pl.String),
         },
     )
@@ -118,6 +119,7 @@ def polars_frames(opps: list[Opportunity], events: list[StageEvent]) -> tuple[An
             "from_stage": pl.String,
             "to_stage": pl.String,
             "at": ts,
+            "seq": pl.Int64,
             "by": pl.String,
         },
     )

@@ -162,3 +162,88 @@ def test_ci_requiring_postgres_fails_without_a_server() -> None:
     )
     assert proc.returncode != 0
     assert "unreachable" in proc.stdout
+
+
+def test_sqlite_v1_store_migrates_to_event_seq_and_merged_into(tmp_path: Path) -> None:
+    """A store written before schema 2 opens with ``stage_events.seq`` (0 for the old events)
+    and ``opportunities.merged_into`` filled from the documents, so frames can leave merged
+    duplicates out and order events by (at, seq)."""
+    import json
+
+    from pipeline_core.storage._sql import SQLITE, schema_v1
+
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    for statement in schema_v1(SQLITE):
+        conn.execute(statement)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+    merged = make_opportunity(2, tags=frozenset({"merged"}), custom={"merged_into": "opp-1"})
+    for opp in (make_opportunity(1), merged):
+        doc = json.dumps(opp.to_dict())
+        conn.execute(
+            "INSERT INTO opportunities (id, version, name, stage, doc) VALUES (?, ?, ?, ?, ?)",
+            (opp.id, opp.version, opp.name, opp.stage, doc),
+        )
+    old_event = {
+        "id": "ev-1",
+        "opportunity_id": "opp-1",
+        "to_stage": "new",
+        "at": "2025-01-06T09:00:00Z",
+        "by": "u1",
+    }
+    conn.execute(
+        "INSERT INTO stage_events (id, version, opportunity_id, to_stage, at, doc) "
+        "VALUES ('ev-1', 1, 'opp-1', 'new', 0, ?)",
+        (json.dumps(old_event),),
+    )
+    conn.commit()
+    conn.close()
+    with SQLiteStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        rows = store.connection.execute(
+            "SELECT id, merged_into FROM opportunities ORDER BY id"
+        ).fetchall()
+        assert rows == [("opp-1", None), ("opp-2", "opp-1")]
+        assert store.connection.execute("SELECT seq FROM stage_events").fetchall() == [(0,)]
+        assert [e.seq for e in store.stage_events.all()] == [0]
+
+
+def test_postgres_v1_store_migrates_to_event_seq_and_merged_into(
+    pg_session: tuple[str, str],
+) -> None:
+    """The same migration on PostgreSQL: ``merged_into`` read from the JSON documents."""
+    import json
+    import uuid
+
+    import psycopg
+
+    from pipeline_core.storage import PostgresStore
+    from pipeline_core.storage._sql import POSTGRES, schema_v1
+
+    url = pg_session[0]
+    schema = f"pc_mig_{uuid.uuid4().hex[:12]}"
+    conn = psycopg.connect(url, autocommit=True)
+    try:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'SET search_path TO "{schema}"')
+        for statement in schema_v1(POSTGRES):
+            conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+        merged = make_opportunity(2, tags=frozenset({"merged"}), custom={"merged_into": "opp-1"})
+        for opp in (make_opportunity(1), merged):
+            conn.execute(
+                "INSERT INTO opportunities (id, version, name, stage, doc) VALUES (%s, %s, %s, %s, %s)",
+                (opp.id, opp.version, opp.name, opp.stage, json.dumps(opp.to_dict())),
+            )
+        with PostgresStore(url, schema=schema) as store:
+            assert store.schema_version == 2
+            rows = store.connection.execute(
+                "SELECT id, merged_into FROM opportunities ORDER BY id"
+            ).fetchall()
+            assert rows == [("opp-1", None), ("opp-2", "opp-1")]
+            assert [o.id for o in store.opportunities.all()] == ["opp-1", "opp-2"]
+    finally:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.close()

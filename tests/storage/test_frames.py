@@ -124,6 +124,7 @@ def test_pandas_and_polars_outputs(reference: Any, backend: str) -> None:
         "from_stage",
         "to_stage",
         "at",
+        "seq",
         "by",
         "pipeline",
     ]

@@ -65,7 +65,7 @@ from pipeline_core.assignment.routing import (
     Strategy,
     lead_facts,
 )
-from pipeline_core.assignment.scoped import ScopedStore
+from pipeline_core.assignment.scoped import ScopedStore, audit
 from pipeline_core.assignment.segments import (
     CustomerFacts,
     SegmentPolicy,
@@ -104,6 +104,7 @@ __all__ = [
     "SegmentRule",
     "Strategy",
     "apply_merge",
+    "audit",
     "claim",
     "claims_within_day",
     "commit",

@@ -21,18 +21,34 @@ every read, query, export and write of a store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any, Literal, TypeVar, cast
 
 import attrs
 from pydantic import Field
 
-from pipeline_core._model import FrozenDict, Record
+from pipeline_core._model import FrozenDict, Record, deep_freeze
 from pipeline_core.assignment._config import Strict, validate_model
-from pipeline_core.records import Contact, Lead, Role, Team, User
+from pipeline_core.records import (
+    Account,
+    Activity,
+    Contact,
+    JournalEntry,
+    Lead,
+    NextStep,
+    Opportunity,
+    Role,
+    StageEvent,
+    Team,
+    User,
+)
 
 __all__ = [
+    "FREE_TEXT_FIELDS",
+    "MASK_PHONE_REGIONS",
+    "PERSONAL_FIELDS",
     "AccessDecision",
     "AccessPolicy",
     "AccessRole",
@@ -41,7 +57,9 @@ __all__ = [
     "Grant",
     "Scope",
     "mask_email",
+    "mask_name",
     "mask_phone",
+    "mask_text",
 ]
 
 Action = Literal["read", "write", "export"]
@@ -175,17 +193,141 @@ def _frozen_roles(mapping: Mapping[Role, AccessRole]) -> Mapping[Role, AccessRol
     return cast(Mapping[Role, AccessRole], FrozenDict(cast(Mapping[str, Any], mapping)))
 
 
+def _keep(value: str, head: int, tail: int) -> str:
+    # Show at most `head` leading and `tail` trailing characters, never more than a third of the
+    # value and always with at least 3 characters hidden: shrink the shown parts (tail first).
+    n = len(value)
+    while head + tail > 0 and (3 * (head + tail) > n or n - head - tail < 3):
+        if tail > 0:
+            tail -= 1
+        else:
+            head -= 1
+    hidden = max(3, n - head - tail)
+    return value[:head] + "*" * hidden + (value[n - tail :] if tail else "")
+
+
 def mask_phone(phone: str) -> str:
-    """Keep the first 3 and last 4 digits: ``"13800138000"`` → ``"138****8000"``."""
-    if len(phone) <= 7:
-        return "*" * max(3, len(phone))
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    """Hide a phone number but its last digits: at most 4 and at most a third of it is shown.
+
+    ``"13800138000"`` → ``"********000"`` (3 of 11 shown); ``"12345"`` → ``"****5"`` (a mask
+    never leaves most of a value visible, whatever its length).
+    """
+    return _keep(phone, 0, 4)
 
 
 def mask_email(email: str) -> str:
-    """Keep the first character and the domain: ``"alice@example.com"`` → ``"a***@example.com"``."""
-    local, _, domain = email.rpartition("@")
-    return f"{local[:1]}***@{domain}"
+    """Hide an e-mail address: the first character of the local part and the top-level domain are
+    kept only while they are at most a third of the address.
+
+    ``"zhang.wei@example.com"`` → ``"z***@***.com"``; ``"joe@acme.example"`` → ``"***@***"``.
+    """
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return _keep(email, 0, 0)
+    tld = domain.rpartition(".")[2] if "." in domain else ""
+    head = 1 if len(local) >= 4 else 0
+    shown = head + (len(tld) + 1 if tld else 0)
+    if 3 * shown > len(email):
+        tld = ""
+        shown = head
+    if 3 * shown > len(email):
+        head = 0
+    return f"{local[:head]}***@***" + (f".{tld}" if tld else "")
+
+
+def mask_name(name: str) -> str:
+    """Hide a person's name but its first character when that is at most a third of it.
+
+    ``"张伟"`` → ``"***"``; ``"欧阳娜娜"`` → ``"欧***"``; ``"Joe"`` → ``"***"`` (never more
+    than a third shown, at least three characters hidden).
+    """
+    return _keep(name, 1, 0)
+
+
+_EMAIL_IN_TEXT = re.compile(
+    r"[^\s@<>()\[\],;:\"'，。；：、（）]+@[^\s@<>()\[\],;:\"'，。；：、（）]+\.[^\s@<>()\[\],;:\"'，。；：、（）]+"
+)
+_DIGIT_RUN = re.compile(r"\+?\d(?:[\s().-]?\d){6,}")
+
+MASK_PHONE_REGIONS: tuple[str, ...] = ("CN", "US")
+"""Regions whose national phone formats :func:`mask_text` recognises (besides ``+`` numbers)."""
+
+
+def mask_text(text: str, regions: tuple[str, ...] = MASK_PHONE_REGIONS) -> str:
+    """Free text with every e-mail address and phone number in it masked.
+
+    E-mail addresses are found by a pattern and masked by :func:`mask_email`; phone numbers by
+    ``phonenumbers``' ``PhoneNumberMatcher`` (leniency ``POSSIBLE``, national formats of
+    ``regions``) and, as a safety net, any run of 7 or more digits (with spaces, dots, dashes or
+    brackets between them), masked by :func:`mask_phone`. Without ``phonenumbers`` (extra ``team``)
+    the digit-run rule alone applies. Long numbers that are not phones (an amount such as
+    ``2000000``) are masked too: for a masked viewer, over-masking is the safe side.
+    """
+    if not text:
+        return text
+    spans: list[tuple[int, int]] = [m.span() for m in _EMAIL_IN_TEXT.finditer(text)]
+    try:
+        import phonenumbers
+    except ImportError:  # pragma: no cover - the digit-run rule still masks numbers
+        pass
+    else:
+        for region in regions:
+            for match in phonenumbers.PhoneNumberMatcher(
+                text, region, leniency=phonenumbers.Leniency.POSSIBLE
+            ):
+                spans.append((match.start, match.end))
+    spans.extend(m.span() for m in _DIGIT_RUN.finditer(text))
+    if not spans:
+        return text
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, pos = [], 0
+    for start, end in merged:
+        piece = text[start:end]
+        out.append(text[pos:start])
+        out.append(mask_email(piece) if "@" in piece else mask_phone(piece))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _mask_free(value: Any) -> Any:
+    # Phones and e-mails inside free text, in strings, tuples, mappings and nested records.
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, tuple):
+        return tuple(_mask_free(v) for v in value)
+    if isinstance(value, list):
+        return [_mask_free(v) for v in value]
+    if isinstance(value, Mapping):
+        return deep_freeze({k: _mask_free(v) for k, v in value.items()})
+    if isinstance(value, NextStep):
+        return NextStep._trusted({"action": mask_text(value.action), "due_at": value.due_at})
+    return value
+
+
+PERSONAL_FIELDS: dict[type[Record], dict[str, Callable[[str], str]]] = {
+    Lead: {"contact_name": mask_name, "phone": mask_phone, "email": mask_email},
+    Contact: {"name": mask_name, "phone": mask_phone, "email": mask_email, "wechat": mask_name},
+    User: {"email": mask_email},
+}
+"""Personal fields masked for viewers whose grant masks contact details, and how."""
+
+FREE_TEXT_FIELDS: dict[type[Record], tuple[str, ...]] = {
+    Lead: ("needs", "pain_points", "next_step", "disqualified_reason", "custom"),
+    Opportunity: ("needs", "next_step", "lost_reason", "won_reason", "custom"),
+    Account: ("custom",),
+    Contact: ("title", "custom"),
+    Activity: ("notes", "next_action"),
+    StageEvent: ("reason",),
+    JournalEntry: ("reason", "payload"),
+}
+"""Free-text fields (and custom fields) in which phones and e-mails are masked by
+:func:`mask_text` for viewers whose grant masks contact details."""
 
 
 @attrs.frozen
@@ -314,17 +456,19 @@ class AccessPolicy:
         )
 
     def mask(self, record: _R) -> _R:
-        """A copy with contact details masked (phone, e-mail, WeChat), at the same version."""
+        """A copy with every personal field masked (:data:`PERSONAL_FIELDS`: lead and contact
+        names, phones, e-mails, WeChat ids, user e-mails) and the phones and e-mails inside free
+        text masked (:data:`FREE_TEXT_FIELDS`, :func:`mask_text`), at the same version."""
         changes: dict[str, Any] = {}
-        if isinstance(record, Lead | Contact):
-            if record.phone is not None:
-                changes["phone"] = mask_phone(record.phone)
-            if record.email is not None:
-                changes["email"] = mask_email(record.email)
-        if isinstance(record, Contact) and record.wechat is not None:
-            changes["wechat"] = "***"
-        if isinstance(record, User) and record.email is not None:
-            changes["email"] = mask_email(record.email)
+        for name, how in PERSONAL_FIELDS.get(type(record), {}).items():
+            value = getattr(record, name)
+            if isinstance(value, str):
+                changes[name] = how(value)
+        for name in FREE_TEXT_FIELDS.get(type(record), ()):
+            value = getattr(record, name)
+            masked = _mask_free(value)
+            if masked != value:
+                changes[name] = masked
         if not changes:
             return record
         data = {name: getattr(record, name) for name, _ in record.__pc_fields__}

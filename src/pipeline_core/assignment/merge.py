@@ -9,7 +9,10 @@ customer and returns a :class:`MergePlan`:
   the union of all tags; custom fields are merged with the survivor's values winning;
 - every other record gets its next version **owned by the survivor's owner** (so two reps never
   work the same customer), tagged ``"merged"``, with ``custom["merged_into"]`` = the survivor id;
-  a merged lead is also ``disqualified`` with reason ``"merged into <id>"``;
+  a merged lead is also ``disqualified`` with reason ``"merged into <id>"``; a merged open
+  opportunity is also **closed** (``closed_at`` = the merge instant, its stage left as it was): it
+  leaves ``store.opportunities.open()``, and :func:`pipeline_core.facts.is_merged` /
+  :func:`~pipeline_core.facts.deal_status` (``"merged"``) keep it out of every metric;
 - activities and stage events are append-only and are **not** rewritten: the merge record lists
   every one of them with the record it came from, and :func:`merged_subjects` gives all ids whose
   history belongs to the survivor;
@@ -26,6 +29,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from pipeline_core import facts as _facts
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.ids import IdFactory
 from pipeline_core.records import Activity, JournalEntry, Lead, LeadStatus, Opportunity, StageEvent
@@ -43,8 +47,8 @@ MERGE = "merge"
 """Journal kind of the merge record (on the survivor)."""
 MERGED_INTO = "merged_into"
 """Journal kind written on each merged (non-surviving) record."""
-MERGED_TAG = "merged"
-"""Tag put on merged (non-surviving) records."""
+MERGED_TAG = _facts.MERGED_TAG
+"""Tag put on merged (non-surviving) records (:data:`pipeline_core.facts.MERGED_TAG`)."""
 
 _KEEP = frozenset(
     {
@@ -186,6 +190,10 @@ def plan_merge(
         if isinstance(r, Lead):
             upd["status"] = LeadStatus.DISQUALIFIED
             upd["disqualified_reason"] = f"merged into {survivor.id}"
+        elif r.closed_at is None:
+            # closed, with merged_into as its reason: out of the open list and of every metric
+            # (facts.deal_status == "merged"); its stage is left as it was
+            upd["closed_at"] = max(at, r.stage_entered_at, r.created_at)
         merged.append(r.evolve(**upd))
 
     member = set(all_ids)
@@ -197,7 +205,7 @@ def plan_merge(
     }
     evs = {
         e.id: e.opportunity_id
-        for e in sorted(events, key=lambda e: (e.at, e.id))
+        for e in sorted(events, key=lambda e: (_facts.event_order(e), e.id))
         if e.opportunity_id in member
     }
     provenance: dict[str, Any] = {

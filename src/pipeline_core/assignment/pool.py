@@ -13,11 +13,13 @@ return:
 Reps claim with :func:`claim`: at most ``claims_per_day`` claims in any 24 hours and, if set,
 ``max_held`` records claimed from the pool held at once. Every move (release, claim) is a
 :class:`~pipeline_core.records.JournalEntry` (kinds ``"pool_release"`` and ``"pool_claim"``) with
-the previous and the new owner.
+the previous and the new owner, the record's new version and its kind
+(``payload["subject_kind"]``, ``"lead"`` or ``"opportunity"``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
@@ -28,6 +30,7 @@ from pydantic import Field
 from pipeline_core.assignment._config import Strict, validate_model
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import PermissionDeniedError, Problem, ValidationError
+from pipeline_core.facts import StageKinds, deal_status, is_merged
 from pipeline_core.ids import IdFactory
 from pipeline_core.records import JournalEntry, Lead, LeadStatus, Opportunity
 
@@ -108,10 +111,15 @@ class PoolPolicy:
         return _PoolModel.model_json_schema()
 
 
+def _subject_kind(record: Lead | Opportunity) -> str:
+    # The declared subject kind of a pool entry (records.SUBJECT_KINDS): ids are unique per kind.
+    return "lead" if isinstance(record, Lead) else "opportunity"
+
+
 def _is_open(record: Lead | Opportunity) -> bool:
     if isinstance(record, Lead):
         return record.status in (LeadStatus.NEW, LeadStatus.WORKING)
-    return record.closed_at is None
+    return record.closed_at is None  # the store's "open" (a merged duplicate is closed)
 
 
 def pool_reason(
@@ -120,10 +128,19 @@ def pool_reason(
     at: datetime,
     policy: PoolPolicy,
     last_contact_at: datetime | None = None,
+    stages: StageKinds | None = None,
 ) -> str | None:
-    """Why ``record`` should return to the pool at ``at``, or ``None`` if it should not."""
+    """Why ``record`` should return to the pool at ``at``, or ``None`` if it should not.
+
+    An opportunity is *lost* when its stage is a lost stage of ``stages`` (the pipeline,
+    :func:`pipeline_core.facts.deal_status`); its ``lost_reason`` is only the note matched against
+    ``nurture_lost_reasons``, so a won deal carrying an old ``lost_reason`` is never released.
+    Without ``stages`` a closed opportunity with a listed ``lost_reason`` is read as lost, as
+    before (deprecated: a ``DeprecationWarning`` says to pass ``stages``). A merged duplicate
+    (:func:`pipeline_core.facts.is_merged`) never returns to the pool.
+    """
     require_aware(at, "at")
-    if record.owner_id == policy.pool_id:
+    if record.owner_id == policy.pool_id or is_merged(record):
         return None
     if (
         isinstance(record, Lead)
@@ -137,7 +154,18 @@ def pool_reason(
         and record.lost_reason is not None
         and record.lost_reason in policy.nurture_lost_reasons
     ):
-        return f"lost ({record.lost_reason}) but worth nurturing"
+        if stages is None:
+            warnings.warn(
+                "pool_reason without stages= reads a closed deal with a lost_reason as lost; "
+                "pass stages=<the pipeline> so the stage's kind decides",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            lost = True
+        else:
+            lost = deal_status(record, stages) == "lost"
+        if lost:
+            return f"lost ({record.lost_reason}) but worth nurturing"
     if not _is_open(record):
         return None
     since = (
@@ -167,7 +195,12 @@ def release(
         at=at,
         by=by,
         reason=reason,
-        payload={"from": record.owner_id, "to": policy.pool_id, "version": new.version},
+        payload={
+            "from": record.owner_id,
+            "to": policy.pool_id,
+            "version": new.version,
+            "subject_kind": _subject_kind(record),
+        },
     )
     return new, entry
 
@@ -180,12 +213,20 @@ def sweep(
     ids: IdFactory,
     last_contact: Mapping[str, datetime] | None = None,
     by: str = "system",
+    stages: StageKinds | None = None,
 ) -> list[tuple[P, JournalEntry]]:
-    """Release every record the rules send back to the pool at ``at``, in id order."""
+    """Release every record the rules send back to the pool at ``at``, in id order
+    (``stages``: the pipeline that says which deals are lost, see :func:`pool_reason`)."""
     contacts = last_contact or {}
     out = []
     for record in sorted(records, key=lambda r: r.id):
-        why = pool_reason(record, at=at, policy=policy, last_contact_at=contacts.get(record.id))
+        why = pool_reason(
+            record,
+            at=at,
+            policy=policy,
+            last_contact_at=contacts.get(record.id),
+            stages=stages,
+        )
         if why is not None:
             out.append(release(record, at=at, by=by, reason=why, policy=policy, ids=ids))
     return out
@@ -210,11 +251,13 @@ def claim(
     ids: IdFactory,
     journal: Iterable[JournalEntry] = (),
     held: int = 0,
+    by: str | None = None,
 ) -> tuple[P, JournalEntry]:
     """``rep_id`` claims ``record`` from the pool: its next version and the ``pool_claim`` entry.
 
     ``journal`` holds the rep's earlier pool entries (at least the last 24 hours); ``held`` is the
-    number of pool-claimed records the rep holds now. Raises :class:`PoolLimitError` when the
+    number of pool-claimed records the rep holds now; ``by`` is who makes the claim (default
+    ``rep_id``; a manager assigning from the pool to a rep). Raises :class:`PoolLimitError` when the
     record is not in the pool or a limit would be exceeded (saying which and by how much).
     """
     require_aware(at, "at")
@@ -236,8 +279,13 @@ def claim(
         kind=POOL_CLAIM,
         subject_id=record.id,
         at=at,
-        by=rep_id,
+        by=rep_id if by is None else by,
         reason=f"claimed from the pool ({recent + 1}/{policy.claims_per_day} today)",
-        payload={"from": policy.pool_id, "to": rep_id, "version": new.version},
+        payload={
+            "from": policy.pool_id,
+            "to": rep_id,
+            "version": new.version,
+            "subject_kind": _subject_kind(record),
+        },
     )
     return new, entry

@@ -30,14 +30,33 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
 
 from pipeline_core._model import Record
-from pipeline_core.assignment.access import AccessPolicy, Directory, Scope
-from pipeline_core.errors import NotFoundError, PermissionDeniedError
+from pipeline_core.assignment.access import PERSONAL_FIELDS, AccessPolicy, Directory, Scope
+from pipeline_core.assignment.pool import (
+    POOL_CLAIM,
+    POOL_RELEASE,
+    POOL_TAG,
+    PoolPolicy,
+    claim,
+    release,
+)
+from pipeline_core.clock import Clock, SystemClock
+from pipeline_core.errors import (
+    ConcurrencyError,
+    ConfigError,
+    DuplicateError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+)
+from pipeline_core.ids import IdFactory, UuidIds
 from pipeline_core.records import (
+    REFERENCES,
+    SUBJECT_KINDS,
     Account,
     Activity,
     Contact,
@@ -49,6 +68,8 @@ from pipeline_core.records import (
     Team,
     User,
 )
+from pipeline_core.storage._base import TABLES
+from pipeline_core.storage.check import Finding
 from pipeline_core.storage.ports import (
     AccountRepository,
     ActivityLog,
@@ -68,72 +89,170 @@ from pipeline_core.storage.ports import (
     UserRepository,
 )
 
-__all__ = ["ScopedStore"]
+__all__ = [
+    "ScopedStore",
+    "access_findings",
+    "audit",
+    "reference_collection",
+    "subject_collection",
+]
 
 R = TypeVar("R", bound=Record)
 Verb = Literal["read", "write"]
+
+
+_SUBJECT_COLLECTIONS = ("leads", "opportunities", "accounts", "contacts")
+_NOT_DECLARED = "?"  # a subject whose kind is not declared: every kind holding the id must allow
+_UNKNOWN = ""  # a declared subject kind this library does not know: needs all scope
+
+# Reference fields that decide access to a record without an owner of its own ("parents"); the
+# other entries of REFERENCES towards _SUBJECT_COLLECTIONS are links, checked when written.
+_PARENTS: dict[type[Record], tuple[str, ...]] = {
+    Contact: ("account_id",),
+    StageEvent: ("opportunity_id",),
+    Activity: ("lead_id", "opportunity_id", "account_id"),
+    SlaOutcome: ("subject_id",),
+    JournalEntry: ("subject_id",),
+}
+# Reference fields naming the author of a record: the actor or a user within their write scope.
+_AUTHORS: dict[type[Record], str] = {Activity: "owner_id", StageEvent: "by", JournalEntry: "by"}
+
+
+def subject_collection(record: Record) -> str | None:
+    """The collection the subject of an SLA outcome or journal entry is looked up in.
+
+    An outcome's ``subject_kind`` and a journal entry's ``payload["subject_kind"]`` (or the
+    ``payload["record_kind"]`` of an ownership transfer) name it through
+    :data:`~pipeline_core.records.SUBJECT_KINDS`; ``""`` for a declared kind this library does
+    not know; ``None`` for a journal entry that declares none (every kind holding the id counts).
+    """
+    if isinstance(record, SlaOutcome):
+        return SUBJECT_KINDS.get(record.subject_kind, _UNKNOWN)
+    if isinstance(record, JournalEntry):
+        declared = record.payload.get("subject_kind", record.payload.get("record_kind"))
+        if declared is None:
+            return None
+        return SUBJECT_KINDS.get(str(declared), _UNKNOWN)
+    return None
+
+
+def reference_collection(record: Record, field: str) -> str | None:
+    """The collection ``record.field`` points to (:data:`~pipeline_core.records.REFERENCES`),
+    ``None`` if the field is no reference or points to an undeclared subject kind."""
+    target = REFERENCES.get((type(record).__name__, field))
+    if target == "subject_kind":
+        found = subject_collection(record)
+        return found if found else None
+    return target
+
+
+def _links(record: Record) -> Iterator[tuple[str, str, str]]:
+    # (field, collection, id) of each link reference: REFERENCES towards customer records that
+    # are not parents (those decide access and are checked by `allows`).
+    parents = _PARENTS.get(type(record), ())
+    name = type(record).__name__
+    for (kind, field), target in REFERENCES.items():
+        if kind != name or field in parents or target not in _SUBJECT_COLLECTIONS:
+            continue
+        value = getattr(record, field, None)
+        if isinstance(value, str):
+            yield field, target, value
 
 
 class _Guard:
     """The decisions for one actor over one set of repositories (a store or a unit of work)."""
 
     def __init__(
-        self, repos: Repositories, actor: User, policy: AccessPolicy, directory: Directory
+        self,
+        repos: Repositories,
+        actor: User,
+        policy: AccessPolicy,
+        directory: Directory,
+        pool: PoolPolicy | None,
+        clock: Clock,
+        ids: IdFactory,
+        atomic: Callable[[], AbstractContextManager[Repositories]],
     ) -> None:
         self.repos = repos
         self.actor = actor
         self.policy = policy
         self.directory = directory
+        self.pool = pool
+        self.clock = clock
+        self.ids = ids
+        self.atomic = atomic
         self.grant = policy.grant_of(actor)
         self.mask = self.grant.mask_contacts
+
+    def _scope(self, verb: Verb) -> Scope:
+        return self.grant.write if verb == "write" else self.grant.read
 
     def _owned(self, verb: Verb, owner: str | None, team: str | None) -> bool:
         return self.policy.decide(self.actor, verb, owner, self.directory, team_id=team).allowed
 
-    def _subject(self, verb: Verb, subject_id: str | None) -> bool:
-        if subject_id is None:
+    def author_ok(self, user_id: str | None) -> bool:
+        """Whether ``user_id`` may be named as author (or new owner) by the actor: the actor
+        themself, or a user within the actor's write scope."""
+        if self.grant.write is Scope.NONE:
             return False
-        for repo in (self.repos.leads, self.repos.opportunities, self.repos.accounts):
-            parent = repo.find(subject_id)
-            if parent is not None:
-                return self.allows(verb, parent)
-        contact = self.repos.contacts.find(subject_id)
-        if contact is not None:
-            return self.allows(verb, contact)
-        scope = self.grant.write if verb == "write" else self.grant.read
-        return scope is Scope.ALL
+        if user_id == self.actor.id or self.grant.write is Scope.ALL:
+            return True
+        if user_id is None or user_id == self.policy.pool_owner:
+            return False
+        return self._owned("write", user_id, None)
 
-    def _in_pool(self, subject_id: str) -> bool:
-        pool = self.policy.pool_owner
-        if pool is None:
+    def _find(self, collection: str, id: str) -> Record | None:
+        found: Record | None = getattr(self.repos, collection).find(id)
+        return found
+
+    def _through(self, verb: Verb, collection: str | None, ref: str | None) -> bool:
+        # Access through a parent reference, looked up in its own collection only.
+        if ref is None:
             return False
-        for repo in (self.repos.leads, self.repos.opportunities, self.repos.accounts):
-            parent = repo.find(subject_id)
-            if parent is not None:
-                return bool(parent.owner_id == pool)
-        return False
+        if self._scope(verb) is Scope.ALL:
+            return True  # whatever the parent, and without looking it up
+        if collection is None:
+            found = [r for c in _SUBJECT_COLLECTIONS if (r := self._find(c, ref)) is not None]
+            if not found:
+                return self._scope(verb) is Scope.ALL
+            return all(self.allows(verb, r) for r in found)
+        if collection == _UNKNOWN:
+            return self._scope(verb) is Scope.ALL
+        parent = self._find(collection, ref)
+        if parent is None:
+            return self._scope(verb) is Scope.ALL
+        return self.allows(verb, parent)
 
     def allows(self, verb: Verb, record: Record) -> bool:
-        """Whether the actor may ``verb`` this record."""
+        """Whether the actor may ``verb`` this record (its parents and author included)."""
         if isinstance(record, User | Team):
             if verb == "read":
                 return self.policy.role_of(self.actor) is not None
             return self.grant.write is Scope.ALL
-        if verb == "write" and self.mask and isinstance(record, Lead | Contact):
+        if verb == "write" and self.mask and type(record) in PERSONAL_FIELDS:
             return False
+        if verb == "write":
+            author = _AUTHORS.get(type(record))
+            if author is not None and not self.author_ok(getattr(record, author)):
+                return False
         if isinstance(record, Opportunity):
             return self._owned(verb, record.owner_id, record.team_id)
-        if isinstance(record, Lead | Account | SlaOutcome):
-            if isinstance(record, SlaOutcome) and record.owner_id is None:
-                return self._subject(verb, record.subject_id)
+        if isinstance(record, Lead | Account):
             return self._owned(verb, record.owner_id, None)
+        if isinstance(record, SlaOutcome):
+            if (
+                verb == "write"
+                and record.owner_id is not None
+                and not self.author_ok(record.owner_id)
+            ):
+                return False
+            return self._through(verb, subject_collection(record), record.subject_id)
         if isinstance(record, Contact):
             if record.account_id is None:
-                scope = self.grant.write if verb == "write" else self.grant.read
-                return scope is Scope.ALL
-            return self._subject(verb, record.account_id)
+                return self._scope(verb) is Scope.ALL
+            return self._through(verb, "accounts", record.account_id)
         if isinstance(record, StageEvent):
-            return self._subject(verb, record.opportunity_id)
+            return self._through(verb, "opportunities", record.opportunity_id)
         if isinstance(record, Activity):
             if (
                 verb == "read"
@@ -141,18 +260,19 @@ class _Guard:
                 and self.grant.read is not Scope.NONE
             ):
                 return True
-            return any(
-                self._subject(verb, s)
-                for s in (record.lead_id, record.opportunity_id, record.account_id)
+            subjects = [
+                (c, s)
+                for c, s in (
+                    ("leads", record.lead_id),
+                    ("opportunities", record.opportunity_id),
+                    ("accounts", record.account_id),
+                )
                 if s is not None
-            )
+            ]
+            return bool(subjects) and all(self._through(verb, c, s) for c, s in subjects)
         if isinstance(record, JournalEntry):
-            if verb == "write" and self._in_pool(record.subject_id):
-                # Pool moves: the entry about a record now in the pool (release) may be written
-                # by whoever may read the pool.
-                return self.grant.read is not Scope.NONE and self.grant.write is not Scope.NONE
-            return self._subject(verb, record.subject_id)
-        return self.grant.read is Scope.ALL if verb == "read" else self.grant.write is Scope.ALL
+            return self._through(verb, subject_collection(record), record.subject_id)
+        return self._scope(verb) is Scope.ALL
 
     def view(self, record: R) -> R:
         """The record as the actor sees it."""
@@ -163,47 +283,162 @@ class _Guard:
         out = (self.view(r) for r in records if self.allows("read", r))
         return itertools.islice(out, limit) if limit is not None else out
 
-    def deny(self, verb: str, record: Record) -> PermissionDeniedError:
-        """The error for a refused write."""
+    def _who(self) -> str:
         role = self.policy.role_of(self.actor)
+        return f"{role.value if role else 'inactive user'} {self.actor.id}"
+
+    def deny(self, verb: str, record: Record, why: str = "") -> PermissionDeniedError:
+        """The error for a refused write: names the actor and the record given, never the owner
+        or anything else of a stored record."""
         rid = getattr(record, "id", "?")
         return PermissionDeniedError(
-            f"{role.value if role else 'inactive user'} {self.actor.id} may not {verb} "
-            f"{type(record).__name__} {rid!r} (owner {getattr(record, 'owner_id', None)!r})"
+            f"{self._who()} may not {verb} {type(record).__name__} {rid!r}{why}"
         )
 
-    def check_new(self, record: Record) -> None:
-        """Refuse a new record the actor may not write."""
+    def _check_links(self, verb: str, record: Record, stored: Record | None) -> None:
+        # A link may name only a record the actor can see (or none stored yet); on a save only
+        # the links that change are checked (a visible deal keeps its links to hidden records).
+        for field, collection, value in _links(record):
+            if stored is not None and getattr(stored, field, None) == value:
+                continue
+            target = self._find(collection, value)
+            if target is not None and not self.allows("read", target):
+                raise self.deny(verb, record, f": {field} {value!r} is not available")
+
+    def check_new(self, record: Record, stored: Record | None, kind: str) -> None:
+        """Refuse a new record the actor may not write; an id held by a hidden record (of this
+        kind, or of another customer kind) is "not available" (:class:`DuplicateError`, naming
+        nobody)."""
+        rid = getattr(record, "id", "?")
+        if stored is not None and not self.allows("read", stored):
+            raise DuplicateError(f"{kind} id {rid!r} is not available")
+        hides = self.grant.read is not Scope.ALL  # an all-scope reader has nothing hidden
+        if hides and isinstance(record, Lead | Opportunity | Account | Contact):
+            # An id another customer kind holds out of the actor's sight would make references
+            # by id ambiguous to people who read by id (spreadsheets): not available either.
+            for collection in _SUBJECT_COLLECTIONS:
+                other = self._find(collection, rid)
+                hidden = other is not None and not self.allows("read", other)
+                if hidden and type(other) is not type(record):
+                    raise DuplicateError(f"{kind} id {rid!r} is not available")
         if not self.allows("write", record):
             raise self.deny("add", record)
+        if hides:
+            self._check_links("add", record, None)
 
-    def check_save(self, record: Record, stored: Record | None) -> None:
-        """Refuse a new version the actor may not write (stored and new version both checked)."""
-        if stored is not None and not self.allows("write", stored):
-            pool = self.policy.pool_owner
-            claiming = (
-                pool is not None
-                and getattr(stored, "owner_id", None) == pool
-                and getattr(record, "owner_id", None) == self.actor.id
-                and self.allows("read", stored)
-            )
-            if not claiming:
-                raise self.deny("change", stored)
-        pool = self.policy.pool_owner
-        releasing = (
-            pool is not None
-            and stored is not None
-            and getattr(record, "owner_id", None) == pool
-            and self.allows("write", stored)
-        )
-        if not releasing and not self.allows("write", record):
+    def check_save(self, record: Record, stored: Record | None, kind: str) -> None:
+        """Refuse a new version the actor may not write (stored and new version both checked);
+        a hidden or missing stored record is :class:`NotFoundError`."""
+        if stored is None or not self.allows("read", stored):
+            raise NotFoundError(kind, getattr(record, "id", "?"))
+        if not self.allows("write", stored):
+            raise self.deny("change", record)
+        if not self.allows("write", record):
             raise self.deny("save", record)
+        if self.grant.read is not Scope.ALL:
+            self._check_links("save", record, stored)
+
+    # -- the public pool ------------------------------------------------------------------
+
+    def pool_move(self, record: Record, stored: Record | None) -> str | None:
+        """``"claim"`` or ``"release"`` when this save moves a lead or deal out of or into the
+        pool, else ``None``."""
+        if self.pool is None or stored is None or not isinstance(record, Lead | Opportunity):
+            return None
+        before, after = getattr(stored, "owner_id", None), record.owner_id
+        if before == self.pool.pool_id and after != self.pool.pool_id:
+            return "claim"
+        if before != self.pool.pool_id and after == self.pool.pool_id:
+            return "release"
+        return None
+
+    def _held(self, rep: str) -> int:
+        # Records the rep holds now that came to them by a pool claim.
+        subjects: set[tuple[str | None, str]] = set()
+        for e in self.repos.journal.by_kind(POOL_CLAIM):
+            if e.payload.get("to") == rep:
+                subjects.add((subject_collection(e), e.subject_id))
+        held = 0
+        for collection, sid in subjects:
+            for c in (collection,) if collection else ("leads", "opportunities"):
+                found = self._find(c, sid)
+                if found is not None and getattr(found, "owner_id", None) == rep:
+                    held += 1
+        return held
+
+    def pool_entry(
+        self, move: str, record: Lead | Opportunity, stored: Lead | Opportunity, kind: str
+    ) -> tuple[Lead | Opportunity, JournalEntry]:
+        """Check a claim or release made by saving ``record`` over ``stored`` and return the
+        version to store and its journal entry (:func:`~pipeline_core.assignment.pool.claim`,
+        :func:`~pipeline_core.assignment.pool.release`)."""
+        assert self.pool is not None
+        if not self.allows("read", stored):
+            raise NotFoundError(kind, record.id)
+        if move == "release" and not self.allows("write", stored):
+            raise self.deny("release", record)
+        if move == "claim" and not self.author_ok(record.owner_id):
+            raise self.deny("claim", record, ": the new owner is outside your scope")
+        tags = {stored.tags, stored.tags - {POOL_TAG}, stored.tags | {POOL_TAG}}
+        fixed = {n for n, _ in stored.__pc_fields__} - {"owner_id", "tags", "version"}
+        if record.tags not in tags or any(
+            getattr(record, n) != getattr(stored, n) for n in sorted(fixed)
+        ):
+            raise self.deny(
+                move,
+                record,
+                ": a move into or out of the pool changes only the owner and the pool tag "
+                "(save other changes separately)",
+            )
+        if record.version != stored.version + 1:
+            raise ConcurrencyError(
+                kind, record.id, expected=record.version - 1, actual=stored.version
+            )
+        at = self.clock.now()
+        if move == "release":
+            return release(  # type: ignore[type-var]
+                stored,
+                at=at,
+                by=self.actor.id,
+                reason="released to the pool",
+                policy=self.pool,
+                ids=self.ids,
+            )
+        rep = record.owner_id
+        assert rep is not None
+        recent = self.repos.journal.by_kind(POOL_CLAIM, start=at - timedelta(hours=24))
+        return claim(  # type: ignore[type-var]
+            stored,
+            rep,
+            at=at,
+            policy=self.pool,
+            ids=self.ids,
+            journal=recent,
+            held=self._held(rep),
+            by=self.actor.id,
+        )
+
+    def journaled(self, entry: JournalEntry) -> bool:
+        """Whether ``entry`` records a pool move this store has journaled already (visible to
+        the actor): same kind, subject, new owner and version."""
+        if entry.kind not in (POOL_CLAIM, POOL_RELEASE):
+            return False
+        for e in self.repos.journal.for_subject(entry.subject_id, kind=entry.kind):
+            if (
+                e.id != entry.id
+                and e.payload.get("version") == entry.payload.get("version")
+                and e.payload.get("to") == entry.payload.get("to")
+                and self.allows("read", e)
+            ):
+                return True
+        return False
 
 
 class _Scoped(Generic[R]):
-    def __init__(self, inner: Any, guard: _Guard) -> None:
+    def __init__(self, inner: Any, guard: _Guard, name: str) -> None:
         self._inner = inner
         self._guard = guard
+        self._name = name
         self.kind: str = inner.kind
 
     def get(self, id: str) -> R:
@@ -238,15 +473,27 @@ class _Scoped(Generic[R]):
 
 class _ScopedRepo(_Scoped[R]):
     def add(self, record: R) -> None:
-        """Add a record the actor may write."""
-        self._guard.check_new(record)
+        """Add a record the actor may write (an id held by a hidden record is "not available")."""
+        self._guard.check_new(record, self._inner.find(getattr(record, "id", "")), self.kind)
         self._inner.add(record)
 
     def save(self, record: R) -> None:
-        """Save a new version the actor may write (stored version must be writable too)."""
+        """Save a new version the actor may write (stored version must be writable too; a hidden
+        record is not found). A lead or deal moved out of or into the pool is a claim or a
+        release: only the owner and the pool tag may change, the pool policy's limits apply, and
+        the store journals the move itself."""
         stored = self._inner.find(getattr(record, "id", ""))
-        self._guard.check_save(record, stored)
-        self._inner.save(record)
+        move = self._guard.pool_move(record, stored)
+        if move is None:
+            self._guard.check_save(record, stored, self.kind)
+            self._inner.save(record)
+            return
+        assert isinstance(record, Lead | Opportunity)
+        assert isinstance(stored, Lead | Opportunity)
+        new, entry = self._guard.pool_entry(move, record, stored, self.kind)
+        with self._guard.atomic() as repos:
+            getattr(repos, self._name).save(new)
+            repos.journal.append(entry)
 
     def bulk_add(
         self,
@@ -258,14 +505,20 @@ class _ScopedRepo(_Scoped[R]):
         """Add many records, all checked before any is written."""
         items = list(records)
         for r in items:
-            self._guard.check_new(r)
+            self._guard.check_new(r, self._inner.find(getattr(r, "id", "")), self.kind)
         return int(self._inner.bulk_add(items, batch_size=batch_size, progress=progress))
 
 
 class _ScopedLog(_Scoped[R]):
+    def _check(self, entry: R) -> None:
+        self._guard.check_new(entry, self._inner.find(getattr(entry, "id", "")), self.kind)
+
     def append(self, entry: R) -> bool:
-        """Append an entry the actor may write."""
-        self._guard.check_new(entry)
+        """Append an entry the actor may write; ``False`` for one already there (or a pool move
+        this store journaled already)."""
+        if isinstance(entry, JournalEntry) and self._guard.journaled(entry):
+            return False
+        self._check(entry)
         return bool(self._inner.append(entry))
 
     def bulk_append(
@@ -276,9 +529,11 @@ class _ScopedLog(_Scoped[R]):
         progress: Progress | None = None,
     ) -> int:
         """Append many entries, all checked before any is written."""
-        items = list(entries)
+        items = [
+            e for e in entries if not (isinstance(e, JournalEntry) and self._guard.journaled(e))
+        ]
         for e in items:
-            self._guard.check_new(e)
+            self._check(e)
         return int(self._inner.bulk_append(items, batch_size=batch_size, progress=progress))
 
 
@@ -448,16 +703,16 @@ class _ScopedRepositories:
     def __init__(self, repos: Repositories, guard: _Guard) -> None:
         self._repos = repos
         self._guard = guard
-        self._leads = _Leads(repos.leads, guard)
-        self._opportunities = _Opportunities(repos.opportunities, guard)
-        self._accounts = _Accounts(repos.accounts, guard)
-        self._contacts = _Contacts(repos.contacts, guard)
-        self._users = _Users(repos.users, guard)
-        self._teams = _Teams(repos.teams, guard)
-        self._activities = _Activities(repos.activities, guard)
-        self._stage_events = _StageEvents(repos.stage_events, guard)
-        self._sla_outcomes = _SlaOutcomes(repos.sla_outcomes, guard)
-        self._journal = _Journal(repos.journal, guard)
+        self._leads = _Leads(repos.leads, guard, "leads")
+        self._opportunities = _Opportunities(repos.opportunities, guard, "opportunities")
+        self._accounts = _Accounts(repos.accounts, guard, "accounts")
+        self._contacts = _Contacts(repos.contacts, guard, "contacts")
+        self._users = _Users(repos.users, guard, "users")
+        self._teams = _Teams(repos.teams, guard, "teams")
+        self._activities = _Activities(repos.activities, guard, "activities")
+        self._stage_events = _StageEvents(repos.stage_events, guard, "stage_events")
+        self._sla_outcomes = _SlaOutcomes(repos.sla_outcomes, guard, "sla_outcomes")
+        self._journal = _Journal(repos.journal, guard, "journal")
 
     @property
     def leads(self) -> LeadRepository:
@@ -538,10 +793,31 @@ class ScopedStore(_ScopedRepositories):
         policy: AccessPolicy | None = None,
         *,
         directory: Directory | None = None,
+        pool: PoolPolicy | None = None,
+        clock: Clock | None = None,
+        ids: IdFactory | None = None,
     ) -> None:
         self.inner = store
         self.url = store.url
         self.policy = policy or AccessPolicy.default()
+        owner = self.policy.pool_owner
+        if pool is None and owner is not None:
+            pool = PoolPolicy(pool_id=owner)
+        if pool is not None and pool.pool_id != owner:
+            raise ConfigError(
+                "ScopedStore",
+                [
+                    Problem(
+                        ("pool", "pool_id"),
+                        f"must be the access policy's pool_owner ({owner!r})",
+                        pool.pool_id,
+                        "pool_owner",
+                    )
+                ],
+            )
+        self.pool = pool
+        self.clock: Clock = clock or SystemClock()
+        self.ids: IdFactory = ids or UuidIds()
         self.directory = directory or Directory.of(store.users.all(), store.teams.all())
         if isinstance(actor, str):
             found = self.directory.users.get(actor)
@@ -549,19 +825,27 @@ class ScopedStore(_ScopedRepositories):
                 raise NotFoundError("user", actor)
             actor = found
         self.actor = actor
-        super().__init__(store, _Guard(store, actor, self.policy, self.directory))
+        super().__init__(store, self._guard_for(store, store.unit_of_work))
+
+    def _guard_for(
+        self, repos: Repositories, atomic: Callable[[], AbstractContextManager[Any]]
+    ) -> _Guard:
+        return _Guard(
+            repos, self.actor, self.policy, self.directory, self.pool, self.clock, self.ids, atomic
+        )
 
     def reload_directory(self) -> None:
         """Re-read users and teams from the store (after team or role changes)."""
         self.directory = Directory.of(self.inner.users.all(), self.inner.teams.all())
-        actor = self.directory.users.get(self.actor.id, self.actor)
-        self.actor = actor
-        self.__init__(self.inner, actor, self.policy, directory=self.directory)  # type: ignore[misc]
+        self.actor = self.directory.users.get(self.actor.id, self.actor)
+        _ScopedRepositories.__init__(
+            self, self.inner, self._guard_for(self.inner, self.inner.unit_of_work)
+        )
 
     @contextmanager
     def _uow(self) -> Iterator[UnitOfWork]:
         with self.inner.unit_of_work() as uow:
-            guard = _Guard(uow, self.actor, self.policy, self.directory)
+            guard = self._guard_for(uow, lambda: nullcontext(uow))
             yield _ScopedRepositories(uow, guard)
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
@@ -592,7 +876,8 @@ class ScopedStore(_ScopedRepositories):
         if not self._guard.grant.export:
             role = self.policy.role_of(self.actor)
             raise PermissionDeniedError(
-                f"{role.value if role else 'inactive user'} {self.actor.id} may not export"
+                f"{role.value if role else 'inactive user'} {self.actor.id} may not export or "
+                "import in bulk"
             )
 
     def close(self) -> None:
@@ -603,3 +888,140 @@ class ScopedStore(_ScopedRepositories):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_AUDITED = (
+    "leads",
+    "opportunities",
+    "accounts",
+    "contacts",
+    "activities",
+    "stage_events",
+    "sla_outcomes",
+    "journal",
+)
+
+
+def audit(store: Store) -> list[Problem]:
+    """Stored records that the access rules of :class:`ScopedStore` treat differently from what
+    their writers may have meant, as problems to review (nothing is changed or dropped).
+
+    Each problem's ``path`` is ``(collection, record id, field)``; its ``code`` is one of
+
+    - ``"shared_id"``: the same id is used in several kinds (leads, opportunities, accounts,
+      contacts); references are looked up in their own kind only;
+    - ``"wrong_kind"``: a reference names an id that does not exist in the kind the field points to
+      (:data:`~pipeline_core.records.REFERENCES`) but exists in another kind;
+    - ``"missing_parent"``: a contact, stage event, activity, SLA outcome or journal entry whose
+      parent (account, opportunity, subject) does not exist: only all-scope actors see it;
+    - ``"unknown_subject_kind"``: a declared subject kind not in
+      :data:`~pipeline_core.records.SUBJECT_KINDS`: only all-scope actors see it;
+    - ``"ambiguous_subject"``: a journal entry declaring no subject kind whose subject id exists in
+      several kinds: shown only to actors who may read every one of them;
+    - ``"mixed_subjects"``: an activity about records of different owners: shown (to others than
+      its author) and writable only for actors who may read, or change, all of them.
+
+    Reads every record once (memory: one owner map of the customer kinds).
+    """
+    owners: dict[str, dict[str, str | None]] = {
+        c: {r.id: getattr(r, "owner_id", None) for r in getattr(store, c).all()}
+        for c in _SUBJECT_COLLECTIONS
+    }
+    kinds_of: dict[str, list[str]] = {}
+    for c, known in owners.items():
+        for rid in known:
+            kinds_of.setdefault(rid, []).append(c)
+    problems: list[Problem] = []
+    for rid in sorted(kinds_of):
+        where = kinds_of[rid]
+        if len(where) > 1:
+            problems.append(
+                Problem(
+                    (where[0], rid, "id"),
+                    f"the id is used by {', '.join(where)}; a reference finds only its own kind",
+                    rid,
+                    "shared_id",
+                )
+            )
+    for collection in _AUDITED:
+        for record in getattr(store, collection).all():
+            problems.extend(_audit_record(collection, record, owners, kinds_of))
+    return problems
+
+
+def access_findings(store: Store) -> Iterator[Finding]:
+    """:func:`audit` as a :data:`~pipeline_core.storage.check.Auditor` for ``pipeline-core check``:
+    each problem as a :class:`~pipeline_core.storage.check.Finding` of auditor ``"access"`` (the
+    record kind in the singular, as the other findings name it)."""
+    kinds = {t.name: t.kind for t in TABLES}
+    for p in audit(store):
+        collection, rid, field = (str(part) for part in p.path)
+        yield Finding(
+            kinds.get(collection, collection), rid, field, p.value, p.message, p.code, "access"
+        )
+
+
+def _audit_record(
+    collection: str,
+    record: Record,
+    owners: dict[str, dict[str, str | None]],
+    kinds_of: dict[str, list[str]],
+) -> Iterator[Problem]:
+    rid = str(getattr(record, "id", "?"))
+    name = type(record).__name__
+    parents = _PARENTS.get(type(record), ())
+    for (kind, field), target in REFERENCES.items():
+        value = getattr(record, field, None) if kind == name else None
+        if not isinstance(value, str):
+            continue
+        path = (collection, rid, field)
+        if target == "subject_kind":
+            declared = subject_collection(record)
+            if declared == _UNKNOWN:
+                yield Problem(
+                    path, "the subject's kind is not a known kind", value, "unknown_subject_kind"
+                )
+                continue
+            if declared is None:
+                where = kinds_of.get(value, [])
+                if len(where) > 1:
+                    yield Problem(
+                        path,
+                        f"declares no subject kind and the id is used by {', '.join(where)}",
+                        value,
+                        "ambiguous_subject",
+                    )
+                elif not where:
+                    yield Problem(path, "the subject does not exist", value, "missing_parent")
+                continue
+            target = declared
+        if target not in owners or value in owners[target]:
+            continue
+        elsewhere = [c for c in kinds_of.get(value, []) if c != target]
+        if elsewhere:
+            yield Problem(
+                path,
+                f"points to {target}, which hold no such id ({', '.join(elsewhere)} do)",
+                value,
+                "wrong_kind",
+            )
+        elif field in parents:
+            yield Problem(path, f"no such record in {target}", value, "missing_parent")
+    if isinstance(record, Activity):
+        subject_owners = {
+            owners[c].get(s)
+            for c, s in (
+                ("leads", record.lead_id),
+                ("opportunities", record.opportunity_id),
+                ("accounts", record.account_id),
+            )
+            if s is not None and s in owners[c]
+        }
+        if len(subject_owners) > 1:
+            yield Problem(
+                (collection, rid, "lead_id"),
+                "is about records of different owners: only actors who may read all of them see "
+                "it (besides its author)",
+                rid,
+                "mixed_subjects",
+            )

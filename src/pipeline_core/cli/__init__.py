@@ -8,6 +8,7 @@ the console script does):
   written, an unexpected error);
 - ``2``: bad input: a usage error, an invalid file, record, definition or option value. The
   message names every problem and its field;
+- ``3``: ``check`` only: stored values the current input rules refuse were found (and listed);
 - ``130``: interrupted by Ctrl-C (no traceback).
 
 Errors print the typed error's message on stderr (no traceback); with ``--json`` an error
@@ -29,7 +30,9 @@ from pipeline_core.cli._common import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
     EXIT_OK,
+    TerminalSafe,
     emit_json,
+    escape_text,
     problems_json,
 )
 from pipeline_core.errors import (
@@ -63,6 +66,7 @@ commands:
   export     export records of one kind from the store (CSV or JSON Lines)
   validate   check pipeline, scoring model and SLA policy JSON files
   diagram    draw a pipeline as a Mermaid or Graphviz DOT diagram
+  check      list stored values the current input rules refuse (exit 3 if any)
 
 examples:
   pipeline-core demo                          # pipeline.db + report.html in this directory
@@ -80,6 +84,7 @@ exit codes:
   0  success
   1  failure: the command could not do its work (storage error, unwritable file, unexpected error)
   2  bad input: usage error, invalid file, record, definition or option; every problem is listed
+  3  check: the store holds values the current input rules refuse (listed; nothing changed)
   130 interrupted (Ctrl-C)
 """
 
@@ -120,10 +125,14 @@ def _report(args: argparse.Namespace, exc: BaseException, code: int, prefix: str
     message = str(exc)
     errors = getattr(exc, "errors", None)
     if errors and all(hasattr(e, "row") for e in errors):  # an import's bad rows, by row number
-        message = f"{len(errors)} bad rows in the {getattr(exc, 'what', 'input')}:\n" + "\n".join(
+        total, rows = getattr(exc, "total", len(errors)), getattr(exc, "bad_rows", len(errors))
+        shown = (
+            f" (the first {len(errors)} problems of {total} listed)" if total > len(errors) else ""
+        )
+        message = f"{rows} bad rows in the {getattr(exc, 'what', 'input')}{shown}:\n" + "\n".join(
             f"  - {e}" for e in errors
         )
-    print(f"pipeline-core: {prefix}: {message}", file=sys.stderr)
+    print(f"pipeline-core: {prefix}: {escape_text(message)}", file=sys.stderr)
     if getattr(args, "json", False):
         emit_json(_error_json(type(exc).__name__, exc, code))
     return code
@@ -152,6 +161,16 @@ def _main(argv: Sequence[str] | None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
+    stdout = sys.stdout
+    sys.stdout = TerminalSafe(stdout)  # nothing stored drives the terminal
+    try:
+        return _run(handler, args)
+    finally:
+        if isinstance(sys.stdout, TerminalSafe):
+            sys.stdout = stdout
+
+
+def _run(handler: Any, args: argparse.Namespace) -> int:
     try:
         return int(handler(args))
     except (ValidationError, ConfigError, TransitionError, NotFoundError, DuplicateError) as exc:

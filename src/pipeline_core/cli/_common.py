@@ -7,13 +7,19 @@ allowed to read files, the terminal and (for a default ``--now``) the system clo
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import re
 import sys
+import unicodedata
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
+import pydantic
+
+from pipeline_core._jsonvalue import MAX_DEPTH, text_too_deep
 from pipeline_core.clock import SystemClock
 from pipeline_core.errors import Problem, ValidationError
 
@@ -24,7 +30,11 @@ __all__ = [
     "EXIT_OK",
     "BadInput",
     "ProgressBar",
+    "TerminalSafe",
+    "count_option",
+    "days_option",
     "emit_json",
+    "escape_text",
     "load_json_file",
     "load_pipeline",
     "parse_instant",
@@ -67,6 +77,9 @@ def load_json_file(path: str, field: str) -> Any:
         raise bad_input(path, field, "file not found", path) from None
     except OSError as exc:
         raise bad_input(path, field, f"cannot read the file: {exc.strerror}", path) from None
+    deep, key = text_too_deep(text)
+    if deep:
+        raise bad_input(path, key or field, f"nested deeper than {MAX_DEPTH} levels", path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -91,19 +104,124 @@ def load_pipeline(spec: str, field: str = "--pipeline") -> Any:
     )
 
 
+EARLIEST: Final = datetime(1900, 1, 1, tzinfo=UTC)
+"""The earliest instant an option such as ``--now`` accepts."""
+LATEST: Final = datetime(3000, 1, 1, tzinfo=UTC)
+"""The instant options such as ``--now`` must be before (room for horizons and deadlines)."""
+
+
 def parse_instant(text: str | None, field: str) -> datetime:
-    """An ISO 8601 instant with a UTC offset; ``None`` means the system clock's now."""
+    """An ISO 8601 instant with a UTC offset, read as a record's timestamp is (offsets
+    -12:00..+14:00, ASCII digits), between 1900 and 3000; ``None`` means the system clock's now.
+    Anything else is :class:`BadInput` naming ``field``."""
     if text is None:
         return SystemClock().now()
+    from pipeline_core._model import Timestamp
+
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise bad_input(
-            "options", field, "not an ISO 8601 date-time (e.g. 2025-04-06T09:00:00+08:00)", text
-        ) from None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise bad_input("options", field, "needs a UTC offset, e.g. +08:00 or Z", text)
+        value: datetime = _TIMESTAMP.get_or_make(Timestamp).validate_python(text)
+    except pydantic.ValidationError as exc:
+        message = exc.errors(include_url=False)[0]["msg"]
+        raise bad_input("options", field, f"not a usable instant: {message}", text) from None
+    if not EARLIEST <= value < LATEST:
+        raise bad_input("options", field, "must be between 1900-01-01 and 3000-01-01 (UTC)", text)
     return value
+
+
+class _Lazy:
+    def __init__(self) -> None:
+        self.adapter: pydantic.TypeAdapter[Any] | None = None
+
+    def get_or_make(self, hint: Any) -> pydantic.TypeAdapter[Any]:
+        if self.adapter is None:
+            self.adapter = pydantic.TypeAdapter(hint)
+        return self.adapter
+
+
+_TIMESTAMP = _Lazy()
+
+MAX_DAYS: Final = 36_600
+"""The largest number of days an option such as ``--horizon`` accepts (about 100 years)."""
+
+
+def days_option(text: str) -> float:
+    """``argparse`` type of a number-of-days option: a finite number from 0 to 36,600 in ASCII
+    digits (``inf``, ``nan``, ``1e20`` and negative numbers are usage errors, exit 2)."""
+    if not _NUMBER.match(text) or not 0 <= float(text) <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of days from 0 to {MAX_DAYS:,}, got {escape_text(text)!r}"
+        )
+    return float(text)
+
+
+def count_option(text: str) -> int:
+    """``argparse`` type of a count option (``--top``, ``--limit``): a whole number >= 0 in ASCII
+    digits (a negative count is a usage error, exit 2)."""
+    if not _COUNT.match(text):
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number 0 or more, got {escape_text(text)!r}"
+        )
+    return int(text)
+
+
+_NUMBER: Final = re.compile(r"[0-9]+(\.[0-9]+)?\Z", re.ASCII)
+_COUNT: Final = re.compile(r"[0-9]{1,18}\Z", re.ASCII)
+
+
+class _EscapeTable(dict[int, "int | str"]):
+    """``str.translate`` table built as characters are met: a character a terminal could act
+    on or hide (Unicode categories Cc, Cf, Zl, Zp, Cs: ESC, BEL, CSI, zero-width and bidi
+    characters, the BOM, line separators) maps to its ``\\uXXXX`` escape (a surrogate pair beyond
+    U+FFFF, so the text reads the same inside JSON strings); tab, newline and everything else map
+    to themselves."""
+
+    def __missing__(self, code: int) -> int | str:
+        value: int | str = code
+        if chr(code) not in "\n\t" and unicodedata.category(chr(code)) in _ACTING:
+            if code <= 0xFFFF:
+                value = f"\\u{code:04x}"
+            else:
+                rest = code - 0x10000
+                value = f"\\u{0xD800 + (rest >> 10):04x}\\u{0xDC00 + (rest & 0x3FF):04x}"
+        self[code] = value
+        return value
+
+
+_ACTING: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_ESCAPES: Final = _EscapeTable()
+
+
+def escape_text(text: str) -> str:
+    """``text`` with every character a terminal could act on or hide written as ``\\uXXXX``
+    (ESC, BEL, other controls, zero-width and bidi characters, BOM); newline and tab are kept.
+    Used for everything the CLI prints, so stored text cannot drive the terminal."""
+    if text.isascii() and text.isprintable():
+        return text
+    return text.translate(_ESCAPES)
+
+
+class TerminalSafe(io.TextIOBase):
+    """A text stream that writes to ``stream`` with :func:`escape_text` applied.
+
+    ``raw`` is the stream itself, for output that must stay byte-exact (records exported to
+    stdout)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
+        self.raw = stream
+
+    def write(self, text: str) -> int:
+        """Write ``text`` escaped; returns ``len(text)``."""
+        self.raw.write(escape_text(text))
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the underlying stream."""
+        self.raw.flush()
+
+    def isatty(self) -> bool:
+        """Whether the underlying stream is a terminal."""
+        return bool(getattr(self.raw, "isatty", lambda: False)())
 
 
 class ProgressBar:
@@ -171,11 +289,45 @@ def add_store(parser: argparse.ArgumentParser) -> None:
         help=f"store URL: sqlite:///relative.db, sqlite:////absolute.db, memory:// or "
         f"postgresql://user@host/db (default: {DEFAULT_STORE})",
     )
+    parser.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USER",
+        help="read and write as this user of the store, within their access scopes (default: as "
+        "an administrator). On a database file you can open directly this is a view, not a "
+        "security boundary",
+    )
 
 
-def open_store(url: str, *, must_exist: bool = True) -> Any:
+def open_store(url: str, *, must_exist: bool = True, as_user: str | None = None) -> Any:
     """Open the store at ``url``; a SQLite file that does not exist is bad input (a typo should
-    not silently create an empty database) unless ``must_exist`` is false."""
+    not silently create an empty database) unless ``must_exist`` is false.
+
+    With ``as_user`` (``--as USER``) the store is a
+    :class:`~pipeline_core.assignment.ScopedStore` for that stored user (closing it closes the
+    store); an unknown user is bad input. Without it the command acts as an administrator.
+    """
+    store = _open_plain(url, must_exist=must_exist)
+    if as_user is None:
+        return store
+    from pipeline_core.assignment import ScopedStore
+    from pipeline_core.errors import NotFoundError
+
+    class _OwnedScopedStore(ScopedStore):
+        def close(self) -> None:
+            self.inner.close()
+
+    try:
+        return _OwnedScopedStore(store, as_user)
+    except NotFoundError:
+        store.close()
+        raise bad_input("options", "--as", "no such user in the store", as_user) from None
+    except BaseException:
+        store.close()
+        raise
+
+
+def _open_plain(url: str, *, must_exist: bool) -> Any:
     from pipeline_core import storage
 
     if must_exist and url.startswith("sqlite:///") and url not in ("sqlite:///:memory:",):

@@ -20,6 +20,8 @@ from pipeline_core.cli._common import (
     add_json,
     add_store,
     bad_input,
+    count_option,
+    days_option,
     emit_json,
     load_json_file,
     load_pipeline,
@@ -118,7 +120,7 @@ def _score(args: argparse.Namespace) -> int:
         leads = load_leads(args.leads_file)
         source = args.leads_file
     else:
-        store = open_store(args.store)
+        store = open_store(args.store, as_user=args.as_user)
         try:
             leads = list(store.leads.all())
         finally:
@@ -169,7 +171,7 @@ def _sla(args: argparse.Namespace) -> int:
     )
 
     now = parse_instant(args.now, "--now")
-    store = open_store(args.store)
+    store = open_store(args.store, as_user=args.as_user)
     try:
         leads = list(store.leads.all())
         opportunities = list(store.opportunities.all())
@@ -264,7 +266,7 @@ def _sla(args: argparse.Namespace) -> int:
 def _funnel(args: argparse.Namespace) -> int:
     from pipeline_core import metrics as m
 
-    store = open_store(args.store)
+    store = open_store(args.store, as_user=args.as_user)
     try:
         opportunities = list(store.opportunities.all())
         events = list(store.stage_events.all())
@@ -344,7 +346,7 @@ def _import(args: argparse.Namespace) -> int:
 
     if not Path(args.file).is_file():
         raise bad_input(args.file, "FILE", "file not found", args.file)
-    store = open_store(args.store, must_exist=False)
+    store = open_store(args.store, must_exist=False, as_user=args.as_user)
     bar = ProgressBar(f"importing {args.kind}")
     try:
         report = import_records(
@@ -396,13 +398,13 @@ def _export(args: argparse.Namespace) -> int:
         raise bad_input(
             "options", "--json", "cannot be combined with writing records to stdout", True
         )
-    store = open_store(args.store)
+    store = open_store(args.store, as_user=args.as_user)
     bar = ProgressBar(f"exporting {args.kind}")
     try:
         n = export_records(
             store,
             args.kind,
-            sys.stdout if to_stdout else args.file,
+            getattr(sys.stdout, "raw", sys.stdout) if to_stdout else args.file,
             format=args.format,
             progress=bar,
         )
@@ -492,6 +494,49 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_BAD_INPUT
 
 
+# -- check ------------------------------------------------------------------------------------
+
+EXIT_FOUND: Final = 3
+"""``check``: the store holds values the current rules refuse (listed; nothing changed)."""
+
+
+def _check_store(args: argparse.Namespace) -> int:
+    from pipeline_core.assignment.scoped import access_findings
+    from pipeline_core.storage.check import DEFAULT_AUDITORS, check_store, stored_values
+
+    store = open_store(args.store)
+    try:
+        if args.kind:
+            kinds = list(args.kind)
+            report = check_store(store, (lambda s: stored_values(s, kinds),))
+        else:
+            report = check_store(store, (*DEFAULT_AUDITORS, access_findings))
+    finally:
+        store.close()
+    if args.json:
+        emit_json(
+            {
+                "store": args.store,
+                "ok": report.ok,
+                "records": report.records,
+                "total": report.total,
+                "by_kind": report.by_kind,
+                "findings": [f.to_dict() for f in report.findings],
+            }
+        )
+    elif report.ok:
+        print(f"ok: {report.records:,} stored records, nothing the current rules refuse")
+    else:
+        print(f"{report.total:,} stored values the current rules refuse (nothing was changed):")
+        for f in report.findings:
+            print(f"  - {f}")
+        if report.total > len(report.findings):
+            print(
+                f"  ... {report.total - len(report.findings):,} more (--json lists the first 1,000)"
+            )
+    return EXIT_OK if report.ok else EXIT_FOUND
+
+
 # -- diagram ----------------------------------------------------------------------------------
 
 
@@ -554,7 +599,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     )
     p.add_argument(
         "--top",
-        type=int,
+        type=count_option,
         metavar="N",
         help="show only the N best leads (text default: 10; --json default: all)",
     )
@@ -605,7 +650,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--owner", metavar="USER_ID", help="only items for this recipient")
     p.add_argument(
         "--limit",
-        type=int,
+        type=count_option,
         metavar="N",
         help="list at most N items (text default: 10; --json default: all)",
     )
@@ -638,7 +683,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     )
     p.add_argument(
         "--horizon",
-        type=float,
+        type=days_option,
         metavar="DAYS",
         help="count only stages reached within DAYS of creation",
     )
@@ -744,3 +789,21 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--list", action="store_true", help="list the template names")
     add_json(p)
     p.set_defaults(handler=_diagram)
+
+    p = sub.add_parser(
+        "check",
+        help="list stored values the current input rules refuse (nothing is changed)",
+        description="Read every stored record as stored and validate it against today's rules "
+        "(timestamps, amounts, ids, payloads ...). Lists kind, id, field, value and reason for "
+        "each refused value; nothing is dropped or changed. Exit code 0: nothing found; 3: values "
+        "found (listed); 1: the store could not be read; 2: bad options.",
+        epilog="examples:\n  pipeline-core check\n  pipeline-core check --store sqlite:///old.db "
+        "--kind lead --json",
+        formatter_class=formatter,
+    )
+    add_store(p)
+    p.add_argument(
+        "--kind", action="append", choices=kinds(), help="only records of this kind; repeatable"
+    )
+    add_json(p)
+    p.set_defaults(handler=_check_store)

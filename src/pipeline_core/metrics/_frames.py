@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,16 @@ import narwhals.stable.v2 as nw
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.metrics.inputs import StageOrder
 
-__all__ = ["collect_rows", "prepare", "rank_expr", "stage_in"]
+__all__ = [
+    "EXACT_AT",
+    "ORDER",
+    "SEQ",
+    "collect_rows",
+    "last_event",
+    "prepare",
+    "rank_expr",
+    "stage_in",
+]
 
 
 def _implementation(frame: Any) -> Any:
@@ -78,11 +88,16 @@ def prepare(
         else:
             frame = frame.lazy()
     schema = frame.collect_schema()
+    if what == "opportunities":
+        frame, schema = _vocabulary(frame, schema)
+    elif what == "leads" and "merged_into" in schema:  # a merged duplicate lead: not a lead
+        frame = frame.filter(nw.col("merged_into").is_null())
     problems: list[Problem] = []
     for col in required:
         if col not in schema:
+            name = _PUBLIC.get(col, col)
             problems.append(
-                Problem((what, col), "required column is missing", None, "missing_column", True)
+                Problem((what, name), "required column is missing", None, "missing_column", True)
             )
     convert: list[str] = []
     for col in time_columns:
@@ -113,6 +128,8 @@ def prepare(
             )
     if problems:
         raise ValidationError(what, problems)
+    if what == "stage events" and "at" in time_columns and "at" in schema:
+        frame = _exact_order(frame, schema)
     if convert:
         frame = _to_epoch(frame, convert)
     for col in dict.fromkeys(required):
@@ -120,6 +137,76 @@ def prepare(
             # a multi-valued dimension (tags): one row per value, null for an empty list
             frame = frame.explode(col)
     return frame
+
+
+_PUBLIC = {"amount": "expected_amount"}
+"""Internal working column -> its name in :mod:`pipeline_core.frame_columns`."""
+
+
+def _vocabulary(frame: Any, schema: Any) -> tuple[Any, Any]:
+    """An opportunity frame in the metrics' working columns, merged duplicates left out.
+
+    The vocabulary (:mod:`pipeline_core.frame_columns`) names the amount ``expected_amount``; the
+    metrics compute on it as ``amount``. The old ``amount`` column is still read (deprecated).
+    A row with ``merged_into`` set is a merged duplicate (:func:`pipeline_core.facts.is_merged`):
+    no metric counts it, so it is dropped here, once, for every metric.
+    """
+    if "expected_amount" in schema:
+        if "amount" in schema:
+            frame = frame.drop("amount")
+        frame = frame.rename({"expected_amount": "amount"})
+    elif "amount" in schema:
+        warnings.warn(
+            "the opportunity frame column 'amount' is deprecated: name it 'expected_amount' "
+            "(see pipeline_core.frame_columns)",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+    if "merged_into" in schema:
+        frame = frame.filter(nw.col("merged_into").is_null())
+    return frame, frame.collect_schema()
+
+
+EXACT_AT = "_at_us"
+"""The working column holding a stage event's ``at`` in integer microseconds (its full precision),
+for ordering; ``at`` itself becomes epoch seconds."""
+
+SEQ = "_seq"
+"""The working column holding a stage event's ``seq`` (0 when the frame has none)."""
+
+ORDER = (EXACT_AT, SEQ, "id")
+"""The order of a deal's events in a frame: :func:`pipeline_core.facts.event_order`, then id."""
+
+
+def _exact_order(frame: Any, schema: Any) -> Any:
+    """Add :data:`EXACT_AT` and :data:`SEQ` to a stage-event frame, before ``at`` is floored."""
+    impl = _implementation(frame)
+    seq = nw.col("seq").cast(nw.Int64).fill_null(0) if "seq" in schema else nw.lit(0, nw.Int64())
+    dtype = schema["at"]
+    if not isinstance(dtype, nw.Datetime):  # integer epoch seconds: no sub-second part
+        return frame.with_columns((nw.col("at") * 1_000_000).alias(EXACT_AT), seq.alias(SEQ))
+    if impl is nw.Implementation.DUCKDB:
+        rel = nw.to_native(frame)
+        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in rel.columns)
+        frame = nw.from_native(rel.project(f'{cols}, epoch_us("at") AS {EXACT_AT}'))
+        return frame.with_columns(seq.alias(SEQ))
+    if impl.is_spark_like():
+        sdf = nw.to_native(frame)
+        from pyspark.sql import functions as F
+
+        frame = nw.from_native(sdf.withColumn(EXACT_AT, F.unix_micros(F.col("at"))))
+        return frame.with_columns(seq.alias(SEQ))
+    return frame.with_columns(nw.col("at").dt.timestamp("us").alias(EXACT_AT), seq.alias(SEQ))
+
+
+def last_event(frame: Any, cut_us: int) -> Any:
+    """Per opportunity, its last event at or before the instant ``cut_us`` (epoch microseconds,
+    full precision) in :func:`pipeline_core.facts.event_order` (then the greatest id), from a
+    prepared event frame."""
+    ev = frame.filter(nw.col(EXACT_AT) <= cut_us)
+    for col in ORDER:
+        ev = ev.filter(nw.col(col) == nw.col(col).max().over("opportunity_id"))
+    return ev
 
 
 def _to_epoch(frame: Any, columns: Sequence[str]) -> Any:

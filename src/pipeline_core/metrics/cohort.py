@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from pipeline_core.facts import is_won_stage
 from pipeline_core.metrics._common import ratio
 from pipeline_core.metrics.funnel import StagesArg
 from pipeline_core.metrics.inputs import (
@@ -38,10 +39,9 @@ __all__ = ["churn_rate", "repurchase_rate"]
 
 def _wins(opportunities: Iterable[Opportunity], stages: StagesArg) -> dict[str, list[int]]:
     order = stage_order(stages)
-    won = set(order.won_ids)
     out: dict[str, list[int]] = defaultdict(list)
     for o in as_records(opportunities, Opportunity, "opportunities"):
-        if o.stage in won and o.closed_at is not None and o.account_id is not None:
+        if is_won_stage(o.stage, order) and o.closed_at is not None and o.account_id is not None:
             out[o.account_id].append(epoch_seconds(o.closed_at, "closed_at"))
     for v in out.values():
         v.sort()

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pipeline_core.errors import Problem, ValidationError
+from pipeline_core.facts import is_closed_stage, is_won_stage
 from pipeline_core.metrics._common import check_currencies, group_sort_key, ratio, zero
 from pipeline_core.metrics.funnel import StagesArg, cohort_funnel
 from pipeline_core.metrics.inputs import (
@@ -163,10 +164,7 @@ def _snapshot_records(
     unknown = {o.stage for o in opps if o.stage not in known}
     if unknown:
         raise unknown_stages_error(unknown, order)
-    won_ids, lost_ids = set(order.won_ids), set(order.lost_ids)
-    bad = sum(
-        1 for o in opps if (o.closed_at is None) == (o.stage in won_ids or o.stage in lost_ids)
-    )
+    bad = sum(1 for o in opps if (o.closed_at is None) == is_closed_stage(o.stage, order))
     if bad:
         raise _inconsistent(bad)
     acc: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])
@@ -180,7 +178,7 @@ def _snapshot_records(
             currencies.append(o.expected_amount.currency)
         for key in group_keys(o, by):
             cell = acc[key]
-            if o.stage in won_ids:
+            if is_won_stage(o.stage, order):
                 cell[0] += 1
                 cell[2] += amount
             else:

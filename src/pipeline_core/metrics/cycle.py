@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 
 from pipeline_core.errors import Problem, ValidationError
+from pipeline_core.facts import is_closed_stage, is_won_stage
 from pipeline_core.metrics._common import group_sort_key, zero
 from pipeline_core.metrics.funnel import StagesArg
 from pipeline_core.metrics.inputs import (
@@ -272,11 +273,10 @@ def _cycle_records(
 ) -> _Table:
     opps = as_records(opportunities, Opportunity, "opportunities")
     known = set(order.all_ids)
-    won, lost = set(order.won_ids), set(order.lost_ids)
     unknown = {o.stage for o in opps if o.stage not in known}
     if unknown:
         raise unknown_stages_error(unknown, order)
-    missing = [o.id for o in opps if o.stage in won | lost and o.closed_at is None]
+    missing = [o.id for o in opps if is_closed_stage(o.stage, order) and o.closed_at is None]
     if missing:
         raise _bad_close(
             [
@@ -296,10 +296,10 @@ def _cycle_records(
             continue
         cause = CENSORED
         end = t
-        if o.closed_at is not None and o.stage in won | lost:
+        if o.closed_at is not None and is_closed_stage(o.stage, order):
             closed = epoch_seconds(o.closed_at, "closed_at")
             if closed <= t:
-                cause = WON if o.stage in won else LOST
+                cause = WON if is_won_stage(o.stage, order) else LOST
                 end = closed
         for key in group_keys(o, by):
             table[key][(end - c) // res][cause] += 1

@@ -22,12 +22,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline_core.errors import Problem, ValidationError
+from pipeline_core.facts import event_order
 from pipeline_core.metrics._common import check_currencies, group_sort_key, ratio, zero
 from pipeline_core.metrics.inputs import (
     PipelineLike,
     StageOrder,
     as_records,
     check_period,
+    epoch_micros,
     epoch_seconds,
     group_keys,
     is_frame,
@@ -312,7 +314,7 @@ def snapshot(
     pipeline gets a row (zero when empty), open stages first, then won, then lost.
     """
     order = stage_order(stages)
-    t = epoch_seconds(at, "at")
+    t = epoch_micros(at, "at")  # events at or before the instant itself, not its second
     by = tuple(by)
     if is_frame(opportunities) or is_frame(events):
         raw, currency = _snapshot_frames(opportunities, events, order, t, by, value)
@@ -350,16 +352,16 @@ def _snapshot_records(
     value: bool,
 ) -> tuple[_SnapRaw, str | None]:
     opps = {o.id: o for o in as_records(opportunities, Opportunity, "opportunities")}
-    last: dict[str, tuple[int, str, str]] = {}
+    last: dict[str, tuple[tuple[datetime, int], str, str]] = {}
     for ev in as_records(events, StageEvent, "stage events"):
         if ev.opportunity_id not in opps:
             continue
-        a = epoch_seconds(ev.at)
-        if a > t:
+        if epoch_micros(ev.at) > t:
             continue
         cur = last.get(ev.opportunity_id)
-        if cur is None or (a, ev.id) > (cur[0], cur[1]):
-            last[ev.opportunity_id] = (a, ev.id, ev.to_stage)
+        key = event_order(ev)  # full precision, then seq; the id only for equal keys
+        if cur is None or (key, ev.id) > (cur[0], cur[1]):
+            last[ev.opportunity_id] = (key, ev.id, ev.to_stage)
     known = set(order.all_ids)
     unknown = {st for _, _, st in last.values() if st not in known}
     if unknown:
@@ -390,7 +392,7 @@ def _snapshot_frames(
 ) -> tuple[_SnapRaw, str | None]:
     import narwhals.stable.v2 as nw
 
-    from pipeline_core.metrics._frames import collect_rows, prepare
+    from pipeline_core.metrics._frames import collect_rows, last_event, prepare
 
     value_cols = ("amount", "currency") if value else ()
     opp = prepare(opportunities, what="opportunities", required=("id", *by, *value_cols))
@@ -403,9 +405,7 @@ def _snapshot_frames(
     nat = collect_rows(ev.select(nw.col("at").null_count().alias("n")))[0]["n"]
     if nat:
         raise _missing_at_error(int(nat))
-    last = ev.select("id", "opportunity_id", "to_stage", "at").filter(nw.col("at") <= t)
-    last = last.filter(nw.col("at") == nw.col("at").max().over("opportunity_id"))
-    last = last.filter(nw.col("id") == nw.col("id").max().over("opportunity_id"))
+    last = last_event(ev, t).select("id", "opportunity_id", "to_stage", "at")
     j = last.select("opportunity_id", "to_stage").join(
         opp.select("id", *dict.fromkeys((*by, *value_cols))),
         left_on="opportunity_id",

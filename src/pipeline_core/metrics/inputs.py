@@ -5,18 +5,27 @@ Every metric accepts either *records* (iterables of :class:`~pipeline_core.recor
 are computed in plain Python (no optional dependency needed); frames are computed in the frame's own
 engine through ``narwhals`` (imported lazily, only when a frame is given).
 
-Flat frame layout (column names; extra columns are ignored and may be used for grouping):
+Flat frame layout: the library's one column vocabulary, :mod:`pipeline_core.frame_columns`, so
+the frames of :mod:`pipeline_core.storage.frames` are read as they are (extra columns are ignored
+and may be used for grouping):
 
 - stage events: ``id``, ``opportunity_id``, ``from_stage`` (null for the creation event),
-  ``to_stage``, ``at``, ``by``;
+  ``to_stage``, ``at``, ``seq`` (optional, 0 when absent), ``by``;
 - opportunities: ``id``, ``created_at``, ``owner_id``, ``team_id``, ``source``, ``stage``,
-  ``amount`` (the expected amount, a number), ``currency`` (ISO 4217 code), ``closed_at``,
-  ``lost_reason``; any other column (``segment``, ``grade``, ``variant`` ...) can be a dimension.
+  ``expected_amount`` (a number), ``currency`` (ISO 4217 code), ``closed_at``, ``lost_reason``,
+  ``merged_into`` (optional); any other column (``segment``, ``grade``, ``variant`` ...) can be a
+  dimension. The old name ``amount`` is still read for one release (``DeprecationWarning``).
+
+**Merged duplicates are left out here, once, for every metric**: a record for which
+:func:`pipeline_core.facts.is_merged` holds, or a frame row with ``merged_into`` set, is not a
+deal of its own (see :func:`as_records` and ``metrics._frames.prepare``).
 
 Timestamps are timezone-aware datetimes, or integers already holding epoch seconds (UTC). They are
 converted once, natively in the engine, to integer epoch seconds (floored); all durations are
-integer subtractions of those. Naive datetime columns are refused, as naive datetimes are everywhere
-in :mod:`pipeline_core`.
+integer subtractions of those. The *order* of stage events is never floored: it is
+:func:`pipeline_core.facts.event_order` (the instant at full precision, then ``seq``), with the
+event id only between events equal on both. Naive datetime columns are refused, as naive
+datetimes are everywhere in :mod:`pipeline_core`.
 """
 
 from __future__ import annotations
@@ -28,9 +37,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from pipeline_core import frame_columns as _vocabulary
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem, ValidationError
-from pipeline_core.records import Opportunity, StageEvent
+from pipeline_core.facts import is_merged
+from pipeline_core.records import Lead, Opportunity, StageEvent
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -46,9 +57,19 @@ __all__ = [
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
+_MICRO = timedelta(microseconds=1)
 
-EVENT_COLUMNS: tuple[str, ...] = ("id", "opportunity_id", "from_stage", "to_stage", "at", "by")
-"""Columns of the flat stage-event frame."""
+EVENT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "opportunity_id",
+    "from_stage",
+    "to_stage",
+    "at",
+    "seq",
+    "by",
+)
+"""Columns of the flat stage-event frame :func:`event_columns` builds (names from
+:data:`pipeline_core.frame_columns.EVENT_COLUMNS`)."""
 
 OPPORTUNITY_COLUMNS: tuple[str, ...] = (
     "id",
@@ -57,15 +78,20 @@ OPPORTUNITY_COLUMNS: tuple[str, ...] = (
     "team_id",
     "source",
     "stage",
-    "amount",
+    "expected_amount",
     "currency",
     "closed_at",
     "lost_reason",
     "lead_id",
+    "merged_into",
     "tags",
 )
-"""Columns of the flat opportunity frame (``amount``/``currency`` flatten ``expected_amount``;
-``tags`` is a list of strings, sorted)."""
+"""Columns of the flat opportunity frame :func:`opportunity_columns` builds (names from
+:data:`pipeline_core.frame_columns.OPPORTUNITY_COLUMNS`: ``expected_amount``/``currency`` flatten
+the money; ``tags`` is a list of strings, sorted)."""
+
+assert set(EVENT_COLUMNS) <= set(_vocabulary.EVENT_COLUMNS)
+assert set(OPPORTUNITY_COLUMNS) <= set(_vocabulary.OPPORTUNITY_COLUMNS)
 
 
 # --------------------------------------------------------------------------- stage order
@@ -123,6 +149,21 @@ class StageOrder:
     def all_ids(self) -> tuple[str, ...]:
         """Every stage id: open, won, lost."""
         return (*self.open_ids, *self.won_ids, *self.lost_ids)
+
+    @property
+    def open_stage_ids(self) -> tuple[str, ...]:
+        """The open stage ids (:class:`PipelineLike`, so a ``StageOrder`` is a pipeline too)."""
+        return self.open_ids
+
+    @property
+    def won_stage_ids(self) -> tuple[str, ...]:
+        """The won stage ids (:class:`pipeline_core.facts.StageKinds`)."""
+        return self.won_ids
+
+    @property
+    def lost_stage_ids(self) -> tuple[str, ...]:
+        """The lost stage ids (:class:`pipeline_core.facts.StageKinds`)."""
+        return self.lost_ids
 
     def ranks(self) -> dict[str, int]:
         """``{stage id: rank}`` for every known stage."""
@@ -223,6 +264,14 @@ def epoch_seconds(value: datetime, field: str = "at") -> int:
     return (value - _EPOCH) // _SECOND
 
 
+def epoch_micros(value: datetime, field: str = "at") -> int:
+    """Whole microseconds since 1970-01-01T00:00:00Z, the full precision of a timestamp: what
+    every *comparison* of instants uses (cut-offs, event order), while durations are counted in
+    :func:`epoch_seconds`."""
+    require_aware(value, field)
+    return (value - _EPOCH) // _MICRO
+
+
 def from_epoch(seconds: int) -> datetime:
     """The UTC datetime of ``seconds`` since the epoch."""
     return _EPOCH + timedelta(seconds=seconds)
@@ -265,18 +314,20 @@ def opportunity_row(opp: Opportunity) -> dict[str, Any]:
         "team_id": opp.team_id,
         "source": opp.source,
         "stage": opp.stage,
-        "amount": None if money is None else money.amount,
+        "expected_amount": None if money is None else money.amount,
         "currency": None if money is None else money.currency,
         "closed_at": opp.closed_at,
         "lost_reason": opp.lost_reason,
         "lead_id": opp.lead_id,
+        "merged_into": opp.custom.get("merged_into") if is_merged(opp) else None,
         "tags": sorted(opp.tags),
     }
 
 
 def opportunity_columns(opps: Iterable[Opportunity]) -> dict[str, list[Any]]:
     """Opportunities as a dict of columns in the flat layout, ready for ``polars.DataFrame(...)``
-    or ``pandas.DataFrame(...)``. ``amount`` holds ``Decimal`` values (cast them as you like)."""
+    or ``pandas.DataFrame(...)``. ``expected_amount`` holds ``Decimal`` values (cast them as you
+    like)."""
     cols: dict[str, list[Any]] = {c: [] for c in OPPORTUNITY_COLUMNS}
     for opp in opps:
         for key, value in opportunity_row(opp).items():
@@ -293,13 +344,14 @@ def event_columns(events: Iterable[StageEvent]) -> dict[str, list[Any]]:
         cols["from_stage"].append(ev.from_stage)
         cols["to_stage"].append(ev.to_stage)
         cols["at"].append(ev.at)
+        cols["seq"].append(ev.seq)
         cols["by"].append(ev.by)
     return cols
 
 
 def opportunity_value(opp: Opportunity, column: str) -> Any:
     """The value of a flat-layout column (or any attribute, e.g. a custom dimension) for ``opp``."""
-    if column == "amount":
+    if column in ("amount", "expected_amount"):  # "amount": the deprecated name
         return None if opp.expected_amount is None else opp.expected_amount.amount
     if column == "currency":
         return None if opp.expected_amount is None else opp.expected_amount.currency
@@ -362,7 +414,10 @@ def is_frame(obj: object) -> bool:
 
 
 def as_records(items: object, kind: type[Any], what: str) -> list[Any]:
-    """Materialise an iterable of records of type ``kind``; a clear error for anything else."""
+    """Materialise an iterable of records of type ``kind``; a clear error for anything else.
+
+    Merged duplicates (opportunities and leads for which :func:`pipeline_core.facts.is_merged`
+    holds) are left out: they are not deals of their own, so no metric counts them."""
     if not isinstance(items, Iterable) or isinstance(items, str | bytes | Mapping):
         raise ValidationError(
             what,
@@ -387,4 +442,6 @@ def as_records(items: object, kind: type[Any], what: str) -> list[Any]:
                 for i in bad[:20]
             ],
         )
+    if kind is Opportunity or kind is Lead:
+        return [r for r in out if not is_merged(r)]
     return out

@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from pipeline_core.facts import deal_status
 from pipeline_core.metrics._common import check_currencies, ratio
 from pipeline_core.metrics.funnel import StagesArg
 from pipeline_core.metrics.inputs import as_records, check_period, epoch_seconds, stage_order
@@ -42,34 +43,34 @@ def scorecard(
     """The per-rep scorecard (see the module docstring)."""
     order = stage_order(stages)
     s, e = check_period(start, end)
-    won_ids, lost_ids = set(order.won_ids), set(order.lost_ids)
     opps = as_records(opportunities, Opportunity, "opportunities")
     paid = collections or {}
     acc: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"won": 0, "lost": 0, "signed": 0.0, "new": 0, "collected": 0.0}
     )
-    first_win: dict[str, tuple[int, str, str]] = {}
+    first_win: dict[str, tuple[datetime, str, str, int]] = {}
     currencies: list[str | None] = []
     for o in opps:
         if o.closed_at is None:
             continue
         c = epoch_seconds(o.closed_at, "closed_at")
-        if o.stage in won_ids and o.account_id is not None:
-            cur = first_win.get(o.account_id)
-            if cur is None or (c, o.id) < (cur[0], cur[1]):
-                first_win[o.account_id] = (c, o.id, o.owner_id)
+        status = deal_status(o, order)  # by the stage's kind (pipeline_core.facts)
+        if status == "won" and o.account_id is not None:
+            cur = first_win.get(o.account_id)  # the first win at full precision, not the second
+            if cur is None or (o.closed_at, o.id) < (cur[0], cur[1]):
+                first_win[o.account_id] = (o.closed_at, o.id, o.owner_id, c)
         if not s <= c < e:
             continue
         cell = acc[o.owner_id]
-        if o.stage in won_ids:
+        if status == "won":
             cell["won"] += 1
             if o.expected_amount is not None:
                 cell["signed"] += float(o.expected_amount.amount)
                 currencies.append(o.expected_amount.currency)
             cell["collected"] += float(paid.get(o.id, 0))
-        elif o.stage in lost_ids:
+        elif status == "lost":
             cell["lost"] += 1
-    for c, _id, owner in first_win.values():
+    for _at, _id, owner, c in first_win.values():
         if s <= c < e:
             acc[owner]["new"] += 1
     currency = check_currencies(currencies, "opportunities")

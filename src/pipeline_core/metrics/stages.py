@@ -27,11 +27,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline_core.errors import Problem, ValidationError
+from pipeline_core.facts import event_order
 from pipeline_core.metrics._common import group_sort_key, quantile_linear, zero
 from pipeline_core.metrics.funnel import StagesArg, _missing_at_error
 from pipeline_core.metrics.inputs import (
     StageOrder,
     as_records,
+    epoch_micros,
     epoch_seconds,
     group_keys,
     is_frame,
@@ -80,7 +82,7 @@ def time_in_stage(
     ``by`` groups by opportunity columns and then needs ``opportunities``.
     """
     order = stage_order(stages)
-    t = None if as_of is None else epoch_seconds(as_of, "as_of")
+    t = None if as_of is None else epoch_micros(as_of, "as_of")  # a cut-off: full precision
     by = tuple(by)
     qs = tuple(quantiles)
     for q in qs:
@@ -149,15 +151,15 @@ def _tis_records(
     unknown = {
         e.to_stage
         for e in evs
-        if e.to_stage not in known and (t is None or epoch_seconds(e.at) <= t)
+        if e.to_stage not in known and (t is None or epoch_micros(e.at) <= t)
     }
     if unknown:
         raise unknown_stages_error(unknown, order)
-    per_opp: dict[str, list[tuple[int, str, StageEvent]]] = defaultdict(list)
+    per_opp: dict[str, list[tuple[int, tuple[datetime, int], str, StageEvent]]] = defaultdict(list)
     for ev in evs:
-        a = epoch_seconds(ev.at)
-        if t is None or a <= t:
-            per_opp[ev.opportunity_id].append((a, ev.id, ev))
+        if t is None or epoch_micros(ev.at) <= t:
+            a = epoch_seconds(ev.at)
+            per_opp[ev.opportunity_id].append((a, event_order(ev), ev.id, ev))
     stays: dict[tuple[Any, ...], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     opens: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     breaks = 0
@@ -169,9 +171,9 @@ def _tis_records(
             keys = group_keys(opps[oid], by)
         else:
             keys = [()]
-        items.sort(key=lambda x: (x[0], x[1]))
-        for i, (a, _id, ev) in enumerate(items):
-            if i > 0 and ev.from_stage != items[i - 1][2].to_stage:
+        items.sort(key=lambda x: (x[1], x[2]))  # facts.event_order, then id
+        for i, (a, _order, _id, ev) in enumerate(items):
+            if i > 0 and ev.from_stage != items[i - 1][3].to_stage:
                 breaks += 1
                 example = example or oid
             for key in keys:
@@ -205,7 +207,7 @@ def _tis_frames(
 ) -> _TisRaw:
     import narwhals.stable.v2 as nw
 
-    from pipeline_core.metrics._frames import collect_rows, prepare
+    from pipeline_core.metrics._frames import EXACT_AT, ORDER, SEQ, collect_rows, prepare
 
     ev = prepare(
         events,
@@ -213,12 +215,12 @@ def _tis_frames(
         required=("id", "opportunity_id", "from_stage", "to_stage", "at"),
         time_columns=("at",),
     )
-    ev = ev.select("id", "opportunity_id", "from_stage", "to_stage", "at")
+    ev = ev.select("id", "opportunity_id", "from_stage", "to_stage", "at", EXACT_AT, SEQ)
     if t is not None:
-        ev = ev.filter((nw.col("at") <= t) | nw.col("at").is_null())
+        ev = ev.filter((nw.col(EXACT_AT) <= t) | nw.col("at").is_null())
     ev = ev.with_columns(
-        _next=nw.col("at").shift(-1).over("opportunity_id", order_by=["at", "id"]),
-        _prev=nw.col("to_stage").shift(1).over("opportunity_id", order_by=["at", "id"]),
+        _next=nw.col("at").shift(-1).over("opportunity_id", order_by=list(ORDER)),
+        _prev=nw.col("to_stage").shift(1).over("opportunity_id", order_by=list(ORDER)),
     )
     ev = ev.with_columns(
         _d=nw.col("_next") - nw.col("at"),
@@ -319,7 +321,13 @@ def rotting(
     order = stage_order(stages)
     lim = _limits(stages, limits, order)
     snap = _current_stays(
-        opportunities, events, order, epoch_seconds(as_of, "as_of"), tuple(by), lim
+        opportunities,
+        events,
+        order,
+        epoch_seconds(as_of, "as_of"),
+        tuple(by),
+        lim,
+        epoch_micros(as_of, "as_of"),
     )
     rows: list[tuple[Any, ...]] = []
     for key in sorted(snap, key=group_sort_key):
@@ -345,12 +353,15 @@ def _current_stays(
     t: int,
     by: tuple[str, ...],
     lim: dict[str, int],
+    cut_us: int,
 ) -> dict[tuple[Any, ...], dict[str, tuple[int, int]]]:
+    """Per group and open stage: deals in it at ``cut_us`` (the instant ``as_of`` at full
+    precision) and how many stayed longer than the limit (``t``: ``as_of`` in epoch seconds)."""
     out: dict[tuple[Any, ...], dict[str, tuple[int, int]]] = defaultdict(dict)
     if is_frame(events) or is_frame(opportunities):
         import narwhals.stable.v2 as nw
 
-        from pipeline_core.metrics._frames import collect_rows, prepare
+        from pipeline_core.metrics._frames import collect_rows, last_event, prepare
 
         ev = prepare(
             events,
@@ -362,9 +373,7 @@ def _current_stays(
         nat = collect_rows(ev.select(nw.col("at").null_count().alias("n")))[0]["n"]
         if nat:
             raise _missing_at_error(int(nat))
-        last = ev.select("id", "opportunity_id", "to_stage", "at").filter(nw.col("at") <= t)
-        last = last.filter(nw.col("at") == nw.col("at").max().over("opportunity_id"))
-        last = last.filter(nw.col("id") == nw.col("id").max().over("opportunity_id"))
+        last = last_event(ev, cut_us).select("id", "opportunity_id", "to_stage", "at")
         last = last.join(
             opp.select("id", *by).rename({"id": "_oid"}),
             left_on="opportunity_id",
@@ -389,19 +398,20 @@ def _current_stays(
                 out[tuple(r[b] for b in by)][r["to_stage"]] = (int(r["_n"]), int(zero(r["_r"])))
         return dict(out)
     opps = {o.id: o for o in as_records(opportunities, Opportunity, "opportunities")}
-    last_ev: dict[str, tuple[int, str, str]] = {}
+    last_ev: dict[str, tuple[tuple[datetime, int], str, int, str]] = {}
     for ev in as_records(events, StageEvent, "stage events"):
-        a = epoch_seconds(ev.at)
-        if a > t or ev.opportunity_id not in opps:
+        if epoch_micros(ev.at) > cut_us or ev.opportunity_id not in opps:
             continue
+        a = epoch_seconds(ev.at)
         cur = last_ev.get(ev.opportunity_id)
-        if cur is None or (a, ev.id) > (cur[0], cur[1]):
-            last_ev[ev.opportunity_id] = (a, ev.id, ev.to_stage)
+        key = event_order(ev)
+        if cur is None or (key, ev.id) > (cur[0], cur[1]):
+            last_ev[ev.opportunity_id] = (key, ev.id, a, ev.to_stage)
     known = set(order.all_ids)
-    unknown = {s for _, _, s in last_ev.values() if s not in known}
+    unknown = {s for _, _, _, s in last_ev.values() if s not in known}
     if unknown:
         raise unknown_stages_error(unknown, order)
-    for oid, (a, _i, sid) in last_ev.items():
+    for oid, (_k, _i, a, sid) in last_ev.items():
         if sid not in order.open_ids:
             continue
         rot = 1 if sid in lim and t - a > lim[sid] else 0

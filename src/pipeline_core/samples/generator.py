@@ -338,6 +338,7 @@ class SampleCompany:
                         "pipeline": pipeline,
                         "reason": None,
                         "checks": (),
+                        "seq": k + 1,  # the opportunity version it produced (facts.event_order)
                     }
                 )
 
@@ -351,8 +352,10 @@ class SampleCompany:
     def columns(self, kind: str, batch_size: int = 100_000) -> Iterator[dict[str, list[Any]]]:
         """Stream ``kind`` (one of :data:`COLUMN_KINDS`) as column batches of up to ``batch_size``.
 
-        Flat layout: money as ``amount`` (int, whole units) and ``currency``; timestamps as aware
-        datetimes; tags as a ``;``-joined string. ``leads`` adds the hidden ``quality`` (0-1) that
+        Flat layout: the library's one frame vocabulary (:mod:`pipeline_core.frame_columns`): a
+        money field under its record name as a number (``budget``, ``expected_amount``; int, whole
+        units) and ``currency``; the next step's due instant as ``due_at``; an event's ``seq``;
+        timestamps as aware datetimes; tags as a ``;``-joined string. ``leads`` adds the hidden ``quality`` (0-1) that
         drove the simulation, for checking models against the truth.
         """
         if kind not in COLUMN_KINDS:
@@ -762,7 +765,7 @@ _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "company_size",
         "region",
         "intent",
-        "budget_amount",
+        "budget",
         "currency",
         "authority",
         "need",
@@ -783,15 +786,15 @@ _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "stage_entered_at",
         "source",
         "lead_id",
-        "amount",
+        "expected_amount",
         "currency",
         "closed_at",
         "lost_reason",
         "won_reason",
-        "next_due_at",
+        "due_at",
         "version",
     ),
-    "stage_events": ("id", "opportunity_id", "from_stage", "to_stage", "at", "by"),
+    "stage_events": ("id", "opportunity_id", "from_stage", "to_stage", "at", "seq", "by"),
     "activities": (
         "id",
         "kind",
@@ -861,7 +864,7 @@ def _event_rows(company: SampleCompany, story: _Story) -> Iterator[tuple[Any, ..
         return
     opp_id = story.opportunity["id"]
     for k, (src, dst, at, by) in enumerate(story.events):
-        yield (f"{opp_id}-ev{k:02d}", opp_id, src, dst, at, by)
+        yield (f"{opp_id}-ev{k:02d}", opp_id, src, dst, at, k + 1, by)
 
 
 def _activity_rows(company: SampleCompany, story: _Story) -> Iterator[tuple[Any, ...]]:

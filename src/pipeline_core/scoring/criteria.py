@@ -29,6 +29,7 @@ Each criterion is compiled once, when its model is built, into a dict lookup (ca
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
 import operator
 import re
@@ -39,7 +40,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 import attrs
 
-from pipeline_core.errors import Problem
+from pipeline_core._model import is_decimal_text
+from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.records import Lead
 from pipeline_core.scoring._units import hundredths
 
@@ -501,10 +503,49 @@ def mapping_getter(field: str, measure: str) -> Getter:
         if money and v is not None:
             v = v.get("amount") if isinstance(v, Mapping) else getattr(v, "amount", v)
             if isinstance(v, str):
-                v = Decimal(v)
+                v = _amount_text(field, v)
         return v
 
     return _counting(get) if measure == "count" else get
+
+
+def _amount_text(field: str, text: str) -> Decimal:
+    """An amount given as text in a plain mapping; anything but ASCII digits is a
+    :class:`~pipeline_core.errors.ValidationError` naming ``field``."""
+    if not is_decimal_text(text):
+        raise ValidationError(
+            "lead",
+            [
+                Problem(
+                    (field,),
+                    "not an amount: expected ASCII digits such as '50000.00'",
+                    text,
+                    "decimal_parsing",
+                )
+            ],
+        )
+    return Decimal(text)
+
+
+def _instant_value(field: str, value: Any) -> datetime:
+    """A Decay criterion's value as an aware datetime (or ISO 8601 text); anything else is a
+    :class:`~pipeline_core.errors.ValidationError` naming ``field``."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValidationError(
+            "lead",
+            [
+                Problem(
+                    (field,),
+                    "a decaying criterion needs a timezone-aware date-time",
+                    value,
+                    "datetime_type",
+                )
+            ],
+        )
+    return value
 
 
 def _counting(base: Getter) -> Getter:
@@ -628,7 +669,11 @@ def compile_criterion(c: Criterion) -> Compiled:
         def decay_units(v: Any, at: datetime | None) -> int:
             if at is None:
                 raise ValueError(f"criterion {c.name!r} decays with time: pass at=")
-            ts = datetime.fromisoformat(v) if isinstance(v, str) else v
+            ts = (
+                v
+                if v.__class__ is datetime and v.tzinfo is not None
+                else _instant_value(c.field, v)
+            )
             return round(full * decay.factor(ts, at))
 
         def units_dec(v: Any, at: datetime | None) -> int:

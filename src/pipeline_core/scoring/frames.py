@@ -6,7 +6,8 @@ the same kind of frame. The rules are those of the object path, compiled into
 ``nw.when(...).then(...)`` chains over integer units, so every row gets exactly the score and grade
 that ``model.score(row)`` gives.
 
-Columns carry the field names of :class:`~pipeline_core.records.Lead`: ``budget`` (or
+Columns carry the field names of :class:`~pipeline_core.records.Lead`, as in the library's one
+frame vocabulary (:mod:`pipeline_core.frame_columns`): ``budget`` (or the older
 ``budget_amount``) as a number, ``authority`` etc. as strings, ``pain_points`` as a list column,
 ``custom.<key>`` as a column of that name. ``columns={"field": "column"}`` renames. A null is a
 missing value. Needs the ``frames`` extra (narwhals); imported lazily.

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from pipeline_core._jsonvalue import check_definition
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 
@@ -259,6 +260,7 @@ class BusinessCalendar:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BusinessCalendar:
         """Build from plain data (see :meth:`to_dict`); raise :class:`ConfigError` listing problems."""
+        check_definition(data, "calendar")
         problems: list[Problem] = []
         unknown = set(data) - {
             "timezone",

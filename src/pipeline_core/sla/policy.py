@@ -19,6 +19,7 @@ import attrs
 import pydantic
 from dateutil.rrule import rrule, rrulestr
 
+from pipeline_core._jsonvalue import check_definition
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.sla.calendar import BusinessCalendar
 
@@ -401,6 +402,7 @@ class Policy:
         ``as_of`` is the instant after which a recurrence must still have an occurrence (default
         2000-01-01 UTC, which catches ``COUNT=0`` and an ``UNTIL`` in the distant past).
         """
+        check_definition(data, "Policy")
         try:
             parsed = _POLICY_ADAPTER.validate_python(data)
         except pydantic.ValidationError as exc:

@@ -24,6 +24,7 @@ import attrs
 import pydantic
 from pydantic import ConfigDict, Field, WithJsonSchema
 
+from pipeline_core._jsonvalue import check_definition
 from pipeline_core._model import _convert_errors
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.ids import IdFactory, UuidIds
@@ -275,7 +276,17 @@ def _guard_to_dict(guard: Guard, where: str) -> dict[str, Any]:
 class _Edge:
     """A precomputed edge: compiled guards, their names, and what entering the target changes."""
 
-    __slots__ = ("checks", "closes", "kind", "probability", "reopens", "source", "target", "tests")
+    __slots__ = (
+        "checks",
+        "closes",
+        "kind",
+        "opens_close",
+        "probability",
+        "reopens",
+        "source",
+        "target",
+        "tests",
+    )
 
     def __init__(
         self,
@@ -292,6 +303,8 @@ class _Edge:
         self.kind = target.kind
         self.closes = target.kind is not StageKind.OPEN
         self.reopens = source.kind is not StageKind.OPEN and target.kind is StageKind.OPEN
+        # an open -> closed move: the first entry into a closed stage, which sets closed_at
+        self.opens_close = source.kind is StageKind.OPEN and self.closes
 
 
 # --------------------------------------------------------------------------- plain-data schema
@@ -584,7 +597,9 @@ class Pipeline:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, ids: IdFactory | None = None) -> Pipeline:
-        """Build from plain data (parsed JSON or YAML); :class:`ConfigError` lists every problem."""
+        """Build from plain data (parsed JSON or YAML); :class:`ConfigError` lists every problem
+        (data nested deeper than 64 levels is refused first, naming the key)."""
+        check_definition(data, "pipeline")
         try:
             spec = _SPEC.validate_python(data)
         except pydantic.ValidationError as exc:

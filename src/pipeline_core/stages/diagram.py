@@ -46,7 +46,13 @@ def _edge_label(pipeline: Pipeline, target: str, checks: tuple[str, ...]) -> str
     return ", ".join(c for c in checks if c not in required)
 
 
+# Line breaks and other control characters would end a diagram line and start a new statement
+# (a label "New\nclassDef evil ..." would inject one): in Mermaid they become spaces.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085]")
+
+
 def _mermaid_text(text: str) -> str:
+    text = _CONTROL.sub(" ", text)
     return text.replace('"', "'").replace(":", " ").replace(";", ",").replace("#", "no.")
 
 
@@ -74,7 +80,13 @@ def to_mermaid(pipeline: Pipeline) -> str:
 
 
 def _dot_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r\n", "\n")
+    # a line break is DOT's own escape \n; other control characters become spaces
+    return (
+        '"'
+        + _CONTROL.sub(lambda m: "\\n" if m.group() in "\n\r\u2028\u2029\u0085" else " ", text)
+        + '"'
+    )
 
 
 def to_dot(pipeline: Pipeline) -> str:

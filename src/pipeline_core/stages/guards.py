@@ -27,7 +27,9 @@ from typing import Any, Final, Literal, TypeAlias, get_args
 
 import attrs
 
-from pipeline_core.errors import PipelineCoreError, Problem
+from pipeline_core._jsonvalue import check_definition
+from pipeline_core._model import is_decimal_text
+from pipeline_core.errors import ConfigError, PipelineCoreError, Problem
 from pipeline_core.records import Money, Opportunity
 
 __all__ = [
@@ -100,7 +102,13 @@ class Condition:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Condition:
-        """Build from plain data; checked when the pipeline holding it is built."""
+        """Build from plain data; checked when the pipeline holding it is built. Not a mapping,
+        nested too deeply or without ``field``: :class:`~pipeline_core.errors.ConfigError`."""
+        check_definition(data, "condition")
+        if "field" not in data:
+            raise ConfigError(
+                "condition", [Problem(("field",), "required field is missing", None, missing=True)]
+            )
         value = data.get("value")
         if isinstance(value, list):
             value = tuple(value)
@@ -232,6 +240,10 @@ def _coerce_one(kind: str, value: Any) -> Any:
             value = repr(value)
         if not isinstance(value, int | str | Decimal):
             raise TypeError("compare a money field with a number or a decimal string")
+        if isinstance(value, str) and not is_decimal_text(value, signed=True):
+            raise ValueError(
+                "a decimal string is ASCII digits with an optional point, e.g. '5000.00'"
+            )
         return Decimal(value)
     if kind == "date":
         if not isinstance(value, str | date):

@@ -19,6 +19,7 @@ import attrs
 
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
+from pipeline_core.facts import event_order
 from pipeline_core.records import Opportunity, StageEvent
 
 __all__ = [
@@ -60,8 +61,9 @@ class Visit:
 def check_events(events: Iterable[StageEvent]) -> tuple[StageEvent, ...]:
     """The events as a tuple if they form one opportunity's valid history; else ``ValidationError``.
 
-    Rules: at least one event; one ``opportunity_id``; timestamps never decrease (events with
-    out-of-order timestamps are refused, naming both); each event's ``from_stage`` is the previous
+    Rules: at least one event; one ``opportunity_id``; events in
+    :func:`pipeline_core.facts.event_order` (instant at full precision, then ``seq``: an event
+    earlier than the one before it is refused, naming both); each event's ``from_stage`` is the previous
     event's ``to_stage`` (the first event's ``from_stage`` is free: usually ``None``).
     """
     evs = tuple(events)
@@ -93,12 +95,12 @@ def check_events(events: Iterable[StageEvent]) -> tuple[StageEvent, ...]:
         prev = evs[i - 1]
         if not isinstance(prev, StageEvent):
             continue
-        if ev.at < prev.at:
+        if event_order(ev) < event_order(prev):
             problems.append(
                 Problem(
                     (i, "at"),
-                    f"out of order: earlier than event {i - 1} ({prev.id!r} at {prev.at.isoformat()}); "
-                    "pass events oldest first with consistent timestamps",
+                    f"out of order: earlier than event {i - 1} ({prev.id!r} at {prev.at.isoformat()}, "
+                    f"seq {prev.seq}); pass events oldest first (pipeline_core.facts.sorted_events)",
                     ev.at,
                     "out_of_order",
                 )

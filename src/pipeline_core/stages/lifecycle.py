@@ -17,6 +17,7 @@ import attrs
 
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, TransitionError, ValidationError
+from pipeline_core.facts import is_won_stage
 from pipeline_core.ids import IdFactory
 from pipeline_core.records import Lead, LeadStatus, Opportunity, StageEvent
 from pipeline_core.stages.definition import Pipeline
@@ -103,6 +104,7 @@ def _place(
         reason=reason,
         pipeline=pipeline.id,
         checks=pipeline.entry_checks(first.id),
+        seq=opp.version,  # the placement: the first version (facts.event_order)
     )
     return opp, event
 
@@ -186,7 +188,7 @@ def open_post_sale(
         reasons.append(
             f"the opportunity belongs to pipeline {opportunity.pipeline!r}, not {source.id!r}"
         )
-    elif opportunity.stage not in source.won_stage_ids:
+    elif not is_won_stage(opportunity.stage, source):
         reasons.append(
             f"stage {opportunity.stage!r} is not a won stage of {source.id!r} "
             f"(won stages: {', '.join(source.won_stage_ids)})"

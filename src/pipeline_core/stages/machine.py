@@ -36,6 +36,7 @@ _EVENT_ARGS: Final = (
     "reason",
     "pipeline",
     "checks",
+    "seq",
 )
 
 
@@ -95,7 +96,11 @@ def move(
     """Move ``opportunity`` to stage ``to``: the new opportunity (version + 1) and its event.
 
     Pure: nothing is read but the arguments (and the event id from ``ids``, default the
-    pipeline's). Raises :class:`~pipeline_core.errors.TransitionError` naming from, to and every
+    pipeline's). Each guard of the edge runs exactly once; when any fails, the error's ``unmet``
+    lists every failed guard's sentence, as that one run answered. The event's ``seq`` is the new
+    opportunity's version (``opportunity.version + 1``), so the events of one deal are ordered
+    even at one instant. ``closed_at`` is set on the first entry into a closed stage, kept on a
+    move between closed stages and cleared by a reopen. Raises :class:`~pipeline_core.errors.TransitionError` naming from, to and every
     unmet condition when the move is not allowed, and :class:`~pipeline_core.errors.ValidationError`
     for a naive ``at``, an ``at`` before the opportunity entered its stage, or a bad
     ``by``/``reason``. Nothing changes when it raises: records are immutable.
@@ -105,10 +110,17 @@ def move(
     edge = None if row is None else row.get(to)
     owner = opportunity.pipeline
     if edge is None or (owner is not None and owner != pipeline.id):
-        raise _refusal(pipeline, opportunity, to)
-    for test in edge.tests:
-        if test(opportunity) is not None:
-            raise _refusal(pipeline, opportunity, to)
+        raise _refusal(pipeline, opportunity, to, unmet(pipeline, opportunity, to))
+    failed: list[str] | None = None
+    for test in edge.tests:  # each guard runs once per attempt: its answer is the one reported
+        message = test(opportunity)
+        if message is not None:
+            if failed is None:
+                failed = [message]
+            else:
+                failed.append(message)
+    if failed is not None:
+        raise _refusal(pipeline, opportunity, to, tuple(failed))
     if at.__class__ is not datetime or at.tzinfo.__class__ is not timezone:
         at = _plain_at(at)  # naive: refused; a named zone or a datetime subclass: normalised
     entered = opportunity.stage_entered_at
@@ -143,7 +155,11 @@ def move(
             ],
         )
     if edge.closes:
-        closed_at = at
+        # the close instant is the first entry into a closed stage (pipeline_core.facts):
+        # a move between two closed stages (signed -> paid) keeps it
+        closed_at = (
+            at if edge.opens_close or opportunity.closed_at is None else opportunity.closed_at
+        )
     elif edge.reopens:
         closed_at = None
     else:
@@ -160,6 +176,7 @@ def move(
             reason,
             pipeline.id,
             edge.checks,
+            opportunity.version + 1,  # seq: the version this move produces (see facts.event_order)
         ),
     )
 
@@ -214,8 +231,9 @@ def unmet(pipeline: Pipeline, opportunity: Opportunity, to: str) -> tuple[str, .
     return tuple(reasons)
 
 
-def _refusal(pipeline: Pipeline, opportunity: Opportunity, to: str) -> TransitionError:
-    reasons = unmet(pipeline, opportunity, to)
+def _refusal(
+    pipeline: Pipeline, opportunity: Opportunity, to: str, reasons: tuple[str, ...]
+) -> TransitionError:
     src = opportunity.stage
     lines = "; ".join(reasons)
     return TransitionError(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.storage._base import BaseStore
 from pipeline_core.storage.memory import InMemoryStore
 from pipeline_core.storage.ports import (
@@ -77,7 +78,8 @@ def open(url: str, **options: Any) -> BaseStore:
       ``?schema=name`` to keep the tables in their own PostgreSQL schema: :class:`PostgresStore`.
 
     ``options`` go to the store's constructor (e.g. ``timeout=`` for SQLite, ``schema=`` for
-    PostgreSQL). An unknown scheme raises :class:`ValueError` naming the accepted ones.
+    PostgreSQL). An unknown scheme raises :class:`~pipeline_core.errors.ConfigError` (a
+    ``ValueError``) naming the scheme and the accepted ones.
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -107,9 +109,17 @@ def open(url: str, **options: Any) -> BaseStore:
             remaining = "&".join(f"{k}={v}" for k, vs in query.items() for v in vs)
             url = parts._replace(query=remaining).geturl()
         return PostgresStore(url, **options)
-    raise ValueError(
-        f"unknown store URL scheme {scheme!r} in {url!r}; "
-        "expected memory://, sqlite:///path, sqlite:// or postgresql://..."
+    raise ConfigError(
+        "store URL",
+        [
+            Problem(
+                ("url",),
+                f"unknown store URL scheme {scheme!r}; expected memory://, sqlite:///path, "
+                "sqlite:// or postgresql://...",
+                url,
+                "unknown_scheme",
+            )
+        ],
     )
 
 

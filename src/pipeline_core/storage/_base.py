@@ -57,6 +57,8 @@ class Column:
     get: Callable[[Any], Any]
     attr: str | None = None
     """The record attribute holding the value, when it is a plain attribute (fast path)."""
+    since: int = 1
+    """The schema version that added the column (see ``storage._sql.MIGRATIONS``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +124,17 @@ def _currency(name: str) -> Callable[[Any], Any]:
     return get
 
 
-def _c(name: str, type_: ColumnType, get: Callable[[Any], Any] | None = None) -> Column:
+def _merged_into(r: Any) -> Any:
+    v = r.custom.get("merged_into")
+    return None if v is None else str(v)
+
+
+def _c(
+    name: str, type_: ColumnType, get: Callable[[Any], Any] | None = None, since: int = 1
+) -> Column:
     if get is None:
-        return Column(name, type_, _attr(name), name)
-    return Column(name, type_, get)
+        return Column(name, type_, _attr(name), name, since)
+    return Column(name, type_, get, None, since)
 
 
 LEADS = Table(
@@ -167,6 +176,7 @@ OPPORTUNITIES = Table(
         _c("probability", "real"),
         _c("due_at", "ts", _due),
         _c("closed_at", "ts"),
+        _c("merged_into", "text", _merged_into, since=2),  # facts.is_merged, for frames
     ),
     versioned=True,
     tags=True,
@@ -257,6 +267,7 @@ STAGE_EVENTS = Table(
         _c("at", "ts"),
         _c("by", "text"),
         _c("pipeline", "text"),
+        _c("seq", "int", since=2),  # facts.event_order: (at, seq)
     ),
     versioned=False,
     tags=False,
@@ -341,8 +352,21 @@ def serialising(what: str) -> Iterator[None]:
 
 
 def load_doc(cls: type[R], doc: str | bytes) -> R:
-    """Parse and validate a stored document (validated: a store may be edited by other tools)."""
-    return adapter(cls).validate_json(doc)  # type: ignore[no-any-return]
+    """Parse and validate a stored document (validated: a store may be edited by other tools).
+
+    A document today's rules refuse (written before a rule was tightened, or edited by another
+    tool) raises :class:`~pipeline_core.errors.ValidationError` naming the fields;
+    ``pipeline-core check`` lists every such value."""
+    try:
+        return adapter(cls).validate_json(doc)  # type: ignore[no-any-return]
+    except pydantic.ValidationError as exc:
+        from pipeline_core._model import _convert_errors
+
+        raise ValidationError(
+            f"a stored {cls.__name__} (`pipeline-core check` lists stored values the current "
+            "rules refuse)",
+            _convert_errors(exc),
+        ) from None
 
 
 # --------------------------------------------------------------------------- queries
@@ -870,15 +894,16 @@ class StageEventRepo(AppendOnlyLog[StageEvent]):
     def for_opportunity(
         self, opportunity_id: str, *, limit: int | None = None
     ) -> Iterator[StageEvent]:
-        """One opportunity's events, by ``at``."""
-        return self._q((_eq("opportunity_id", opportunity_id),), ("at",), limit)
+        """One opportunity's events, in :func:`pipeline_core.facts.event_order` (``at``, then
+        ``seq``; ``id`` last, for events of equal order)."""
+        return self._q((_eq("opportunity_id", opportunity_id),), ("at", "seq"), limit)
 
     def between(
         self, start: datetime, end: datetime, *, limit: int | None = None
     ) -> Iterator[StageEvent]:
-        """Events with ``start <= at < end``, by ``at``."""
+        """Events with ``start <= at < end``, by ``at``, then ``seq`` (``id`` last)."""
         where = (Cond(">=", "at", check_ts(start, "start")), Cond("<", "at", check_ts(end, "end")))
-        return self._q(where, ("at",), limit)
+        return self._q(where, ("at", "seq"), limit)
 
 
 class ActivityRepo(AppendOnlyLog[Activity]):

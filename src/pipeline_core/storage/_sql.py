@@ -25,7 +25,7 @@ from pipeline_core.storage._base import (
     serialising,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The newest schema version; stores are migrated to it when opened."""
 
 STREAM_BATCH = 2_000
@@ -92,7 +92,7 @@ def schema_v1(d: Dialect) -> list[str]:
     out: list[str] = []
     for t in TABLES:
         cols = ["id TEXT PRIMARY KEY", "version INTEGER NOT NULL"]
-        cols += [f'"{c.name}" {d.types[c.type]}' for c in t.columns]
+        cols += [f'"{c.name}" {d.types[c.type]}' for c in t.columns if c.since == 1]
         cols.append(f"doc {d.doc_type} NOT NULL")
         out.append(f"CREATE TABLE {t.name} ({', '.join(cols)})")
         for i, idx in enumerate(t.indexes):
@@ -110,7 +110,22 @@ def schema_v1(d: Dialect) -> list[str]:
     return out
 
 
-MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: schema_v1}
+def schema_v2(d: Dialect) -> list[str]:
+    """Version 2: ``stage_events.seq`` (the event order after ``at``, 0 for older events) and
+    ``opportunities.merged_into`` (the survivor of a merged duplicate, read from the document)."""
+    custom = (
+        "json_extract(doc, '$.custom.merged_into')"
+        if d.name == "sqlite"
+        else "(doc -> 'custom' ->> 'merged_into')"
+    )
+    return [
+        f'ALTER TABLE stage_events ADD COLUMN "seq" {d.types["int"]} NOT NULL DEFAULT 0',
+        f'ALTER TABLE opportunities ADD COLUMN "merged_into" {d.types["text"]}',
+        f'UPDATE opportunities SET "merged_into" = {custom}',
+    ]
+
+
+MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: schema_v1, 2: schema_v2}
 """Schema version -> the statements that bring the previous version to it."""
 
 

@@ -7,15 +7,16 @@ Read straight from the query columns of the store, never through record objects:
 - PostgreSQL: ``COPY (SELECT ...) TO STDOUT`` in CSV, parsed by Arrow's CSV reader;
 - in memory: the columns are read from the stored records (the data is in Python anyway).
 
-Columns (Arrow types):
+Columns (Arrow types), named in the library's one frame vocabulary
+(:mod:`pipeline_core.frame_columns`), so the metrics read these frames as they are:
 
-- stage events: ``id, opportunity_id, from_stage, to_stage, at, by, pipeline``;
+- stage events: ``id, opportunity_id, from_stage, to_stage, at, seq (int64), by, pipeline``;
 - opportunities: ``id, name, owner_id, team_id, stage, pipeline, lead_id, account_id, source,
   created_at, stage_entered_at, closed_at, due_at, expected_amount (decimal128(25, 3)),
-  currency, probability (float64)``.
+  currency, probability (float64), merged_into``.
 
-Timestamps are UTC (``timestamp[us, tz=UTC]``); rows are ordered by ``at`` (events) or ``id``
-(opportunities). pyarrow is needed (polars or pandas for those outputs); they are imported only
+Timestamps are UTC (``timestamp[us, tz=UTC]``); rows are ordered by ``at``, ``seq``, ``id``
+(events, :func:`pipeline_core.facts.event_order`) or ``id`` (opportunities). pyarrow is needed (polars or pandas for those outputs); they are imported only
 when a function here is called.
 """
 
@@ -26,6 +27,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from pipeline_core.facts import event_order
+from pipeline_core.frame_columns import EVENT_COLUMNS, OPPORTUNITY_COLUMNS
 from pipeline_core.storage._base import OPPORTUNITIES, STAGE_EVENTS, BaseStore, Table, check_ts
 from pipeline_core.storage._sql import ts_to_micros
 from pipeline_core.storage.memory import InMemoryStore
@@ -38,7 +41,7 @@ __all__ = ["opportunities_frame", "stage_events_frame"]
 
 Backend = Literal["arrow", "pandas", "polars"]
 
-_EVENT_COLUMNS = ("id", "opportunity_id", "from_stage", "to_stage", "at", "by", "pipeline")
+_EVENT_COLUMNS = ("id", "opportunity_id", "from_stage", "to_stage", "at", "seq", "by", "pipeline")
 _OPP_COLUMNS = (
     "id",
     "name",
@@ -56,7 +59,10 @@ _OPP_COLUMNS = (
     "expected_amount",
     "currency",
     "probability",
+    "merged_into",
 )
+assert set(_EVENT_COLUMNS) <= set(EVENT_COLUMNS)
+assert set(_OPP_COLUMNS) <= set(OPPORTUNITY_COLUMNS)
 _BATCH = 100_000
 
 
@@ -260,7 +266,8 @@ def stage_events_frame(
     end: datetime | None = None,
     backend: Backend = "arrow",
 ) -> Any:
-    """Stage events (optionally ``start <= at < end``) as a frame ordered by ``at``, ``id``."""
+    """Stage events (optionally ``start <= at < end``) as a frame ordered by ``at``, ``seq``,
+    ``id`` (:func:`pipeline_core.facts.event_order`)."""
     conds: list[tuple[str, str, Any]] = []
     if start is not None:
         conds.append(("at", ">=", check_ts(start, "start")))
@@ -270,10 +277,10 @@ def stage_events_frame(
     def records() -> Any:
         if start is not None and end is not None:
             return store.stage_events.between(start, end)
-        rows = sorted(store.stage_events.all(), key=lambda e: (e.at, e.id))
+        rows = sorted(store.stage_events.all(), key=lambda e: (event_order(e), e.id))
         return [e for e in rows if (start is None or e.at >= start) and (end is None or e.at < end)]
 
-    table = _read(store, STAGE_EVENTS, _EVENT_COLUMNS, conds, ("at", "id"), records)
+    table = _read(store, STAGE_EVENTS, _EVENT_COLUMNS, conds, ("at", "seq", "id"), records)
     return _output(table, backend)
 
 

@@ -33,10 +33,14 @@ An import validates every row. By default nothing is written if any row is bad: 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import itertools
 import json
+import os
 import re
 import sys
+import tempfile
 import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -45,8 +49,15 @@ from typing import IO, Any, Literal
 
 import attrs
 
+from pipeline_core._jsonvalue import MAX_DEPTH, text_too_deep
 from pipeline_core._model import Record
-from pipeline_core.errors import Problem, ValidationError
+from pipeline_core.errors import (
+    MAX_PROBLEMS,
+    ConfigError,
+    Problem,
+    ValidationError,
+    _short_repr,
+)
 from pipeline_core.storage._base import (
     TABLES,
     TABLES_BY_KIND,
@@ -92,25 +103,42 @@ class RowError:
     code: str = "invalid"
 
     def __str__(self) -> str:
-        return f"row {self.row}, {self.field}: {self.message} (got {self.value!r:.80})"
+        return f"row {self.row}, {self.field}: {self.message} (got {_short_repr(self.value)})"
 
 
 @attrs.frozen
 class ImportReport:
     """What an import did: rows read, records written (new ones, for append-only logs), and
-    every bad row that was skipped (``skip_invalid=True``)."""
+    the bad rows that were skipped (``skip_invalid=True``): ``errors`` keeps the first 1,000
+    problems, ``error_count`` counts them all and ``bad_rows`` counts the rows skipped."""
 
     kind: str
     rows: int
     written: int
     errors: tuple[RowError, ...] = ()
+    error_count: int = attrs.field(default=attrs.Factory(lambda s: len(s.errors), takes_self=True))
+    bad_rows: int = attrs.field(
+        default=attrs.Factory(lambda s: len({e.row for e in s.errors}), takes_self=True)
+    )
 
 
 class ImportRejectedError(ValidationError):
-    """An import found bad rows and wrote nothing. ``errors`` lists every bad row."""
+    """An import found bad rows and wrote nothing.
 
-    def __init__(self, kind: str, errors: Iterable[RowError]) -> None:
-        self.errors: tuple[RowError, ...] = tuple(errors)
+    ``errors`` lists the first 1,000 problems (row, column, value, message); ``total`` counts
+    every problem and ``bad_rows`` every bad row, so the error stays small (a file of 200,000 bad
+    rows gives a message of about 150 kB, not hundreds of megabytes)."""
+
+    def __init__(
+        self,
+        kind: str,
+        errors: Iterable[RowError],
+        *,
+        total: int | None = None,
+        bad_rows: int | None = None,
+    ) -> None:
+        self.errors: tuple[RowError, ...] = tuple(itertools.islice(errors, MAX_PROBLEMS))
+        self.bad_rows: int = bad_rows if bad_rows is not None else len({e.row for e in self.errors})
         super().__init__(
             f"{kind} import (nothing was written)",
             [
@@ -119,6 +147,7 @@ class ImportRejectedError(ValidationError):
                 else Problem((e.field,), e.message, e.value, e.code)
                 for e in self.errors
             ],
+            total=total,
         )
 
 
@@ -133,7 +162,14 @@ def _table(kind: str) -> Table:
         for t in TABLES:
             if t.name == kind:
                 return t
-        raise ValueError(f"unknown record kind {kind!r}; expected one of {', '.join(kinds())}")
+        raise ConfigError(
+            "import/export",
+            [
+                Problem(
+                    ("kind",), f"unknown record kind; expected one of {', '.join(kinds())}", kind
+                )
+            ],
+        )
     return table
 
 
@@ -260,6 +296,8 @@ def _split(cell: str) -> list[str]:
 
 
 def _custom_decode(cell: str) -> Any:
+    if text_too_deep(cell)[0]:
+        return cell  # not a JSON scalar anyway; never handed to the recursive parser
     try:
         value = json.loads(cell)
     except ValueError:
@@ -301,7 +339,9 @@ def _row(record: Record, custom_fields: list[str]) -> list[str]:
     return out
 
 
-_INT = re.compile(r"^[+-]?[0-9]+$")
+_INT = re.compile(r"[+-]?[0-9]+\Z", re.ASCII)
+_FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z", re.ASCII)
+_BOM = "\ufeff"
 
 
 def _scalar(f: _Field, cell: str) -> Any:
@@ -310,18 +350,16 @@ def _scalar(f: _Field, cell: str) -> Any:
     if f.scalar == "str":
         return "" if (f.optional and cell == _EMPTY_STRING_MARK) else cell
     if f.scalar == "bool":
-        low = cell.strip().lower()
-        if low in ("true", "1", "yes"):
+        low = cell.lower()  # true/TRUE/True (spreadsheets write TRUE): nothing else
+        if low == "true":
             return True
-        if low in ("false", "0", "no"):
+        if low == "false":
             return False
         return cell
     if f.scalar == "int":
-        return int(cell) if _INT.match(cell.strip()) else cell
-    try:
-        return float(cell)
-    except ValueError:
-        return cell
+        return int(cell) if _INT.match(cell) else cell
+    # ASCII digits only: float() would read '１.５', '1_0', ' 2 ', 'nan' and 'inf'.
+    return float(cell) if _FLOAT.match(cell) else cell
 
 
 def _to_data(cls: type[Record], header: list[str], cells: list[str]) -> dict[str, Any]:
@@ -350,6 +388,9 @@ def _to_data(cls: type[Record], header: list[str], cells: list[str]) -> dict[str
             data[f.name] = _split(values[f.name])
         elif f.shape == "json":
             cell = values[f.name]
+            if text_too_deep(cell)[0]:
+                data[f.name] = cell  # reported by read_csv before this is reached
+                continue
             try:
                 data[f.name] = json.loads(cell) if cell else {}
             except ValueError:
@@ -387,10 +428,23 @@ def _open_read(source: Source) -> tuple[IO[str], bool]:
     return source, False
 
 
-def _open_write(dest: Source) -> tuple[IO[str], bool]:
-    if isinstance(dest, str | Path):
-        return open(dest, "w", encoding="utf-8", newline=""), True
-    return dest, False
+@contextlib.contextmanager
+def _open_write(dest: Source) -> Iterator[IO[str]]:
+    # A file is written under a temporary name next to it and renamed into place only when
+    # complete, so a failed or interrupted export never leaves a partial file behind.
+    if not isinstance(dest, str | Path):
+        yield dest
+        return
+    path = Path(dest)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def read_csv(kind: str, source: Source) -> Iterator[tuple[int, Record | list[RowError]]]:
@@ -402,10 +456,19 @@ def read_csv(kind: str, source: Source) -> Iterator[tuple[int, Record | list[Row
     f, close = _open_read(source)
     try:
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-        reader = csv.reader(f)
-        header = next(reader, None)
+        reader = csv.reader(f, strict=True)
+        try:
+            header = next(reader, None)
+        except UnicodeDecodeError as exc:
+            raise ImportRejectedError(kind, [_not_utf8(1, exc)]) from None
+        except csv.Error as exc:
+            raise ImportRejectedError(
+                kind, [RowError(1, "<row>", None, f"not valid CSV: {exc}", "csv_structure")]
+            ) from None
         if header is None:
             return
+        if header and header[0].startswith(_BOM):
+            header[0] = header[0][1:]  # the file's byte-order mark (only there) is dropped
         known = set(csv_columns(kind))
         bad = [
             RowError(1, col, col, "unknown column", "unknown_column")
@@ -419,8 +482,24 @@ def read_csv(kind: str, source: Source) -> Iterator[tuple[int, Record | list[Row
             seen.add(col)
         if bad:
             raise ImportRejectedError(kind, bad)
-        for number, cells in enumerate(reader, start=2):
+        number = 1
+        while True:
+            number += 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except UnicodeDecodeError as exc:
+                yield number, [_not_utf8(number, exc)]
+                break
+            except csv.Error as exc:
+                yield number, [_structure_error(number, exc)]
+                continue
             if not any(cells):
+                continue
+            problems = _cell_problems(number, header, cells)
+            if problems:
+                yield number, problems
                 continue
             if len(cells) > len(header):
                 yield (
@@ -432,6 +511,21 @@ def read_csv(kind: str, source: Source) -> Iterator[tuple[int, Record | list[Row
                             cells[len(header) :],
                             f"{len(cells)} cells but the header has {len(header)} columns",
                             "too_many_cells",
+                        )
+                    ],
+                )
+                continue
+            if len(cells) < len(header):
+                yield (
+                    number,
+                    [
+                        RowError(
+                            number,
+                            "<row>",
+                            len(cells),
+                            f"{len(cells)} cells but the header has {len(header)} columns "
+                            "(a ragged row: every row has one cell per column)",
+                            "too_few_cells",
                         )
                     ],
                 )
@@ -449,18 +543,118 @@ def read_csv(kind: str, source: Source) -> Iterator[tuple[int, Record | list[Row
             f.close()
 
 
+def _not_utf8(number: int, exc: UnicodeDecodeError) -> RowError:
+    return RowError(
+        number,
+        "<row>",
+        exc.object[exc.start : exc.start + 8],
+        f"the file is not UTF-8 text ({exc.reason}); nothing after this point was read",
+        "encoding",
+    )
+
+
+def _lines(f: IO[str]) -> Iterator[tuple[int, str | UnicodeDecodeError]]:
+    # (line number, line); a decoding failure is yielded (as the error) and ends the reading
+    number = 0
+    lines = iter(f)
+    while True:
+        number += 1
+        try:
+            line = next(lines)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:
+            yield number, exc
+            return
+        yield number, line
+
+
+def _structure_error(number: int, exc: csv.Error) -> RowError:
+    text = str(exc)
+    if "unexpected end of data" in text:
+        message = (
+            "a quoted cell that starts in this row is never closed (the quote swallows the rest "
+            "of the file)"
+        )
+    else:
+        message = f"not valid CSV: {text}"
+    return RowError(number, "<row>", None, message, "csv_structure")
+
+
+def _cell_problems(number: int, header: list[str], cells: list[str]) -> list[RowError]:
+    out = []
+    for column, cell in zip(header, cells, strict=False):
+        if _BOM in cell:
+            out.append(
+                RowError(
+                    number,
+                    column,
+                    cell,
+                    "a byte-order mark (U+FEFF) inside a cell: it is invisible and would become "
+                    "part of the value (only the file's first character may be one)",
+                    "bom",
+                )
+            )
+        elif (column == "payload" or column.startswith("custom.")) and text_too_deep(cell)[0]:
+            out.append(
+                RowError(
+                    number,
+                    column,
+                    "<nested value>",
+                    f"nested deeper than {MAX_DEPTH} levels",
+                    "too_deep",
+                )
+            )
+    return out
+
+
 def read_jsonl(kind: str, source: Source) -> Iterator[tuple[int, Record | list[RowError]]]:
     """Parse a JSON Lines file: ``(line_number, record)`` or ``(line_number, [errors])``."""
     cls = _table(kind).cls
     f, close = _open_read(source)
     try:
-        for number, line in enumerate(f, start=1):
+        for number, line in _lines(f):
+            if isinstance(line, UnicodeDecodeError):
+                yield number, [_not_utf8(number, line)]
+                return
+            if number == 1 and line.startswith(_BOM):
+                line = line[1:]  # the file's byte-order mark is dropped
             if not line.strip():
+                continue
+            deep, key = text_too_deep(line)
+            if deep:
+                yield (
+                    number,
+                    [
+                        RowError(
+                            number,
+                            key or "<line>",
+                            "<nested value>",
+                            f"nested deeper than {MAX_DEPTH} levels",
+                            "too_deep",
+                        )
+                    ],
+                )
                 continue
             try:
                 data = json.loads(line)
             except ValueError as exc:
                 yield number, [RowError(number, "<line>", line[:200], f"not JSON: {exc}", "json")]
+                continue
+            if _BOM in line:
+                yield (
+                    number,
+                    [
+                        RowError(
+                            number,
+                            "<line>",
+                            line[:200],
+                            "a byte-order mark (U+FEFF) inside the line (only the file's first "
+                            "character may be one)",
+                            "bom",
+                        )
+                    ],
+                )
                 continue
             if not isinstance(data, dict):
                 yield (
@@ -510,8 +704,7 @@ def write_csv(
             names.update(getattr(r, "custom", {}))
         custom_fields = sorted(names)
     custom = list(custom_fields)
-    f, close = _open_write(dest)
-    try:
+    with _open_write(dest) as f:
         writer = csv.writer(f, lineterminator="\r\n")
         writer.writerow(csv_columns(table.kind, custom))
         n = 0
@@ -521,16 +714,12 @@ def write_csv(
             writer.writerow(_row(r, custom))
             n += 1
         return n
-    finally:
-        if close:
-            f.close()
 
 
 def write_jsonl(kind: str, records: Iterable[Record], dest: Source) -> int:
     """Write records as JSON Lines (each line its ``to_dict()`` JSON); returns how many."""
     table = _table(kind)
-    f, close = _open_write(dest)
-    try:
+    with _open_write(dest) as f:
         n = 0
         for r in records:
             if not isinstance(r, table.cls):
@@ -539,9 +728,6 @@ def write_jsonl(kind: str, records: Iterable[Record], dest: Source) -> int:
             f.write("\n")
             n += 1
         return n
-    finally:
-        if close:
-            f.close()
 
 
 # --------------------------------------------------------------------------- store level
@@ -581,15 +767,17 @@ def import_records(
     table = _table(kind)
     fmt = _format(source, format)
     reader = read_csv if fmt == "csv" else read_jsonl
-    errors: list[RowError] = []
-    rows = 0
+    errors: list[RowError] = []  # the first MAX_PROBLEMS, counted in full below
+    rows = error_count = bad_rows = 0
 
     def good() -> Iterator[Record]:
-        nonlocal rows
+        nonlocal rows, error_count, bad_rows
         for _, item in reader(table.kind, source):
             rows += 1
             if isinstance(item, list):
-                errors.extend(item)
+                bad_rows += 1
+                error_count += len(item)
+                errors.extend(item[: MAX_PROBLEMS - len(errors)])
             else:
                 yield item
             if progress is not None and rows % batch_size == 0:
@@ -603,10 +791,10 @@ def import_records(
                 continue  # keep reading to report every bad row; nothing will be written
             written += _write_batch(repo, batch, batch_size)
         if errors and not skip_invalid:
-            raise ImportRejectedError(table.kind, errors)
+            raise ImportRejectedError(table.kind, errors, total=error_count, bad_rows=bad_rows)
     if progress is not None and rows % batch_size != 0:
         progress(rows)
-    return ImportReport(table.kind, rows, written, tuple(errors))
+    return ImportReport(table.kind, rows, written, tuple(errors), error_count, bad_rows)
 
 
 def _write_batch(repo: Any, batch: Sequence[Record], batch_size: int) -> int:

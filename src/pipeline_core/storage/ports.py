@@ -303,13 +303,14 @@ class StageEventLog(AppendLog[StageEvent], Protocol):
     def for_opportunity(
         self, opportunity_id: str, *, limit: int | None = None
     ) -> Iterator[StageEvent]:
-        """One opportunity's events, by ``at`` (ties by id)."""
+        """One opportunity's events in :func:`pipeline_core.facts.event_order` (``at``, then
+        ``seq``; ties by id)."""
         ...
 
     def between(
         self, start: datetime, end: datetime, *, limit: int | None = None
     ) -> Iterator[StageEvent]:
-        """Events with ``start <= at < end``, by ``at`` (ties by id)."""
+        """Events with ``start <= at < end``, by ``at``, then ``seq`` (ties by id)."""
         ...
 
 

@@ -60,6 +60,9 @@ __all__ = [
     "users",
 ]
 
+# Record text never holds NUL (PostgreSQL cannot store it) nor lone surrogates.
+_TEXT_CHARS = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+
 _ZONES = ("Asia/Shanghai", "Europe/Berlin", "America/New_York", "UTC", "Asia/Kolkata")
 # hypothesis takes naive bounds and attaches the zones itself.
 _START = datetime(2000, 1, 1)  # noqa: DTZ001
@@ -80,19 +83,19 @@ def aware_datetimes(
 def ids() -> st.SearchStrategy[str]:
     """Record ids: 1-40 characters without white space (any script)."""
     return st.text(
-        st.characters(exclude_categories=["Cs", "Zs", "Zl", "Zp", "Cc"]), min_size=1, max_size=40
+        st.characters(exclude_categories=["Cs", "Zs", "Zl", "Zp", "Cc", "Cf"]),
+        min_size=1,
+        max_size=40,
     ).filter(lambda s: not any(c.isspace() for c in s))
 
 
 def names() -> st.SearchStrategy[str]:
     """Names in any script, e.g. 北京某某科技有限公司 or O'Brien & Sons."""
-    return st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=60) | st.just(
-        "北京某某科技有限公司"
-    )
+    return st.text(_TEXT_CHARS, min_size=1, max_size=60) | st.just("北京某某科技有限公司")
 
 
 def _text(max_size: int = 200) -> st.SearchStrategy[str]:
-    return st.text(st.characters(exclude_categories=["Cs"]), max_size=max_size)
+    return st.text(_TEXT_CHARS, max_size=max_size)
 
 
 def money(currency: str | None = None) -> st.SearchStrategy[Money]:
@@ -117,9 +120,9 @@ def next_steps() -> st.SearchStrategy[NextStep]:
     return st.builds(NextStep, action=names(), due_at=aware_datetimes())
 
 
-_tags = st.frozensets(st.text(min_size=1, max_size=20), max_size=4)
+_tags = st.frozensets(st.text(_TEXT_CHARS, min_size=1, max_size=20), max_size=4)
 _custom = st.dictionaries(
-    st.text(min_size=1, max_size=20),
+    st.text(_TEXT_CHARS, min_size=1, max_size=20),
     st.none()
     | st.booleans()
     | st.integers(-(2**53), 2**53)
@@ -188,13 +191,13 @@ def leads() -> st.SearchStrategy[Lead]:
         Lead,
         id=ids(),
         created_at=aware_datetimes(),
-        source=st.sampled_from(SourceChannel) | st.text(min_size=1, max_size=20),
+        source=st.sampled_from(SourceChannel) | st.text(_TEXT_CHARS, min_size=1, max_size=20),
         company=_opt() | names(),
         contact_name=_opt() | names(),
         industry=_opt() | _text(30),
         company_size=_opt() | st.integers(0, 10_000_000),
         needs=_opt() | _text(),
-        pain_points=st.tuples() | st.tuples(st.text(min_size=1, max_size=30)),
+        pain_points=st.tuples() | st.tuples(st.text(_TEXT_CHARS, min_size=1, max_size=30)),
         intent=_opt() | st.sampled_from(Intent),
         budget=_opt() | money(),
         authority=_opt() | st.sampled_from(Authority),
@@ -269,6 +272,7 @@ def stage_events() -> st.SearchStrategy[StageEvent]:
         from_stage=_opt() | stage,
         reason=_opt() | _text(40),
         checks=st.lists(_text(30), max_size=3).map(tuple),
+        seq=st.integers(0, 2**62),  # the BIGINT / INTEGER column of every SQL store
     )
 
 
@@ -298,7 +302,7 @@ def sla_outcomes(draw: st.DrawFn) -> SlaOutcome:
 def journal_entries() -> st.SearchStrategy[JournalEntry]:
     """Journal entries with small JSON payloads."""
     payload = st.dictionaries(
-        st.text(min_size=1, max_size=10),
+        st.text(_TEXT_CHARS, min_size=1, max_size=10),
         st.none()
         | st.booleans()
         | st.integers(-1000, 1000)

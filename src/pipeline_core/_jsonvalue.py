@@ -1,0 +1,187 @@
+"""JSON values and nesting depth: one check for every boundary that takes nested data.
+
+A journal entry's ``payload``, a JSON Lines line and a definition read by ``from_dict`` (pipeline,
+SLA policy) are nested data from outside. Two rules hold for all of them:
+
+- **Depth**: at most :data:`MAX_DEPTH` (64) levels of objects and lists. Deeper input is refused
+  with a typed error naming where it got too deep, before any recursive code sees it, so hostile
+  input can never raise :class:`RecursionError`.
+- **JSON values only** (payloads): ``None``, ``bool``, ``int``, finite ``float``, ``str`` (valid
+  Unicode without NUL, which PostgreSQL's ``jsonb`` cannot hold), lists/tuples and objects with
+  string keys. Everything else (NaN, infinity, bytes, sets, arbitrary objects) is refused, so every
+  store adapter returns exactly what went in.
+
+The walks are iterative (an explicit stack), never recursive.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from math import isfinite
+from typing import Any, Final
+
+from pipeline_core.errors import ConfigError, Problem
+
+__all__ = [
+    "MAX_DEPTH",
+    "check_definition",
+    "depth_problem",
+    "json_value_problems",
+    "text_too_deep",
+]
+
+MAX_DEPTH: Final = 64
+"""Most levels of nested objects/lists accepted in payloads, JSON Lines lines and definitions."""
+
+_MAX_PROBLEMS: Final = 20  # per value: enough to act on, bounded for hostile input
+
+
+def depth_problem(value: Any, path: tuple[str | int, ...] = ()) -> Problem | None:
+    """The first place where ``value`` nests deeper than :data:`MAX_DEPTH` levels, or ``None``.
+
+    Mappings, lists and tuples count as levels; the problem's ``path`` leads to the container
+    that is one level too deep (``code="too_deep"``)."""
+    stack: list[tuple[Any, tuple[str | int, ...], int]] = [(value, path, 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.items()
+        elif isinstance(item, list | tuple):
+            children = enumerate(item)
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return Problem(
+                where, f"nested deeper than {MAX_DEPTH} levels", "<nested value>", "too_deep"
+            )
+        for key, child in children:
+            if isinstance(child, Mapping | list | tuple):
+                stack.append(
+                    (child, (*where, key if isinstance(key, int) else str(key)), depth + 1)
+                )
+    return None
+
+
+def check_definition(data: Any, what: str) -> None:
+    """The first check of every ``from_dict`` of a definition: ``data`` must be a mapping nested
+    at most :data:`MAX_DEPTH` levels; otherwise :class:`~pipeline_core.errors.ConfigError`
+    naming the key where it gets too deep (or the root, for a non-mapping)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            what,
+            [Problem((), "expected an object (a mapping of names to values)", data, "dict_type")],
+        )
+    problem = depth_problem(data)
+    if problem is not None:
+        raise ConfigError(what, [problem])
+
+
+def json_value_problems(value: Any, path: tuple[str | int, ...] = ()) -> list[Problem]:
+    """Every reason (at most 20) why ``value`` is not a plain JSON value, with its path.
+
+    Accepted: ``None``, ``bool``, ``int``, finite ``float``, ``str`` without NUL or lone
+    surrogates, lists/tuples and mappings with ``str`` keys, nested at most :data:`MAX_DEPTH`
+    levels."""
+    problems: list[Problem] = []
+    stack: list[tuple[Any, tuple[str | int, ...], int]] = [(value, path, 1)]
+    while stack and len(problems) < _MAX_PROBLEMS:
+        item, where, depth = stack.pop()
+        if item is None or isinstance(item, bool | int):
+            continue
+        if isinstance(item, float):
+            if not isfinite(item):
+                problems.append(
+                    Problem(
+                        where,
+                        "JSON numbers are finite: NaN and infinity are refused",
+                        item,
+                        "json_number",
+                    )
+                )
+            continue
+        if isinstance(item, str):
+            problem = _string_problem(item, where)
+            if problem is not None:
+                problems.append(problem)
+            continue
+        if isinstance(item, Mapping | list | tuple):
+            if depth > MAX_DEPTH:
+                problems.append(
+                    Problem(
+                        where,
+                        f"nested deeper than {MAX_DEPTH} levels",
+                        "<nested value>",
+                        "too_deep",
+                    )
+                )
+                continue
+            if isinstance(item, Mapping):
+                for key, child in item.items():
+                    if not isinstance(key, str):
+                        problems.append(
+                            Problem(where, "JSON object keys are strings", key, "json_key")
+                        )
+                        continue
+                    problem = _string_problem(key, (*where, key))
+                    if problem is not None:
+                        problems.append(problem)
+                        continue
+                    stack.append((child, (*where, key), depth + 1))
+            else:
+                for i, child in enumerate(item):
+                    stack.append((child, (*where, i), depth + 1))
+            continue
+        problems.append(
+            Problem(
+                where,
+                "not a JSON value: expected null, true/false, a finite number, a string, a list "
+                f"or an object with string keys, got {type(item).__name__}",
+                item,
+                "json_type",
+            )
+        )
+    return problems
+
+
+def _string_problem(text: str, where: tuple[str | int, ...]) -> Problem | None:
+    if "\x00" in text:
+        return Problem(where, "text may not contain NUL (U+0000)", text, "json_string")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return Problem(where, "not valid Unicode text (a lone surrogate)", text, "json_string")
+    return None
+
+
+_TOKENS: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:]', re.DOTALL)
+
+
+def text_too_deep(text: str) -> tuple[bool, str | None]:
+    """Whether the JSON text ``text`` nests deeper than :data:`MAX_DEPTH` levels, and if so the
+    top-level key (of an object) under which it does (``None`` if not inside one).
+
+    Read without parsing (strings are skipped, brackets counted), so it is safe on input that would
+    make a parser recurse too deeply. Cheap for ordinary text: it only scans when the text holds
+    more than 64 brackets."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False, None
+    depth = 0
+    key: str | None = None
+    last: str | None = None
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True, key
+        elif token in "]}":
+            depth -= 1
+        elif token == ":" and depth == 1 and last is not None:
+            try:
+                key = json.loads(last)
+            except ValueError:
+                key = last
+        last = token if token.startswith('"') else None
+    return False, None
