@@ -20,7 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from pipeline_core._model import (
     Amount,
@@ -72,6 +72,20 @@ _EMPTY_TAGS: frozenset[str] = frozenset()
 _EMPTY_CUSTOM: FrozenDict = FrozenDict()
 
 Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+
+
+def _iana_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("unknown IANA time zone; expected e.g. 'Asia/Shanghai'") from None
+    return value
+
+
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_iana_zone)]
+"""An IANA time zone name (``Asia/Shanghai``, ``Europe/Berlin``), checked against the tz database."""
 Phone = Annotated[str, Field(min_length=3, max_length=40)]
 Employees = Annotated[int, Field(ge=0, le=10_000_000), Field(strict=True)]
 
@@ -232,6 +246,8 @@ class User(Record):
     active: Annotated[bool, Field(strict=True)] = True
     tags: Tags = _EMPTY_TAGS
     version: Version = 1
+    timezone: TimeZoneName | None = None
+    """The person's own zone, over the team's (``None``: the team's; see ``sla.zone_of``)."""
 
 
 @record
@@ -244,6 +260,8 @@ class Team(Record):
     parent_id: Id | None = None
     region: ShortText | None = None
     version: Version = 1
+    timezone: TimeZoneName | None = None
+    """The zone the team works in (``None``: the SLA policy calendar's; see ``sla.zone_of``)."""
 
 
 # --------------------------------------------------------------------------- customers
@@ -290,6 +308,13 @@ class Contact(Record):
 Channel = Annotated[str, Field(min_length=1, max_length=64)]
 
 
+def _graded_consistency(lead: Lead) -> Iterator[Problem]:
+    if lead.graded_at is not None and lead.graded_at < lead.created_at:
+        yield Problem(
+            ("graded_at",), "cannot be before created_at", lead.graded_at, "before_created"
+        )
+
+
 @record
 class Lead(Record):
     """A lead (线索): a possible customer not yet qualified into an opportunity.
@@ -327,6 +352,10 @@ class Lead(Record):
     tags: Tags = _EMPTY_TAGS
     custom: CustomFields = _EMPTY_CUSTOM
     version: Version = 1
+    graded_at: Timestamp | None = None
+    """When the lead's grade last changed (the SLA grade clock starts there; ``None``: at
+    creation). Not before ``created_at``."""
+    __pc_invariants__ = (_graded_consistency,)
 
 
 def _closed_consistency(opp: Opportunity) -> Iterator[Problem]:

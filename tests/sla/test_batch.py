@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -40,6 +41,17 @@ ENGINES = {
         default_policy(BusinessCalendar.of(timezone="America/New_York", hours="09:00-17:00"))
     ),
 }
+# two pause reasons: every rule of the "two_waits" engine pauses on both (their union counts)
+REASONS = ("waiting_on_customer", "waiting_on_vendor")
+_TWO_WAITS = default_policy(CN)
+ENGINES["two_waits"] = SlaEngine(
+    attrs.evolve(
+        _TWO_WAITS,
+        rules=tuple(attrs.evolve(r, pause_on=frozenset(REASONS)) for r in _TWO_WAITS.rules),
+        fallback_recipient="director",
+    ),
+    pipeline=templates.get("small_team"),
+)
 STAGES = [None, "new", *(s.id for s in templates.get("small_team").stages)]
 
 
@@ -58,11 +70,14 @@ def states(draw: st.DrawFn, index: int = 0) -> SlaState:
 
     touch = maybe_after()
     pauses: tuple[Pause, ...] = ()
-    if draw(st.integers(0, 5)) == 0:
-        p_start = created + timedelta(hours=draw(st.integers(0, 24 * 20)))
-        p_end = maybe_after(p_start, 10)
-        pauses = (Pause("waiting_on_customer", p_start, p_end),)
+    if draw(st.integers(0, 3)) == 0:  # up to three pauses, which may overlap, of two reasons
+        pauses = tuple(
+            Pause(draw(st.sampled_from(REASONS)), p_start, maybe_after(p_start, 10))
+            for _ in range(draw(st.integers(1, 3)))
+            if (p_start := created + timedelta(hours=draw(st.integers(0, 24 * 20))))
+        )
     won = maybe_after() if draw(st.booleans()) else None
+    revisits = tuple(sorted({t for _ in range(draw(st.integers(0, 3))) if (t := maybe_after())}))
     return SlaState(
         subject_id=f"s{index}",
         kind=draw(st.sampled_from(["lead", "opportunity", "account"])),
@@ -87,6 +102,8 @@ def states(draw: st.DrawFn, index: int = 0) -> SlaState:
         plan_due_at=maybe_after(),
         plan_confirmed_at=maybe_after(),
         actions={"needs_analysis": a} if (a := maybe_after()) else {},
+        action_times={"weekly_revisit": revisits, "first_call": revisits[:1]},
+        timezone=draw(st.sampled_from([None, None, None, "Europe/Berlin", "Asia/Shanghai"])),
         won_at=won,
         contract_end_at=None if won is None else maybe_after(won, 800),
         closed_at=maybe_after(created, 200) if draw(st.booleans()) else None,

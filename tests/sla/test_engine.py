@@ -279,7 +279,23 @@ def test_state_from_records() -> None:
     assert state.first_call_at == created + timedelta(hours=5)
     assert state.last_reply_at == created + timedelta(hours=5)
     assert state.unanswered == 2 and state.objections == 1 and state.needs_changes == 1
-    assert state.actions == {"needs_analysis": created + timedelta(hours=5)}
+    # actions by tag (a2: needs_analysis) and by kind and outcome (ACTION_EVIDENCE): calls a2, a3
+    # are first calls; a2 (replied) and a3 (an outcome) reached the customer, so they are
+    # revisits; every activity is a touch / response / chase. ``actions`` keeps the last doing,
+    # ``action_times`` every one.
+    h5, d1, d2 = (created + timedelta(hours=h) for h in (5, 24, 48))
+    assert state.actions == {
+        "needs_analysis": h5,
+        "first_call": d1,
+        "weekly_revisit": d1,
+        "first_revisit": d1,
+        "satisfaction_revisit": d1,
+        "first_touch": d2,
+        "respond": d2,
+        "chase_reply": d2,
+    }
+    assert state.action_times["first_call"] == (h5, d1)
+    assert state.action_times["chase_reply"] == (created + timedelta(hours=1), h5, d1, d2)
     assert state.paused and state.pauses[0].start == created + timedelta(days=2)
     assert state.grade_at == created
     new_lead = Lead(id="l1", created_at=created, source="website")
@@ -423,8 +439,9 @@ def test_agenda_only_re_evaluates_changed_or_due_subjects() -> None:
     agenda.advance(monday + timedelta(hours=2))
     assert set(calls) == {"o7"}  # the old state (what was reported) and the new one
     calls.clear()
-    # the next due item is o7's first-call reminder: created Mon 10:00 + 48 h - 4 h = Wed 06:00
-    assert agenda.next_due() == datetime(2025, 1, 8, 6, 0, tzinfo=SH)
+    # the next due item is o7's first-call reminder: created Mon 10:00 + 48 h - 4 h = Wed 06:00,
+    # outside working hours: a step before the deadline goes back to the last close, Tue 18:00
+    assert agenda.next_due() == datetime(2025, 1, 7, 18, 0, tzinfo=SH)
     assert agenda.advance(monday + timedelta(days=1)) == [] and calls == []
 
 

@@ -168,6 +168,7 @@ def _sla(args: argparse.Namespace) -> int:
         default_calendar,
         default_policy,
         state_from_records,
+        zone_name_of,
     )
 
     now = parse_instant(args.now, "--now")
@@ -177,6 +178,7 @@ def _sla(args: argparse.Namespace) -> int:
         opportunities = list(store.opportunities.all())
         activities = list(store.activities.all())
         users = list(store.users.all())
+        teams = {t.id: t for t in store.teams.all()}
     finally:
         store.close()
     pipeline = (
@@ -190,6 +192,8 @@ def _sla(args: argparse.Namespace) -> int:
     engine = SlaEngine(policy, pipeline=pipeline)
     model = _model(args.model)
     managers = {u.id: u.manager_id for u in users if u.manager_id}
+    # the zone of each owner's day (user, then team, then the policy calendar)
+    zones = {u.id: zone_name_of(u, teams.get(u.team_id or ""), policy) for u in users}
     acts_of: defaultdict[str, list[Any]] = defaultdict(list)
     for a in activities:
         if a.lead_id:
@@ -208,14 +212,21 @@ def _sla(args: argparse.Namespace) -> int:
                 lead,
                 acts_of[lead.id],
                 grade=grade,
-                grade_at=lead.created_at,
+                grade_at=lead.graded_at or lead.created_at,  # the grade clock: last grade change
                 manager_id=managers.get(lead.owner_id or ""),
+                timezone=zones.get(lead.owner_id or ""),
             )
             n += 1
             if n % 1000 == 0:
                 bar(n)
         for o in opportunities:
-            yield state_from_records(o, acts_of[o.id], manager_id=managers.get(o.owner_id))
+            yield state_from_records(
+                o,
+                acts_of[o.id],
+                manager_id=managers.get(o.owner_id),
+                pipeline=pipeline,
+                timezone=zones.get(o.owner_id),
+            )
             n += 1
             if n % 1000 == 0:
                 bar(n)

@@ -148,7 +148,7 @@ def run_demo(
             lead,
             acts_of[lead.id],
             grade=scores[lead.id].grade.name,
-            grade_at=lead.created_at,
+            grade_at=lead.graded_at or lead.created_at,
             manager_id=managers.get(lead.owner_id or ""),
         )
         for lead in leads

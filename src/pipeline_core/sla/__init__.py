@@ -11,6 +11,8 @@
 - :mod:`~pipeline_core.sla.agenda`: :class:`Agenda`, each item exactly once, re-evaluating only what
   changed or fell due.
 - :mod:`~pipeline_core.sla.backtest`: :func:`backtest` a policy over history.
+- :mod:`~pipeline_core.sla.zones`: :func:`zone_of`, the zone of a person's day (user, team,
+  policy calendar).
 
 Importing this package imports neither ``holidays`` nor any dataframe library.
 """
@@ -35,10 +37,13 @@ from pipeline_core.sla.policy import (
     Target,
     TimeBasis,
     Trigger,
+    obligation_of,
 )
-from pipeline_core.sla.state import Pause, SlaState, state_from_records
+from pipeline_core.sla.state import ACTION_EVIDENCE, Evidence, Pause, SlaState, state_from_records
+from pipeline_core.sla.zones import zone_name_of, zone_of
 
 __all__ = [
+    "ACTION_EVIDENCE",
     "GRADE_WINDOWS",
     "Agenda",
     "BacktestReport",
@@ -47,6 +52,7 @@ __all__ = [
     "Conditions",
     "DueItems",
     "Escalation",
+    "Evidence",
     "Item",
     "Pause",
     "Policy",
@@ -69,5 +75,8 @@ __all__ = [
     "default_calendar",
     "default_policy",
     "evaluate_batch",
+    "obligation_of",
     "state_from_records",
+    "zone_name_of",
+    "zone_of",
 ]

@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 
 from pipeline_core.clock import require_aware
+from pipeline_core.facts import StageKinds, sorted_events
 from pipeline_core.records import (
     Activity,
     ActivityKind,
@@ -40,7 +41,7 @@ from pipeline_core.sla.agenda import Agenda
 from pipeline_core.sla.engine import SlaEngine
 from pipeline_core.sla.items import Item
 from pipeline_core.sla.policy import Policy
-from pipeline_core.sla.state import SlaState
+from pipeline_core.sla.state import ACTION_EVIDENCE, Evidence, SlaState, _won_at
 
 __all__ = ["BacktestReport", "RuleStats", "backtest"]
 
@@ -116,13 +117,18 @@ def backtest(
     grade_of: Callable[[Lead | Opportunity], str | None] | None = None,
     managers: Mapping[str, str] | None = None,
     actions_on_entry: Mapping[str, str] | None = None,
+    pipeline: StageKinds | None = None,
+    evidence: Mapping[str, Evidence] = ACTION_EVIDENCE,
 ) -> BacktestReport:
     """Replay history up to ``until`` through ``policy`` and report what it would have fired.
 
     ``grade_of`` grades a lead or opportunity (e.g. with a scoring model; graded at creation);
     ``managers`` maps an owner id to its manager id (for escalations); ``actions_on_entry`` maps a
     stage id to an action id counted as done when the opportunity enters it (e.g.
-    ``{"qualified": "needs_analysis"}``).
+    ``{"qualified": "needs_analysis"}``). A deal is won by the kind of its stage in ``pipeline``
+    (default: the template it names; :mod:`pipeline_core.facts`), never by ``won_reason``;
+    activities do actions by tag and by ``evidence`` (as :func:`state_from_records`). A lead's
+    grade clock starts at its ``graded_at`` (else its creation).
     """
     require_aware(until, "until")
     engine = policy if isinstance(policy, SlaEngine) else SlaEngine(policy)
@@ -158,7 +164,7 @@ def backtest(
         )
         add(opp.created_at, opp.id, "open", None)
         if opp.closed_at is not None:
-            add(opp.closed_at, opp.id, "close", opp.won_reason is not None)
+            add(opp.closed_at, opp.id, "close", _won_at(opp, pipeline, None) is not None)
     for lead in leads:
         grade = grade_of(lead) if grade_of else None
         subjects[lead.id] = _Subject(
@@ -169,7 +175,7 @@ def backtest(
                 "owner_id": lead.owner_id,
                 "manager_id": managers.get(lead.owner_id or ""),
                 "grade": grade,
-                "grade_at": lead.created_at if grade else None,
+                "grade_at": (lead.graded_at or lead.created_at) if grade else None,
                 "source": lead.source,
                 "stage": lead.status.value,
                 "tags": lead.tags,
@@ -180,7 +186,7 @@ def backtest(
         converted = opp_of_lead.get(lead.id)
         if lead.status is LeadStatus.CONVERTED and converted is not None:
             add(converted.created_at, lead.id, "close", None)
-    for ev in stage_events:
+    for ev in sorted_events(stage_events):  # equal instants keep the deal's own order (seq)
         if ev.opportunity_id in subjects:
             add(ev.at, ev.opportunity_id, "stage", ev)
     for act in activities:
@@ -203,7 +209,7 @@ def backtest(
             if action is not None:
                 f["actions"] = {**f["actions"], action: payload.at}
         elif kind == "activity":
-            _apply_activity(subject, payload)
+            _apply_activity(subject, payload, evidence)
         elif kind == "close":
             f["closed_at"] = at
             if payload:
@@ -213,7 +219,7 @@ def backtest(
     return _report(engine, agenda, items, outcomes, until, len(subjects))
 
 
-def _apply_activity(subject: _Subject, act: Activity) -> None:
+def _apply_activity(subject: _Subject, act: Activity, evidence: Mapping[str, Evidence]) -> None:
     f = subject.fields
     if f.get("first_touch_at") is None:
         f["first_touch_at"] = act.at
@@ -231,9 +237,14 @@ def _apply_activity(subject: _Subject, act: Activity) -> None:
     if "needs_changed" in act.tags:
         f["needs_changes"] = f.get("needs_changes", 0) + 1
         f["last_needs_change_at"] = act.at
-    done = {t[7:]: act.at for t in act.tags if t.startswith("action:")}
+    done = {t[7:] for t in act.tags if t.startswith("action:")}
+    done.update(name for name, counts in evidence.items() if counts(act))
     if done:
-        f["actions"] = {**f["actions"], **done}
+        f["actions"] = {**f["actions"], **dict.fromkeys(done, act.at)}
+        times = dict(f.get("action_times", {}))
+        for name in done:
+            times[name] = (*times.get(name, ()), act.at)
+        f["action_times"] = times
 
 
 def _report(

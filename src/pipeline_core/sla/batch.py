@@ -30,7 +30,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 from pipeline_core.clock import require_aware
-from pipeline_core.sla.calendar import US, from_us, to_us
+from pipeline_core.sla.calendar import US, add_days, fixed_offset, from_us, to_us
 from pipeline_core.sla.engine import (
     F_ACTIONS,
     F_CLOSED,
@@ -44,9 +44,11 @@ from pipeline_core.sla.engine import (
     F_OBJECTIONS,
     F_PAUSES,
     F_PLAN_DUE,
+    F_TZ,
     F_UNANSWERED,
+    action_done,
 )
-from pipeline_core.sla.items import FAST, Breach, Escalation, Item, Reminder, RiskFlag
+from pipeline_core.sla.items import FAST, Breach, Escalation, Item, Reminder, RiskFlag, route_up
 from pipeline_core.sla.policy import LEVEL_ORDER, RiskSignal, Target
 from pipeline_core.sla.state import SlaState
 
@@ -80,7 +82,18 @@ _PAUSES, _KEY, _UNANSWERED, _OBJECTIONS, _NEEDS = (
 class _Chunk:
     """Items of one rule step (or one risk level) for many subjects, as columns."""
 
-    __slots__ = ("cls", "due", "extra", "fire", "index", "manager", "rule", "start", "step")
+    __slots__ = (
+        "cls",
+        "due",
+        "extra",
+        "fallback",
+        "fire",
+        "index",
+        "manager",
+        "rule",
+        "start",
+        "step",
+    )
 
     def __init__(
         self,
@@ -93,9 +106,11 @@ class _Chunk:
         start: Any,
         fire: Any,
         due: Any | None,
+        fallback: str | None = None,
     ) -> None:
         self.cls, self.rule, self.step, self.manager, self.extra = cls, rule, step, manager, extra
         self.index, self.start, self.fire, self.due = index, start, fire, due
+        self.fallback = fallback  # the policy's fallback_recipient (items to the manager)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -103,8 +118,7 @@ class _Chunk:
     def maker(self, states: Sequence[SlaState]) -> Callable[[int], Item]:
         """``make(row)``: the item of one row, built from the columns and its state."""
         build = FAST[self.cls]
-        rule, step, manager = self.rule, self.step, self.manager
-        who = "manager" if manager else "owner"
+        rule, step, manager, fallback = self.rule, self.step, self.manager, self.fallback
         index, starts, fires = self.index.tolist(), self.start.tolist(), self.fire.tolist()
         dues = [None] * len(starts) if self.due is None else self.due.tolist()
         if self.cls is RiskFlag:  # signal, level, value
@@ -120,7 +134,7 @@ class _Chunk:
 
         def make(r: int) -> Item:
             s = states[index[r]]
-            whom = s.manager_id if manager else s.owner_id
+            who, whom = route_up(s.manager_id, fallback) if manager else ("owner", s.owner_id)
             return build(  # type: ignore[no-any-return]
                 rule, s.subject_id, s.kind, step, starts[r], fires[r], dues[r], who, whom, *tail(r)
             )
@@ -321,10 +335,14 @@ class _Run:
             self._cols[index] = found
         return found
 
-    def action_col(self, index: Any, action: str | None) -> Any:
+    def action_col(self, index: Any, action: str | None, since: Any) -> Any:
+        """When each state first did ``action`` at or after ``since`` (``_NULL``: not done)."""
         np = self.np
         facts = self.facts
-        values = [facts[i][_ACTIONS].get(action) for i in index.tolist()]
+        values = [
+            action_done(facts[i][_ACTIONS].get(action), t)
+            for i, t in zip(index.tolist(), since.tolist(), strict=True)
+        ]
         return np.array([_NULL if v is None else v for v in values], dtype=np.int64)
 
     # -- the business clock --------------------------------------------------------------------
@@ -374,7 +392,9 @@ class _Run:
         base = np.where(k < 0, 0, cum[kk] + np.minimum(values, ends[kk]) - starts[kk])
         target = base + amount
         ok = (values >= lo) & (values < hi) & (target > 0) & (target <= cum_end[-1])
-        j = np.minimum(np.searchsorted(cum_end, target, side="left"), len(starts) - 1)
+        # forward the earliest instant, backward the latest (an opening): as the calendar's add
+        side = "left" if amount > 0 else "right"
+        j = np.minimum(np.searchsorted(cum_end, target, side=side), len(starts) - 1)
         out = starts[j] + (target - cum[j])
         if not ok.all():
             out = np.where(ok, out, self._one_by_one(values, ~ok, add))
@@ -405,6 +425,33 @@ class _Run:
             out = np.where(ok, out, self._one_by_one(values, ~ok, nopen))
         return out
 
+    def days(self, values: Any, amount: int) -> Any:
+        """``calendar.add_days`` in the calendar's zone on an array: ``values + amount``, or
+        local days one by one where the zone changes its UTC offset (DST)."""
+        if amount % _DAY_US == 0 and amount and len(values):
+            tz = self.engine.calendar.tz
+            lo = int(values.min()) - abs(amount)
+            hi = int(values.max()) + abs(amount)
+            if not fixed_offset(tz, lo, hi):
+                return self._one_by_one(
+                    values, self.np.ones(len(values), dtype=bool), lambda v: add_days(v, amount, tz)
+                )
+        return values + amount
+
+    def prev_close(self, values: Any) -> Any:
+        """``calendar.prev_close_us`` on an array."""
+        np = self.np
+        starts, ends, _, _, lo, hi = self.clock()
+        pclose = self.engine.calendar.prev_close_us
+        if len(starts) == 0:
+            return self._one_by_one(values, np.ones(len(values), dtype=bool), pclose)
+        k = np.searchsorted(starts, values, side="right") - 1
+        ok = (values >= lo) & (values < hi) & (k >= 0)
+        out = np.minimum(values, ends[np.maximum(k, 0)])
+        if not ok.all():
+            out = np.where(ok, out, self._one_by_one(values, ~ok, pclose))
+        return out
+
     # -- the run -----------------------------------------------------------------------------------
 
     def result(self, now: datetime) -> DueItems:
@@ -425,6 +472,14 @@ class _Run:
         if pause_rules:
             paused = np.fromiter(map(bool, map(itemgetter(_PAUSES), self.facts)), bool, count=n)
             by_engine |= paused
+        # states whose owner's day is in another zone than the calendar's: local days there
+        cal_tz = engine.calendar.tz
+        own_zone = np.fromiter(
+            (z is not None and z != cal_tz for z in map(itemgetter(F_TZ), self.facts)),
+            bool,
+            count=n,
+        )
+        by_engine |= own_zone
         columnar = ~by_engine
         for rule in engine._rules:
             applies = np.array([rule in rules for rules, _, _ in plans], dtype=bool)
@@ -458,7 +513,7 @@ class _Run:
         if rule.target_index >= 0:
             end = self.col(rule.target_index)[index]
         elif rule.action is not None and rule.target is Target.ACTION:
-            end = self.action_col(index, rule.action)
+            end = self.action_col(index, rule.action, start)
         else:
             end = np.full(len(index), _NULL, dtype=np.int64)
         none = (end == _NULL) | (end < start)
@@ -483,22 +538,33 @@ class _Run:
         if rule.business:
             due = self.add(start, rule.within) if rule.within else self.next_open(start)
         else:
-            due = start + rule.within
+            due = self.days(start, rule.within)
             if rule.roll:
                 due = self.next_open(due)
         end = self._end(rule, index, start)
         has_end = end != _NULL
         now = self.now_all[index]
         alive = np.ones(len(index), dtype=bool)
+        opening: Any = None  # the first working instant of each clock (working-time rules)
         for name, offset, manager, cls, reassign, _ in rule.steps:
+            # the same placement as SlaEngine.fire_at, column-wise
             if offset == 0:
                 fire = due
             elif rule.business:
                 fire = self.add(due, offset)
             else:
-                fire = due + offset
+                fire = self.days(due, offset)
+                if rule.roll:
+                    fire = self.prev_close(fire) if offset < 0 else self.next_open(fire)
             if rule.clamp:
-                fire = np.maximum(fire, start)
+                if rule.working:
+                    early = fire < start
+                    if early.any():
+                        if opening is None:
+                            opening = self.next_open(start)
+                        fire = np.where(early, opening, fire)
+                else:
+                    fire = np.maximum(fire, start)
             alive &= ~(has_end & (fire >= end))  # the clock ended first: no more steps
             later = alive & (fire > now)  # not due yet (nor the later steps): the next due time
             if later.any():
@@ -517,6 +583,7 @@ class _Run:
                     start[alive],
                     fire[alive],
                     due[alive],
+                    self.engine.fallback,
                 )
             )
 
@@ -541,6 +608,7 @@ class _Run:
         if (
             step is None
             or step <= 0
+            or rec.limited
             or not _fixed_offset_cached(rec, int(start.min()), self.now_max + step)
         ):
             facts, states, objects = self.facts, self.states, self.objects
@@ -559,7 +627,7 @@ class _Run:
         if rule.target_index >= 0:
             t = self.col(rule.target_index)[index]
         elif rule.target is Target.ACTION:
-            t = self.action_col(index, rule.action)
+            t = self.action_col(index, rule.action, last)
         else:
             t = np.full(len(index), _NULL, dtype=np.int64)
         met = (t != _NULL) & (t >= last)
@@ -639,6 +707,7 @@ class _Run:
                         start[hit],
                         at[hit],
                         None,
+                        self.engine.fallback,
                     )
                 )
 

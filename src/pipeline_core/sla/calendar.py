@@ -20,6 +20,7 @@ instance (no global state).
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,7 +35,7 @@ from pipeline_core._jsonvalue import check_definition
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 
-__all__ = ["BusinessCalendar", "WorkingHours", "parse_hours"]
+__all__ = ["BusinessCalendar", "WorkingHours", "add_days", "fixed_offset", "parse_hours"]
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 US: Final = timedelta(microseconds=1)
@@ -73,6 +74,55 @@ def local_fixed(value: int, tz: ZoneInfo) -> datetime:
     offset = local.utcoffset()
     assert offset is not None
     return local.replace(tzinfo=dt_timezone(offset), fold=0)
+
+
+_DAY_US: Final = 86_400_000_000
+_HOUR_US: Final = 3_600_000_000
+_BLOCK_US: Final = 365 * _DAY_US
+
+
+@functools.lru_cache(maxsize=4096)
+def _fixed_block(tz: ZoneInfo, block: int) -> bool:
+    """Whether ``tz`` keeps one UTC offset through the 365-day block ``block`` after the epoch
+    (checked every hour: every real offset change lasts far longer than an hour)."""
+    lo = block * _BLOCK_US
+    first = from_us(lo, tz).utcoffset()
+    t = lo
+    while t <= lo + _BLOCK_US + _HOUR_US:
+        if from_us(t, tz).utcoffset() != first:
+            return False
+        t += _HOUR_US
+    return True
+
+
+def fixed_offset(tz: ZoneInfo, lo: int, hi: int) -> bool:
+    """Whether ``tz`` keeps one UTC offset from ``lo`` to ``hi`` (µs since the epoch)."""
+    first, last = lo // _BLOCK_US, hi // _BLOCK_US
+    if not all(_fixed_block(tz, b) for b in range(first, last + 1)):
+        return False
+    return first == last or from_us(lo, tz).utcoffset() == from_us(hi, tz).utcoffset()
+
+
+def add_days(value: int, amount: int, tz: ZoneInfo) -> int:
+    """``value + amount`` (µs) where a whole number of days counts *local* days in ``tz``: the
+    same wall-clock time N days later, 23 or 25 hours for a day across a DST change (a person's
+    "in 2 days" on their own clock). Other amounts are plain elapsed time."""
+    end = value + amount
+    if not amount or amount % _DAY_US:
+        return end
+    block = value // _BLOCK_US
+    if block == end // _BLOCK_US:  # the common case: one 365-day block, looked up once
+        fixed = _FIXED_BLOCKS.get((tz, block))
+        if fixed is None:
+            fixed = _FIXED_BLOCKS[(tz, block)] = _fixed_block(tz, block)
+        if fixed:
+            return end
+    elif fixed_offset(tz, min(value, end), max(value, end)):
+        return end
+    return to_us(from_us(value, tz) + timedelta(days=amount // _DAY_US))
+
+
+_FIXED_BLOCKS: dict[tuple[ZoneInfo, int], bool] = {}
 
 
 def parse_hours(text: str) -> WorkingHours:
@@ -487,7 +537,10 @@ class BusinessCalendar:
             clock = self._ensure(clock.first_day - timedelta(days=366), clock.last_day)
             base = self.cum_us(value)
             target = base + amount
-        k = bisect_left(clock.cum_end, target)
+        if amount > 0:  # the earliest instant at which ``amount`` has elapsed
+            k = bisect_left(clock.cum_end, target)
+        else:  # the latest instant from which exactly ``-amount`` remains (an opening, not a close)
+            k = bisect_right(clock.cum_end, target)
         return clock.starts[k] + (target - clock.cum[k])
 
     def between_us(self, a: int, b: int) -> int:
@@ -515,13 +568,33 @@ class BusinessCalendar:
             return value
         return self.add_us(value, 1) - 1
 
+    def prev_close_us(self, value: int) -> int:
+        """The latest instant at or before ``value`` that is in working time or closes a working
+        interval: ``value`` itself in working hours (or at a closing instant), else the close of
+        the last working interval before it (Friday 18:00 for a Sunday)."""
+        clock = self._cover_us(value)
+        grown = 0
+        while True:
+            k = bisect_right(clock.starts, value) - 1
+            if k >= 0:
+                end = clock.ends[k]
+                return value if value < end else end
+            grown += 1
+            if grown > _MAX_SEARCH_YEARS:
+                raise ValueError("no working time found within five years; check the calendar")
+            clock = self._ensure(clock.first_day - timedelta(days=366), clock.last_day)
+
     # -- public datetime API -----------------------------------------------------------------
 
     def add(self, instant: datetime, duration: timedelta) -> datetime:
         """The instant ``duration`` of working time after ``instant`` (before it, if negative).
 
         Starting outside working hours, the clock starts at the next opening: a lead arriving on
-        Saturday with 3 h to go is due on Monday at opening + 3 h. The result shows the calendar's
+        Saturday with 3 h to go is due on Monday at opening + 3 h. Forward, the result is the
+        *earliest* instant at which ``duration`` has elapsed (12:00, the close of the morning,
+        rather than 13:30); backward, the *latest* instant from which exactly ``-duration`` of
+        working time remains: 1 working hour before 14:30 with lunch 12:00-13:30 is 13:30, not
+        12:00 (so a reminder never lands in the lunch break or at a close). The result shows the calendar's
         local time with its fixed UTC offset (so comparisons stay exact across DST).
         ``add(t, timedelta(0))`` is ``t``.
         """

@@ -18,18 +18,19 @@ time (business or calendar, like the rule); while a pause is ongoing the clock i
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence, Set
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
 from pipeline_core._fastbuild import builder
 from pipeline_core.clock import require_aware
 from pipeline_core.records import SlaOutcome
-from pipeline_core.sla.calendar import US, BusinessCalendar, from_us, to_us
-from pipeline_core.sla.items import FAST, Breach, Escalation, Item, Reminder
+from pipeline_core.sla.calendar import US, BusinessCalendar, add_days, from_us, to_us
+from pipeline_core.sla.items import FAST, Breach, Escalation, Item, Reminder, route_up
 from pipeline_core.sla.policy import (
     PipelineLike,
     Policy,
@@ -48,7 +49,7 @@ from pipeline_core.sla.state import SlaState, compute_facts
 if TYPE_CHECKING:
     from pipeline_core.sla.batch import DueItems
 
-__all__ = ["SlaEngine", "compute_facts"]
+__all__ = ["SlaEngine", "action_done", "compute_facts", "pause_union"]
 
 # indices into the compact facts tuple
 F_CREATED: Final = 0
@@ -71,6 +72,8 @@ F_KEY: Final = 16
 F_UNANSWERED: Final = 17
 F_OBJECTIONS: Final = 18
 F_NEEDS_CHANGES: Final = 19
+F_TZ: Final = 20  # the zone of the owner's day (None: the calendar's)
+_DAY_US: Final = 86_400_000_000
 
 _TRIGGER_INDEX: Final = {
     Trigger.CREATED: F_CREATED,
@@ -106,10 +109,52 @@ _NEW_OUTCOME: Final = builder(
 )
 
 
-class _Recurrence:
-    """Occurrences of a recurrence after a start, in the calendar's timezone (fast for simple rules)."""
+def pause_union(
+    pauses: Sequence[tuple[str, int, int | None]], reasons: Set[str]
+) -> list[tuple[int, int | None]]:
+    """The pauses whose reason is in ``reasons`` as their union: disjoint (start, end) intervals
+    in µs sorted by start, ``end`` ``None`` for an ongoing pause. Two pauses that overlap (waiting
+    on the customer 11-13, on a vendor 12-14) stop a clock once, for 11-14."""
+    out: list[tuple[int, int | None]] = []
+    for _, a, b in sorted((p for p in pauses if p[0] in reasons), key=lambda p: p[1]):
+        if out:
+            last_a, last_b = out[-1]
+            if last_b is None:
+                break  # an ongoing pause covers everything after it
+            if a <= last_b:
+                out[-1] = (last_a, None if b is None else max(b, last_b))
+                continue
+        out.append((a, b))
+    return out
 
-    __slots__ = ("delta", "fixed_offset", "text", "tz")
+
+def action_done(times: tuple[int, ...] | None, start: int) -> int | None:
+    """The first instant (µs) at or after ``start`` at which an action was done, from the sorted
+    instants a state keeps per action; ``None`` if it was not done since ``start``. A deadline on
+    an action is met by its first doing after the clock started, not by the latest."""
+    if not times:
+        return None
+    k = bisect_left(times, start)
+    return times[k] if k < len(times) else None
+
+
+class _Recurrence:
+    """Occurrences of a recurrence after a start, in the calendar's timezone.
+
+    One semantics on every path: a rule of only ``FREQ`` (``DAILY``, ``WEEKLY``, ``MONTHLY``,
+    ``YEARLY``), ``INTERVAL``, ``WKST`` (no effect without ``BYDAY``), ``COUNT`` and ``UNTIL``
+    steps from the start by whole wall-clock days or weeks, or by calendar months or years
+    **clamped to the month end** (``dateutil.relativedelta``: 31 March + 3 months = 30 June,
+    + 6 months = 30 September; each occurrence counted from the start, so it never drifts to the
+    30th). RFC 5545 would instead *skip* months without a 31st, so a quarterly survey from
+    31 March would first come on 31 December: a sales team means "every 3 months". Rules with
+    ``BY*`` parts (``BYDAY=MO``, ``BYMONTHDAY=-1``) say exactly which days they mean and follow
+    RFC 5545 (``dateutil.rrule``).
+    """
+
+    __slots__ = ("count", "delta", "fixed_offset", "text", "tz", "until")
+
+    _SIMPLE: Final = frozenset({"FREQ", "INTERVAL", "WKST", "COUNT", "UNTIL"})
 
     def __init__(self, text: str, calendar: BusinessCalendar) -> None:
         self.text = text
@@ -117,11 +162,12 @@ class _Recurrence:
         # (first day, last day) -> whether the zone keeps one UTC offset then (batch evaluation)
         self.fixed_offset: dict[tuple[int, int], bool] = {}
         self.delta: relativedelta | timedelta | None = None
-        # DAILY/WEEKLY: wall-clock days (aware datetime + timedelta keeps the local time across DST)
+        self.count: int | None = None  # occurrences after the start (RFC COUNT counts the start)
+        self.until: int | None = None  # µs
         parts = dict(
             p.split("=", 1) for p in text.upper().removeprefix("RRULE:").split(";") if "=" in p
         )
-        if set(parts) <= {"FREQ", "INTERVAL"}:
+        if set(parts) <= self._SIMPLE:
             n = int(parts.get("INTERVAL", "1"))
             freq = parts.get("FREQ")
             if freq == "DAILY":
@@ -132,14 +178,34 @@ class _Recurrence:
                 self.delta = relativedelta(months=n)
             elif freq == "YEARLY":
                 self.delta = relativedelta(years=n)
+            if self.delta is not None and ("COUNT" in parts or "UNTIL" in parts):
+                parsed = parse_recurrence(text, _RRULE_START)
+                count = getattr(parsed, "_count", None)
+                until = getattr(parsed, "_until", None)
+                self.count = None if count is None else int(count) - 1
+                self.until = None if until is None else to_us(until)
+
+    @property
+    def limited(self) -> bool:
+        """Whether the occurrences end (``COUNT`` or ``UNTIL``)."""
+        return self.count is not None or self.until is not None
 
     def _at(self, local: datetime, k: int) -> int:
         assert self.delta is not None
         return to_us(local + self.delta * k)
 
-    def around(self, start: int, now: int) -> tuple[int | None, int | None]:
-        """(latest occurrence in (start, now], first occurrence after now), as µs."""
-        local = from_us(start, self.tz)
+    def _exists(self, local: datetime, k: int) -> bool:
+        if self.count is not None and k > self.count:
+            return False
+        return self.until is None or self._at(local, k) <= self.until
+
+    def around(
+        self, start: int, now: int, tz: ZoneInfo | None = None
+    ) -> tuple[int | None, int | None]:
+        """(latest occurrence in (start, now], first occurrence after now), as µs, counted on
+        the wall clock of ``tz`` (default: the calendar's zone)."""
+        zone = self.tz if tz is None else tz
+        local = from_us(start, zone)
         delta = self.delta
         if delta is not None:
             if isinstance(delta, timedelta):
@@ -149,22 +215,32 @@ class _Recurrence:
                 k = max(1, int((now - start) / (_approx_days(delta) * 86_400_000_000)) - 1)
             first = self._at(local, 1)
             if first > now:
-                return None, first
+                return None, first if self._exists(local, 1) else None
             while k > 1 and self._at(local, k) > now:
                 k -= 1
             after = self._at(local, k + 1)
             while after <= now:
                 k += 1
                 after = self._at(local, k + 1)
+            if self.limited:
+                if self.count is not None:
+                    k = min(k, self.count)
+                while k >= 1 and not self._exists(local, k):
+                    k -= 1
+                found = self._at(local, k) if k >= 1 else None
+                return found, after if self._exists(local, k + 1) else None
             return self._at(local, k), after
         rule = parse_recurrence(self.text, local)
-        now_dt = from_us(now, self.tz)
+        now_dt = from_us(now, zone)
         last = rule.before(now_dt, inc=True)
         nxt = rule.after(now_dt, inc=False)
         last_us = None if last is None else to_us(last)
         if last_us is not None and last_us <= start:
             last_us = None
         return last_us, None if nxt is None else to_us(nxt)
+
+
+_RRULE_START: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _approx_days(delta: relativedelta) -> float:
@@ -193,11 +269,12 @@ class _Compiled:
         "target_text",
         "trigger_index",
         "within",
+        "working",
     )
 
     def __init__(self, rule: Rule, calendar: BusinessCalendar) -> None:
         self.rule = rule
-        self.id = rule.id
+        self.id = rule.obligation or rule.id  # the id items and outcomes carry
         self.trigger_index = _TRIGGER_INDEX[rule.trigger]
         self.from_created = rule.trigger is Trigger.LAST_CONTACT
         # steps before the start fire at the start, except before a contract end (the point)
@@ -211,6 +288,8 @@ class _Compiled:
         self.within = rule.within // US
         self.business = rule.basis is TimeBasis.BUSINESS
         self.roll = rule.roll_to_business
+        # every step lands in working time (business basis, or calendar time rolled)
+        self.working = self.business or self.roll
         self.closes = rule.while_open
         self.pause_on = rule.pause_on
         self.dynamic = rule.conditions.dynamic
@@ -256,7 +335,8 @@ class SlaEngine:
         self.policy = policy
         self.calendar = policy.calendar
         self._rules = tuple(_Compiled(r, self.calendar) for r in policy.rules)
-        self._risks = tuple(compile_risk(r) for r in policy.risks)
+        self.fallback = policy.fallback_recipient
+        self._risks = tuple(compile_risk(r, self.fallback) for r in policy.risks)
         self._by_key: dict[
             tuple[str, str | None, str | None],
             tuple[tuple[_Compiled, ...], tuple[CompiledRisk, ...], bool],
@@ -341,7 +421,7 @@ class SlaEngine:
         if rule.target_index >= 0:
             t = facts[rule.target_index]
         elif rule.target is Target.ACTION:
-            t = facts[F_ACTIONS].get(rule.action)
+            return action_done(facts[F_ACTIONS].get(rule.action), start)
         else:  # stage exit: seen only by a transition to another stage
             return None
         if t is None or t < start or (rule.strict and t == start):
@@ -349,24 +429,31 @@ class SlaEngine:
         return t  # type: ignore[no-any-return]
 
     def _due(self, rule: _Compiled, facts: tuple[Any, ...], start: int) -> int | None:
+        """The deadline of a clock started at ``start`` (``None``: stopped by an ongoing pause).
+
+        Pauses count once however they overlap (their union); each pushes the deadline out by the
+        time it covers between the start and the deadline (working time on a business basis).
+        A ``roll_to_business`` deadline is rolled to the next opening after the pauses moved it.
+        """
         cal = self.calendar
-        if rule.business:
+        business = rule.business
+        if business:
             due = cal.add_us(start, rule.within) if rule.within else cal.next_open_us(start)
         else:
-            due = start + rule.within
-            if rule.roll:
-                due = cal.next_open_us(due)
+            due = add_days(start, rule.within, facts[F_TZ] or cal.tz)
         pauses = facts[F_PAUSES]
         if pauses and rule.pause_on:
-            for reason, p_start, p_end in sorted(pauses, key=lambda p: p[1]):
-                if reason not in rule.pause_on or p_start >= due:
-                    continue
+            for p_start, p_end in pause_union(pauses, rule.pause_on):
+                if p_start >= due:
+                    break  # sorted by start: this one and the later ones come after the deadline
                 if p_end is None:
                     return None  # the clock is stopped
                 if p_end <= start:
                     continue
                 lost = self._measure(rule, max(p_start, start), p_end)
-                due = cal.add_us(due, lost) if rule.business else due + lost
+                due = cal.add_us(due, lost) if business else due + lost
+        if rule.roll and not business:
+            due = cal.next_open_us(due)
         return due
 
     def _measure(self, rule: _Compiled, a: int, b: int) -> int:
@@ -375,13 +462,36 @@ class SlaEngine:
     def _paused(self, rule: _Compiled, facts: tuple[Any, ...], start: int, end: int) -> int:
         total = 0
         if rule.pause_on:
-            for reason, p_start, p_end in facts[F_PAUSES]:
-                if reason in rule.pause_on:
-                    a = max(p_start, start)
-                    b = end if p_end is None else min(p_end, end)
-                    if b > a:
-                        total += self._measure(rule, a, b)
+            for p_start, p_end in pause_union(facts[F_PAUSES], rule.pause_on):
+                a = max(p_start, start)
+                b = end if p_end is None else min(p_end, end)
+                if b > a:
+                    total += self._measure(rule, a, b)
         return total
+
+    def fire_at(
+        self, rule: _Compiled, due: int, offset: int, start: int, tz: ZoneInfo | None = None
+    ) -> int:
+        """When a step ``offset`` from the deadline ``due`` fires (µs). Business basis: the
+        offset counts working time (``calendar.add``: before the deadline, the latest instant
+        from which that much working time remains). ``roll_to_business``: calendar time, then
+        into working time (a step before the deadline back to the last close, a step after it
+        forward to the next opening). Calendar basis: plain time. A step before the clock start
+        fires at the start (its first working instant for working-time rules), except before a
+        contract end. Whole days of calendar time are local days of ``tz`` (default: the
+        calendar's zone; :func:`~pipeline_core.sla.calendar.add_days`)."""
+        cal = self.calendar
+        if offset == 0:
+            fire = due
+        elif rule.business:
+            fire = cal.add_us(due, offset)
+        else:
+            fire = add_days(due, offset, cal.tz if tz is None else tz)
+            if rule.roll:
+                fire = cal.prev_close_us(fire) if offset < 0 else cal.next_open_us(fire)
+        if fire < start and rule.clamp:
+            fire = cal.next_open_us(start) if rule.working else start
+        return fire
 
     def _deadline(
         self, rule: _Compiled, facts: tuple[Any, ...], state: SlaState, now: int, items: list[Item]
@@ -393,10 +503,15 @@ class SlaEngine:
             start = facts[F_CREATED]
         cal = self.calendar
         # the deadline
-        if rule.business:
+        if rule.pause_on and facts[F_PAUSES]:
+            paused_due = self._due(rule, facts, start)
+            if paused_due is None:
+                return None
+            due = paused_due
+        elif rule.business:
             due = cal.add_us(start, rule.within) if rule.within else cal.next_open_us(start)
         else:
-            due = start + rule.within
+            due = add_days(start, rule.within, facts[F_TZ] or cal.tz)
             if rule.roll:
                 clock = cal._clock
                 if clock.lo_us <= due < clock.hi_us:
@@ -409,17 +524,12 @@ class SlaEngine:
                         )
                 else:
                     due = cal.next_open_us(due)
-        if rule.pause_on and facts[F_PAUSES]:
-            paused_due = self._due(rule, facts, start)
-            if paused_due is None:
-                return None
-            due = paused_due
         # when the clock ended: target reached, or the record closed
         ti = rule.target_index
         if ti >= 0:
             end = facts[ti]
         elif rule.action is not None:
-            end = facts[F_ACTIONS].get(rule.action)
+            end = action_done(facts[F_ACTIONS].get(rule.action), start)
         else:
             end = None
         if end is not None and (end < start or (rule.strict and end == start)):
@@ -430,22 +540,30 @@ class SlaEngine:
                 end = closed
         # steps are sorted by offset, so their fire times never decrease: stop at the first one
         # that is not due yet (it is the next due time) or that the end of the clock cut off
+        fire_at = self.fire_at
+        tz = facts[F_TZ]
         business = rule.business
+        plain = not business and not rule.roll
         for name, offset, manager, cls, reassign, build in rule.steps:
+            # fire_at, with its two cheap cases inlined (the engine's hot path)
             if offset == 0:
                 fire = due
             elif business:
                 fire = cal.add_us(due, offset)
-            else:
+                if fire < start and rule.clamp:
+                    fire = cal.next_open_us(start)
+            elif plain and offset % _DAY_US:
                 fire = due + offset
-            if fire < start and rule.clamp:
-                fire = start
+                if fire < start and rule.clamp:
+                    fire = start
+            else:
+                fire = fire_at(rule, due, offset, start, tz)
             if end is not None and fire >= end:
                 return None
             if fire > now:
                 return fire
             if manager:
-                who, whom = "manager", state.manager_id
+                who, whom = route_up(state.manager_id, self.fallback)
             else:
                 who, whom = "owner", state.owner_id
             if cls is Escalation:
@@ -470,7 +588,7 @@ class SlaEngine:
         closed = facts[F_CLOSED] if rule.closes else None
         horizon = now if closed is None or closed > now else closed - 1
         assert rule.recurrence is not None
-        last, nxt = rule.recurrence.around(start, horizon)
+        last, nxt = rule.recurrence.around(start, horizon, facts[F_TZ])
         if last is not None and self._met(rule, facts, last) is None:
             items.append(
                 _NEW_REMINDER(
@@ -666,6 +784,8 @@ def _static_match(conditions: Any, key: tuple[str, str | None, str | None]) -> b
     if conditions.kinds and kind not in conditions.kinds:
         return False
     if conditions.stages and stage not in conditions.stages:
+        return False
+    if conditions.stages_none and stage in conditions.stages_none:
         return False
     return not (conditions.grades and grade not in conditions.grades)
 

@@ -17,7 +17,19 @@ import attrs
 from pipeline_core._fastbuild import builder
 from pipeline_core.sla.calendar import from_us
 
-__all__ = ["Breach", "Escalation", "Item", "Reminder", "RiskFlag"]
+__all__ = ["Breach", "Escalation", "Item", "Reminder", "RiskFlag", "route_up"]
+
+
+def route_up(manager_id: str | None, fallback: str | None) -> tuple[str, str | None]:
+    """Who receives an item addressed up the chain: ``("manager", manager_id)`` when the owner
+    has a manager, else ``("fallback", fallback)`` (the policy's ``fallback_recipient``), else
+    ``("manager", None)``: nobody, and the item is :attr:`Item.unrouted`. One function for the
+    engine, the column-wise batch and the risk flags."""
+    if manager_id is not None:
+        return "manager", manager_id
+    if fallback is not None:
+        return "fallback", fallback
+    return "manager", None
 
 
 @attrs.frozen(slots=True)
@@ -26,8 +38,9 @@ class Item:
 
     ``step`` names the link of the escalation chain (``"remind-3600"``, ``"breach+0"``, ...);
     ``start_us`` is the clock start, ``due_us`` the deadline (``None`` for risk flags), ``at_us``
-    the instant the item became due. ``recipient`` is ``"owner"`` or ``"manager"`` and
-    ``recipient_id`` that person's id when the state knows it.
+    the instant the item became due. ``recipient`` is ``"owner"``, ``"manager"`` or
+    ``"fallback"`` (the policy's ``fallback_recipient``, when the owner has no manager) and
+    ``recipient_id`` that person's id; ``None`` when nobody can receive it (:attr:`unrouted`).
     """
 
     rule: str
@@ -44,6 +57,12 @@ class Item:
     def kind(self) -> str:
         """``"reminder"``, ``"breach"``, ``"escalation"`` or ``"risk"``."""
         return "item"
+
+    @property
+    def unrouted(self) -> bool:
+        """True when nobody can receive the item (no owner; or no manager and no fallback
+        recipient): the host must route it itself. Evaluation never stops for it."""
+        return self.recipient_id is None
 
     @property
     def id(self) -> str:
@@ -80,6 +99,7 @@ class Item:
             "due_at": None if due is None else due.isoformat(),
             "recipient": self.recipient,
             "recipient_id": self.recipient_id,
+            "unrouted": self.recipient_id is None,
         }
         return out
 

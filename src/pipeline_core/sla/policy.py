@@ -38,6 +38,7 @@ __all__ = [
     "Target",
     "TimeBasis",
     "Trigger",
+    "obligation_of",
     "parse_recurrence",
 ]
 
@@ -201,11 +202,14 @@ class Step:
 
 @attrs.frozen
 class Conditions:
-    """When a rule applies. Empty sets mean "any". ``tags_none``: none of these tags present."""
+    """When a rule applies. Empty sets mean "any". ``tags_none``: none of these tags present;
+    ``stages_none``: not in any of these stages (set by :meth:`Policy.with_pipeline` on a policy
+    rule whose obligation a stage's SOP rule takes over in those stages)."""
 
     kinds: frozenset[str] = frozenset()
     grades: frozenset[str] = frozenset()
     stages: frozenset[str] = frozenset()
+    stages_none: frozenset[str] = frozenset()
     sources: frozenset[str] = frozenset()
     tags_any: frozenset[str] = frozenset()
     tags_none: frozenset[str] = frozenset()
@@ -248,6 +252,10 @@ class Rule:
     steps: tuple[Step, ...] = DEFAULT_STEPS
     while_open: bool = True
     label: str = ""
+    obligation: str | None = None
+    """The id its items and outcomes carry when it is not its own: a stage SOP rule merged with a
+    policy rule reports as that policy rule (one obligation, one id, whichever stage the deal is
+    in; see :meth:`Policy.with_pipeline`). ``None``: its own ``id``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -277,6 +285,7 @@ class _ConditionsData(_Strict):
     kinds: list[Literal["lead", "opportunity", "account"]] = []
     grades: list[str] = []
     stages: list[str] = []
+    stages_none: list[str] = []
     sources: list[str] = []
     tags_any: list[str] = []
     tags_none: list[str] = []
@@ -303,6 +312,7 @@ class _RuleData(_Strict):
     steps: list[_StepData] = [_StepData(action=StepAction.BREACH)]
     while_open: bool = True
     label: str = ""
+    obligation: str | None = None
 
 
 class _RiskData(_Strict):
@@ -319,6 +329,9 @@ class _PolicyData(_Strict):
     name: str = ""
     grades: list[str] = list(GRADES)
     calendar: dict[str, Any] | None = None
+    fallback_recipient: str | None = pydantic.Field(
+        default=None, min_length=1, max_length=128, pattern=r"^\S+$"
+    )
     rules: list[_RuleData] = []
     risks: list[_RiskData] = []
 
@@ -331,6 +344,7 @@ def _conditions(data: _ConditionsData) -> Conditions:
         kinds=frozenset(data.kinds),
         grades=frozenset(data.grades),
         stages=frozenset(data.stages),
+        stages_none=frozenset(data.stages_none),
         sources=frozenset(data.sources),
         tags_any=frozenset(data.tags_any),
         tags_none=frozenset(data.tags_none),
@@ -340,7 +354,16 @@ def _conditions(data: _ConditionsData) -> Conditions:
 
 def _conditions_dict(c: Conditions) -> dict[str, list[str]]:
     out = {}
-    for name in ("kinds", "grades", "stages", "sources", "tags_any", "tags_none", "owner_roles"):
+    for name in (
+        "kinds",
+        "grades",
+        "stages",
+        "stages_none",
+        "sources",
+        "tags_any",
+        "tags_none",
+        "owner_roles",
+    ):
         values = getattr(c, name)
         if values:
             out[name] = sorted(values)
@@ -377,9 +400,14 @@ def _stage_ids(stages: PipelineLike | Iterable[str] | None) -> frozenset[str] | 
 class Policy:
     """A validated set of SLA rules and risk rules, with its business calendar.
 
-    Build with :meth:`from_dict` (plain data) or directly; either way it is validated once, with
-    every problem listed. ``stages`` (a pipeline or stage ids), when given, lets validation reject
-    unknown stage ids.
+    Build with :meth:`from_dict` (plain data) or directly; either way it is validated when it is
+    constructed, with every problem listed in one :class:`~pipeline_core.errors.ConfigError`
+    (duplicate rule ids, negative durations, bad recurrences, unknown grades, ...).
+    :meth:`validate` with ``stages`` (a pipeline or stage ids) also rejects unknown stage ids.
+
+    ``fallback_recipient``: who receives an item addressed to the manager when the owner has no
+    manager (the next link of the escalation chain: manager, then this id). When neither exists
+    the item has ``recipient_id=None`` and says so (``unrouted=True``); evaluation goes on.
     """
 
     id: str
@@ -388,6 +416,24 @@ class Policy:
     risks: tuple[RiskRule, ...] = ()
     calendar: BusinessCalendar = attrs.field(factory=BusinessCalendar)
     grades: tuple[str, ...] = GRADES
+    fallback_recipient: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        problems = _problems(self.rules, self.risks, self.grades, None, None)
+        fallback = self.fallback_recipient
+        if fallback is not None and (
+            not isinstance(fallback, str) or not fallback.strip() or len(fallback) > 128
+        ):
+            problems.append(
+                Problem(
+                    ("fallback_recipient",),
+                    "expected a user id (1-128 characters, not blank) or None",
+                    fallback,
+                    "fallback_recipient",
+                )
+            )
+        if problems:
+            raise ConfigError("Policy", problems)
 
     @classmethod
     def from_dict(
@@ -435,6 +481,7 @@ class Policy:
                 steps=tuple(Step(s.action, s.offset, s.to) for s in r.steps),
                 while_open=r.while_open,
                 label=r.label,
+                obligation=r.obligation,
             )
             for r in parsed.rules
         )
@@ -459,6 +506,7 @@ class Policy:
             risks=risks,
             calendar=calendar,
             grades=tuple(parsed.grades),
+            fallback_recipient=parsed.fallback_recipient,
         )
 
     def validate(
@@ -477,6 +525,7 @@ class Policy:
             "name": self.name,
             "grades": list(self.grades),
             "calendar": self.calendar.to_dict(),
+            "fallback_recipient": self.fallback_recipient,
             "rules": [
                 {
                     "id": r.id,
@@ -495,6 +544,7 @@ class Policy:
                     ],
                     "while_open": r.while_open,
                     "label": r.label,
+                    "obligation": r.obligation,
                 }
                 for r in self.rules
             ],
@@ -527,40 +577,145 @@ class Policy:
         return attrs.evolve(self, rules=self.rules + rules).validate()
 
     def with_pipeline(self, pipeline: PipelineLike, *, remind_before: float = 0.25) -> Policy:
-        """A copy with one rule per stage SOP action that has a time limit (``within``).
+        """A copy with one obligation per stage SOP action that has a time limit (``within``).
 
-        Each such rule starts when the opportunity enters the stage, ends when the action is done
-        (``state.actions[action_id]``), and reminds the owner ``remind_before`` of the limit before
-        the deadline, breaches at it, and escalates to the manager half the limit after.
+        Each such rule (id ``sop.<stage>.<action>``) starts when the opportunity enters the stage
+        and ends when the action is done (:func:`obligation_of` says which target that is).
+
+        **One obligation per action.** When a policy rule is the same obligation (same
+        :func:`obligation_of`, e.g. the default ``opportunity.first_call`` and a stage's
+        ``first_call``) and applies to opportunities in that stage, the two merge: in that stage
+        the stage's rule replaces the policy rule (the policy rule gets the stage in
+        ``conditions.stages_none``), with **the stage's deadline** (trigger: stage entry, its
+        ``within`` and time basis) and the policy rule's target, steps, pauses and
+        ``roll_to_business``, reporting under the policy rule's id (``Rule.obligation``: one
+        obligation, one id, so a deal created in the stage gets the same items before and after
+        it leaves). Elsewhere the policy rule applies as before. Without such a policy
+        rule the stage rule reminds the owner ``remind_before`` of the limit before the
+        deadline, breaches at it, and escalates to the manager half the limit after.
+
+        Raises :class:`ConfigError` when a stage action and a policy rule are the same obligation
+        but cannot merge: the policy rule is a recurrence (a cadence, not a deadline), it has
+        conditions beyond kind and stage (grades, sources, tags, owner roles: in that stage some
+        opportunities would lose the obligation), or several policy rules claim the action.
         """
-        added = []
+        added: list[Rule] = []
+        merged: dict[str, list[Rule]] = {}  # policy rule id -> its stage variants (kept next to it)
+        problems: list[Problem] = []
+        rules = list(self.rules)
+        existing = {r.id for r in self.rules}
         for stage in pipeline.stages:
             for action in stage.actions:
                 if action.within is None or action.within <= timedelta(0):
                     continue
-                added.append(
-                    Rule(
-                        id=f"sop.{stage.id}.{action.id}",
+                rule_id = f"sop.{stage.id}.{action.id}"
+                if rule_id in existing:
+                    continue
+                basis = TimeBasis.BUSINESS if action.business_time else TimeBasis.CALENDAR
+                conditions = Conditions(
+                    kinds=frozenset({"opportunity"}), stages=frozenset({stage.id})
+                )
+                same = [
+                    i
+                    for i, r in enumerate(rules)
+                    if obligation_of(r) == action.id
+                    and not r.id.startswith("sop.")
+                    and _applies_in_stage(r.conditions, stage.id)
+                ]
+                if not same:
+                    added.append(
+                        Rule(
+                            id=rule_id,
+                            trigger=Trigger.STAGE_ENTERED,
+                            target=Target.ACTION,
+                            action=action.id,
+                            within=action.within,
+                            basis=basis,
+                            conditions=conditions,
+                            pause_on=frozenset({"waiting_on_customer"}),
+                            steps=(
+                                Step(StepAction.REMIND, -action.within * remind_before),
+                                Step(StepAction.BREACH),
+                                Step(StepAction.ESCALATE, action.within / 2, Recipient.MANAGER),
+                            ),
+                            label=f"stage {stage.id}: {action.id}",
+                        )
+                    )
+                    continue
+                why = _why_not_merge([rules[i] for i in same])
+                if why:
+                    problems.append(
+                        Problem(
+                            ("stages", stage.id, "actions", action.id),
+                            f"the stage action and policy rule(s) "
+                            f"{', '.join(rules[i].id for i in same)} are one obligation but "
+                            f"cannot merge: {why}",
+                            action.id,
+                            "cannot_merge",
+                        )
+                    )
+                    continue
+                policy_rule = rules[same[0]]
+                rules[same[0]] = attrs.evolve(
+                    policy_rule,
+                    conditions=attrs.evolve(
+                        policy_rule.conditions,
+                        stages_none=policy_rule.conditions.stages_none | {stage.id},
+                    ),
+                )
+                merged.setdefault(policy_rule.id, []).append(
+                    attrs.evolve(
+                        policy_rule,
+                        id=rule_id,
                         trigger=Trigger.STAGE_ENTERED,
-                        target=Target.ACTION,
-                        action=action.id,
                         within=action.within,
-                        basis=TimeBasis.BUSINESS if action.business_time else TimeBasis.CALENDAR,
-                        conditions=Conditions(
-                            kinds=frozenset({"opportunity"}), stages=frozenset({stage.id})
-                        ),
-                        pause_on=frozenset({"waiting_on_customer"}),
-                        steps=(
-                            Step(StepAction.REMIND, -action.within * remind_before),
-                            Step(StepAction.BREACH),
-                            Step(StepAction.ESCALATE, action.within / 2, Recipient.MANAGER),
-                        ),
-                        label=f"stage {stage.id}: {action.id}",
+                        basis=basis,
+                        conditions=conditions,
+                        label=f"stage {stage.id}: {action.id} (merged with {policy_rule.id})",
+                        obligation=policy_rule.obligation or policy_rule.id,
                     )
                 )
-        existing = {r.id for r in self.rules}
-        rules = self.rules + tuple(r for r in added if r.id not in existing)
-        return attrs.evolve(self, rules=rules).validate(stages=pipeline)
+        if problems:
+            raise ConfigError("Policy", problems)
+        ordered = [x for r in rules for x in (r, *merged.get(r.id, ()))]
+        return attrs.evolve(self, rules=(*ordered, *added)).validate(stages=pipeline)
+
+
+def obligation_of(rule: Rule) -> str | None:
+    """The obligation a deadline rule stands for, as an action name: ``rule.action`` for an
+    ``action`` target, ``"first_call"`` and ``"first_touch"`` for those targets, else ``None``
+    (contacts, replies and stage exits are not named actions). A stage SOP action with that id
+    is the same obligation (see :meth:`Policy.with_pipeline`)."""
+    if rule.target is Target.ACTION:
+        return rule.action
+    if rule.target is Target.FIRST_CALL:
+        return "first_call"
+    if rule.target is Target.FIRST_TOUCH:
+        return "first_touch"
+    return None
+
+
+def _applies_in_stage(c: Conditions, stage: str) -> bool:
+    if c.kinds and "opportunity" not in c.kinds:
+        return False
+    if c.stages and stage not in c.stages:
+        return False
+    return stage not in c.stages_none
+
+
+def _why_not_merge(rules: Sequence[Rule]) -> str:
+    if len(rules) > 1:
+        return "several policy rules claim it"
+    rule = rules[0]
+    if rule.recurrence is not None:
+        return "the policy rule is a recurrence (a cadence), the stage action a deadline"
+    c = rule.conditions
+    if c.grades or c.dynamic:
+        return (
+            "the policy rule has conditions on grades, sources, tags or owner roles, so some "
+            "opportunities of the stage would lose the obligation"
+        )
+    return ""
 
 
 def _problems(
@@ -586,15 +741,16 @@ def _problems(
                 )
             )
         if stages is not None:
-            for s in sorted(c.stages - stages):
-                problems.append(
-                    Problem(
-                        (*path, "conditions", "stages"),
-                        "unknown stage of the pipeline",
-                        s,
-                        "unknown_stage",
+            for field in ("stages", "stages_none"):
+                for s in sorted(getattr(c, field) - stages):
+                    problems.append(
+                        Problem(
+                            (*path, "conditions", field),
+                            "unknown stage of the pipeline",
+                            s,
+                            "unknown_stage",
+                        )
                     )
-                )
 
     for i, rule in enumerate(rules):
         path: tuple[str | int, ...] = ("rules", i)
@@ -628,6 +784,18 @@ def _problems(
         if not rule.steps and rule.recurrence is None:
             problems.append(
                 Problem((*path, "steps"), "a deadline rule needs at least one step", [], "no_steps")
+            )
+        if rule.recurrence is not None and (
+            rule.roll_to_business or rule.basis is TimeBasis.BUSINESS
+        ):
+            problems.append(
+                Problem(
+                    (*path, "recurrence"),
+                    "a recurrence falls on its occurrences (calendar time): basis 'business' and "
+                    "roll_to_business do not apply to it; use BYDAY/BYHOUR to name working days",
+                    rule.recurrence,
+                    "recurrence_basis",
+                )
             )
         if rule.recurrence is not None:
             try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from pipeline_core.sla.items import FAST, Escalation, Item, RiskFlag
+from pipeline_core.sla.items import FAST, Escalation, Item, RiskFlag, route_up
 from pipeline_core.sla.policy import LEVEL_ORDER, RiskLevel, RiskRule, RiskSignal
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ class CompiledRisk:
         "count_field",
         "dynamic",
         "escalate_rank",
+        "fallback",
         "id",
         "levels",
         "lowest",
@@ -45,8 +46,9 @@ class CompiledRisk:
         "signal",
     )
 
-    def __init__(self, rule: RiskRule) -> None:
+    def __init__(self, rule: RiskRule, fallback: str | None = None) -> None:
         self.rule = rule
+        self.fallback = fallback
         self.id = rule.id
         self.signal = rule.signal
         self.dynamic = rule.conditions.dynamic
@@ -152,6 +154,7 @@ class CompiledRisk:
             )
         )
         if self.escalate_rank is not None and LEVEL_ORDER[level] >= self.escalate_rank:
+            who, whom = route_up(state.manager_id, self.fallback)
             items.append(
                 _NEW_ESCALATION(
                     self.id,
@@ -161,13 +164,13 @@ class CompiledRisk:
                     start,
                     at,
                     None,
-                    "manager",
-                    state.manager_id,
+                    who,
+                    whom,
                     False,
                 )
             )
 
 
-def compile_risk(rule: RiskRule) -> CompiledRisk:
-    """Compile a risk rule for the engine."""
-    return CompiledRisk(rule)
+def compile_risk(rule: RiskRule, fallback: str | None = None) -> CompiledRisk:
+    """Compile a risk rule for the engine (``fallback``: the policy's ``fallback_recipient``)."""
+    return CompiledRisk(rule, fallback)

@@ -9,19 +9,38 @@ is a pure function of (policy, state, now): build states with :func:`state_from_
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from pipeline_core import facts
 from pipeline_core._model import FrozenDict
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
-from pipeline_core.records import Account, Activity, ActivityKind, Lead, Opportunity, Outcome
+from pipeline_core.facts import StageKinds
+from pipeline_core.records import (
+    Account,
+    Activity,
+    ActivityKind,
+    Lead,
+    Opportunity,
+    Outcome,
+    StageEvent,
+)
 from pipeline_core.sla.calendar import to_us
 
-__all__ = ["Pause", "SlaState", "compute_facts", "state_from_records"]
+__all__ = [
+    "ACTION_EVIDENCE",
+    "Evidence",
+    "Pause",
+    "SlaState",
+    "compute_facts",
+    "state_from_records",
+]
 
 _TIMES = (
     "created_at",
@@ -52,7 +71,7 @@ class Pause:
 
 _NO_ACTIONS: FrozenDict = FrozenDict()
 _NO_PAUSES: tuple[tuple[str, int, int | None], ...] = ()
-_NO_ACTION_TIMES: dict[str, int] = {}
+_NO_ACTION_TIMES: dict[str, tuple[int, ...]] = {}
 # the order of the compact facts (see pipeline_core.sla.engine's F_* indices)
 _FACT_NAMES = (
     "created_at",
@@ -77,9 +96,15 @@ def compute_facts(state: SlaState) -> tuple[Any, ...]:
     the pauses, the (kind, stage, grade) key and the three risk counts. A state computes them once, when it is built; the engine reads only these."""
     g = state.__getattribute__
     values: list[Any] = [None if (v := g(n)) is None else to_us(v) for n in _FACT_NAMES]
-    values.append(
-        {k: to_us(v) for k, v in state.actions.items()} if state.actions else _NO_ACTION_TIMES
-    )
+    if state.actions or state.action_times:
+        done: dict[str, set[int]] = {}
+        for k, v in state.actions.items():
+            done.setdefault(k, set()).add(to_us(v))
+        for k, vs in state.action_times.items():
+            done.setdefault(k, set()).update(to_us(v) for v in vs)
+        values.append({k: tuple(sorted(v)) for k, v in done.items()})
+    else:
+        values.append(_NO_ACTION_TIMES)
     values.append(
         tuple(
             (p.reason, to_us(p.start), None if p.end is None else to_us(p.end))
@@ -91,11 +116,18 @@ def compute_facts(state: SlaState) -> tuple[Any, ...]:
     # what selects the rules, and the risk counts (read column-wise by the batch evaluation)
     values.append((state.kind, state.stage, state.grade))
     values += (state.unanswered, state.objections, state.needs_changes)
+    values.append(None if state.timezone is None else ZoneInfo(state.timezone))
     return tuple(values)
 
 
 def _frozen(value: Mapping[str, datetime]) -> FrozenDict:
     return value if isinstance(value, FrozenDict) else FrozenDict(value)
+
+
+def _frozen_times(value: Mapping[str, Iterable[datetime]]) -> FrozenDict:
+    if isinstance(value, FrozenDict):
+        return value
+    return FrozenDict({k: tuple(v) for k, v in value.items()})
 
 
 def _check(state: SlaState) -> None:
@@ -108,6 +140,15 @@ def _check(state: SlaState) -> None:
             require_aware(value, name)
         except ValidationError as exc:
             problems.extend(exc.problems)
+    for name, times in state.action_times.items():
+        for j, value in enumerate(times):
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                try:
+                    require_aware(value, "action_times")
+                except ValidationError as exc:
+                    problems.extend(
+                        attrs.evolve(p, path=("action_times", name, j)) for p in exc.problems
+                    )
     for i, pause in enumerate(state.pauses):
         for part in ("start", "end"):
             value = getattr(pause, part)
@@ -120,6 +161,18 @@ def _check(state: SlaState) -> None:
         if pause.end is not None and pause.end < pause.start:
             problems.append(
                 Problem(("pauses", i, "end"), "cannot be before start", pause.end, "before_start")
+            )
+    if state.timezone is not None:
+        try:
+            ZoneInfo(state.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            problems.append(
+                Problem(
+                    ("timezone",),
+                    "unknown IANA time zone; expected e.g. 'Asia/Shanghai'",
+                    state.timezone,
+                    "unknown_timezone",
+                )
             )
     for name in ("unanswered", "objections", "needs_changes"):
         if getattr(state, name) < 0:
@@ -136,9 +189,13 @@ class SlaState:
 
     All instants are timezone-aware. ``kind`` is ``"lead"``, ``"opportunity"`` or ``"account"``.
     ``unanswered`` counts the latest contacts in a row with no reply. ``actions`` maps named actions
-    done (``"needs_analysis"``, ``"survey"``, stage SOP action ids) to when they were last done.
+    done (``"needs_analysis"``, ``"survey"``, stage SOP action ids) to when they were last done;
+    ``action_times`` to every instant they were done (:func:`state_from_records` fills both). A
+    rule on an action is met by its first doing at or after the clock's start.
     ``pauses`` hold pause intervals (e.g. reason ``"waiting_on_customer"``). ``closed_at`` is set
-    when the lead/opportunity is closed (won, lost, converted, disqualified).
+    when the lead/opportunity is closed (won, lost, converted, disqualified). ``timezone``: the
+    IANA zone of the owner's day (:func:`pipeline_core.sla.zone_of`; ``None``: the policy
+    calendar's): calendar-time durations of whole days and recurrences count its local days.
     """
 
     subject_id: str
@@ -165,10 +222,14 @@ class SlaState:
     plan_due_at: datetime | None = None
     plan_confirmed_at: datetime | None = None
     actions: Mapping[str, datetime] = attrs.field(default=_NO_ACTIONS, converter=_frozen)
+    action_times: Mapping[str, tuple[datetime, ...]] = attrs.field(
+        default=_NO_ACTIONS, converter=_frozen_times
+    )
     won_at: datetime | None = None
     contract_end_at: datetime | None = None
     closed_at: datetime | None = None
     pauses: tuple[Pause, ...] = ()
+    timezone: str | None = None
     _facts: Any = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -183,6 +244,46 @@ class SlaState:
     def evolve(self, **changes: Any) -> SlaState:
         """A copy with ``changes`` applied (validated)."""
         return attrs.evolve(self, **changes)
+
+
+@attrs.frozen
+class Evidence:
+    """Which activities count as doing a named action (a stage SOP action, a policy action).
+
+    ``kinds``: the activity kinds that count (empty: any kind). ``reached``: only when the
+    customer was reached (the activity has ``replied=True`` or a recorded ``outcome``).
+    """
+
+    kinds: frozenset[ActivityKind] = frozenset()
+    reached: bool = False
+
+    def __call__(self, activity: Activity) -> bool:
+        """Whether ``activity`` counts as doing the action."""
+        if self.kinds and activity.kind not in self.kinds:
+            return False
+        return not self.reached or activity.replied or activity.outcome is not None
+
+
+_VISITING: Final = frozenset({ActivityKind.VISIT, ActivityKind.CALL, ActivityKind.MEETING})
+
+ACTION_EVIDENCE: Final[Mapping[str, Evidence]] = FrozenDict(
+    {
+        # the first phone call: any call, as the first_call target reads it
+        "first_call": Evidence(frozenset({ActivityKind.CALL})),
+        # a first touch, a response to a lead, a chase after no reply: any follow-up activity
+        "first_touch": Evidence(),
+        "respond": Evidence(),
+        "chase_reply": Evidence(),
+        # a revisit (weekly, first care, satisfaction): a visit, call or meeting that reached
+        # the customer
+        "weekly_revisit": Evidence(_VISITING, reached=True),
+        "first_revisit": Evidence(_VISITING, reached=True),
+        "satisfaction_revisit": Evidence(_VISITING, reached=True),
+    }
+)
+"""The actions an activity does by its kind and outcome, without an ``action:<id>`` tag (the
+stage SOP actions of :mod:`pipeline_core.stages.templates` and the default policy). Deliverables
+(``needs_analysis``, ``survey``, ``renewal``, a quote) need the explicit tag."""
 
 
 def state_from_records(
@@ -202,15 +303,34 @@ def state_from_records(
     objection_tag: str = "objection",
     needs_change_tag: str = "needs_changed",
     action_tag_prefix: str = "action:",
+    pipeline: StageKinds | None = None,
+    events: Iterable[StageEvent] | None = None,
+    evidence: Mapping[str, Evidence] = ACTION_EVIDENCE,
+    timezone: str | None = None,
 ) -> SlaState:
     """Summarise a record and its activities into an :class:`SlaState`.
 
     Reads from the activities: first touch (any kind), first call, last contact, last reply
     (``replied=True``), the unanswered streak (contacts since the last reply), objections (activities
     tagged ``objection_tag`` or with outcome ``averse``), changes of needs (tagged
-    ``needs_change_tag``) and named actions (tags ``"action:<id>"``, e.g. ``action:needs_analysis``).
-    A pause tag on the record (``waiting_on_customer``) is an ongoing pause since ``paused_since``,
-    or else since the latest of the last contact, the stage entry and the creation.
+    ``needs_change_tag``) and named actions: tags ``"action:<id>"`` (e.g.
+    ``action:needs_analysis``), and the actions an activity does by its kind and outcome
+    (``evidence``, default :data:`ACTION_EVIDENCE`: a visit that reached the customer is a
+    ``weekly_revisit``). A pause tag on the record (``waiting_on_customer``) is an ongoing pause
+    since ``paused_since``, or else since the latest of the last contact, the stage entry and the
+    creation.
+
+    **Won** (after-sale rules) is decided by the stage's kind (:mod:`pipeline_core.facts`), never
+    by ``won_reason``: with ``events`` (the deal's stage history) and ``pipeline``, the win instant
+    is the won stage event's (:func:`pipeline_core.facts.win_instant`); with ``pipeline`` alone, a
+    deal in a won stage was won at its ``closed_at`` (the first entry into a closed stage, as
+    ``Pipeline.move`` sets it). Without ``pipeline`` the template named by the deal's
+    ``pipeline`` is used; an explicit ``won_at`` wins over all of these.
+
+    ``timezone``: the zone of the owner's day (:func:`pipeline_core.sla.zone_of`).
+
+    **Grade clock**: ``grade_at`` defaults to the lead's ``graded_at`` (the instant of the last
+    grade change), else its creation.
     """
     acts = sorted(activities, key=lambda a: a.at)
     first_touch = acts[0].at if acts else None
@@ -223,6 +343,7 @@ def state_from_records(
     needs_changes = 0
     last_needs_change = None
     actions: dict[str, datetime] = {}
+    action_times: dict[str, list[datetime]] = {}
     for a in acts:
         if a.replied:
             last_reply = a.at
@@ -235,9 +356,13 @@ def state_from_records(
         if needs_change_tag in a.tags:
             needs_changes += 1
             last_needs_change = a.at
-        for tag in a.tags:
-            if tag.startswith(action_tag_prefix):
-                actions[tag[len(action_tag_prefix) :]] = a.at
+        done = {
+            tag[len(action_tag_prefix) :] for tag in a.tags if tag.startswith(action_tag_prefix)
+        }
+        done.update(name for name, counts in evidence.items() if counts(a))
+        for name in done:
+            actions[name] = a.at
+            action_times.setdefault(name, []).append(a.at)
     kind = (
         "lead"
         if isinstance(subject, Lead)
@@ -251,12 +376,14 @@ def state_from_records(
     source = subject.source
     if isinstance(subject, Opportunity):
         stage, stage_entered, closed_at = subject.stage, subject.stage_entered_at, subject.closed_at
-        if won_at is None and subject.won_reason is not None:
-            won_at = subject.closed_at
+        if won_at is None:
+            won_at = _won_at(subject, pipeline, events)
     elif isinstance(subject, Lead):
         stage = subject.status.value
         if subject.status.value in ("converted", "disqualified"):
             closed_at = last_contact or subject.created_at
+        if grade_at is None and grade is not None:
+            grade_at = subject.graded_at
     elif isinstance(subject, Account) and won_at is None:
         won_at = subject.customer_since
     pauses: tuple[Pause, ...] = ()
@@ -291,8 +418,38 @@ def state_from_records(
         plan_due_at=plan_due_at,
         plan_confirmed_at=plan_confirmed_at,
         actions=actions,
+        action_times={k: tuple(v) for k, v in action_times.items()},
         won_at=won_at,
         contract_end_at=contract_end_at,
         closed_at=closed_at,
         pauses=pauses,
+        timezone=timezone,
     )
+
+
+def _won_at(
+    deal: Opportunity, pipeline: StageKinds | None, events: Iterable[StageEvent] | None
+) -> datetime | None:
+    """The win instant of ``deal`` by its stage's kind (see :func:`state_from_records`)."""
+    stages = pipeline if pipeline is not None else _template(deal.pipeline)
+    if stages is None:
+        return None
+    if events is not None:
+        mine = [e for e in events if e.opportunity_id == deal.id]
+        if mine:
+            return facts.win_instant(mine, stages)
+    return deal.closed_at if facts.is_won_stage(deal.stage, stages) else None
+
+
+@functools.lru_cache(maxsize=64)
+def _template(name: str | None) -> StageKinds | None:
+    """The ready-made pipeline called ``name``, or ``None`` (cached: templates are immutable)."""
+    if name is None:
+        return None
+    from pipeline_core.errors import NotFoundError
+    from pipeline_core.stages import templates  # the stage layer, only when needed
+
+    try:
+        return templates.get(name)
+    except NotFoundError:
+        return None
