@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_core.errors import ValidationError
-from pipeline_core.records import Opportunity
+from pipeline_core.records import Account, Opportunity
 from pipeline_core.storage.frames import opportunities_frame
 from pipeline_core.storage.postgres import _whole_second_offset
 
@@ -222,3 +222,64 @@ def test_whole_second_offset_keeps_the_instant(wall: datetime, offset_us: int) -
     assert offset is not None and offset.microseconds == 0
     # the offset moved by less than one second
     assert abs(offset - timedelta(microseconds=offset_us)) < timedelta(seconds=1)
+
+
+# Ids that a linguistic collation (en_US, ICU "en") orders differently from code points:
+# upper case before lower case, punctuation and digits by code point, CJK after Latin.
+COLLATION_SENSITIVE_IDS = ["B-2", "a", "a-b", "a_b", "ab", "A", "b", "Z9", "z10", "z9", "é", "北京"]
+
+
+def _ids_in_store_order(store: Any) -> tuple[list[str], list[str]]:
+    store.accounts.bulk_add(
+        Account(id=i, name=f"Account {i}", created_at=T0) for i in COLLATION_SENSITIVE_IDS
+    )
+    every = [a.id for a in store.accounts.all()]
+    paged: list[str] = []
+    after: str | None = None
+    while page := [a.id for a in store.accounts.all(after=after, limit=5)]:
+        paged += page
+        after = page[-1]
+    return every, paged
+
+
+def test_ids_sort_by_code_point_on_every_adapter(store: Any) -> None:
+    every, paged = _ids_in_store_order(store)
+    # Python's sorted() compares code points: "A" (65) < "B" (66) < "Z" < "a" (97) ...
+    assert every == paged == sorted(COLLATION_SENSITIVE_IDS)
+    assert every[:3] == ["A", "B-2", "Z9"]
+
+
+@pytest.mark.postgres
+def test_ids_sort_by_code_point_in_a_database_with_a_linguistic_collation(
+    pg_session: tuple[str, str],
+) -> None:
+    import uuid
+
+    import psycopg
+
+    from pipeline_core.storage import PostgresStore
+
+    url, _ = pg_session
+    name = f"pc_icu_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect(url, autocommit=True)
+    try:
+        admin.execute(
+            f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+            "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        )
+    except psycopg.Error as exc:
+        admin.close()
+        pytest.skip(f"cannot create a database with an ICU collation here: {exc}")
+    try:
+        icu_url = psycopg.conninfo.make_conninfo(url, dbname=name)
+        with psycopg.connect(icu_url) as probe:  # the database really orders linguistically
+            row = probe.execute(
+                "SELECT string_agg(x, ' ' ORDER BY x) FROM (VALUES ('a'), ('B')) v(x)"
+            ).fetchone()
+            assert row is not None and row[0] == "a B"
+        with PostgresStore(icu_url) as store:
+            every, paged = _ids_in_store_order(store)
+        assert every == paged == sorted(COLLATION_SENSITIVE_IDS)
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()

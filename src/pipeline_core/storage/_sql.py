@@ -25,7 +25,7 @@ from pipeline_core.storage._base import (
     serialising,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest schema version; stores are migrated to it when opened."""
 
 STREAM_BATCH = 2_000
@@ -125,7 +125,22 @@ def schema_v2(d: Dialect) -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: schema_v1, 2: schema_v2}
+def schema_v3(d: Dialect) -> list[str]:
+    """Version 3: record ids compare and sort by code point on PostgreSQL too (``COLLATE "C"``),
+    as on SQLite and in memory. The database's collation (``en_US.UTF-8`` in many installations)
+    would order ``"B"`` after ``"a"`` and ``"a-b"`` before ``"ab"``, so ``all()`` and its
+    ``after=`` pages would differ between adapters. Nothing to do on SQLite (BINARY)."""
+    if d.name != "postgres":
+        return []
+    out = []
+    for t in TABLES:
+        out.append(f'ALTER TABLE {t.name} ALTER COLUMN id TYPE TEXT COLLATE "C"')
+        if t.tags:
+            out.append(f'ALTER TABLE {t.name}_tags ALTER COLUMN id TYPE TEXT COLLATE "C"')
+    return out
+
+
+MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: schema_v1, 2: schema_v2, 3: schema_v3}
 """Schema version -> the statements that bring the previous version to it."""
 
 
