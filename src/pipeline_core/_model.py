@@ -33,6 +33,7 @@ from pydantic_core import PydanticCustomError, TzInfo, core_schema
 from typing_extensions import TypedDict
 
 from pipeline_core._currencies import MINOR_UNITS
+from pipeline_core._interrupts import reraise_interrupt
 from pipeline_core.errors import Problem, ValidationError
 
 __all__ = [
@@ -196,15 +197,31 @@ def _known_currency(value: str) -> str:
 
 
 def as_fixed_offset(value: datetime) -> datetime:
-    """``value`` with its named zone replaced by the fixed UTC offset in force at that instant."""
+    """``value`` with its named zone replaced by the fixed UTC offset in force at that instant.
+
+    An offset that is not a whole number of minutes (a named zone's local mean time before
+    standard time, e.g. ``Asia/Kolkata`` before 1906 is +05:53:28, or a ``timezone`` built with
+    seconds) becomes UTC, the same instant: ISO 8601 offsets have minutes only, and JSON would
+    otherwise drop the seconds and move the instant."""
     # A timestamp is an instant plus the UTC offset it was observed with. A named zone
     # (ZoneInfo) becomes its fixed offset at that instant, so the ISO 8601 round trip is exact and
     # equality never depends on DST folds.
     tz = value.tzinfo
-    if type(tz) is timezone or type(tz) is TzInfo:
+    if type(tz) is TzInfo:  # parsed from ISO 8601 text: whole minutes
         return value
     offset = value.utcoffset()
     assert offset is not None  # AwareDatetime ran first
+    if offset.seconds % 60 or offset.microseconds:
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise PydanticCustomError(
+                "datetime_range",
+                "the instant {value} is outside the years 1-9999 in UTC",
+                {"value": value.isoformat()},
+            ) from None
+    if type(tz) is timezone:
+        return value
     return value.replace(tzinfo=timezone(offset), fold=0)
 
 
@@ -503,7 +520,11 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible plain data: datetimes as ISO 8601 strings, amounts as decimal strings."""
-        return _adapter(type(self)).dump_python(self, mode="json")  # type: ignore[no-any-return]
+        try:
+            return _adapter(type(self)).dump_python(self, mode="json")  # type: ignore[no-any-return]
+        except pydantic_core.PydanticSerializationError as exc:
+            reraise_interrupt(exc)  # Ctrl-C during serialisation comes through as itself
+            raise
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:

@@ -20,12 +20,16 @@ __all__ = [
     "ConcurrencyError",
     "ConfigError",
     "CurrencyMismatchError",
+    "DeadlockError",
     "DuplicateError",
+    "LockTimeoutError",
     "NotFoundError",
     "PermissionDeniedError",
     "PipelineCoreError",
     "Problem",
+    "SerializationError",
     "StorageError",
+    "TransactionAbortedError",
     "TransitionError",
     "ValidationError",
 ]
@@ -180,12 +184,21 @@ class NotFoundError(PipelineCoreError, KeyError):
 
 
 class ConcurrencyError(PipelineCoreError):
-    """A record was saved from a stale version: someone else changed it first. Nothing was written."""
+    """A write lost a race with another writer; nothing of it was written. Retryable: reload what
+    you read and try again (``retryable`` is ``True`` on this class and every subclass).
+
+    Raised as is for a save from a stale version (``kind``, ``key``, ``expected`` and ``actual``
+    versions set); the subclasses :class:`DeadlockError`, :class:`SerializationError` and
+    :class:`LockTimeoutError` name a conflict the database reported (``kind`` and ``key`` are
+    ``None`` there). Inside a unit of work, retry the whole unit: the database has rolled back
+    what it had done."""
+
+    retryable: bool = True
 
     def __init__(
         self, kind: str, key: object, *, expected: int | None = None, actual: int | None = None
     ) -> None:
-        self.kind = kind
+        self.kind: str | None = kind
         self.key = key
         self.expected = expected
         self.actual = actual
@@ -193,6 +206,33 @@ class ConcurrencyError(PipelineCoreError):
         if expected is not None or actual is not None:
             detail = f" (saved from version {expected}, stored version is {actual})"
         super().__init__(f"{kind} {key!r} was changed concurrently{detail}; reload and retry")
+
+
+class _DatabaseConflict(ConcurrencyError):
+    """A conflict the database itself reported; ``sqlstate`` is its code when it has one."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        self.kind = None
+        self.key = None
+        self.expected = None
+        self.actual = None
+        self.sqlstate = sqlstate
+        PipelineCoreError.__init__(self, message)
+
+
+class DeadlockError(_DatabaseConflict):
+    """The database broke a deadlock by aborting this transaction (PostgreSQL SQLSTATE
+    ``40P01``). Retryable: run the unit of work again."""
+
+
+class SerializationError(_DatabaseConflict):
+    """The database could not serialise this transaction with a concurrent one (PostgreSQL
+    SQLSTATE ``40001``). Retryable: run the unit of work again."""
+
+
+class LockTimeoutError(_DatabaseConflict):
+    """Another writer held a lock longer than the store's timeout (SQLite ``SQLITE_BUSY`` /
+    ``SQLITE_LOCKED``, PostgreSQL SQLSTATE ``55P03``). Retryable: try again later."""
 
 
 class DuplicateError(PipelineCoreError, ValueError):
@@ -205,3 +245,10 @@ class PermissionDeniedError(PipelineCoreError, PermissionError):
 
 class StorageError(PipelineCoreError):
     """The storage backend failed (connection, disk, constraint); the driver error is the cause."""
+
+
+class TransactionAbortedError(StorageError):
+    """The database abandoned the transaction of a unit of work (after a full disk, say): nothing
+    of the unit was stored and it cannot go on. Raised by every later write in the unit and when
+    the unit ends; the error that aborted it is the ``__cause__``. Leave the unit of work and start
+    again."""

@@ -200,7 +200,7 @@ def test_sqlite_v1_store_migrates_to_event_seq_and_merged_into(tmp_path: Path) -
     conn.commit()
     conn.close()
     with SQLiteStore(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3  # v3 changes nothing on SQLite
         rows = store.connection.execute(
             "SELECT id, merged_into FROM opportunities ORDER BY id"
         ).fetchall()
@@ -238,12 +238,19 @@ def test_postgres_v1_store_migrates_to_event_seq_and_merged_into(
                 (opp.id, opp.version, opp.name, opp.stage, json.dumps(opp.to_dict())),
             )
         with PostgresStore(url, schema=schema) as store:
-            assert store.schema_version == 2
+            assert store.schema_version == 3
             rows = store.connection.execute(
                 "SELECT id, merged_into FROM opportunities ORDER BY id"
             ).fetchall()
             assert rows == [("opp-1", None), ("opp-2", "opp-1")]
             assert [o.id for o in store.opportunities.all()] == ["opp-1", "opp-2"]
+            # v3: ids compare by code point, whatever the database's collation
+            collations = store.connection.execute(
+                "SELECT DISTINCT collation_name FROM information_schema.columns "
+                "WHERE table_schema = %s AND column_name = 'id'",
+                (schema,),
+            ).fetchall()
+            assert collations == [("C",)]
     finally:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         conn.close()

@@ -7,8 +7,9 @@ the console script does):
 - ``1``: failure: the command could not do its work (a storage error, a file that cannot be
   written, an unexpected error);
 - ``2``: bad input: a usage error, an invalid file, record, definition or option value. The
-  message names every problem and its field.
-- ``3``: ``check`` only: stored values the current input rules refuse were found (and listed).
+  message names every problem and its field;
+- ``3``: ``check`` only: stored values the current input rules refuse were found (and listed);
+- ``130``: interrupted by Ctrl-C (no traceback).
 
 Errors print the typed error's message on stderr (no traceback); with ``--json`` an error
 document ``{"error": {...}}`` is printed on stdout as well.
@@ -23,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from pipeline_core._interrupts import reraise_interrupt
 from pipeline_core._version import __version__
 from pipeline_core.cli._common import (
     EXIT_BAD_INPUT,
@@ -42,7 +44,17 @@ from pipeline_core.errors import (
     ValidationError,
 )
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "build_parser", "main"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "build_parser",
+    "main",
+]
+
+EXIT_INTERRUPTED = 130
+"""Exit code after Ctrl-C: 128 + SIGINT (2), as shells report it."""
 
 _EPILOG = """\
 commands:
@@ -73,6 +85,7 @@ exit codes:
   1  failure: the command could not do its work (storage error, unwritable file, unexpected error)
   2  bad input: usage error, invalid file, record, definition or option; every problem is listed
   3  check: the store holds values the current input rules refuse (listed; nothing changed)
+  130 interrupted (Ctrl-C)
 """
 
 
@@ -126,7 +139,19 @@ def _report(args: argparse.Namespace, exc: BaseException, code: int, prefix: str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+
+    Ctrl-C (``KeyboardInterrupt``) at any point returns ``130`` (128 + SIGINT) after one line on
+    stderr, without a traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError, KeyboardInterrupt):
+            print("pipeline-core: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -153,6 +178,7 @@ def _run(handler: Any, args: argparse.Namespace) -> int:
     except PipelineCoreError as exc:
         return _report(args, exc, EXIT_FAILURE)
     except ValueError as exc:  # the library's plain ValueErrors are about the input too
+        reraise_interrupt(exc)  # a Ctrl-C that pydantic wrapped is still a Ctrl-C
         return _report(args, exc, EXIT_BAD_INPUT)
     except BrokenPipeError:  # `pipeline-core ... | head`: the reader left; say nothing more
         with contextlib.suppress(OSError):

@@ -17,10 +17,18 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import pydantic
+import pydantic_core
 
+from pipeline_core._interrupts import reraise_interrupt
 from pipeline_core._model import Record
 from pipeline_core.clock import require_aware
-from pipeline_core.errors import NotFoundError, StorageError, ValidationError
+from pipeline_core.errors import (
+    NotFoundError,
+    Problem,
+    StorageError,
+    TransactionAbortedError,
+    ValidationError,
+)
 from pipeline_core.records import (
     Account,
     Activity,
@@ -327,7 +335,20 @@ def adapter(cls: type[Record]) -> pydantic.TypeAdapter[Any]:
 
 def dump_doc(record: Record) -> str:
     """The record's ``to_dict()`` as compact JSON text."""
-    return adapter(type(record)).dump_json(record).decode()
+    with serialising(type(record).__name__):
+        return adapter(type(record)).dump_json(record).decode()
+
+
+@contextmanager
+def serialising(what: str) -> Iterator[None]:
+    """Around code turning records into JSON for a store: a ``KeyboardInterrupt`` or
+    ``SystemExit`` that pydantic wrapped comes through as itself; any other serialisation failure
+    becomes a :class:`~pipeline_core.errors.StorageError` naming ``what`` (a record kind)."""
+    try:
+        yield
+    except pydantic_core.PydanticSerializationError as exc:
+        reraise_interrupt(exc)
+        raise StorageError(f"a {what} cannot be written as JSON: {exc}") from exc
 
 
 def load_doc(cls: type[R], doc: str | bytes) -> R:
@@ -391,6 +412,9 @@ class Backend(abc.ABC):
         self.lock = threading.RLock()
         self.depth = 0
         self.closed = False
+        self.aborted: BaseException | None = None
+        """The error after which the database abandoned the open transaction (``None``: it
+        is usable). Set inside a unit of work; cleared when the outermost level ends."""
 
     # transactions ----------------------------------------------------------------------------
 
@@ -412,33 +436,95 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def _rollback_to(self, name: str) -> None: ...
 
+    def _transaction_state(self) -> Literal["ok", "failed", "gone"]:
+        """The open transaction as the database sees it: ``"ok"``; ``"failed"`` (a statement
+        failed outside any savepoint: PostgreSQL will only roll it back); ``"gone"`` (the
+        database rolled it back on its own, e.g. SQLite after ``SQLITE_FULL``)."""
+        return "ok"
+
+    def _last_error(self) -> BaseException | None:
+        """The last error the database reported (the cause of a ``"failed"`` transaction)."""
+        return None
+
+    def _check_usable(self) -> None:
+        """Inside a unit of work: raise TransactionAbortedError if the database abandoned it."""
+        if self.aborted is None and self._transaction_state() != "ok":
+            self.aborted = self._last_error() or StorageError("a statement failed")
+        if self.aborted is not None:
+            raise _abandoned(self.aborted) from self.aborted
+
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        """A transaction, or a savepoint inside the current one: all or nothing."""
+        """A transaction, or a savepoint inside the current one: all or nothing.
+
+        When the database abandons the transaction under a savepoint (SQLite rolls everything
+        back after ``SQLITE_FULL``; PostgreSQL refuses all but a rollback after a statement
+        failed outside a savepoint), the original error comes through, and every later write of
+        the unit, and its end, raise :class:`~pipeline_core.errors.TransactionAbortedError`:
+        nothing is autocommitted and the unit stores nothing."""
         with self.lock:
             if self.closed:
                 raise StorageError("the store is closed")
             depth = self.depth
             name = f"pc_sp{depth}"
             if depth == 0:
+                self.aborted = None
                 self._begin()
             else:
+                self._check_usable()
                 self._savepoint(name)
             self.depth = depth + 1
             try:
                 yield
-            except BaseException:
+            except BaseException as exc:
                 self.depth = depth
-                if depth == 0:
-                    self._rollback()
-                else:
-                    self._rollback_to(name)
+                self._undo(depth, name, exc)
                 raise
             self.depth = depth
-            if depth == 0:
-                self._commit()
-            else:
+            if depth > 0:
+                self._check_usable()
                 self._release(name)
+                return
+            state = self._transaction_state()
+            if self.aborted is None and state == "ok":
+                try:
+                    self._commit()
+                except BaseException as exc:  # e.g. SQLite: a failed COMMIT leaves it open
+                    self._undo(0, name, exc)
+                    raise
+                return
+            # The database abandoned the transaction: roll back what is left, never commit
+            # (PostgreSQL would answer a COMMIT with a silent ROLLBACK).
+            cause = self.aborted or self._last_error() or StorageError("a statement failed")
+            self.aborted = None
+            error = _abandoned(cause)
+            if state != "gone":
+                try:
+                    self._rollback()
+                except Exception as failure:
+                    error.add_note(f"rolling the transaction back also failed: {failure}")
+            raise error from cause
+
+    def _undo(self, depth: int, name: str, exc: BaseException) -> None:
+        """Undo the level that raised ``exc`` without hiding ``exc``: a failure to roll back is
+        added to it as a note (and leaves an inner level's unit of work abandoned)."""
+        if depth == 0:
+            self.aborted = None
+            try:
+                self._rollback()
+            except Exception as failure:  # the original error matters more
+                exc.add_note(f"rolling the transaction back also failed: {failure}")
+            return
+        if self.aborted is not None:
+            return
+        if self._transaction_state() == "gone":
+            self.aborted = exc
+            return
+        try:
+            self._rollback_to(name)
+        except Exception as failure:
+            exc.add_note(f"rolling back to the savepoint also failed: {failure}")
+            self.aborted = exc
 
     # primitives ------------------------------------------------------------------------------
 
@@ -473,23 +559,57 @@ class Backend(abc.ABC):
         """Release resources."""
 
 
+def _abandoned(cause: BaseException) -> TransactionAbortedError:
+    return TransactionAbortedError(
+        f"the database abandoned this unit of work after: {cause}; nothing of it was stored "
+        "and it cannot go on: leave the unit of work and start again"
+    )
+
+
 def check_ts(value: datetime, field: str) -> datetime:
     """Refuse naive timestamps in query arguments."""
     return require_aware(value, field)
 
 
+def _refuse(field: str, message: str, value: Any, code: str) -> ValidationError:
+    return ValidationError(field, [Problem((field,), message, value, code)])
+
+
 def check_batch(batch_size: int) -> int:
-    """A positive batch size."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    """A positive batch size (an ``int``); ValidationError otherwise."""
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise _refuse("batch_size", "must be a whole number of at least 1", batch_size, "batch")
     return batch_size
 
 
 def check_limit(limit: int | None) -> int | None:
-    """``None`` or a non-negative limit."""
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+    """``None`` or a non-negative ``int``; ValidationError otherwise."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise _refuse("limit", "must be a whole number >= 0, or None", limit, "limit")
     return limit
+
+
+def check_key(value: Any, field: str) -> str:
+    """A text lookup argument (an id, owner, tag ...), checked the same way for every adapter:
+    valid Unicode text (``str``, no lone surrogates, which no record holds) without the NUL
+    character (which PostgreSQL cannot hold). ValidationError naming ``field`` otherwise."""
+    if not isinstance(value, str):
+        raise _refuse(field, "a lookup key must be text", value, "string_type")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _refuse(
+                field, "a lookup key must be valid Unicode text (no lone surrogates)", value, "text"
+            ) from None
+    if "\x00" in value:
+        raise _refuse(
+            field,
+            "a lookup key cannot contain the NUL character (\\x00), which PostgreSQL cannot store",
+            value,
+            "nul_character",
+        )
+    return value
 
 
 def batched(items: Iterable[R], size: int) -> Iterator[list[R]]:
@@ -527,12 +647,13 @@ class _Collection(Generic[R]):
         return found
 
     def find(self, id: str) -> R | None:
-        """The stored record, or ``None``."""
-        return self._b.get(self._t, id)  # type: ignore[return-value]
+        """The stored record, or ``None``. ValidationError if ``id`` is not text or holds NUL
+        (the same on every adapter)."""
+        return self._b.get(self._t, check_key(id, "id"))  # type: ignore[return-value]
 
     def all(self, *, after: str | None = None, limit: int | None = None) -> Iterator[R]:
         """Every record in id order, streamed; ``after`` = the last id of the previous page."""
-        return self._q((), (), limit, after=None if after is None else (after,))
+        return self._q((), (), limit, after=None if after is None else (check_key(after, "after"),))
 
     def count(self) -> int:
         """How many records are stored."""
@@ -546,6 +667,9 @@ class _Collection(Generic[R]):
         *,
         after: tuple[Any, ...] | None = None,
     ) -> Iterator[R]:
+        for c in where:
+            if c.op in ("=", "tag", "in_any"):
+                check_key(c.value, c.column or ("tag" if c.op == "tag" else "subject_id"))
         query = Query(self._t, where, order, after, check_limit(limit))
         return self._b.stream(query)  # type: ignore[return-value]
 

@@ -22,9 +22,10 @@ from pipeline_core.storage._base import (
     Table,
     adapter,
     load_doc,
+    serialising,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The newest schema version; stores are migrated to it when opened."""
 
 STREAM_BATCH = 2_000
@@ -42,6 +43,8 @@ class Dialect:
     types: dict[str, str]
     doc_type: str
     doc_select: str  # expression reading the doc column back as text
+    ts_key: str = '"{c}"'  # a timestamp sort column as read for the keyset (from the row)
+    ts_key_param: str = "{p}"  # ... and as compared with that value on the next page
 
 
 SQLITE = Dialect(
@@ -71,6 +74,10 @@ POSTGRES = Dialect(
     },
     "JSON",  # json keeps the text as written (jsonb would turn 1e300 into an integer)
     "doc::text",
+    # As text: psycopg cannot load instants before year 1 UTC (0001-01-01T00:00+14:00). Named
+    # apart from the column, so that ORDER BY "{c}" still sorts (and uses indexes) by instant.
+    '"{c}"::text AS "{c}_key"',
+    "{p}::timestamptz",
 )
 
 
@@ -118,7 +125,22 @@ def schema_v2(d: Dialect) -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: schema_v1, 2: schema_v2}
+def schema_v3(d: Dialect) -> list[str]:
+    """Version 3: record ids compare and sort by code point on PostgreSQL too (``COLLATE "C"``),
+    as on SQLite and in memory. The database's collation (``en_US.UTF-8`` in many installations)
+    would order ``"B"`` after ``"a"`` and ``"a-b"`` before ``"ab"``, so ``all()`` and its
+    ``after=`` pages would differ between adapters. Nothing to do on SQLite (BINARY)."""
+    if d.name != "postgres":
+        return []
+    out = []
+    for t in TABLES:
+        out.append(f'ALTER TABLE {t.name} ALTER COLUMN id TYPE TEXT COLLATE "C"')
+        if t.tags:
+            out.append(f'ALTER TABLE {t.name}_tags ALTER COLUMN id TYPE TEXT COLLATE "C"')
+    return out
+
+
+MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: schema_v1, 2: schema_v2, 3: schema_v3}
 """Schema version -> the statements that bring the previous version to it."""
 
 
@@ -192,6 +214,28 @@ class SqlBackend(Backend):
         """Run one statement for many rows."""
 
     @abc.abstractmethod
+    def translate_error(self, exc: Exception) -> Exception:
+        """The pipeline_core error for a driver error (and remember it as the last error)."""
+
+    driver_errors: tuple[type[Exception], ...] = ()
+    """The driver's error classes, translated by :meth:`translate_error`."""
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run a query and read every row. Errors raised while rows are read (a value the driver
+        cannot load, a lock met half-way) are translated too."""
+        try:
+            return self.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+        except self.driver_errors as exc:
+            raise self.translate_error(exc) from exc
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run a query and read its first row (``None`` if none), errors translated."""
+        try:
+            return self.execute(sql, params).fetchone()
+        except self.driver_errors as exc:
+            raise self.translate_error(exc) from exc
+
+    @abc.abstractmethod
     def is_unique_violation(self, exc: BaseException) -> bool:
         """Whether a driver error is a primary-key conflict."""
 
@@ -203,7 +247,8 @@ class SqlBackend(Backend):
         """Insert the rows of ``records``, built as they are sent (PostgreSQL overrides this
         with COPY, so building rows overlaps with the server's work)."""
         row = self.row_of[table.name]
-        self.executemany(self.statements[table.name].insert, map(row, records))
+        with serialising(table.kind):
+            self.executemany(self.statements[table.name].insert, map(row, records))
 
     # transactions ----------------------------------------------------------------------------
 
@@ -221,7 +266,8 @@ class SqlBackend(Backend):
 
     def row(self, table: Table, record: Record) -> tuple[Any, ...]:
         """The table row of a record: id, version, query columns, JSON document."""
-        return self.row_of[table.name](record)
+        with serialising(table.kind):
+            return self.row_of[table.name](record)
 
     def _tag_rows(self, records: Sequence[Record]) -> list[tuple[str, str]]:
         return [(r.id, tag) for r in records for tag in r.tags]  # type: ignore[attr-defined]
@@ -230,7 +276,7 @@ class SqlBackend(Backend):
 
     def get(self, table: Table, id: str) -> Record | None:
         with self.lock:
-            row = self.execute(self.statements[table.name].get, (id,)).fetchone()
+            row = self.fetchone(self.statements[table.name].get, (id,))
         return None if row is None else load_doc(table.cls, row[0])
 
     def _existing(self, table: Table, ids: Sequence[str]) -> dict[str, Record]:
@@ -243,7 +289,7 @@ class SqlBackend(Backend):
                 f"SELECT id, {st.doc_select} FROM {table.name} "
                 f"WHERE id IN ({', '.join([p] * len(chunk))})"
             )
-            for id, doc in self.execute(sql, chunk).fetchall():
+            for id, doc in self.fetchall(sql, chunk):
                 found[id] = load_doc(table.cls, doc)
         return found
 
@@ -276,7 +322,7 @@ class SqlBackend(Backend):
         row = self.row(table, record)
         cur = self.execute(st.update, (*row[1:], id, expected))
         if cur.rowcount != 1:
-            found = self.execute(st.version_of, (id,)).fetchone()
+            found = self.fetchone(st.version_of, (id,))
             if found is None:
                 raise NotFoundError(table.kind, id)
             raise ConcurrencyError(table.kind, id, expected=expected, actual=found[0])
@@ -354,8 +400,15 @@ class SqlBackend(Backend):
         where, params = self._where(query)
         key_cols = ", ".join(f'"{c}"' for c in query.sort_key)
         p = self.dialect.param
-        keyset = f"({key_cols}) > ({', '.join([p] * len(query.sort_key))})"
-        select = f"SELECT {key_cols}, {self.statements[t.name].doc_select} FROM {t.name}"
+        is_ts = [c != "id" and t.column(c).type == "ts" for c in query.sort_key]
+        d = self.dialect
+        key_read = ", ".join(
+            d.ts_key.format(c=c) if ts else f'"{c}"'
+            for c, ts in zip(query.sort_key, is_ts, strict=True)
+        )
+        key_params = ", ".join(d.ts_key_param.format(p=p) if ts else p for ts in is_ts)
+        keyset = f"({key_cols}) > ({key_params})"
+        select = f"SELECT {key_read}, {self.statements[t.name].doc_select} FROM {t.name}"
         nkey = len(query.sort_key)
         remaining = query.limit
         after: list[Any] | None = (
@@ -374,7 +427,7 @@ class SqlBackend(Backend):
                 sql += " WHERE " + " AND ".join(conds)
             sql += f" ORDER BY {key_cols} LIMIT {int(size)}"
             with self.lock:
-                rows = self.execute(sql, args).fetchall()
+                rows = self.fetchall(sql, args)
             for row in rows:
                 yield load_doc(cls, row[nkey])
             if len(rows) < size:
@@ -385,4 +438,4 @@ class SqlBackend(Backend):
 
     def count(self, table: Table) -> int:
         with self.lock:
-            return int(self.execute(self.statements[table.name].count).fetchone()[0])
+            return int(self.fetchone(self.statements[table.name].count)[0])

@@ -176,6 +176,10 @@ def _postgres(
         buf,
         convert_options=pacsv.ConvertOptions(
             column_types=raw_types,
+            # PostgreSQL's CSV writes NULL as an unquoted empty field and text as quoted when
+            # needed ("" for the empty string): only that is null, never text such as "NA",
+            # "N/A", "NULL" or "nan" (Arrow's default null spellings), as in the other stores.
+            null_values=[""],
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
             include_columns=list(columns),

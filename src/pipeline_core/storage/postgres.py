@@ -9,6 +9,13 @@
   ``search_path``: several stores (or test runs) can share one database.
 - Saves are a conditional ``UPDATE ... WHERE id = %s AND version = %s``: under concurrent
   writers exactly one wins; the others get :class:`~pipeline_core.errors.ConcurrencyError`.
+  Deadlocks (SQLSTATE ``40P01``), serialisation failures (``40001``) and lock timeouts
+  (``55P03``) raise its retryable subclasses ``DeadlockError``, ``SerializationError`` and
+  ``LockTimeoutError``.
+- A statement that fails outside a savepoint aborts the transaction: the unit of work then
+  refuses every later write and ends by rolling back with
+  :class:`~pipeline_core.errors.TransactionAbortedError` (never a COMMIT that PostgreSQL would
+  turn into a silent ROLLBACK).
 - Bulk loads use ``COPY ... FROM STDIN``; text containing NUL (``\\x00``), which PostgreSQL
   cannot store, is refused with a :class:`~pipeline_core.errors.ValidationError` naming the field.
 """
@@ -17,11 +24,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline_core._model import Record
-from pipeline_core.errors import DuplicateError, Problem, StorageError, ValidationError
-from pipeline_core.storage._base import BaseStore, Table
+from pipeline_core.errors import (
+    DeadlockError,
+    DuplicateError,
+    LockTimeoutError,
+    Problem,
+    SerializationError,
+    StorageError,
+    ValidationError,
+)
+from pipeline_core.storage._base import BaseStore, Table, serialising
 from pipeline_core.storage._sql import MIGRATIONS, POSTGRES, SCHEMA_VERSION, SqlBackend
 
 if TYPE_CHECKING:
@@ -44,6 +60,25 @@ def _nul_paths(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str 
     return []
 
 
+def _whole_second_offset(value: datetime | None) -> datetime | None:
+    """The same instant with a UTC offset PostgreSQL accepts (whole seconds), for query bounds.
+
+    Python allows offsets with microseconds (``+13:59:59.999999``), PostgreSQL refuses them
+    (records never hold one: their timestamps have whole-minute offsets); a comparison only
+    needs the instant: the wall time and the offset move by the same fraction of a second."""
+    if value is None:
+        return None
+    offset = value.utcoffset()
+    if offset is None or not offset.microseconds:
+        return value
+    fraction = timedelta(microseconds=offset.microseconds)
+    try:
+        return (value - fraction).replace(tzinfo=timezone(offset - fraction))
+    except OverflowError:  # 0001-01-01T00:00:00: move up to the next whole second instead
+        up = timedelta(seconds=1) - fraction
+        return (value + up).replace(tzinfo=timezone(offset + up))
+
+
 class _PostgresBackend(SqlBackend):
     dialect = POSTGRES
 
@@ -56,6 +91,8 @@ class _PostgresBackend(SqlBackend):
                 "PostgresStore needs psycopg 3: pip install 'pipeline_core[postgres]'"
             ) from exc
         self.psycopg = psycopg
+        self.driver_errors = (psycopg.Error,)
+        self.last_error: Exception | None = None
         try:
             self.conn: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
@@ -71,8 +108,18 @@ class _PostgresBackend(SqlBackend):
             self.execute(f'SET search_path TO "{schema}"')
         self.migrate()
 
+    def _stored_version(self) -> int:
+        """The schema version in the store's schema (0 for a new one), read without locks."""
+        if self.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
+            return 0
+        return int(self.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
+
     def migrate(self) -> None:
-        """Bring the schema to :data:`SCHEMA_VERSION` (one transaction, advisory-locked)."""
+        """Bring the schema to :data:`SCHEMA_VERSION` (one transaction, advisory-locked). A
+        store whose schema is current is only read."""
+        with self.lock:
+            if self._stored_version() == SCHEMA_VERSION:
+                return
         with self.atomic():
             self.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             self.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -91,11 +138,26 @@ class _PostgresBackend(SqlBackend):
         with self.lock:
             return int(self.execute("SELECT max(version) FROM schema_version").fetchone()[0])
 
+    def translate_error(self, exc: Exception) -> Exception:
+        return self._translate(exc)
+
     def _translate(self, exc: Exception) -> Exception:
         errors = self.psycopg.errors
+        message = f"PostgreSQL error: {str(exc).strip()}"
+        sqlstate = getattr(exc, "sqlstate", None)
+        error: Exception
         if isinstance(exc, errors.UniqueViolation):
-            return DuplicateError(str(exc).strip())
-        return StorageError(f"PostgreSQL error: {str(exc).strip()}")
+            error = DuplicateError(str(exc).strip())
+        elif isinstance(exc, errors.DeadlockDetected):
+            error = DeadlockError(f"{message}; retry the unit of work", sqlstate=sqlstate)
+        elif isinstance(exc, errors.SerializationFailure):
+            error = SerializationError(f"{message}; retry the unit of work", sqlstate=sqlstate)
+        elif isinstance(exc, errors.LockNotAvailable):
+            error = LockTimeoutError(f"{message}; try again", sqlstate=sqlstate)
+        else:
+            error = StorageError(message)
+        self.last_error = error
+        return error
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         try:
@@ -110,11 +172,22 @@ class _PostgresBackend(SqlBackend):
         except self.psycopg.Error as exc:
             raise self._translate(exc) from exc
 
+    def _transaction_state(self) -> Literal["ok", "failed", "gone"]:
+        status = self.conn.info.transaction_status
+        states = self.psycopg.pq.TransactionStatus
+        if status == states.INTRANS:
+            return "ok"
+        # INERROR: a statement failed outside a savepoint; only a rollback is accepted now.
+        return "failed" if status == states.INERROR else "gone"
+
+    def _last_error(self) -> BaseException | None:
+        return self.last_error
+
     def bulk_insert(self, table: Table, records: Sequence[Record]) -> None:
         sql = f"COPY {table.name} ({self.statements[table.name].columns}) FROM STDIN"
         build = self.row_of[table.name]
         try:
-            with self.conn.cursor() as cur, cur.copy(sql) as copy:
+            with serialising(table.kind), self.conn.cursor() as cur, cur.copy(sql) as copy:
                 write = copy.write_row
                 for r in records:
                     row = build(r)
@@ -128,7 +201,7 @@ class _PostgresBackend(SqlBackend):
         return isinstance(exc, DuplicateError)
 
     def encode(self, type_: str, value: Any) -> Any:
-        return value
+        return _whole_second_offset(value) if type_ == "ts" else value
 
     def row(self, table: Table, record: Record) -> tuple[Any, ...]:
         out = super().row(table, record)

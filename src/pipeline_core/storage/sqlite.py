@@ -2,13 +2,19 @@
 
 - WAL journal (readers never block the writer), foreign keys on, ``synchronous=NORMAL``.
 - Versioned schema: a ``schema_version`` table; missing migrations are applied when the store is
-  opened, in one transaction.
+  opened, in one transaction. A store whose schema is current is only read when opened: no write
+  lock, so opening never waits for a writer in another process.
 - Each record is a row of indexed query columns plus its full JSON document (``doc``); timestamps
   in query columns are integer microseconds since 1970-01-01 UTC, so they sort and compare exactly.
 - Write transactions start with ``BEGIN IMMEDIATE``, so concurrent writers in several processes
   queue on the database lock (up to ``timeout`` seconds) instead of failing half-way;
   optimistic concurrency then decides who saved a stale version.
 - Bulk writes use ``executemany`` inside one transaction.
+- Errors: a lock held longer than ``timeout`` raises
+  :class:`~pipeline_core.errors.LockTimeoutError` (a retryable ``ConcurrencyError``); a full disk
+  raises :class:`~pipeline_core.errors.StorageError` saying so. When SQLite abandons a transaction
+  on its own (it may after a full disk), the unit of work refuses every later write and stores
+  nothing (:class:`~pipeline_core.errors.TransactionAbortedError`).
 """
 
 from __future__ import annotations
@@ -17,13 +23,24 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pipeline_core.errors import DuplicateError, StorageError
+from pipeline_core.errors import (
+    DuplicateError,
+    LockTimeoutError,
+    SerializationError,
+    StorageError,
+)
 from pipeline_core.storage._base import BaseStore
 from pipeline_core.storage._sql import MIGRATIONS, SCHEMA_VERSION, SQLITE, SqlBackend, ts_to_micros
 
 __all__ = ["SQLiteStore"]
+
+# SQLite result codes (https://www.sqlite.org/rescode.html)
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_FULL = 13
+_SQLITE_BUSY_SNAPSHOT = 517
 
 
 def _micros_or_none(value: Any) -> Any:
@@ -39,21 +56,42 @@ class _SQLiteBackend(SqlBackend):
 
     def __init__(self, path: str, timeout: float) -> None:
         super().__init__()
+        self.last_error: Exception | None = None
         try:
             self.conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=timeout
             )
             self.conn.execute("PRAGMA foreign_keys = ON")
-            if path != ":memory:":
+            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            # Switching to WAL needs the write lock; a store already in WAL is left as it is,
+            # so opening it never waits for a writer.
+            if (
+                path != ":memory:"
+                and self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
+            ):
                 self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
-            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         except sqlite3.Error as exc:
-            raise StorageError(f"cannot open SQLite database {path!r}: {exc}") from exc
+            error = self._translate(exc)
+            kind = LockTimeoutError if isinstance(error, LockTimeoutError) else StorageError
+            raise kind(f"cannot open SQLite database {path!r}: {error}") from exc
         self.migrate()
 
+    def _stored_version(self) -> int:
+        """The schema version in the file (0 for a new one), read without taking the write lock."""
+        found = self.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if found is None:
+            return 0
+        return int(self.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
+
     def migrate(self) -> None:
-        """Bring the schema to :data:`SCHEMA_VERSION` (one transaction)."""
+        """Bring the schema to :data:`SCHEMA_VERSION` (one transaction). A store whose schema is
+        current is only read: opening it takes no write lock, so it never waits for a writer."""
+        with self.lock:
+            if self._stored_version() == SCHEMA_VERSION:
+                return
         with self.atomic():
             self.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = self.execute("SELECT max(version) FROM schema_version").fetchone()
@@ -77,19 +115,51 @@ class _SQLiteBackend(SqlBackend):
             "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc)
         ):
             return DuplicateError(str(exc))
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code == _SQLITE_BUSY_SNAPSHOT:
+            return SerializationError(
+                f"SQLite error: {exc} (another connection wrote since this transaction read)"
+            )
+        if code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            return LockTimeoutError(
+                f"SQLite error: {exc} (another writer held the database longer than the "
+                "timeout); try again"
+            )
+        if code is not None and code & 0xFF == _SQLITE_FULL:
+            return StorageError(
+                f"SQLite error: {exc} (the disk, or the database's max_page_count, is full)"
+            )
         return StorageError(f"SQLite error: {exc}")
+
+    driver_errors = (sqlite3.Error,)
+
+    def translate_error(self, exc: Exception) -> Exception:
+        error = self._translate(exc) if isinstance(exc, sqlite3.Error) else exc
+        self.last_error = error
+        return error
+
+    def _failed(self, exc: sqlite3.Error) -> Exception:
+        return self.translate_error(exc)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         try:
             return self.conn.execute(sql, params)
         except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
+            raise self._failed(exc) from exc
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         try:
             self.conn.executemany(sql, rows)
         except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
+            raise self._failed(exc) from exc
+
+    def _transaction_state(self) -> Literal["ok", "failed", "gone"]:
+        # SQLite undoes a failed statement only, or (after SQLITE_FULL, IOERR, NOMEM, BUSY)
+        # possibly the whole transaction: then no transaction is open any more.
+        return "ok" if self.conn.in_transaction else "gone"
+
+    def _last_error(self) -> BaseException | None:
+        return self.last_error
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, DuplicateError)
