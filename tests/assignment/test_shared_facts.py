@@ -319,3 +319,40 @@ def test_customer_amounts_add_up_by_stage_kind(
     still_open = sum(a for s, a, m, _ in rows if not m and s == "talk")
     assert (facts.won_amount if facts else 0) == won
     assert (facts.open_amount if facts else 0) == still_open
+
+
+def test_without_stages_each_deal_is_read_against_the_template_it_names() -> None:
+    # small_team: "won" is a won stage, "lost" a lost one. Two deals name that template, one names
+    # none. By hand: acme's won deal 30,000 counts as won revenue, its lost deal 50,000 in neither;
+    # the deal naming no pipeline cannot be read at all (never against another pipeline's stages).
+    named = [
+        deal("n1", "acme", "won", "30000", pipeline="small_team", closed_at=at(24)),
+        deal("n2", "acme", "lost", "50000", pipeline="small_team", closed_at=at(24)),
+    ]
+    facts = customer_facts(at=at(48), opportunities=named)
+    assert (facts["acme"].won_amount, facts["acme"].open_amount) == (Decimal(30000), Decimal(0))
+    with pytest.raises(ValidationError) as err:
+        customer_facts(at=at(48), opportunities=[*named, deal("n3", "acme", "won", "1")])
+    assert err.value.fields == ("stages",)
+
+
+def test_the_pool_and_the_sla_read_a_named_template_the_same_way() -> None:
+    import warnings
+
+    from pipeline_core.assignment import PoolPolicy, pool_reason
+    from pipeline_core.sla import state_from_records
+
+    # a deal in small_team's lost stage whose lost_reason is worth nurturing; and a won one
+    lost = deal(
+        "p1", "acme", "lost", "100", pipeline="small_team", closed_at=at(24), lost_reason="budget"
+    )
+    won = deal(
+        "p2", "acme", "won", "100", pipeline="small_team", closed_at=at(24), lost_reason="budget"
+    )
+    policy = PoolPolicy(nurture_lost_reasons=["budget"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no deprecated fallback: the named template decides
+        assert pool_reason(lost, policy=policy, at=at(48)) is not None
+        assert pool_reason(won, policy=policy, at=at(48)) is None
+    assert state_from_records(won).won_at == at(24)
+    assert state_from_records(lost).won_at is None

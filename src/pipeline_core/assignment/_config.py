@@ -38,26 +38,25 @@ class Strict(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
 
-def default_stages() -> StageKinds:
-    """The stage kinds read when no pipeline is given: the built-in ``small_team`` template's."""
-    from pipeline_core.stages import templates
+def deal_stages(o: Opportunity, stages: StageKinds | None, what: str) -> StageKinds:
+    """The stages that decide ``o``'s status (:func:`pipeline_core.stages.templates.stages_of`:
+    ``stages``, else the template the deal names); :class:`ValidationError` (field ``stages``)
+    when neither is known or the deal's stage is not one of the template's."""
+    from pipeline_core.stages.templates import stages_of
 
-    return templates.get("small_team")
-
-
-def known_stage(o: Opportunity, stages: StageKinds, what: str) -> None:
-    """Refuse (:class:`ValidationError`, field ``stages``) a deal whose stage the default
-    pipeline does not have: its kind cannot be known without the deal's own pipeline."""
-    if o.stage not in getattr(stages, "stage_ids", ()):
+    kinds = stages_of(o, stages)
+    known = getattr(kinds, "stage_ids", None)
+    if kinds is None or (stages is None and known is not None and o.stage not in known):
         raise ValidationError(
             what,
             [
                 Problem(
                     ("stages",),
-                    f"opportunity {o.id!r} is in stage {o.stage!r}, which the default small_team "
-                    "pipeline does not have: pass stages= (the deals' pipeline)",
+                    f"opportunity {o.id!r} (stage {o.stage!r}) names no known pipeline, so "
+                    "whether it is won or lost cannot be known: pass stages= (the deals' pipeline)",
                     o.stage,
                     "unknown_stage",
                 )
             ],
         )
+    return kinds

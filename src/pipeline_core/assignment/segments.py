@@ -30,8 +30,7 @@ from pydantic import Field
 from pipeline_core._currencies import MINOR_UNITS
 from pipeline_core.assignment._config import (
     Strict,
-    default_stages,
-    known_stage,
+    deal_stages,
     validate_model,
 )
 from pipeline_core.clock import require_aware
@@ -306,9 +305,10 @@ def customer_facts(
     opportunity its ``account_id``, else its own id. A deal is won or lost by the kind of its
     stage in ``stages`` (the deals' pipeline, :func:`pipeline_core.facts.deal_status`;
     ``won_reason`` and ``lost_reason`` are notes, not read); a merged duplicate counts in neither
-    amount. Without ``stages`` the built-in ``small_team`` template's stages are used, and a deal
-    in a stage that template does not have raises :class:`~pipeline_core.errors.ValidationError`
-    (field ``stages``).
+    amount. Without ``stages`` each deal is read against the template its ``pipeline`` names
+    (:func:`pipeline_core.stages.templates.stages_of`); a deal naming none, or in a stage that
+    template does not have, raises :class:`~pipeline_core.errors.ValidationError` (field
+    ``stages``): its status is never guessed.
 
     Amounts are summed in ``currency``: an amount in another currency is converted with ``rates``
     (a won or lost deal at its ``closed_at``, an open deal at ``at``:
@@ -317,7 +317,6 @@ def customer_facts(
     customers to their best grade (A best).
     """
     require_aware(at, "at")
-    kinds = stages if stages is not None else default_stages()
     window = at - timedelta(days=recent_days)
     last: dict[str, datetime] = {}
     recent: dict[str, int] = {}
@@ -340,9 +339,7 @@ def customer_facts(
         if a.at > window:
             recent[cust] = recent.get(cust, 0) + 1
     for o in opps:
-        if stages is None:
-            known_stage(o, kinds, "customer_facts")
-        status = deal_status(o, kinds)
+        status = deal_status(o, deal_stages(o, stages, "customer_facts"))
         if status == "merged":
             continue
         cust = opp_customer[o.id]
