@@ -592,7 +592,9 @@ class Policy:
         obligation, one id, so a deal created in the stage gets the same items before and after
         it leaves). Elsewhere the policy rule applies as before. Without such a policy
         rule the stage rule reminds the owner ``remind_before`` of the limit before the
-        deadline, breaches at it, and escalates to the manager half the limit after.
+        deadline, breaches at it, and escalates to the manager half the limit after; a limit in
+        calendar time is ``roll_to_business`` (every item lands in working time, as the default
+        policy's day-scale rules).
 
         Raises :class:`ConfigError` when a stage action and a policy rule are the same obligation
         but cannot merge: the policy rule is a recurrence (a cadence, not a deadline), it has
@@ -631,6 +633,10 @@ class Policy:
                             action=action.id,
                             within=action.within,
                             basis=basis,
+                            # a limit of days is ours to meet in working time, like the
+                            # default policy's day-scale rules: rolled, so nothing is due on
+                            # a Sunday or at 22:00
+                            roll_to_business=basis is TimeBasis.CALENDAR,
                             conditions=conditions,
                             pause_on=frozenset({"waiting_on_customer"}),
                             steps=(

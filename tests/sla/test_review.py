@@ -1,0 +1,117 @@
+"""A reviewer's hand-worked books: each test is a finding of the review of the SLA work.
+
+Every expected instant is worked out by hand from ``domain.md`` and ``docs/sla.md`` (the
+arithmetic is in the comments); the engine, the column-wise batch and the agenda must all give it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline_core.sla import Agenda, SlaEngine, SlaState, default_calendar, default_policy
+from pipeline_core.stages import templates
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def sh(m: int, d: int, h: int = 0, mi: int = 0) -> datetime:
+    """An instant on the Shanghai wall clock in 2025."""
+    return datetime(2025, m, d, h, mi, tzinfo=SH)
+
+
+def _engine() -> SlaEngine:
+    return SlaEngine(
+        default_policy(default_calendar(country="CN")), pipeline=templates.get("small_team")
+    )
+
+
+def _three_paths(
+    engine: SlaEngine, state: SlaState, now: datetime, rule: str
+) -> list[tuple[str, datetime, str | None]]:
+    """The items of ``rule`` by ``now`` as (kind, Shanghai instant, recipient id), after checking
+    that the engine, the batch and an agenda advanced hour by hour all give the same items."""
+    one = sorted(i.id for i in engine.evaluate(state, now))
+    batch = sorted(i.id for i in engine.evaluate_batch([state], now))
+    agenda = Agenda(engine)
+    agenda.put(state)
+    seen = []
+    t = state.created_at
+    while t < now:
+        seen += agenda.advance(t)
+        t += timedelta(hours=1)
+    seen += agenda.advance(now)
+    assert one == batch == sorted(i.id for i in seen)
+    return sorted(
+        ((i.kind, i.at.astimezone(SH), i.recipient_id) for i in engine.evaluate(state, now)
+         if i.rule == rule),
+        key=lambda x: x[1],
+    )  # fmt: skip
+
+
+# -- finding 1: a stage SOP limit of days fired on a Sunday and at 22:00 ------------------------
+
+
+def test_a_weekly_revisit_stage_limit_fires_in_working_time() -> None:
+    # needs_confirmed has "weekly revisit within P7D" (calendar time). Entered Tue 4 Mar 10:00:
+    # deadline Tue 11 Mar 10:00 (a working instant). Reminder a quarter of the limit (42 h)
+    # before = Sun 9 Mar 16:00, a Sunday -> back to the last close, Fri 7 Mar 18:00. Escalation
+    # half the limit (84 h) after = Fri 14 Mar 22:00 -> forward to the next opening, Mon 17 Mar
+    # 09:00 ("nothing is due on a Sunday", docs/sla.md §2; day-scale rules roll).
+    deal = SlaState(
+        subject_id="opp-1", kind="opportunity", created_at=sh(3, 3, 10), stage="needs_confirmed",
+        stage_entered_at=sh(3, 4, 10), first_call_at=sh(3, 3, 11), last_contact_at=sh(3, 3, 11),
+        actions={"needs_analysis": sh(3, 4, 9)}, owner_id="amy", manager_id="max",
+    )  # fmt: skip
+    got = _three_paths(_engine(), deal, sh(3, 20), "sop.needs_confirmed.weekly_revisit")
+    assert got == [
+        ("reminder", sh(3, 7, 18), "amy"),
+        ("breach", sh(3, 11, 10), "amy"),
+        ("escalation", sh(3, 17, 9), "max"),
+    ]
+
+
+def test_a_chase_reply_stage_limit_rolls_off_the_weekend() -> None:
+    # proposal_quote has "follow up if no reply within P3D". Entered Thu 6 Mar 16:00: + 3 days =
+    # Sun 9 Mar 16:00 -> rolled to Mon 10 Mar 09:00. Reminder 18 h (a quarter) before Mon 09:00 =
+    # Sun 15:00 -> back to Fri 7 Mar 18:00. Escalation 36 h after = Tue 11 Mar 21:00 -> Wed 12
+    # Mar 09:00.
+    deal = SlaState(
+        subject_id="opp-2", kind="opportunity", created_at=sh(3, 3, 10), stage="proposal_quote",
+        stage_entered_at=sh(3, 6, 16), first_call_at=sh(3, 3, 11), last_contact_at=sh(3, 3, 11),
+        actions={"needs_analysis": sh(3, 4, 9)}, owner_id="amy", manager_id="max",
+    )  # fmt: skip
+    got = _three_paths(_engine(), deal, sh(3, 20), "sop.proposal_quote.chase_reply")
+    assert got == [
+        ("reminder", sh(3, 7, 18), "amy"),
+        ("breach", sh(3, 10, 9), "amy"),
+        ("escalation", sh(3, 12, 9), "max"),
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stage=st.sampled_from(["needs_confirmed", "proposal_quote", "contract_negotiation"]),
+    minutes=st.integers(0, 60 * 24 * 120),
+)
+def test_every_stage_limit_item_lands_in_working_time_or_at_a_close(
+    stage: str, minutes: int
+) -> None:
+    # Property: a stage SOP limit of days fires only in working time, or at the close of a
+    # working interval (a reminder rolled back to Friday 18:00), whenever the stage is entered
+    # (any minute of 2025's first four months, the Spring Festival included).
+    engine = _engine()
+    cal = engine.calendar
+    entered = sh(1, 1) + timedelta(minutes=minutes)
+    deal = SlaState(
+        subject_id="opp-p", kind="opportunity", created_at=entered, stage=stage,
+        stage_entered_at=entered, owner_id="amy", manager_id="max",
+    )  # fmt: skip
+    for item in engine.evaluate(deal, entered + timedelta(days=40)):
+        if not item.rule.startswith("sop."):
+            continue
+        at = item.at_us
+        assert cal.prev_close_us(at) == at, (item.rule, item.step, item.at.astimezone(SH))
