@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline_core.sla import Agenda, SlaEngine, SlaState, default_calendar, default_policy
+from pipeline_core.sla import (
+    Agenda,
+    Pause,
+    SlaEngine,
+    SlaState,
+    default_calendar,
+    default_policy,
+)
 from pipeline_core.stages import templates
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -115,3 +122,91 @@ def test_every_stage_limit_item_lands_in_working_time_or_at_a_close(
             continue
         at = item.at_us
         assert cal.prev_close_us(at) == at, (item.rule, item.step, item.at.astimezone(SH))
+
+
+# -- finding 2: a pause in the weekend grace of a rolled deadline did not stop the clock --------
+
+
+def _waiting_deal(*pauses: Pause) -> SlaState:
+    # created Thu 6 Mar 10:00; needs analysis done and a contact logged, so that only the first
+    # call is open among the deadline rules that pause
+    return SlaState(
+        subject_id="opp-3", kind="opportunity", created_at=sh(3, 6, 10), owner_id="amy",
+        manager_id="max", actions={"needs_analysis": sh(3, 6, 11)}, last_contact_at=sh(3, 6, 11),
+        pauses=pauses,
+    )  # fmt: skip
+
+
+def test_a_pause_open_at_a_rolled_deadline_stops_the_clock() -> None:
+    # first call within 48 h: Thu 6 Mar 10:00 -> Sat 8 Mar 10:00, rolled to Mon 10 Mar 09:00.
+    # Reminder 4 h before Mon 09:00 = Mon 05:00 -> back to Fri 7 Mar 18:00 (before any pause).
+    # On Sat 12:00 (before the Monday deadline) the customer asks us to wait, and is still
+    # waiting on Monday: "while a pause is open the clock is stopped and fires nothing" -> no
+    # breach at Mon 09:00, no escalation (and, as for any open pause, the state reports nothing
+    # for the stopped clock: an agenda delivered the Friday reminder when it came).
+    engine = SlaEngine(default_policy(default_calendar(country="CN")))
+    deal = _waiting_deal(Pause("waiting_on_customer", sh(3, 8, 12)))
+    assert _three_paths(engine, deal, sh(3, 12, 12), "opportunity.first_call") == []
+    before = deal.evolve(pauses=())  # what the agenda saw up to Saturday 12:00
+    assert _three_paths(engine, before, sh(3, 8, 12), "opportunity.first_call") == [
+        ("reminder", sh(3, 7, 18), "amy")
+    ]
+    assert ("opportunity.first_call", sh(3, 6, 10), None) in [
+        (r, s.astimezone(SH), d) for r, s, d in engine.open_clocks(deal)
+    ]
+
+
+def test_a_pause_ending_after_a_rolled_deadline_holds_it_until_its_end() -> None:
+    # the same wait, ended Mon 10 Mar 11:00: the deadline (Mon 09:00) fell inside it, so it is
+    # the first working instant after the wait, Mon 11:00. Breach Mon 11:00; escalation a day
+    # after = Tue 11 Mar 11:00; the reminder stays Fri 18:00 (Mon 07:00 -> back to Fri 18:00).
+    engine = SlaEngine(default_policy(default_calendar(country="CN")))
+    deal = _waiting_deal(Pause("waiting_on_customer", sh(3, 8, 12), sh(3, 10, 11)))
+    got = _three_paths(engine, deal, sh(3, 12, 12), "opportunity.first_call")
+    assert got == [
+        ("reminder", sh(3, 7, 18), "amy"),
+        ("breach", sh(3, 10, 11), "amy"),
+        ("escalation", sh(3, 11, 11), "max"),
+    ]
+
+
+def test_a_pause_over_the_weekend_grace_that_ends_before_the_opening_changes_nothing() -> None:
+    # waiting Sat 12:00 - Sun 12:00: over before the rolled deadline, Mon 09:00, which stays
+    engine = SlaEngine(default_policy(default_calendar(country="CN")))
+    deal = _waiting_deal(Pause("waiting_on_customer", sh(3, 8, 12), sh(3, 9, 12)))
+    got = _three_paths(engine, deal, sh(3, 12, 12), "opportunity.first_call")
+    assert [(k, at) for k, at, _ in got] == [
+        ("reminder", sh(3, 7, 18)),
+        ("breach", sh(3, 10, 9)),
+        ("escalation", sh(3, 11, 9)),
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    created=st.integers(0, 60 * 24 * 60),
+    pauses=st.lists(
+        st.tuples(st.integers(0, 60 * 24 * 14), st.one_of(st.none(), st.integers(1, 60 * 24 * 4))),
+        max_size=3,
+    ),
+)
+def test_no_rolled_deadline_falls_inside_a_pause(
+    created: int, pauses: list[tuple[int, int | None]]
+) -> None:
+    # Property: a pause-aware rolled deadline is never strictly inside a pause of the union
+    # (the clock is stopped there), and an open pause that began before it stops the clock.
+    engine = SlaEngine(default_policy(default_calendar(country="CN")))
+    t0 = sh(1, 6) + timedelta(minutes=created)
+    ps = tuple(
+        Pause("waiting_on_customer", t0 + timedelta(minutes=a),
+              None if n is None else t0 + timedelta(minutes=a + n))
+        for a, n in pauses
+    )  # fmt: skip
+    deal = SlaState(subject_id="opp-p", kind="opportunity", created_at=t0, pauses=ps)
+    for rule, _, due in engine.open_clocks(deal):
+        if rule not in ("opportunity.first_call", "opportunity.needs_analysis"):
+            continue
+        for p in ps:
+            if due is None:
+                break
+            assert not (p.start < due and (p.end is None or due < p.end)), (rule, due, p)
