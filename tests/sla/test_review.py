@@ -210,3 +210,75 @@ def test_no_rolled_deadline_falls_inside_a_pause(
             if due is None:
                 break
             assert not (p.start < due and (p.end is None or due < p.end)), (rule, due, p)
+
+
+# -- finding 3: a delayed plan counted its days as 24 h, not the owner's days -------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def test_a_delayed_plan_counts_the_owners_days_across_dst() -> None:
+    # Berlin calendar 09:00-17:00; clocks go forward on Sun 30 Mar 2025. A plan due Fri 28 Mar
+    # 10:00 CET and not confirmed: low as soon as it is overdue, medium at 3 days overdue = Mon
+    # 31 Mar 10:00 CEST (71 h later: Sunday had 23 h), high at 7 days = Fri 4 Apr 10:00 CEST.
+    # "Whole days are a person's days" (docs/sla.md): not Mon 11:00 / Fri 11:00 (72 h / 168 h).
+    from pipeline_core.sla import BusinessCalendar
+
+    policy = default_policy(BusinessCalendar.of("Europe/Berlin", hours="09:00-17:00"))
+    engine = SlaEngine(policy)
+    due = datetime(2025, 3, 28, 10, tzinfo=BERLIN)
+    deal = SlaState(
+        subject_id="opp-4", kind="opportunity", created_at=due - timedelta(days=10),
+        owner_id="lena", manager_id="max", plan_due_at=due,
+    )  # fmt: skip
+
+    def flags(now: datetime) -> list[tuple[str, datetime]]:
+        items = [i for i in engine.evaluate(deal, now) if i.rule == "risk.plan_delayed"]
+        assert sorted(i.id for i in items) == sorted(
+            i.id for i in engine.evaluate_batch([deal], now) if i.rule == "risk.plan_delayed"
+        )
+        return [(i.kind + ":" + i.step, i.at.astimezone(BERLIN)) for i in items]
+
+    assert flags(datetime(2025, 3, 31, 10, 30, tzinfo=BERLIN)) == [
+        ("risk:risk-medium", datetime(2025, 3, 31, 10, tzinfo=BERLIN))
+    ]
+    assert engine.next_due(deal, datetime(2025, 3, 31, 10, 30, tzinfo=BERLIN)) == datetime(
+        2025, 4, 4, 10, tzinfo=BERLIN
+    )
+    assert flags(datetime(2025, 4, 4, 10, 0, tzinfo=BERLIN)) == [
+        ("risk:risk-high", datetime(2025, 4, 4, 10, tzinfo=BERLIN)),
+        ("escalation:escalate-high", datetime(2025, 4, 4, 10, tzinfo=BERLIN)),
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    base=st.sampled_from([(3, 24), (10, 21), (6, 2)]),  # a week before each DST change, June
+    due_min=st.integers(0, 60 * 24 * 8),
+    days=st.sampled_from([0, 3, 7]),
+    off_min=st.integers(-120, 120),  # around each threshold
+)
+def test_a_delayed_plans_level_follows_the_local_calendar(
+    base: tuple[int, int], due_min: int, days: int, off_min: int
+) -> None:
+    # Oracle: the level reached at ``now`` for a plan due at ``due`` is the highest of low (> 0
+    # overdue), medium (now >= due + 3 local days), high (now >= due + 7 local days), with local
+    # days on Berlin's wall clock (aware datetime + timedelta keeps the wall-clock time).
+    from pipeline_core.sla import BusinessCalendar
+
+    engine = SlaEngine(default_policy(BusinessCalendar.of("Europe/Berlin", hours="09:00-17:00")))
+    utc = ZoneInfo("UTC")
+    due = (datetime(2025, *base, tzinfo=utc) + timedelta(minutes=due_min)).astimezone(BERLIN)
+    now = (due + timedelta(days=days)).astimezone(utc) + timedelta(minutes=off_min)
+    deal = SlaState(subject_id="p", kind="opportunity", created_at=due - timedelta(days=1),
+                    plan_due_at=due)  # fmt: skip
+    if now >= due + timedelta(days=7):
+        expected = "high"
+    elif now >= due + timedelta(days=3):
+        expected = "medium"
+    elif now > due:
+        expected = "low"
+    else:
+        expected = None
+    levels = [i.step for i in engine.evaluate(deal, now) if i.kind == "risk"]
+    assert levels == ([] if expected is None else [f"risk-{expected}"])

@@ -336,7 +336,7 @@ class SlaEngine:
         self.calendar = policy.calendar
         self._rules = tuple(_Compiled(r, self.calendar) for r in policy.rules)
         self.fallback = policy.fallback_recipient
-        self._risks = tuple(compile_risk(r, self.fallback) for r in policy.risks)
+        self._risks = tuple(compile_risk(r, self.fallback, self.calendar.tz) for r in policy.risks)
         self._by_key: dict[
             tuple[str, str | None, str | None],
             tuple[tuple[_Compiled, ...], tuple[CompiledRisk, ...], bool],
