@@ -282,3 +282,28 @@ def test_a_delayed_plans_level_follows_the_local_calendar(
         expected = None
     levels = [i.step for i in engine.evaluate(deal, now) if i.kind == "risk"]
     assert levels == ([] if expected is None else [f"risk-{expected}"])
+
+
+# -- finding 4: INTERVAL=0 hung the policy check; a negative INTERVAL crashed the engine --------
+
+
+def test_a_recurrence_interval_must_be_a_positive_whole_number() -> None:
+    # "every 0 months" never moves on: dateutil looked for its next occurrence forever (the
+    # policy check hung); "every -3 months" goes back in time: the engine later stepped to year
+    # 0 with a raw ValueError. Both are bad input: a ConfigError naming the field and the value.
+    import pytest
+
+    from pipeline_core.errors import ConfigError
+    from pipeline_core.sla import Policy
+
+    for text in ("FREQ=MONTHLY;INTERVAL=0", "FREQ=DAILY;INTERVAL=0", "FREQ=MONTHLY;INTERVAL=-3",
+                 "RRULE:FREQ=WEEKLY;INTERVAL=-1"):  # fmt: skip
+        with pytest.raises(ConfigError) as caught:
+            Policy.from_dict({
+                "id": "p", "calendar": {"timezone": "Asia/Shanghai"},
+                "rules": [{"id": "survey", "trigger": "won", "target": "action",
+                           "action": "survey", "recurrence": text, "while_open": False}],
+            })  # fmt: skip
+        (problem,) = caught.value.problems
+        assert problem.path == ("rules", 0, "recurrence") and problem.value == text
+        assert "INTERVAL" in problem.message

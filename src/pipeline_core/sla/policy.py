@@ -375,10 +375,18 @@ def _iso(delta: timedelta) -> str:
 
 
 def parse_recurrence(text: str, dtstart: datetime) -> rrule:
-    """Parse RRULE text (``"FREQ=WEEKLY"``, optionally prefixed ``RRULE:``) starting at ``dtstart``."""
+    """Parse RRULE text (``"FREQ=WEEKLY"``, optionally prefixed ``RRULE:``) starting at ``dtstart``.
+
+    Raises ``ValueError`` for text that is not one RRULE, and for an ``INTERVAL`` that is not a
+    positive whole number (RFC 5545 §3.3.10: ``INTERVAL`` is positive; 0 would never move on and
+    a negative one goes back in time)."""
     body = text.strip()
     if body.upper().startswith("RRULE:"):
         body = body[6:]
+    for part in body.upper().split(";"):
+        name, _, value = part.partition("=")
+        if name.strip() == "INTERVAL" and not (value.strip().isdigit() and int(value) > 0):
+            raise ValueError(f"INTERVAL must be a positive whole number, not {value.strip()!r}")
     parsed = rrulestr(body, dtstart=dtstart)
     if not isinstance(parsed, rrule):
         raise ValueError("expected a single RRULE")
