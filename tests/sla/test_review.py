@@ -307,3 +307,26 @@ def test_a_recurrence_interval_must_be_a_positive_whole_number() -> None:
         (problem,) = caught.value.problems
         assert problem.path == ("rules", 0, "recurrence") and problem.value == text
         assert "INTERVAL" in problem.message
+
+
+# -- finding 5: a blank manager or owner id was a recipient, not "nobody" -----------------------
+
+
+def test_a_blank_owner_or_manager_id_is_refused_not_escalated_to_nobody() -> None:
+    # An escalation for an owner whose manager id is "" went to recipient "" with unrouted=False:
+    # addressed to nobody, silently (S10's fault by another spelling of "no value"). Blank is a
+    # missing value (pipeline_core.facts.is_missing): the state refuses it, naming the field.
+    import pytest
+
+    from pipeline_core.errors import ValidationError
+
+    for field in ("owner_id", "manager_id"):
+        for blank in ("", "   "):
+            with pytest.raises(ValidationError) as caught:
+                SlaState(subject_id="lead-9", kind="lead", created_at=sh(3, 3, 9),
+                         **{field: blank})  # fmt: skip
+            assert [(p.path, p.value) for p in caught.value.problems] == [((field,), blank)]
+    # None is how a state says "no manager": the escalation is then visibly unrouted
+    lead = SlaState(subject_id="lead-9", kind="lead", created_at=sh(3, 3, 9), owner_id="amy")
+    (escalation,) = [i for i in _engine().evaluate(lead, sh(3, 5)) if i.kind == "escalation"]
+    assert escalation.unrouted and escalation.recipient_id is None
