@@ -245,3 +245,71 @@ def test_demo_refuses_sizes_it_cannot_build(
     assert done, f"demo {option} {value} did not stop within 10 s"
     assert exc is None and codes == [2]
     assert option in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+@pytest.mark.parametrize(
+    "hours",
+    [
+        "09:00-18:00\n",  # `$` let the newline through: stored as "09:00-18:00"
+        "\uff10\uff19:00-18:00",  # full-width 09 was read as 09
+        "09:00-18:00\t",
+    ],
+)
+def test_working_hours_are_read_only_as_written(hours: str) -> None:
+    from pipeline_core.errors import ConfigError
+    from pipeline_core.sla.calendar import BusinessCalendar
+
+    with pytest.raises(ConfigError) as err:
+        BusinessCalendar.from_dict({"hours": {"mon": hours}})
+    assert err.value.fields == ("hours.mon",)
+
+
+def test_working_hours_with_spaces_around_the_parts_are_kept() -> None:
+    from pipeline_core.sla.calendar import BusinessCalendar
+
+    cal = BusinessCalendar.from_dict({"hours": {"mon": "09:00 - 12:00, 13:30-18:00"}})
+    # 09:00 = minute 540, 12:00 = 720, 13:30 = 810, 18:00 = 1080
+    assert cal.to_dict()["hours"]["mon"] == "09:00-12:00, 13:30-18:00"
+
+
+@pytest.mark.parametrize(
+    ("field", "given"),
+    [
+        ("idle_days", "30"),
+        ("idle_days", True),
+        ("claims_per_day", "5"),
+        ("max_held", 1.0),
+        ("include_nurturing_leads", 1),
+    ],
+)
+def test_pool_policy_numbers_and_flags_are_not_coerced(field: str, given: Any) -> None:
+    from pipeline_core.assignment.pool import PoolPolicy
+    from pipeline_core.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        PoolPolicy.from_dict({field: given})
+    assert err.value.fields == (field,)
+
+
+@pytest.mark.parametrize(
+    ("field", "given"), [("weight", "2"), ("max_open", True), ("active", "yes")]
+)
+def test_routing_rep_numbers_and_flags_are_not_coerced(field: str, given: Any) -> None:
+    from pipeline_core.assignment.routing import RoutingPolicy
+    from pipeline_core.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        RoutingPolicy.from_dict({"reps": [{"id": "u1", field: given}]})
+    assert err.value.fields == (f"reps[0].{field}",)
+
+
+def test_a_pool_id_with_a_terminal_escape_is_refused() -> None:
+    from pipeline_core.assignment.pool import PoolPolicy
+    from pipeline_core.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        PoolPolicy.from_dict({"pool_id": "pool\x1b[2J"})
+    assert err.value.fields == ("pool_id",)
