@@ -313,3 +313,27 @@ def test_a_pool_id_with_a_terminal_escape_is_refused() -> None:
     with pytest.raises(ConfigError) as err:
         PoolPolicy.from_dict({"pool_id": "pool\x1b[2J"})
     assert err.value.fields == ("pool_id",)
+
+
+def test_a_stage_probability_given_as_text_is_refused() -> None:
+    from pipeline_core.errors import ConfigError
+    from pipeline_core.stages import Pipeline, templates
+
+    data = templates.data("small_team")
+    data["stages"][1]["probability"] = "0.5"
+    with pytest.raises(ConfigError) as err:
+        Pipeline.from_dict(data)
+    assert err.value.fields == ("stages[1].probability",)
+
+
+@pytest.mark.parametrize("mark", ["\u202e", "\u2066", "\u200f", "\ufeff"])
+def test_bidi_controls_in_a_stage_label_do_not_reach_the_diagram(mark: str) -> None:
+    from pipeline_core.stages import Pipeline, templates
+    from pipeline_core.stages.diagram import to_dot, to_mermaid
+
+    data = templates.data("small_team")
+    data["stages"][1]["label"] = f"Needs{mark}lanif"
+    pipeline = Pipeline.from_dict(data)
+    for text in (to_mermaid(pipeline), to_dot(pipeline)):
+        assert mark not in text
+        assert "Needs lanif" in text
