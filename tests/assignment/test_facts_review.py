@@ -28,3 +28,25 @@ def test_customer_facts_without_stages_or_rates_names_every_problem() -> None:
     assert set(err.value.currencies) == {"CNY", "EUR"}
     fields = {p.path[0] for p in err.value.problems}
     assert fields == {"opportunities", "stages"}
+
+
+def test_branches_written_in_english_are_related_not_the_same_customer() -> None:
+    from pipeline_core.assignment.dedup import company_similarity, parse_company
+
+    group = "Guangzhou Acme Electric Equipment Co., Ltd."
+    shanghai, beijing = f"{group} Shanghai Branch", f"{group} Beijing Branch"
+    # like 大庆油田分公司 / 长庆油田分公司: two branches of one group are two customers, and a
+    # branch is not its group (the names differ only in the city: a plain ratio is above 90)
+    assert company_similarity(shanghai, beijing) == 0
+    assert company_similarity(shanghai, group) == 0
+    assert (
+        company_similarity(shanghai, "Guangzhou ACME Electric Equipment Co Ltd - Shanghai Branch")
+        == 100
+    )
+    name = parse_company("Acme Trading Co., Ltd. (Shanghai Representative Office)")
+    assert name is not None and name.branch == "shanghai representative office"
+    # a name that merely ends in such a word, with no legal form before it, is left whole
+    assert parse_company("Home Office Supplies Branch") == parse_company(
+        "home office supplies branch"
+    )
+    assert parse_company("Home Office Supplies Branch").branch is None  # type: ignore[union-attr]
