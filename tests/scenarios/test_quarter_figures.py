@@ -19,6 +19,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import polars as pl
 import pytest
 import quarter  # tests/scenarios/quarter.py (see conftest.py)
@@ -232,6 +233,11 @@ def test_the_quarter_funnel_and_win_rates_on_the_stores_frames(played: Any) -> N
     _check_figures(opps, events)
     _check_figures(opportunities_frame(played, backend="pandas"),
                    stage_events_frame(played, backend="pandas"))  # fmt: skip
+    # the store's arrow tables, as they are and as DuckDB relations
+    oa, ea = opportunities_frame(played), stage_events_frame(played)
+    _check_figures(oa, ea)
+    con = duckdb.connect()
+    _check_figures(con.sql("select * from oa"), con.sql("select * from ea"))
 
 
 def test_the_funnel_value_refuses_the_dollars_and_says_what_to_do(played: Any) -> None:
