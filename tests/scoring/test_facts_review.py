@@ -64,3 +64,18 @@ def test_score_frame_reads_currency_cells_as_a_row_does(engine: str) -> None:
     with pytest.raises(CurrencyMismatchError) as err:
         score_frame(_bant_frame([120000.0], ["JPY"]), model)
     assert set(err.value.currencies) == {"CNY", "JPY"}
+
+
+def test_a_negative_budget_in_a_plain_mapping_is_refused_like_money() -> None:
+    """Money refuses a negative amount; a bare number given as a budget in a mapping follows the
+    same rule (a typed error naming the field), where it scored 5 points before."""
+    from pipeline_core.errors import ValidationError
+    from pipeline_core.scoring import BANT
+
+    model = BANT.default()
+    for bad in (-5, -0.5):
+        with pytest.raises(ValidationError) as info:
+            model.score({"budget": bad})
+        assert info.value.fields == ("budget",)
+    # zero is an amount: below every budget band of BANT (lowest band from 0), not an error
+    assert model.score({"budget": 0}).value >= 0
