@@ -23,9 +23,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pipeline_core._model import Record
 from pipeline_core.errors import (
@@ -37,8 +37,9 @@ from pipeline_core.errors import (
     StorageError,
     ValidationError,
 )
-from pipeline_core.storage._base import BaseStore, Table, serialising
-from pipeline_core.storage._sql import MIGRATIONS, POSTGRES, SCHEMA_VERSION, SqlBackend
+from pipeline_core.storage._base import Table, serialising
+from pipeline_core.storage._sql import POSTGRES, SqlBackend
+from pipeline_core.storage.ports import BaseStore
 
 if TYPE_CHECKING:
     import psycopg
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["PostgresStore"]
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_MIGRATION_LOCK = 0x70635F73  # "pc_s": advisory lock key for schema migrations
 
 
 def _nul_paths(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], Any]]:
@@ -81,6 +81,7 @@ def _whole_second_offset(value: datetime | None) -> datetime | None:
 
 class _PostgresBackend(SqlBackend):
     dialect = POSTGRES
+    encoders: ClassVar[dict[str, Callable[[Any], Any]]] = {"ts": _whole_second_offset}
 
     def __init__(self, url: str, schema: str | None) -> None:
         super().__init__()
@@ -107,36 +108,6 @@ class _PostgresBackend(SqlBackend):
             self.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             self.execute(f'SET search_path TO "{schema}"')
         self.migrate()
-
-    def _stored_version(self) -> int:
-        """The schema version in the store's schema (0 for a new one), read without locks."""
-        if self.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
-            return 0
-        return int(self.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
-
-    def migrate(self) -> None:
-        """Bring the schema to :data:`SCHEMA_VERSION` (one transaction, advisory-locked). A
-        store whose schema is current is only read."""
-        with self.lock:
-            if self._stored_version() == SCHEMA_VERSION:
-                return
-        with self.atomic():
-            self.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            self.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = self.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
-            if current > SCHEMA_VERSION:
-                raise StorageError(
-                    f"the database has schema version {current}, newer than this library's "
-                    f"{SCHEMA_VERSION}; upgrade pipeline_core"
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for sql in MIGRATIONS[version](self.dialect):
-                    self.execute(sql)
-                self.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
-
-    def schema_version(self) -> int:
-        with self.lock:
-            return int(self.execute("SELECT max(version) FROM schema_version").fetchone()[0])
 
     def translate_error(self, exc: Exception) -> Exception:
         return self._translate(exc)
@@ -199,9 +170,6 @@ class _PostgresBackend(SqlBackend):
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, DuplicateError)
-
-    def encode(self, type_: str, value: Any) -> Any:
-        return _whole_second_offset(value) if type_ == "ts" else value
 
     def row(self, table: Table, record: Record) -> tuple[Any, ...]:
         out = super().row(table, record)
