@@ -235,4 +235,4 @@ def test_moved_storage_names_keep_deprecated_aliases() -> None:
             assert getattr(base, old) is new
         assert [w.category for w in caught] == [DeprecationWarning]
     with pytest.raises(AttributeError):
-        base.NoSuchThing  # noqa: B018
+        base.NoSuchThing
