@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar
 import pydantic
 import pydantic_core
 
+from pipeline_core import records as rec
 from pipeline_core._interrupts import reraise_interrupt
 from pipeline_core._model import Record
 from pipeline_core.clock import require_aware
@@ -30,18 +31,6 @@ from pipeline_core.errors import (
     StorageError,
     TransactionAbortedError,
     ValidationError,
-)
-from pipeline_core.records import (
-    Account,
-    Activity,
-    Contact,
-    JournalEntry,
-    Lead,
-    Opportunity,
-    SlaOutcome,
-    StageEvent,
-    Team,
-    User,
 )
 
 R = TypeVar("R", bound=Record)
@@ -148,7 +137,7 @@ def _c(
 LEADS = Table(
     "leads",
     "lead",
-    Lead,
+    rec.Lead,
     (
         _c("created_at", "ts"),
         _c("source", "text"),
@@ -167,7 +156,7 @@ LEADS = Table(
 OPPORTUNITIES = Table(
     "opportunities",
     "opportunity",
-    Opportunity,
+    rec.Opportunity,
     (
         _c("name", "text"),
         _c("created_at", "ts"),
@@ -195,7 +184,7 @@ OPPORTUNITIES = Table(
 ACCOUNTS = Table(
     "accounts",
     "account",
-    Account,
+    rec.Account,
     (
         _c("name", "text"),
         _c("created_at", "ts"),
@@ -211,7 +200,7 @@ ACCOUNTS = Table(
 CONTACTS = Table(
     "contacts",
     "contact",
-    Contact,
+    rec.Contact,
     (_c("name", "text"), _c("created_at", "ts"), _c("account_id", "text")),
     versioned=True,
     tags=True,
@@ -221,7 +210,7 @@ CONTACTS = Table(
 USERS = Table(
     "users",
     "user",
-    User,
+    rec.User,
     (
         _c("name", "text"),
         _c("role", "text", _enum("role")),
@@ -236,7 +225,7 @@ USERS = Table(
 TEAMS = Table(
     "teams",
     "team",
-    Team,
+    rec.Team,
     (_c("name", "text"), _c("parent_id", "text"), _c("manager_id", "text")),
     versioned=True,
     tags=False,
@@ -246,7 +235,7 @@ TEAMS = Table(
 SLA_OUTCOMES = Table(
     "sla_outcomes",
     "sla_outcome",
-    SlaOutcome,
+    rec.SlaOutcome,
     (
         _c("rule", "text"),
         _c("target", "text"),
@@ -267,7 +256,7 @@ SLA_OUTCOMES = Table(
 STAGE_EVENTS = Table(
     "stage_events",
     "stage_event",
-    StageEvent,
+    rec.StageEvent,
     (
         _c("opportunity_id", "text"),
         _c("from_stage", "text"),
@@ -285,7 +274,7 @@ STAGE_EVENTS = Table(
 ACTIVITIES = Table(
     "activities",
     "activity",
-    Activity,
+    rec.Activity,
     (
         _c("kind", "text", _enum("kind")),
         _c("at", "ts"),
@@ -306,7 +295,7 @@ ACTIVITIES = Table(
 JOURNAL = Table(
     "journal",
     "journal_entry",
-    JournalEntry,
+    rec.JournalEntry,
     (_c("kind", "text"), _c("subject_id", "text"), _c("at", "ts"), _c("by", "text")),
     versioned=False,
     tags=False,
