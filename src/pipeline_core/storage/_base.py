@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal, TypeVar
 
 import pydantic
@@ -625,8 +625,31 @@ def _abandoned(cause: BaseException) -> TransactionAbortedError:
 
 
 def check_ts(value: datetime, field: str) -> datetime:
-    """Refuse naive timestamps in query arguments."""
-    return require_aware(value, field)
+    """A query bound: an aware timestamp (:class:`~pipeline_core.errors.ValidationError` for a
+    naive one), as the same instant with a whole-second UTC offset (which every database
+    accepts; see :func:`_whole_second_offset`)."""
+    found = _whole_second_offset(require_aware(value, field))
+    assert found is not None
+    return found
+
+
+def _whole_second_offset(value: datetime | None) -> datetime | None:
+    """The same instant with a UTC offset PostgreSQL accepts (whole seconds), for query bounds.
+
+    Python allows offsets with microseconds (``+13:59:59.999999``), PostgreSQL refuses them
+    (records never hold one: their timestamps have whole-minute offsets); a comparison only
+    needs the instant: the wall time and the offset move by the same fraction of a second."""
+    if value is None:
+        return None
+    offset = value.utcoffset()
+    if offset is None or not offset.microseconds:
+        return value
+    fraction = timedelta(microseconds=offset.microseconds)
+    try:
+        return (value - fraction).replace(tzinfo=timezone(offset - fraction))
+    except OverflowError:  # 0001-01-01T00:00:00: move up to the next whole second instead
+        up = timedelta(seconds=1) - fraction
+        return (value + up).replace(tzinfo=timezone(offset + up))
 
 
 def _refuse(field: str, message: str, value: Any, code: str) -> ValidationError:

@@ -23,9 +23,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline_core._model import Record
 from pipeline_core.errors import (
@@ -60,28 +59,8 @@ def _nul_paths(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str 
     return []
 
 
-def _whole_second_offset(value: datetime | None) -> datetime | None:
-    """The same instant with a UTC offset PostgreSQL accepts (whole seconds), for query bounds.
-
-    Python allows offsets with microseconds (``+13:59:59.999999``), PostgreSQL refuses them
-    (records never hold one: their timestamps have whole-minute offsets); a comparison only
-    needs the instant: the wall time and the offset move by the same fraction of a second."""
-    if value is None:
-        return None
-    offset = value.utcoffset()
-    if offset is None or not offset.microseconds:
-        return value
-    fraction = timedelta(microseconds=offset.microseconds)
-    try:
-        return (value - fraction).replace(tzinfo=timezone(offset - fraction))
-    except OverflowError:  # 0001-01-01T00:00:00: move up to the next whole second instead
-        up = timedelta(seconds=1) - fraction
-        return (value + up).replace(tzinfo=timezone(offset + up))
-
-
 class _PostgresBackend(SqlBackend):
     dialect = POSTGRES
-    encoders: ClassVar[dict[str, Callable[[Any], Any]]] = {"ts": _whole_second_offset}
 
     def __init__(self, url: str, schema: str | None) -> None:
         super().__init__()
