@@ -499,15 +499,25 @@ class Repositories(Protocol):
     """The collections of one store, or of one unit of work."""
 
     leads: LeadRepository
+    """Leads."""
     opportunities: OpportunityRepository
+    """Opportunities."""
     accounts: AccountRepository
+    """Accounts."""
     contacts: ContactRepository
+    """Contacts."""
     users: UserRepository
+    """Users (the directory)."""
     teams: TeamRepository
+    """Teams (the directory)."""
     activities: ActivityLog
+    """Follow-up activities (append-only)."""
     stage_events: StageEventLog
+    """Stage events (append-only)."""
     sla_outcomes: SlaOutcomeRepository
+    """SLA outcomes."""
     journal: JournalLog
+    """Journal entries (append-only)."""
 
 
 @runtime_checkable
