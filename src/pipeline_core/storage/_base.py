@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar
 import pydantic
 import pydantic_core
 
+from pipeline_core import facts
 from pipeline_core import records as rec
 from pipeline_core._interrupts import reraise_interrupt
 from pipeline_core._model import Record
@@ -121,11 +122,6 @@ def _currency(name: str) -> Callable[[Any], Any]:
     return get
 
 
-def _merged_into(r: Any) -> Any:
-    v = r.custom.get("merged_into")
-    return None if v is None else str(v)
-
-
 def _c(
     name: str, type_: ColumnType, get: Callable[[Any], Any] | None = None, since: int = 1
 ) -> Column:
@@ -173,7 +169,7 @@ OPPORTUNITIES = Table(
         _c("probability", "real"),
         _c("due_at", "ts", _due),
         _c("closed_at", "ts"),
-        _c("merged_into", "text", _merged_into, since=2),  # facts.is_merged, for frames
+        _c("merged_into", "text", facts.merged_into, since=2),  # the frame cell of facts.is_merged
     ),
     versioned=True,
     tags=True,
