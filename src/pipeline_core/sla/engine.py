@@ -199,45 +199,70 @@ class _Recurrence:
             return False
         return self.until is None or self._at(local, k) <= self.until
 
+    def _latest(self, local: datetime, start: int, now: int) -> tuple[int, int]:
+        """Fixed steps: (k of the latest step at or before ``now``, 0 if none; the next step's
+        instant), ignoring ``COUNT``/``UNTIL``."""
+        delta = self.delta
+        assert delta is not None
+        if isinstance(delta, timedelta):
+            step = delta // US
+            k = max(1, (now - start) // step)
+        else:
+            k = max(1, int((now - start) / (_approx_days(delta) * 86_400_000_000)) - 1)
+        first = self._at(local, 1)
+        if first > now:
+            return 0, first
+        while k > 1 and self._at(local, k) > now:
+            k -= 1
+        after = self._at(local, k + 1)
+        while after <= now:
+            k += 1
+            after = self._at(local, k + 1)
+        return k, after
+
     def around(
         self, start: int, now: int, tz: ZoneInfo | None = None
     ) -> tuple[int | None, int | None]:
         """(latest occurrence in (start, now], first occurrence after now), as µs, counted on
         the wall clock of ``tz`` (default: the calendar's zone)."""
+        found = self.back(start, now, tz)
+        last = next(found, None)
+        return last, self.after(start, now, tz)
+
+    def after(self, start: int, now: int, tz: ZoneInfo | None = None) -> int | None:
+        """The first occurrence after ``now`` (µs), or ``None``."""
+        local = from_us(start, self.tz if tz is None else tz)
+        if self.delta is not None:
+            k, after = self._latest(local, start, now)
+            return after if self._exists(local, k + 1) else None
+        nxt = parse_recurrence(self.text, local).after(
+            from_us(now, self.tz if tz is None else tz), inc=False
+        )
+        return None if nxt is None else to_us(nxt)
+
+    def back(self, start: int, now: int, tz: ZoneInfo | None = None) -> Iterator[int]:
+        """The occurrences in (start, now] (µs), **latest first**, counted on the wall clock of
+        ``tz`` (default: the calendar's zone). Lazy: a caller stops at the first one it does
+        not need (a cadence at the first occurrence followed by its target)."""
         zone = self.tz if tz is None else tz
         local = from_us(start, zone)
-        delta = self.delta
-        if delta is not None:
-            if isinstance(delta, timedelta):
-                step = delta // US
-                k = max(1, (now - start) // step)
-            else:
-                k = max(1, int((now - start) / (_approx_days(delta) * 86_400_000_000)) - 1)
-            first = self._at(local, 1)
-            if first > now:
-                return None, first if self._exists(local, 1) else None
-            while k > 1 and self._at(local, k) > now:
+        if self.delta is not None:
+            k, _ = self._latest(local, start, now)
+            if self.count is not None:
+                k = min(k, self.count)
+            while k >= 1:
+                if self._exists(local, k):
+                    yield self._at(local, k)
                 k -= 1
-            after = self._at(local, k + 1)
-            while after <= now:
-                k += 1
-                after = self._at(local, k + 1)
-            if self.limited:
-                if self.count is not None:
-                    k = min(k, self.count)
-                while k >= 1 and not self._exists(local, k):
-                    k -= 1
-                found = self._at(local, k) if k >= 1 else None
-                return found, after if self._exists(local, k + 1) else None
-            return self._at(local, k), after
+            return
         rule = parse_recurrence(self.text, local)
-        now_dt = from_us(now, zone)
-        last = rule.before(now_dt, inc=True)
-        nxt = rule.after(now_dt, inc=False)
-        last_us = None if last is None else to_us(last)
-        if last_us is not None and last_us <= start:
-            last_us = None
-        return last_us, None if nxt is None else to_us(nxt)
+        t = rule.before(from_us(now, zone), inc=True)
+        while t is not None:
+            t_us = to_us(t)
+            if t_us <= start:
+                return
+            yield t_us
+            t = rule.before(t, inc=False)
 
 
 _RRULE_START: Final = datetime(2000, 1, 1, tzinfo=UTC)
@@ -599,24 +624,33 @@ class SlaEngine:
         closed = facts[F_CLOSED] if rule.closes else None
         horizon = now if closed is None or closed > now else closed - 1
         assert rule.recurrence is not None
-        last, nxt = rule.recurrence.around(start, horizon, facts[F_TZ])
-        if last is not None and self._met(rule, facts, last) is None:
+        recurrence = rule.recurrence
+        tz = facts[F_TZ]
+        # a reminder at each occurrence not followed by the target: those after the target's
+        # last instant, so walk back from the latest and stop at the first one it followed
+        due: list[int] = []
+        met = self._met
+        for occurrence in recurrence.back(start, horizon, tz):
+            if met(rule, facts, occurrence) is not None:
+                break
+            due.append(occurrence)
+        for occurrence in reversed(due):
             items.append(
                 _NEW_REMINDER(
                     rule.id,
                     state.subject_id,
                     state.kind,
                     "due",
-                    last,
-                    last,
-                    last,
+                    occurrence,
+                    occurrence,
+                    occurrence,
                     "owner",
                     state.owner_id,
                 )
             )
         if closed is not None:
             return None
-        return nxt
+        return recurrence.after(start, horizon, tz)
 
     # -- outcomes ----------------------------------------------------------------------------------
 
