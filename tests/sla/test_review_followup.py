@@ -10,7 +10,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from pipeline_core.sla import Agenda, SlaEngine, SlaState, default_calendar, default_policy
+import attrs
+import pytest
+
+from pipeline_core.errors import ConfigError
+from pipeline_core.sla import (
+    Agenda,
+    Rule,
+    SlaEngine,
+    SlaState,
+    Target,
+    Trigger,
+    default_calendar,
+    default_policy,
+)
+from pipeline_core.stages import templates
 
 SH = ZoneInfo("Asia/Shanghai")
 CN = default_calendar(country="CN")
@@ -94,3 +108,62 @@ def test_later_evaluations_contain_the_earlier_cadence_reminders() -> None:
     may = {i.id for i in engine.evaluate(state, sh(5, 15))}
     august = {i.id for i in engine.evaluate(state, sh(8, 15))}
     assert may and may < august
+
+
+# ------------------------------------------------- 2. a revisit and a chase are one obligation
+
+
+def _team_engine() -> SlaEngine:
+    return SlaEngine(default_policy(CN), pipeline=templates.get("small_team"))
+
+
+def test_the_policy_revisit_and_a_stages_weekly_revisit_are_one_obligation() -> None:
+    # needs_confirmed has "weekly revisit within P7D"; the policy has opportunity.revisit (7
+    # days after the last contact). One obligation (docs/sla.md "One obligation per action"):
+    # the clock re-arms at each contact (the policy's trigger), the stage gives P7D (calendar,
+    # as the policy's), the policy's chain (one reminder at the deadline). Last contact Mon 3 Mar
+    # 11:00 + 7 days = Mon 10 Mar 11:00, a working instant: one reminder, under the policy id,
+    # and nothing from the stage rule (it had a reminder Fri 7 Mar 18:00, a breach and an
+    # escalation of its own).
+    deal = SlaState(
+        subject_id="opp-1", kind="opportunity", created_at=sh(3, 3, 10), stage="needs_confirmed",
+        stage_entered_at=sh(3, 4, 10), first_call_at=sh(3, 3, 11), last_contact_at=sh(3, 3, 11),
+        first_touch_at=sh(3, 3, 11), actions={"needs_analysis": sh(3, 4, 9)}, owner_id="amy",
+        manager_id="max",
+    )  # fmt: skip
+    engine = _team_engine()
+    assert _paths(engine, deal, sh(3, 20), "opportunity.revisit") == [sh(3, 10, 11)]
+    rules = {i.rule for i in engine.evaluate(deal, sh(3, 20))}
+    assert not any(r.startswith("sop.needs_confirmed.") for r in rules)
+
+
+def test_the_policy_no_reply_rule_and_a_stages_chase_are_one_obligation() -> None:
+    # proposal_quote has "follow up if no reply within P3D"; the policy has reply.3d (3 days
+    # after the last activity without a reply). Last activity Thu 6 Mar 16:00, no reply: + 3
+    # days = Sun 9 Mar 16:00 (reply.3d is calendar time, not rolled): one reminder, under
+    # reply.3d; the stage's own reminder (Fri 7 Mar 18:00), breach and escalation are gone.
+    deal = SlaState(
+        subject_id="opp-2", kind="opportunity", created_at=sh(3, 3, 10), stage="proposal_quote",
+        stage_entered_at=sh(3, 6, 16), first_call_at=sh(3, 3, 11), first_touch_at=sh(3, 3, 11),
+        last_contact_at=sh(3, 6, 16), actions={"needs_analysis": sh(3, 4, 9)}, owner_id="amy",
+        manager_id="max",
+    )  # fmt: skip
+    engine = _team_engine()
+    assert _paths(engine, deal, sh(3, 20), "reply.3d") == [sh(3, 9, 16)]
+    rules = {i.rule for i in engine.evaluate(deal, sh(3, 20))}
+    assert not any(r.startswith("sop.proposal_quote.") for r in rules)
+    # a reply on Fri 7 Mar meets it: nothing under reply.3d
+    replied = deal.evolve(last_reply_at=sh(3, 7, 10))
+    assert _paths(engine, replied, sh(3, 20), "reply.3d") == []
+
+
+def test_two_policy_rules_for_one_chase_cannot_merge() -> None:
+    policy = default_policy(CN)
+    other = Rule(
+        id="reply.1d", trigger=Trigger.ACTIVITY_LOGGED, target=Target.REPLY,
+        action="chase_reply", within=timedelta(days=1),
+    )  # fmt: skip
+    doubled = attrs.evolve(policy, rules=(*policy.rules, other))
+    with pytest.raises(ConfigError) as caught:
+        doubled.with_pipeline(templates.get("small_team"))
+    assert "reply.3d" in str(caught.value) and "reply.1d" in str(caught.value)

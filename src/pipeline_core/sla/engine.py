@@ -564,7 +564,7 @@ class SlaEngine:
         ti = rule.target_index
         if ti >= 0:
             end = facts[ti]
-        elif rule.action is not None:
+        elif rule.target is Target.ACTION:
             end = action_done(facts[F_ACTIONS].get(rule.action), start)
         else:
             end = None

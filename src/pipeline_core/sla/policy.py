@@ -596,7 +596,10 @@ class Policy:
         the stage's rule replaces the policy rule (the policy rule gets the stage in
         ``conditions.stages_none``), with **the stage's deadline** (trigger: stage entry, its
         ``within`` and time basis) and the policy rule's target, steps, pauses and
-        ``roll_to_business``, reporting under the policy rule's id (``Rule.obligation``: one
+        ``roll_to_business``; an obligation that re-arms at every contact (the policy rule's
+        trigger is ``last_contact`` or ``activity_logged``: a revisit, a chase) keeps the
+        policy's trigger, so the stage gives its limit and basis. It reports under the policy
+        rule's id (``Rule.obligation``: one
         obligation, one id, so a deal created in the stage gets the same items before and after
         it leaves). Elsewhere the policy rule applies as before. Without such a policy
         rule the stage rule reminds the owner ``remind_before`` of the limit before the
@@ -681,7 +684,11 @@ class Policy:
                     attrs.evolve(
                         policy_rule,
                         id=rule_id,
-                        trigger=Trigger.STAGE_ENTERED,
+                        # a revisit or a chase re-arms at every contact: its clock keeps the
+                        # policy's trigger (a week after the last contact, whichever stage)
+                        trigger=policy_rule.trigger
+                        if policy_rule.trigger in _REARMING
+                        else Trigger.STAGE_ENTERED,
                         within=action.within,
                         basis=basis,
                         conditions=conditions,
@@ -696,17 +703,21 @@ class Policy:
 
 
 def obligation_of(rule: Rule) -> str | None:
-    """The obligation a deadline rule stands for, as an action name: ``rule.action`` for an
-    ``action`` target, ``"first_call"`` and ``"first_touch"`` for those targets, else ``None``
-    (contacts, replies and stage exits are not named actions). A stage SOP action with that id
-    is the same obligation (see :meth:`Policy.with_pipeline`)."""
-    if rule.target is Target.ACTION:
+    """The obligation a deadline rule stands for, as an action name: ``rule.action`` when it is
+    set (the action of an ``action`` target, or the action a rule on a contact or a reply stands
+    for: the default ``opportunity.revisit`` is ``weekly_revisit``, ``reply.3d`` is
+    ``chase_reply``), ``"first_call"`` and ``"first_touch"`` for those targets, else ``None``.
+    A stage SOP action with that id is the same obligation (see :meth:`Policy.with_pipeline`)."""
+    if rule.action:
         return rule.action
     if rule.target is Target.FIRST_CALL:
         return "first_call"
     if rule.target is Target.FIRST_TOUCH:
         return "first_touch"
     return None
+
+
+_REARMING: Final = frozenset({Trigger.LAST_CONTACT, Trigger.ACTIVITY_LOGGED})
 
 
 def _applies_in_stage(c: Conditions, stage: str) -> bool:
