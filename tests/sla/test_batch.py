@@ -77,6 +77,10 @@ def states(draw: st.DrawFn, index: int = 0) -> SlaState:
             if (p_start := created + timedelta(hours=draw(st.integers(0, 24 * 20))))
         )
     won = maybe_after() if draw(st.booleans()) else None
+    closed_periods: tuple[tuple[datetime, datetime], ...] = ()
+    if draw(st.integers(0, 3)) == 0:  # closed (won or lost) for a while, then reopened
+        shut = created + timedelta(hours=draw(st.integers(0, 24 * 40)))
+        closed_periods = ((shut, shut + timedelta(hours=draw(st.integers(0, 24 * 40)))),)
     revisits = tuple(sorted({t for _ in range(draw(st.integers(0, 3))) if (t := maybe_after())}))
     return SlaState(
         subject_id=f"s{index}",
@@ -108,6 +112,7 @@ def states(draw: st.DrawFn, index: int = 0) -> SlaState:
         contract_end_at=None if won is None else maybe_after(won, 800),
         closed_at=maybe_after(created, 200) if draw(st.booleans()) else None,
         pauses=pauses,
+        closed_periods=closed_periods,
     )
 
 

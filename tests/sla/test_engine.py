@@ -164,9 +164,7 @@ def test_after_sale_survey_and_renewal() -> None:
     items = ENGINE.evaluate(state, now)
     survey = [i for i in items if i.rule == "after_sale.survey"]
     # quarterly from 6 Jan: 6 Apr, 6 Jul, 6 Oct, none followed by a survey (each is reported)
-    assert [i.at for i in survey] == [
-        datetime(2025, m, 6, 10, 0, tzinfo=SH) for m in (4, 7, 10)
-    ]
+    assert [i.at for i in survey] == [datetime(2025, m, 6, 10, 0, tzinfo=SH) for m in (4, 7, 10)]
     renewal = by_rule(items, "after_sale.renewal")
     assert set(renewal) == {"remind-5184000"}  # 60 days before the end; 30 days before is Dec 7
     assert renewal["remind-5184000"].at == end - timedelta(days=60)  # type: ignore[attr-defined]
@@ -354,6 +352,10 @@ def states(draw: st.DrawFn) -> SlaState:
         action_times={"survey": (s,)} if (s := maybe_after()) else {},
         won_at=won,
         closed_at=maybe_after() if draw(st.booleans()) else None,
+        # closed (won, lost) for a while and reopened: clocks stop, nothing fires inside
+        closed_periods=((a, a + timedelta(days=draw(st.integers(0, 20)))),)
+        if (a := maybe_after()) and draw(st.booleans())
+        else (),
     )
 
 

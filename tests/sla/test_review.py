@@ -81,9 +81,7 @@ def test_a_weekly_revisit_stage_limit_fires_in_working_time() -> None:
         stage_entered_at=sh(3, 4, 10), first_call_at=sh(3, 3, 11), last_contact_at=sh(3, 3, 11),
         actions={"needs_analysis": sh(3, 4, 9)}, owner_id="amy", manager_id="max",
     )  # fmt: skip
-    got = _three_paths(
-        _engine(alone=True), deal, sh(3, 20), "sop.needs_confirmed.weekly_revisit"
-    )
+    got = _three_paths(_engine(alone=True), deal, sh(3, 20), "sop.needs_confirmed.weekly_revisit")
     assert got == [
         ("reminder", sh(3, 7, 18), "amy"),
         ("breach", sh(3, 11, 10), "amy"),

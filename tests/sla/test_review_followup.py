@@ -7,13 +7,18 @@ comments); the engine (``SlaEngine.evaluate``), the column-wise batch (``evaluat
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pipeline_core import facts
 from pipeline_core.errors import ConfigError
+from pipeline_core.records import Activity, ActivityKind, Opportunity, StageEvent
 from pipeline_core.sla import (
     Agenda,
     Rule,
@@ -23,6 +28,7 @@ from pipeline_core.sla import (
     Trigger,
     default_calendar,
     default_policy,
+    state_from_records,
 )
 from pipeline_core.stages import templates
 
@@ -57,9 +63,7 @@ def _paths(engine: SlaEngine, state: SlaState, now: datetime, rule: str) -> list
 
 def _customer(**changes: object) -> SlaState:
     won = sh(1, 31, 10)
-    state = SlaState(
-        subject_id="acc1", kind="account", created_at=won, owner_id="u1", won_at=won
-    )
+    state = SlaState(subject_id="acc1", kind="account", created_at=won, owner_id="u1", won_at=won)
     return state.evolve(**changes) if changes else state
 
 
@@ -167,3 +171,103 @@ def test_two_policy_rules_for_one_chase_cannot_merge() -> None:
     with pytest.raises(ConfigError) as caught:
         doubled.with_pipeline(templates.get("small_team"))
     assert "reply.3d" in str(caught.value) and "reply.1d" in str(caught.value)
+
+
+# ------------------------------------------ 3. a reopened deal: no items while it was closed
+
+
+def _reopened_deal() -> tuple[Opportunity, list[Activity], list[StageEvent]]:
+    deal = Opportunity(
+        id="o9", name="Piles", created_at=sh(1, 2, 10), owner_id="amy", pipeline="small_team",
+        stage="lost", stage_entered_at=sh(3, 10, 10), closed_at=sh(3, 10, 10),
+    )  # fmt: skip
+    call = Activity(
+        id="a1", kind=ActivityKind.CALL, at=sh(1, 2, 10, 30), owner_id="amy", opportunity_id="o9",
+        replied=True, tags=("action:needs_analysis",),
+    )  # fmt: skip
+    moves = [("first_contact", sh(1, 2, 10)), ("won", sh(1, 10, 10)),
+             ("needs_confirmed", sh(2, 10, 10)), ("lost", sh(3, 10, 10))]  # fmt: skip
+    events = [
+        StageEvent(id=f"e{n}", opportunity_id="o9", to_stage=to, at=at, by="amy", seq=n)
+        for n, (to, at) in enumerate(moves, 1)
+    ]
+    return deal, [call], events
+
+
+def test_closed_periods_come_from_the_stage_history() -> None:
+    _, _, events = _reopened_deal()
+    stages = templates.get("small_team")
+    # won 10 Jan, reopened 10 Feb: one period; lost 10 Mar: closed since (no reopen yet)
+    assert facts.closed_periods(events, stages) == [
+        (sh(1, 10, 10), sh(2, 10, 10)),
+        (sh(3, 10, 10), None),
+    ]
+    # won then lost without a reopen is one closed period (close_instant keeps the first entry)
+    won_lost = [events[0], events[1], attrs.evolve(events[3], seq=3)]
+    assert facts.closed_periods(won_lost, stages) == [(sh(1, 10, 10), None)]
+
+
+def test_a_reopened_deal_gets_no_items_for_the_time_it_was_won() -> None:
+    deal, acts, events = _reopened_deal()
+    state = state_from_records(deal, acts, events=events, manager_id="max")
+    assert state.closed_periods == ((sh(1, 10, 10), sh(2, 10, 10)),)
+    engine = _team_engine()
+    now = sh(3, 15)
+    # silence.30d: last contact Thu 2 Jan 10:30 + 30 days = Sat 1 Feb 10:30, but the deal was
+    # closed from Fri 10 Jan 10:00 to Mon 10 Feb 10:00 (31 days) before that deadline: the
+    # clock stops, the deadline moves by 31 days to Tue 4 Mar 10:30 (reminder); the escalation
+    # 7 days later (11 Mar) comes after the loss on 10 Mar: none. (Without the stop: a reminder
+    # on 1 Feb and an escalation on 8 Feb, while the deal was won.)
+    assert _paths(engine, state, now, "silence.30d") == [sh(3, 4, 10, 30)]
+    # the weekly revisit fell due before the win: last contact + 7 days = Thu 9 Jan 10:30
+    assert _paths(engine, state, now, "opportunity.revisit") == [sh(1, 9, 10, 30)]
+    won, reopened = sh(1, 10, 10), sh(2, 10, 10)
+    assert not [i for i in engine.evaluate(state, now) if won <= i.at < reopened]
+
+
+def test_a_step_that_falls_while_the_deal_was_closed_waits_for_the_reopen() -> None:
+    deal, acts, events = _reopened_deal()
+    # needs analysis not done: created Thu 2 Jan 10:00 + 7 days = Thu 9 Jan 10:00 (breach);
+    # escalation 2 days after = Sat 11 Jan 10:00 -> rolled to Mon 13 Jan 09:00, inside the
+    # closed period (10 Jan - 10 Feb): it fires at the reopen, Mon 10 Feb 10:00
+    untagged = [attrs.evolve(acts[0], tags=())]
+    state = state_from_records(deal, untagged, events=events, manager_id="max")
+    got = _paths(_team_engine(), state, sh(3, 15), "opportunity.needs_analysis")
+    assert got == [sh(1, 8, 10), sh(1, 9, 10), sh(2, 10, 10)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(0, 24 * 60),
+    st.none() | st.integers(0, 24 * 60),
+    st.sampled_from([None, "A", "B", "C"]),
+    st.integers(0, 24 * 60),
+    st.integers(1, 24 * 60),
+    st.integers(0, 24 * 200),
+)
+def test_no_open_record_rule_fires_while_the_record_was_closed(
+    created_h: int, contact_h: int | None, grade: str | None, shut_h: int, length_h: int,
+    now_h: int,
+) -> None:  # fmt: skip
+    created = sh(1, 1) + timedelta(hours=created_h)
+    contact = None if contact_h is None else created + timedelta(hours=contact_h)
+    shut = created + timedelta(hours=shut_h)
+    reopened = shut + timedelta(hours=length_h)
+    state = SlaState(
+        subject_id="o", kind="opportunity", created_at=created, owner_id="amy", manager_id="max",
+        stage="needs_confirmed", stage_entered_at=created, grade=grade, grade_at=created,
+        first_touch_at=contact, last_contact_at=contact, closed_periods=((shut, reopened),),
+    )  # fmt: skip
+    engine = _team_engine()
+    now = created + timedelta(hours=now_h)
+    items = engine.evaluate(state, now)
+    assert Counter(items) == Counter(engine.evaluate_batch([state], now))
+    # rules that run while the record is open (not the after-sale ones; risk flags are dated at
+    # their signal) have no item inside the closed period
+    inside = [
+        i for i in items
+        if not i.rule.startswith(("after_sale.", "risk.")) and shut <= i.at < reopened
+    ]  # fmt: skip
+    assert inside == []
+    # later evaluations contain earlier ones
+    assert set(items) <= set(engine.evaluate(state, now + timedelta(days=30)))

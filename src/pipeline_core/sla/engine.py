@@ -44,7 +44,7 @@ from pipeline_core.sla.policy import (
     parse_recurrence,
 )
 from pipeline_core.sla.risk import CompiledRisk, compile_risk
-from pipeline_core.sla.state import SlaState, compute_facts
+from pipeline_core.sla.state import CLOSED_PAUSE, SlaState, compute_facts
 
 if TYPE_CHECKING:
     from pipeline_core.sla.batch import DueItems
@@ -136,6 +136,20 @@ def action_done(times: tuple[int, ...] | None, start: int) -> int | None:
         return None
     k = bisect_left(times, start)
     return times[k] if k < len(times) else None
+
+
+def closed_spans(pauses: Sequence[tuple[str, int, int | None]]) -> list[tuple[int, int]]:
+    """The closed periods among a state's compact pauses, as (close, reopen) µs, sorted."""
+    return sorted((a, b) for reason, a, b in pauses if reason == CLOSED_PAUSE and b is not None)
+
+
+def _out_of_closed(fire: int, spans: Sequence[tuple[int, int]]) -> int:
+    """``fire``, or the reopen instant when it falls inside a closed period (nothing is due
+    while the record was closed)."""
+    for a, b in spans:
+        if a <= fire < b:
+            fire = b
+    return fire
 
 
 class _Recurrence:
@@ -316,7 +330,9 @@ class _Compiled:
         # every step lands in working time (business basis, or calendar time rolled)
         self.working = self.business or self.roll
         self.closes = rule.while_open
-        self.pause_on = rule.pause_on
+        # a rule that runs while the record is open stops while it was closed (a deal won, then
+        # reopened): its closed periods are pauses of reason CLOSED_PAUSE
+        self.pause_on = rule.pause_on | {CLOSED_PAUSE} if rule.while_open else rule.pause_on
         self.dynamic = rule.conditions.dynamic
         # a contact target is met by a contact strictly after the start (the start may be a contact)
         self.strict = rule.target is Target.CONTACT
@@ -580,6 +596,7 @@ class SlaEngine:
         tz = facts[F_TZ]
         business = rule.business
         plain = not business and not rule.roll
+        spans = closed_spans(facts[F_PAUSES]) if rule.closes and facts[F_PAUSES] else None
         for name, offset, manager, cls, reassign, build in rule.steps:
             # fire_at, with its two cheap cases inlined (the engine's hot path)
             if offset == 0:
@@ -594,6 +611,8 @@ class SlaEngine:
                     fire = start
             else:
                 fire = fire_at(rule, due, offset, start, tz)
+            if spans:
+                fire = _out_of_closed(fire, spans)
             if end is not None and fire >= end:
                 return None
             if fire > now:
@@ -630,9 +649,12 @@ class SlaEngine:
         # last instant, so walk back from the latest and stop at the first one it followed
         due: list[int] = []
         met = self._met
+        spans = closed_spans(facts[F_PAUSES]) if rule.closes and facts[F_PAUSES] else None
         for occurrence in recurrence.back(start, horizon, tz):
             if met(rule, facts, occurrence) is not None:
                 break
+            if spans and _out_of_closed(occurrence, spans) != occurrence:
+                continue  # the record was closed then: no reminder
             due.append(occurrence)
         for occurrence in reversed(due):
             items.append(
