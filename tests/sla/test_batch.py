@@ -52,6 +52,37 @@ ENGINES["two_waits"] = SlaEngine(
     ),
     pipeline=templates.get("small_team"),
 )
+
+
+@attrs.frozen
+class _Action:
+    id: str
+    within: timedelta | None
+    business_time: bool = False
+
+
+@attrs.frozen
+class _Stage:
+    id: str
+    actions: tuple[_Action, ...]
+
+
+@attrs.frozen
+class _Pipeline:
+    stages: tuple[_Stage, ...]
+
+
+# a business-time stage limit merged with the calendar-time policy first call: the policy's
+# steps keep calendar time, rolled into working time (Rule.step_basis)
+ENGINES["business_stage"] = SlaEngine(
+    default_policy(CN),
+    pipeline=_Pipeline(
+        (
+            _Stage("new", (_Action("first_call", timedelta(hours=8), True),)),
+            _Stage("needs_confirmed", (_Action("needs_analysis", timedelta(hours=20), True),)),
+        )
+    ),
+)
 STAGES = [None, "new", *(s.id for s in templates.get("small_team").stages)]
 
 

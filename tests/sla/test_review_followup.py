@@ -271,3 +271,50 @@ def test_no_open_record_rule_fires_while_the_record_was_closed(
     assert inside == []
     # later evaluations contain earlier ones
     assert set(items) <= set(engine.evaluate(state, now + timedelta(days=30)))
+
+
+# ------------------------------- 4. a merged business-time stage limit keeps the policy's steps
+
+
+@attrs.frozen
+class _Action:
+    id: str
+    within: timedelta | None
+    business_time: bool = False
+
+
+@attrs.frozen
+class _Stage:
+    id: str
+    actions: tuple[_Action, ...]
+
+
+@attrs.frozen
+class _Pipeline:
+    stages: tuple[_Stage, ...]
+
+
+def test_a_business_time_stage_limit_keeps_the_policys_day_after_escalation() -> None:
+    # a stage "new" asks for the first call within 8 working hours; the policy's first call (48 h
+    # rolled: remind 4 h before, breach, escalate 1 day after) merges with it: the stage's
+    # deadline, the policy's steps in their own (calendar) basis, rolled into working time.
+    pipeline = _Pipeline((_Stage("new", (_Action("first_call", timedelta(hours=8), True),)),))
+    engine = SlaEngine(default_policy(CN), pipeline=pipeline)
+    (merged,) = [r for r in engine.policy.rules if r.id == "sop.new.first_call"]
+    assert merged.step_basis is not None and merged.step_basis.value == "calendar"
+    deal = SlaState(
+        subject_id="o1", kind="opportunity", created_at=sh(3, 3, 10), stage="new",
+        stage_entered_at=sh(3, 3, 10), owner_id="amy", manager_id="max",
+        actions={"needs_analysis": sh(3, 3, 11)},
+    )  # fmt: skip
+    # entered Mon 3 Mar 10:00; 8 working hours (09:00-12:00, 13:30-18:00): Mon 10-12 (2 h) +
+    # 13:30-18 (4.5 h) = 6.5 h, Tue 09:00 + 1.5 h = Tue 4 Mar 10:30 (breach).
+    # reminder 4 h before = Tue 06:30, outside working time -> back to the last close, Mon 18:00
+    # (4 *working* hours before would be Mon 15:30).
+    # escalation 1 day after = Wed 5 Mar 10:30, a working instant (24 working hours after would
+    # be Fri 7 Mar 12:00).
+    got = _paths(engine, deal, sh(3, 20), "opportunity.first_call")
+    assert got == [sh(3, 3, 18), sh(3, 4, 10, 30), sh(3, 5, 10, 30)]
+    # the setting survives the policy's JSON form
+    again = type(engine.policy).from_dict(engine.policy.to_dict())
+    assert [r.step_basis for r in again.rules] == [r.step_basis for r in engine.policy.rules]

@@ -557,11 +557,11 @@ class _Run:
             # the same placement as SlaEngine.fire_at, column-wise
             if offset == 0:
                 fire = due
-            elif rule.business:
+            elif rule.business_steps:
                 fire = self.add(due, offset)
             else:
                 fire = self.days(due, offset)
-                if rule.roll:
+                if rule.working:
                     fire = self.prev_close(fire) if offset < 0 else self.next_open(fire)
             if rule.clamp:
                 if rule.working:

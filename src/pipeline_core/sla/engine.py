@@ -292,6 +292,7 @@ class _Compiled:
     __slots__ = (
         "action",
         "business",
+        "business_steps",
         "clamp",
         "closes",
         "dynamic",
@@ -326,6 +327,9 @@ class _Compiled:
         self.action = rule.action
         self.within = rule.within // US
         self.business = rule.basis is TimeBasis.BUSINESS
+        # the steps' offsets count working time (a business rule whose steps keep calendar time,
+        # Rule.step_basis, places them in calendar time rolled into working time)
+        self.business_steps = self.business and rule.step_basis in (None, TimeBasis.BUSINESS)
         self.roll = rule.roll_to_business
         # every step lands in working time (business basis, or calendar time rolled)
         self.working = self.business or self.roll
@@ -528,18 +532,19 @@ class SlaEngine:
         offset counts working time (``calendar.add``: before the deadline, the latest instant
         from which that much working time remains). ``roll_to_business``: calendar time, then
         into working time (a step before the deadline back to the last close, a step after it
-        forward to the next opening). Calendar basis: plain time. A step before the clock start
+        forward to the next opening); so is a business rule whose steps keep calendar time
+        (``Rule.step_basis``). Calendar basis: plain time. A step before the clock start
         fires at the start (its first working instant for working-time rules), except before a
         contract end. Whole days of calendar time are local days of ``tz`` (default: the
         calendar's zone; :func:`~pipeline_core.sla.calendar.add_days`)."""
         cal = self.calendar
         if offset == 0:
             fire = due
-        elif rule.business:
+        elif rule.business_steps:
             fire = cal.add_us(due, offset)
         else:
             fire = add_days(due, offset, cal.tz if tz is None else tz)
-            if rule.roll:
+            if rule.working:
                 fire = cal.prev_close_us(fire) if offset < 0 else cal.next_open_us(fire)
         if fire < start and rule.clamp:
             fire = cal.next_open_us(start) if rule.working else start
@@ -594,8 +599,8 @@ class SlaEngine:
         # that is not due yet (it is the next due time) or that the end of the clock cut off
         fire_at = self.fire_at
         tz = facts[F_TZ]
-        business = rule.business
-        plain = not business and not rule.roll
+        business = rule.business_steps
+        plain = not rule.working
         spans = closed_spans(facts[F_PAUSES]) if rule.closes and facts[F_PAUSES] else None
         for name, offset, manager, cls, reassign, build in rule.steps:
             # fire_at, with its two cheap cases inlined (the engine's hot path)

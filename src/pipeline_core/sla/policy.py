@@ -256,6 +256,11 @@ class Rule:
     """The id its items and outcomes carry when it is not its own: a stage SOP rule merged with a
     policy rule reports as that policy rule (one obligation, one id, whichever stage the deal is
     in; see :meth:`Policy.with_pipeline`). ``None``: its own ``id``."""
+    step_basis: TimeBasis | None = None
+    """The basis of the steps' offsets when it is not the rule's (``None``: the rule's). A stage
+    limit in business time merged with a calendar-time policy rule keeps the policy's steps in
+    calendar time, rolled into working time ("escalate 1 day after" is the next day, not 24
+    working hours later; see :meth:`Policy.with_pipeline`)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -313,6 +318,7 @@ class _RuleData(_Strict):
     while_open: bool = True
     label: str = ""
     obligation: str | None = None
+    step_basis: TimeBasis | None = None
 
 
 class _RiskData(_Strict):
@@ -490,6 +496,7 @@ class Policy:
                 while_open=r.while_open,
                 label=r.label,
                 obligation=r.obligation,
+                step_basis=r.step_basis,
             )
             for r in parsed.rules
         )
@@ -553,6 +560,7 @@ class Policy:
                     "while_open": r.while_open,
                     "label": r.label,
                     "obligation": r.obligation,
+                    "step_basis": None if r.step_basis is None else r.step_basis.value,
                 }
                 for r in self.rules
             ],
@@ -596,7 +604,9 @@ class Policy:
         the stage's rule replaces the policy rule (the policy rule gets the stage in
         ``conditions.stages_none``), with **the stage's deadline** (trigger: stage entry, its
         ``within`` and time basis) and the policy rule's target, steps, pauses and
-        ``roll_to_business``; an obligation that re-arms at every contact (the policy rule's
+        ``roll_to_business`` (the steps' offsets keep the policy rule's basis, ``step_basis``:
+        with a stage limit in business time, the policy's "escalate 1 day after" is the next
+        day, rolled into working time, not 24 working hours); an obligation that re-arms at every contact (the policy rule's
         trigger is ``last_contact`` or ``activity_logged``: a revisit, a chase) keeps the
         policy's trigger, so the stage gives its limit and basis. It reports under the policy
         rule's id (``Rule.obligation``: one
@@ -694,6 +704,10 @@ class Policy:
                         conditions=conditions,
                         label=f"stage {stage.id}: {action.id} (merged with {policy_rule.id})",
                         obligation=policy_rule.obligation or policy_rule.id,
+                        # the policy's step offsets keep their basis ("1 day after" is a day)
+                        step_basis=policy_rule.step_basis or policy_rule.basis
+                        if (policy_rule.step_basis or policy_rule.basis) is not basis
+                        else None,
                     )
                 )
         if problems:
