@@ -40,7 +40,7 @@ import attrs
 from pipeline_core import frame_columns as _vocabulary
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem, ValidationError
-from pipeline_core.facts import is_merged
+from pipeline_core.facts import MERGED_TAG, is_merged, is_missing
 from pipeline_core.records import Lead, Opportunity, StageEvent
 
 __all__ = [
@@ -304,6 +304,16 @@ def money_float(amount: Decimal | None) -> float | None:
     return None if amount is None else float(amount)
 
 
+def _merged_into(record: Opportunity) -> str | None:
+    """The ``merged_into`` cell: the survivor's id, or the tag :data:`~pipeline_core.facts.MERGED_TAG`
+    for a duplicate whose survivor is not recorded (set either way, so a frame leaves out exactly
+    the records :func:`~pipeline_core.facts.is_merged` leaves out); ``None`` for any other."""
+    if not is_merged(record):
+        return None
+    into = record.custom.get("merged_into")
+    return MERGED_TAG if is_missing(into) else str(into)
+
+
 def opportunity_row(opp: Opportunity) -> dict[str, Any]:
     """One opportunity in the flat layout (datetimes kept aware; see :func:`opportunity_columns`)."""
     money = opp.expected_amount
@@ -319,7 +329,7 @@ def opportunity_row(opp: Opportunity) -> dict[str, Any]:
         "closed_at": opp.closed_at,
         "lost_reason": opp.lost_reason,
         "lead_id": opp.lead_id,
-        "merged_into": opp.custom.get("merged_into") if is_merged(opp) else None,
+        "merged_into": _merged_into(opp),
         "tags": sorted(opp.tags),
     }
 
@@ -350,12 +360,15 @@ def event_columns(events: Iterable[StageEvent]) -> dict[str, list[Any]]:
 
 
 def opportunity_value(opp: Opportunity, column: str) -> Any:
-    """The value of a flat-layout column (or any attribute, e.g. a custom dimension) for ``opp``."""
+    """The value of a flat-layout column (a field of the record, or a custom field) for ``opp``.
+
+    Raises :class:`~pipeline_core.errors.ValidationError` (field ``by``) for any other name,
+    methods and ``__dunder__`` attributes included."""
     if column in ("amount", "expected_amount"):  # "amount": the deprecated name
         return None if opp.expected_amount is None else opp.expected_amount.amount
     if column == "currency":
         return None if opp.expected_amount is None else opp.expected_amount.currency
-    if hasattr(opp, column):
+    if column in type(opp).__pc_names__:  # a record field, never a method or a dunder
         return getattr(opp, column)
     if column in opp.custom:
         return opp.custom[column]
