@@ -234,15 +234,6 @@ class _Recurrence:
             after = self._at(local, k + 1)
         return k, after
 
-    def around(
-        self, start: int, now: int, tz: ZoneInfo | None = None
-    ) -> tuple[int | None, int | None]:
-        """(latest occurrence in (start, now], first occurrence after now), as µs, counted on
-        the wall clock of ``tz`` (default: the calendar's zone)."""
-        found = self.back(start, now, tz)
-        last = next(found, None)
-        return last, self.after(start, now, tz)
-
     def after(self, start: int, now: int, tz: ZoneInfo | None = None) -> int | None:
         """The first occurrence after ``now`` (µs), or ``None``."""
         local = from_us(start, self.tz if tz is None else tz)
