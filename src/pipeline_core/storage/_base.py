@@ -426,6 +426,7 @@ class Backend(abc.ABC):
         guard (pool limits count records the claim does not change). The default does nothing:
         the memory store and SQLite (``BEGIN IMMEDIATE``) already run one writer at a time;
         PostgreSQL takes a transaction-level advisory lock."""
+        return None
 
     @abc.abstractmethod
     def _begin(self) -> None: ...
