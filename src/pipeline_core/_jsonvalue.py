@@ -78,6 +78,29 @@ def check_definition(data: Any, what: str) -> None:
     problem = depth_problem(data)
     if problem is not None:
         raise ConfigError(what, [problem])
+    odd = _not_plain(data)
+    if odd:
+        raise ConfigError(what, odd)
+
+
+def _not_plain(value: Any) -> list[Problem]:
+    """Bytes and sets inside definition data (at most 20): plain data has neither, and pydantic
+    would silently read ``b"x"`` as ``"x"`` and a set as a list. Depth was checked first."""
+    problems: list[Problem] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack and len(problems) < _MAX_PROBLEMS:
+        item, where = stack.pop()
+        if isinstance(item, bytes | bytearray | memoryview):
+            problems.append(Problem(where, "bytes are not text: give a string", item, "bytes_type"))
+        elif isinstance(item, set | frozenset):
+            problems.append(
+                Problem(where, "a set is not plain data: give a list", item, "list_type")
+            )
+        elif isinstance(item, Mapping):
+            stack.extend((v, (*where, str(k))) for k, v in item.items())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, (*where, i)) for i, v in enumerate(item))
+    return problems
 
 
 def json_value_problems(value: Any, path: tuple[str | int, ...] = ()) -> list[Problem]:

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import pydantic
 
+from pipeline_core._jsonvalue import check_definition
 from pipeline_core.errors import ConfigError, Problem, ValidationError
 from pipeline_core.facts import StageKinds
 from pipeline_core.records import Opportunity
@@ -15,7 +16,9 @@ _M = TypeVar("_M", bound=pydantic.BaseModel)
 
 
 def validate_model(model: type[_M], data: Mapping[str, Any], what: str) -> _M:
-    """Validate plain data with a pydantic model; raise :class:`ConfigError` listing every problem."""
+    """Validate plain data with a pydantic model; raise :class:`ConfigError` listing every problem
+    (nesting beyond 64 levels, bytes and sets first: :func:`pipeline_core._jsonvalue.check_definition`)."""
+    check_definition(data, what)
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:

@@ -36,6 +36,7 @@ import pydantic
 from pydantic import Field
 
 from pipeline_core._currencies import MINOR_UNITS
+from pipeline_core._jsonvalue import check_definition
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.facts import is_merged
@@ -84,12 +85,22 @@ class PredictiveSpec(_Spec):
     fields: list[str] = Field(
         default_factory=lambda: ["source", "industry", "authority", "need", "intent", "timeline"]
     )
-    smoothing: float = Field(default=0.1, gt=0, allow_inf_nan=False)
+    smoothing: float = Field(default=0.1, gt=0, allow_inf_nan=False, strict=True)
     stages: list[str] = Field(default_factory=list)
     stage_field: str = "stage"
     bins: dict[str, list[float]] = Field(default_factory=dict)
     bands: list[GradeSpec] | None = None
     currency: str | None = Field(default=None, min_length=3, max_length=3)
+
+    @pydantic.field_validator("smoothing", mode="before")
+    @classmethod
+    def _exact_number(cls, value: Any) -> Any:
+        """A float, or a whole number a float holds exactly (no text, no Decimal)."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("expected a number")
+        if isinstance(value, int) and abs(value) > 2**53:
+            raise ValueError("a whole number this large is not exact as a real number")
+        return value
 
 
 def _sorted_bins(bins: Mapping[str, Iterable[float]]) -> dict[str, tuple[float, ...]]:
@@ -157,6 +168,7 @@ class PredictiveModel:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PredictiveModel:
         """Validate plain data and build; :class:`ConfigError` lists every problem."""
+        check_definition(data, "predictive model")
         try:
             spec = PredictiveSpec.model_validate(data)
         except pydantic.ValidationError as exc:

@@ -348,16 +348,40 @@ class BusinessCalendar:
             )
         else:
             for key, text in raw_hours.items():
+                if not isinstance(text, str):
+                    problems.append(
+                        Problem(
+                            ("hours", str(key)), "expected text 'HH:MM-HH:MM'", text, "string_type"
+                        )
+                    )
+                    continue
                 try:
-                    hours[_weekday(key)] = parse_hours(str(text))
+                    hours[_weekday(key)] = parse_hours(text)
                 except ValueError as exc:
                     problems.append(Problem(("hours", str(key)), str(exc), text, "hours"))
+        for name, default in (("timezone", "UTC"), ("country", None), ("subdivision", None)):
+            value = data.get(name, default)
+            if not isinstance(value, str) and not (value is None and default is None):
+                problems.append(Problem((name,), "expected text", value, "string_type"))
+        weekday = data.get("makeup_weekday", 0)
+        if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
+            problems.append(
+                Problem(("makeup_weekday",), "expected a weekday number 0-6", weekday, "int_type")
+            )
         days: dict[str, frozenset[date]] = {}
         for name in ("extra_holidays", "extra_working_days"):
             values = []
-            for i, raw in enumerate(data.get(name, ())):
+            listed = data.get(name, ())
+            if not isinstance(listed, list | tuple):
+                problems.append(
+                    Problem((name,), "expected a list of ISO dates", listed, "list_type")
+                )
+                listed = ()
+            for i, raw in enumerate(listed):
                 try:
-                    values.append(raw if isinstance(raw, date) else date.fromisoformat(str(raw)))
+                    if isinstance(raw, datetime) or not isinstance(raw, date | str):
+                        raise ValueError(raw)
+                    values.append(raw if isinstance(raw, date) else date.fromisoformat(raw))
                 except ValueError:
                     problems.append(
                         Problem((name, i), "expected an ISO date YYYY-MM-DD", raw, "date")
@@ -366,13 +390,13 @@ class BusinessCalendar:
         if problems:
             raise ConfigError("BusinessCalendar", problems)
         return cls(
-            timezone=str(data.get("timezone", "UTC")),
+            timezone=data.get("timezone", "UTC"),
             hours=hours,
             country=data.get("country"),
             subdivision=data.get("subdivision"),
             extra_holidays=days["extra_holidays"],
             extra_working_days=days["extra_working_days"],
-            makeup_weekday=int(data.get("makeup_weekday", 0)),
+            makeup_weekday=weekday,
         )
 
     def to_dict(self) -> dict[str, Any]:

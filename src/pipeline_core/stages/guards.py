@@ -119,6 +119,19 @@ class Condition:
             raise ConfigError(
                 "condition", [Problem(("field",), "required field is missing", None, missing=True)]
             )
+        problems = [
+            Problem((k,), "unknown field", data[k], "extra_forbidden")
+            for k in sorted(set(data) - {"field", "op", "value", "message"}, key=str)
+        ]
+        problems += [
+            Problem((k,), "expected text", data[k], "string_type")
+            for k in ("field", "op", "message")
+            if k in data
+            and not isinstance(data[k], str)
+            and not (k == "message" and data[k] is None)
+        ]
+        if problems:
+            raise ConfigError("condition", problems)
         value = data.get("value")
         if isinstance(value, list):
             value = tuple(_money_value(v) for v in value)
