@@ -48,6 +48,7 @@ from typing import Any, Final
 
 import attrs
 
+from pipeline_core._optional import require
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.records import Contact, Lead
 
@@ -91,6 +92,7 @@ def normalise_phone(raw: str | None, default_region: str = "CN") -> str | None:
 
 @lru_cache(maxsize=65_536)
 def _parse_phone(text: str, region: str) -> str | None:
+    require("phonenumbers", "team")
     import phonenumbers
 
     try:
@@ -281,6 +283,7 @@ def normalise_company(raw: str | None) -> str | None:
 
 def company_similarity(a: str, b: str) -> float:
     """``rapidfuzz`` ``ratio`` (0-100) of two *normalised* company names."""
+    require("rapidfuzz", "team")
     from rapidfuzz import fuzz
 
     return float(fuzz.ratio(a, b))
@@ -505,6 +508,7 @@ class DedupIndex:
         hit.reasons.append(reason)
 
     def _name_candidates(self, name: str) -> Iterator[tuple[int, float]]:
+        require("rapidfuzz", "team")
         from rapidfuzz import fuzz
 
         seen: set[int] = set()

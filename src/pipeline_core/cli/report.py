@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Final
 
+from pipeline_core._optional import require
 from pipeline_core.cli import _format as f
 
 __all__ = ["render_report", "svg_of", "write_report"]
@@ -37,6 +38,7 @@ def svg_of(figure: Any) -> str:
     """A matplotlib figure as an inline ``<svg>`` element (XML prolog and DOCTYPE removed).
 
     The same figure gives the same bytes: no date in the metadata, fixed element ids."""
+    require("matplotlib", "charts")
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -212,6 +214,7 @@ def render_report(summary: dict[str, Any], charts: dict[str, str], *, ids: bool 
 def _cjk_fonts() -> list[str]:
     """Installed fonts with Chinese glyphs matplotlib knows, in order of preference (measured
     labels fit; the page itself names the same fonts)."""
+    require("matplotlib", "charts")
     from matplotlib import font_manager
 
     known = {f.name for f in font_manager.fontManager.ttflist}
@@ -225,6 +228,7 @@ def _polish(figure: Any, names: f.Names, currency: str | None, *, money_axis: st
     """Make a chart of :mod:`pipeline_core.metrics.charts` readable: stage labels instead of ids
     on the axes, money with thousands separators and currency (no ``1e6`` offset), the legend
     outside the plot so it hides no mark."""
+    require("matplotlib.ticker", "charts")
     from matplotlib.ticker import FuncFormatter
 
     fonts = _cjk_fonts()
@@ -264,6 +268,7 @@ def write_report(
     currency = summary["forecast"]["currency"]
     figures: dict[str, str] = {}
     try:
+        require("matplotlib", "charts")
         import matplotlib  # noqa: F401
     except ImportError:
         figures["missing"] = (

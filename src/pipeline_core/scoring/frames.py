@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from pipeline_core._optional import require
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.scoring._units import CENT, FLOAT_PER_UNIT, hundredths, to_units
 from pipeline_core.scoring.compose import WeightedSum
@@ -41,6 +42,7 @@ __all__ = ["score_expressions", "score_frame"]
 
 
 def _lit(value: int) -> nw.Expr:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     return nw.lit(value, dtype=nw.Int64())
@@ -75,6 +77,7 @@ def _resolve(
 
 
 def _kind(dtype: Any) -> str:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     if dtype in (nw.Float32, nw.Float64):
@@ -111,6 +114,7 @@ def _criterion_expr(
     problems: list[Problem],
     path: tuple[Any, ...],
 ) -> nw.Expr:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     w = hundredths(c.weight)
@@ -200,6 +204,7 @@ def _model_total(
     problems: list[Problem],
     path: tuple[Any, ...],
 ) -> nw.Expr:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     resolved = {}
@@ -234,6 +239,7 @@ def _model_total(
 
 
 def _grade_expr(total: nw.Expr, bands: GradeBands) -> nw.Expr:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     ordered = list(reversed(bands.grades))  # best first
@@ -254,6 +260,7 @@ def score_expressions(
     Raises :class:`ConfigError` listing every field without a column and every rule that cannot
     run in a frame (decay, code-only predicates).
     """
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     nw_frame = nw.from_native(frame)
@@ -294,6 +301,7 @@ def score_frame(
 
     Equal to ``model.score_value(row)`` / ``model.grade(row).name`` on every row.
     """
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     total, _ = score_expressions(frame, model, columns=columns)

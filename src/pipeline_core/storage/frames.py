@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from pipeline_core._optional import require
 from pipeline_core.facts import event_order
 from pipeline_core.frame_columns import EVENT_COLUMNS, OPPORTUNITY_COLUMNS
 from pipeline_core.storage._base import OPPORTUNITIES, STAGE_EVENTS, BaseStore, Table, check_ts
@@ -71,6 +72,7 @@ _BATCH = 100_000
 
 
 def _arrow_type(table: Table, name: str) -> pa.DataType:
+    require("pyarrow", "frames")
     import pyarrow as pa
 
     if name == "id":
@@ -87,12 +89,14 @@ def _arrow_type(table: Table, name: str) -> pa.DataType:
 
 
 def _schema(table: Table, columns: Sequence[str]) -> pa.Schema:
+    require("pyarrow", "frames")
     import pyarrow as pa
 
     return pa.schema([(c, _arrow_type(table, c)) for c in columns])
 
 
 def _column(table: Table, name: str, values: Sequence[Any]) -> pa.Array:
+    require("pyarrow", "frames")
     import pyarrow as pa
 
     target = _arrow_type(table, name)
@@ -104,6 +108,7 @@ def _column(table: Table, name: str, values: Sequence[Any]) -> pa.Array:
 
 
 def _from_rows(table: Table, columns: Sequence[str], batches: Any) -> pa.Table:
+    require("pyarrow", "frames")
     import pyarrow as pa
 
     schema = _schema(table, columns)
@@ -141,7 +146,10 @@ def _sqlite(
 def _postgres(
     store: Any, table: Table, columns: Sequence[str], where: str, params: list[Any], order: str
 ) -> pa.Table:
+    require("pyarrow", "frames")
     import pyarrow as pa
+
+    require("pyarrow.csv", "frames")
     import pyarrow.csv as pacsv
 
     select = []
@@ -219,6 +227,7 @@ def _output(table: pa.Table, backend: Backend) -> Any:
     if backend == "pandas":
         return table.to_pandas()
     if backend == "polars":
+        require("polars", "frames")
         import polars as pl
 
         return pl.from_arrow(table)

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline_core._model import Record
+from pipeline_core._optional import require
 from pipeline_core.errors import (
     DeadlockError,
     DuplicateError,
@@ -85,6 +86,7 @@ class _PostgresBackend(SqlBackend):
     def __init__(self, url: str, schema: str | None) -> None:
         super().__init__()
         try:
+            require("psycopg", "postgres")
             import psycopg
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise StorageError(
