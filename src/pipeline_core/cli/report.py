@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from pipeline_core._optional import require
 from pipeline_core.cli import _format as f
 
-__all__ = ["render_report", "svg_of", "write_report"]
+__all__ = ["readable_chart", "render_report", "svg_of", "write_report"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",
@@ -211,9 +213,22 @@ def render_report(summary: dict[str, Any], charts: dict[str, str], *, ids: bool 
     return "\n".join(parts) + "\n"
 
 
+class _QuietFontWeight(logging.Filter):
+    """Drops matplotlib's "Failed to find font weight normal for WenQuanYi Zen Hei" notices: the
+    Chinese fonts come in one weight, used on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Failed to find font weight" not in record.getMessage()
+
+
+_FONT_LOG: Final = logging.getLogger("matplotlib.font_manager")
+
+
 def _cjk_fonts() -> list[str]:
     """Installed fonts with Chinese glyphs matplotlib knows, in order of preference (measured
     labels fit; the page itself names the same fonts)."""
+    if not any(isinstance(x, _QuietFontWeight) for x in _FONT_LOG.filters):
+        _FONT_LOG.addFilter(_QuietFontWeight())
     require("matplotlib", "charts")
     from matplotlib import font_manager
 
@@ -224,27 +239,42 @@ def _cjk_fonts() -> list[str]:
 _CJK_FONTS: Final = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "SimHei")
 
 
-def _polish(figure: Any, names: f.Names, currency: str | None, *, money_axis: str = "") -> Any:
-    """Make a chart of :mod:`pipeline_core.metrics.charts` readable: stage labels instead of ids
-    on the axes, money with thousands separators and currency (no ``1e6`` offset), the legend
-    outside the plot so it hides no mark."""
-    require("matplotlib.ticker", "charts")
-    from matplotlib.ticker import FuncFormatter
+def readable_chart(
+    figure: Any,
+    *,
+    labels: Mapping[str, str] | None = None,
+    currency: str | None = None,
+    money_axis: str = "",
+    percent_axis: str = "",
+) -> Any:
+    """Make a chart of :mod:`pipeline_core.metrics.charts` read as a person expects; returns it.
 
+    - tick labels that are stage ids (keys of ``labels``) become their labels (``首次沟通``);
+    - ``money_axis`` (``"x"`` or ``"y"``): amounts with thousands separators and the currency
+      (``¥2,000,000``), no ``1e6`` offset; ``percent_axis``: shares 0..1 as ``45%``;
+    - every legend moves outside the plot, so it hides no bar or marker;
+    - with a Chinese font installed, every text uses it (no missing glyphs).
+    """
+    require("matplotlib.ticker", "charts")
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    names = dict(labels or {})
     fonts = _cjk_fonts()
     if fonts:
         for text in figure.findobj(lambda o: hasattr(o, "set_fontfamily")):
             text.set_fontfamily([*fonts, "DejaVu Sans"])
     for ax in figure.axes:
         for axis in (ax.xaxis, ax.yaxis):
-            labels = [t.get_text() for t in axis.get_ticklabels()]
-            if any(lab in names.stages for lab in labels):
-                axis.set_ticks(axis.get_ticklocs(), [names.stage(lab) for lab in labels])
+            ticks = [t.get_text() for t in axis.get_ticklabels()]
+            if any(t in names for t in ticks):
+                axis.set_ticks(axis.get_ticklocs(), [names.get(t, t) for t in ticks])
         if money_axis:
             axis = ax.yaxis if money_axis == "y" else ax.xaxis
             axis.set_major_formatter(FuncFormatter(lambda v, _pos: f.money(v, currency)))
-        legend = ax.get_legend()
-        if legend is not None:
+        if percent_axis:
+            axis = ax.yaxis if percent_axis == "y" else ax.xaxis
+            axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        if ax.get_legend() is not None:
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return figure
 
@@ -266,6 +296,7 @@ def write_report(
 
     names = f.Names.from_dict(summary.get("names") or {}, ids=ids)
     currency = summary["forecast"]["currency"]
+    stage_names = {k: names.stage(k) for k in names.stages}
     figures: dict[str, str] = {}
     try:
         require("matplotlib", "charts")
@@ -276,15 +307,15 @@ def write_report(
         )
     else:
         figures["funnel"] = svg_of(
-            _polish(ch.funnel_chart(funnel, title="Funnel"), names, currency)
+            readable_chart(ch.funnel_chart(funnel, title="Funnel"), labels=stage_names)
         )
         if time_in_stage.records():
             figures["time_in_stage"] = svg_of(
-                _polish(ch.time_in_stage_chart(time_in_stage), names, currency)
+                readable_chart(ch.time_in_stage_chart(time_in_stage), labels=stage_names)
             )
         if forecast.records():
             figures["forecast"] = svg_of(
-                _polish(ch.forecast_fan(forecast), names, currency, money_axis="y")
+                readable_chart(ch.forecast_fan(forecast), currency=currency, money_axis="y")
             )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_report(summary, figures, ids=ids), encoding="utf-8")
