@@ -59,7 +59,8 @@ def _contacts(n: int, rng: random.Random) -> list[tuple[str, str, str, str]]:
     for i in range(n):
         brand = "".join(rng.choices(HANZI, k=rng.choice((2, 3))))
         company = rng.choice(CITIES) + brand + rng.choice(INDUSTRY) + rng.choice(SUFFIX)
-        phone = f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
+        # mobiles in assigned ranges (13x, 18x): only valid numbers are normalised
+        phone = f"1{rng.choice('38')}{rng.randrange(10**9):09d}"
         email = f"u{i}x{rng.randrange(10**6)}@{rng.choice(['gmail.com', 'qq.com', '163.com', 'corp.cn'])}"
         out.append((f"c{i}", phone, email, company))
     return out

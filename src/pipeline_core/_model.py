@@ -441,6 +441,7 @@ class Record:
     __slots__ = ()
     __pc_fields__: ClassVar[tuple[tuple[str, Any], ...]]
     __pc_names__: ClassVar[frozenset[str]]
+    __pc_optional__: ClassVar[frozenset[str]] = frozenset()
     __pc_invariants__: ClassVar[tuple[Callable[[Any], Iterable[Problem]], ...]] = ()
 
     # -- pydantic integration ---------------------------------------------------------------
@@ -508,8 +509,13 @@ class Record:
         """Validate plain data (e.g. parsed JSON) and return the record.
 
         Raises :class:`~pipeline_core.errors.ValidationError` listing every bad or missing field,
-        with its path and offending value. Unknown fields are refused, not dropped.
+        with its path and offending value. Unknown fields are refused, not dropped. An optional
+        field given as a non-text "no value" (``NaN``, ``NaT``, pandas' ``NA``: what a pandas row
+        gives for a blank cell, :func:`pipeline_core.facts.is_missing`) is ``None``; text is kept
+        as written (a blank text is not changed here).
         """
+        if isinstance(data, Mapping):
+            data = _missing_as_none(data, cls.__pc_optional__)
         problems = _bytes_problems(data)
         if problems:
             raise ValidationError(cls.__name__, problems)
@@ -573,11 +579,12 @@ class Record:
     def __attrs_post_init__(self) -> None:
         # The constructor is a boundary too: validate everything, keep the normalised values.
         data = {name: getattr(self, name) for name, _ in self.__pc_fields__}
-        problems = _bytes_problems(data)
+        given = _missing_as_none(data, self.__pc_optional__)
+        problems = _bytes_problems(given)
         if problems:
             raise ValidationError(type(self).__name__, problems)
         try:
-            valid = _adapter_dict(type(self)).validate_python(data)
+            valid = _adapter_dict(type(self)).validate_python(given)
         except pydantic.ValidationError as exc:
             raise ValidationError(type(self).__name__, _convert_errors(exc)) from None
         setter = object.__setattr__
@@ -610,9 +617,31 @@ def record(cls: _R) -> _R:
             raise TypeError(f"{new_cls.__name__}.{f.name} has no annotation")
     new_cls.__pc_fields__ = tuple(fields)
     new_cls.__pc_names__ = frozenset(name for name, _ in fields)
+    new_cls.__pc_optional__ = frozenset(name for name, default in fields if default is None)
     return typing.cast(_R, new_cls)
 
 
+def _missing_as_none(data: Mapping[str, Any], optional: frozenset[str]) -> Mapping[str, Any]:
+    """``data`` with every optional field that holds a non-text missing value (``NaN``, ``NaT``,
+    ``NA``; see :func:`pipeline_core.facts.is_missing`) set to ``None``; ``data`` itself when there
+    is none. Text is never changed: a blank text stays what it is (kept or refused by the field)."""
+    from pipeline_core.facts import is_missing
+
+    found = [
+        k
+        for k, v in data.items()
+        if v is not None
+        and k in optional
+        and (v.__class__ in _MAYBE_MISSING or v.__class__.__name__ in _MISSING_TYPES)
+        and is_missing(v)
+    ]
+    if not found:
+        return data
+    return {**data, **dict.fromkeys(found)}
+
+
+_MAYBE_MISSING: Final = frozenset({float, Decimal})
+_MISSING_TYPES: Final = frozenset({"NAType", "NaTType", "float64", "float32", "datetime64"})
 _TYPED_DICTS: dict[type[Record], Any] = {}
 _ADAPTERS: dict[type[Record], pydantic.TypeAdapter[Any]] = {}
 _DICT_ADAPTERS: dict[type[Record], pydantic.TypeAdapter[Any]] = {}

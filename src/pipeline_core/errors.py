@@ -21,6 +21,7 @@ __all__ = [
     "MAX_PROBLEMS",
     "ConcurrencyError",
     "ConfigError",
+    "CurrencyMismatchError",
     "DeadlockError",
     "DuplicateError",
     "LockTimeoutError",
@@ -163,6 +164,19 @@ class ValidationError(_ProblemsError, ValueError):
 
 class ConfigError(_ProblemsError, ValueError):
     """A definition (pipeline, scoring model, SLA policy, ...) is invalid; lists every problem."""
+
+
+class CurrencyMismatchError(ValidationError):
+    """Amounts in different currencies met where one currency is needed (a band, a guard, a sum)
+    and no exchange rate converts them; ``currencies`` lists every currency found. The message
+    says how to pass rates (see :mod:`pipeline_core.money`). Amounts are never read as another
+    currency."""
+
+    def __init__(
+        self, what: str, problems: Iterable[Problem], *, currencies: Sequence[str] = ()
+    ) -> None:
+        self.currencies: tuple[str, ...] = tuple(currencies)
+        super().__init__(what, problems)
 
 
 class TransitionError(PipelineCoreError, ValueError):

@@ -29,7 +29,7 @@ from pipeline_core.assignment import (
     sweep,
     transfer,
 )
-from pipeline_core.errors import ConfigError, ValidationError
+from pipeline_core.errors import ConfigError, CurrencyMismatchError, ValidationError
 from pipeline_core.ids import SequentialIds
 from pipeline_core.records import (
     Activity,
@@ -40,6 +40,7 @@ from pipeline_core.records import (
     Opportunity,
     StageEvent,
 )
+from pipeline_core.stages import templates
 
 
 def act(id: str, subject: str, hours: float, **kw: object) -> Activity:
@@ -51,7 +52,8 @@ def opp(id: str, **kw: object) -> Opportunity:
     kw.setdefault("created_at", T0)
     kw.setdefault("stage_entered_at", kw["created_at"])
     kw.setdefault("owner_id", "a1")
-    return Opportunity(id=id, name=f"deal {id}", stage="s1", **kw)  # type: ignore[arg-type]
+    kw.setdefault("stage", "first_contact")
+    return Opportunity(id=id, name=f"deal {id}", **kw)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- merge
@@ -231,7 +233,9 @@ def test_pool_rules() -> None:
     with pytest.warns(DeprecationWarning, match="stages="):  # no pipeline: the old reading
         assert pool_reason(lost, at=now, policy=pol) == "lost (budget) but worth nurturing"
     assert (
-        pool_reason(opp("o2", closed_at=at(1), lost_reason="competitor"), at=now, policy=pol)
+        pool_reason(
+            opp("o2", closed_at=at(1), lost_reason="competitor", stage="lost"), at=now, policy=pol
+        )
         is None
     )
     assert (
@@ -330,17 +334,28 @@ def test_facts_from_events_and_refresh() -> None:
     ]
     opps = [
         opp("o1", account_id="acc1", expected_amount=Money.of("120000", "CNY")),
-        opp("o2", account_id="acc1", expected_amount=Money.of("5000", "CNY"), closed_at=at(2)),
-        opp("o3", account_id="acc1", expected_amount=Money.of("999999", "USD")),
+        opp(
+            "o2",
+            account_id="acc1",
+            expected_amount=Money.of("5000", "CNY"),
+            closed_at=at(2),
+            stage="won",
+        ),
         opp(
             "o4",
             account_id="acc2",
             expected_amount=Money.of("1", "CNY"),
             closed_at=at(2),
             lost_reason="price",
+            stage="lost",
         ),
     ]
-    facts = customer_facts(at=now, activities=acts, opportunities=opps)
+    pipeline = templates.get("small_team")
+    # a USD deal without rates is refused, never dropped or read as CNY
+    usd = opp("o3", account_id="acc1", expected_amount=Money.of("999999", "USD"))
+    with pytest.raises(CurrencyMismatchError):
+        customer_facts(at=now, opportunities=[*opps, usd], stages=pipeline)
+    facts = customer_facts(at=now, activities=acts, opportunities=opps, stages=pipeline)
     f = facts["acc1"]
     assert f.last_contact_at == at(24 * 96) and f.recent_contacts == 2
     assert f.open_amount == Decimal(120000) and f.won_amount == Decimal(5000)

@@ -30,14 +30,17 @@ from pipeline_core.assignment.access import (
     mask_phone,
 )
 from pipeline_core.assignment.dedup import (
+    BRANCH_SUFFIXES,
     COMPANY_SUFFIXES,
     PLUS_ADDRESSING_DOMAINS,
+    CompanyName,
     DedupIndex,
     Match,
     company_similarity,
     normalise_company,
     normalise_email,
     normalise_phone,
+    parse_company,
 )
 from pipeline_core.assignment.merge import MergePlan, merged_subjects, plan_merge
 from pipeline_core.assignment.ownership import (
@@ -59,6 +62,7 @@ from pipeline_core.assignment.pool import (
 from pipeline_core.assignment.routing import (
     RepCapacity,
     Router,
+    RouterState,
     RoutingDecision,
     RoutingPolicy,
     RoutingRule,
@@ -77,11 +81,13 @@ from pipeline_core.assignment.segments import (
 from pipeline_core.assignment.service import IntakeResult, apply_merge, commit, intake
 
 __all__ = [
+    "BRANCH_SUFFIXES",
     "COMPANY_SUFFIXES",
     "PLUS_ADDRESSING_DOMAINS",
     "AccessDecision",
     "AccessPolicy",
     "AccessRole",
+    "CompanyName",
     "CustomerFacts",
     "DedupIndex",
     "Directory",
@@ -95,6 +101,7 @@ __all__ = [
     "Reminder",
     "RepCapacity",
     "Router",
+    "RouterState",
     "RoutingDecision",
     "RoutingPolicy",
     "RoutingRule",
@@ -120,6 +127,7 @@ __all__ = [
     "normalise_email",
     "normalise_phone",
     "ownership_history",
+    "parse_company",
     "plan_merge",
     "pool_reason",
     "refresh",

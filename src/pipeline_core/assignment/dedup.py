@@ -5,18 +5,29 @@ Three normalisers turn the many ways people write the same thing into one key:
 - :func:`normalise_phone`: E.164 (``"+8613800138000"``). Mainland China mobile and landline forms
   (``"13800138000"``, ``"+86 138 0013 8000"``, ``"0086 138..."``, ``"010-12345678"``,
   ``"(0755) 1234 5678"``) all parse with ``CN`` as the default region; other countries need their
-  ``+`` prefix. Plain 11-digit mainland mobiles take a fast path that gives the same result as
-  ``phonenumbers`` (a property test checks it).
+  ``+`` prefix. Only numbers ``phonenumbers`` says are *valid* (a real number plan's range, not
+  merely a possible length) are normalised: a local number written without its area code
+  (``"84664163"``) or a short one (``"12345"``) gives ``None``, so two strangers' local numbers
+  never look like one customer. Plain 11-digit mainland mobiles take a fast path (the digits are
+  checked once with ``phonenumbers`` and cached) that gives the same result (a property test checks
+  it).
 - :func:`normalise_email`: trimmed, NFKC, lower case; ``+tag`` sub-addressing stripped only for the
   domains in :data:`PLUS_ADDRESSING_DOMAINS`; dots ignored for Gmail, and ``googlemail.com`` read
   as ``gmail.com``.
 - :func:`normalise_company`: NFKC (full-width to half-width), case-folded, punctuation removed,
   spaces next to CJK characters removed, legal suffixes (有限公司, 股份有限公司, Co., Ltd., Inc.,
-  GmbH ...) stripped from the end.
+  GmbH ...) stripped from the end. As a sales team reads names, the key keeps apart what tells
+  customers apart (:func:`parse_company`): a *region* written in brackets or in front
+  (``某某科技（北京）有限公司``, ``北京某某科技有限公司``) is one qualifier, a *branch*
+  (``…大庆油田分公司``, ``…深圳分行``, ``…办事处``: :data:`BRANCH_SUFFIXES`) another. Two names
+  match when their cores are similar, their branches are the same (two branches of one group, or
+  a branch and its head office, are related customers, not one: :meth:`DedupIndex.related`), and
+  their regions do not contradict each other (a name without a region matches one with it).
 
 :class:`DedupIndex` holds exact-key hash maps for phones, e-mails and normalised company names,
 plus a blocking index of company-name character bigrams. A fuzzy company match (``rapidfuzz``
-``ratio`` on the normalised names, at least ``threshold``) is only computed for names found in
+``ratio`` on the names' cores, at least ``threshold``, qualifiers agreeing) is only computed for
+names found in
 the blocks of some of the query's bigrams, so checking a lead costs about the same against 1,000
 or 1,000,000 contacts. Only the query's *rarest* bigrams are probed: a ratio of at least t bounds
 the indel distance d to a match by ``(1 - t) · 2n / t`` for a query of n characters, and d edits
@@ -53,14 +64,18 @@ from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.records import Contact, Lead
 
 __all__ = [
+    "BRANCH_SUFFIXES",
     "COMPANY_SUFFIXES",
     "PLUS_ADDRESSING_DOMAINS",
+    "REGIONS",
+    "CompanyName",
     "DedupIndex",
     "Match",
     "company_similarity",
     "normalise_company",
     "normalise_email",
     "normalise_phone",
+    "parse_company",
 ]
 
 # --------------------------------------------------------------------------- phones
@@ -74,7 +89,10 @@ def normalise_phone(raw: str | None, default_region: str = "CN") -> str | None:
 
     ``default_region`` applies to numbers written without a ``+`` country code (``"CN"``: mainland
     China, so ``"010-12345678"`` is Beijing). Extensions are dropped. A number that
-    ``phonenumbers`` cannot parse, or whose length is impossible for its country, gives ``None``.
+    ``phonenumbers`` cannot parse, or that it does not call valid
+    (``phonenumbers.is_valid_number``: a local number without its area code such as
+    ``"84664163"``, a short ``"12345"``, an unassigned mobile range), gives ``None``: it cannot be
+    made a full number, and guessing one would match strangers.
     Idempotent: ``normalise_phone(normalise_phone(x)) == normalise_phone(x)``.
     """
     if raw is None:
@@ -86,8 +104,24 @@ def normalise_phone(raw: str | None, default_region: str = "CN") -> str | None:
     if default_region == "CN":
         fast = _CN_MOBILE.match(compact)
         if fast is not None:
-            return "+86" + fast.group(1)
+            digits = fast.group(1)
+            if _cn_mobile_pattern().fullmatch(digits):  # phonenumbers' own mobile ranges
+                return "+86" + digits
+            return _parse_phone("+86" + digits, "CN")
     return _parse_phone(text, default_region)
+
+
+@lru_cache(maxsize=1)
+def _cn_mobile_pattern() -> re.Pattern[str]:
+    """The national-number pattern of valid mainland mobiles, from ``phonenumbers``' metadata (a
+    number matching it is valid: ``is_valid_number`` matches the same pattern)."""
+    require("phonenumbers", "team")
+    import phonenumbers
+
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    assert metadata is not None
+    assert metadata.mobile is not None
+    return re.compile(str(metadata.mobile.national_number_pattern))
 
 
 @lru_cache(maxsize=65_536)
@@ -99,7 +133,7 @@ def _parse_phone(text: str, region: str) -> str | None:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
+    if not phonenumbers.is_valid_number(number):
         return None
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
@@ -257,36 +291,216 @@ def _company_once(text: str) -> str:
     return _strip_suffixes(text)
 
 
+BRANCH_SUFFIXES: Final[tuple[str, ...]] = (
+    "分公司",
+    "子公司",
+    "分行",
+    "支行",
+    "分理处",
+    "营业部",
+    "营业厅",
+    "办事处",
+    "代表处",
+    "分部",
+    "分店",
+    "分厂",
+    "分院",
+    "分所",
+    "分中心",
+)
+"""Endings that make a name a branch (分支机构) of a group: a branch is its own customer."""
+
+_REGION_NAMES: Final = (
+    # provinces, autonomous regions, municipalities, SARs
+    "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 "
+    "广东 海南 四川 贵州 云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 "
+    # provincial capitals and large cities
+    "石家庄 太原 沈阳 长春 哈尔滨 南京 杭州 合肥 福州 南昌 济南 郑州 武汉 长沙 广州 海口 成都 贵阳 "
+    "昆明 西安 兰州 西宁 呼和浩特 南宁 拉萨 银川 乌鲁木齐 深圳 大连 青岛 宁波 厦门 苏州 无锡 常州 "
+    "南通 徐州 温州 绍兴 嘉兴 金华 台州 佛山 东莞 珠海 中山 惠州 汕头 烟台 潍坊 临沂 唐山 保定 "
+    "洛阳 宜昌 襄阳 株洲 岳阳 绵阳 泉州 漳州 赣州 芜湖 包头 鄂尔多斯 大庆 吉林市 鞍山 柳州 桂林 "
+    "三亚 遵义 曲靖 宝鸡 咸阳 榆林"
+)
+REGIONS: Final[frozenset[str]] = frozenset(_REGION_NAMES.split())
+"""Chinese region names recognised in front of a name or in brackets (with or without 省/市)."""
+
+_REGION_ENDINGS: Final = ("省", "市", "自治区", "特别行政区")
+_BRACKET = re.compile(r"\(([^()]*)\)")
+_MIN_CORE_AFTER_REGION: Final = 3
+"""A region in front is read as a qualifier only if at least this many characters remain
+(``北京某某科技`` → 某某科技 in 北京; ``上海银行`` stays a name of its own)."""
+
+
+@attrs.frozen
+class CompanyName:
+    """A company name as a sales team reads it: the ``core`` (normalised, legal suffixes
+    stripped), the ``region`` it is qualified by (``None`` when not written), and the ``branch``
+    (``"大庆油田分公司"``; ``None`` for the company itself)."""
+
+    core: str
+    region: str | None = None
+    branch: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The comparison key: ``core``, then ``(region)``, then ``|branch`` when present."""
+        out = self.core
+        if self.region:
+            out += f"({self.region})"
+        if self.branch:
+            out += f"|{self.branch}"
+        return out
+
+
+_REGION_SPELLINGS: Final[dict[str, str]] = {
+    **{r + ending: r for r in REGIONS for ending in _REGION_ENDINGS},
+    **{r: r for r in REGIONS},
+}
+_LONGEST_REGION: Final = max(map(len, _REGION_SPELLINGS))
+
+
+def _region_of(text: str) -> str | None:
+    """``text`` as a region name (``北京``, ``北京市``, ``广东省``), or ``None``."""
+    return _REGION_SPELLINGS.get(text)
+
+
+def _front_region(text: str) -> tuple[str | None, str]:
+    """A region written in front of ``text`` and the rest (the longest region that leaves a
+    core of at least :data:`_MIN_CORE_AFTER_REGION` characters)."""
+    spellings = _REGION_SPELLINGS
+    for n in range(min(len(text) - _MIN_CORE_AFTER_REGION, _LONGEST_REGION), 1, -1):
+        region = spellings.get(text[:n])
+        if region is not None:
+            rest = text[n:]
+            if len(_strip_suffixes(rest)) >= _MIN_CORE_AFTER_REGION:
+                return region, rest
+    return None, text
+
+
+def _split_branch(text: str) -> tuple[str, str | None]:
+    """``(group, branch)`` of a name ending in a :data:`BRANCH_SUFFIXES` word: the branch is
+    what follows the group's last legal suffix (``…股份有限公司`` ``大庆油田分公司``) or, without
+    one, a region just before the ending (``招商银行`` ``深圳分行``); else the ending alone."""
+    if not text.endswith(BRANCH_SUFFIXES):
+        return text, None
+    for ending in BRANCH_SUFFIXES:
+        if not text.endswith(ending) or len(text) == len(ending):
+            continue
+        head = text[: -len(ending)]
+        cut = -1
+        for suffix in _CJK_SUFFIXES:
+            i = head.rfind(suffix)
+            if i > 0 and i + len(suffix) < len(head):
+                cut = max(cut, i + len(suffix))
+        if cut > 0:
+            return head[:cut], head[cut:] + ending
+        for n in range(min(len(head) - 1, _LONGEST_REGION), 1, -1):
+            if _region_of(head[-n:]) is not None:
+                return head[:-n], head[-n:] + ending
+        return head, ending
+    return text, None
+
+
+def _clean(text: str) -> str:
+    text = _strip_punctuation(text).strip()
+    if " " in text:
+        text = _SPACE_NEAR_CJK.sub("", text)
+    return text
+
+
+def parse_company(raw: str | None) -> CompanyName | None:
+    """Read a company name into core, region and branch (see :class:`CompanyName`); ``None``
+    when nothing is left. Reading a :attr:`CompanyName.key` back gives the same name.
+
+    >>> parse_company("中国某某能源股份有限公司大庆油田分公司")
+    CompanyName(core='中国某某能源', region=None, branch='大庆油田分公司')
+    >>> parse_company("某某科技（北京）有限公司") == parse_company("北京市某某科技有限公司")
+    True
+    """
+    if raw is None:
+        return None
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", raw).casefold())
+    if "|" in text:  # a key: group|branch
+        text, _, branch_text = text.partition("|")
+        branch: str | None = _clean(branch_text) or None
+    else:
+        text, branch = _split_branch(_clean_keep_brackets(text))
+        branch = _clean(branch) if branch else None
+    region: str | None = None
+
+    def bracket(m: re.Match[str]) -> str:
+        nonlocal region
+        found = _region_of(_clean(m.group(1)))
+        if found is not None and region is None:
+            region = found
+            return " "
+        return f" {m.group(1)} "
+
+    if "(" in text:
+        text = _BRACKET.sub(bracket, text)
+    core = text
+    for _ in range(8):  # reach the fixed point (one pass is enough for real names)
+        nxt = _strip_suffixes(_clean(core))
+        if nxt == core:
+            break
+        core = nxt
+    if region is None:
+        region, core = _front_region(core)
+        core = _strip_suffixes(core)
+    if not core:
+        return None
+    return CompanyName(core, region, branch)
+
+
+def _clean_keep_brackets(text: str) -> str:
+    """Whitespace next to CJK removed and the text trimmed, brackets kept (for branch endings)."""
+    text = text.strip()
+    return _SPACE_NEAR_CJK.sub("", text) if " " in text else text
+
+
 def normalise_company(raw: str | None) -> str | None:
-    """The comparison key of a company name, or ``None`` when nothing is left.
+    """The comparison key of a company name (:attr:`CompanyName.key` of :func:`parse_company`),
+    or ``None`` when nothing is left.
 
     NFKC (full-width ``ＡＢＣ（北京）`` becomes ``abc(北京)``), case-folded, punctuation and symbols
     turned into spaces, runs of spaces collapsed, spaces next to CJK characters removed, then the
     legal suffixes of :data:`COMPANY_SUFFIXES` stripped from the end (a name that *is* a suffix,
-    such as ``"集团"``, is kept). Idempotent.
+    such as ``"集团"``, is kept). A region in brackets or in front becomes ``(region)`` after the
+    core, a branch ``|branch``. Idempotent.
 
-    >>> normalise_company("北京某某科技有限公司")
-    '北京某某科技'
+    >>> normalise_company("北京某某科技有限公司"), normalise_company("某某科技（北京）有限公司")
+    ('某某科技(北京)', '某某科技(北京)')
     >>> normalise_company("ACME Widgets Co., Ltd.")
     'acme widgets'
     """
-    if raw is None:
-        return None
-    text = raw
-    for _ in range(8):  # reach the fixed point (one pass is enough for real names)
-        nxt = _company_once(text)
-        if nxt == text:
-            break
-        text = nxt
-    return text or None
+    name = parse_company(raw)
+    return None if name is None else name.key
+
+
+def _compatible(a: CompanyName, b: CompanyName) -> bool:
+    """Same branch (or both none), and regions that do not contradict each other."""
+    return _qualifiers_agree(a.region, a.branch, b.region, b.branch)
+
+
+def _qualifiers_agree(
+    region_a: str | None, branch_a: str | None, region_b: str | None, branch_b: str | None
+) -> bool:
+    if branch_a != branch_b:
+        return False
+    return region_a is None or region_b is None or region_a == region_b
 
 
 def company_similarity(a: str, b: str) -> float:
-    """``rapidfuzz`` ``ratio`` (0-100) of two *normalised* company names."""
+    """How alike two company names are as one customer, 0-100: ``rapidfuzz`` ``ratio`` of their
+    cores when their branches agree and their regions do not contradict each other, else 0
+    (two branches of one group are related customers, not the same one)."""
     require("rapidfuzz", "team")
     from rapidfuzz import fuzz
 
-    return float(fuzz.ratio(a, b))
+    pa, pb = parse_company(a), parse_company(b)
+    if pa is None or pb is None or not _compatible(pa, pb):
+        return 0.0
+    return float(fuzz.ratio(pa.core, pb.core))
 
 
 @lru_cache(maxsize=4_096)
@@ -391,7 +605,10 @@ class DedupIndex:
         self._ids: list[str] = []
         self._positions: dict[str, int] = {}
         self._raw_names: list[str | None] = []
-        self._names: list[str | None] = []
+        self._names: list[str | None] = []  # the cores of the names (CompanyName.core)
+        # qualifiers as plain strings (untracked by the garbage collector, like the blocks)
+        self._regions: list[str | None] = []
+        self._branches: list[str | None] = []
         # Blocks are int arrays: 4 bytes an entry and invisible to the garbage collector, whose
         # full collections would otherwise walk millions of lists.
         self._phone: dict[str, array[int]] = {}
@@ -420,15 +637,20 @@ class DedupIndex:
             self._ids.append(existing_id)
             self._raw_names.append(None)
             self._names.append(None)
+            self._regions.append(None)
+            self._branches.append(None)
         key = normalise_phone(phone, self.default_region)
         if key is not None:
             self._phone.setdefault(key, array("l")).append(pos)
         key = normalise_email(email, self.plus_domains)
         if key is not None:
             self._email.setdefault(key, array("l")).append(pos)
-        name = normalise_company(company) if self.company_matching else None
-        if name is not None and self._names[pos] is None:
+        parsed = parse_company(company) if self.company_matching else None
+        if parsed is not None and self._names[pos] is None:
+            name = parsed.core
             self._names[pos] = name
+            self._regions[pos] = parsed.region
+            self._branches[pos] = parsed.branch
             self._raw_names[pos] = company
             self._exact_name.setdefault(name, array("l")).append(pos)
             grams = self._grams
@@ -474,9 +696,9 @@ class DedupIndex:
         if key is not None:
             for pos in self._email.get(key, ()):
                 self._hit(hits, pos, 1.0, "email", f"same e-mail {key}")
-        name = normalise_company(company) if self.company_matching else None
-        if name is not None:
-            for pos, score in self._name_candidates(name):
+        parsed = parse_company(company) if self.company_matching else None
+        if parsed is not None:
+            for pos, score in self._name_candidates(parsed, related=False):
                 shown = self._raw_names[pos]
                 self._hit(
                     hits,
@@ -491,6 +713,29 @@ class DedupIndex:
             if self._ids[pos] != exclude
         ]
         return out
+
+    def related(self, company: str, *, exclude: str | None = None) -> list[Match]:
+        """Entries of the same group that are *not* the same customer: a name whose core matches
+        ``company``'s (at ``threshold``) but with another branch (``…大庆油田分公司`` and
+        ``…长庆油田分公司``, a branch and its head office) or another region. Signal
+        ``"related_company"``; order as :meth:`find`."""
+        parsed = parse_company(company) if self.company_matching else None
+        hits: dict[int, _Hit] = {}
+        if parsed is not None:
+            for pos, score in self._name_candidates(parsed, related=True):
+                shown = self._raw_names[pos]
+                self._hit(
+                    hits,
+                    pos,
+                    score / 100.0,
+                    "related_company",
+                    f"same group, another branch or region: {company} ~ {shown}",
+                )
+        return [
+            Match(self._ids[pos], hit.score, tuple(hit.signals), tuple(hit.reasons))
+            for pos, hit in sorted(hits.items(), key=lambda kv: (-kv[1].score, kv[0]))
+            if self._ids[pos] != exclude
+        ]
 
     def find_lead(self, lead: Lead) -> list[Match]:
         """:meth:`find` for a lead's phone, e-mail and company (itself excluded)."""
@@ -507,14 +752,23 @@ class DedupIndex:
         hit.signals.append(signal)
         hit.reasons.append(reason)
 
-    def _name_candidates(self, name: str) -> Iterator[tuple[int, float]]:
+    def _name_candidates(
+        self, parsed: CompanyName, *, related: bool
+    ) -> Iterator[tuple[int, float]]:
+        """Positions whose core is similar to ``parsed.core`` (≥ ``threshold``) and whose
+        qualifiers are compatible with it (``related``: incompatible), with the similarity."""
         require("rapidfuzz", "team")
-        from rapidfuzz import fuzz
+        from rapidfuzz import fuzz, process
 
+        name = parsed.core
+        regions, branches = self._regions, self._branches
+        region, branch = parsed.region, parsed.branch
         seen: set[int] = set()
         for pos in self._exact_name.get(name, ()):
             seen.add(pos)
-            yield pos, 100.0
+            agree = _qualifiers_agree(region, branch, regions[pos], branches[pos])
+            if agree is not related:
+                yield pos, 100.0
         n = len(name)
         need = _positions_to_cover(n, self.threshold)
         grams = self._grams
@@ -536,22 +790,25 @@ class DedupIndex:
             covered += counts[gram]
             if need is not None and covered >= need:
                 break
-        names = self._names
-        cutoff = self.threshold
-        ratio = fuzz.ratio
+        candidates: set[int] = set()
         for block in blocks:
-            for pos in block:
-                if pos in seen:
-                    continue
-                seen.add(pos)
-                self.candidates_examined += 1
-                other = names[pos]
-                if other is None:
-                    continue
-                m = len(other)
-                # Length filter: ratio <= 200 * min / (n + m).
-                if 200.0 * min(n, m) < cutoff * (n + m):
-                    continue
-                score = ratio(name, other, score_cutoff=cutoff)
-                if score:
-                    yield pos, float(score)
+            candidates.update(block)  # C speed: blocks are int arrays
+        candidates -= seen
+        if not candidates:
+            return
+        self.candidates_examined += len(candidates)
+        names = self._names
+        positions = [p for p in candidates if names[p] is not None]
+        # rapidfuzz compares in C and drops everything under the cutoff (its length filter too);
+        # only the few names above it have their qualifiers checked in Python.
+        hits = process.extract(
+            name,
+            [names[p] for p in positions],
+            scorer=fuzz.ratio,
+            score_cutoff=self.threshold,
+            limit=None,
+        )
+        for _, score, i in hits:
+            pos = positions[i]
+            if _qualifiers_agree(region, branch, regions[pos], branches[pos]) is not related:
+                yield pos, float(score)

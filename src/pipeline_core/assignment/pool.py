@@ -72,7 +72,8 @@ class _PoolModel(Strict):
 
 @attrs.frozen
 class PoolPolicy:
-    """When records return to the pool, and how much a rep may claim (see the module doc)."""
+    """When records return to the pool, and how much a rep may claim (see the module doc).
+    Validated however it is built (:class:`~pipeline_core.errors.ConfigError`)."""
 
     pool_id: str = "public-pool"
     idle_days: int = 30
@@ -80,6 +81,9 @@ class PoolPolicy:
     include_nurturing_leads: bool = True
     claims_per_day: int = 5
     max_held: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        validate_model(_PoolModel, self.to_dict(), "PoolPolicy")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PoolPolicy:
@@ -154,16 +158,20 @@ def pool_reason(
         and record.lost_reason is not None
         and record.lost_reason in policy.nurture_lost_reasons
     ):
-        if stages is None:
+        from pipeline_core.stages.templates import stages_of
+
+        kinds = stages_of(record, stages)
+        if kinds is None:
             warnings.warn(
-                "pool_reason without stages= reads a closed deal with a lost_reason as lost; "
+                "pool_reason without stages=, for a deal naming no template, reads a closed deal "
+                "with a lost_reason as lost; "
                 "pass stages=<the pipeline> so the stage's kind decides",
                 DeprecationWarning,
                 stacklevel=2,
             )
             lost = True
         else:
-            lost = deal_status(record, stages) == "lost"
+            lost = deal_status(record, kinds) == "lost"
         if lost:
             return f"lost ({record.lost_reason}) but worth nurturing"
     if not _is_open(record):

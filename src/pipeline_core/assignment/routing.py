@@ -43,6 +43,7 @@ __all__ = [
     "FACTS",
     "RepCapacity",
     "Router",
+    "RouterState",
     "RoutingDecision",
     "RoutingPolicy",
     "RoutingRule",
@@ -69,7 +70,9 @@ class Strategy(StrEnum):
 
 @attrs.frozen
 class RepCapacity:
-    """A rep that can receive leads, with weight and limits (``None``: no limit)."""
+    """A rep that can receive leads, with weight and limits (``None``: no limit).
+
+    Validated on construction (:class:`ConfigError` naming each bad field)."""
 
     id: str
     name: str | None = None
@@ -78,6 +81,9 @@ class RepCapacity:
     monthly_capacity: int | None = None
     daily_quota: int | None = None
     active: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        validate_model(_RepModel, attrs.asdict(self), "RepCapacity")
 
     @property
     def quota(self) -> int | None:
@@ -96,12 +102,18 @@ class RepCapacity:
 
 @attrs.frozen
 class RoutingRule:
-    """A rule: the facts it matches (empty set: any value) and the reps it routes to."""
+    """A rule: the facts it matches (empty set: any value) and the reps it routes to.
+
+    Validated on construction (:class:`ConfigError` naming each bad field: an empty name or rep
+    list, an unknown strategy, a condition on a fact not in :data:`FACTS`)."""
 
     name: str
     reps: tuple[str, ...]
     strategy: Strategy = Strategy.ROUND_ROBIN
     when: Mapping[str, frozenset[str]] = attrs.field(factory=FrozenDict, converter=FrozenDict)
+
+    def __attrs_post_init__(self) -> None:
+        validate_model(_RuleModel, _rule_dict(self), "RoutingRule")
 
     def matches(self, facts: Mapping[str, str | None]) -> bool:
         """True when every condition of the rule holds for ``facts``."""
@@ -133,6 +145,15 @@ class _RuleModel(Strict):
     language: list[str] | None = None
 
 
+def _rule_dict(r: RoutingRule) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "reps": list(r.reps),
+        "strategy": getattr(r.strategy, "value", r.strategy),
+        **{fact: sorted(values) for fact, values in r.when.items()},
+    }
+
+
 class _PolicyModel(Strict):
     reps: Annotated[list[_RepModel], Field(min_length=1)]
     rules: list[_RuleModel] = Field(default_factory=list)
@@ -141,11 +162,50 @@ class _PolicyModel(Strict):
     fallback_queue: Annotated[str, Field(min_length=1, max_length=128)] = "unassigned"
 
 
+def _checked_policy(data: Mapping[str, Any]) -> _PolicyModel:
+    """The validated model of a policy's plain data, with the checks across fields."""
+    model = validate_model(_PolicyModel, data, "RoutingPolicy")
+    problems: list[Problem] = []
+    ids = [r.id for r in model.reps]
+    known = set(ids)
+    for i, rep_id in enumerate(ids):
+        if rep_id in ids[:i]:
+            problems.append(Problem(("reps", i, "id"), "duplicate rep id", rep_id, "duplicate"))
+    names: list[str] = []
+    for i, rule in enumerate(model.rules):
+        if rule.name in names:
+            problems.append(
+                Problem(("rules", i, "name"), "duplicate rule name", rule.name, "duplicate")
+            )
+        if rule.name == DEFAULT_KEY:
+            problems.append(
+                Problem(
+                    ("rules", i, "name"),
+                    "reserved for the default reps in the router state",
+                    rule.name,
+                    "reserved",
+                )
+            )
+        names.append(rule.name)
+        for j, rep_id in enumerate(rule.reps):
+            if rep_id not in known:
+                problems.append(
+                    Problem(("rules", i, "reps", j), "unknown rep", rep_id, "unknown_rep")
+                )
+    for j, rep_id in enumerate(model.default or ()):
+        if rep_id not in known:
+            problems.append(Problem(("default", j), "unknown rep", rep_id, "unknown_rep"))
+    if problems:
+        raise ConfigError("RoutingPolicy", problems)
+    return model
+
+
 @attrs.frozen
 class RoutingPolicy:
     """Reps, rules in order, the default reps and the fallback queue. Build with :meth:`from_dict`.
 
     ``default`` ``None`` means every rep; an empty tuple means no default (straight to the queue).
+    Validated however it is built: :class:`ConfigError` lists every problem.
     """
 
     reps: tuple[RepCapacity, ...]
@@ -154,34 +214,14 @@ class RoutingPolicy:
     default_strategy: Strategy = Strategy.LEAST_LOADED
     fallback_queue: str = "unassigned"
 
+    def __attrs_post_init__(self) -> None:
+        _checked_policy(self.to_dict())
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoutingPolicy:
         """Validate plain data; raise :class:`ConfigError` listing every problem (including rules
         naming unknown reps and duplicate rule or rep names)."""
-        model = validate_model(_PolicyModel, data, "RoutingPolicy")
-        problems: list[Problem] = []
-        ids = [r.id for r in model.reps]
-        known = set(ids)
-        for i, rep_id in enumerate(ids):
-            if rep_id in ids[:i]:
-                problems.append(Problem(("reps", i, "id"), "duplicate rep id", rep_id, "duplicate"))
-        names: list[str] = []
-        for i, rule in enumerate(model.rules):
-            if rule.name in names:
-                problems.append(
-                    Problem(("rules", i, "name"), "duplicate rule name", rule.name, "duplicate")
-                )
-            names.append(rule.name)
-            for j, rep_id in enumerate(rule.reps):
-                if rep_id not in known:
-                    problems.append(
-                        Problem(("rules", i, "reps", j), "unknown rep", rep_id, "unknown_rep")
-                    )
-        for j, rep_id in enumerate(model.default or ()):
-            if rep_id not in known:
-                problems.append(Problem(("default", j), "unknown rep", rep_id, "unknown_rep"))
-        if problems:
-            raise ConfigError("RoutingPolicy", problems)
+        model = _checked_policy(data)
         return cls(
             reps=tuple(RepCapacity(**r.model_dump()) for r in model.reps),
             rules=tuple(
@@ -205,18 +245,10 @@ class RoutingPolicy:
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :meth:`from_dict` reads back to an equal policy."""
         return {
-            "reps": [attrs.asdict(r) for r in self.reps],
-            "rules": [
-                {
-                    "name": r.name,
-                    "reps": list(r.reps),
-                    "strategy": r.strategy.value,
-                    **{fact: sorted(values) for fact, values in r.when.items()},
-                }
-                for r in self.rules
-            ],
+            "reps": [attrs.asdict(r) if isinstance(r, RepCapacity) else r for r in self.reps],
+            "rules": [_rule_dict(r) if isinstance(r, RoutingRule) else r for r in self.rules],
             "default": None if self.default is None else list(self.default),
-            "default_strategy": self.default_strategy.value,
+            "default_strategy": getattr(self.default_strategy, "value", self.default_strategy),
             "fallback_queue": self.fallback_queue,
         }
 
@@ -252,12 +284,63 @@ def lead_facts(lead: Lead, grade: str | None = None) -> dict[str, str | None]:
     }
 
 
+DEFAULT_KEY = "(default)"
+"""The key of the policy's default reps in :attr:`RouterState.last` and ``weighted``."""
+
+
+class _StateModel(Strict):
+    last: dict[str, Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=dict
+    )
+    weighted: dict[str, dict[str, int]] = Field(default_factory=dict)
+
+
+def _frozen_counters(data: Mapping[str, Mapping[str, int]]) -> FrozenDict:
+    return FrozenDict({k: FrozenDict(v) for k, v in dict(data).items()})
+
+
+@attrs.frozen
+class RouterState:
+    """The rotation state of a :class:`Router`, to save between requests and pass back.
+
+    ``last`` maps a rule name (:data:`DEFAULT_KEY` for the default reps) to the rep it chose last
+    by round robin: the next pick starts with the rep after it in the rule's list. ``weighted``
+    holds the smooth weighted round-robin counters per rule and rep. Plain data:
+    :meth:`to_dict` / :meth:`from_dict` (JSON-compatible, :class:`ConfigError` naming every bad
+    field); reading a state for another policy ignores rules and reps it no longer has.
+    """
+
+    last: FrozenDict = attrs.field(factory=FrozenDict, converter=FrozenDict)
+    weighted: FrozenDict = attrs.field(factory=FrozenDict, converter=_frozen_counters)
+
+    def __attrs_post_init__(self) -> None:
+        validate_model(_StateModel, self.to_dict(), "RouterState")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RouterState:
+        """Validate plain data ``{"last": {rule: rep}, "weighted": {rule: {rep: int}}}``."""
+        m = validate_model(_StateModel, data, "RouterState")
+        return cls(last=m.last, weighted=m.weighted)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :meth:`from_dict` reads back to an equal state."""
+        return {
+            "last": dict(self.last),
+            "weighted": {k: dict(v) for k, v in self.weighted.items()},
+        }
+
+
 class Router:
     """Routes leads under a :class:`RoutingPolicy`, keeping load and quota state between calls.
 
     ``open_counts`` is the current number of open records per rep; ``recent`` the times of
     assignments already made (for the 24-hour quota). The router updates both as it assigns;
     :meth:`close` tells it a rep's record was closed. Not thread-safe: one router per worker.
+
+    Round robin survives a new router per request or cron run: save :attr:`state` after routing
+    and pass it back as ``state=``; without a state, the rotation is derived from ``recent`` (for
+    each rule, the rule's rep assigned last, latest time, continues the rotation). Without either,
+    it starts at the rule's first rep.
     """
 
     def __init__(
@@ -266,6 +349,7 @@ class Router:
         *,
         open_counts: Mapping[str, int] | None = None,
         recent: Mapping[str, Iterable[datetime]] | None = None,
+        state: RouterState | Mapping[str, Any] | None = None,
     ) -> None:
         self.policy = policy
         self._reps = {r.id: r for r in policy.reps}
@@ -287,13 +371,49 @@ class Router:
             self._open[rid] = n
         for rid, times in (recent or {}).items():
             self._recent[rid] = sorted(require_aware(t, f"recent[{rid}]") for t in times)
-        self._cursor: dict[str, int] = {}
         self._current: dict[str, dict[str, int]] = {}
+        self._last: dict[str, str] = {}
+        if state is not None:
+            if not isinstance(state, RouterState):
+                state = RouterState.from_dict(state)
+            self._last = {k: v for k, v in state.last.items() if v in self._reps}
+            self._current = {
+                k: {r: n for r, n in v.items() if r in self._reps}
+                for k, v in state.weighted.items()
+            }
+        else:
+            self._last = self._derive_last()
         self._limits: dict[str, tuple[int | None, int | None] | None] = {
             r.id: (r.max_open, r.quota) if r.active else None for r in policy.reps
         }
 
     # -- state -------------------------------------------------------------------------------
+
+    def _groups(self) -> list[tuple[str, Sequence[str]]]:
+        groups: list[tuple[str, Sequence[str]]] = [(r.name, r.reps) for r in self.policy.rules]
+        default = self._order if self.policy.default is None else self.policy.default
+        return [*groups, (DEFAULT_KEY, default)]
+
+    def _derive_last(self) -> dict[str, str]:
+        """Per rule, its rep with the latest ``recent`` assignment (ties: the later in the rule's
+        list, as the rotation would have reached it last)."""
+        out: dict[str, str] = {}
+        for key, reps in self._groups():
+            best: tuple[datetime, int] | None = None
+            for i, rid in enumerate(reps):
+                times = self._recent.get(rid)
+                if times and (best is None or (times[-1], i) > best):
+                    best = (times[-1], i)
+                    out[key] = rid
+        return out
+
+    @property
+    def state(self) -> RouterState:
+        """The rotation state to save and pass back as ``Router(..., state=)``."""
+        return RouterState(
+            last=dict(self._last),
+            weighted={k: dict(v) for k, v in self._current.items()},
+        )
 
     def open_count(self, rep_id: str) -> int:
         """Open records the router believes ``rep_id`` holds."""
@@ -328,11 +448,12 @@ class Router:
     def _pick(self, key: str, reps: Sequence[str], strategy: Strategy, at: datetime) -> str | None:
         if strategy is Strategy.ROUND_ROBIN:
             n = len(reps)
-            start = self._cursor.get(key, 0) % n
+            last = self._last.get(key)
+            start = (reps.index(last) + 1) % n if last in reps else 0
             for step in range(n):
                 i = (start + step) % n
                 if self._eligible(reps[i], at):
-                    self._cursor[key] = i + 1
+                    self._last[key] = reps[i]
                     return reps[i]
             return None
         eligible = [i for i, rid in enumerate(reps) if self._eligible(rid, at)]
@@ -375,7 +496,7 @@ class Router:
             tried.append(f"'{rule.name}'")
         default = self._order if self.policy.default is None else self.policy.default
         if default:
-            chosen = self._pick("\x00default", default, self.policy.default_strategy, when)
+            chosen = self._pick(DEFAULT_KEY, default, self.policy.default_strategy, when)
             if chosen is not None:
                 return self._assign(lead, chosen, "default", self.policy.default_strategy, when)
             tried.append("'default'")

@@ -2,7 +2,10 @@
 
 :func:`customer_facts` folds activities and opportunities into one :class:`CustomerFacts` per
 customer (an account, or a lead/opportunity id when there is no account): last contact, contacts
-in the recent window, won and open amounts (in one currency), best grade, tags. A
+in the recent window, won and open amounts (in one stated currency, converted with
+:class:`~pipeline_core.money.ExchangeRates` or refused), best grade, tags. Won and lost are the
+kinds of the deals' stages (:func:`pipeline_core.facts.deal_status`); merged duplicates count in
+neither. A
 :class:`SegmentPolicy` (config as data) lists :class:`SegmentRule` values in priority order; a rule
 holds when all its conditions hold. :meth:`SegmentPolicy.evaluate` gives every segment a customer is
 in; :meth:`SegmentPolicy.primary` the first one (or ``"other"``), which is the dimension to
@@ -24,10 +27,17 @@ from typing import Annotated, Any
 import attrs
 from pydantic import Field
 
-from pipeline_core.assignment._config import Strict, validate_model
+from pipeline_core._currencies import MINOR_UNITS
+from pipeline_core.assignment._config import (
+    Strict,
+    deal_stages,
+    validate_model,
+)
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.facts import StageKinds, deal_status
 from pipeline_core.ids import IdFactory
+from pipeline_core.money import ExchangeRates, amount_in, conversion_instant, currency_mismatch
 from pipeline_core.records import Activity, JournalEntry, Opportunity
 
 __all__ = [
@@ -48,7 +58,11 @@ _GRADE_ORDER = {"A": 0, "B": 1, "C": 2}
 
 @attrs.frozen
 class CustomerFacts:
-    """What segment rules read about one customer."""
+    """What segment rules read about one customer.
+
+    ``won_amount`` and ``open_amount`` are in ``currency`` (``None``: not stated, read as the
+    policy's currency; :func:`customer_facts` always states it).
+    """
 
     id: str
     created_at: datetime | None = None
@@ -58,6 +72,7 @@ class CustomerFacts:
     open_amount: Decimal = Decimal(0)
     grade: str | None = None
     tags: frozenset[str] = frozenset()
+    currency: str | None = None
 
 
 class _RuleModel(Strict):
@@ -85,7 +100,8 @@ class SegmentRule:
     """A segment: every set condition must hold (``any_of``: at least one of the sub-rules too).
 
     Idle days count whole days since the last contact (since creation if never contacted).
-    ``min_value`` is won + open amount.
+    ``min_value`` is won + open amount. Validated however it is built
+    (:class:`~pipeline_core.errors.ConfigError` naming each bad field).
     """
 
     name: str
@@ -98,6 +114,9 @@ class SegmentRule:
     min_idle_days: int | None = None
     tags_any: frozenset[str] | None = None
     any_of: tuple[SegmentRule, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        validate_model(_RuleModel, self.to_dict(), "SegmentRule")
 
     @classmethod
     def _from_model(cls, m: _RuleModel) -> SegmentRule:
@@ -175,14 +194,38 @@ _DEFAULT = {
 }  # fmt: skip
 
 
+def _checked_policy(data: Mapping[str, Any]) -> _PolicyModel:
+    """The validated model of a policy's plain data: fields, a known currency, unique names."""
+    m = validate_model(_PolicyModel, data, "SegmentPolicy")
+    problems = []
+    if m.currency not in MINOR_UNITS:
+        problems.append(
+            Problem(("currency",), "not an ISO 4217 currency code", m.currency, "currency")
+        )
+    names: list[str] = []
+    for i, rule in enumerate(m.segments):
+        if rule.name in names or rule.name == m.other:
+            problems.append(
+                Problem(("segments", i, "name"), "duplicate segment name", rule.name, "duplicate")
+            )
+        names.append(rule.name)
+    if problems:
+        raise ConfigError("SegmentPolicy", problems)
+    return m
+
+
 @attrs.frozen
 class SegmentPolicy:
-    """Segments in priority order, the currency amounts are counted in, the recent window."""
+    """Segments in priority order, the currency amounts are counted in, the recent window.
+    Validated however it is built (:class:`~pipeline_core.errors.ConfigError`)."""
 
     segments: tuple[SegmentRule, ...]
     currency: str = "CNY"
     recent_days: int = 90
     other: str = "other"
+
+    def __attrs_post_init__(self) -> None:
+        _checked_policy(self.to_dict())
 
     @classmethod
     def default(cls) -> SegmentPolicy:
@@ -192,19 +235,7 @@ class SegmentPolicy:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SegmentPolicy:
         """Validate plain data; :class:`~pipeline_core.errors.ConfigError` lists every problem."""
-        m = validate_model(_PolicyModel, data, "SegmentPolicy")
-        problems = []
-        names: list[str] = []
-        for i, rule in enumerate(m.segments):
-            if rule.name in names or rule.name == m.other:
-                problems.append(
-                    Problem(
-                        ("segments", i, "name"), "duplicate segment name", rule.name, "duplicate"
-                    )
-                )
-            names.append(rule.name)
-        if problems:
-            raise ConfigError("SegmentPolicy", problems)
+        m = _checked_policy(data)
         return cls(
             segments=tuple(SegmentRule._from_model(r) for r in m.segments),
             currency=m.currency,
@@ -215,7 +246,7 @@ class SegmentPolicy:
     def to_dict(self) -> dict[str, Any]:
         """Plain data that :meth:`from_dict` reads back to an equal policy."""
         return {
-            "segments": [r.to_dict() for r in self.segments],
+            "segments": [r.to_dict() if isinstance(r, SegmentRule) else r for r in self.segments],
             "currency": self.currency,
             "recent_days": self.recent_days,
             "other": self.other,
@@ -226,14 +257,29 @@ class SegmentPolicy:
         """The JSON Schema of :meth:`from_dict`'s input."""
         return _PolicyModel.model_json_schema()
 
+    def _check_currency(self, facts: CustomerFacts) -> None:
+        if facts.currency is not None and facts.currency != self.currency:
+            raise currency_mismatch(
+                "SegmentPolicy",
+                "currency",
+                (facts.currency, self.currency),
+                f"build the facts in the policy's currency: customer_facts(currency="
+                f"'{self.currency}', rates=...)",
+            )
+
     def evaluate(self, facts: CustomerFacts, at: datetime) -> frozenset[str]:
-        """Every segment ``facts`` is in at ``at``."""
+        """Every segment ``facts`` is in at ``at``.
+
+        :class:`~pipeline_core.errors.CurrencyMismatchError` when ``facts`` are in another
+        currency than the policy's amounts."""
         require_aware(at, "at")
+        self._check_currency(facts)
         return frozenset(r.name for r in self.segments if r.holds(facts, at))
 
     def primary(self, facts: CustomerFacts, at: datetime) -> str:
         """The first segment (priority order) ``facts`` is in, or ``other``."""
         require_aware(at, "at")
+        self._check_currency(facts)
         for r in self.segments:
             if r.holds(facts, at):
                 return r.name
@@ -250,13 +296,25 @@ def customer_facts(
     tags: Mapping[str, frozenset[str]] | None = None,
     currency: str = "CNY",
     recent_days: int = 90,
+    stages: StageKinds | None = None,
+    rates: ExchangeRates | None = None,
 ) -> dict[str, CustomerFacts]:
     """Fold events into facts per customer as of ``at`` (later events are ignored).
 
     The customer of an activity is its ``account_id``, else its opportunity or lead; of an
-    opportunity its ``account_id``, else its own id. Won = closed with a ``won_reason`` or
-    ``closed_at`` and no ``lost_reason``; amounts in other currencies than ``currency`` are not
-    counted. ``grades`` maps customers to their best grade (A best).
+    opportunity its ``account_id``, else its own id. A deal is won or lost by the kind of its
+    stage in ``stages`` (the deals' pipeline, :func:`pipeline_core.facts.deal_status`;
+    ``won_reason`` and ``lost_reason`` are notes, not read); a merged duplicate counts in neither
+    amount. Without ``stages`` each deal is read against the template its ``pipeline`` names
+    (:func:`pipeline_core.stages.templates.stages_of`); a deal naming none, or in a stage that
+    template does not have, raises :class:`~pipeline_core.errors.ValidationError` (field
+    ``stages``): its status is never guessed.
+
+    Amounts are summed in ``currency``: an amount in another currency is converted with ``rates``
+    (a won or lost deal at its ``closed_at``, an open deal at ``at``:
+    :func:`pipeline_core.money.conversion_instant`); without ``rates`` it raises
+    :class:`~pipeline_core.errors.CurrencyMismatchError` naming both currencies. ``grades`` maps
+    customers to their best grade (A best).
     """
     require_aware(at, "at")
     window = at - timedelta(days=recent_days)
@@ -281,13 +339,26 @@ def customer_facts(
         if a.at > window:
             recent[cust] = recent.get(cust, 0) + 1
     for o in opps:
+        status = deal_status(o, deal_stages(o, stages, "customer_facts"))
+        if status == "merged":
+            continue
         cust = opp_customer[o.id]
         amount = o.expected_amount
-        value = amount.amount if amount is not None and amount.currency == currency else Decimal(0)
-        closed = o.closed_at is not None and o.closed_at <= at
-        if closed and o.lost_reason is None:
+        value = Decimal(0)
+        if amount is not None:
+            value = amount_in(
+                amount,
+                currency,
+                rates=rates,
+                on=conversion_instant(o, at),
+                what="customer_facts",
+                field=("opportunities", o.id, "expected_amount", "currency"),
+                how=f"pass rates=ExchangeRates(...) to customer_facts to convert into {currency}, "
+                f"or currency= the deals' currency",
+            )
+        if status == "won":
             won[cust] = won.get(cust, Decimal(0)) + value
-        elif not closed:
+        elif status == "open":
             open_[cust] = open_.get(cust, Decimal(0)) + value
         else:
             won.setdefault(cust, won.get(cust, Decimal(0)))
@@ -305,6 +376,7 @@ def customer_facts(
             open_amount=open_.get(cid, Decimal(0)),
             grade=g.get(cid),
             tags=t.get(cid, frozenset()),
+            currency=currency,
         )
         for cid in sorted(ids)
     }

@@ -6,8 +6,6 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pipeline_core.errors import Problem, ValidationError
-
 __all__ = ["check_currencies", "group_sort_key", "quantile_linear", "ratio"]
 
 
@@ -16,23 +14,16 @@ def group_sort_key(key: Sequence[Any]) -> tuple[tuple[bool, Any], ...]:
     return tuple((v is None, "" if v is None else v) for v in key)
 
 
-def check_currencies(currencies: Iterable[str | None], what: str) -> str | None:
-    """The single currency of the values summed, or :class:`ValidationError` (``mixed_currency``)
-    naming every currency found. Money of different currencies is never added up."""
+def check_currencies(currencies: Iterable[str | None], what: str, *, how: str) -> str | None:
+    """The single currency of the values summed, or
+    :class:`~pipeline_core.errors.CurrencyMismatchError` (``mixed_currency``, field ``currency``)
+    naming every currency found and ``how`` (what the caller's user can do: only options that
+    caller has). Money of different currencies is never added up."""
     found = sorted({c for c in currencies if c is not None})
     if len(found) > 1:
-        raise ValidationError(
-            what,
-            [
-                Problem(
-                    ("currency",),
-                    "amounts in different currencies cannot be summed: filter the input to one "
-                    "currency (or convert) first, or pass value=False",
-                    found,
-                    "mixed_currency",
-                )
-            ],
-        )
+        from pipeline_core.money import currency_mismatch
+
+        raise currency_mismatch(what, "currency", found, how)
     return found[0] if found else None
 
 

@@ -46,6 +46,13 @@ from pipeline_core.records import Lead, Opportunity
 
 __all__ = ["lead_conversion", "stage_conversion", "win_rate"]
 
+_HOW = (
+    "convert each deal's expected_amount to one currency first (p"
+    "ipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at the evaluation instant), or filter the opportunities to one currency, or pass "
+    "value=False (counts only)"
+)
+"""How to avoid a currency mismatch here (options this module's functions have)."""
+
 
 def stage_conversion(
     opportunities: Any,
@@ -185,7 +192,7 @@ def _snapshot_records(
             else:
                 cell[1] += 1
                 cell[3] += amount
-    currency = check_currencies(currencies, "opportunities") if value else None
+    currency = check_currencies(currencies, "opportunities", how=_HOW) if value else None
     return {k: (int(v[0]), int(v[1]), v[2], v[3]) for k, v in acc.items()}, currency
 
 
@@ -243,7 +250,7 @@ def _snapshot_frames(
     currency = None
     if value:
         currency = check_currencies(
-            [x for r in rows for x in (r["_cmin"], r["_cmax"])], "opportunities"
+            [x for r in rows for x in (r["_cmin"], r["_cmax"])], "opportunities", how=_HOW
         )
     raw: _WinRaw = {}
     for r in rows:

@@ -3,7 +3,11 @@
 Weighted forecast
     Over open opportunities (``stage`` is an open stage): ``pipeline = Σ amount`` and
     ``weighted = Σ amount × p(stage)``, where ``p`` comes from ``probabilities`` or the pipeline's
-    ``stage(id).probability``. Missing amounts count 0. One currency only.
+    ``stage(id).probability``. Missing amounts count 0. One currency: with ``currency=`` every
+    amount in another currency is converted with ``rates=`` (an
+    :class:`~pipeline_core.money.ExchangeRates`) at the evaluation instant ``at=`` (open deals
+    are worth what they are worth now); without them, amounts in several currencies raise
+    :class:`~pipeline_core.errors.CurrencyMismatchError`.
 
 Monte-Carlo forecast
     Each open opportunity independently wins its full amount with probability ``p(stage)``; the
@@ -22,6 +26,7 @@ import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pipeline_core._optional import require
@@ -44,9 +49,66 @@ from pipeline_core.metrics.inputs import (
     stage_order,
 )
 from pipeline_core.metrics.results import MetricTable
+from pipeline_core.money import ExchangeRates, round_to_minor_units
 from pipeline_core.records import Opportunity
 
 __all__ = ["monte_carlo_forecast", "pipeline_velocity", "stage_probabilities", "weighted_forecast"]
+
+_HOW = (
+    "pass currency= (the currency to report in) with rates= (a pipeline_core.money.ExchangeRates) "
+    "and at= (the evaluation instant), or filter the opportunities to one currency"
+)
+_HOW_VELOCITY = (
+    "convert each deal's expected_amount to one currency first (p"
+    "ipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at the evaluation instant), or filter the opportunities to one currency"
+)
+
+
+class _Target:
+    """The currency a forecast reports in, and how to convert into it (``None``: no conversion,
+    amounts must share one currency)."""
+
+    def __init__(
+        self, currency: str | None, rates: ExchangeRates | None, at: datetime | None
+    ) -> None:
+        problems: list[Problem] = []
+        if currency is None and (rates is not None or at is not None):
+            problems.append(
+                Problem(
+                    ("currency",),
+                    "rates= and at= convert into currency=: pass it",
+                    None,
+                    "missing",
+                    True,
+                )
+            )
+        if currency is not None and rates is not None and at is None:
+            problems.append(
+                Problem(
+                    ("at",),
+                    "the evaluation instant whose rates convert open deals",
+                    None,
+                    "missing",
+                    True,
+                )
+            )
+        if at is not None:
+            epoch_seconds(at, "at")
+        if problems:
+            raise ValidationError("forecast currency", problems)
+        self.currency, self.rates, self.at = currency, rates, at
+
+    def amount(self, amount: Any, currency: str | None) -> float:
+        """``amount`` (in ``currency``) in the target currency, as a float of its units."""
+        if self.currency is None or currency is None or currency == self.currency:
+            return float(amount)
+        if self.rates is None or self.at is None:
+            from pipeline_core.money import currency_mismatch
+
+            raise currency_mismatch("opportunities", "currency", (currency, self.currency), _HOW)
+        rate = self.rates.rate(currency, self.currency, on=self.at)
+        exact = Decimal(str(amount)) * rate
+        return float(round_to_minor_units(exact, self.currency))
 
 
 def stage_probabilities(
@@ -103,9 +165,10 @@ def stage_probabilities(
 
 
 def _open_deals(
-    opportunities: Any, order: StageOrder, by: tuple[str, ...]
+    opportunities: Any, order: StageOrder, by: tuple[str, ...], target: _Target
 ) -> tuple[list[tuple[tuple[Any, ...], str, float]], str | None]:
-    """(group key, stage, amount) of every open deal. Frames: one row per open deal is collected."""
+    """(group key, stage, amount in the target currency) of every open deal, and the currency.
+    Frames: one row per open deal is collected."""
     rows: list[tuple[tuple[Any, ...], str, float]] = []
     currencies: list[str | None] = []
     if is_frame(opportunities):
@@ -121,17 +184,22 @@ def _open_deals(
             *dict.fromkeys((*by, "stage", "amount", "currency"))
         )
         for r in collect_rows(sel.with_columns(nw.col("amount").cast(nw.Float64))):
-            rows.append((tuple(r[b] for b in by), r["stage"], float(zero(r["amount"]))))
-            currencies.append(r["currency"] if r["amount"] is not None else None)
+            cur = r["currency"] if r["amount"] is not None else None
+            amount = target.amount(zero(r["amount"]), cur)
+            rows.append((tuple(r[b] for b in by), r["stage"], amount))
+            currencies.append(cur)
     else:
         for o in as_records(opportunities, Opportunity, "opportunities"):
             if o.stage in order.open_ids:
                 amount = 0.0
                 if o.expected_amount is not None:
-                    amount = float(o.expected_amount.amount)
-                    currencies.append(o.expected_amount.currency)
+                    money = o.expected_amount
+                    amount = target.amount(money.amount, money.currency)
+                    currencies.append(money.currency)
                 rows.extend((key, o.stage, amount) for key in group_keys(o, by))
-    return rows, check_currencies(currencies, "opportunities")
+    if target.currency is not None:
+        return rows, target.currency
+    return rows, check_currencies(currencies, "opportunities", how=_HOW)
 
 
 def weighted_forecast(
@@ -140,15 +208,23 @@ def weighted_forecast(
     stages: StagesArg,
     probabilities: Mapping[str, float] | None = None,
     by: Sequence[str] = (),
+    currency: str | None = None,
+    rates: ExchangeRates | None = None,
+    at: datetime | None = None,
 ) -> MetricTable:
-    """Open pipeline value and its probability-weighted value, per group (snapshot of the input)."""
+    """Open pipeline value and its probability-weighted value, per group (snapshot of the input).
+
+    ``currency``/``rates``/``at``: report in ``currency``, converting other currencies with
+    ``rates`` at ``at`` (see the module doc). Without ``currency``, amounts in several currencies
+    raise :class:`~pipeline_core.errors.CurrencyMismatchError`."""
     order = stage_order(stages)
     probs = stage_probabilities(stages, probabilities)
     by = tuple(by)
-    if is_frame(opportunities):
+    target = _Target(currency, rates, at)
+    if is_frame(opportunities) and currency is None:
         raw, currency = _weighted_frames(opportunities, order, probs, by)
     else:
-        deals, currency = _open_deals(opportunities, order, by)
+        deals, currency = _open_deals(opportunities, order, by, target)
         raw = defaultdict(lambda: [0, 0.0, 0.0])
         for key, sid, amount in deals:
             cell = raw[key]
@@ -197,7 +273,7 @@ def _weighted_frames(
     ]
     rows = collect_rows(opp.group_by(*by).agg(*aggs) if by else opp.select(*aggs))
     currency = check_currencies(
-        [x for r in rows for x in (r["_cmin"], r["_cmax"])], "opportunities"
+        [x for r in rows for x in (r["_cmin"], r["_cmax"])], "opportunities", how=_HOW
     )
     raw: dict[tuple[Any, ...], list[Any]] = {}
     for r in rows:
@@ -218,15 +294,19 @@ def monte_carlo_forecast(
     runs: int = 2_000,
     seed: int = 0,
     by: Sequence[str] = (),
+    currency: str | None = None,
+    rates: ExchangeRates | None = None,
+    at: datetime | None = None,
 ) -> MetricTable:
     """Simulated won amount of the open pipeline: mean, P10, P50, P90 per group, reproducible for
-    ``seed``. Frames: one row (stage, amount) per open deal is collected to Python."""
+    ``seed``. Frames: one row (stage, amount) per open deal is collected to Python.
+    ``currency``/``rates``/``at`` as in :func:`weighted_forecast`."""
     if not isinstance(runs, int) or runs < 1:
         raise ValidationError("runs", [Problem(("runs",), "must be a positive int", runs)])
     order = stage_order(stages)
     probs = stage_probabilities(stages, probabilities)
     by = tuple(by)
-    deals, currency = _open_deals(opportunities, order, by)
+    deals, currency = _open_deals(opportunities, order, by, _Target(currency, rates, at))
     groups: dict[tuple[Any, ...], list[tuple[float, float]]] = defaultdict(list)
     for key, sid, amount in deals:
         groups[key].append((amount, probs[sid]))
@@ -307,7 +387,7 @@ def pipeline_velocity(
                 nw.col("_cur").max().alias("_cmax"),
             )
         )[0]
-        currency = check_currencies([r["_cmin"], r["_cmax"]], "opportunities")
+        currency = check_currencies([r["_cmin"], r["_cmax"]], "opportunities", how=_HOW_VELOCITY)
         n_open, n_won, n_lost = int(zero(r["_open"])), int(zero(r["_won"])), int(zero(r["_lost"]))
         won_amount, won_secs = float(zero(r["_wa"])), float(zero(r["_wd"]))
     else:
@@ -327,7 +407,7 @@ def pipeline_velocity(
                         currencies.append(o.expected_amount.currency)
                 elif o.stage in lost_ids:
                     n_lost += 1
-        currency = check_currencies(currencies, "opportunities")
+        currency = check_currencies(currencies, "opportunities", how=_HOW_VELOCITY)
     rate = ratio(n_won, n_won + n_lost)
     avg_amount = ratio(won_amount, n_won)
     avg_days = ratio(won_secs / 86_400, n_won)

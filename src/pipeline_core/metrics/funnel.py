@@ -44,6 +44,13 @@ from pipeline_core.records import Opportunity, StageEvent
 
 __all__ = ["cohort_funnel", "snapshot"]
 
+_HOW = (
+    "convert each deal's expected_amount to one currency first (p"
+    "ipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at the evaluation instant), or filter the opportunities to one currency, or pass "
+    "value=False (counts only)"
+)
+"""How to avoid a currency mismatch here (options this module's functions have)."""
+
 StagesArg = PipelineLike | Sequence[str] | StageOrder
 
 
@@ -178,7 +185,7 @@ def _funnel_records(
                 if amount is not None:
                     values[k] += amount
             raw[key] = (entry[0] + 1, reached, values)
-    currency = check_currencies(currencies, "opportunities") if value else None
+    currency = check_currencies(currencies, "opportunities", how=_HOW) if value else None
     return raw, currency
 
 
@@ -274,7 +281,9 @@ def _funnel_frames(
     currency = None
     if value:
         currency = check_currencies(
-            [x for r in rows if r["_cohort"] for x in (r["_cmin"], r["_cmax"])], "opportunities"
+            [x for r in rows if r["_cohort"] for x in (r["_cmin"], r["_cmax"])],
+            "opportunities",
+            how=_HOW,
         )
     raw: _Raw = {}
     for r in rows:
@@ -381,7 +390,7 @@ def _snapshot_records(
             per = raw[key]
             n, v = per.get(stage, (0, 0.0))
             per[stage] = (n + 1, v + amount)
-    currency = check_currencies(currencies, "opportunities") if value else None
+    currency = check_currencies(currencies, "opportunities", how=_HOW) if value else None
     return dict(raw), currency
 
 
@@ -432,7 +441,7 @@ def _snapshot_frames(
     currency = None
     if value:
         currency = check_currencies(
-            [x for r in rows for x in (r["_cmin"], r["_cmax"])], "opportunities"
+            [x for r in rows for x in (r["_cmin"], r["_cmax"])], "opportunities", how=_HOW
         )
     raw: _SnapRaw = defaultdict(dict)
     for r in rows:

@@ -16,33 +16,68 @@ response_hours           above       2        alert     response > 2 h
 =======================  ==========  =======  ========  =========================================
 
 A value exactly at the threshold does not alert (strict comparison). A metric may have several
-thresholds; :func:`check_kpis` reports the most severe one that fires per metric.
+thresholds; :func:`check_kpis` reports the most severe one that fires per metric. A metric name
+no threshold knows (a typo such as ``respnse_hours``) is an error, never silently skipped; a
+missing value (``None``, ``NaN``) is "not measured" and skipped.
 """
 
 from __future__ import annotations
 
+import math
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
 
-from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.errors import ConfigError, Problem, ValidationError
+from pipeline_core.facts import is_missing
 
 __all__ = ["DEFAULT_THRESHOLDS", "Alert", "Threshold", "check_kpis", "thresholds_from_dict"]
 
 _LEVELS = {"alert": 2, "warning": 1}
 
 
+_KEYS = frozenset({"metric", "rule", "value", "level", "message"})
+
+
+def _threshold_problems(
+    metric: Any, rule: Any, value: Any, level: Any, message: Any, path: tuple[str | int, ...]
+) -> list[Problem]:
+    """Every problem with one threshold's values (shared by the constructor and the reader)."""
+    problems: list[Problem] = []
+    if not isinstance(metric, str) or not metric:
+        problems.append(Problem((*path, "metric"), "a non-empty metric name is needed", metric))
+    if rule not in ("below", "above"):
+        problems.append(Problem((*path, "rule"), "expected 'below' or 'above'", rule))
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        problems.append(Problem((*path, "value"), "expected a finite number", value))
+    if level not in _LEVELS:
+        problems.append(Problem((*path, "level"), "expected 'alert' or 'warning'", level))
+    if not isinstance(message, str):
+        problems.append(Problem((*path, "message"), "expected text", message))
+    return problems
+
+
 @attrs.frozen
 class Threshold:
-    """Alert when ``metric`` is ``rule`` (``"below"``/``"above"``) ``value``."""
+    """Alert when ``metric`` is ``rule`` (``"below"``/``"above"``) ``value``.
+
+    Validated on construction: :class:`~pipeline_core.errors.ConfigError` names every bad field.
+    """
 
     metric: str
     rule: Literal["below", "above"]
     value: float
     level: Literal["alert", "warning"] = "alert"
     message: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        problems = _threshold_problems(
+            self.metric, self.rule, self.value, self.level, self.message, ()
+        )
+        if problems:
+            raise ConfigError("KPI threshold", problems)
 
     def fires(self, observed: float) -> bool:
         """Whether ``observed`` breaks this threshold (strictly)."""
@@ -83,26 +118,38 @@ DEFAULT_THRESHOLDS: tuple[Threshold, ...] = (
 
 
 def thresholds_from_dict(items: Iterable[Mapping[str, Any]]) -> tuple[Threshold, ...]:
-    """Thresholds from plain data; :class:`ConfigError` lists every bad entry."""
+    """Thresholds from plain data: a list of ``{"metric", "rule", "value", "level"?,
+    "message"?}`` mappings. :class:`ConfigError` lists every bad entry and field (a mapping or a
+    text instead of the list, an entry that is not a mapping, an unknown key)."""
+    if isinstance(items, Mapping | str | bytes) or not isinstance(items, Iterable):
+        raise ConfigError(
+            "KPI thresholds",
+            [
+                Problem(
+                    (),
+                    "expected a list of thresholds, e.g. [{'metric': 'lead_conversion', "
+                    "'rule': 'below', 'value': 0.08}]",
+                    items,
+                    "type",
+                )
+            ],
+        )
     out: list[Threshold] = []
     problems: list[Problem] = []
     for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            problems.append(Problem((i,), "expected a mapping", item, "type"))
+            continue
+        problems.extend(
+            Problem((i, str(key)), "unknown field", item[key], "extra_forbidden")
+            for key in item
+            if key not in _KEYS
+        )
         metric, rule, value = item.get("metric"), item.get("rule"), item.get("value")
         level = item.get("level", "alert")
-        bad = False
-        if not isinstance(metric, str) or not metric:
-            problems.append(Problem((i, "metric"), "a non-empty metric name is needed", metric))
-            bad = True
-        if rule not in ("below", "above"):
-            problems.append(Problem((i, "rule"), "expected 'below' or 'above'", rule))
-            bad = True
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            problems.append(Problem((i, "value"), "expected a number", value))
-            bad = True
-        if level not in _LEVELS:
-            problems.append(Problem((i, "level"), "expected 'alert' or 'warning'", level))
-            bad = True
-        if not bad:
+        found = _threshold_problems(metric, rule, value, level, item.get("message", ""), (i,))
+        problems.extend(found)
+        if not found:
             out.append(
                 Threshold(
                     str(metric),
@@ -120,12 +167,43 @@ def thresholds_from_dict(items: Iterable[Mapping[str, Any]]) -> tuple[Threshold,
 def check_kpis(
     values: Mapping[str, float | None], thresholds: Iterable[Threshold] = DEFAULT_THRESHOLDS
 ) -> list[Alert]:
-    """Alerts for ``values`` (metric name → observed value; ``None`` = not measured, skipped):
-    the most severe firing threshold per metric, in threshold order."""
+    """Alerts for ``values`` (metric name → observed value; ``None`` or ``NaN`` = not measured,
+    skipped): the most severe firing threshold per metric, in threshold order.
+
+    :class:`~pipeline_core.errors.ValidationError` names every metric of ``values`` that no
+    threshold knows (a misspelling would otherwise never alert) and every value that is not a
+    number; :class:`~pipeline_core.errors.ConfigError` for an item of ``thresholds`` that is not
+    a :class:`Threshold`.
+    """
+    thresholds = tuple(thresholds)
+    bad = [(i, t) for i, t in enumerate(thresholds) if not isinstance(t, Threshold)]
+    if bad:
+        raise ConfigError(
+            "KPI thresholds",
+            [Problem(("thresholds", i), "not a Threshold", t, "type") for i, t in bad],
+        )
+    known = {th.metric for th in thresholds}
+    problems: list[Problem] = []
+    for name, observed in values.items():
+        if name not in known:
+            problems.append(
+                Problem(
+                    (name,),
+                    f"no threshold for this metric; known: {', '.join(sorted(known))}",
+                    name,
+                    "unknown_metric",
+                )
+            )
+        elif not is_missing(observed) and (
+            isinstance(observed, bool) or not isinstance(observed, int | float)
+        ):
+            problems.append(Problem((name,), "expected a number or None", observed, "type"))
+    if problems:
+        raise ValidationError("KPI values", problems)
     best: dict[str, Alert] = {}
     for th in thresholds:
         observed = values.get(th.metric)
-        if observed is None or not th.fires(observed):
+        if observed is None or is_missing(observed) or not th.fires(observed):
             continue
         current = best.get(th.metric)
         if current is None or _LEVELS[th.level] > _LEVELS[current.level]:

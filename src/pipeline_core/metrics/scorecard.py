@@ -30,6 +30,12 @@ from pipeline_core.records import Opportunity
 
 __all__ = ["scorecard"]
 
+_HOW = (
+    "convert each deal's expected_amount to one currency first (p"
+    "ipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at the evaluation instant), or filter the opportunities to one currency"
+)
+"""How to avoid a currency mismatch here (options this module's functions have)."""
+
 
 def scorecard(
     opportunities: Iterable[Opportunity],
@@ -73,7 +79,7 @@ def scorecard(
     for _at, _id, owner, c in first_win.values():
         if s <= c < e:
             acc[owner]["new"] += 1
-    currency = check_currencies(currencies, "opportunities")
+    currency = check_currencies(currencies, "opportunities", how=_HOW)
     median = statistics.median([v["signed"] for v in acc.values()]) if acc else 0.0
     rows = tuple(
         (

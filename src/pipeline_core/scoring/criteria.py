@@ -17,10 +17,16 @@ A missing value (``None``, an absent key, a null cell) gives the :class:`Missing
 ``zero``, ``neutral`` (some points ≥ 0) or ``penalty`` (points < 0), and the result says so.
 ``measure="count"`` scores the number of items of a collection field instead of its value.
 
-Money fields (``budget``, ``expected_amount``) are read as their amount; ranges compare amounts as
-numbers whatever the currency (convert to the model's currency first). In a mapping or frame a
-money field may be a ``Money``, ``{"amount": ..., "currency": ...}``, a number or a decimal string,
-or a ``<field>_amount`` column.
+Money fields (``budget``, ``expected_amount``) are read as their amount in the model's
+``currency``: a ``Money`` (or ``{"amount": ..., "currency": ...}``, or a flat row's amount with its
+code in the ``currency`` column, :mod:`pipeline_core.frame_columns`) in another currency raises
+:class:`~pipeline_core.errors.CurrencyMismatchError` naming the field and both currencies (convert
+it first with :meth:`pipeline_core.money.ExchangeRates.convert` at the evaluation instant); a bare
+number or decimal string, or a ``<field>_amount`` column, is read as the model's currency. A model
+without a stated currency reads every amount as it is.
+
+A missing value is any spelling of "no value" (:func:`pipeline_core.facts.is_missing`: ``None``,
+``NaN``, ``NaT``, pandas' ``NA``, a blank string), in records, mappings and frame rows alike.
 
 Each criterion is compiled once, when its model is built, into a dict lookup (categories) or a
 ``bisect`` over the range limits (ranges), so scoring a lead allocates nothing heavy.
@@ -42,7 +48,8 @@ import attrs
 
 from pipeline_core._model import is_decimal_text
 from pipeline_core.errors import Problem, ValidationError
-from pipeline_core.records import Lead
+from pipeline_core.facts import is_missing
+from pipeline_core.records import Lead, Money
 from pipeline_core.scoring._units import hundredths
 
 if TYPE_CHECKING:
@@ -452,11 +459,44 @@ class Getter(Protocol):
     def __call__(self, lead: Any, /) -> Any: ...
 
 
-def object_getter(field: str, measure: str, *, safe: bool = False) -> Getter:
+def _money_amount(field: str, value: Any, currency: str | None) -> Any:
+    """The amount of a money value (``Money`` or ``{"amount", "currency"}``) in ``currency``, or
+    :class:`~pipeline_core.errors.CurrencyMismatchError`; a bare number is the amount itself."""
+    if isinstance(value, Mapping):
+        cur, amount = value.get("currency"), value.get("amount")
+    else:
+        cur, amount = getattr(value, "currency", None), getattr(value, "amount", value)
+    if currency is not None and not is_missing(cur) and cur != currency and not is_missing(amount):
+        from pipeline_core.money import currency_mismatch
+
+        raise currency_mismatch(
+            "scoring",
+            field,
+            (str(cur), currency),
+            f"the model's {field} bands are in {currency}: convert the amount first with "
+            f"pipeline_core.money.ExchangeRates.convert(money, '{currency}', on=<evaluation date>)",
+        )
+    if isinstance(amount, str):
+        amount = None if not amount.strip() else _amount_text(field, amount)
+    return amount
+
+
+def _missing_as_none(v: Any) -> Any:
+    """``None`` for every spelling of a missing value (see :func:`pipeline_core.facts.is_missing`)."""
+    if v is None or v.__class__ is int or v.__class__ is bool:
+        return v
+    return None if is_missing(v) else v
+
+
+def object_getter(
+    field: str, measure: str, *, safe: bool = False, currency: str | None = None
+) -> Getter:
     """A fast reader of ``field`` from a record-like object.
 
     A field of :class:`~pipeline_core.records.Lead` is read with ``operator.attrgetter`` (an object
     without it raises ``AttributeError``) unless ``safe``; other fields read as ``None`` if absent.
+    ``safe`` readers (for objects that are not records) read NaN, NaT and blanks as ``None``.
+    A money field is read as its amount in ``currency`` (see the module doc).
     """
     if field.startswith("custom."):
         key = field[7:]
@@ -470,7 +510,11 @@ def object_getter(field: str, measure: str, *, safe: bool = False) -> Getter:
 
         def get_money(lead: Any) -> Any:
             m = getattr(lead, field, None)
-            return None if m is None else m.amount
+            if m is None:
+                return None
+            if currency is not None and m.__class__ is Money and m.currency == currency:
+                return m.amount
+            return _missing_as_none(_money_amount(field, m, currency))
 
         base = get_money
     elif field in _LEAD_FIELDS and not safe:
@@ -478,14 +522,17 @@ def object_getter(field: str, measure: str, *, safe: bool = False) -> Getter:
     else:
 
         def get_attr(lead: Any) -> Any:
-            return getattr(lead, field, None)
+            return _missing_as_none(getattr(lead, field, None))
 
         base = get_attr
     return _counting(base) if measure == "count" else base
 
 
-def mapping_getter(field: str, measure: str) -> Getter:
-    """A reader of ``field`` from a plain mapping / frame row with the same field names."""
+def mapping_getter(field: str, measure: str, *, currency: str | None = None) -> Getter:
+    """A reader of ``field`` from a plain mapping / frame row with the same field names.
+
+    NaN, NaT, pandas' NA and blank strings read as ``None`` (missing); a money field is read as
+    its amount in ``currency`` (see the module doc)."""
     money = field in MONEY_FIELDS
     alias = f"{field}_amount"
     custom_key = field[7:] if field.startswith("custom.") else None
@@ -501,12 +548,17 @@ def mapping_getter(field: str, measure: str) -> Getter:
         else:
             return None
         if money and v is not None:
-            v = v.get("amount") if isinstance(v, Mapping) else getattr(v, "amount", v)
-            if isinstance(v, str):
-                v = _amount_text(field, v)
-        return v
+            if currency is not None and "currency" in row and not _has_currency(v):
+                # a flat row: the amount in ``field``, its code in ``currency`` (frame_columns)
+                v = {"amount": v, "currency": row["currency"]}
+            v = _money_amount(field, v, currency)
+        return _missing_as_none(v)
 
     return _counting(get) if measure == "count" else get
+
+
+def _has_currency(value: Any) -> bool:
+    return isinstance(value, Mapping) or hasattr(value, "currency")
 
 
 def _amount_text(field: str, text: str) -> Decimal:
@@ -573,8 +625,9 @@ class Compiled:
     missing_units: int
 
 
-def compile_criterion(c: Criterion) -> Compiled:
-    """Precompile ``c`` (which must be valid) into lookups and bisect tables."""
+def compile_criterion(c: Criterion, *, currency: str | None = None) -> Compiled:
+    """Precompile ``c`` (which must be valid) into lookups and bisect tables; money fields are
+    read in ``currency`` (the model's)."""
     w = hundredths(c.weight)
     assert w is not None
 
@@ -708,9 +761,9 @@ def compile_criterion(c: Criterion) -> Compiled:
 
     return Compiled(
         criterion=c,
-        get_obj=object_getter(c.field, c.measure),
-        get_safe=object_getter(c.field, c.measure, safe=True),
-        get_map=mapping_getter(c.field, c.measure),
+        get_obj=object_getter(c.field, c.measure, currency=currency),
+        get_safe=object_getter(c.field, c.measure, safe=True, currency=currency),
+        get_map=mapping_getter(c.field, c.measure, currency=currency),
         units=units,
         explain=explain,
         missing_units=missing_u,

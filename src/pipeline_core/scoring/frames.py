@@ -93,6 +93,17 @@ def _kind(dtype: Any) -> str:
     return "other"
 
 
+def _missing_expr(col: nw.Expr, kind: str) -> nw.Expr:
+    """Missing in a column, as :func:`pipeline_core.facts.is_missing` decides for one value:
+    null (``None``/``NaT``/``NA``), ``NaN`` in a float column, a blank text in a string column."""
+    missing = col.is_null()
+    if kind == "float":
+        missing = missing | col.is_nan()
+    elif kind == "string":
+        missing = missing | (col.str.strip_chars() == "")
+    return missing
+
+
 def _cat_values(rule: Category, kind: str) -> list[Any]:
     """The category's values in the column's type (see ``criteria.category_keys``)."""
     if kind == "bool":
@@ -151,13 +162,11 @@ def _criterion_expr(
             )
         source = col.cast(nw.String()) if kind == "other" else col
         looked = source.replace_strict(table, default=other * w, return_dtype=nw.Int64())
-        if miss == other:  # a null takes the default too
+        if miss == other:  # a null or a blank takes the default too
             return looked
-        return nw.when(col.is_null()).then(_lit(miss * w)).otherwise(looked)
+        return nw.when(_missing_expr(col, kind)).then(_lit(miss * w)).otherwise(looked)
     value = col.list.len() if c.measure == "count" else col
-    missing = col.is_null()
-    if kind == "float" and c.measure == "value":
-        missing = missing | col.is_nan()
+    missing = col.is_null() if c.measure == "count" else _missing_expr(col, kind)
     chain: Any = nw.when(missing).then(u(c.missing.points))
     for i, rule in enumerate(c.rules):
         if isinstance(rule, Category):
@@ -299,13 +308,17 @@ def score_frame(
 ) -> Any:
     """``frame`` with ``score`` (float) and ``grade`` (string) columns added, same frame type.
 
-    Equal to ``model.score_value(row)`` / ``model.grade(row).name`` on every row.
+    Equal to ``model.score_value(row)`` / ``model.grade(row).name`` on every row. The
+    ``currency`` column (the code of the money field's amount, :mod:`pipeline_core.frame_columns`)
+    is checked against the model's currency: another currency raises
+    :class:`~pipeline_core.errors.CurrencyMismatchError` (convert the amounts first).
     """
     require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     total, _ = score_expressions(frame, model, columns=columns)
     nw_frame = nw.from_native(frame)
+    _check_frame_currency(nw_frame, model)
     tmp = "__pipeline_core_score_units__"
     units = nw.col(tmp)
     out = (
@@ -317,3 +330,34 @@ def score_frame(
         .drop(tmp)
     )
     return nw.to_native(out)
+
+
+def _check_frame_currency(nw_frame: Any, model: Scorer) -> None:
+    """Refuse rows whose ``currency`` (the code of the money field's amount,
+    :mod:`pipeline_core.frame_columns`) is not the model's currency."""
+    require("narwhals.stable.v2", "frames")
+    import narwhals.stable.v2 as nw
+
+    currency = getattr(model, "currency", None)
+    criteria = getattr(model, "criteria", ())
+    if currency is None or not any(c.field in MONEY_FIELDS for c in criteria):
+        return
+    cur_col = "currency"
+    if cur_col not in set(nw_frame.collect_schema().names()):
+        return
+    other = nw_frame.filter(
+        ~nw.col(cur_col).is_null() & (nw.col(cur_col) != nw.lit(currency))
+    ).select(nw.col(cur_col).unique())
+    if isinstance(other, nw.LazyFrame):
+        other = other.collect()
+    found = sorted(str(v) for v in other.get_column(cur_col).to_list())
+    if found:
+        from pipeline_core.money import currency_mismatch
+
+        raise currency_mismatch(
+            "score_frame",
+            cur_col,
+            (*found, currency),
+            f"the model's money bands are in {currency}: convert the amounts first "
+            "(pipeline_core.money.ExchangeRates.convert)",
+        )

@@ -31,6 +31,7 @@ import attrs
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline_core._currencies import MINOR_UNITS
 from pipeline_core._model import Record
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
@@ -304,6 +305,7 @@ class ModelSpec(_Spec):
     criteria: list[CriterionSpec] = Field(min_length=1)
     bands: list[GradeSpec] | None = None
     overrides: list[OverrideSpec] = []
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
 
 
 def _rule_from(spec: Any) -> Any:
@@ -386,6 +388,8 @@ class ScoreModel(Scorer):
     _timed: bool = attrs.field(repr=False)
     _obj_pairs: tuple[tuple[Any, Any], ...] = attrs.field(repr=False)
     _map_pairs: tuple[tuple[Any, Any], ...] = attrs.field(repr=False)
+    currency: str | None = None
+    """The currency of the money bands (``budget``, ``expected_amount``); ``None``: not stated."""
 
     @classmethod
     def of(
@@ -398,8 +402,13 @@ class ScoreModel(Scorer):
         overrides: Sequence[Override] = (),
         minimum: Decimal | int = 0,
         maximum: Decimal | int = 100,
+        currency: str | None = None,
     ) -> ScoreModel:
-        """Validate and compile a model; :class:`ConfigError` lists every problem."""
+        """Validate and compile a model; :class:`ConfigError` lists every problem.
+
+        ``currency`` (ISO 4217) is the currency of the money fields' ranges: a budget in another
+        currency raises :class:`~pipeline_core.errors.CurrencyMismatchError` when scored (see
+        :mod:`pipeline_core.scoring.criteria`)."""
         bands = DEFAULT_BANDS if bands is None else bands
         minimum, maximum = Decimal(minimum), Decimal(maximum)
         problems: list[Problem] = []
@@ -407,6 +416,10 @@ class ScoreModel(Scorer):
             problems.append(Problem(("name",), "must not be empty", name, "empty"))
         if not criteria:
             problems.append(Problem(("criteria",), "needs at least one criterion", [], "empty"))
+        if currency is not None and currency not in MINOR_UNITS:
+            problems.append(
+                Problem(("currency",), "not an ISO 4217 currency code", currency, "currency")
+            )
         names: dict[str, int] = {}
         for i, c in enumerate(criteria):
             if not isinstance(c, Criterion):
@@ -459,7 +472,7 @@ class ScoreModel(Scorer):
                 )
         if problems:
             raise ConfigError(f"scoring model {name!r}", problems)
-        compiled = tuple(compile_criterion(c) for c in criteria)
+        compiled = tuple(compile_criterion(c, currency=currency) for c in criteria)
         ov = tuple(
             (
                 names[o.criterion],
@@ -486,6 +499,7 @@ class ScoreModel(Scorer):
             timed=any(c.time_dependent for c in criteria),
             obj_pairs=tuple((c.get_obj, c.units) for c in compiled),
             map_pairs=tuple((c.get_map, c.units) for c in compiled),
+            currency=currency,
         )
 
     def __repr__(self) -> str:
@@ -503,6 +517,7 @@ class ScoreModel(Scorer):
             self.overrides,
             self.minimum,
             self.maximum,
+            self.currency,
         ) == (
             other.name,
             other.version,
@@ -511,6 +526,7 @@ class ScoreModel(Scorer):
             other.overrides,
             other.minimum,
             other.maximum,
+            other.currency,
         )
 
     def __hash__(self) -> int:
@@ -604,8 +620,8 @@ class ScoreModel(Scorer):
     # -- data ------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data; ``ScoreModel.from_dict(m.to_dict()) == m``."""
-        return {
+        """Plain data; ``ScoreModel.from_dict(m.to_dict()) == m`` (``currency`` only when set)."""
+        out: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "minimum": str(self.minimum),
@@ -614,6 +630,9 @@ class ScoreModel(Scorer):
             "bands": self.bands.to_dict(),
             "overrides": [o.to_dict() for o in self.overrides],
         }
+        if self.currency is not None:
+            out["currency"] = self.currency
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScoreModel:
@@ -665,6 +684,7 @@ class ScoreModel(Scorer):
                 overrides=overrides if not problems else [],
                 minimum=spec.minimum,
                 maximum=spec.maximum,
+                currency=spec.currency,
             )
         except ConfigError as exc:
             problems.extend(
@@ -747,7 +767,9 @@ class BANT:
     ========== ========================================================== ======
 
     All weights are 1; the maximum is exactly 100. Missing data scores zero and is shown in the
-    result. Grades: the default A/B/C bands.
+    result. Grades: the default A/B/C bands. The budget bands are in CNY (``currency="CNY"``): a
+    budget in another currency raises :class:`~pipeline_core.errors.CurrencyMismatchError` —
+    convert it first with :meth:`pipeline_core.money.ExchangeRates.convert`.
     """
 
     NAME: Final = "bant"
@@ -812,4 +834,5 @@ class BANT:
                 ),
             ],
             version=BANT.VERSION,
+            currency="CNY",
         )

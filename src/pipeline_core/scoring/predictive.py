@@ -35,6 +35,7 @@ import attrs
 import pydantic
 from pydantic import Field
 
+from pipeline_core._currencies import MINOR_UNITS
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.scoring._units import UNIT, from_units
@@ -86,6 +87,7 @@ class PredictiveSpec(_Spec):
     stage_field: str = "stage"
     bins: dict[str, list[float]] = Field(default_factory=dict)
     bands: list[GradeSpec] | None = None
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
 
 
 def _sorted_bins(bins: Mapping[str, Iterable[float]]) -> dict[str, tuple[float, ...]]:
@@ -99,6 +101,10 @@ class PredictiveModel:
     ``stages`` is the order of open stages; when given, ``stage_field`` (default ``"stage"``)
     is learnt with "reached at least this stage" counting from :attr:`Example.stage_reached`.
     ``bins`` buckets numeric fields: ``{"budget": [30_000, 100_000]}`` gives three buckets.
+    ``currency`` is the currency of money fields (``budget``, ``expected_amount``): an amount in
+    another currency raises :class:`~pipeline_core.errors.CurrencyMismatchError` in training and
+    scoring alike (``None``: amounts are read as they are — state it when a money field is used).
+    A missing value (``None``, ``NaN``, ``NaT``, ``NA``, a blank text) gives no evidence.
     """
 
     name: str = "predictive"
@@ -111,9 +117,14 @@ class PredictiveModel:
     stage_field: str = "stage"
     bins: Mapping[str, tuple[float, ...]] = attrs.field(factory=dict, converter=_sorted_bins)
     bands: GradeBands = DEFAULT_BANDS
+    currency: str | None = None
 
     def __attrs_post_init__(self) -> None:
         problems = []
+        if self.currency is not None and self.currency not in MINOR_UNITS:
+            problems.append(
+                Problem(("currency",), "not an ISO 4217 currency code", self.currency, "currency")
+            )
         if not self.fields and not self.stages:
             problems.append(Problem(("fields",), "needs at least one field", self.fields, "empty"))
         if not (self.smoothing > 0 and math.isfinite(self.smoothing)):
@@ -138,6 +149,7 @@ class PredictiveModel:
             "stage_field": self.stage_field,
             "bins": {k: list(v) for k, v in self.bins.items()},
             "bands": self.bands.to_dict(),
+            **({} if self.currency is None else {"currency": self.currency}),
         }
 
     @classmethod
@@ -158,6 +170,7 @@ class PredictiveModel:
             stage_field=spec.stage_field,
             bins={k: tuple(v) for k, v in spec.bins.items()},
             bands=bands,
+            currency=spec.currency,
         )
 
     @classmethod
@@ -216,8 +229,11 @@ class PredictiveModel:
 class _Readers:
     def __init__(self, model: PredictiveModel) -> None:
         fields = model._all_fields()
-        self.obj: dict[str, Getter] = {f: object_getter(f, "value", safe=True) for f in fields}
-        self.map: dict[str, Getter] = {f: mapping_getter(f, "value") for f in fields}
+        cur = model.currency
+        self.obj: dict[str, Getter] = {
+            f: object_getter(f, "value", safe=True, currency=cur) for f in fields
+        }
+        self.map: dict[str, Getter] = {f: mapping_getter(f, "value", currency=cur) for f in fields}
         self.bins = model.bins
 
     def values(self, lead: Any, field: str) -> tuple[Any, ...]:

@@ -9,7 +9,6 @@ is a pure function of (policy, state, now): build states with :func:`state_from_
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -431,7 +430,9 @@ def _won_at(
     deal: Opportunity, pipeline: StageKinds | None, events: Iterable[StageEvent] | None
 ) -> datetime | None:
     """The win instant of ``deal`` by its stage's kind (see :func:`state_from_records`)."""
-    stages = pipeline if pipeline is not None else _template(deal.pipeline)
+    from pipeline_core.stages.templates import stages_of  # the stage layer, only when needed
+
+    stages = stages_of(deal, pipeline)
     if stages is None:
         return None
     if events is not None:
@@ -439,17 +440,3 @@ def _won_at(
         if mine:
             return facts.win_instant(mine, stages)
     return deal.closed_at if facts.is_won_stage(deal.stage, stages) else None
-
-
-@functools.lru_cache(maxsize=64)
-def _template(name: str | None) -> StageKinds | None:
-    """The ready-made pipeline called ``name``, or ``None`` (cached: templates are immutable)."""
-    if name is None:
-        return None
-    from pipeline_core.errors import NotFoundError
-    from pipeline_core.stages import templates  # the stage layer, only when needed
-
-    try:
-        return templates.get(name)
-    except NotFoundError:
-        return None

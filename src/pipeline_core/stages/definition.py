@@ -24,6 +24,7 @@ import attrs
 import pydantic
 from pydantic import ConfigDict, Field, WithJsonSchema
 
+from pipeline_core._currencies import MINOR_UNITS
 from pipeline_core._jsonvalue import check_definition
 from pipeline_core._model import _convert_errors
 from pipeline_core.errors import ConfigError, Problem
@@ -335,7 +336,8 @@ class ConditionSpec(_Spec):
 
     field: str = Field(min_length=1)
     op: Literal["present", "absent", "eq", "ne", "gt", "ge", "lt", "le", "in", "not_in"] = "present"
-    value: str | int | float | bool | list[str | int | float | bool] | None = None
+    # a dict is a money threshold: {"amount": "10000", "currency": "CNY"}
+    value: str | int | float | bool | dict[str, str] | list[str | int | float | bool] | None = None
     message: str | None = None
 
 
@@ -396,6 +398,7 @@ class PipelineSpec(_Spec):
     transitions: list[TransitionSpec] = []
     rules: RulesSpec = RulesSpec()
     entry_guards: dict[str, list[ConditionSpec]] = {}
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
 
 
 _TIMEDELTA: Final = pydantic.TypeAdapter(timedelta)
@@ -438,7 +441,9 @@ class Pipeline:
     ``entry_guards`` maps a stage id to guards checked on *every* move into that stage (in addition
     to the stage's ``required_fields``). ``start`` is the first stage (default: the first open
     stage). ``ids`` makes event ids (default :class:`~pipeline_core.ids.UuidIds`); a move may pass
-    its own.
+    its own. ``currency`` (ISO 4217) is the currency of bare money thresholds in guards
+    (``expected_amount >= 10000`` in a CNY pipeline is ``>= 10000 CNY``: an amount in another
+    currency never meets it).
     """
 
     id: str
@@ -453,6 +458,7 @@ class Pipeline:
     )
     start: str | None = attrs.field(default=None, kw_only=True)
     name_zh: str | None = attrs.field(default=None, kw_only=True)
+    currency: str | None = attrs.field(default=None, kw_only=True)
     ids: IdFactory = attrs.field(factory=UuidIds, kw_only=True, repr=False)
 
     _by_id: dict[str, Stage] = attrs.field(init=False, repr=False)
@@ -488,7 +494,7 @@ class Pipeline:
             guards: list[Guard] = [Condition(f, "present") for f in s.required_fields]
             guards.extend(entry.get(s.id, ()))
             compiled[s.id] = (
-                tuple(compile_guard(g) for g in guards),
+                tuple(compile_guard(g, currency=self.currency) for g in guards),
                 tuple(describe_guard(g) for g in guards),
             )
         setter(self, "_entry", compiled)
@@ -645,6 +651,7 @@ class Pipeline:
             entry_guards={k: tuple(_cond(c) for c in v) for k, v in spec.entry_guards.items()},
             start=spec.start,
             name_zh=spec.name_zh,
+            currency=spec.currency,
             **extra,
         )
 
@@ -658,6 +665,8 @@ class Pipeline:
             out["name_zh"] = self.name_zh
         if self.start is not None:
             out["start"] = self.start
+        if self.currency is not None:
+            out["currency"] = self.currency
         out["stages"] = [s.to_dict() for s in self.stages]
         if self.transitions:
             out["transitions"] = [t.to_dict() for t in self.transitions]
@@ -685,6 +694,7 @@ class Pipeline:
             self.transitions,
             self.rules,
             self.entry_guards,
+            self.currency,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -711,8 +721,7 @@ class Pipeline:
 
 
 def _cond(spec: ConditionSpec) -> Condition:
-    value: Any = tuple(spec.value) if isinstance(spec.value, list) else spec.value
-    return Condition(spec.field, spec.op, value, spec.message)
+    return Condition.from_dict(spec.model_dump())
 
 
 # --------------------------------------------------------------------------- validation
@@ -878,6 +887,8 @@ def _validate(p: Pipeline) -> list[Problem]:
             ):
                 add(attrs.evolve(prob_, path=(*path, "required_fields", j)))
 
+    if p.currency is not None and p.currency not in MINOR_UNITS:
+        add(Problem(("currency",), "not an ISO 4217 currency code", p.currency, "currency"))
     stage_kinds = {s.id: s.kind for s in p.stages if isinstance(s, Stage)}
     opens = [k for k, v in stage_kinds.items() if v is StageKind.OPEN]
     if not p.stages:
@@ -947,12 +958,16 @@ def _validate(p: Pipeline) -> list[Problem]:
                 )
             )
         for j, g in enumerate(t.guards):
-            problems.extend(guard_field_problems(g, (*path, "guards", j), known=known))
+            problems.extend(
+                guard_field_problems(g, (*path, "guards", j), known=known, currency=p.currency)
+            )
     for key, guards in p.entry_guards:
         if key not in stage_kinds:
             add(Problem(("entry_guards", key), "guards for an unknown stage", key, "unknown_stage"))
         for j, g in enumerate(guards):
-            problems.extend(guard_field_problems(g, ("entry_guards", key, j), known=known))
+            problems.extend(
+                guard_field_problems(g, ("entry_guards", key, j), known=known, currency=p.currency)
+            )
 
     # reachability: forward from the start, backward from the ends
     adjacency: dict[str, list[str]] = {k: [] for k in stage_kinds}
@@ -1030,7 +1045,7 @@ def _compile_edges(p: Pipeline, by_id: Mapping[str, Stage]) -> dict[str, dict[st
         guards: list[Guard] = [Condition(f, "present") for f in target.required_fields]
         guards.extend(entry.get(b, ()))
         guards.extend(explicit.get((a, b), ()))
-        tests = tuple(compile_guard(g) for g in guards)
+        tests = tuple(compile_guard(g, currency=p.currency) for g in guards)
         names = tuple(describe_guard(g) for g in guards)
         table[a][b] = _Edge(by_id[a], target, tests, names)
     return table

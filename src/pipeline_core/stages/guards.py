@@ -5,7 +5,7 @@ A guard is either
 - a declarative :class:`Condition` on one field of the opportunity, usable from JSON or YAML::
 
       {"field": "expected_amount", "op": "present"}
-      {"field": "expected_amount", "op": "ge", "value": 10000}
+      {"field": "expected_amount", "op": "ge", "value": {"amount": "10000", "currency": "CNY"}}
       {"field": "custom.region_approved", "op": "eq", "value": true}
 
 - or a plain Python callable taking the :class:`~pipeline_core.records.Opportunity`. It passes
@@ -76,8 +76,14 @@ class Condition:
     ``"expected_amount"``) or ``"custom.<name>"`` for a company-specific field. ``op`` is one of
     :data:`OPERATORS`: ``present`` / ``absent`` (not ``None`` and not empty), the comparisons
     ``eq ne gt ge lt le`` against ``value``, or ``in`` / ``not_in`` a list in ``value``.
-    A money field compares its amount (``{"field": "expected_amount", "op": "ge", "value": 10000}``);
-    a date field compares with an ISO date string. ``message`` replaces the default explanation.
+    A money field compares with a :class:`~pipeline_core.records.Money` threshold
+    (``{"field": "expected_amount", "op": "ge", "value": {"amount": "10000", "currency": "CNY"}}``):
+    an amount in another currency never meets it — the guard is unmet with a reason naming both
+    currencies (record the amount in the threshold's currency, converted with
+    :meth:`pipeline_core.money.ExchangeRates.convert`). A bare number is in the pipeline's
+    ``currency`` (``Pipeline(currency="CNY")``); in a pipeline without one it compares the amount
+    alone, whatever its currency: state the currency whenever deals may come in several.
+    A date field compares with an ISO date string. ``message`` replaces the default explanation.
     """
 
     field: str
@@ -95,7 +101,11 @@ class Condition:
         """Plain data: ``{"field": ..., "op": ..., "value": ..., "message": ...}`` (unset keys left out)."""
         out: dict[str, Any] = {"field": self.field, "op": self.op}
         if self.op not in _UNARY:
-            out["value"] = list(self.value) if isinstance(self.value, tuple) else self.value
+            value = self.value
+            if isinstance(value, tuple):
+                out["value"] = [v.to_dict() if isinstance(v, Money) else v for v in value]
+            else:
+                out["value"] = value.to_dict() if isinstance(value, Money) else value
         if self.message is not None:
             out["message"] = self.message
         return out
@@ -111,13 +121,26 @@ class Condition:
             )
         value = data.get("value")
         if isinstance(value, list):
-            value = tuple(value)
+            value = tuple(_money_value(v) for v in value)
+        else:
+            value = _money_value(value)
         return cls(
             field=data["field"],
             op=data.get("op", "present"),
             value=value,
             message=data.get("message"),
         )
+
+
+def _money_value(value: Any) -> Any:
+    """A ``{"amount", "currency"}`` mapping as :class:`Money` (left as it is when invalid: the
+    pipeline's validation then names the field)."""
+    if isinstance(value, Mapping) and set(value) == {"amount", "currency"}:
+        try:
+            return Money.from_dict(value)
+        except PipelineCoreError:
+            return value
+    return value
 
 
 @attrs.frozen
@@ -189,9 +212,14 @@ _SCALARS: Final = frozenset(
 
 
 def guard_field_problems(
-    guard: Guard, path: tuple[str | int, ...], *, known: frozenset[str] = _FIELDS
+    guard: Guard,
+    path: tuple[str | int, ...],
+    *,
+    known: frozenset[str] = _FIELDS,
+    currency: str | None = None,
 ) -> list[Problem]:
-    """Every problem with a guard's definition (unknown field or operator, unusable value)."""
+    """Every problem with a guard's definition (unknown field or operator, unusable value; a
+    bare money threshold with more decimals than ``currency`` has)."""
     if isinstance(guard, Check):
         if not callable(guard.fn):
             return [Problem((*path, "fn"), "must be callable", guard.fn, "not_callable")]
@@ -226,7 +254,7 @@ def guard_field_problems(
     if problems:
         return problems
     try:
-        _coerce(guard)
+        _in_currency(_coerce(guard), guard, currency)
     except (ValueError, TypeError, InvalidOperation) as exc:
         problems.append(Problem((*path, "value"), str(exc), guard.value, "bad_value"))
     return problems
@@ -236,6 +264,10 @@ def _coerce_one(kind: str, value: Any) -> Any:
     if isinstance(value, bool) and kind != "custom" and kind != "plain":
         raise ValueError("a boolean cannot be compared with this field")
     if kind == "money":
+        if isinstance(value, Money):
+            return value
+        if isinstance(value, Mapping):
+            return Money.from_dict(value)
         if isinstance(value, float):
             value = repr(value)
         if not isinstance(value, int | str | Decimal):
@@ -268,10 +300,13 @@ def _coerce(guard: Condition) -> Any:
     if op in ("in", "not_in"):
         if not isinstance(guard.value, tuple | list | frozenset | set):
             raise TypeError(f"operator {op!r} needs a list of values")
-        return frozenset(_coerce_one(kind, v) for v in guard.value)
+        values = frozenset(_coerce_one(kind, v) for v in guard.value)
+        if kind == "money" and 0 < sum(isinstance(v, Money) for v in values) < len(values):
+            raise ValueError("give every amount of the list with its currency, or none")
+        return values
     if guard.value is None:
         raise ValueError(f"operator {op!r} needs a value")
-    if isinstance(guard.value, list | tuple | dict):
+    if isinstance(guard.value, list | tuple) or (isinstance(guard.value, dict) and kind != "money"):
         raise TypeError(f"operator {op!r} compares with a single value")
     return _coerce_one(kind, guard.value)
 
@@ -292,10 +327,22 @@ def _getter(field: str) -> Callable[[Opportunity], Any]:
     return get
 
 
-def compile_guard(guard: Guard) -> GuardTest:
-    """Compile a valid guard (see :func:`guard_field_problems`) into a :data:`GuardTest`."""
+def _in_currency(target: Any, cond: Condition, currency: str | None) -> Any:
+    """A bare money threshold (or list of them) as :class:`Money` in ``currency``, when given."""
+    if currency is None or _field_kind(cond.field) != "money":
+        return target
+    if isinstance(target, Decimal):
+        return Money.of(target, currency)
+    if isinstance(target, frozenset):
+        return frozenset(Money.of(v, currency) if isinstance(v, Decimal) else v for v in target)
+    return target
+
+
+def compile_guard(guard: Guard, *, currency: str | None = None) -> GuardTest:
+    """Compile a valid guard (see :func:`guard_field_problems`) into a :data:`GuardTest`;
+    a bare money threshold is in ``currency`` (the pipeline's), when given."""
     if isinstance(guard, Condition):
-        return _compile_condition(guard)
+        return _compile_condition(guard, currency)
     if isinstance(guard, Check):
         return _compile_callable(guard.fn, guard.name, guard.message)
     return _compile_callable(guard, describe_guard(guard), None)
@@ -316,11 +363,13 @@ def _compile_callable(
     return test
 
 
-def _compile_condition(cond: Condition) -> GuardTest:
+def _compile_condition(cond: Condition, currency: str | None = None) -> GuardTest:
     field, op = cond.field, cond.op
     get = _getter(field)
-    target = _coerce(cond)
+    target = _in_currency(_coerce(cond), cond, currency)
     custom = cond.message
+    if isinstance(target, Money):
+        return _compile_money(cond, target)
     if op == "present":
         msg = custom or f"{field} must be present"
         if field in _SCALARS:  # never an empty string or container: only None is "absent"
@@ -345,6 +394,8 @@ def _compile_condition(cond: Condition) -> GuardTest:
     missing = custom or f"{field} is missing, so '{cond.describe()}' cannot hold"
     if op in ("in", "not_in"):
         want = op == "in"
+        if any(isinstance(v, Money) for v in target):  # Money equality: amount and currency
+            get = operator.attrgetter(field)
 
         def member(opp: Opportunity) -> str | None:
             value = get(opp)
@@ -386,3 +437,27 @@ def _compile_condition(cond: Condition) -> GuardTest:
         return custom or f"{field} must be {_SYMBOL[op]} {cond.value!r} (is {value!r})"
 
     return ordered
+
+
+def _compile_money(cond: Condition, target: Money) -> GuardTest:
+    """A comparison of a money field with a :class:`Money` threshold: same currency only."""
+    field, op, custom = cond.field, cond.op, cond.message
+    get = operator.attrgetter(field)
+    missing = custom or f"{field} is missing, so '{field} {_SYMBOL[op]} {target}' cannot hold"
+    compare = _ORDERED.get(op) or (operator.eq if op == "eq" else operator.ne)
+
+    def money(opp: Opportunity) -> str | None:
+        value = get(opp)
+        if value is None:
+            return None if op == "ne" else missing
+        if value.currency != target.currency:
+            return (
+                f"{field} is {value}, in another currency than {target}: amounts in different "
+                f"currencies are not compared (record {field} in {target.currency}, converted "
+                f"with pipeline_core.money.ExchangeRates.convert)"
+            )
+        if compare(value.amount, target.amount):
+            return None
+        return custom or f"{field} must be {_SYMBOL[op]} {target} (is {value})"
+
+    return money

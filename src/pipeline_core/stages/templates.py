@@ -22,13 +22,16 @@ be saved as JSON or YAML and edited.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any, Final
 
 from pipeline_core.errors import NotFoundError
+from pipeline_core.facts import StageKinds
 from pipeline_core.ids import IdFactory
+from pipeline_core.records import Opportunity
 from pipeline_core.stages.definition import Pipeline
 
-__all__ = ["data", "get", "names"]
+__all__ = ["data", "get", "names", "stages_of"]
 
 _ROT: Final = 30
 
@@ -461,3 +464,25 @@ def data(name: str) -> dict[str, Any]:
 def get(name: str, *, ids: IdFactory | None = None) -> Pipeline:
     """The pipeline of template ``name``; :class:`~pipeline_core.errors.NotFoundError` if unknown."""
     return Pipeline.from_dict(data(name), ids=ids)
+
+
+def stages_of(opportunity: Opportunity, stages: StageKinds | None = None) -> StageKinds | None:
+    """The pipeline whose stage kinds decide ``opportunity``'s status (open, won, lost).
+
+    ``stages`` when given; else the ready-made template the deal names in its ``pipeline`` field
+    (:func:`get`); else ``None``: the status cannot be known and the caller says so (the SLA
+    leaves the win unset, :func:`pipeline_core.assignment.customer_facts` raises, the pool falls
+    back to its deprecated reading). Never a guess: a deal naming no pipeline, or one that is not a
+    template, is not read against another pipeline's stages. One rule for every capability that
+    needs a deal's status without being given its pipeline.
+    """
+    if stages is not None:
+        return stages
+    return _template(opportunity.pipeline)
+
+
+@functools.lru_cache(maxsize=64)
+def _template(name: str | None) -> Pipeline | None:
+    if name is None or name not in _TEMPLATES:
+        return None
+    return get(name)
