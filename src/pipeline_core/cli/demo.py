@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -48,6 +49,8 @@ class DemoOptions:
     runs: int = 2_000
     lang: str = f.DEFAULT_LANG
     """Language of the labels a person reads (stage labels, rule titles, the report's ``lang``)."""
+    ids: bool = False
+    """Show each stage, user and rule id after its name in the report."""
 
 
 def _manager_of(users: Iterable[Any]) -> dict[str, str]:
@@ -303,7 +306,14 @@ def run_demo(
         from pipeline_core.cli.report import write_report
 
         status("drawing the charts")
-        write_report(options.report, summary, funnel=funnel, forecast=monte, time_in_stage=in_stage)
+        write_report(
+            options.report,
+            summary,
+            funnel=funnel,
+            forecast=monte,
+            time_in_stage=in_stage,
+            ids=options.ids,
+        )
     if step.enabled:
         step.stream.write("\r\x1b[2K")
         step.stream.flush()
@@ -440,11 +450,21 @@ def render_text(summary: dict[str, Any], *, ids: bool = False) -> str:
     return "\n".join(out)
 
 
+def _lang_option(text: str) -> str:
+    """``--lang``: a language tag such as ``zh-CN`` or ``en`` (a usage error otherwise)."""
+    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", text):
+        raise argparse.ArgumentTypeError(
+            f"expected a language tag such as zh-CN or en, got {text!r}"
+        )
+    return text
+
+
 def add_lang_ids(parser: argparse.ArgumentParser) -> None:
     """Add ``--lang`` (labels' language) and ``--ids`` (show ids after names)."""
     parser.add_argument(
         "--lang",
         default=f.DEFAULT_LANG,
+        type=_lang_option,
         metavar="LANG",
         help=f"language of stage labels and rule titles: zh-CN or en (default: {f.DEFAULT_LANG})",
     )
@@ -525,6 +545,7 @@ def _handle(args: argparse.Namespace) -> int:
         db=Path(args.db),
         report=None if args.no_report else Path(args.report),
         lang=args.lang,
+        ids=args.ids,
     )
     summary = run_demo(options)
     if args.json:
