@@ -45,6 +45,7 @@ def test_a_missing_package_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_the_extra_defaults_to_the_package_table(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # even when imported before
     with pytest.raises(MissingExtraError, match=r"pipeline-core\[charts\]"):
         require("matplotlib.figure")
 
