@@ -26,9 +26,11 @@ from pipeline_core.errors import ConfigError, Problem
 
 __all__ = [
     "MAX_DEPTH",
+    "DuplicateKeyError",
     "check_definition",
     "depth_problem",
     "json_value_problems",
+    "loads_unique",
     "text_too_deep",
 ]
 
@@ -83,11 +85,15 @@ def json_value_problems(value: Any, path: tuple[str | int, ...] = ()) -> list[Pr
 
     Accepted: ``None``, ``bool``, ``int``, finite ``float``, ``str`` without NUL or lone
     surrogates, lists/tuples and mappings with ``str`` keys, nested at most :data:`MAX_DEPTH`
-    levels."""
+    levels. A container that contains itself is refused (``code="json_cycle"``)."""
     problems: list[Problem] = []
     stack: list[tuple[Any, tuple[str | int, ...], int]] = [(value, path, 1)]
+    inside: set[int] = set()  # ids of the containers on the current path (a cycle's tell)
     while stack and len(problems) < _MAX_PROBLEMS:
         item, where, depth = stack.pop()
+        if item is _LEAVE:
+            inside.discard(depth)  # here ``depth`` holds the id of the container left
+            continue
         if item is None or isinstance(item, bool | int):
             continue
         if isinstance(item, float):
@@ -117,6 +123,13 @@ def json_value_problems(value: Any, path: tuple[str | int, ...] = ()) -> list[Pr
                     )
                 )
                 continue
+            if id(item) in inside:
+                problems.append(
+                    Problem(where, "a value that contains itself", "<cyclic value>", "json_cycle")
+                )
+                continue
+            inside.add(id(item))
+            stack.append((_LEAVE, where, id(item)))
             if isinstance(item, Mapping):
                 for key, child in item.items():
                     if not isinstance(key, str):
@@ -145,6 +158,9 @@ def json_value_problems(value: Any, path: tuple[str | int, ...] = ()) -> list[Pr
     return problems
 
 
+_LEAVE: Final = object()
+
+
 def _string_problem(text: str, where: tuple[str | int, ...]) -> Problem | None:
     if "\x00" in text:
         return Problem(where, "text may not contain NUL (U+0000)", text, "json_string")
@@ -153,6 +169,32 @@ def _string_problem(text: str, where: tuple[str | int, ...]) -> Problem | None:
     except UnicodeEncodeError:
         return Problem(where, "not valid Unicode text (a lone surrogate)", text, "json_string")
     return None
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice (``json.loads`` would keep the last silently)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"the key {key!r} appears twice in one object")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def loads_unique(text: str) -> Any:
+    """``json.loads(text)``, refusing an object that names a key twice.
+
+    Raises :class:`json.JSONDecodeError` for text that is not JSON and :class:`DuplicateKeyError`
+    (both ``ValueError``) for a repeated key, which RFC 8259 leaves undefined and ``json.loads``
+    would resolve silently by keeping the last value."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
 
 
 _TOKENS: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:]', re.DOTALL)

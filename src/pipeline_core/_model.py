@@ -100,13 +100,33 @@ def deep_freeze(value: Any) -> Any:
 _ISO_DATETIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}", re.ASCII)
 
 
+_BELOW_MICROSECOND: Final = re.compile(r"[.,][0-9]{7}", re.ASCII)
+
+
 def _no_numbers_for_datetime(value: Any) -> Any:
     # pydantic's lax mode would read 1700000000, and also the string "1700000000" or "45663" (an
     # Excel serial date), as a Unix time in UTC: a silent guess we refuse. Only a datetime or an
     # ISO 8601 date-time string in ASCII digits is an instant.
-    if isinstance(value, datetime):
+    if type(value) is datetime:
         return value
+    if isinstance(value, datetime):
+        # A subclass (pandas.Timestamp) may carry nanoseconds that a datetime cannot hold.
+        if getattr(value, "nanosecond", 0):
+            raise PydanticCustomError(
+                "datetime_precision",
+                "instants are kept to the microsecond: this one has nanoseconds",
+            )
+        return datetime(
+            value.year, value.month, value.day, value.hour, value.minute, value.second,
+            value.microsecond, value.tzinfo, fold=value.fold,
+        )  # fmt: skip
     if isinstance(value, str) and _ISO_DATETIME.match(value):
+        if _BELOW_MICROSECOND.search(value):
+            raise PydanticCustomError(
+                "datetime_precision",
+                "instants are kept to the microsecond: at most 6 digits after the seconds "
+                "(more would be cut off)",
+            )
         return value
     raise PydanticCustomError(
         "datetime_type",
@@ -124,6 +144,13 @@ MAX_OFFSET: Final = timedelta(hours=14)
 def _real_offset(value: datetime) -> datetime:
     offset = value.utcoffset()
     assert offset is not None  # AwareDatetime ran first
+    if offset.seconds % 60 or offset.microseconds:
+        # ISO 8601 writes whole minutes: to_dict() would cut +08:05:43 (LMT) to +08:05.
+        raise PydanticCustomError(
+            "timezone_offset",
+            "a UTC offset is a whole number of minutes, got {offset}",
+            {"offset": str(offset)},
+        )
     if not MIN_OFFSET <= offset <= MAX_OFFSET:
         raise PydanticCustomError(
             "timezone_offset",
@@ -234,7 +261,9 @@ Timestamp = Annotated[
 """A timezone-aware ``datetime`` kept with its UTC offset (named zones become fixed offsets).
 
 Refused: naive datetimes; numbers and numeric strings (``"45663"``, ``"1736125200"`` are not read
-as Excel or Unix times); text other than an ISO 8601 date-time in ASCII digits; UTC offsets
+as Excel or Unix times); text other than an ISO 8601 date-time in ASCII digits; more than 6
+fractional digits or nanoseconds (``pandas.Timestamp``; other ``datetime`` subclasses become plain
+``datetime``); UTC offsets that are not whole minutes (local mean time such as +08:05:43) or lie
 outside -12:00..+14:00; instants whose UTC time falls outside years 1-9999."""
 
 Id = Annotated[
@@ -380,11 +409,20 @@ _BYTES = (bytes, bytearray, memoryview)
 _SCALARS: Final = frozenset({int, float, bool, type(None)})
 
 
+_CLEAN_BUDGET: Final = 1_000_000
+
+
 def _clean(data: Any) -> bool:
-    # The fast pass (a few microseconds a record): no bytes, no NUL anywhere.
+    # The fast pass (a few microseconds a record): no bytes, no NUL anywhere. A value that
+    # contains itself (only Python callers can build one) would loop for ever: past a budget of
+    # items the slow, depth-bounded pass decides.
     stack = [data]
     pop, push = stack.pop, stack.extend
+    budget = _CLEAN_BUDGET
     while stack:
+        budget -= 1
+        if not budget:
+            return False
         item = pop()
         t = type(item)
         if t is str:
@@ -416,8 +454,13 @@ def _bytes_problems(data: Any) -> list[Problem]:
         return []
     out: list[Problem] = []
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    seen: set[int] = set()  # each container once: a value that contains itself ends
     while stack and len(out) < 20:
         item, path = stack.pop()
+        if isinstance(item, Mapping | list | tuple):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
         if isinstance(item, str):
             if "\x00" in item:
                 out.append(Problem(path, "text may not contain NUL (U+0000)", item, "nul"))

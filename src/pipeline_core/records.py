@@ -20,7 +20,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from pipeline_core._model import (
     Amount,
@@ -467,6 +468,13 @@ class StageEvent(Record):
     seq: Annotated[int, Field(strict=True, ge=0)] = 0
 
 
+def _int_or_float(value: object) -> object:
+    # pydantic would read "5400", True and Decimal("0.1") as floats: a number is an int or float.
+    if type(value) in (int, float):
+        return value
+    raise PydanticCustomError("float_type", "expected a number (int or float)")
+
+
 def _outcome_order(outcome: SlaOutcome) -> Iterator[Problem]:
     if outcome.due_at < outcome.started_at:
         yield Problem(("due_at",), "cannot be before started_at", outcome.due_at, "before_start")
@@ -495,7 +503,9 @@ class SlaOutcome(Record):
     started_at: Timestamp
     due_at: Timestamp
     met: Annotated[bool, Field(strict=True)]
-    elapsed_seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    elapsed_seconds: Annotated[
+        float, BeforeValidator(_int_or_float), Field(ge=0, allow_inf_nan=False)
+    ]
     finished_at: Timestamp | None = None
     owner_id: Id | None = None
     version: Version = 1

@@ -315,17 +315,19 @@ EXPECTED_ITEMS: list[Expected] = sorted([
     _e(sh(3, 6, 10), "D4", FC, "reminder", who="bo"),
     _e(sh(3, 6, 14), "D4", FC, "breach", who="bo"),
     # D5: in proposal_quote from Fri 7 Mar 10:00 EST; chase within P3D = 3 of Ken's days = Mon
-    # 10 Mar 10:00 EDT (71 h: Sunday had 23); reminder a quarter (18 h) before = Sun 9 Mar 16:00
-    # EDT; escalation half the limit (36 h) after = Tue 11 Mar 22:00 EDT, to the director.
-    _e(ny(3, 9, 16), "D5", "sop.proposal_quote.chase_reply", "reminder", who="ken"),
-    _e(ny(3, 10, 10), "D5", "sop.proposal_quote.chase_reply", "breach", who="ken"),
-    _e(ny(3, 11, 22), "D5", "sop.proposal_quote.chase_reply", "escalation", "fallback", DIRECTOR),
-    # D6: needs_confirmed from Thu 16 Jan 10:00, revisit within P7D (calendar time) = Thu 23 Jan
-    # 10:00; reminder a quarter (42 h) before = Tue 21 Jan 16:00; escalation half (84 h) after =
-    # Sun 26 Jan 22:00, to Max. The unanswered visit of 17 Jan is not a revisit.
+    # 10 Mar 10:00 EDT (71 h: Sunday had 23) = Mon 22:00 Shanghai, rolled to Tue 11 Mar 09:00
+    # Shanghai (Mon 21:00 EDT); reminder a quarter (18 h) before = Mon 10 Mar 15:00 Shanghai (in
+    # working time); escalation half the limit (36 h) after = Wed 12 Mar 21:00 Shanghai -> Thu
+    # 09:00, but Ken's chase at Wed 09:00 EDT (21:00 Shanghai) comes first: no escalation.
+    _e(sh(3, 10, 15), "D5", "sop.proposal_quote.chase_reply", "reminder", who="ken"),
+    _e(sh(3, 11, 9), "D5", "sop.proposal_quote.chase_reply", "breach", who="ken"),
+    # D6: needs_confirmed from Thu 16 Jan 10:00, revisit within P7D (calendar time, rolled) = Thu
+    # 23 Jan 10:00; reminder a quarter (42 h) before = Tue 21 Jan 16:00; escalation half (84 h)
+    # after = Sun 26 Jan 22:00 (the make-up Sunday closed at 18:00) -> Mon 27 Jan 09:00, to Max,
+    # before the 10:00 call. The unanswered visit of 17 Jan is not a revisit.
     _e(sh(1, 21, 16), "D6", "sop.needs_confirmed.weekly_revisit", "reminder", who="amy"),
     _e(sh(1, 23, 10), "D6", "sop.needs_confirmed.weekly_revisit", "breach", who="amy"),
-    _e(sh(1, 26, 22), "D6", "sop.needs_confirmed.weekly_revisit", "escalation", "manager", "max"),
+    _e(sh(1, 27, 9), "D6", "sop.needs_confirmed.weekly_revisit", "escalation", "manager", "max"),
 ])
 # fmt: on
 

@@ -117,10 +117,11 @@ def test_stage_sop_limits_from_a_real_template_feed_the_engine() -> None:
     )
     items = engine.evaluate(state, entered + timedelta(days=10))
     sop = {i.step: i for i in items if i.rule == "sop.proposal_quote.chase_reply"}
-    # 3 days from entry; reminder a quarter of the limit (18 h) before; escalation 1.5 days after
+    # 3 days from entry (Thu 9 Jan 10:00); reminder a quarter of the limit (18 h) before (Wed
+    # 16:00); escalation 1.5 days after = Fri 10 Jan 22:00, rolled to Mon 13 Jan 09:00
     assert sop["breach+0"].at == entered + timedelta(days=3)
     assert sop["remind-64800"].at == entered + timedelta(days=3) - timedelta(hours=18)
-    assert sop["escalate+129600"].at == entered + timedelta(days=4, hours=12)
+    assert sop["escalate+129600"].at == datetime(2025, 1, 13, 9, 0, tzinfo=SH)
     # rules of other stages do not apply
     assert not any(i.rule.startswith("sop.first_contact.") for i in items)
     done = state.evolve(actions={"chase_reply": entered + timedelta(days=1)})

@@ -287,12 +287,12 @@ def test_a_stage_revisit_is_done_by_a_visit_that_reached_the_customer() -> None:
 
     assert revisit_items([silent_visit, answered_call]) == []  # done Thu 15:00, before any step
     # only the silent visit: the stage limit P7D from Mon 10:00 -> Mon 10 Mar 10:00 (calendar
-    # time); reminder a quarter of the limit (42 h) before: Sat 8 Mar 16:00; escalation half
-    # the limit (84 h) after: Thu 13 Mar 22:00
+    # time, rolled); reminder a quarter of the limit (42 h) before: Sat 8 Mar 16:00 -> back to
+    # Fri 7 Mar 18:00; escalation half the limit (84 h) after: Thu 13 Mar 22:00 -> Fri 09:00
     assert revisit_items([silent_visit]) == [
         ("breach", sh(3, 10, 10)),
-        ("escalation", sh(3, 13, 22)),
-        ("reminder", sh(3, 8, 16)),
+        ("escalation", sh(3, 14, 9)),
+        ("reminder", sh(3, 7, 18)),
     ]
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Any, Literal, TypeVar, cast
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 import attrs
 from pydantic import Field
@@ -176,8 +176,8 @@ _DEFAULT_GRANTS: dict[AccessRole, Grant] = {
 class _GrantModel(Strict):
     read: Scope
     write: Scope
-    export: bool = False
-    mask_contacts: bool = False
+    export: Annotated[bool, Field(strict=True)] = False
+    mask_contacts: Annotated[bool, Field(strict=True)] = False
 
 
 class _PolicyModel(Strict):

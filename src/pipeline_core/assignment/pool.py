@@ -27,6 +27,7 @@ from typing import Annotated, Any, TypeVar
 import attrs
 from pydantic import Field
 
+from pipeline_core._model import Id
 from pipeline_core.assignment._config import Strict, validate_model
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import PermissionDeniedError, Problem, ValidationError
@@ -62,12 +63,12 @@ class PoolLimitError(PermissionDeniedError):
 
 
 class _PoolModel(Strict):
-    pool_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S+$")] = "public-pool"
-    idle_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    pool_id: Id = "public-pool"  # an owner id: no control or invisible characters
+    idle_days: Annotated[int, Field(strict=True, ge=1, le=3650)] = 30
     nurture_lost_reasons: list[str] = Field(default_factory=list)
-    include_nurturing_leads: bool = True
-    claims_per_day: Annotated[int, Field(ge=0)] = 5
-    max_held: Annotated[int, Field(ge=0)] | None = None
+    include_nurturing_leads: Annotated[bool, Field(strict=True)] = True
+    claims_per_day: Annotated[int, Field(strict=True, ge=0)] = 5
+    max_held: Annotated[int, Field(strict=True, ge=0)] | None = None
 
 
 @attrs.frozen

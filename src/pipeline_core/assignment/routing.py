@@ -127,11 +127,11 @@ class RoutingRule:
 class _RepModel(Strict):
     id: Annotated[str, Field(min_length=1, max_length=128)]
     name: str | None = None
-    weight: Annotated[int, Field(ge=1, le=1_000)] = 1
-    max_open: Annotated[int, Field(ge=0)] | None = None
-    monthly_capacity: Annotated[int, Field(ge=0)] | None = None
-    daily_quota: Annotated[int, Field(ge=0)] | None = None
-    active: bool = True
+    weight: Annotated[int, Field(strict=True, ge=1, le=1_000)] = 1
+    max_open: Annotated[int, Field(strict=True, ge=0)] | None = None
+    monthly_capacity: Annotated[int, Field(strict=True, ge=0)] | None = None
+    daily_quota: Annotated[int, Field(strict=True, ge=0)] | None = None
+    active: Annotated[bool, Field(strict=True)] = True
 
 
 class _RuleModel(Strict):

@@ -81,9 +81,9 @@ class _RuleModel(Strict):
     min_open_amount: Decimal | None = None
     min_value: Decimal | None = None
     grades: list[str] | None = None
-    min_recent_contacts: Annotated[int, Field(ge=0)] | None = None
-    max_idle_days: Annotated[int, Field(ge=0)] | None = None
-    min_idle_days: Annotated[int, Field(ge=0)] | None = None
+    min_recent_contacts: Annotated[int, Field(strict=True, ge=0)] | None = None
+    max_idle_days: Annotated[int, Field(strict=True, ge=0)] | None = None
+    min_idle_days: Annotated[int, Field(strict=True, ge=0)] | None = None
     tags_any: list[str] | None = None
     any_of: list[_RuleModel] | None = None
 
@@ -91,7 +91,7 @@ class _RuleModel(Strict):
 class _PolicyModel(Strict):
     segments: list[_RuleModel]
     currency: Annotated[str, Field(min_length=3, max_length=3)] = "CNY"
-    recent_days: Annotated[int, Field(ge=1)] = 90
+    recent_days: Annotated[int, Field(strict=True, ge=1)] = 90
     other: str = "other"
 
 

@@ -19,7 +19,7 @@ from typing import IO, Any, Final
 
 import pydantic
 
-from pipeline_core._jsonvalue import MAX_DEPTH, text_too_deep
+from pipeline_core._jsonvalue import MAX_DEPTH, DuplicateKeyError, loads_unique, text_too_deep
 from pipeline_core.clock import SystemClock
 from pipeline_core.errors import Problem, ValidationError
 
@@ -83,7 +83,9 @@ def load_json_file(path: str, field: str) -> Any:
     if deep:
         raise bad_input(path, key or field, f"nested deeper than {MAX_DEPTH} levels", path)
     try:
-        return json.loads(text)
+        return loads_unique(text)
+    except DuplicateKeyError as exc:
+        raise bad_input(path, field, f"not valid JSON: {exc}", path) from None
     except json.JSONDecodeError as exc:
         raise bad_input(
             path, field, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path

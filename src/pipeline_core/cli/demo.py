@@ -526,12 +526,18 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     p.set_defaults(handler=_handle)
 
 
+_MAX_LEADS = 1_000_000
+"""Most leads ``demo --leads`` generates (more would not fit in memory on a laptop)."""
+_MAX_DAYS = 36_525
+"""Longest ``demo --days`` period: 100 years (a longer one leaves the calendar's range)."""
+
+
 def _handle(args: argparse.Namespace) -> int:
     problems: list[tuple[str, str, Any]] = []
-    if args.leads < 1:
-        problems.append(("--leads", "must be at least 1", args.leads))
-    if args.days < 1:
-        problems.append(("--days", "must be at least 1", args.days))
+    if not 1 <= args.leads <= _MAX_LEADS:
+        problems.append(("--leads", f"must be 1 to {_MAX_LEADS:,}", args.leads))
+    if not 1 <= args.days <= _MAX_DAYS:
+        problems.append(("--days", f"must be 1 to {_MAX_DAYS:,} (100 years)", args.days))
     if problems:
         from pipeline_core.cli._common import BadInput
         from pipeline_core.errors import Problem

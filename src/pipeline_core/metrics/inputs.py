@@ -350,12 +350,15 @@ def event_columns(events: Iterable[StageEvent]) -> dict[str, list[Any]]:
 
 
 def opportunity_value(opp: Opportunity, column: str) -> Any:
-    """The value of a flat-layout column (or any attribute, e.g. a custom dimension) for ``opp``."""
+    """The value of a flat-layout column (a field of the record, or a custom field) for ``opp``.
+
+    Raises :class:`~pipeline_core.errors.ValidationError` (field ``by``) for any other name,
+    methods and ``__dunder__`` attributes included."""
     if column in ("amount", "expected_amount"):  # "amount": the deprecated name
         return None if opp.expected_amount is None else opp.expected_amount.amount
     if column == "currency":
         return None if opp.expected_amount is None else opp.expected_amount.currency
-    if hasattr(opp, column):
+    if column in type(opp).__pc_names__:  # a record field, never a method or a dunder
         return getattr(opp, column)
     if column in opp.custom:
         return opp.custom[column]

@@ -42,7 +42,9 @@ EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 US: Final = timedelta(microseconds=1)
 _US_PER_S: Final = 1_000_000
 _WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+# ASCII digits only (``\d`` would read '０９:00'), spaces only around the parts and nothing after
+# (``$`` would let a trailing newline through).
+_RANGE = re.compile(r" *([0-9]{1,2}):([0-9]{2}) *- *([0-9]{1,2}):([0-9]{2}) *\Z", re.ASCII)
 _MAX_SEARCH_YEARS: Final = 5
 
 WorkingHours = tuple[tuple[int, int], ...]

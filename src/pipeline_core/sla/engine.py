@@ -336,7 +336,7 @@ class SlaEngine:
         self.calendar = policy.calendar
         self._rules = tuple(_Compiled(r, self.calendar) for r in policy.rules)
         self.fallback = policy.fallback_recipient
-        self._risks = tuple(compile_risk(r, self.fallback) for r in policy.risks)
+        self._risks = tuple(compile_risk(r, self.fallback, self.calendar.tz) for r in policy.risks)
         self._by_key: dict[
             tuple[str, str | None, str | None],
             tuple[tuple[_Compiled, ...], tuple[CompiledRisk, ...], bool],
@@ -433,7 +433,10 @@ class SlaEngine:
 
         Pauses count once however they overlap (their union); each pushes the deadline out by the
         time it covers between the start and the deadline (working time on a business basis).
-        A ``roll_to_business`` deadline is rolled to the next opening after the pauses moved it.
+        A ``roll_to_business`` deadline is rolled to the next opening after the pauses moved it;
+        a pause that begins before that opening and still holds at it (the customer asks us to
+        wait from Saturday 12:00 for a deadline rolled from Saturday 10:00 to Monday 09:00)
+        stops the clock while it is open, and holds the deadline until its end (rolled again).
         """
         cal = self.calendar
         business = rule.business
@@ -442,18 +445,26 @@ class SlaEngine:
         else:
             due = add_days(start, rule.within, facts[F_TZ] or cal.tz)
         pauses = facts[F_PAUSES]
-        if pauses and rule.pause_on:
-            for p_start, p_end in pause_union(pauses, rule.pause_on):
-                if p_start >= due:
-                    break  # sorted by start: this one and the later ones come after the deadline
-                if p_end is None:
-                    return None  # the clock is stopped
-                if p_end <= start:
-                    continue
-                lost = self._measure(rule, max(p_start, start), p_end)
-                due = cal.add_us(due, lost) if business else due + lost
+        union = pause_union(pauses, rule.pause_on) if pauses and rule.pause_on else []
+        for p_start, p_end in union:
+            if p_start >= due:
+                break  # sorted by start: this one and the later ones come after the deadline
+            if p_end is None:
+                return None  # the clock is stopped
+            if p_end <= start:
+                continue
+            lost = self._measure(rule, max(p_start, start), p_end)
+            due = cal.add_us(due, lost) if business else due + lost
         if rule.roll and not business:
             due = cal.next_open_us(due)
+            # a pause begun in the grace between the calendar deadline and the opening
+            for p_start, p_end in union:
+                if p_start >= due:
+                    break
+                if p_end is None:
+                    return None  # still open at the deadline: the clock is stopped
+                if p_end > due:
+                    due = cal.next_open_us(p_end)
         return due
 
     def _measure(self, rule: _Compiled, a: int, b: int) -> int:

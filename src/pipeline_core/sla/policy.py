@@ -421,10 +421,18 @@ def _iso(delta: timedelta) -> str:
 
 
 def parse_recurrence(text: str, dtstart: datetime) -> rrule:
-    """Parse RRULE text (``"FREQ=WEEKLY"``, optionally prefixed ``RRULE:``) starting at ``dtstart``."""
+    """Parse RRULE text (``"FREQ=WEEKLY"``, optionally prefixed ``RRULE:``) starting at ``dtstart``.
+
+    Raises ``ValueError`` for text that is not one RRULE, and for an ``INTERVAL`` that is not a
+    positive whole number (RFC 5545 §3.3.10: ``INTERVAL`` is positive; 0 would never move on and
+    a negative one goes back in time)."""
     body = text.strip()
     if body.upper().startswith("RRULE:"):
         body = body[6:]
+    for part in body.upper().split(";"):
+        name, _, value = part.partition("=")
+        if name.strip() == "INTERVAL" and not (value.strip().isdigit() and int(value) > 0):
+            raise ValueError(f"INTERVAL must be a positive whole number, not {value.strip()!r}")
     parsed = rrulestr(body, dtstart=dtstart)
     if not isinstance(parsed, rrule):
         raise ValueError("expected a single RRULE")
@@ -642,7 +650,9 @@ class Policy:
         obligation, one id, so a deal created in the stage gets the same items before and after
         it leaves). Elsewhere the policy rule applies as before. Without such a policy
         rule the stage rule reminds the owner ``remind_before`` of the limit before the
-        deadline, breaches at it, and escalates to the manager half the limit after.
+        deadline, breaches at it, and escalates to the manager half the limit after; a limit in
+        calendar time is ``roll_to_business`` (every item lands in working time, as the default
+        policy's day-scale rules).
 
         Raises :class:`ConfigError` when a stage action and a policy rule are the same obligation
         but cannot merge: the policy rule is a recurrence (a cadence, not a deadline), it has
@@ -681,6 +691,10 @@ class Policy:
                             action=action.id,
                             within=action.within,
                             basis=basis,
+                            # a limit of days is ours to meet in working time, like the
+                            # default policy's day-scale rules: rolled, so nothing is due on
+                            # a Sunday or at 22:00
+                            roll_to_business=basis is TimeBasis.CALENDAR,
                             conditions=conditions,
                             pause_on=frozenset({"waiting_on_customer"}),
                             steps=(

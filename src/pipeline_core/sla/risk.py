@@ -14,7 +14,9 @@ the plan's due date.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
 
+from pipeline_core.sla.calendar import add_days
 from pipeline_core.sla.items import FAST, Escalation, Item, RiskFlag, route_up
 from pipeline_core.sla.policy import LEVEL_ORDER, RiskLevel, RiskRule, RiskSignal
 
@@ -29,6 +31,7 @@ _NEW_ESCALATION: Final = FAST[Escalation]
 # fact indices (kept in step with engine.py)
 _CREATED, _LAST_CONTACT, _LAST_REPLY = 0, 5, 6
 _CLOSED, _PLAN_DUE, _PLAN_CONFIRMED, _LAST_OBJECTION, _LAST_NEEDS = 9, 10, 11, 12, 13
+_TZ = 20  # the zone of the owner's day (None: the calendar's)
 
 
 class CompiledRisk:
@@ -44,11 +47,15 @@ class CompiledRisk:
         "lowest",
         "rule",
         "signal",
+        "tz",
     )
 
-    def __init__(self, rule: RiskRule, fallback: str | None = None) -> None:
+    def __init__(
+        self, rule: RiskRule, fallback: str | None = None, tz: ZoneInfo | None = None
+    ) -> None:
         self.rule = rule
         self.fallback = fallback
+        self.tz = tz or ZoneInfo("UTC")  # the calendar's zone: whole days of a delayed plan
         self.id = rule.id
         self.signal = rule.signal
         self.dynamic = rule.conditions.dynamic
@@ -96,18 +103,22 @@ class CompiledRisk:
             value = float(state.needs_changes)
             start = facts[_CREATED]
             at = facts[_LAST_NEEDS] if facts[_LAST_NEEDS] is not None else start
-        else:  # plan confirmation delayed: overdue calendar days
+        else:  # plan confirmation delayed: overdue days, the owner's local days
             due = facts[_PLAN_DUE]
             confirmed = facts[_PLAN_CONFIRMED]
             if due is None:
                 return None
             end = now if confirmed is None else min(now, confirmed)
-            value = max(0.0, (end - due) / _DAY_US)
             start = due
-            level_now = self._level(value) if end > due else None
+            tz = facts[_TZ] or self.tz
+            # the instant each level is reached: whole days count the owner's days (DST)
+            reached_at = {lv: add_days(due, int(t * _DAY_US), tz) for t, lv in self.levels}
+            level_now = None
+            if end > due:
+                level_now = next((lv for _, lv in self.levels if end >= reached_at[lv]), None)
             if confirmed is None:
-                for threshold, level in self.levels:
-                    t = due + int(threshold * _DAY_US)
+                for _, level in self.levels:
+                    t = reached_at[level]
                     if (
                         t > now
                         and (level_now is None or LEVEL_ORDER[level] > LEVEL_ORDER[level_now])
@@ -117,8 +128,7 @@ class CompiledRisk:
             if level_now is None or (confirmed is not None and confirmed <= due):
                 return nxt
             threshold = next(t for t, lv in self.levels if lv is level_now)
-            at = due + int(threshold * _DAY_US)
-            self._emit(state, start, at, level_now, threshold, items)
+            self._emit(state, start, reached_at[level_now], level_now, threshold, items)
             return nxt
         reached = self._level(value)
         if reached is not None:
@@ -171,6 +181,10 @@ class CompiledRisk:
             )
 
 
-def compile_risk(rule: RiskRule, fallback: str | None = None) -> CompiledRisk:
-    """Compile a risk rule for the engine (``fallback``: the policy's ``fallback_recipient``)."""
-    return CompiledRisk(rule, fallback)
+def compile_risk(
+    rule: RiskRule, fallback: str | None = None, tz: ZoneInfo | None = None
+) -> CompiledRisk:
+    """Compile a risk rule for the engine (``fallback``: the policy's ``fallback_recipient``;
+    ``tz``: the calendar's zone, whose local days a delayed plan counts unless the state names
+    the owner's zone)."""
+    return CompiledRisk(rule, fallback, tz)

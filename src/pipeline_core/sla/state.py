@@ -173,6 +173,13 @@ def _check(state: SlaState) -> None:
                     "unknown_timezone",
                 )
             )
+    for name in ("owner_id", "manager_id"):
+        value = getattr(state, name)
+        if isinstance(value, str) and facts.is_missing(value):
+            # a blank id would be a recipient nobody is: None says "nobody" (item.unrouted)
+            problems.append(
+                Problem((name,), "blank; use None when there is nobody", value, "blank")
+            )
     for name in ("unanswered", "objections", "needs_changes"):
         if getattr(state, name) < 0:
             problems.append(
@@ -195,6 +202,8 @@ class SlaState:
     when the lead/opportunity is closed (won, lost, converted, disqualified). ``timezone``: the
     IANA zone of the owner's day (:func:`pipeline_core.sla.zone_of`; ``None``: the policy
     calendar's): calendar-time durations of whole days and recurrences count its local days.
+    ``owner_id`` / ``manager_id``: ``None`` when there is nobody (items for them are then
+    :attr:`~pipeline_core.sla.items.Item.unrouted`); a blank id raises ``ValidationError``.
     """
 
     subject_id: str

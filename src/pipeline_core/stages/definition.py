@@ -314,6 +314,8 @@ class _Edge:
 def _no_bool_number(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("expected a number, not a boolean")
+    if isinstance(value, str):  # pydantic would read "0.5" (and "nan"): a number is not text
+        raise ValueError("expected a number, not text")
     return value
 
 

@@ -48,7 +48,11 @@ def _edge_label(pipeline: Pipeline, target: str, checks: tuple[str, ...]) -> str
 
 # Line breaks and other control characters would end a diagram line and start a new statement
 # (a label "New\nclassDef evil ..." would inject one): in Mermaid they become spaces.
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085]")
+# Bidirectional controls (U+202E ...) and the BOM would reorder or hide text in the rendered
+# diagram: they become spaces too.
+_CONTROL: Final = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u0085\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 
 
 def _mermaid_text(text: str) -> str:

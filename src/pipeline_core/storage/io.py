@@ -49,7 +49,7 @@ from typing import IO, Any, Literal
 
 import attrs
 
-from pipeline_core._jsonvalue import MAX_DEPTH, text_too_deep
+from pipeline_core._jsonvalue import MAX_DEPTH, DuplicateKeyError, loads_unique, text_too_deep
 from pipeline_core._model import Record
 from pipeline_core.errors import (
     MAX_PROBLEMS,
@@ -339,7 +339,8 @@ def _row(record: Record, custom_fields: list[str]) -> list[str]:
     return out
 
 
-_INT = re.compile(r"[+-]?[0-9]+\Z", re.ASCII)
+# An integer cell is read only as written: no '+', no '-0', no leading zeros ('012' is not 12).
+_INT = re.compile(r"(0|-?[1-9][0-9]*)\Z", re.ASCII)
 _FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z", re.ASCII)
 _BOM = "\ufeff"
 
@@ -392,7 +393,7 @@ def _to_data(cls: type[Record], header: list[str], cells: list[str]) -> dict[str
                 data[f.name] = cell  # reported by read_csv before this is reached
                 continue
             try:
-                data[f.name] = json.loads(cell) if cell else {}
+                data[f.name] = loads_unique(cell) if cell else {}
             except ValueError:
                 data[f.name] = cell
         else:
@@ -637,7 +638,10 @@ def read_jsonl(kind: str, source: Source) -> Iterator[tuple[int, Record | list[R
                 )
                 continue
             try:
-                data = json.loads(line)
+                data = loads_unique(line)
+            except DuplicateKeyError as exc:
+                yield number, [RowError(number, exc.key, line[:200], str(exc), "duplicate_key")]
+                continue
             except ValueError as exc:
                 yield number, [RowError(number, "<line>", line[:200], f"not JSON: {exc}", "json")]
                 continue
