@@ -54,6 +54,7 @@ __all__ = [
     "deep_freeze",
     "is_decimal_text",
     "record",
+    "timestamp",
 ]
 
 _REQUIRED: Final = object()
@@ -223,6 +224,19 @@ def _known_currency(value: str) -> str:
     return value
 
 
+def timestamp(value: object, field: str, what: str) -> datetime:
+    """``value`` read as a :data:`Timestamp` (aware, whole-minute offset in -12:00..+14:00, at most
+    microseconds, kept with its fixed offset), or :class:`~pipeline_core.errors.ValidationError`
+    naming ``field``: the one rule for instants given outside a record (a move's ``at``)."""
+    try:
+        return _TIMESTAMP.validate_python(value)
+    except pydantic.ValidationError as exc:
+        problems = [
+            Problem((field, *p.path), p.message, p.value, p.code) for p in _convert_errors(exc)
+        ]
+        raise ValidationError(what, problems) from None
+
+
 def as_fixed_offset(value: datetime) -> datetime:
     """``value`` with its named zone replaced by the fixed UTC offset in force at that instant.
 
@@ -265,6 +279,8 @@ as Excel or Unix times); text other than an ISO 8601 date-time in ASCII digits; 
 fractional digits or nanoseconds (``pandas.Timestamp``; other ``datetime`` subclasses become plain
 ``datetime``); UTC offsets that are not whole minutes (local mean time such as +08:05:43) or lie
 outside -12:00..+14:00; instants whose UTC time falls outside years 1-9999."""
+
+_TIMESTAMP: Final = pydantic.TypeAdapter(Timestamp)
 
 Id = Annotated[
     str,

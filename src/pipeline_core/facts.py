@@ -110,8 +110,9 @@ def is_closed_stage(stage: str, stages: StageKinds) -> bool:
 
 def is_merged(record: Opportunity | Lead) -> bool:
     """True when ``record`` is a duplicate folded into another record by a merge (tag
-    :data:`MERGED_TAG`, or ``custom["merged_into"]`` set)."""
-    return MERGED_TAG in record.tags or "merged_into" in record.custom
+    :data:`MERGED_TAG`, or ``custom["merged_into"]`` holding a value: a missing one, see
+    :func:`is_missing`, is no merge)."""
+    return MERGED_TAG in record.tags or not is_missing(record.custom.get("merged_into"))
 
 
 def deal_status(opportunity: Opportunity, stages: StageKinds) -> DealStatus:

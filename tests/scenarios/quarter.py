@@ -11,13 +11,16 @@ The policy is the default policy's deadlines for the team (first touch, first ca
 analysis, grade A contact, after-sale survey; first call and needs analysis pause while the team
 waits on the customer or on a vendor) with the ``small_team`` pipeline's SOP limits.
 
-Six leads and six deals, their activities, moves and pauses, are listed in :data:`TIMELINE`
+Six leads (with their BANT facts; L6's budget is in US dollars, L5's timeline changes with its
+regrade) and six deals (accounts Hu Charging ``acc-hu``: D1, D6; Ocean ``acc-ocean``: D2; Lin
+``acc-lin``: D3, D4; D2 and D5 priced in USD, converted with :data:`RATES_DATA`), their activities,
+moves and pauses, are listed in :data:`TIMELINE`
 (:data:`PAUSES` for the waits). :func:`replay` plays them day by day into a store through the
 public API (records in, records read back, ``state_from_records``, ``Agenda.put`` /
 ``Agenda.advance`` at the end of every Shanghai day) and returns every item reported.
 :data:`EXPECTED_ITEMS` is worked out by hand from the rules (the arithmetic is in the comments);
 :data:`EXPECTED_STATUS` the deals' outcomes. Later work adds its own expectations (segments,
-grades, funnel figures) to the same quarter.
+grades, funnel figures: ``test_quarter_figures.py``) to the same quarter.
 """
 
 from __future__ import annotations
@@ -122,12 +125,33 @@ def _lead(id: str, owner: str, at: datetime, **kw: Any) -> Lead:
     return Lead(id=id, created_at=at, source="website", owner_id=owner, company=f"{id} Co.", **kw)
 
 
-def _deal(id: str, owner: str, at: datetime, **kw: Any) -> Opportunity:
+DEAL_AMOUNT = Money.of("180000", "CNY")  # every deal's, unless stated
+
+
+def _deal(id: str, owner: str, at: datetime, amount: Money = DEAL_AMOUNT, **kw: Any) -> Opportunity:
     return Opportunity(
         id=id, name=f"{id} chargers", created_at=at, owner_id=owner, stage="first_contact",
         stage_entered_at=at, pipeline="small_team", team_id="east", needs="DC charging piles",
-        expected_amount=Money.of("180000", "CNY"), **kw,
+        expected_amount=amount, **kw,
     )  # fmt: skip
+
+
+def cny(amount: str) -> Money:
+    """An amount in CNY."""
+    return Money.of(amount, "CNY")
+
+
+def usd(amount: str) -> Money:
+    """An amount in USD."""
+    return Money.of(amount, "USD")
+
+
+# The team's dated USD/CNY table (from that date on, 1 USD = rate CNY; ``pipeline_core.money``).
+RATES_DATA: dict[str, Any] = {"rates": [
+    {"base": "USD", "quote": "CNY", "effective": "2024-11-01", "rate": "7.20"},
+    {"base": "USD", "quote": "CNY", "effective": "2025-01-01", "rate": "7.10"},
+    {"base": "USD", "quote": "CNY", "effective": "2025-03-08", "rate": "7.25"},
+]}  # fmt: skip
 
 
 _n = 0
@@ -157,29 +181,40 @@ Event = tuple[datetime, str, Any]
 # fmt: off
 TIMELINE: list[Event] = [
     # L1 Amy: a lead on Thu 2 Jan 10:00, called at 11:00 — in time, nothing fires
-    (sh(1, 2, 10), "lead", _lead("L1", "amy", sh(1, 2, 10))),
+    (sh(1, 2, 10), "lead", _lead("L1", "amy", sh(1, 2, 10), budget=cny("80000"),
+                                authority="influencer", need="strong", intent="medium",
+                                timeline="1_3_months")),
     _act(CALL, sh(1, 2, 11), "amy", "L1", replied=True),
     # L2 Amy: Fri 24 Jan 17:00, touched on the make-up Sunday 26 Jan at 10:30
-    (sh(1, 24, 17), "lead", _lead("L2", "amy", sh(1, 24, 17))),
+    (sh(1, 24, 17), "lead", _lead("L2", "amy", sh(1, 24, 17), authority="user", need="medium",
+                                 intent="low", timeline="over_6_months")),  # budget unknown
     _act(CALL, sh(1, 26, 10, 30), "amy", "L2"),
     # L3 Bo: Mon 27 Jan 16:00, the last working day before the festival; touched Wed 5 Feb 09:30
-    (sh(1, 27, 16), "lead", _lead("L3", "bo", sh(1, 27, 16))),
+    (sh(1, 27, 16), "lead", _lead("L3", "bo", sh(1, 27, 16), budget=cny("30000.00"),
+                                 authority="influencer", need="medium", intent="medium",
+                                 timeline="3_6_months")),
     _act(CALL, sh(2, 5, 9, 30), "bo", "L3"),
     # L4 Bo: on the make-up Saturday 8 Feb 10:00, touched only on Mon 10 Feb 15:00
-    (sh(2, 8, 10), "lead", _lead("L4", "bo", sh(2, 8, 10))),
+    (sh(2, 8, 10), "lead", _lead("L4", "bo", sh(2, 8, 10), budget=cny("29999.99"),
+                                authority="none", need="weak", timeline="no_plan")),
     _act(CALL, sh(2, 10, 15), "bo", "L4"),
-    # L5 Amy: Mon 3 Mar 09:15, emailed 09:45; regraded to A on Tue 4 Mar 16:00; called Wed 11:00
-    (sh(3, 3, 9, 15), "lead", _lead("L5", "amy", sh(3, 3, 9, 15))),
+    # L5 Amy: Mon 3 Mar 09:15, emailed 09:45; regraded to A on Tue 4 Mar 16:00 (the customer now
+    # plans to buy within a month); called Wed 11:00
+    (sh(3, 3, 9, 15), "lead", _lead("L5", "amy", sh(3, 3, 9, 15), budget=cny("500000"),
+                                   authority="influencer", need="strong", intent="medium",
+                                   timeline="3_6_months")),
     _act(EMAIL, sh(3, 3, 9, 45), "amy", "L5"),
-    (sh(3, 4, 16), "grade", ("L5", "A")),
+    (sh(3, 4, 16), "grade", ("L5", "A", {"timeline": "within_1_month"})),
     _act(CALL, sh(3, 5, 11), "amy", "L5", replied=True),
     # L6 Ken: an A lead on Fri 7 Mar 09:00 New York (22:00 Shanghai); Ken calls Mon 10 Mar 09:00
-    # New York time (EDT since Sunday: 21:00 Shanghai)
+    # New York time (EDT since Sunday: 21:00 Shanghai). Its budget is in US dollars.
     (ny(3, 7, 9), "lead", _lead("L6", "ken", ny(3, 7, 9), custom={"grade": "A"},
-                                graded_at=ny(3, 7, 9))),
+                                graded_at=ny(3, 7, 9), budget=usd("14000"),
+                                authority="decision_maker", need="strong", intent="high",
+                                timeline="1_3_months")),
     _act(CALL, ny(3, 10, 9), "ken", "L6", replied=True),
     # D1 Amy: the happy path, won Fri 24 Jan 15:00
-    (sh(1, 6, 10), "deal", _deal("D1", "amy", sh(1, 6, 10))),
+    (sh(1, 6, 10), "deal", _deal("D1", "amy", sh(1, 6, 10), account_id="acc-hu")),
     _act(CALL, sh(1, 7, 10), "amy", "D1", replied=True),
     _act(MEETING, sh(1, 10, 15), "amy", "D1", replied=True, tags=NEEDS),
     (sh(1, 10, 16), "move", ("D1", "needs_confirmed")),
@@ -189,8 +224,9 @@ TIMELINE: list[Event] = [
     (sh(1, 20, 10), "move", ("D1", "contract_negotiation")),
     _act(CALL, sh(1, 21, 14), "amy", "D1", replied=True),
     (sh(1, 24, 15), "move", ("D1", "won")),
-    # D2 Bo: November 2024, won Fri 29 Nov 10:00; the survey comes in February
-    (sh(11, 4, 10, y=2024), "deal", _deal("D2", "bo", sh(11, 4, 10, y=2024))),
+    # D2 Bo: November 2024, won Fri 29 Nov 10:00; the survey comes in February; priced in USD
+    (sh(11, 4, 10, y=2024), "deal", _deal("D2", "bo", sh(11, 4, 10, y=2024), usd("25000"),
+                                          account_id="acc-ocean")),
     _act(CALL, sh(11, 4, 15, y=2024), "bo", "D2", replied=True),
     _act(MEETING, sh(11, 6, 11, y=2024), "bo", "D2", replied=True, tags=NEEDS),
     (sh(11, 7, 10, y=2024), "move", ("D2", "needs_confirmed")),
@@ -202,20 +238,22 @@ TIMELINE: list[Event] = [
     (sh(11, 29, 10, y=2024), "move", ("D2", "won")),
     _act(CALL, sh(3, 3, 10), "bo", "D2", replied=True, tags=SURVEY),
     # D3 Amy: Wed 12 Feb 10:00, a stale won_reason; called late (Mon 17 Feb), lost Mon 3 Mar
-    (sh(2, 12, 10), "deal", _deal("D3", "amy", sh(2, 12, 10), won_reason="copied from D1")),
+    (sh(2, 12, 10), "deal", _deal("D3", "amy", sh(2, 12, 10), won_reason="copied from D1",
+                                   account_id="acc-lin")),
     _act(CALL, sh(2, 17, 11), "amy", "D3", replied=True),
     _act(MEETING, sh(2, 18, 15), "amy", "D3", replied=True, tags=NEEDS),
     (sh(2, 19, 11), "move", ("D3", "needs_confirmed")),
     _act(VISIT, sh(2, 24, 10), "amy", "D3", replied=True),
     (sh(3, 3, 10), "lose", ("D3", "budget cut")),
     # D4 Bo: Mon 3 Mar 10:00; waits on the customer and on a vendor (overlapping); call Thu 16:00
-    (sh(3, 3, 10), "deal", _deal("D4", "bo", sh(3, 3, 10))),
+    (sh(3, 3, 10), "deal", _deal("D4", "bo", sh(3, 3, 10), account_id="acc-lin")),
     _act(CALL, sh(3, 6, 16), "bo", "D4", replied=True),
     _act(MEETING, sh(3, 10, 11), "bo", "D4", replied=True, tags=NEEDS),
     (sh(3, 11, 10), "move", ("D4", "needs_confirmed")),
     _act(VISIT, sh(3, 14, 10), "bo", "D4", replied=True),
-    # D5 Ken (New York): Mon 3 Mar 09:00 EST; proposal Fri 7 Mar 10:00 EST; chases only Wed 12 Mar
-    (ny(3, 3, 9), "deal", _deal("D5", "ken", ny(3, 3, 9))),
+    # D5 Ken (New York): Mon 3 Mar 09:00 EST; proposal Fri 7 Mar 10:00 EST; chases only Wed 12 Mar;
+    # priced in USD, no account
+    (ny(3, 3, 9), "deal", _deal("D5", "ken", ny(3, 3, 9), usd("25000"))),
     _act(CALL, ny(3, 4, 9), "ken", "D5", replied=True),
     _act(MEETING, ny(3, 5, 10), "ken", "D5", replied=True, tags=NEEDS),
     (ny(3, 5, 11), "move", ("D5", "needs_confirmed")),
@@ -224,7 +262,7 @@ TIMELINE: list[Event] = [
     _act(EMAIL, ny(3, 12, 9), "ken", "D5"),
     # D6 Amy: Mon 13 Jan 10:00; in needs_confirmed from Thu 16 Jan a visit nobody answered
     # (Fri 17 Jan), the revisit that reached the customer only on Mon 27 Jan
-    (sh(1, 13, 10), "deal", _deal("D6", "amy", sh(1, 13, 10))),
+    (sh(1, 13, 10), "deal", _deal("D6", "amy", sh(1, 13, 10), account_id="acc-hu")),
     _act(CALL, sh(1, 13, 14), "amy", "D6", replied=True),
     _act(MEETING, sh(1, 15, 10), "amy", "D6", replied=True, tags=NEEDS),
     (sh(1, 16, 10), "move", ("D6", "needs_confirmed")),
@@ -421,9 +459,12 @@ def _apply(
     elif what == "activity":
         store.activities.append(payload)
     elif what == "grade":
-        lead_id, grade = payload
+        lead_id, grade, *changes = payload  # optionally the facts that changed the grade
         lead = store.leads.get(lead_id)
-        store.leads.save(lead.evolve(custom={**lead.custom, "grade": grade}, graded_at=at))
+        update = changes[0] if changes else {}
+        store.leads.save(
+            lead.evolve(custom={**lead.custom, "grade": grade}, graded_at=at, **update)
+        )
     elif what in ("move", "lose"):
         deal_id, arg = payload
         deal = store.opportunities.get(deal_id)

@@ -160,3 +160,41 @@ def test_named_zones_and_datetime_subclasses_become_fixed_offsets(
             assert value == at and value.utcoffset() == at.utcoffset()
         assert Opportunity.from_dict(new.to_dict()) == new
         assert new.to_dict() == Opportunity.from_dict(new.to_dict()).to_dict()
+
+
+def test_a_move_refuses_the_instants_a_record_refuses() -> None:
+    """One rule for instants: a move's ``at`` is read like a record's timestamp, so an offset
+    with seconds (local mean time, +08:05:43) or beyond +14:00 is refused naming ``at``, and a
+    named zone becomes its fixed offset at that instant."""
+    from datetime import UTC, datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from pipeline_core.errors import ValidationError
+    from pipeline_core.records import Opportunity
+    from pipeline_core.stages import templates
+
+    p = templates.get("small_team")
+    t0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
+    deal = Opportunity(
+        id="o",
+        name="A",
+        created_at=t0,
+        owner_id="amy",
+        stage="first_contact",
+        stage_entered_at=t0,
+        needs="20 charging piles",
+    )
+    for bad in (timedelta(hours=8, minutes=5, seconds=43), timedelta(hours=15)):
+        with pytest.raises(ValidationError) as info:
+            p.move(
+                deal, "needs_confirmed", at=datetime(2025, 3, 4, 9, tzinfo=timezone(bad)), by="amy"
+            )
+        assert info.value.fields == ("at",)
+    moved, event = p.move(
+        deal,
+        "needs_confirmed",
+        at=datetime(2025, 3, 4, 9, tzinfo=ZoneInfo("Asia/Shanghai")),
+        by="amy",
+    )
+    assert moved.stage_entered_at.utcoffset() == timedelta(hours=8) == event.at.utcoffset()
+    assert type(moved.stage_entered_at.tzinfo) is timezone

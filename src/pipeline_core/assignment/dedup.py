@@ -308,7 +308,8 @@ BRANCH_SUFFIXES: Final[tuple[str, ...]] = (
     "分所",
     "分中心",
 )
-"""Endings that make a name a branch (分支机构) of a group: a branch is its own customer."""
+"""Endings that make a name a branch (分支机构) of a group: a branch is its own customer (names in
+Latin script: :data:`LATIN_BRANCH_WORDS`)."""
 
 _REGION_NAMES: Final = (
     # provinces, autonomous regions, municipalities, SARs
@@ -401,6 +402,25 @@ def _split_branch(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+LATIN_BRANCH_WORDS: Final[frozenset[str]] = frozenset({"branch", "office", "plant", "factory"})
+"""Last words that make a Latin-script name a branch (``… Co., Ltd. Shanghai Branch``,
+``… (Beijing Representative Office)``) when they follow the group's legal form."""
+
+_LATIN_SUFFIX_WORDS: Final = frozenset(s for s in _LATIN_SUFFIXES if " " not in s)
+
+
+def _split_latin_branch(text: str) -> tuple[str, str | None]:
+    """``(group, branch)`` of a Latin-script name whose words after its last legal-form word
+    (``ltd``, ``inc`` …) end in a :data:`LATIN_BRANCH_WORDS` word; else ``(text, None)``."""
+    words = _strip_punctuation(text).split()
+    if len(words) < 3 or words[-1] not in LATIN_BRANCH_WORDS:
+        return text, None
+    for i in range(len(words) - 2, 0, -1):
+        if words[i] in _LATIN_SUFFIX_WORDS:
+            return " ".join(words[: i + 1]), " ".join(words[i + 1 :])
+    return text, None
+
+
 def _clean(text: str) -> str:
     text = _strip_punctuation(text).strip()
     if " " in text:
@@ -425,6 +445,8 @@ def parse_company(raw: str | None) -> CompanyName | None:
         branch: str | None = _clean(branch_text) or None
     else:
         text, branch = _split_branch(_clean_keep_brackets(text))
+        if branch is None:
+            text, branch = _split_latin_branch(text)
         branch = _clean(branch) if branch else None
     region: str | None = None
 

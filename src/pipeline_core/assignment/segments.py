@@ -34,8 +34,8 @@ from pipeline_core.assignment._config import (
     validate_model,
 )
 from pipeline_core.clock import require_aware
-from pipeline_core.errors import ConfigError, Problem
-from pipeline_core.facts import StageKinds, deal_status
+from pipeline_core.errors import ConfigError, CurrencyMismatchError, Problem, ValidationError
+from pipeline_core.facts import StageKinds, deal_status, is_merged
 from pipeline_core.ids import IdFactory
 from pipeline_core.money import ExchangeRates, amount_in, conversion_instant, currency_mismatch
 from pipeline_core.records import Activity, JournalEntry, Opportunity
@@ -338,30 +338,46 @@ def customer_facts(
             last[cust] = a.at
         if a.at > window:
             recent[cust] = recent.get(cust, 0) + 1
+    problems: list[Problem] = []  # every deal's, raised at once
+    found: set[str] = set()
     for o in opps:
-        status = deal_status(o, deal_stages(o, stages, "customer_facts"))
-        if status == "merged":
+        if is_merged(o):
             continue
         cust = opp_customer[o.id]
         amount = o.expected_amount
         value = Decimal(0)
-        if amount is not None:
-            value = amount_in(
-                amount,
-                currency,
-                rates=rates,
-                on=conversion_instant(o, at),
-                what="customer_facts",
-                field=("opportunities", o.id, "expected_amount", "currency"),
-                how=f"pass rates=ExchangeRates(...) to customer_facts to convert into {currency}, "
-                f"or currency= the deals' currency",
-            )
+        try:
+            status = deal_status(o, deal_stages(o, stages, "customer_facts"))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+            status = None
+        try:
+            if amount is not None:
+                value = amount_in(
+                    amount,
+                    currency,
+                    rates=rates,
+                    on=conversion_instant(o, at),
+                    what="customer_facts",
+                    field=("opportunities", o.id, "expected_amount", "currency"),
+                    how=f"pass rates=ExchangeRates(...) to customer_facts to convert into "
+                    f"{currency}, or currency= the deals' currency",
+                )
+        except CurrencyMismatchError as exc:
+            problems.extend(exc.problems)
+            found.update(exc.currencies)
+        if problems:
+            continue
         if status == "won":
             won[cust] = won.get(cust, Decimal(0)) + value
         elif status == "open":
             open_[cust] = open_.get(cust, Decimal(0)) + value
         else:
             won.setdefault(cust, won.get(cust, Decimal(0)))
+    if found:
+        raise CurrencyMismatchError("customer_facts", problems, currencies=sorted(found))
+    if problems:
+        raise ValidationError("customer_facts", problems)
     g = grades or {}
     c = created or {}
     t = tags or {}

@@ -94,7 +94,7 @@ def prepare(
     if what == "opportunities":
         frame, schema = _vocabulary(frame, schema)
     elif what == "leads" and "merged_into" in schema:  # a merged duplicate lead: not a lead
-        frame = frame.filter(nw.col("merged_into").is_null())
+        frame = frame.filter(not_merged(schema))
     problems: list[Problem] = []
     for col in required:
         if col not in schema:
@@ -166,8 +166,17 @@ def _vocabulary(frame: Any, schema: Any) -> tuple[Any, Any]:
             stacklevel=4,
         )
     if "merged_into" in schema:
-        frame = frame.filter(nw.col("merged_into").is_null())
+        frame = frame.filter(not_merged(schema))
     return frame, frame.collect_schema()
+
+
+def not_merged(schema: Any) -> Any:
+    """The rows whose ``merged_into`` is missing (null, or a blank text:
+    :func:`pipeline_core.facts.is_missing`), i.e. that are not merged duplicates."""
+    col = nw.col("merged_into")
+    if schema["merged_into"] == nw.String:
+        return col.is_null() | (col.str.strip_chars() == "")
+    return col.is_null()
 
 
 EXACT_AT = "_at_us"

@@ -478,6 +478,17 @@ def _money_amount(field: str, value: Any, currency: str | None) -> Any:
         )
     if isinstance(amount, str):
         amount = None if not amount.strip() else _amount_text(field, amount)
+    elif (
+        isinstance(amount, int | float | Decimal)
+        and not isinstance(amount, bool)
+        and not is_missing(amount)
+        and amount < 0
+    ):
+        # a money amount is never negative (Money refuses it): the same rule for a bare number
+        raise ValidationError(
+            "lead",
+            [Problem((field,), "an amount of money is not negative", amount, "greater_than_equal")],
+        )
     return amount
 
 

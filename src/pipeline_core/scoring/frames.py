@@ -318,7 +318,7 @@ def score_frame(
 
     total, _ = score_expressions(frame, model, columns=columns)
     nw_frame = nw.from_native(frame)
-    _check_frame_currency(nw_frame, model)
+    _check_frame_currency(nw_frame, model, columns or {})
     tmp = "__pipeline_core_score_units__"
     units = nw.col(tmp)
     out = (
@@ -332,9 +332,11 @@ def score_frame(
     return nw.to_native(out)
 
 
-def _check_frame_currency(nw_frame: Any, model: Scorer) -> None:
+def _check_frame_currency(nw_frame: Any, model: Scorer, columns: Mapping[str, str]) -> None:
     """Refuse rows whose ``currency`` (the code of the money field's amount,
-    :mod:`pipeline_core.frame_columns`) is not the model's currency."""
+    :mod:`pipeline_core.frame_columns`) is not the model's currency, as a row read as a mapping
+    does: only where an amount is given, and a null or blank code is missing (the amount is then
+    read in the model's currency, :func:`pipeline_core.facts.is_missing`)."""
     require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
@@ -343,10 +345,27 @@ def _check_frame_currency(nw_frame: Any, model: Scorer) -> None:
     if currency is None or not any(c.field in MONEY_FIELDS for c in criteria):
         return
     cur_col = "currency"
-    if cur_col not in set(nw_frame.collect_schema().names()):
+    schema = nw_frame.collect_schema()
+    names = set(schema.names())
+    if cur_col not in names:
         return
+    amount_given = []
+    for field in sorted({c.field for c in criteria if c.field in MONEY_FIELDS}):
+        name = columns.get(field) or (field if field in names else f"{field}_amount")
+        if name in names:
+            col = nw.col(name)
+            given = ~col.is_null()
+            if schema[name].is_float():
+                given = given & ~col.is_nan()
+            amount_given.append(given)
+    if not amount_given:
+        return
+    code = nw.col(cur_col)
+    present = ~code.is_null()
+    if schema[cur_col] == nw.String:
+        present = present & (code.str.strip_chars() != "")
     other = nw_frame.filter(
-        ~nw.col(cur_col).is_null() & (nw.col(cur_col) != nw.lit(currency))
+        present & (code != nw.lit(currency)) & nw.any_horizontal(*amount_given, ignore_nulls=True)
     ).select(nw.col(cur_col).unique())
     if isinstance(other, nw.LazyFrame):
         other = other.collect()

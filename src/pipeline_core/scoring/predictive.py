@@ -38,6 +38,8 @@ from pydantic import Field
 from pipeline_core._currencies import MINOR_UNITS
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.facts import is_merged
+from pipeline_core.records import Opportunity
 from pipeline_core.scoring._units import UNIT, from_units
 from pipeline_core.scoring.criteria import Getter, _strs, mapping_getter, object_getter
 from pipeline_core.scoring.grades import DEFAULT_BANDS, Grade, GradeBands
@@ -497,7 +499,9 @@ def examples_from_records(
     """Closed opportunities joined to their leads (by ``lead_id``) as :class:`Example` s.
 
     The furthest open stage reached comes from ``stage_events`` (``opportunity_id``,
-    ``to_stage``) in the order of ``stages``. Open deals and deals without a lead are left out.
+    ``to_stage``) in the order of ``stages``. Open deals, deals without a lead and merged
+    duplicates (:func:`pipeline_core.facts.is_merged`: the deal they were merged into is the
+    example) are left out.
     """
     won_set, lost_set = set(won_stages), set(lost_stages)
     rank = {s: i for i, s in enumerate(stages)}
@@ -508,6 +512,8 @@ def examples_from_records(
             furthest[ev.opportunity_id] = r
     out = []
     for opp in opportunities:
+        if isinstance(opp, Opportunity) and is_merged(opp):
+            continue
         if opp.stage not in won_set and opp.stage not in lost_set:
             continue
         lead = leads.get(opp.lead_id) if opp.lead_id else None

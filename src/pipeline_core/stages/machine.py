@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from typing import TYPE_CHECKING, Final
 
 from pipeline_core._fastbuild import builder
@@ -121,8 +121,8 @@ def move(
                 failed.append(message)
     if failed is not None:
         raise _refusal(pipeline, opportunity, to, tuple(failed))
-    if at.__class__ is not datetime or at.tzinfo.__class__ is not timezone:
-        at = _plain_at(at)  # naive: refused; a named zone or a datetime subclass: normalised
+    if at.__class__ is not datetime or at.tzinfo not in _CHECKED_OFFSETS:
+        at = _plain_at(at)  # read as a record's timestamp; a named zone or a subclass: normalised
     entered = opportunity.stage_entered_at
     if at < entered:
         raise ValidationError(
@@ -182,18 +182,21 @@ def move(
 
 
 def _plain_at(at: object) -> datetime:
-    """``at`` as a plain ``datetime`` with a fixed UTC offset, as records keep their timestamps."""
-    from pipeline_core._model import as_fixed_offset
-    from pipeline_core.clock import require_aware
+    """``at`` as a plain ``datetime`` with a fixed UTC offset, as records keep their timestamps:
+    read by the records' own rule (:func:`pipeline_core._model.timestamp`), so a move refuses
+    what a record refuses (naive, an offset with seconds or beyond -12:00..+14:00, nanoseconds)."""
+    from pipeline_core._model import timestamp
 
-    require_aware(at, "at")  # type: ignore[arg-type]
-    assert isinstance(at, datetime)
-    if at.__class__ is not datetime:  # e.g. a pandas Timestamp
-        at = datetime.combine(at.date(), at.timetz())  # timetz() keeps the fold
-    plain = as_fixed_offset(at)
+    plain = timestamp(at, "at", "move")
     if plain.tzinfo.__class__ is not timezone:  # pydantic's TzInfo: same offset, stdlib class
         plain = plain.replace(tzinfo=timezone(plain.utcoffset()))  # type: ignore[arg-type]
+    _CHECKED_OFFSETS.add(plain.tzinfo)  # type: ignore[arg-type]
     return plain
+
+
+_CHECKED_OFFSETS: set[timezone] = {UTC}
+"""Fixed offsets already read as valid (whole minutes, -12:00..+14:00): a move whose ``at``
+carries one skips the full reading (at most 1,561 distinct values, so the set stays small)."""
 
 
 def unmet(pipeline: Pipeline, opportunity: Opportunity, to: str) -> tuple[str, ...]:
