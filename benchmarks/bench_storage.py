@@ -7,6 +7,10 @@ At scale 1.0: 100,000 opportunities and 1,000,000 stage events, streamed (never 
   of the *same rows* into the same schema: for each record, a tuple of its columns and its JSON
   document (the same pydantic ``dump_json``), then raw ``executemany`` in batches of 10,000 in one
   transaction (SQLite) or one raw ``COPY`` (PostgreSQL). The ratio is what the port costs on top.
+- **Scoped scan**: a rep's scan of every stage event through
+  :class:`~pipeline_core.assignment.ScopedStore` (``scoped.stage_events.all()``: the rep sees the
+  events of their own opportunities, 1 in 97) against the same scan unscoped
+  (``store.stage_events.all()``). Target: ratio <= 2 (issue 17).
 - **Query**: every open opportunity with ``next_step.due_at <= t`` in due order, as records.
   Ours = ``store.opportunities.due_by(t)`` (keyset pages of 2,000); baseline = one raw
   ``SELECT doc ... ORDER BY due_at, id`` + ``fetchall`` + the same JSON validation per row.
@@ -30,7 +34,7 @@ import pydantic
 
 from benchmarks._harness import Row, median_time, peak_memory
 from pipeline_core._model import FrozenDict
-from pipeline_core.records import Money, NextStep, Opportunity, StageEvent
+from pipeline_core.records import Money, NextStep, Opportunity, Role, StageEvent, User
 from pipeline_core.storage import SQLiteStore
 
 T0 = datetime(2025, 1, 6, 9, tzinfo=UTC)
@@ -250,6 +254,7 @@ def _sqlite_rows(tmp: Path, n_opps: int, n_events: int, repeat: int) -> list[Row
             return len([_OPP.validate_json(d) for (d,) in docs])
 
         q_ours, q_base, count = _query_rows(store, t, raw)
+        scoped_ours, scoped_base, seen = _scoped_scan(store, repeat)
         _, streamed = peak_memory(lambda: sum(1 for _ in store.stage_events.all()))
         _, listed = peak_memory(
             lambda: len(conn.execute("SELECT doc FROM stage_events ORDER BY id").fetchall())
@@ -274,7 +279,31 @@ def _sqlite_rows(tmp: Path, n_opps: int, n_events: int, repeat: int) -> list[Row
             "streamed in keyset pages",
         )
     )
+    rows.append(
+        Row(
+            f"SQLite a rep's scan of {n_events:,} stage events, scoped ({seen:,} visible)",
+            scoped_ours,
+            scoped_base,
+            "the same scan unscoped",
+            "ScopedStore(store, rep).stage_events.all(); target ratio <= 2",
+        )
+    )
     return rows
+
+
+def _scoped_scan(store: Any, repeat: int) -> tuple[float, float, int]:
+    """A rep's scan of every stage event through ScopedStore, and the same scan unscoped."""
+    from pipeline_core.assignment import ScopedStore
+
+    store.users.bulk_add(
+        User(id=f"user-{i}", name=f"Rep {i}", role=Role.AE, team_id=f"team-{i % 9}")
+        for i in range(97)
+    )
+    scoped = ScopedStore(store, "user-5")
+    seen = sum(1 for _ in scoped.stage_events.all())
+    ours = median_time(lambda: sum(1 for _ in scoped.stage_events.all()), repeat=repeat, warmup=0)
+    base = median_time(lambda: sum(1 for _ in store.stage_events.all()), repeat=repeat, warmup=0)
+    return ours, base, seen
 
 
 # --------------------------------------------------------------------------- PostgreSQL

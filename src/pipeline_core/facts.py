@@ -44,6 +44,7 @@ __all__ = [
     "is_merged",
     "is_missing",
     "is_won_stage",
+    "merged_into",
     "sorted_events",
     "stage_kind",
     "win_instant",
@@ -113,6 +114,17 @@ def is_merged(record: Opportunity | Lead) -> bool:
     :data:`MERGED_TAG`, or ``custom["merged_into"]`` holding a value: a missing one, see
     :func:`is_missing`, is no merge)."""
     return MERGED_TAG in record.tags or not is_missing(record.custom.get("merged_into"))
+
+
+def merged_into(record: Opportunity | Lead) -> str | None:
+    """The flat-frame ``merged_into`` cell of ``record``: the survivor's id, or
+    :data:`MERGED_TAG` for a duplicate whose survivor is not recorded, ``None`` for any record
+    that :func:`is_merged` does not call merged. Stores and metrics both write this cell, so a
+    frame leaves out exactly the records :func:`is_merged` leaves out."""
+    if not is_merged(record):
+        return None
+    into = record.custom.get("merged_into")
+    return MERGED_TAG if is_missing(into) else str(into)
 
 
 def deal_status(opportunity: Opportunity, stages: StageKinds) -> DealStatus:

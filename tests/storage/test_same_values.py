@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from pipeline_core.errors import ValidationError
 from pipeline_core.records import Account, Opportunity
+from pipeline_core.storage._base import _whole_second_offset
 from pipeline_core.storage.frames import opportunities_frame
-from pipeline_core.storage.postgres import _whole_second_offset
 
 T0 = datetime(2025, 5, 5, 8, tzinfo=UTC)
 _OPP = pydantic.TypeAdapter(Opportunity)

@@ -30,12 +30,12 @@ them.
 
 from __future__ import annotations
 
-import copy
 import itertools
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime, timedelta
-from typing import Any, Generic, Literal, TypeVar
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any, Literal, TypeVar
 
 from pipeline_core._model import Record
 from pipeline_core.assignment.access import PERSONAL_FIELDS, AccessPolicy, Directory, Scope
@@ -72,26 +72,19 @@ from pipeline_core.records import (
     Team,
     User,
 )
-from pipeline_core.storage._base import TABLES
-from pipeline_core.storage.check import Finding
-from pipeline_core.storage.ports import (
-    AccountRepository,
-    ActivityLog,
-    AppendLog,
-    ContactRepository,
-    JournalLog,
-    LeadRepository,
-    OpportunityRepository,
-    Progress,
-    Repositories,
-    Repository,
-    SlaOutcomeRepository,
-    StageEventLog,
-    Store,
-    TeamRepository,
-    UnitOfWork,
-    UserRepository,
+from pipeline_core.storage._base import (
+    ACCOUNTS,
+    JOURNAL,
+    NOTHING,
+    OPPORTUNITIES,
+    TABLES,
+    Backend,
+    Cond,
+    Query,
+    Table,
 )
+from pipeline_core.storage.check import Finding
+from pipeline_core.storage.ports import AppendLog, BaseStore, Repositories, Repository, Store
 
 __all__ = [
     "ScopedStore",
@@ -118,6 +111,8 @@ _PARENTS: dict[type[Record], tuple[str, ...]] = {
     SlaOutcome: ("subject_id",),
     JournalEntry: ("subject_id",),
 }
+# Kinds whose visibility the conditions of `_Guard.visibility` say exactly.
+_EXACT = (Lead, Opportunity, Account, Contact, StageEvent)
 # Reference fields naming the author of a record: the actor or a user within their write scope.
 _AUTHORS: dict[type[Record], str] = {Activity: "owner_id", StageEvent: "by", JournalEntry: "by"}
 
@@ -175,7 +170,6 @@ class _Guard:
         pool: PoolPolicy | None,
         clock: Clock,
         ids: IdFactory,
-        atomic: Callable[[], AbstractContextManager[Repositories]],
     ) -> None:
         self.repos = repos
         self.actor = actor
@@ -184,10 +178,10 @@ class _Guard:
         self.pool = pool
         self.clock = clock
         self.ids = ids
-        self.atomic = atomic
         self.grant = policy.grant_of(actor)
         self.mask = self.grant.mask_contacts
         self._names: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._visibility: dict[str, tuple[tuple[Cond, ...], bool]] = {}
 
     def _scope(self, verb: Verb) -> Scope:
         return self.grant.write if verb == "write" else self.grant.read
@@ -316,10 +310,59 @@ class _Guard:
             out.extend(found)
         return out
 
-    def visible(self, records: Iterable[R], limit: int | None) -> Iterator[R]:
-        """Visible records, masked as needed, at most ``limit``."""
-        out = (self.view(r) for r in records if self.allows("read", r))
-        return itertools.islice(out, limit) if limit is not None else out
+    # -- visibility as query conditions ------------------------------------------------------
+
+    def visibility(self, table: Table) -> tuple[tuple[Cond, ...], bool]:
+        """The conditions a query of ``table`` gets so that it answers what the actor may read,
+        and whether they are exact (``False``: each record they let through is still decided
+        by :meth:`allows`). The same predicate as :meth:`allows`, said as conditions: on owners
+        and teams (:meth:`AccessPolicy.decide`) and, for records decided through a parent, on
+        the parent's (a contact through its account, a stage event through its deal)."""
+        found = self._visibility.get(table.name)
+        if found is None:
+            found = self._visibility[table.name] = self._conditions(table)
+        return found
+
+    def _conditions(self, table: Table) -> tuple[tuple[Cond, ...], bool]:
+        read = self.grant.read
+        if table.cls in (User, Team):
+            return ((), True) if self.policy.role_of(self.actor) is not None else ((NOTHING,), True)
+        if table.cls not in _EXACT:
+            return (), False  # activities, SLA outcomes, journal entries: record by record
+        if read is Scope.ALL:
+            return (), True
+        if read is Scope.NONE:
+            return (NOTHING,), True
+        if table.cls is Contact:  # through the account (none: all scope only)
+            return (
+                Cond("in_table", "account_id", sub=self._owners(ACCOUNTS), table=ACCOUNTS),
+            ), True
+        if table.cls is StageEvent:  # through the opportunity
+            return (
+                Cond(
+                    "in_table",
+                    "opportunity_id",
+                    sub=self._owners(OPPORTUNITIES),
+                    table=OPPORTUNITIES,
+                ),
+            ), True
+        return self._owners(table), True
+
+    def _owners(self, table: Table) -> tuple[Cond, ...]:
+        # `AccessPolicy.decide` for reading, for an actor with own or team scope: the actor's
+        # records, the pool's, and (team scope) those of the people of the actor's teams, and
+        # deals filed under one of those teams.
+        owners = {self.actor.id}
+        if self.policy.pool_owner is not None:
+            owners.add(self.policy.pool_owner)
+        teams: frozenset[str] = frozenset()
+        if self.grant.read is Scope.TEAM:
+            teams = self.directory.teams_in_scope(self.actor)
+            owners.update(u.id for u in self.directory.users.values() if u.team_id in teams)
+        owned = Cond("in", "owner_id", frozenset(owners))
+        if table.cls is Opportunity and teams:
+            return (Cond("any", sub=(owned, Cond("in", "team_id", teams))),)
+        return (owned,)
 
     def _who(self) -> str:
         role = self.policy.role_of(self.actor)
@@ -494,346 +537,107 @@ class _Guard:
         return False
 
 
-class _Scoped(Generic[R]):
-    def __init__(self, inner: Any, guard: _Guard, name: str) -> None:
-        self._inner = inner
-        self._guard = guard
-        self._name = name
-        self.kind: str = inner.kind
+class _ScopedBackend(Backend):
+    """The access rules as a decorator on another store's backend: every read primitive answers
+    only what the actor may read (visibility inside the query where the rules can say it as
+    conditions, record by record otherwise), every write primitive checks what comes in before
+    it reaches the inner backend. Transactions are the inner backend's."""
 
-    def get(self, id: str) -> R:
-        """The record if the actor may read it; otherwise :class:`NotFoundError`."""
-        found = self.find(id)
-        if found is None:
-            raise NotFoundError(self.kind, id)
-        return found
+    def __init__(self, inner: Backend, guard: _Guard) -> None:
+        super().__init__()
+        self.inner = inner
+        self.guard = guard
+        self.lock = inner.lock
 
-    def find(self, id: str) -> R | None:
-        """The record if it exists and the actor may read it, else ``None``."""
-        record: R | None = self._inner.find(id)
-        if record is None or not self._guard.allows("read", record):
+    # transactions: the inner backend's ------------------------------------------------------
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """The inner backend's transaction (or savepoint)."""
+        with self.inner.atomic():
+            yield
+
+    def _begin(self) -> None:  # pragma: no cover - atomic() is the inner backend's
+        raise NotImplementedError
+
+    _commit = _rollback = _begin
+
+    def _savepoint(self, name: str) -> None:  # pragma: no cover - as above
+        raise NotImplementedError
+
+    _release = _rollback_to = _savepoint
+
+    def close(self) -> None:
+        """Nothing to release: the inner store belongs to its owner."""
+
+    # reads -------------------------------------------------------------------------------------
+
+    def get(self, table: Table, id: str) -> Record | None:
+        record = self.inner.get(table, id)
+        if record is None or not self.guard.allows("read", record):
             return None
-        return self._guard.view(record)
+        return self.guard.view(record)
 
-    def all(self, *, after: str | None = None, limit: int | None = None) -> Iterator[R]:
-        """Visible records in id order."""
-        return self._guard.visible(self._inner.all(after=after), limit)
+    def _visible(self, query: Query) -> tuple[Query, bool]:
+        # The query with the actor's visibility added, and whether those conditions are exact
+        # (else every record they let through is still decided by `allows`).
+        conds, exact = self.guard.visibility(query.table)
+        if not conds:
+            return query, exact
+        return replace(query, where=(*query.where, *conds)), exact
 
-    def count(self) -> int:
-        """How many records the actor may see."""
-        if self._guard.grant.read is Scope.ALL:
-            return int(self._inner.count())
-        return sum(1 for _ in self.all())
+    def stream(self, query: Query) -> Iterator[Record]:
+        scoped, exact = self._visible(query)
+        guard = self.guard
+        if exact:
+            records = self.inner.stream(scoped)
+        else:
+            candidates = self.inner.stream(replace(scoped, limit=None))
+            records = (r for r in candidates if guard.allows("read", r))
+            if query.limit is not None:
+                records = itertools.islice(records, query.limit)
+        return map(guard.view, records) if guard.mask else records
 
-    def _q(
-        self, method: Callable[..., Iterator[R]], *args: Any, limit: int | None, **kw: Any
-    ) -> Iterator[R]:
-        return self._guard.visible(method(*args, **kw), limit)
+    def count(self, table: Table) -> int:
+        if self.guard.grant.read is Scope.ALL:
+            return self.inner.count(table)
+        return sum(1 for _ in self.stream(Query(table)))
 
+    def columns(self, query: Query, names: Sequence[str]) -> Iterator[list[tuple[Any, ...]]]:
+        scoped, exact = self._visible(query)
+        if exact and not self.guard.mask:
+            return self.inner.columns(scoped, names)
+        return super().columns(query, names)  # from the visible (masked) records
 
-class _ScopedRepo(_Scoped[R]):
-    def add(self, record: R) -> None:
-        """Add a record the actor may write (an id held by a hidden record is "not available")."""
-        self._guard.check_new(record, self._inner.find(getattr(record, "id", "")), self.kind)
-        self._inner.add(record)
+    # writes ------------------------------------------------------------------------------------
 
-    def save(self, record: R) -> None:
-        """Save a new version the actor may write (stored version must be writable too; a hidden
-        record is not found). A lead or deal moved out of or into the pool is a claim or a
-        release: only the owner and the pool tag may change, the pool policy's limits apply, and
-        the store journals the move itself."""
-        stored = self._inner.find(getattr(record, "id", ""))
-        move = self._guard.pool_move(record, stored)
+    def insert(self, table: Table, records: Sequence[Record]) -> None:
+        for r in records:
+            self.guard.check_new(r, self.inner.get(table, r.id), table.kind)  # type: ignore[attr-defined]
+        self.inner.insert(table, records)
+
+    def update(self, table: Table, record: Record) -> None:
+        guard = self.guard
+        stored = self.inner.get(table, record.id)  # type: ignore[attr-defined]
+        move = guard.pool_move(record, stored)
         if move is None:
-            self._guard.check_save(record, stored, self.kind)
-            self._inner.save(record)
+            guard.check_save(record, stored, table.kind)
+            self.inner.update(table, record)
             return
+        # A claim or release: limits counted and the move written in the one transaction the
+        # repository opened (it serialises writers), so two claims at once cannot both pass.
         assert isinstance(record, Lead | Opportunity)
-        with self._guard.atomic() as repos:
-            # Limits counted and move written in one transaction (the store's unit of work
-            # serialises writers), so two claims at once cannot both pass a limit of one.
-            inner = getattr(repos, self._name)
-            stored = inner.find(record.id)
-            if stored is None or self._guard.pool_move(record, stored) != move:
-                # changed meanwhile (claimed or released by someone else): reload and retry
-                self._guard.check_save(record, stored, self.kind)
-                inner.save(record)
-                return
-            assert isinstance(stored, Lead | Opportunity)
-            within = copy.copy(self._guard)  # counts the limits inside this transaction
-            within.repos = repos
-            new, entry = within.pool_entry(move, record, stored, self.kind)
-            inner.save(new)
-            repos.journal.append(entry)
+        assert isinstance(stored, Lead | Opportunity)
+        new, entry = guard.pool_entry(move, record, stored, table.kind)
+        self.inner.update(table, new)
+        self.inner.append(JOURNAL, [entry])
 
-    def bulk_add(
-        self,
-        records: Iterable[R],
-        *,
-        batch_size: int = 10_000,
-        progress: Progress | None = None,
-    ) -> int:
-        """Add many records, all checked before any is written."""
-        items = list(records)
-        for r in items:
-            self._guard.check_new(r, self._inner.find(getattr(r, "id", "")), self.kind)
-        return int(self._inner.bulk_add(items, batch_size=batch_size, progress=progress))
-
-
-class _ScopedLog(_Scoped[R]):
-    def _check(self, entry: R) -> None:
-        self._guard.check_new(entry, self._inner.find(getattr(entry, "id", "")), self.kind)
-
-    def append(self, entry: R) -> bool:
-        """Append an entry the actor may write; ``False`` for one already there (or a pool move
-        this store journaled already)."""
-        if isinstance(entry, JournalEntry) and self._guard.journaled(entry):
-            return False
-        self._check(entry)
-        return bool(self._inner.append(entry))
-
-    def bulk_append(
-        self,
-        entries: Iterable[R],
-        *,
-        batch_size: int = 10_000,
-        progress: Progress | None = None,
-    ) -> int:
-        """Append many entries, all checked before any is written."""
-        items = [
-            e for e in entries if not (isinstance(e, JournalEntry) and self._guard.journaled(e))
-        ]
-        for e in items:
-            self._check(e)
-        return int(self._inner.bulk_append(items, batch_size=batch_size, progress=progress))
-
-
-class _Leads(_ScopedRepo[Lead]):
-    def by_owner(self, owner_id: str, *, limit: int | None = None) -> Iterator[Lead]:
-        """Visible leads of ``owner_id``."""
-        return self._q(self._inner.by_owner, owner_id, limit=limit)
-
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Lead]:
-        """Visible leads carrying ``tag``."""
-        return self._q(self._inner.by_tag, tag, limit=limit)
-
-    def due_by(self, t: datetime, *, limit: int | None = None) -> Iterator[Lead]:
-        """Visible leads due by ``t``."""
-        return self._q(self._inner.due_by, t, limit=limit)
-
-
-class _Opportunities(_ScopedRepo[Opportunity]):
-    def open(
-        self, *, owner_id: str | None = None, team_id: str | None = None, limit: int | None = None
-    ) -> Iterator[Opportunity]:
-        """Visible open opportunities."""
-        return self._q(self._inner.open, owner_id=owner_id, team_id=team_id, limit=limit)
-
-    def by_owner(
-        self, owner_id: str, *, include_closed: bool = True, limit: int | None = None
-    ) -> Iterator[Opportunity]:
-        """Visible opportunities of ``owner_id``."""
-        return self._q(self._inner.by_owner, owner_id, include_closed=include_closed, limit=limit)
-
-    def by_team(
-        self, team_id: str, *, include_closed: bool = True, limit: int | None = None
-    ) -> Iterator[Opportunity]:
-        """Visible opportunities of ``team_id``."""
-        return self._q(self._inner.by_team, team_id, include_closed=include_closed, limit=limit)
-
-    def by_stage(self, stage: str, *, limit: int | None = None) -> Iterator[Opportunity]:
-        """Visible opportunities in ``stage``."""
-        return self._q(self._inner.by_stage, stage, limit=limit)
-
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Opportunity]:
-        """Visible opportunities carrying ``tag``."""
-        return self._q(self._inner.by_tag, tag, limit=limit)
-
-    def due_by(
-        self,
-        t: datetime,
-        *,
-        owner_id: str | None = None,
-        team_id: str | None = None,
-        limit: int | None = None,
-    ) -> Iterator[Opportunity]:
-        """Visible open opportunities due by ``t``."""
-        return self._q(self._inner.due_by, t, owner_id=owner_id, team_id=team_id, limit=limit)
-
-
-class _Accounts(_ScopedRepo[Account]):
-    def by_owner(self, owner_id: str, *, limit: int | None = None) -> Iterator[Account]:
-        """Visible accounts of ``owner_id``."""
-        return self._q(self._inner.by_owner, owner_id, limit=limit)
-
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Account]:
-        """Visible accounts carrying ``tag``."""
-        return self._q(self._inner.by_tag, tag, limit=limit)
-
-
-class _Contacts(_ScopedRepo[Contact]):
-    def by_account(self, account_id: str, *, limit: int | None = None) -> Iterator[Contact]:
-        """Visible contacts of ``account_id``."""
-        return self._q(self._inner.by_account, account_id, limit=limit)
-
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Contact]:
-        """Visible contacts carrying ``tag``."""
-        return self._q(self._inner.by_tag, tag, limit=limit)
-
-
-class _Users(_ScopedRepo[User]):
-    def by_team(self, team_id: str, *, limit: int | None = None) -> Iterator[User]:
-        """Users of ``team_id`` (the directory is readable by every active actor)."""
-        return self._q(self._inner.by_team, team_id, limit=limit)
-
-
-class _Teams(_ScopedRepo[Team]):
-    def children(self, parent_id: str, *, limit: int | None = None) -> Iterator[Team]:
-        """Teams below ``parent_id``."""
-        return self._q(self._inner.children, parent_id, limit=limit)
-
-
-class _SlaOutcomes(_ScopedRepo[SlaOutcome]):
-    def for_subject(self, subject_id: str, *, limit: int | None = None) -> Iterator[SlaOutcome]:
-        """Visible outcomes of one subject."""
-        return self._q(self._inner.for_subject, subject_id, limit=limit)
-
-    def due_between(
-        self,
-        start: datetime,
-        end: datetime,
-        *,
-        owner_id: str | None = None,
-        limit: int | None = None,
-    ) -> Iterator[SlaOutcome]:
-        """Visible outcomes due in ``[start, end)``."""
-        return self._q(self._inner.due_between, start, end, owner_id=owner_id, limit=limit)
-
-
-class _StageEvents(_ScopedLog[StageEvent]):
-    def for_opportunity(
-        self, opportunity_id: str, *, limit: int | None = None
-    ) -> Iterator[StageEvent]:
-        """Visible events of one opportunity."""
-        return self._q(self._inner.for_opportunity, opportunity_id, limit=limit)
-
-    def between(
-        self, start: datetime, end: datetime, *, limit: int | None = None
-    ) -> Iterator[StageEvent]:
-        """Visible events in ``[start, end)``."""
-        return self._q(self._inner.between, start, end, limit=limit)
-
-
-class _Activities(_ScopedLog[Activity]):
-    def for_subject(self, subject_id: str, *, limit: int | None = None) -> Iterator[Activity]:
-        """Visible activities about one subject."""
-        return self._q(self._inner.for_subject, subject_id, limit=limit)
-
-    def by_owner(self, owner_id: str, *, limit: int | None = None) -> Iterator[Activity]:
-        """Visible activities by ``owner_id``."""
-        return self._q(self._inner.by_owner, owner_id, limit=limit)
-
-    def between(
-        self,
-        start: datetime,
-        end: datetime,
-        *,
-        owner_id: str | None = None,
-        limit: int | None = None,
-    ) -> Iterator[Activity]:
-        """Visible activities in ``[start, end)``."""
-        return self._q(self._inner.between, start, end, owner_id=owner_id, limit=limit)
-
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Activity]:
-        """Visible activities carrying ``tag``."""
-        return self._q(self._inner.by_tag, tag, limit=limit)
-
-
-class _Journal(_ScopedLog[JournalEntry]):
-    def for_subject(
-        self, subject_id: str, *, kind: str | None = None, limit: int | None = None
-    ) -> Iterator[JournalEntry]:
-        """Visible entries about one subject."""
-        return self._q(self._inner.for_subject, subject_id, kind=kind, limit=limit)
-
-    def by_kind(
-        self,
-        kind: str,
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int | None = None,
-    ) -> Iterator[JournalEntry]:
-        """Visible entries of ``kind``."""
-        return self._q(self._inner.by_kind, kind, start=start, end=end, limit=limit)
-
-
-class _ScopedRepositories:
-    """The scoped collections over a store or a unit of work."""
-
-    def __init__(self, repos: Repositories, guard: _Guard) -> None:
-        self._repos = repos
-        self._guard = guard
-        self._leads = _Leads(repos.leads, guard, "leads")
-        self._opportunities = _Opportunities(repos.opportunities, guard, "opportunities")
-        self._accounts = _Accounts(repos.accounts, guard, "accounts")
-        self._contacts = _Contacts(repos.contacts, guard, "contacts")
-        self._users = _Users(repos.users, guard, "users")
-        self._teams = _Teams(repos.teams, guard, "teams")
-        self._activities = _Activities(repos.activities, guard, "activities")
-        self._stage_events = _StageEvents(repos.stage_events, guard, "stage_events")
-        self._sla_outcomes = _SlaOutcomes(repos.sla_outcomes, guard, "sla_outcomes")
-        self._journal = _Journal(repos.journal, guard, "journal")
-
-    @property
-    def leads(self) -> LeadRepository:
-        """Visible leads."""
-        return self._leads
-
-    @property
-    def opportunities(self) -> OpportunityRepository:
-        """Visible opportunities."""
-        return self._opportunities
-
-    @property
-    def accounts(self) -> AccountRepository:
-        """Visible accounts."""
-        return self._accounts
-
-    @property
-    def contacts(self) -> ContactRepository:
-        """Visible contacts."""
-        return self._contacts
-
-    @property
-    def users(self) -> UserRepository:
-        """The user directory."""
-        return self._users
-
-    @property
-    def teams(self) -> TeamRepository:
-        """The team directory."""
-        return self._teams
-
-    @property
-    def activities(self) -> ActivityLog:
-        """Visible activities."""
-        return self._activities
-
-    @property
-    def stage_events(self) -> StageEventLog:
-        """Visible stage events."""
-        return self._stage_events
-
-    @property
-    def sla_outcomes(self) -> SlaOutcomeRepository:
-        """Visible SLA outcomes."""
-        return self._sla_outcomes
-
-    @property
-    def journal(self) -> JournalLog:
-        """Visible journal entries."""
-        return self._journal
+    def append(self, table: Table, entries: Sequence[Record]) -> int:
+        guard = self.guard
+        fresh = [e for e in entries if not (isinstance(e, JournalEntry) and guard.journaled(e))]
+        for e in fresh:
+            guard.check_new(e, self.inner.get(table, e.id), table.kind)  # type: ignore[attr-defined]
+        return self.inner.append(table, fresh) if fresh else 0
 
 
 _EXPORTABLE = (
@@ -848,15 +652,20 @@ _EXPORTABLE = (
 )
 
 
-class ScopedStore(_ScopedRepositories):
+class ScopedStore(BaseStore):
     """A :class:`~pipeline_core.storage.ports.Store` seen and changed as ``actor`` under ``policy``.
+
+    The typed repositories of :mod:`pipeline_core.storage.ports` over a decorator of ``store``'s
+    backend (``store.backend``), so every query, ``all`` and ``count`` answer with what the actor
+    may see (on SQL stores the visibility is part of the ``WHERE``) and every write is checked
+    on its way in; bulk writes stream as on the store itself.
 
     ``actor`` is a :class:`~pipeline_core.records.User` or the id of one stored in ``store``.
     The directory (users, teams) is read from ``store`` when the scoped store is created; pass
     ``directory`` to supply it, or call :meth:`reload_directory` after team changes.
     ``close()`` does not close the underlying store (the caller owns it). A policy whose
     ``pool_owner`` is a stored user raises :class:`~pipeline_core.errors.ConfigError` (every
-    role may read the pool).
+    role may read the pool). A store without a ``backend`` raises :class:`TypeError`.
     """
 
     def __init__(
@@ -870,8 +679,12 @@ class ScopedStore(_ScopedRepositories):
         clock: Clock | None = None,
         ids: IdFactory | None = None,
     ) -> None:
+        inner_backend = getattr(store, "backend", None)
+        if not isinstance(inner_backend, Backend):
+            raise TypeError(
+                f"ScopedStore decorates a store's backend; {type(store).__name__} has none"
+            )
         self.inner = store
-        self.url = store.url
         self.policy = policy or AccessPolicy.default()
         owner = self.policy.pool_owner
         if pool is None and owner is not None:
@@ -904,32 +717,23 @@ class ScopedStore(_ScopedRepositories):
                 raise NotFoundError("user", actor)
             actor = found
         self.actor = actor
-        super().__init__(store, self._guard_for(store, store.unit_of_work))
+        self._scoped = _ScopedBackend(inner_backend, self._new_guard())
+        super().__init__(self._scoped, store.url)
 
-    def _guard_for(
-        self, repos: Repositories, atomic: Callable[[], AbstractContextManager[Any]]
-    ) -> _Guard:
+    def _new_guard(self) -> _Guard:
         return _Guard(
-            repos, self.actor, self.policy, self.directory, self.pool, self.clock, self.ids, atomic
+            self.inner, self.actor, self.policy, self.directory, self.pool, self.clock, self.ids
         )
+
+    @property
+    def _guard(self) -> _Guard:
+        return self._scoped.guard
 
     def reload_directory(self) -> None:
         """Re-read users and teams from the store (after team or role changes)."""
         self.directory = Directory.of(self.inner.users.all(), self.inner.teams.all())
         self.actor = self.directory.users.get(self.actor.id, self.actor)
-        _ScopedRepositories.__init__(
-            self, self.inner, self._guard_for(self.inner, self.inner.unit_of_work)
-        )
-
-    @contextmanager
-    def _uow(self) -> Iterator[UnitOfWork]:
-        with self.inner.unit_of_work() as uow:
-            guard = self._guard_for(uow, lambda: nullcontext(uow))
-            yield _ScopedRepositories(uow, guard)
-
-    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
-        """A transaction whose reads are filtered and whose writes are checked like the store's."""
-        return self._uow()
+        self._scoped.guard = self._new_guard()
 
     def export(self, kind: str, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Plain data of the visible records of ``kind`` (``"leads"``, ``"opportunities"``, ...),
@@ -940,16 +744,12 @@ class ScopedStore(_ScopedRepositories):
         repo: Repository[Any] | AppendLog[Any] = getattr(self, kind)
         return (r.to_dict() for r in repo.all(limit=limit))
 
-    def collection(self, kind: str) -> Any:
+    def collection(self, kind: str) -> Repository[Any] | AppendLog[Any]:
         """The scoped repository or log for a record kind (``"lead"``, ``"stage_event"`` ...) or
         collection name (``"leads"``): the entry point of bulk I/O such as
         :func:`pipeline_core.storage.io.export_records`, so it needs the export grant."""
         self._require_export()
-        for name in (*_EXPORTABLE, "users", "teams"):
-            repo = getattr(self, name)
-            if kind in (name, repo.kind):
-                return repo
-        raise NotFoundError("record kind", kind)
+        return super().collection(kind)
 
     def _require_export(self) -> None:
         if not self._guard.grant.export:
@@ -969,16 +769,7 @@ class ScopedStore(_ScopedRepositories):
         self.close()
 
 
-_AUDITED = (
-    "leads",
-    "opportunities",
-    "accounts",
-    "contacts",
-    "activities",
-    "stage_events",
-    "sla_outcomes",
-    "journal",
-)
+_AUDITED = _EXPORTABLE  # every kind with records of customers
 
 
 def audit(store: Store) -> list[Problem]:

@@ -40,7 +40,7 @@ import attrs
 from pipeline_core import frame_columns as _vocabulary
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem, ValidationError
-from pipeline_core.facts import MERGED_TAG, is_merged, is_missing
+from pipeline_core.facts import is_merged, merged_into
 from pipeline_core.records import Lead, Opportunity, StageEvent
 
 __all__ = [
@@ -304,16 +304,6 @@ def money_float(amount: Decimal | None) -> float | None:
     return None if amount is None else float(amount)
 
 
-def _merged_into(record: Opportunity) -> str | None:
-    """The ``merged_into`` cell: the survivor's id, or the tag :data:`~pipeline_core.facts.MERGED_TAG`
-    for a duplicate whose survivor is not recorded (set either way, so a frame leaves out exactly
-    the records :func:`~pipeline_core.facts.is_merged` leaves out); ``None`` for any other."""
-    if not is_merged(record):
-        return None
-    into = record.custom.get("merged_into")
-    return MERGED_TAG if is_missing(into) else str(into)
-
-
 def opportunity_row(opp: Opportunity) -> dict[str, Any]:
     """One opportunity in the flat layout (datetimes kept aware; see :func:`opportunity_columns`)."""
     money = opp.expected_amount
@@ -329,7 +319,7 @@ def opportunity_row(opp: Opportunity) -> dict[str, Any]:
         "closed_at": opp.closed_at,
         "lost_reason": opp.lost_reason,
         "lead_id": opp.lead_id,
-        "merged_into": _merged_into(opp),
+        "merged_into": merged_into(opp),
         "tags": sorted(opp.tags),
     }
 

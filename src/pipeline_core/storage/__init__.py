@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from pipeline_core.errors import ConfigError, Problem
-from pipeline_core.storage._base import BaseStore
 from pipeline_core.storage.memory import InMemoryStore
 from pipeline_core.storage.ports import (
     AccountRepository,
     ActivityLog,
     AppendLog,
+    BaseStore,
     ContactRepository,
     JournalLog,
     LeadRepository,

@@ -1,9 +1,11 @@
 """Shared by every adapter: the table specs (which record fields become indexed columns), the
-query description, and the repositories written once over a small backend interface.
+query description (:class:`Query`, :class:`Cond`) and :class:`Backend`, the narrow set of
+primitives an adapter implements (get, stream a query, insert, update with a version check,
+append, the columns of a query, transactions).
 
-An adapter implements :class:`Backend` (a handful of primitives: insert, conditional update,
-append, stream a :class:`Query`, transactions). The repositories here turn the port's methods into
-those primitives, so the memory, SQLite and PostgreSQL stores answer every query the same way.
+The typed repositories over these primitives are declared once, in
+:mod:`pipeline_core.storage.ports`; so the memory, SQLite and PostgreSQL stores (and a scoped
+store, which decorates a backend) answer every query the same way.
 """
 
 from __future__ import annotations
@@ -11,39 +13,35 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Literal, TypeVar
 
 import pydantic
 import pydantic_core
 
+from pipeline_core import facts
+from pipeline_core import records as rec
 from pipeline_core._interrupts import reraise_interrupt
 from pipeline_core._model import Record
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import (
-    NotFoundError,
+    DuplicateError,
     Problem,
     StorageError,
     TransactionAbortedError,
     ValidationError,
 )
-from pipeline_core.records import (
-    Account,
-    Activity,
-    Contact,
-    JournalEntry,
-    Lead,
-    Opportunity,
-    SlaOutcome,
-    StageEvent,
-    Team,
-    User,
-)
-from pipeline_core.storage.ports import DEFAULT_BATCH, Progress, UnitOfWork
 
 R = TypeVar("R", bound=Record)
+T = TypeVar("T")
+
+Progress = Callable[[int], None]
+"""A progress callback: called with the number of records written so far, after each batch."""
+
+DEFAULT_BATCH = 10_000
+"""Records per batch for bulk writes and for streamed reads."""
 
 ColumnType = Literal["text", "int", "real", "bool", "ts", "dec"]
 
@@ -124,11 +122,6 @@ def _currency(name: str) -> Callable[[Any], Any]:
     return get
 
 
-def _merged_into(r: Any) -> Any:
-    v = r.custom.get("merged_into")
-    return None if v is None else str(v)
-
-
 def _c(
     name: str, type_: ColumnType, get: Callable[[Any], Any] | None = None, since: int = 1
 ) -> Column:
@@ -140,7 +133,7 @@ def _c(
 LEADS = Table(
     "leads",
     "lead",
-    Lead,
+    rec.Lead,
     (
         _c("created_at", "ts"),
         _c("source", "text"),
@@ -159,7 +152,7 @@ LEADS = Table(
 OPPORTUNITIES = Table(
     "opportunities",
     "opportunity",
-    Opportunity,
+    rec.Opportunity,
     (
         _c("name", "text"),
         _c("created_at", "ts"),
@@ -176,7 +169,7 @@ OPPORTUNITIES = Table(
         _c("probability", "real"),
         _c("due_at", "ts", _due),
         _c("closed_at", "ts"),
-        _c("merged_into", "text", _merged_into, since=2),  # facts.is_merged, for frames
+        _c("merged_into", "text", facts.merged_into, since=2),  # the frame cell of facts.is_merged
     ),
     versioned=True,
     tags=True,
@@ -187,7 +180,7 @@ OPPORTUNITIES = Table(
 ACCOUNTS = Table(
     "accounts",
     "account",
-    Account,
+    rec.Account,
     (
         _c("name", "text"),
         _c("created_at", "ts"),
@@ -203,7 +196,7 @@ ACCOUNTS = Table(
 CONTACTS = Table(
     "contacts",
     "contact",
-    Contact,
+    rec.Contact,
     (_c("name", "text"), _c("created_at", "ts"), _c("account_id", "text")),
     versioned=True,
     tags=True,
@@ -213,7 +206,7 @@ CONTACTS = Table(
 USERS = Table(
     "users",
     "user",
-    User,
+    rec.User,
     (
         _c("name", "text"),
         _c("role", "text", _enum("role")),
@@ -228,7 +221,7 @@ USERS = Table(
 TEAMS = Table(
     "teams",
     "team",
-    Team,
+    rec.Team,
     (_c("name", "text"), _c("parent_id", "text"), _c("manager_id", "text")),
     versioned=True,
     tags=False,
@@ -238,7 +231,7 @@ TEAMS = Table(
 SLA_OUTCOMES = Table(
     "sla_outcomes",
     "sla_outcome",
-    SlaOutcome,
+    rec.SlaOutcome,
     (
         _c("rule", "text"),
         _c("target", "text"),
@@ -259,7 +252,7 @@ SLA_OUTCOMES = Table(
 STAGE_EVENTS = Table(
     "stage_events",
     "stage_event",
-    StageEvent,
+    rec.StageEvent,
     (
         _c("opportunity_id", "text"),
         _c("from_stage", "text"),
@@ -277,7 +270,7 @@ STAGE_EVENTS = Table(
 ACTIVITIES = Table(
     "activities",
     "activity",
-    Activity,
+    rec.Activity,
     (
         _c("kind", "text", _enum("kind")),
         _c("at", "ts"),
@@ -298,7 +291,7 @@ ACTIVITIES = Table(
 JOURNAL = Table(
     "journal",
     "journal_entry",
-    JournalEntry,
+    rec.JournalEntry,
     (_c("kind", "text"), _c("subject_id", "text"), _c("at", "ts"), _c("by", "text")),
     versioned=False,
     tags=False,
@@ -371,18 +364,27 @@ def load_doc(cls: type[R], doc: str | bytes) -> R:
 
 # --------------------------------------------------------------------------- queries
 
-Op = Literal["=", "<=", "<", ">=", "is_null", "in_any", "tag"]
+Op = Literal["=", "<=", "<", ">=", "is_null", "in_any", "tag", "in", "any", "in_table"]
 
 
 @dataclass(frozen=True, slots=True)
 class Cond:
     """One condition: ``column op value``. ``in_any`` means any of ``columns`` equals the value;
-    ``tag`` means the record carries the tag."""
+    ``tag`` means the record carries the tag; ``in`` means ``column`` is one of ``value`` (a
+    frozenset of texts); ``any`` means one of the conditions ``sub`` holds; ``in_table`` means
+    ``column`` is the id of a record of ``table`` for which every condition of ``sub`` holds
+    (a parent's visibility, as ``column IN (SELECT id FROM table WHERE ...)``)."""
 
     op: Op
     column: str = ""
     value: Any = None
     columns: tuple[str, ...] = ()
+    sub: tuple[Cond, ...] = ()
+    table: Table | None = None
+
+
+NOTHING = Cond("in", "id", frozenset())
+"""A condition no record meets."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,10 +543,47 @@ class Backend(abc.ABC):
         """Replace the stored record if its version is ``record.version - 1`` (inside atomic);
         ConcurrencyError / NotFoundError otherwise."""
 
-    @abc.abstractmethod
+    def get_many(self, table: Table, ids: Sequence[str]) -> dict[str, Record]:
+        """The stored records among ``ids``, by id (adapters may read them in one go)."""
+        found = {}
+        for id in dict.fromkeys(ids):
+            record = self.get(table, id)
+            if record is not None:
+                found[id] = record
+        return found
+
     def append(self, table: Table, entries: Sequence[Record]) -> int:
         """Insert the entries not yet stored (inside atomic); identical ones are skipped,
-        different ones raise DuplicateError. Returns how many were new."""
+        different ones raise DuplicateError. Returns how many were new.
+
+        Written once for every adapter over :meth:`insert` and :meth:`get_many`: the batch is
+        inserted as it is; only when an id is taken are the new entries sorted out."""
+        try:
+            self._insert_rows(table, entries)
+            return len(entries)
+        except DuplicateError:
+            pass
+        existing = self.get_many(table, [e.id for e in entries])  # type: ignore[attr-defined]
+        fresh: dict[str, Record] = {}
+        for e in entries:
+            id = e.id  # type: ignore[attr-defined]
+            stored = existing.get(id, fresh.get(id))
+            if stored is None:
+                fresh[id] = e
+            elif stored != e:
+                raise DuplicateError(
+                    f"{table.kind} {id!r} already exists with different content; "
+                    "append-only entries cannot be changed"
+                )
+        if fresh:
+            self._insert_rows(table, list(fresh.values()))
+        return len(fresh)
+
+    def _insert_rows(self, table: Table, records: Sequence[Record]) -> None:
+        """Insert records all or nothing (a savepoint); any DuplicateError when an id is taken
+        (:meth:`insert` names the id; this may not)."""
+        with self.atomic():
+            self.insert(table, records)
 
     @abc.abstractmethod
     def stream(self, query: Query) -> Iterator[Record]:
@@ -553,6 +592,21 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def count(self, table: Table) -> int:
         """Rows in ``table``."""
+
+    def columns(self, query: Query, names: Sequence[str]) -> Iterator[list[tuple[Any, ...]]]:
+        """The values of ``names`` (``"id"`` or query columns of ``query.table``) of the records
+        matching ``query``, in its order, as batches of row tuples: timestamps as integer
+        microseconds since 1970-01-01 UTC, decimals as text, ``None`` for missing values (what
+        frames are built from). This default reads them from :meth:`stream`; the SQL adapters
+        select the columns without building records."""
+        yield from batched(column_rows(query.table, names, self.stream(query)), 100_000)
+
+    def documents(self, table: Table) -> Iterator[tuple[str, Any]]:
+        """``(id, document)`` of every stored record of ``table`` in id order, as stored: this
+        default gives ``to_dict()`` of each record (valid when it was added); the SQL adapters
+        give the parsed JSON, or its text when it cannot be parsed."""
+        for record in self.stream(Query(table)):
+            yield record.id, record.to_dict()  # type: ignore[attr-defined]
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -567,8 +621,31 @@ def _abandoned(cause: BaseException) -> TransactionAbortedError:
 
 
 def check_ts(value: datetime, field: str) -> datetime:
-    """Refuse naive timestamps in query arguments."""
-    return require_aware(value, field)
+    """A query bound: an aware timestamp (:class:`~pipeline_core.errors.ValidationError` for a
+    naive one), as the same instant with a whole-second UTC offset (which every database
+    accepts; see :func:`_whole_second_offset`)."""
+    found = _whole_second_offset(require_aware(value, field))
+    assert found is not None
+    return found
+
+
+def _whole_second_offset(value: datetime | None) -> datetime | None:
+    """The same instant with a UTC offset PostgreSQL accepts (whole seconds), for query bounds.
+
+    Python allows offsets with microseconds (``+13:59:59.999999``), PostgreSQL refuses them
+    (records never hold one: their timestamps have whole-minute offsets); a comparison only
+    needs the instant: the wall time and the offset move by the same fraction of a second."""
+    if value is None:
+        return None
+    offset = value.utcoffset()
+    if offset is None or not offset.microseconds:
+        return value
+    fraction = timedelta(microseconds=offset.microseconds)
+    try:
+        return (value - fraction).replace(tzinfo=timezone(offset - fraction))
+    except OverflowError:  # 0001-01-01T00:00:00: move up to the next whole second instead
+        up = timedelta(seconds=1) - fraction
+        return (value + up).replace(tzinfo=timezone(offset + up))
 
 
 def _refuse(field: str, message: str, value: Any, code: str) -> ValidationError:
@@ -612,9 +689,41 @@ def check_key(value: Any, field: str) -> str:
     return value
 
 
-def batched(items: Iterable[R], size: int) -> Iterator[list[R]]:
+def column_rows(
+    table: Table, names: Sequence[str], records: Iterable[Record]
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of the columns ``names`` read from records, encoded as :meth:`Backend.columns`
+    gives them."""
+    getters: list[Callable[[Any], Any]] = [
+        _record_id if c == "id" else table.column(c).get for c in names
+    ]
+    kinds = ["text" if c == "id" else table.column(c).type for c in names]
+    pairs = list(zip(kinds, getters, strict=True))
+    for r in records:
+        yield tuple(_encode_plain(k, g(r)) for k, g in pairs)
+
+
+def _record_id(record: Any) -> Any:
+    return record.id
+
+
+def _encode_plain(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "ts":
+        delta = value - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if kind == "dec":
+        return str(value)
+    return value
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """Lists of at most ``size`` items."""
-    batch: list[R] = []
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:
@@ -624,448 +733,36 @@ def batched(items: Iterable[R], size: int) -> Iterator[list[R]]:
         yield batch
 
 
-# --------------------------------------------------------------------------- repositories
-
-
-class _Collection(Generic[R]):
-    def __init__(self, backend: Backend, table: Table) -> None:
-        self._b = backend
-        self._t = table
-        self.kind = table.kind
-
-    def _check(self, record: object) -> None:
-        if not isinstance(record, self._t.cls):
-            raise TypeError(
-                f"{self.kind} store takes {self._t.cls.__name__} records, got {type(record).__name__}"
-            )
-
-    def get(self, id: str) -> R:
-        """The stored record; NotFoundError if there is none."""
-        found = self.find(id)
-        if found is None:
-            raise NotFoundError(self.kind, id)
-        return found
-
-    def find(self, id: str) -> R | None:
-        """The stored record, or ``None``. ValidationError if ``id`` is not text or holds NUL
-        (the same on every adapter)."""
-        return self._b.get(self._t, check_key(id, "id"))  # type: ignore[return-value]
-
-    def all(self, *, after: str | None = None, limit: int | None = None) -> Iterator[R]:
-        """Every record in id order, streamed; ``after`` = the last id of the previous page."""
-        return self._q((), (), limit, after=None if after is None else (check_key(after, "after"),))
-
-    def count(self) -> int:
-        """How many records are stored."""
-        return self._b.count(self._t)
-
-    def _q(
-        self,
-        where: tuple[Cond, ...],
-        order: tuple[str, ...],
-        limit: int | None,
-        *,
-        after: tuple[Any, ...] | None = None,
-    ) -> Iterator[R]:
-        for c in where:
-            if c.op in ("=", "tag", "in_any"):
-                check_key(c.value, c.column or ("tag" if c.op == "tag" else "subject_id"))
-        query = Query(self._t, where, order, after, check_limit(limit))
-        return self._b.stream(query)  # type: ignore[return-value]
-
-
-class VersionedRepository(_Collection[R]):
-    """The port's :class:`~pipeline_core.storage.ports.Repository`, over a :class:`Backend`."""
-
-    def add(self, record: R) -> None:
-        """Store a new record; DuplicateError if the id exists."""
-        self._check(record)
-        with self._b.atomic():
-            self._b.insert(self._t, [record])
-
-    def save(self, record: R) -> None:
-        """Store the next version; ConcurrencyError if the stored version is not
-        ``record.version - 1``, NotFoundError if never added. Nothing written on error."""
-        self._check(record)
-        with self._b.atomic():
-            self._b.update(self._t, record)
-
-    def bulk_add(
-        self,
-        records: Iterable[R],
-        *,
-        batch_size: int = DEFAULT_BATCH,
-        progress: Progress | None = None,
-    ) -> int:
-        """Add many new records in one transaction, in batches; all or nothing."""
-        check_batch(batch_size)
-        done = 0
-        with self._b.atomic():
-            for batch in batched(records, batch_size):
-                for r in batch:
-                    self._check(r)
-                self._b.insert(self._t, batch)
-                done += len(batch)
-                if progress is not None:
-                    progress(done)
-        return done
-
-
-class AppendOnlyLog(_Collection[R]):
-    """The port's :class:`~pipeline_core.storage.ports.AppendLog`, over a :class:`Backend`."""
-
-    def append(self, entry: R) -> bool:
-        """Append one entry; False if the identical entry was there, DuplicateError if a
-        different one has its id."""
-        self._check(entry)
-        with self._b.atomic():
-            return self._b.append(self._t, [entry]) == 1
-
-    def bulk_append(
-        self,
-        entries: Iterable[R],
-        *,
-        batch_size: int = DEFAULT_BATCH,
-        progress: Progress | None = None,
-    ) -> int:
-        """Append many entries in one transaction; returns how many were new."""
-        check_batch(batch_size)
-        new = 0
-        done = 0
-        with self._b.atomic():
-            for batch in batched(entries, batch_size):
-                for e in batch:
-                    self._check(e)
-                new += self._b.append(self._t, batch)
-                done += len(batch)
-                if progress is not None:
-                    progress(done)
-        return new
-
-
-def _eq(column: str, value: Any) -> Cond:
-    return Cond("=", column, value)
-
-
-def _opt(column: str, value: Any) -> tuple[Cond, ...]:
-    return () if value is None else (_eq(column, value),)
-
-
-_OPEN = Cond("is_null", "closed_at")
-
-
-class LeadRepo(VersionedRepository[Lead]):
-    """Leads."""
-
-    def by_owner(self, owner_id: str, *, limit: int | None = None) -> Iterator[Lead]:
-        """Leads owned by ``owner_id``, in id order."""
-        return self._q((_eq("owner_id", owner_id),), (), limit)
-
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Lead]:
-        """Leads carrying ``tag``, in id order."""
-        return self._q((Cond("tag", value=tag),), (), limit)
-
-    def due_by(self, t: datetime, *, limit: int | None = None) -> Iterator[Lead]:
-        """Leads whose ``next_step.due_at <= t``, earliest due first."""
-        return self._q((Cond("<=", "due_at", check_ts(t, "t")),), ("due_at",), limit)
-
-
-class OpportunityRepo(VersionedRepository[Opportunity]):
-    """Opportunities; open means ``closed_at is None``."""
-
-    def open(
-        self,
-        *,
-        owner_id: str | None = None,
-        team_id: str | None = None,
-        limit: int | None = None,
-    ) -> Iterator[Opportunity]:
-        """Open opportunities, optionally of one owner and/or team, in id order."""
-        where = (_OPEN, *_opt("owner_id", owner_id), *_opt("team_id", team_id))
-        return self._q(where, (), limit)
-
-    def by_owner(
-        self, owner_id: str, *, include_closed: bool = True, limit: int | None = None
-    ) -> Iterator[Opportunity]:
-        """Opportunities owned by ``owner_id``, in id order."""
-        where = (_eq("owner_id", owner_id),) + (() if include_closed else (_OPEN,))
-        return self._q(where, (), limit)
-
-    def by_team(
-        self, team_id: str, *, include_closed: bool = True, limit: int | None = None
-    ) -> Iterator[Opportunity]:
-        """Opportunities of team ``team_id``, in id order."""
-        where = (_eq("team_id", team_id),) + (() if include_closed else (_OPEN,))
-        return self._q(where, (), limit)
-
-    def by_stage(self, stage: str, *, limit: int | None = None) -> Iterator[Opportunity]:
-        """Opportunities currently in ``stage``, in id order."""
-        return self._q((_eq("stage", stage),), (), limit)
-
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Opportunity]:
-        """Opportunities carrying ``tag``, in id order."""
-        return self._q((Cond("tag", value=tag),), (), limit)
-
-    def due_by(
-        self,
-        t: datetime,
-        *,
-        owner_id: str | None = None,
-        team_id: str | None = None,
-        limit: int | None = None,
-    ) -> Iterator[Opportunity]:
-        """Open opportunities with ``next_step.due_at <= t``, earliest due first."""
-        where = (
-            _OPEN,
-            Cond("<=", "due_at", check_ts(t, "t")),
-            *_opt("owner_id", owner_id),
-            *_opt("team_id", team_id),
-        )
-        return self._q(where, ("due_at",), limit)
-
-
-class AccountRepo(VersionedRepository[Account]):
-    """Accounts."""
-
-    def by_owner(self, owner_id: str, *, limit: int | None = None) -> Iterator[Account]:
-        """Accounts owned by ``owner_id``, in id order."""
-        return self._q((_eq("owner_id", owner_id),), (), limit)
-
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Account]:
-        """Accounts carrying ``tag``, in id order."""
-        return self._q((Cond("tag", value=tag),), (), limit)
-
-
-class ContactRepo(VersionedRepository[Contact]):
-    """Contacts."""
-
-    def by_account(self, account_id: str, *, limit: int | None = None) -> Iterator[Contact]:
-        """Contacts of ``account_id``, in id order."""
-        return self._q((_eq("account_id", account_id),), (), limit)
-
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Contact]:
-        """Contacts carrying ``tag``, in id order."""
-        return self._q((Cond("tag", value=tag),), (), limit)
-
-
-class UserRepo(VersionedRepository[User]):
-    """Users."""
-
-    def by_team(self, team_id: str, *, limit: int | None = None) -> Iterator[User]:
-        """Users of ``team_id``, in id order."""
-        return self._q((_eq("team_id", team_id),), (), limit)
-
-
-class TeamRepo(VersionedRepository[Team]):
-    """Teams."""
-
-    def children(self, parent_id: str, *, limit: int | None = None) -> Iterator[Team]:
-        """Teams under ``parent_id``, in id order."""
-        return self._q((_eq("parent_id", parent_id),), (), limit)
-
-
-class SlaOutcomeRepo(VersionedRepository[SlaOutcome]):
-    """SLA outcomes."""
-
-    def for_subject(self, subject_id: str, *, limit: int | None = None) -> Iterator[SlaOutcome]:
-        """Outcomes of one subject, by ``due_at``."""
-        return self._q((_eq("subject_id", subject_id),), ("due_at",), limit)
-
-    def due_between(
-        self,
-        start: datetime,
-        end: datetime,
-        *,
-        owner_id: str | None = None,
-        limit: int | None = None,
-    ) -> Iterator[SlaOutcome]:
-        """Outcomes with ``start <= due_at < end``, by ``due_at``."""
-        where = (
-            Cond(">=", "due_at", check_ts(start, "start")),
-            Cond("<", "due_at", check_ts(end, "end")),
-            *_opt("owner_id", owner_id),
-        )
-        return self._q(where, ("due_at",), limit)
-
-
-class StageEventRepo(AppendOnlyLog[StageEvent]):
-    """Stage events."""
-
-    def for_opportunity(
-        self, opportunity_id: str, *, limit: int | None = None
-    ) -> Iterator[StageEvent]:
-        """One opportunity's events, in :func:`pipeline_core.facts.event_order` (``at``, then
-        ``seq``; ``id`` last, for events of equal order)."""
-        return self._q((_eq("opportunity_id", opportunity_id),), ("at", "seq"), limit)
-
-    def between(
-        self, start: datetime, end: datetime, *, limit: int | None = None
-    ) -> Iterator[StageEvent]:
-        """Events with ``start <= at < end``, by ``at``, then ``seq`` (``id`` last)."""
-        where = (Cond(">=", "at", check_ts(start, "start")), Cond("<", "at", check_ts(end, "end")))
-        return self._q(where, ("at", "seq"), limit)
-
-
-class ActivityRepo(AppendOnlyLog[Activity]):
-    """Activities."""
-
-    def for_subject(self, subject_id: str, *, limit: int | None = None) -> Iterator[Activity]:
-        """Activities about a lead, opportunity or account, by ``at``."""
-        cond = Cond("in_any", value=subject_id, columns=("lead_id", "opportunity_id", "account_id"))
-        return self._q((cond,), ("at",), limit)
-
-    def by_owner(self, owner_id: str, *, limit: int | None = None) -> Iterator[Activity]:
-        """Activities by ``owner_id``, by ``at``."""
-        return self._q((_eq("owner_id", owner_id),), ("at",), limit)
-
-    def between(
-        self,
-        start: datetime,
-        end: datetime,
-        *,
-        owner_id: str | None = None,
-        limit: int | None = None,
-    ) -> Iterator[Activity]:
-        """Activities with ``start <= at < end``, by ``at``."""
-        where = (
-            Cond(">=", "at", check_ts(start, "start")),
-            Cond("<", "at", check_ts(end, "end")),
-            *_opt("owner_id", owner_id),
-        )
-        return self._q(where, ("at",), limit)
-
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Activity]:
-        """Activities carrying ``tag``, by ``at``."""
-        return self._q((Cond("tag", value=tag),), ("at",), limit)
-
-
-class JournalRepo(AppendOnlyLog[JournalEntry]):
-    """Journal entries."""
-
-    def for_subject(
-        self, subject_id: str, *, kind: str | None = None, limit: int | None = None
-    ) -> Iterator[JournalEntry]:
-        """Entries about ``subject_id``, by ``at``."""
-        return self._q((_eq("subject_id", subject_id), *_opt("kind", kind)), ("at",), limit)
-
-    def by_kind(
-        self,
-        kind: str,
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int | None = None,
-    ) -> Iterator[JournalEntry]:
-        """Entries of ``kind`` (``start <= at < end`` when given), by ``at``."""
-        where: tuple[Cond, ...] = (_eq("kind", kind),)
-        if start is not None:
-            where += (Cond(">=", "at", check_ts(start, "start")),)
-        if end is not None:
-            where += (Cond("<", "at", check_ts(end, "end")),)
-        return self._q(where, ("at",), limit)
-
-
-class BaseStore:
-    """The store shell shared by every adapter: repositories over one backend, units of work,
-    closing. Subclasses create the backend."""
-
-    url: str
-
-    def __init__(self, backend: Backend, url: str) -> None:
-        self._backend = backend
-        self.url = url
-        self._leads = LeadRepo(backend, LEADS)
-        self._opportunities = OpportunityRepo(backend, OPPORTUNITIES)
-        self._accounts = AccountRepo(backend, ACCOUNTS)
-        self._contacts = ContactRepo(backend, CONTACTS)
-        self._users = UserRepo(backend, USERS)
-        self._teams = TeamRepo(backend, TEAMS)
-        self._activities = ActivityRepo(backend, ACTIVITIES)
-        self._stage_events = StageEventRepo(backend, STAGE_EVENTS)
-        self._sla_outcomes = SlaOutcomeRepo(backend, SLA_OUTCOMES)
-        self._journal = JournalRepo(backend, JOURNAL)
-
-    @property
-    def leads(self) -> LeadRepo:
-        """Leads."""
-        return self._leads
-
-    @property
-    def opportunities(self) -> OpportunityRepo:
-        """Opportunities."""
-        return self._opportunities
-
-    @property
-    def accounts(self) -> AccountRepo:
-        """Accounts."""
-        return self._accounts
-
-    @property
-    def contacts(self) -> ContactRepo:
-        """Contacts."""
-        return self._contacts
-
-    @property
-    def users(self) -> UserRepo:
-        """Users."""
-        return self._users
-
-    @property
-    def teams(self) -> TeamRepo:
-        """Teams."""
-        return self._teams
-
-    @property
-    def activities(self) -> ActivityRepo:
-        """Follow-up activities (append-only)."""
-        return self._activities
-
-    @property
-    def stage_events(self) -> StageEventRepo:
-        """Stage events (append-only)."""
-        return self._stage_events
-
-    @property
-    def sla_outcomes(self) -> SlaOutcomeRepo:
-        """SLA outcomes."""
-        return self._sla_outcomes
-
-    @property
-    def journal(self) -> JournalRepo:
-        """Journal entries (append-only)."""
-        return self._journal
-
-    def collection(self, kind: str) -> VersionedRepository[Any] | AppendOnlyLog[Any]:
-        """The repository or log for a record kind (``"opportunity"``, ``"stage_event"`` ...)."""
-        table = TABLES_BY_KIND.get(kind)
-        if table is None:
-            raise NotFoundError("record kind", kind)
-        return getattr(self, "_" + table.name)  # type: ignore[no-any-return]
-
-    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
-        """One transaction over every repository: commit on success, roll back on exception.
-
-        While it is open, writes from the same thread through this store join it; other threads
-        wait until it ends."""
-        return self._uow()
-
-    @contextmanager
-    def _uow(self) -> Iterator[UnitOfWork]:
-        with self._backend.atomic():
-            yield self
-
-    def close(self) -> None:
-        """Release connections and files."""
-        with self._backend.lock:
-            if not self._backend.closed:
-                self._backend.closed = True
-                self._backend.close()
-
-    def __enter__(self) -> BaseStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.url!r})"
+_MOVED = {
+    "BaseStore": "BaseStore",
+    "VersionedRepository": "Repository",
+    "AppendOnlyLog": "AppendLog",
+    "LeadRepo": "LeadRepository",
+    "OpportunityRepo": "OpportunityRepository",
+    "AccountRepo": "AccountRepository",
+    "ContactRepo": "ContactRepository",
+    "UserRepo": "UserRepository",
+    "TeamRepo": "TeamRepository",
+    "SlaOutcomeRepo": "SlaOutcomeRepository",
+    "StageEventRepo": "StageEventLog",
+    "ActivityRepo": "ActivityLog",
+    "JournalRepo": "JournalLog",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Deprecated aliases (one release): the repositories and the store shell moved to
+    # pipeline_core.storage.ports, where the typed surface is declared once.
+    new = _MOVED.get(name)
+    if new is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    from pipeline_core.storage import ports
+
+    warnings.warn(
+        f"pipeline_core.storage._base.{name} moved to pipeline_core.storage.ports.{new}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(ports, new)

@@ -8,16 +8,18 @@ table specs in :mod:`pipeline_core.storage._base`, never from callers.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pipeline_core._model import Record
-from pipeline_core.errors import ConcurrencyError, DuplicateError, NotFoundError
+from pipeline_core.errors import ConcurrencyError, DuplicateError, NotFoundError, StorageError
 from pipeline_core.storage._base import (
     TABLES,
     Backend,
+    Cond,
     Query,
     Table,
     adapter,
@@ -43,8 +45,15 @@ class Dialect:
     types: dict[str, str]
     doc_type: str
     doc_select: str  # expression reading the doc column back as text
+    table_exists: (
+        str  # a query whose one value is true when the table named by the parameter exists
+    )
+    in_list: str  # "column is one of a list" with the list as one parameter
     ts_key: str = '"{c}"'  # a timestamp sort column as read for the keyset (from the row)
     ts_key_param: str = "{p}"  # ... and as compared with that value on the next page
+    ts_micros: str = '"{c}"'  # a timestamp column as integer microseconds since 1970 UTC
+    dec_text: str = '"{c}"'  # a decimal column as text
+    migration_lock: str | None = None  # taken before migrating (another process may migrate too)
 
 
 SQLITE = Dialect(
@@ -60,6 +69,8 @@ SQLITE = Dialect(
     },
     "TEXT",
     "doc",
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+    '"{c}" IN (SELECT value FROM json_each(?))',
 )
 POSTGRES = Dialect(
     "postgres",
@@ -74,10 +85,15 @@ POSTGRES = Dialect(
     },
     "JSON",  # json keeps the text as written (jsonb would turn 1e300 into an integer)
     "doc::text",
+    "SELECT to_regclass(%s) IS NOT NULL",
+    '"{c}" = ANY(%s)',
     # As text: psycopg cannot load instants before year 1 UTC (0001-01-01T00:00+14:00). Named
     # apart from the column, so that ORDER BY "{c}" still sorts (and uses indexes) by instant.
     '"{c}"::text AS "{c}_key"',
     "{p}::timestamptz",
+    '(extract(epoch from "{c}") * 1000000)::bigint',
+    '"{c}"::text',
+    "SELECT pg_advisory_xact_lock(1885560691)",  # "pc_s": one migrating process at a time
 )
 
 
@@ -164,7 +180,7 @@ class Statements:
 
 
 def compile_row(
-    table: Table, encoders: dict[str, Callable[[Any], Any] | None]
+    table: Table, encoders: Mapping[str, Callable[[Any], Any]]
 ) -> Callable[[Record], tuple[Any, ...]]:
     """A function building a record's table row, generated once per table and dialect.
 
@@ -194,14 +210,54 @@ class SqlBackend(Backend):
 
     dialect: Dialect
 
+    encoders: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+    """Column type -> the converter of its values for the driver (types not named pass through;
+    each converter takes ``None`` too). Used for rows and for query arguments alike."""
+
     def __init__(self) -> None:
         super().__init__()
         self.statements = {t.name: Statements(t, self.dialect) for t in TABLES}
-        self.row_of = {t.name: compile_row(t, self.encoders()) for t in TABLES}
+        self.row_of = {t.name: compile_row(t, self.encoders) for t in TABLES}
 
-    def encoders(self) -> dict[str, Callable[[Any], Any] | None]:
-        """Column type -> value converter for the driver (``None``: pass through)."""
-        return {}
+    def encode(self, type_: str, value: Any) -> Any:
+        """A column value as the driver wants it (:attr:`encoders`)."""
+        enc = self.encoders.get(type_)
+        return value if enc is None else enc(value)
+
+    # schema ----------------------------------------------------------------------------------
+
+    def _stored_version(self) -> int:
+        """The schema version in the database (0 for a new one), read without locks."""
+        if not self.fetchone(self.dialect.table_exists, ("schema_version",))[0]:
+            return 0
+        return int(self.fetchone("SELECT max(version) FROM schema_version")[0] or 0)
+
+    def migrate(self) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION` (one transaction). A store whose schema is
+        current is only read: opening it takes no write lock, so it never waits for a writer."""
+        with self.lock:
+            if self._stored_version() == SCHEMA_VERSION:
+                return
+        p = self.dialect.param
+        with self.atomic():
+            if self.dialect.migration_lock is not None:
+                self.execute(self.dialect.migration_lock)
+            self.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = self.fetchone("SELECT max(version) FROM schema_version")[0] or 0
+            if current > SCHEMA_VERSION:
+                raise StorageError(
+                    f"the database has schema version {current}, newer than this library's "
+                    f"{SCHEMA_VERSION}; upgrade pipeline_core"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for sql in MIGRATIONS[version](self.dialect):
+                    self.execute(sql)
+                self.execute(f"INSERT INTO schema_version (version) VALUES ({p})", (version,))
+
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        with self.lock:
+            return int(self.fetchone("SELECT max(version) FROM schema_version")[0])
 
     # hooks -----------------------------------------------------------------------------------
 
@@ -239,10 +295,6 @@ class SqlBackend(Backend):
     def is_unique_violation(self, exc: BaseException) -> bool:
         """Whether a driver error is a primary-key conflict."""
 
-    @abc.abstractmethod
-    def encode(self, type_: str, value: Any) -> Any:
-        """A column value as the driver wants it."""
-
     def bulk_insert(self, table: Table, records: Sequence[Record]) -> None:
         """Insert the rows of ``records``, built as they are sent (PostgreSQL overrides this
         with COPY, so building rows overlaps with the server's work)."""
@@ -279,7 +331,7 @@ class SqlBackend(Backend):
             row = self.fetchone(self.statements[table.name].get, (id,))
         return None if row is None else load_doc(table.cls, row[0])
 
-    def _existing(self, table: Table, ids: Sequence[str]) -> dict[str, Record]:
+    def get_many(self, table: Table, ids: Sequence[str]) -> dict[str, Record]:
         found: dict[str, Record] = {}
         st = self.statements[table.name]
         p = self.dialect.param
@@ -300,18 +352,21 @@ class SqlBackend(Backend):
             if id in seen:
                 return DuplicateError(f"{table.kind} {id!r} appears twice in one bulk add")
             seen.add(id)
-        existing = self._existing(table, ids)
+        existing = self.get_many(table, ids)
         id = next(iter(existing), ids[0])
         return DuplicateError(f"{table.kind} {id!r} already exists")
 
+    def _insert_rows(self, table: Table, records: Sequence[Record]) -> None:
+        with self.atomic():
+            self.bulk_insert(table, records)
+            if table.tags:
+                tags = self._tag_rows(records)
+                if tags:
+                    self.executemany(self.statements[table.name].tag_insert, tags)
+
     def insert(self, table: Table, records: Sequence[Record]) -> None:
         try:
-            with self.atomic():
-                self.bulk_insert(table, records)
-                if table.tags:
-                    tags = self._tag_rows(records)
-                    if tags:
-                        self.executemany(self.statements[table.name].tag_insert, tags)
+            self._insert_rows(table, records)
         except DuplicateError:
             raise self._duplicate(table, records) from None
 
@@ -332,59 +387,36 @@ class SqlBackend(Backend):
             if tags:
                 self.executemany(st.tag_insert, tags)
 
-    def append(self, table: Table, entries: Sequence[Record]) -> int:
-        try:
-            with self.atomic():
-                self.bulk_insert(table, entries)
-                if table.tags:
-                    tags = self._tag_rows(entries)
-                    if tags:
-                        self.executemany(self.statements[table.name].tag_insert, tags)
-            return len(entries)
-        except DuplicateError:
-            pass
-        # Slow path: some ids are stored already (or repeated): keep only the new ones.
-        existing = self._existing(table, [e.id for e in entries])  # type: ignore[attr-defined]
-        fresh: dict[str, Record] = {}
-        for e in entries:
-            id = e.id  # type: ignore[attr-defined]
-            stored = existing.get(id)
-            if stored is None:
-                stored = fresh.get(id)
-            if stored is None:
-                fresh[id] = e
-            elif stored != e:
-                raise DuplicateError(
-                    f"{table.kind} {id!r} already exists with different content; "
-                    "append-only entries cannot be changed"
-                )
-        if fresh:
-            self.bulk_insert(table, list(fresh.values()))
-            if table.tags:
-                tags = self._tag_rows(list(fresh.values()))
-                if tags:
-                    self.executemany(self.statements[table.name].tag_insert, tags)
-        return len(fresh)
-
     def _where(self, query: Query) -> tuple[str, list[Any]]:
-        p = self.dialect.param
-        t = query.table
-        parts: list[str] = []
         params: list[Any] = []
-        for c in query.where:
-            if c.op == "tag":
-                parts.append(f"id IN (SELECT id FROM {t.name}_tags WHERE tag = {p})")
-                params.append(c.value)
-            elif c.op == "in_any":
-                parts.append("(" + " OR ".join(f'"{col}" = {p}' for col in c.columns) + ")")
-                params.extend([c.value] * len(c.columns))
-            elif c.op == "is_null":
-                parts.append(f'"{c.column}" IS NULL')
-            else:
-                col = t.column(c.column)
-                parts.append(f'"{c.column}" {c.op} {p}')
-                params.append(self.encode(col.type, c.value))
+        parts = [self._cond(query.table, c, params) for c in query.where]
         return " AND ".join(parts), params
+
+    def _cond(self, t: Table, c: Cond, params: list[Any]) -> str:
+        # One condition as SQL; its values are appended to ``params``.
+        p = self.dialect.param
+        if c.op == "tag":
+            params.append(c.value)
+            return f"id IN (SELECT id FROM {t.name}_tags WHERE tag = {p})"
+        if c.op == "in_any":
+            params.extend([c.value] * len(c.columns))
+            return "(" + " OR ".join(f'"{col}" = {p}' for col in c.columns) + ")"
+        if c.op == "is_null":
+            return f'"{c.column}" IS NULL'
+        if c.op == "in":
+            values = sorted(c.value)
+            if not values:
+                return "1 = 0"
+            params.append(json.dumps(values) if self.dialect.name == "sqlite" else values)
+            return self.dialect.in_list.format(c=c.column)
+        if c.op == "any":
+            return "(" + " OR ".join(self._cond(t, s, params) for s in c.sub) + ")"
+        if c.op == "in_table":
+            assert c.table is not None
+            inner = " AND ".join(self._cond(c.table, s, params) for s in c.sub) or "1 = 1"
+            return f'"{c.column}" IN (SELECT id FROM {c.table.name} WHERE {inner})'
+        params.append(self.encode(t.column(c.column).type, c.value))
+        return f'"{c.column}" {c.op} {p}'
 
     def _encode_key(self, query: Query, key: Sequence[Any]) -> list[Any]:
         out = []
@@ -439,3 +471,42 @@ class SqlBackend(Backend):
     def count(self, table: Table) -> int:
         with self.lock:
             return int(self.fetchone(self.statements[table.name].count)[0])
+
+    def columns(self, query: Query, names: Sequence[str]) -> Iterator[list[tuple[Any, ...]]]:
+        t = query.table
+        d = self.dialect
+        select = []
+        for c in names:
+            kind = "text" if c == "id" else t.column(c).type
+            expr = d.ts_micros if kind == "ts" else d.dec_text if kind == "dec" else '"{c}"'
+            select.append(expr.format(c=c) + f' AS "{c}"')
+        where, params = self._where(query)
+        sql = f"SELECT {', '.join(select)} FROM {t.name}"
+        if where:
+            sql += f" WHERE {where}"
+        sql += " ORDER BY " + ", ".join(f'"{c}"' for c in query.sort_key)
+        if query.limit is not None:
+            sql += f" LIMIT {int(query.limit)}"
+        with self.lock:
+            try:
+                cur = self.execute(sql, params)
+                while rows := cur.fetchmany(100_000):
+                    yield rows
+            except self.driver_errors as exc:
+                raise self.translate_error(exc) from exc
+
+    def documents(self, table: Table) -> Iterator[tuple[str, Any]]:
+        """``(id, stored JSON text)`` of every record of ``table`` in id order, a page at a
+        time (without building records)."""
+        select = f"SELECT id, {self.statements[table.name].doc_select} FROM {table.name}"
+        p = self.dialect.param
+        after: str | None = None
+        while True:
+            sql = select + ("" if after is None else f" WHERE id > {p}")
+            sql += f" ORDER BY id LIMIT {STREAM_BATCH}"
+            with self.lock:
+                rows = self.fetchall(sql, () if after is None else (after,))
+            yield from rows
+            if len(rows) < STREAM_BATCH:
+                return
+            after = rows[-1][0]

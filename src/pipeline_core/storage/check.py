@@ -24,7 +24,8 @@ import attrs
 
 from pipeline_core._jsonvalue import text_too_deep
 from pipeline_core.errors import MAX_PROBLEMS, ValidationError, _short_repr
-from pipeline_core.storage._base import TABLES, TABLES_BY_KIND, BaseStore, Query, Table
+from pipeline_core.storage._base import TABLES, TABLES_BY_KIND, Table
+from pipeline_core.storage.ports import Store
 
 __all__ = [
     "DEFAULT_AUDITORS",
@@ -35,8 +36,6 @@ __all__ = [
     "raw_documents",
     "stored_values",
 ]
-
-_PAGE: Final = 1_000
 
 
 @attrs.frozen
@@ -77,7 +76,7 @@ class Finding:
         )
 
 
-Auditor = Callable[[BaseStore], Iterable[Finding]]
+Auditor = Callable[[Store], Iterable[Finding]]
 """A check over a whole store: yields a :class:`Finding` per refused value."""
 
 
@@ -97,28 +96,12 @@ class CheckReport:
         return self.total == 0
 
 
-def raw_documents(store: BaseStore, table: Table) -> Iterator[tuple[str, Any]]:
+def raw_documents(store: Store, table: Table) -> Iterator[tuple[str, Any]]:
     """``(id, document)`` for every stored record of ``table``, in id order, as stored: parsed
     JSON (a dict) for SQL stores, ``to_dict()`` for the in-memory store (its records were
     validated when added). A document nested too deeply to parse is given as its text."""
-    backend: Any = store._backend
-    statements = getattr(backend, "statements", None)
-    if statements is None:  # the in-memory store holds records, valid when they were added
-        for record in backend.stream(Query(table)):
-            yield record.id, record.to_dict()
-        return
-    select = f"SELECT id, {statements[table.name].doc_select} FROM {table.name}"
-    p = backend.dialect.param
-    after: str | None = None
-    while True:
-        sql = select + ("" if after is None else f" WHERE id > {p}") + f" ORDER BY id LIMIT {_PAGE}"
-        with backend.lock:
-            rows = backend.execute(sql, () if after is None else (after,)).fetchall()
-        for id, doc in rows:
-            yield id, _parse(doc)
-        if len(rows) < _PAGE:
-            return
-        after = rows[-1][0]
+    for id, doc in store.backend.documents(table):
+        yield id, _parse(doc)
 
 
 def _parse(doc: Any) -> Any:
@@ -134,7 +117,7 @@ def _parse(doc: Any) -> Any:
     return doc
 
 
-def stored_values(store: BaseStore, kinds: Sequence[str] | None = None) -> Iterator[Finding]:
+def stored_values(store: Store, kinds: Sequence[str] | None = None) -> Iterator[Finding]:
     """The default auditor: every stored document validated against today's record rules."""
     tables = TABLES if kinds is None else [TABLES_BY_KIND[k] for k in kinds]
     for table in tables:
@@ -153,7 +136,7 @@ DEFAULT_AUDITORS: Final[tuple[Auditor, ...]] = (stored_values,)
 """The checks ``pipeline-core check`` runs by default."""
 
 
-def check_store(store: BaseStore, auditors: Iterable[Auditor] = DEFAULT_AUDITORS) -> CheckReport:
+def check_store(store: Store, auditors: Iterable[Auditor] = DEFAULT_AUDITORS) -> CheckReport:
     """Run every auditor over ``store`` and collect what they find (first 1,000 kept, all
     counted). Reads only; nothing in the store is changed."""
     kept: list[Finding] = []

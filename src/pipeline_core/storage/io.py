@@ -61,15 +61,12 @@ from pipeline_core.errors import (
 from pipeline_core.storage._base import (
     TABLES,
     TABLES_BY_KIND,
-    AppendOnlyLog,
-    BaseStore,
     Table,
-    VersionedRepository,
     batched,
     check_batch,
     dump_doc,
 )
-from pipeline_core.storage.ports import DEFAULT_BATCH, Progress
+from pipeline_core.storage.ports import DEFAULT_BATCH, AppendLog, Progress, Repository, Store
 
 __all__ = [
     "ImportRejectedError",
@@ -749,7 +746,7 @@ def _format(source: Source, format: Format | None) -> Format:
 
 
 def import_records(
-    store: BaseStore,
+    store: Store,
     kind: str,
     source: Source,
     *,
@@ -801,24 +798,17 @@ def import_records(
     return ImportReport(table.kind, rows, written, tuple(errors), error_count, bad_rows)
 
 
-def _write_batch(repo: Any, batch: Sequence[Record], batch_size: int) -> int:
-    # Any store's collection will do (a built-in one, or a wrapper such as ScopedStore's):
-    # bulk methods when it has them, else one record at a time. Never silently write nothing.
-    if isinstance(repo, VersionedRepository) or hasattr(repo, "bulk_add"):
-        return int(repo.bulk_add(batch, batch_size=batch_size))
-    if isinstance(repo, AppendOnlyLog) or hasattr(repo, "bulk_append"):
-        return int(repo.bulk_append(batch, batch_size=batch_size))
-    if hasattr(repo, "add"):
-        for record in batch:
-            repo.add(record)
-        return len(batch)
-    if hasattr(repo, "append"):
-        return sum(1 for entry in batch if repo.append(entry))
-    raise TypeError(f"{type(repo).__name__} has no add/append: cannot import into it")
+def _write_batch(
+    repo: Repository[Any] | AppendLog[Any], batch: Sequence[Record], batch_size: int
+) -> int:
+    # A store's collection (of the port: a built-in store's, or a ScopedStore's).
+    if isinstance(repo, Repository):
+        return repo.bulk_add(batch, batch_size=batch_size)
+    return repo.bulk_append(batch, batch_size=batch_size)
 
 
 def export_records(
-    store: BaseStore,
+    store: Store,
     kind: str,
     dest: Source,
     *,

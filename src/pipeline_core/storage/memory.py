@@ -12,7 +12,8 @@ from typing import Any
 
 from pipeline_core._model import Record
 from pipeline_core.errors import ConcurrencyError, DuplicateError, NotFoundError
-from pipeline_core.storage._base import TABLES, Backend, BaseStore, Cond, Query, Table
+from pipeline_core.storage._base import TABLES, Backend, Cond, Query, Table
+from pipeline_core.storage.ports import BaseStore
 
 __all__ = ["InMemoryStore"]
 
@@ -20,6 +21,12 @@ _MISSING: Any = object()
 
 
 def _matches(record: Record, table: Table, cond: Cond) -> bool:
+    if cond.op == "any":
+        return any(_matches(record, table, c) for c in cond.sub)
+    if cond.op == "in":
+        return (record.id if cond.column == "id" else table.column(cond.column).get(record)) in (  # type: ignore[attr-defined]
+            cond.value
+        )
     if cond.op == "tag":
         return cond.value in record.tags  # type: ignore[attr-defined]
     if cond.op == "in_any":
@@ -103,30 +110,29 @@ class _MemoryBackend(Backend):
             raise ConcurrencyError(table.kind, id, expected=expected, actual=actual)
         self._put(table, record)
 
-    def append(self, table: Table, entries: Sequence[Record]) -> int:
-        rows = self.data[table.name]
-        fresh: dict[str, Record] = {}
-        for e in entries:
-            id = e.id  # type: ignore[attr-defined]
-            stored = rows.get(id, fresh.get(id))
-            if stored is None:
-                fresh[id] = e
-            elif stored != e:
-                raise DuplicateError(
-                    f"{table.kind} {id!r} already exists with different content; "
-                    "append-only entries cannot be changed"
-                )
-        for e in fresh.values():
-            self._put(table, e)
-        return len(fresh)
+    def _resolve(self, cond: Cond) -> Cond:
+        # A parent condition (in_table) becomes the set of the parent ids that meet it.
+        if cond.op == "any":
+            return Cond("any", sub=tuple(self._resolve(c) for c in cond.sub))
+        if cond.op != "in_table" or cond.table is None:
+            return cond
+        parent = cond.table
+        where = [self._resolve(c) for c in cond.sub]
+        ids = frozenset(
+            id
+            for id, r in self.data[parent.name].items()
+            if all(_matches(r, parent, c) for c in where)
+        )
+        return Cond("in", cond.column, ids)
 
     def stream(self, query: Query) -> Iterator[Record]:
         table = query.table
         with self.lock:
+            where = [self._resolve(c) for c in query.where]
             rows = [
                 r
                 for r in self.data[table.name].values()
-                if all(_matches(r, table, c) for c in query.where)
+                if all(_matches(r, table, c) for c in where)
             ]
         getters = [table.column(c).get for c in query.order]
 

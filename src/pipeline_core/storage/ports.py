@@ -1,9 +1,15 @@
 """The storage port: what the engines need from a store, independent of any database.
 
-Every adapter (:class:`~pipeline_core.storage.memory.InMemoryStore`,
-:class:`~pipeline_core.storage.sqlite.SQLiteStore`, :class:`~pipeline_core.storage.postgres.PostgresStore`,
-or a third party's) implements these Protocols and passes the one contract suite in
-:mod:`pipeline_core.testing.storage_contract`.
+The typed surface is declared here once: each query of each collection is one method that
+describes a :class:`~pipeline_core.storage._base.Query` (its signature, documentation and
+filter in one place). Adapters implement only :class:`~pipeline_core.storage._base.Backend`, a
+narrow set of primitives (get, stream a query, insert, update with a version check, append, the
+columns of a query, transactions), and pass a backend to :class:`BaseStore`:
+:class:`~pipeline_core.storage.memory.InMemoryStore`,
+:class:`~pipeline_core.storage.sqlite.SQLiteStore`,
+:class:`~pipeline_core.storage.postgres.PostgresStore`, a third party's, and the scoped store of
+:mod:`pipeline_core.assignment.scoped` (a decorator on another store's backend) all do, and pass
+the one contract suite in :mod:`pipeline_core.testing.storage_contract`.
 
 Two families of collections:
 
@@ -34,39 +40,59 @@ committed when the block ends normally, rolled back entirely when it raises.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
+from pipeline_core import records as rec
 from pipeline_core._model import Record
-from pipeline_core.records import (
-    Account,
-    Activity,
-    Contact,
-    JournalEntry,
-    Lead,
-    Opportunity,
-    SlaOutcome,
-    StageEvent,
-    Team,
-    User,
+from pipeline_core.errors import NotFoundError
+from pipeline_core.storage._base import (
+    ACCOUNTS,
+    ACTIVITIES,
+    CONTACTS,
+    DEFAULT_BATCH,
+    JOURNAL,
+    LEADS,
+    OPPORTUNITIES,
+    SLA_OUTCOMES,
+    STAGE_EVENTS,
+    TABLES_BY_KIND,
+    TEAMS,
+    USERS,
+    Backend,
+    Cond,
+    Progress,
+    Query,
+    Table,
+    batched,
+    check_batch,
+    check_key,
+    check_limit,
+    check_ts,
 )
 
 __all__ = [
+    "DEFAULT_BATCH",
     "AccountRepository",
     "ActivityLog",
     "AppendLog",
+    "Backend",
+    "BaseStore",
+    "Cond",
     "ContactRepository",
     "JournalLog",
     "LeadRepository",
     "OpportunityRepository",
     "Progress",
+    "Query",
     "Repositories",
     "Repository",
     "SlaOutcomeRepository",
     "StageEventLog",
     "Store",
+    "Table",
     "TeamRepository",
     "UnitOfWork",
     "UserRepository",
@@ -74,30 +100,73 @@ __all__ = [
 
 R = TypeVar("R", bound=Record)
 
-Progress = Callable[[int], None]
-"""A progress callback: called with the number of records written so far, after each batch."""
 
-DEFAULT_BATCH = 10_000
-"""Records per batch for bulk writes and for streamed reads."""
+# --------------------------------------------------------------------------- the two families
 
 
-class Repository(Protocol[R]):
-    """A versioned collection of records with optimistic concurrency (see the module doc)."""
+class _Collection(Generic[R]):
+    """What versioned repositories and append-only logs share: reads by id, ``all``, ``count``,
+    and :meth:`_q`, through which every query of the typed collections below reaches the
+    backend."""
 
-    kind: str
-    """The record kind, e.g. ``"opportunity"``: used in errors."""
+    table: ClassVar[Table]
+    """The table the collection reads and writes (set by each typed collection)."""
+
+    def __init__(self, backend: Backend, table: Table | None = None) -> None:
+        self._b = backend
+        self._t = table if table is not None else type(self).table
+        self.kind: str = self._t.kind
+        """The record kind, e.g. ``"opportunity"``: used in errors."""
+
+    def _check(self, record: object) -> None:
+        if not isinstance(record, self._t.cls):
+            raise TypeError(
+                f"{self.kind} store takes {self._t.cls.__name__} records, got {type(record).__name__}"
+            )
 
     def get(self, id: str) -> R:
         """The stored record; :class:`~pipeline_core.errors.NotFoundError` if there is none."""
-        ...
+        found = self.find(id)
+        if found is None:
+            raise NotFoundError(self.kind, id)
+        return found
 
     def find(self, id: str) -> R | None:
-        """The stored record, or ``None``."""
-        ...
+        """The stored record, or ``None``. :class:`~pipeline_core.errors.ValidationError` if
+        ``id`` is not text or holds NUL (the same on every adapter)."""
+        return self._b.get(self._t, check_key(id, "id"))  # type: ignore[return-value]
+
+    def all(self, *, after: str | None = None, limit: int | None = None) -> Iterator[R]:
+        """Every record in id order, streamed; ``after`` = the last id of the previous page."""
+        return self._q((), (), limit, after=None if after is None else (check_key(after, "after"),))
+
+    def count(self) -> int:
+        """How many records are stored."""
+        return self._b.count(self._t)
+
+    def _q(
+        self,
+        where: tuple[Cond, ...],
+        order: tuple[str, ...],
+        limit: int | None,
+        *,
+        after: tuple[Any, ...] | None = None,
+    ) -> Iterator[R]:
+        for c in where:
+            if c.op in ("=", "tag", "in_any"):
+                check_key(c.value, c.column or ("tag" if c.op == "tag" else "subject_id"))
+        query = Query(self._t, where, order, after, check_limit(limit))
+        return self._b.stream(query)  # type: ignore[return-value]
+
+
+class Repository(_Collection[R]):
+    """A versioned collection of records with optimistic concurrency (see the module doc)."""
 
     def add(self, record: R) -> None:
         """Store a new record. :class:`~pipeline_core.errors.DuplicateError` if the id exists."""
-        ...
+        self._check(record)
+        with self._b.atomic():
+            self._b.insert(self._t, [record])
 
     def save(self, record: R) -> None:
         """Store the next version of a record.
@@ -107,7 +176,9 @@ class Repository(Protocol[R]):
         ``actual`` = the stored version) and nothing is written.
         :class:`~pipeline_core.errors.NotFoundError` if the record was never added.
         """
-        ...
+        self._check(record)
+        with self._b.atomic():
+            self._b.update(self._t, record)
 
     def bulk_add(
         self,
@@ -121,35 +192,28 @@ class Repository(Protocol[R]):
         All or nothing: a duplicate id (stored or repeated in ``records``) raises
         :class:`~pipeline_core.errors.DuplicateError` and nothing is written.
         """
-        ...
+        check_batch(batch_size)
+        done = 0
+        with self._b.atomic():
+            for batch in batched(records, batch_size):
+                for r in batch:
+                    self._check(r)
+                self._b.insert(self._t, batch)
+                done += len(batch)
+                if progress is not None:
+                    progress(done)
+        return done
 
-    def all(self, *, after: str | None = None, limit: int | None = None) -> Iterator[R]:
-        """Every record in id order, streamed; ``after`` = the last id of the previous page."""
-        ...
 
-    def count(self) -> int:
-        """How many records are stored."""
-        ...
-
-
-class AppendLog(Protocol[R]):
+class AppendLog(_Collection[R]):
     """An append-only, id-idempotent log of entries (see the module doc)."""
-
-    kind: str
-    """The entry kind, e.g. ``"stage_event"``: used in errors."""
-
-    def get(self, id: str) -> R:
-        """The stored entry; :class:`~pipeline_core.errors.NotFoundError` if there is none."""
-        ...
-
-    def find(self, id: str) -> R | None:
-        """The stored entry, or ``None``."""
-        ...
 
     def append(self, entry: R) -> bool:
         """Append one entry. ``True`` if written, ``False`` if the identical entry was already
         there; :class:`~pipeline_core.errors.DuplicateError` if a *different* entry has this id."""
-        ...
+        self._check(entry)
+        with self._b.atomic():
+            return self._b.append(self._t, [entry]) == 1
 
     def bulk_append(
         self,
@@ -163,38 +227,69 @@ class AppendLog(Protocol[R]):
         Identical repeats are skipped; a conflicting one raises
         :class:`~pipeline_core.errors.DuplicateError` and nothing is written.
         """
-        ...
-
-    def all(self, *, after: str | None = None, limit: int | None = None) -> Iterator[R]:
-        """Every entry in id order, streamed; ``after`` = the last id of the previous page."""
-        ...
-
-    def count(self) -> int:
-        """How many entries are stored."""
-        ...
+        check_batch(batch_size)
+        new = 0
+        done = 0
+        with self._b.atomic():
+            for batch in batched(entries, batch_size):
+                for e in batch:
+                    self._check(e)
+                new += self._b.append(self._t, batch)
+                done += len(batch)
+                if progress is not None:
+                    progress(done)
+        return new
 
 
 # --------------------------------------------------------------------------- typed collections
+# Each query is declared here once: its signature, its documentation and its Query.
 
 
-class LeadRepository(Repository[Lead], Protocol):
+def _eq(column: str, value: Any) -> Cond:
+    return Cond("=", column, value)
+
+
+def _opt(column: str, value: Any) -> tuple[Cond, ...]:
+    return () if value is None else (_eq(column, value),)
+
+
+def _tag(tag: str) -> tuple[Cond, ...]:
+    return (Cond("tag", value=tag),)
+
+
+def _since(column: str, start: datetime) -> Cond:
+    return Cond(">=", column, check_ts(start, "start"))
+
+
+def _until(column: str, end: datetime) -> Cond:
+    return Cond("<", column, check_ts(end, "end"))
+
+
+_OPEN = Cond("is_null", "closed_at")
+
+
+class LeadRepository(Repository[rec.Lead]):
     """Leads (线索)."""
 
-    def by_owner(self, owner_id: str, *, limit: int | None = None) -> Iterator[Lead]:
+    table = LEADS
+
+    def by_owner(self, owner_id: str, *, limit: int | None = None) -> Iterator[rec.Lead]:
         """Leads owned by ``owner_id``, in id order."""
-        ...
+        return self._q((_eq("owner_id", owner_id),), (), limit)
 
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Lead]:
+    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[rec.Lead]:
         """Leads carrying ``tag``, in id order."""
-        ...
+        return self._q(_tag(tag), (), limit)
 
-    def due_by(self, t: datetime, *, limit: int | None = None) -> Iterator[Lead]:
+    def due_by(self, t: datetime, *, limit: int | None = None) -> Iterator[rec.Lead]:
         """Leads whose ``next_step.due_at <= t``, earliest due first (ties by id)."""
-        ...
+        return self._q((Cond("<=", "due_at", check_ts(t, "t")),), ("due_at",), limit)
 
 
-class OpportunityRepository(Repository[Opportunity], Protocol):
+class OpportunityRepository(Repository[rec.Opportunity]):
     """Opportunities (商机). *Open* means ``closed_at is None``."""
+
+    table = OPPORTUNITIES
 
     def open(
         self,
@@ -202,29 +297,32 @@ class OpportunityRepository(Repository[Opportunity], Protocol):
         owner_id: str | None = None,
         team_id: str | None = None,
         limit: int | None = None,
-    ) -> Iterator[Opportunity]:
+    ) -> Iterator[rec.Opportunity]:
         """Open opportunities, optionally of one owner and/or team, in id order."""
-        ...
+        where = (_OPEN, *_opt("owner_id", owner_id), *_opt("team_id", team_id))
+        return self._q(where, (), limit)
 
     def by_owner(
         self, owner_id: str, *, include_closed: bool = True, limit: int | None = None
-    ) -> Iterator[Opportunity]:
+    ) -> Iterator[rec.Opportunity]:
         """Opportunities owned by ``owner_id``, in id order."""
-        ...
+        where = (_eq("owner_id", owner_id),) + (() if include_closed else (_OPEN,))
+        return self._q(where, (), limit)
 
     def by_team(
         self, team_id: str, *, include_closed: bool = True, limit: int | None = None
-    ) -> Iterator[Opportunity]:
+    ) -> Iterator[rec.Opportunity]:
         """Opportunities of team ``team_id``, in id order."""
-        ...
+        where = (_eq("team_id", team_id),) + (() if include_closed else (_OPEN,))
+        return self._q(where, (), limit)
 
-    def by_stage(self, stage: str, *, limit: int | None = None) -> Iterator[Opportunity]:
+    def by_stage(self, stage: str, *, limit: int | None = None) -> Iterator[rec.Opportunity]:
         """Opportunities currently in stage ``stage``, in id order."""
-        ...
+        return self._q((_eq("stage", stage),), (), limit)
 
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Opportunity]:
+    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[rec.Opportunity]:
         """Opportunities carrying ``tag``, in id order."""
-        ...
+        return self._q(_tag(tag), (), limit)
 
     def due_by(
         self,
@@ -233,57 +331,73 @@ class OpportunityRepository(Repository[Opportunity], Protocol):
         owner_id: str | None = None,
         team_id: str | None = None,
         limit: int | None = None,
-    ) -> Iterator[Opportunity]:
+    ) -> Iterator[rec.Opportunity]:
         """Open opportunities whose ``next_step.due_at <= t``, earliest due first (ties by id)."""
-        ...
+        where = (
+            _OPEN,
+            Cond("<=", "due_at", check_ts(t, "t")),
+            *_opt("owner_id", owner_id),
+            *_opt("team_id", team_id),
+        )
+        return self._q(where, ("due_at",), limit)
 
 
-class AccountRepository(Repository[Account], Protocol):
+class AccountRepository(Repository[rec.Account]):
     """Customer companies (客户)."""
 
-    def by_owner(self, owner_id: str, *, limit: int | None = None) -> Iterator[Account]:
+    table = ACCOUNTS
+
+    def by_owner(self, owner_id: str, *, limit: int | None = None) -> Iterator[rec.Account]:
         """Accounts owned by ``owner_id``, in id order."""
-        ...
+        return self._q((_eq("owner_id", owner_id),), (), limit)
 
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Account]:
+    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[rec.Account]:
         """Accounts carrying ``tag``, in id order."""
-        ...
+        return self._q(_tag(tag), (), limit)
 
 
-class ContactRepository(Repository[Contact], Protocol):
+class ContactRepository(Repository[rec.Contact]):
     """People at customers (联系人)."""
 
-    def by_account(self, account_id: str, *, limit: int | None = None) -> Iterator[Contact]:
+    table = CONTACTS
+
+    def by_account(self, account_id: str, *, limit: int | None = None) -> Iterator[rec.Contact]:
         """Contacts of ``account_id``, in id order."""
-        ...
+        return self._q((_eq("account_id", account_id),), (), limit)
 
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Contact]:
+    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[rec.Contact]:
         """Contacts carrying ``tag``, in id order."""
-        ...
+        return self._q(_tag(tag), (), limit)
 
 
-class UserRepository(Repository[User], Protocol):
+class UserRepository(Repository[rec.User]):
     """People of the sales organisation."""
 
-    def by_team(self, team_id: str, *, limit: int | None = None) -> Iterator[User]:
+    table = USERS
+
+    def by_team(self, team_id: str, *, limit: int | None = None) -> Iterator[rec.User]:
         """Users of ``team_id``, in id order."""
-        ...
+        return self._q((_eq("team_id", team_id),), (), limit)
 
 
-class TeamRepository(Repository[Team], Protocol):
+class TeamRepository(Repository[rec.Team]):
     """Sales teams."""
 
-    def children(self, parent_id: str, *, limit: int | None = None) -> Iterator[Team]:
+    table = TEAMS
+
+    def children(self, parent_id: str, *, limit: int | None = None) -> Iterator[rec.Team]:
         """Teams whose ``parent_id`` is ``parent_id``, in id order."""
-        ...
+        return self._q((_eq("parent_id", parent_id),), (), limit)
 
 
-class SlaOutcomeRepository(Repository[SlaOutcome], Protocol):
+class SlaOutcomeRepository(Repository[rec.SlaOutcome]):
     """How SLA clocks ended (:class:`~pipeline_core.records.SlaOutcome`)."""
 
-    def for_subject(self, subject_id: str, *, limit: int | None = None) -> Iterator[SlaOutcome]:
+    table = SLA_OUTCOMES
+
+    def for_subject(self, subject_id: str, *, limit: int | None = None) -> Iterator[rec.SlaOutcome]:
         """Outcomes of one lead/opportunity, by ``due_at`` (ties by id)."""
-        ...
+        return self._q((_eq("subject_id", subject_id),), ("due_at",), limit)
 
     def due_between(
         self,
@@ -292,39 +406,45 @@ class SlaOutcomeRepository(Repository[SlaOutcome], Protocol):
         *,
         owner_id: str | None = None,
         limit: int | None = None,
-    ) -> Iterator[SlaOutcome]:
+    ) -> Iterator[rec.SlaOutcome]:
         """Outcomes with ``start <= due_at < end``, by ``due_at`` (ties by id)."""
-        ...
+        where = (_since("due_at", start), _until("due_at", end), *_opt("owner_id", owner_id))
+        return self._q(where, ("due_at",), limit)
 
 
-class StageEventLog(AppendLog[StageEvent], Protocol):
+class StageEventLog(AppendLog[rec.StageEvent]):
     """The append-only stage history of every opportunity."""
+
+    table = STAGE_EVENTS
 
     def for_opportunity(
         self, opportunity_id: str, *, limit: int | None = None
-    ) -> Iterator[StageEvent]:
+    ) -> Iterator[rec.StageEvent]:
         """One opportunity's events in :func:`pipeline_core.facts.event_order` (``at``, then
         ``seq``; ties by id)."""
-        ...
+        return self._q((_eq("opportunity_id", opportunity_id),), ("at", "seq"), limit)
 
     def between(
         self, start: datetime, end: datetime, *, limit: int | None = None
-    ) -> Iterator[StageEvent]:
+    ) -> Iterator[rec.StageEvent]:
         """Events with ``start <= at < end``, by ``at``, then ``seq`` (ties by id)."""
-        ...
+        return self._q((_since("at", start), _until("at", end)), ("at", "seq"), limit)
 
 
-class ActivityLog(AppendLog[Activity], Protocol):
+class ActivityLog(AppendLog[rec.Activity]):
     """The append-only log of follow-up activities (跟进记录)."""
 
-    def for_subject(self, subject_id: str, *, limit: int | None = None) -> Iterator[Activity]:
+    table = ACTIVITIES
+
+    def for_subject(self, subject_id: str, *, limit: int | None = None) -> Iterator[rec.Activity]:
         """Activities whose ``lead_id``, ``opportunity_id`` or ``account_id`` is ``subject_id``,
         by ``at`` (ties by id)."""
-        ...
+        cond = Cond("in_any", value=subject_id, columns=("lead_id", "opportunity_id", "account_id"))
+        return self._q((cond,), ("at",), limit)
 
-    def by_owner(self, owner_id: str, *, limit: int | None = None) -> Iterator[Activity]:
+    def by_owner(self, owner_id: str, *, limit: int | None = None) -> Iterator[rec.Activity]:
         """Activities by ``owner_id``, by ``at`` (ties by id)."""
-        ...
+        return self._q((_eq("owner_id", owner_id),), ("at",), limit)
 
     def between(
         self,
@@ -333,23 +453,26 @@ class ActivityLog(AppendLog[Activity], Protocol):
         *,
         owner_id: str | None = None,
         limit: int | None = None,
-    ) -> Iterator[Activity]:
+    ) -> Iterator[rec.Activity]:
         """Activities with ``start <= at < end``, by ``at`` (ties by id)."""
-        ...
+        where = (_since("at", start), _until("at", end), *_opt("owner_id", owner_id))
+        return self._q(where, ("at",), limit)
 
-    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[Activity]:
+    def by_tag(self, tag: str, *, limit: int | None = None) -> Iterator[rec.Activity]:
         """Activities carrying ``tag``, by ``at`` (ties by id)."""
-        ...
+        return self._q(_tag(tag), ("at",), limit)
 
 
-class JournalLog(AppendLog[JournalEntry], Protocol):
+class JournalLog(AppendLog[rec.JournalEntry]):
     """Append-only history of ownership transfers, merges, pool moves, grade changes."""
+
+    table = JOURNAL
 
     def for_subject(
         self, subject_id: str, *, kind: str | None = None, limit: int | None = None
-    ) -> Iterator[JournalEntry]:
+    ) -> Iterator[rec.JournalEntry]:
         """Entries about ``subject_id`` (optionally of one ``kind``), by ``at`` (ties by id)."""
-        ...
+        return self._q((_eq("subject_id", subject_id), *_opt("kind", kind)), ("at",), limit)
 
     def by_kind(
         self,
@@ -358,9 +481,14 @@ class JournalLog(AppendLog[JournalEntry], Protocol):
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int | None = None,
-    ) -> Iterator[JournalEntry]:
+    ) -> Iterator[rec.JournalEntry]:
         """Entries of ``kind`` (with ``start <= at < end`` when given), by ``at`` (ties by id)."""
-        ...
+        where: tuple[Cond, ...] = (_eq("kind", kind),)
+        if start is not None:
+            where += (_since("at", start),)
+        if end is not None:
+            where += (_until("at", end),)
+        return self._q(where, ("at",), limit)
 
 
 # --------------------------------------------------------------------------- store and unit of work
@@ -370,55 +498,26 @@ class JournalLog(AppendLog[JournalEntry], Protocol):
 class Repositories(Protocol):
     """The collections of one store, or of one unit of work."""
 
-    @property
-    def leads(self) -> LeadRepository:
-        """Leads."""
-        ...
-
-    @property
-    def opportunities(self) -> OpportunityRepository:
-        """Opportunities."""
-        ...
-
-    @property
-    def accounts(self) -> AccountRepository:
-        """Accounts."""
-        ...
-
-    @property
-    def contacts(self) -> ContactRepository:
-        """Contacts."""
-        ...
-
-    @property
-    def users(self) -> UserRepository:
-        """Users."""
-        ...
-
-    @property
-    def teams(self) -> TeamRepository:
-        """Teams."""
-        ...
-
-    @property
-    def activities(self) -> ActivityLog:
-        """Follow-up activities (append-only)."""
-        ...
-
-    @property
-    def stage_events(self) -> StageEventLog:
-        """Stage events (append-only)."""
-        ...
-
-    @property
-    def sla_outcomes(self) -> SlaOutcomeRepository:
-        """SLA outcomes."""
-        ...
-
-    @property
-    def journal(self) -> JournalLog:
-        """Journal entries (append-only)."""
-        ...
+    leads: LeadRepository
+    """Leads."""
+    opportunities: OpportunityRepository
+    """Opportunities."""
+    accounts: AccountRepository
+    """Accounts."""
+    contacts: ContactRepository
+    """Contacts."""
+    users: UserRepository
+    """Users (the directory)."""
+    teams: TeamRepository
+    """Teams (the directory)."""
+    activities: ActivityLog
+    """Follow-up activities (append-only)."""
+    stage_events: StageEventLog
+    """Stage events (append-only)."""
+    sla_outcomes: SlaOutcomeRepository
+    """SLA outcomes."""
+    journal: JournalLog
+    """Journal entries (append-only)."""
 
 
 @runtime_checkable
@@ -438,6 +537,17 @@ class Store(Repositories, Protocol):
     url: str
     """The URL the store was opened with (``memory://``, ``sqlite:///path``, ``postgresql://...``)."""
 
+    @property
+    def backend(self) -> Backend:
+        """The primitives under the repositories (for frames and decorators such as a scoped
+        store)."""
+        ...
+
+    def collection(self, kind: str) -> Repository[Any] | AppendLog[Any]:
+        """The repository or log of a record kind (``"opportunity"``) or collection name
+        (``"opportunities"``); :class:`~pipeline_core.errors.NotFoundError` otherwise."""
+        ...
+
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """Begin a transaction (see :class:`UnitOfWork`)."""
         ...
@@ -453,3 +563,69 @@ class Store(Repositories, Protocol):
     def __exit__(self, *exc: object) -> None:
         """Close the store."""
         ...
+
+
+class BaseStore(Repositories):
+    """The store shell shared by every adapter: the typed collections over one
+    :class:`~pipeline_core.storage._base.Backend`, units of work, closing. An adapter passes its
+    backend (and the URL it was opened with)."""
+
+    url: str
+
+    def __init__(self, backend: Backend, url: str) -> None:
+        self._backend = backend
+        self.url = url
+        self.leads = LeadRepository(backend)
+        self.opportunities = OpportunityRepository(backend)
+        self.accounts = AccountRepository(backend)
+        self.contacts = ContactRepository(backend)
+        self.users = UserRepository(backend)
+        self.teams = TeamRepository(backend)
+        self.activities = ActivityLog(backend)
+        self.stage_events = StageEventLog(backend)
+        self.sla_outcomes = SlaOutcomeRepository(backend)
+        self.journal = JournalLog(backend)
+
+    @property
+    def backend(self) -> Backend:
+        """The primitives under the repositories."""
+        return self._backend
+
+    def collection(self, kind: str) -> Repository[Any] | AppendLog[Any]:
+        """The repository or log of a record kind (``"opportunity"``, ``"stage_event"`` ...) or
+        collection name (``"opportunities"``); :class:`~pipeline_core.errors.NotFoundError`
+        otherwise."""
+        table = TABLES_BY_KIND.get(kind) or next(
+            (t for t in TABLES_BY_KIND.values() if t.name == kind), None
+        )
+        if table is None:
+            raise NotFoundError("record kind", kind)
+        return getattr(self, table.name)  # type: ignore[no-any-return]
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """One transaction over every repository: commit on success, roll back on exception.
+
+        While it is open, writes from the same thread through this store join it; other threads
+        wait until it ends."""
+        return self._uow()
+
+    @contextmanager
+    def _uow(self) -> Iterator[UnitOfWork]:
+        with self._backend.atomic():
+            yield self
+
+    def close(self) -> None:
+        """Release connections and files."""
+        with self._backend.lock:
+            if not self._backend.closed:
+                self._backend.closed = True
+                self._backend.close()
+
+    def __enter__(self) -> BaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"

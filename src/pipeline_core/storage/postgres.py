@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline_core._model import Record
@@ -38,8 +37,9 @@ from pipeline_core.errors import (
     StorageError,
     ValidationError,
 )
-from pipeline_core.storage._base import BaseStore, Table, serialising
-from pipeline_core.storage._sql import MIGRATIONS, POSTGRES, SCHEMA_VERSION, SqlBackend
+from pipeline_core.storage._base import Table, serialising
+from pipeline_core.storage._sql import POSTGRES, SqlBackend
+from pipeline_core.storage.ports import BaseStore
 
 if TYPE_CHECKING:
     import psycopg
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["PostgresStore"]
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_MIGRATION_LOCK = 0x70635F73  # "pc_s": advisory lock key for schema migrations
 
 
 def _nul_paths(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], Any]]:
@@ -59,25 +58,6 @@ def _nul_paths(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str 
     if isinstance(value, list):
         return [hit for i, v in enumerate(value) for hit in _nul_paths(v, (*path, i))]
     return []
-
-
-def _whole_second_offset(value: datetime | None) -> datetime | None:
-    """The same instant with a UTC offset PostgreSQL accepts (whole seconds), for query bounds.
-
-    Python allows offsets with microseconds (``+13:59:59.999999``), PostgreSQL refuses them
-    (records never hold one: their timestamps have whole-minute offsets); a comparison only
-    needs the instant: the wall time and the offset move by the same fraction of a second."""
-    if value is None:
-        return None
-    offset = value.utcoffset()
-    if offset is None or not offset.microseconds:
-        return value
-    fraction = timedelta(microseconds=offset.microseconds)
-    try:
-        return (value - fraction).replace(tzinfo=timezone(offset - fraction))
-    except OverflowError:  # 0001-01-01T00:00:00: move up to the next whole second instead
-        up = timedelta(seconds=1) - fraction
-        return (value + up).replace(tzinfo=timezone(offset + up))
 
 
 class _PostgresBackend(SqlBackend):
@@ -109,36 +89,6 @@ class _PostgresBackend(SqlBackend):
             self.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             self.execute(f'SET search_path TO "{schema}"')
         self.migrate()
-
-    def _stored_version(self) -> int:
-        """The schema version in the store's schema (0 for a new one), read without locks."""
-        if self.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
-            return 0
-        return int(self.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
-
-    def migrate(self) -> None:
-        """Bring the schema to :data:`SCHEMA_VERSION` (one transaction, advisory-locked). A
-        store whose schema is current is only read."""
-        with self.lock:
-            if self._stored_version() == SCHEMA_VERSION:
-                return
-        with self.atomic():
-            self.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            self.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = self.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
-            if current > SCHEMA_VERSION:
-                raise StorageError(
-                    f"the database has schema version {current}, newer than this library's "
-                    f"{SCHEMA_VERSION}; upgrade pipeline_core"
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for sql in MIGRATIONS[version](self.dialect):
-                    self.execute(sql)
-                self.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
-
-    def schema_version(self) -> int:
-        with self.lock:
-            return int(self.execute("SELECT max(version) FROM schema_version").fetchone()[0])
 
     def translate_error(self, exc: Exception) -> Exception:
         return self._translate(exc)
@@ -201,9 +151,6 @@ class _PostgresBackend(SqlBackend):
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, DuplicateError)
-
-    def encode(self, type_: str, value: Any) -> Any:
-        return _whole_second_offset(value) if type_ == "ts" else value
 
     def row(self, table: Table, record: Record) -> tuple[Any, ...]:
         out = super().row(table, record)

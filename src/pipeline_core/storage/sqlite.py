@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pipeline_core.errors import (
     DuplicateError,
@@ -31,8 +31,8 @@ from pipeline_core.errors import (
     SerializationError,
     StorageError,
 )
-from pipeline_core.storage._base import BaseStore
-from pipeline_core.storage._sql import MIGRATIONS, SCHEMA_VERSION, SQLITE, SqlBackend, ts_to_micros
+from pipeline_core.storage._sql import SQLITE, SqlBackend, ts_to_micros
+from pipeline_core.storage.ports import BaseStore
 
 __all__ = ["SQLiteStore"]
 
@@ -47,12 +47,21 @@ def _micros_or_none(value: Any) -> Any:
     return None if value is None else ts_to_micros(value)
 
 
-def _str_or_none(value: Any) -> Any:
-    return None if value is None else str(value)
+def _text_of_decimal(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _int_or_none(value: Any) -> Any:
+    return None if value is None else int(value)
 
 
 class _SQLiteBackend(SqlBackend):
     dialect = SQLITE
+    encoders: ClassVar[dict[str, Callable[[Any], Any]]] = {
+        "ts": _micros_or_none,
+        "dec": _text_of_decimal,
+        "bool": _int_or_none,
+    }
 
     def __init__(self, path: str, timeout: float) -> None:
         super().__init__()
@@ -76,39 +85,6 @@ class _SQLiteBackend(SqlBackend):
             kind = LockTimeoutError if isinstance(error, LockTimeoutError) else StorageError
             raise kind(f"cannot open SQLite database {path!r}: {error}") from exc
         self.migrate()
-
-    def _stored_version(self) -> int:
-        """The schema version in the file (0 for a new one), read without taking the write lock."""
-        found = self.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-        ).fetchone()
-        if found is None:
-            return 0
-        return int(self.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
-
-    def migrate(self) -> None:
-        """Bring the schema to :data:`SCHEMA_VERSION` (one transaction). A store whose schema is
-        current is only read: opening it takes no write lock, so it never waits for a writer."""
-        with self.lock:
-            if self._stored_version() == SCHEMA_VERSION:
-                return
-        with self.atomic():
-            self.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = self.execute("SELECT max(version) FROM schema_version").fetchone()
-            current = row[0] or 0
-            if current > SCHEMA_VERSION:
-                raise StorageError(
-                    f"the database has schema version {current}, newer than this library's "
-                    f"{SCHEMA_VERSION}; upgrade pipeline_core"
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for sql in MIGRATIONS[version](self.dialect):
-                    self.execute(sql)
-                self.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-
-    def schema_version(self) -> int:
-        with self.lock:
-            return int(self.execute("SELECT max(version) FROM schema_version").fetchone()[0])
 
     def _translate(self, exc: sqlite3.Error) -> Exception:
         if isinstance(exc, sqlite3.IntegrityError) and (
@@ -163,20 +139,6 @@ class _SQLiteBackend(SqlBackend):
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, DuplicateError)
-
-    def encoders(self) -> dict[str, Callable[[Any], Any] | None]:
-        return {"ts": _micros_or_none, "dec": _str_or_none}
-
-    def encode(self, type_: str, value: Any) -> Any:
-        if value is None:
-            return None
-        if type_ == "ts":
-            return ts_to_micros(value)
-        if type_ == "bool":
-            return int(value)
-        if type_ == "dec":
-            return str(value) if isinstance(value, Decimal) else value
-        return value
 
     def _begin(self) -> None:
         self.execute("BEGIN IMMEDIATE")

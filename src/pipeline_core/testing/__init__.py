@@ -3,5 +3,6 @@
 - :mod:`pipeline_core.testing.strategies`: hypothesis strategies that build valid records.
 - :mod:`pipeline_core.testing.storage_contract`: the one contract suite every storage adapter passes.
 
-These modules import ``hypothesis``/``pytest``; install them to use them.
+These modules import ``hypothesis`` and ``pytest``: install them with the ``testing`` extra
+(``pip install 'pipeline-core[testing]'``).
 """

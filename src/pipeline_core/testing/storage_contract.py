@@ -1,29 +1,36 @@
 """The one contract suite every storage adapter passes: in-memory, SQLite, PostgreSQL, and yours.
 
-Subclass :class:`StoreContract` in a test module whose name pytest collects and give it a
-``store`` fixture that yields a fresh, empty store (and cleans up afterwards)::
+Install the ``testing`` extra (``pip install 'pipeline-core[testing]'``: pytest and
+hypothesis), subclass :class:`StoreContract` in a test module whose name pytest collects and give
+it a ``store`` fixture that yields a fresh, empty store (and cleans up afterwards)::
 
-    import uuid
+    import pytest
 
-import pytest
+    from pipeline_core.storage import InMemoryStore
     from pipeline_core.testing.storage_contract import StoreContract
 
+
     class TestMyStore(StoreContract):
-        allows_nul = True           # False if the backend cannot store "\\x00" in text
+        allows_nul = True  # False if the backend cannot store "\\x00" in text
 
         @pytest.fixture
         def store(self):
-            s = MyStore(...)
+            s = InMemoryStore()  # your store here: fresh and empty for every test
             yield s
             s.close()
 
+A database adapter should also override :meth:`StoreContract.connect` to open a second
+connection to the same data, so that the race tests run over two connections.
+
 Every test uses only the public port (:mod:`pipeline_core.storage.ports`), so a store that passes
-behaves like the built-in ones: optimistic concurrency, idempotent append-only logs, all-or-nothing
-units of work and bulk writes, and the same answers, in the same order, to every query.
+behaves like the built-in ones: optimistic concurrency (two writers of one version: exactly one
+wins, from two threads), idempotent append-only logs, all-or-nothing units of work and bulk writes,
+and the same answers, in the same order, to every query.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -186,11 +193,43 @@ def _ids(records: Iterator[Any]) -> list[str]:
     return [r.id for r in records]
 
 
+def _race(saves: list[tuple[Store, Opportunity]]) -> dict[int, str]:
+    """Run ``store.opportunities.save(record)`` for each pair at once, one thread each (released
+    together by a barrier); ``{index: "won" | "conflict" | the unexpected error}``."""
+    barrier = threading.Barrier(len(saves), timeout=60)
+    outcomes: dict[int, str] = {}
+
+    def run(i: int, store: Store, record: Opportunity) -> None:
+        try:
+            barrier.wait()
+            store.opportunities.save(record)
+            outcomes[i] = "won"
+        except ConcurrencyError:
+            outcomes[i] = "conflict"
+        except BaseException as exc:  # reported by the assertion, not lost in the thread
+            outcomes[i] = repr(exc)
+
+    threads = [
+        threading.Thread(target=run, args=(i, s, r), daemon=True) for i, (s, r) in enumerate(saves)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return outcomes
+
+
 class StoreContract:
     """The storage contract. Subclass it with a ``store`` fixture yielding a fresh empty store."""
 
     allows_nul: ClassVar[bool] = True
     """Whether the backend can store the NUL character in text (PostgreSQL cannot)."""
+
+    def connect(self, store: Store) -> Store | None:
+        """A second connection to the data of ``store`` (closed by the test), or ``None``: the
+        race tests then run on ``store`` itself from two threads. Override it for a database
+        adapter (the built-in SQLite and PostgreSQL contracts do)."""
+        return None
 
     # ------------------------------------------------------------------ the port itself
 
@@ -246,6 +285,29 @@ class StoreContract:
         got = store.opportunities.get("opp-1")
         assert got.stage == "qualified"
         assert list(store.opportunities.by_tag("bob")) == []
+
+    def test_two_saves_of_one_version_have_exactly_one_winner(self, store: Store) -> None:
+        # Two writers (threads, each on its own connection when the adapter gives one) load
+        # version 1 and save their version 2 at the same moment, ten times over: each time
+        # exactly one save is stored, the other raises ConcurrencyError (optimistic concurrency).
+        second = self.connect(store)
+        stores = [store, second if second is not None else store]
+        try:
+            for round_ in range(10):
+                store.opportunities.add(make_opportunity(f"race-{round_}"))
+                outcomes = _race(
+                    [
+                        (s, s.opportunities.get(f"opp-race-{round_}").evolve(stage=f"writer {i}"))
+                        for i, s in enumerate(stores)
+                    ]
+                )
+                assert sorted(outcomes.values()) == ["conflict", "won"], outcomes
+                winner = next(i for i, o in outcomes.items() if o == "won")
+                got = store.opportunities.get(f"opp-race-{round_}")
+                assert (got.version, got.stage) == (2, f"writer {winner}")
+        finally:
+            if second is not None:
+                second.close()
 
     def test_save_skipping_a_version_is_a_conflict(self, store: Store) -> None:
         store.opportunities.add(make_opportunity(1))
