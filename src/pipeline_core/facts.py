@@ -37,6 +37,7 @@ __all__ = [
     "DealStatus",
     "StageKinds",
     "close_instant",
+    "closed_periods",
     "deal_status",
     "event_order",
     "is_closed_stage",
@@ -177,6 +178,27 @@ def close_instant(events: Iterable[StageEvent], stages: StageKinds) -> datetime 
         else:
             closed = None
     return closed
+
+
+def closed_periods(
+    events: Iterable[StageEvent], stages: StageKinds
+) -> list[tuple[datetime, datetime | None]]:
+    """The periods during which the deal of ``events`` was closed, as ``(close, reopen)`` in
+    :func:`event_order`; the last ``reopen`` is ``None`` while the deal is closed (its close is
+    then :func:`close_instant`). A period starts at the first entry into a closed stage since the
+    deal was last open (won → lost keeps it) and ends at the move back to an open stage."""
+    out: list[tuple[datetime, datetime | None]] = []
+    closed: datetime | None = None
+    for event in sorted_events(events):
+        if is_closed_stage(event.to_stage, stages):
+            if closed is None:
+                closed = event.at
+        elif closed is not None:
+            out.append((closed, event.at))
+            closed = None
+    if closed is not None:
+        out.append((closed, None))
+    return out
 
 
 def win_instant(events: Iterable[StageEvent], stages: StageKinds) -> datetime | None:

@@ -559,3 +559,63 @@ def test_a_pool_owner_that_is_a_person_is_refused(store: Store) -> None:
     with pytest.raises(ConfigError) as info:
         ScopedStore(store, "wr", AccessPolicy.from_dict({"pool_owner": "er"}))
     assert info.value.problems[0].field == "pool_owner"
+
+
+def test_two_postgres_connections_claiming_at_once_respect_a_limit_of_one() -> None:
+    """Two processes (here two connections, one per thread) claim a pool lead each for the same
+    rep under ``claims_per_day=1``: PostgreSQL does not serialise writers, so the claim takes an
+    advisory lock on the claimer for its transaction; exactly one claim gets through."""
+    import uuid
+
+    from test_cross_team import _storage_conftest
+
+    url = _storage_conftest().postgres_url()  # skips, or fails when CI requires PostgreSQL
+    schema = f"pc_claims_{uuid.uuid4().hex[:10]}"
+    setup = storage.open(url, schema=schema)
+    try:
+        org(setup)
+        setup.leads.bulk_add(
+            [
+                Lead(
+                    id=f"p{i}",
+                    created_at=T0,
+                    source="event",
+                    owner_id="public-pool",
+                    tags=frozenset({"pool"}),
+                )
+                for i in range(2)
+            ]
+        )
+        meet = threading.Barrier(2)
+        results: list[str] = []
+
+        def claim(i: int) -> None:
+            own = storage.open(url, schema=schema)  # a connection of its own
+            try:
+                scoped = ScopedStore(
+                    own,
+                    "wr",
+                    pool=PoolPolicy(claims_per_day=1),
+                    clock=ManualClock(T0),
+                    ids=_SlowIds(f"t{i}", meet),
+                )
+                lead = own.leads.get(f"p{i}")
+                try:
+                    scoped.leads.save(lead.evolve(owner_id="wr", tags=frozenset()))
+                    results.append("claimed")
+                except PoolLimitError:
+                    results.append("refused")
+            finally:
+                own.close()
+
+        threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        held = [lead.id for lead in setup.leads.all() if lead.owner_id == "wr"]
+        assert sorted(results) == ["claimed", "refused"]
+        assert len(held) == 1
+    finally:
+        setup.connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        setup.close()

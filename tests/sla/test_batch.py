@@ -52,6 +52,37 @@ ENGINES["two_waits"] = SlaEngine(
     ),
     pipeline=templates.get("small_team"),
 )
+
+
+@attrs.frozen
+class _Action:
+    id: str
+    within: timedelta | None
+    business_time: bool = False
+
+
+@attrs.frozen
+class _Stage:
+    id: str
+    actions: tuple[_Action, ...]
+
+
+@attrs.frozen
+class _Pipeline:
+    stages: tuple[_Stage, ...]
+
+
+# a business-time stage limit merged with the calendar-time policy first call: the policy's
+# steps keep calendar time, rolled into working time (Rule.step_basis)
+ENGINES["business_stage"] = SlaEngine(
+    default_policy(CN),
+    pipeline=_Pipeline(
+        (
+            _Stage("new", (_Action("first_call", timedelta(hours=8), True),)),
+            _Stage("needs_confirmed", (_Action("needs_analysis", timedelta(hours=20), True),)),
+        )
+    ),
+)
 STAGES = [None, "new", *(s.id for s in templates.get("small_team").stages)]
 
 
@@ -77,6 +108,10 @@ def states(draw: st.DrawFn, index: int = 0) -> SlaState:
             if (p_start := created + timedelta(hours=draw(st.integers(0, 24 * 20))))
         )
     won = maybe_after() if draw(st.booleans()) else None
+    closed_periods: tuple[tuple[datetime, datetime], ...] = ()
+    if draw(st.integers(0, 3)) == 0:  # closed (won or lost) for a while, then reopened
+        shut = created + timedelta(hours=draw(st.integers(0, 24 * 40)))
+        closed_periods = ((shut, shut + timedelta(hours=draw(st.integers(0, 24 * 40)))),)
     revisits = tuple(sorted({t for _ in range(draw(st.integers(0, 3))) if (t := maybe_after())}))
     return SlaState(
         subject_id=f"s{index}",
@@ -108,6 +143,7 @@ def states(draw: st.DrawFn, index: int = 0) -> SlaState:
         contract_end_at=None if won is None else maybe_after(won, 800),
         closed_at=maybe_after(created, 200) if draw(st.booleans()) else None,
         pauses=pauses,
+        closed_periods=closed_periods,
     )
 
 

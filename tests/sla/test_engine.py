@@ -127,7 +127,7 @@ def test_grade_b_reminds_at_two_days_and_breaches_at_three() -> None:
     assert steps["breach+0"].at == monday + timedelta(days=3)  # type: ignore[attr-defined]
 
 
-def test_grade_c_nurture_every_30_days_reports_the_latest_occurrence() -> None:
+def test_grade_c_nurture_every_30_days_reports_each_occurrence_not_followed_by_a_contact() -> None:
     monday = datetime(2025, 1, 6, 10, 0, tzinfo=SH)
     state = opp(monday, grade="C", grade_at=monday)
     items = [
@@ -135,7 +135,8 @@ def test_grade_c_nurture_every_30_days_reports_the_latest_occurrence() -> None:
         for i in ENGINE.evaluate(state, monday + timedelta(days=65))
         if i.rule == "grade.C.nurture"
     ]
-    assert [i.at for i in items] == [monday + timedelta(days=60)]
+    # day 30 and day 60, neither followed by a contact (docs/sla.md: each occurrence)
+    assert [i.at for i in items] == [monday + timedelta(days=30), monday + timedelta(days=60)]
     assert ENGINE.evaluate(state, monday + timedelta(days=29)) == [] or all(
         i.rule != "grade.C.nurture" for i in ENGINE.evaluate(state, monday + timedelta(days=29))
     )
@@ -162,7 +163,8 @@ def test_after_sale_survey_and_renewal() -> None:
     now = datetime(2025, 12, 1, tzinfo=SH)
     items = ENGINE.evaluate(state, now)
     survey = [i for i in items if i.rule == "after_sale.survey"]
-    assert [i.at for i in survey] == [datetime(2025, 10, 6, 10, 0, tzinfo=SH)]
+    # quarterly from 6 Jan: 6 Apr, 6 Jul, 6 Oct, none followed by a survey (each is reported)
+    assert [i.at for i in survey] == [datetime(2025, m, 6, 10, 0, tzinfo=SH) for m in (4, 7, 10)]
     renewal = by_rule(items, "after_sale.renewal")
     assert set(renewal) == {"remind-5184000"}  # 60 days before the end; 30 days before is Dec 7
     assert renewal["remind-5184000"].at == end - timedelta(days=60)  # type: ignore[attr-defined]
@@ -327,7 +329,8 @@ def states(draw: st.DrawFn) -> SlaState:
         return created + timedelta(hours=draw(st.integers(0, 24 * 40)))
 
     touch = maybe_after()
-    kind = draw(st.sampled_from(["lead", "opportunity"]))
+    kind = draw(st.sampled_from(["lead", "opportunity", "account"]))
+    won = maybe_after() if kind != "lead" else None  # after-sale surveys recur from the win
     return SlaState(
         subject_id="s1",
         kind=kind,
@@ -346,18 +349,26 @@ def states(draw: st.DrawFn) -> SlaState:
         objections=draw(st.integers(0, 4)),
         plan_due_at=maybe_after(),
         actions={"needs_analysis": a} if (a := maybe_after()) else {},
+        action_times={"survey": (s,)} if (s := maybe_after()) else {},
+        won_at=won,
         closed_at=maybe_after() if draw(st.booleans()) else None,
+        # closed (won, lost) for a while and reopened: clocks stop, nothing fires inside
+        closed_periods=((a, a + timedelta(days=draw(st.integers(0, 20)))),)
+        if (a := maybe_after()) and draw(st.booleans())
+        else (),
     )
 
 
 offsets = st.lists(st.integers(min_value=0, max_value=24 * 120), min_size=1, max_size=8)
 
 
-_LATEST_ONLY = ("grade.C.nurture", "after_sale.survey", "risk.plan_delayed")
+# recurrences (grade.C.nurture, after_sale.survey) report every occurrence not followed by their
+# target, so they accumulate like deadlines and are compared too
+_LATEST_ONLY = ("risk.plan_delayed",)
 
 
 def _monotone_ids(items: list[object]) -> set[str]:
-    # cadences report their latest occurrence and plan delays their highest level: compare the rest
+    # plan delays report their highest level: compare the rest
     return {i.id for i in items if i.rule not in _LATEST_ONLY}  # type: ignore[attr-defined]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,10 +31,17 @@ def sh(m: int, d: int, h: int = 0, mi: int = 0) -> datetime:
     return datetime(2025, m, d, h, mi, tzinfo=SH)
 
 
-def _engine() -> SlaEngine:
-    return SlaEngine(
-        default_policy(default_calendar(country="CN")), pipeline=templates.get("small_team")
-    )
+def _engine(*, alone: bool = False) -> SlaEngine:
+    """The default policy with the small_team SOP limits; ``alone``: without the policy's revisit
+    and reply rules, so that the stage's weekly revisit and chase stand alone (with those rules
+    they merge into the policy's obligation: tests/sla/test_review_followup.py)."""
+    policy = default_policy(default_calendar(country="CN"))
+    if alone:
+        policy = attrs.evolve(
+            policy,
+            rules=tuple(r for r in policy.rules if r.id not in ("opportunity.revisit", "reply.3d")),
+        )
+    return SlaEngine(policy, pipeline=templates.get("small_team"))
 
 
 def _three_paths(
@@ -73,7 +81,7 @@ def test_a_weekly_revisit_stage_limit_fires_in_working_time() -> None:
         stage_entered_at=sh(3, 4, 10), first_call_at=sh(3, 3, 11), last_contact_at=sh(3, 3, 11),
         actions={"needs_analysis": sh(3, 4, 9)}, owner_id="amy", manager_id="max",
     )  # fmt: skip
-    got = _three_paths(_engine(), deal, sh(3, 20), "sop.needs_confirmed.weekly_revisit")
+    got = _three_paths(_engine(alone=True), deal, sh(3, 20), "sop.needs_confirmed.weekly_revisit")
     assert got == [
         ("reminder", sh(3, 7, 18), "amy"),
         ("breach", sh(3, 11, 10), "amy"),
@@ -91,7 +99,7 @@ def test_a_chase_reply_stage_limit_rolls_off_the_weekend() -> None:
         stage_entered_at=sh(3, 6, 16), first_call_at=sh(3, 3, 11), last_contact_at=sh(3, 3, 11),
         actions={"needs_analysis": sh(3, 4, 9)}, owner_id="amy", manager_id="max",
     )  # fmt: skip
-    got = _three_paths(_engine(), deal, sh(3, 20), "sop.proposal_quote.chase_reply")
+    got = _three_paths(_engine(alone=True), deal, sh(3, 20), "sop.proposal_quote.chase_reply")
     assert got == [
         ("reminder", sh(3, 7, 18), "amy"),
         ("breach", sh(3, 10, 9), "amy"),

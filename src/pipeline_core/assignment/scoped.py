@@ -567,6 +567,10 @@ class _ScopedBackend(Backend):
 
     _release = _rollback_to = _savepoint
 
+    def serialise(self, key: str) -> None:
+        """The inner backend's (see :meth:`pipeline_core.storage._base.Backend.serialise`)."""
+        self.inner.serialise(key)
+
     def close(self) -> None:
         """Nothing to release: the inner store belongs to its owner."""
 
@@ -628,6 +632,9 @@ class _ScopedBackend(Backend):
         # repository opened (it serialises writers), so two claims at once cannot both pass.
         assert isinstance(record, Lead | Opportunity)
         assert isinstance(stored, Lead | Opportunity)
+        # PostgreSQL does not serialise writers: two connections claiming for one rep would both
+        # count the same claims. One claimer at a time per new owner, until the transaction ends.
+        self.inner.serialise(f"pipeline_core.pool:{record.owner_id}")
         new, entry = guard.pool_entry(move, record, stored, table.kind)
         self.inner.update(table, new)
         self.inner.append(JOURNAL, [entry])

@@ -187,6 +187,9 @@ def _sla(args: argparse.Namespace) -> int:
         leads = list(store.leads.all())
         opportunities = list(store.opportunities.all())
         activities = list(store.activities.all())
+        events_of: defaultdict[str, list[Any]] = defaultdict(list)
+        for event in store.stage_events.all():  # closed periods and the win, from the history
+            events_of[event.opportunity_id].append(event)
         users = list(store.users.all())
         teams = {t.id: t for t in store.teams.all()}
     finally:
@@ -235,6 +238,7 @@ def _sla(args: argparse.Namespace) -> int:
                 acts_of[o.id],
                 manager_id=managers.get(o.owner_id),
                 pipeline=pipeline,
+                events=events_of.get(o.id),
                 timezone=zones.get(o.owner_id),
             )
             n += 1

@@ -170,6 +170,9 @@ def run_demo(
             acts_of[a.lead_id].append(a)
         if a.opportunity_id:
             acts_of[a.opportunity_id].append(a)
+    events_of: defaultdict[str, list[Any]] = defaultdict(list)
+    for event in events:
+        events_of[event.opportunity_id].append(event)
     managers = _manager_of(company.users)
     states = [
         state_from_records(
@@ -181,7 +184,13 @@ def run_demo(
         )
         for lead in leads
     ] + [
-        state_from_records(o, acts_of[o.id], manager_id=managers.get(o.owner_id))
+        state_from_records(
+            o,
+            acts_of[o.id],
+            manager_id=managers.get(o.owner_id),
+            pipeline=pipeline,
+            events=events_of.get(o.id),
+        )
         for o in opportunities
     ]
     items = list(engine.evaluate_many(states, now))

@@ -40,7 +40,7 @@ from pipeline_core.sla.policy import (
     obligation_of,
 )
 from pipeline_core.sla.state import ACTION_EVIDENCE, Evidence, Pause, SlaState, state_from_records
-from pipeline_core.sla.zones import zone_name_of, zone_of
+from pipeline_core.sla.zones import PeriodUnit, period_of, zone_name_of, zone_of
 
 __all__ = [
     "ACTION_EVIDENCE",
@@ -55,6 +55,7 @@ __all__ = [
     "Evidence",
     "Item",
     "Pause",
+    "PeriodUnit",
     "Policy",
     "Recipient",
     "Reminder",
@@ -76,6 +77,7 @@ __all__ = [
     "default_policy",
     "evaluate_batch",
     "obligation_of",
+    "period_of",
     "state_from_records",
     "zone_name_of",
     "zone_of",

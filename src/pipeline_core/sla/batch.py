@@ -348,6 +348,13 @@ class _Run:
         ]
         return np.array([_NULL if v is None else v for v in values], dtype=np.int64)
 
+    def latest_action_col(self, index: Any, action: str | None) -> Any:
+        """When each state last did ``action`` (``_NULL``: never)."""
+        np = self.np
+        facts = self.facts
+        values = [facts[i][_ACTIONS].get(action) for i in index.tolist()]
+        return np.array([v[-1] if v else _NULL for v in values], dtype=np.int64)
+
     # -- the business clock --------------------------------------------------------------------
 
     def clock(self) -> tuple[Any, ...]:
@@ -553,11 +560,11 @@ class _Run:
             # the same placement as SlaEngine.fire_at, column-wise
             if offset == 0:
                 fire = due
-            elif rule.business:
+            elif rule.business_steps:
                 fire = self.add(due, offset)
             else:
                 fire = self.days(due, offset)
-                if rule.roll:
+                if rule.working:
                     fire = self.prev_close(fire) if offset < 0 else self.next_open(fire)
             if rule.clamp:
                 if rule.working:
@@ -622,26 +629,38 @@ class _Run:
                 self._soonest_one(i, cad(rule, facts[i], states[i], int(now_all[i]), objects))
                 self.object_index.extend([i] * (len(objects) - before))
             return
-        k = (horizon - start) // step
-        last = start + k * step
-        ok = k >= 1
+        k = (horizon - start) // step  # the latest occurrence in (start, horizon], if >= 1
         # the next occurrence after the horizon, while the record is open
         self._soonest(index[running], (start + (np.maximum(k, 0) + 1) * step)[running])
+        # a reminder at each occurrence not followed by the target (as SlaEngine._cadence): the
+        # occurrences after the target's last instant t (at or after it for a contact target,
+        # which is strict); k0 is the first of them
         if rule.target_index >= 0:
             t = self.col(rule.target_index)[index]
         elif rule.target is Target.ACTION:
-            t = self.action_col(index, rule.action, last)
+            t = self.latest_action_col(index, rule.action)
         else:
             t = np.full(len(index), _NULL, dtype=np.int64)
-        met = (t != _NULL) & (t >= last)
+        known = t != _NULL
+        gap = np.where(known, t - start, 0)
         if rule.strict:
-            met &= t != last
-        ok &= ~met
-        if ok.any():
-            last = last[ok]
+            k0 = np.where(known, -((-gap) // step), 1)  # ceil(gap / step): o >= t
+        else:
+            k0 = np.where(known, gap // step + 1, 1)  # o > t
+        k0 = np.maximum(k0, 1)
+        count = np.maximum(k - k0 + 1, 0)
+        if count.any():
+            rows = np.repeat(np.arange(len(index)), count)
+            # the occurrence number of each output row: k0, k0 + 1, ... per state (ascending)
+            first_out = np.cumsum(count) - count
+            ks = k0[rows] + (np.arange(len(rows)) - first_out[rows])
+            occurrence = start[rows] + ks * step
             self.chunks.append(
-                _Chunk(Reminder, rule.id, "due", False, (), index[ok], last, last, last)
-            )
+                _Chunk(
+                    Reminder, rule.id, "due", False, (), index[rows], occurrence, occurrence,
+                    occurrence,
+                )
+            )  # fmt: skip
 
     def risk(self, risk: CompiledRisk, index: Any) -> None:
         np = self.np

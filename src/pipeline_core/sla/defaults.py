@@ -159,6 +159,8 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
             label="revisit an open opportunity weekly",
             trigger=Trigger.LAST_CONTACT,
             target=Target.CONTACT,
+            # the obligation a stage's weekly revisit also names: they merge (with_pipeline)
+            action="weekly_revisit",
             within=timedelta(days=7),
             roll_to_business=True,
             conditions=Conditions(kinds=_DEALS),
@@ -180,6 +182,7 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
             label="the customer has not replied for 3 days",
             trigger=Trigger.ACTIVITY_LOGGED,
             target=Target.REPLY,
+            action="chase_reply",  # a stage's "follow up if no reply": one obligation
             within=NO_REPLY,
             steps=(Step(remind),),
         ),

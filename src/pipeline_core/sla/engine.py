@@ -44,7 +44,7 @@ from pipeline_core.sla.policy import (
     parse_recurrence,
 )
 from pipeline_core.sla.risk import CompiledRisk, compile_risk
-from pipeline_core.sla.state import SlaState, compute_facts
+from pipeline_core.sla.state import CLOSED_PAUSE, SlaState, compute_facts
 
 if TYPE_CHECKING:
     from pipeline_core.sla.batch import DueItems
@@ -138,6 +138,20 @@ def action_done(times: tuple[int, ...] | None, start: int) -> int | None:
     return times[k] if k < len(times) else None
 
 
+def closed_spans(pauses: Sequence[tuple[str, int, int | None]]) -> list[tuple[int, int]]:
+    """The closed periods among a state's compact pauses, as (close, reopen) µs, sorted."""
+    return sorted((a, b) for reason, a, b in pauses if reason == CLOSED_PAUSE and b is not None)
+
+
+def _out_of_closed(fire: int, spans: Sequence[tuple[int, int]]) -> int:
+    """``fire``, or the reopen instant when it falls inside a closed period (nothing is due
+    while the record was closed)."""
+    for a, b in spans:
+        if a <= fire < b:
+            fire = b
+    return fire
+
+
 class _Recurrence:
     """Occurrences of a recurrence after a start, in the calendar's timezone.
 
@@ -199,45 +213,61 @@ class _Recurrence:
             return False
         return self.until is None or self._at(local, k) <= self.until
 
-    def around(
-        self, start: int, now: int, tz: ZoneInfo | None = None
-    ) -> tuple[int | None, int | None]:
-        """(latest occurrence in (start, now], first occurrence after now), as µs, counted on
-        the wall clock of ``tz`` (default: the calendar's zone)."""
+    def _latest(self, local: datetime, start: int, now: int) -> tuple[int, int]:
+        """Fixed steps: (k of the latest step at or before ``now``, 0 if none; the next step's
+        instant), ignoring ``COUNT``/``UNTIL``."""
+        delta = self.delta
+        assert delta is not None
+        if isinstance(delta, timedelta):
+            step = delta // US
+            k = max(1, (now - start) // step)
+        else:
+            k = max(1, int((now - start) / (_approx_days(delta) * 86_400_000_000)) - 1)
+        first = self._at(local, 1)
+        if first > now:
+            return 0, first
+        while k > 1 and self._at(local, k) > now:
+            k -= 1
+        after = self._at(local, k + 1)
+        while after <= now:
+            k += 1
+            after = self._at(local, k + 1)
+        return k, after
+
+    def after(self, start: int, now: int, tz: ZoneInfo | None = None) -> int | None:
+        """The first occurrence after ``now`` (µs), or ``None``."""
+        local = from_us(start, self.tz if tz is None else tz)
+        if self.delta is not None:
+            k, after = self._latest(local, start, now)
+            return after if self._exists(local, k + 1) else None
+        nxt = parse_recurrence(self.text, local).after(
+            from_us(now, self.tz if tz is None else tz), inc=False
+        )
+        return None if nxt is None else to_us(nxt)
+
+    def back(self, start: int, now: int, tz: ZoneInfo | None = None) -> Iterator[int]:
+        """The occurrences in (start, now] (µs), **latest first**, counted on the wall clock of
+        ``tz`` (default: the calendar's zone). Lazy: a caller stops at the first one it does
+        not need (a cadence at the first occurrence followed by its target)."""
         zone = self.tz if tz is None else tz
         local = from_us(start, zone)
-        delta = self.delta
-        if delta is not None:
-            if isinstance(delta, timedelta):
-                step = delta // US
-                k = max(1, (now - start) // step)
-            else:
-                k = max(1, int((now - start) / (_approx_days(delta) * 86_400_000_000)) - 1)
-            first = self._at(local, 1)
-            if first > now:
-                return None, first if self._exists(local, 1) else None
-            while k > 1 and self._at(local, k) > now:
+        if self.delta is not None:
+            k, _ = self._latest(local, start, now)
+            if self.count is not None:
+                k = min(k, self.count)
+            while k >= 1:
+                if self._exists(local, k):
+                    yield self._at(local, k)
                 k -= 1
-            after = self._at(local, k + 1)
-            while after <= now:
-                k += 1
-                after = self._at(local, k + 1)
-            if self.limited:
-                if self.count is not None:
-                    k = min(k, self.count)
-                while k >= 1 and not self._exists(local, k):
-                    k -= 1
-                found = self._at(local, k) if k >= 1 else None
-                return found, after if self._exists(local, k + 1) else None
-            return self._at(local, k), after
+            return
         rule = parse_recurrence(self.text, local)
-        now_dt = from_us(now, zone)
-        last = rule.before(now_dt, inc=True)
-        nxt = rule.after(now_dt, inc=False)
-        last_us = None if last is None else to_us(last)
-        if last_us is not None and last_us <= start:
-            last_us = None
-        return last_us, None if nxt is None else to_us(nxt)
+        t = rule.before(from_us(now, zone), inc=True)
+        while t is not None:
+            t_us = to_us(t)
+            if t_us <= start:
+                return
+            yield t_us
+            t = rule.before(t, inc=False)
 
 
 _RRULE_START: Final = datetime(2000, 1, 1, tzinfo=UTC)
@@ -253,6 +283,7 @@ class _Compiled:
     __slots__ = (
         "action",
         "business",
+        "business_steps",
         "clamp",
         "closes",
         "dynamic",
@@ -287,11 +318,16 @@ class _Compiled:
         self.action = rule.action
         self.within = rule.within // US
         self.business = rule.basis is TimeBasis.BUSINESS
+        # the steps' offsets count working time (a business rule whose steps keep calendar time,
+        # Rule.step_basis, places them in calendar time rolled into working time)
+        self.business_steps = self.business and rule.step_basis in (None, TimeBasis.BUSINESS)
         self.roll = rule.roll_to_business
         # every step lands in working time (business basis, or calendar time rolled)
         self.working = self.business or self.roll
         self.closes = rule.while_open
-        self.pause_on = rule.pause_on
+        # a rule that runs while the record is open stops while it was closed (a deal won, then
+        # reopened): its closed periods are pauses of reason CLOSED_PAUSE
+        self.pause_on = rule.pause_on | {CLOSED_PAUSE} if rule.while_open else rule.pause_on
         self.dynamic = rule.conditions.dynamic
         # a contact target is met by a contact strictly after the start (the start may be a contact)
         self.strict = rule.target is Target.CONTACT
@@ -487,18 +523,19 @@ class SlaEngine:
         offset counts working time (``calendar.add``: before the deadline, the latest instant
         from which that much working time remains). ``roll_to_business``: calendar time, then
         into working time (a step before the deadline back to the last close, a step after it
-        forward to the next opening). Calendar basis: plain time. A step before the clock start
+        forward to the next opening); so is a business rule whose steps keep calendar time
+        (``Rule.step_basis``). Calendar basis: plain time. A step before the clock start
         fires at the start (its first working instant for working-time rules), except before a
         contract end. Whole days of calendar time are local days of ``tz`` (default: the
         calendar's zone; :func:`~pipeline_core.sla.calendar.add_days`)."""
         cal = self.calendar
         if offset == 0:
             fire = due
-        elif rule.business:
+        elif rule.business_steps:
             fire = cal.add_us(due, offset)
         else:
             fire = add_days(due, offset, cal.tz if tz is None else tz)
-            if rule.roll:
+            if rule.working:
                 fire = cal.prev_close_us(fire) if offset < 0 else cal.next_open_us(fire)
         if fire < start and rule.clamp:
             fire = cal.next_open_us(start) if rule.working else start
@@ -539,7 +576,7 @@ class SlaEngine:
         ti = rule.target_index
         if ti >= 0:
             end = facts[ti]
-        elif rule.action is not None:
+        elif rule.target is Target.ACTION:
             end = action_done(facts[F_ACTIONS].get(rule.action), start)
         else:
             end = None
@@ -553,8 +590,9 @@ class SlaEngine:
         # that is not due yet (it is the next due time) or that the end of the clock cut off
         fire_at = self.fire_at
         tz = facts[F_TZ]
-        business = rule.business
-        plain = not business and not rule.roll
+        business = rule.business_steps
+        plain = not rule.working
+        spans = closed_spans(facts[F_PAUSES]) if rule.closes and facts[F_PAUSES] else None
         for name, offset, manager, cls, reassign, build in rule.steps:
             # fire_at, with its two cheap cases inlined (the engine's hot path)
             if offset == 0:
@@ -569,6 +607,8 @@ class SlaEngine:
                     fire = start
             else:
                 fire = fire_at(rule, due, offset, start, tz)
+            if spans:
+                fire = _out_of_closed(fire, spans)
             if end is not None and fire >= end:
                 return None
             if fire > now:
@@ -599,24 +639,36 @@ class SlaEngine:
         closed = facts[F_CLOSED] if rule.closes else None
         horizon = now if closed is None or closed > now else closed - 1
         assert rule.recurrence is not None
-        last, nxt = rule.recurrence.around(start, horizon, facts[F_TZ])
-        if last is not None and self._met(rule, facts, last) is None:
+        recurrence = rule.recurrence
+        tz = facts[F_TZ]
+        # a reminder at each occurrence not followed by the target: those after the target's
+        # last instant, so walk back from the latest and stop at the first one it followed
+        due: list[int] = []
+        met = self._met
+        spans = closed_spans(facts[F_PAUSES]) if rule.closes and facts[F_PAUSES] else None
+        for occurrence in recurrence.back(start, horizon, tz):
+            if met(rule, facts, occurrence) is not None:
+                break
+            if spans and _out_of_closed(occurrence, spans) != occurrence:
+                continue  # the record was closed then: no reminder
+            due.append(occurrence)
+        for occurrence in reversed(due):
             items.append(
                 _NEW_REMINDER(
                     rule.id,
                     state.subject_id,
                     state.kind,
                     "due",
-                    last,
-                    last,
-                    last,
+                    occurrence,
+                    occurrence,
+                    occurrence,
                     "owner",
                     state.owner_id,
                 )
             )
         if closed is not None:
             return None
-        return nxt
+        return recurrence.after(start, horizon, tz)
 
     # -- outcomes ----------------------------------------------------------------------------------
 

@@ -268,6 +268,11 @@ class Rule:
     """The id its items and outcomes carry when it is not its own: a stage SOP rule merged with a
     policy rule reports as that policy rule (one obligation, one id, whichever stage the deal is
     in; see :meth:`Policy.with_pipeline`). ``None``: its own ``id``."""
+    step_basis: TimeBasis | None = None
+    """The basis of the steps' offsets when it is not the rule's (``None``: the rule's). A stage
+    limit in business time merged with a calendar-time policy rule keeps the policy's steps in
+    calendar time, rolled into working time ("escalate 1 day after" is the next day, not 24
+    working hours later; see :meth:`Policy.with_pipeline`)."""
 
     def title(self, lang: str = "en") -> str:
         """The title in ``lang`` (see :func:`title_of`)."""
@@ -358,6 +363,7 @@ class _RuleData(_Strict):
     label: str = ""
     titles: dict[str, str] = {}
     obligation: str | None = None
+    step_basis: TimeBasis | None = None
 
 
 class _RiskData(_Strict):
@@ -537,6 +543,7 @@ class Policy:
                 label=r.label,
                 titles=r.titles,
                 obligation=r.obligation,
+                step_basis=r.step_basis,
             )
             for r in parsed.rules
         )
@@ -602,6 +609,7 @@ class Policy:
                     "label": r.label,
                     "titles": dict(r.titles),
                     "obligation": r.obligation,
+                    "step_basis": None if r.step_basis is None else r.step_basis.value,
                 }
                 for r in self.rules
             ],
@@ -646,7 +654,12 @@ class Policy:
         the stage's rule replaces the policy rule (the policy rule gets the stage in
         ``conditions.stages_none``), with **the stage's deadline** (trigger: stage entry, its
         ``within`` and time basis) and the policy rule's target, steps, pauses and
-        ``roll_to_business``, reporting under the policy rule's id (``Rule.obligation``: one
+        ``roll_to_business`` (the steps' offsets keep the policy rule's basis, ``step_basis``:
+        with a stage limit in business time, the policy's "escalate 1 day after" is the next
+        day, rolled into working time, not 24 working hours); an obligation that re-arms at every contact (the policy rule's
+        trigger is ``last_contact`` or ``activity_logged``: a revisit, a chase) keeps the
+        policy's trigger, so the stage gives its limit and basis. It reports under the policy
+        rule's id (``Rule.obligation``: one
         obligation, one id, so a deal created in the stage gets the same items before and after
         it leaves). Elsewhere the policy rule applies as before. Without such a policy
         rule the stage rule reminds the owner ``remind_before`` of the limit before the
@@ -732,12 +745,20 @@ class Policy:
                     attrs.evolve(
                         policy_rule,
                         id=rule_id,
-                        trigger=Trigger.STAGE_ENTERED,
+                        # a revisit or a chase re-arms at every contact: its clock keeps the
+                        # policy's trigger (a week after the last contact, whichever stage)
+                        trigger=policy_rule.trigger
+                        if policy_rule.trigger in _REARMING
+                        else Trigger.STAGE_ENTERED,
                         within=action.within,
                         basis=basis,
                         conditions=conditions,
                         label=f"stage {stage.id}: {action.id} (merged with {policy_rule.id})",
                         obligation=policy_rule.obligation or policy_rule.id,
+                        # the policy's step offsets keep their basis ("1 day after" is a day)
+                        step_basis=policy_rule.step_basis or policy_rule.basis
+                        if (policy_rule.step_basis or policy_rule.basis) is not basis
+                        else None,
                     )
                 )
         if problems:
@@ -747,17 +768,21 @@ class Policy:
 
 
 def obligation_of(rule: Rule) -> str | None:
-    """The obligation a deadline rule stands for, as an action name: ``rule.action`` for an
-    ``action`` target, ``"first_call"`` and ``"first_touch"`` for those targets, else ``None``
-    (contacts, replies and stage exits are not named actions). A stage SOP action with that id
-    is the same obligation (see :meth:`Policy.with_pipeline`)."""
-    if rule.target is Target.ACTION:
+    """The obligation a deadline rule stands for, as an action name: ``rule.action`` when it is
+    set (the action of an ``action`` target, or the action a rule on a contact or a reply stands
+    for: the default ``opportunity.revisit`` is ``weekly_revisit``, ``reply.3d`` is
+    ``chase_reply``), ``"first_call"`` and ``"first_touch"`` for those targets, else ``None``.
+    A stage SOP action with that id is the same obligation (see :meth:`Policy.with_pipeline`)."""
+    if rule.action:
         return rule.action
     if rule.target is Target.FIRST_CALL:
         return "first_call"
     if rule.target is Target.FIRST_TOUCH:
         return "first_touch"
     return None
+
+
+_REARMING: Final = frozenset({Trigger.LAST_CONTACT, Trigger.ACTIVITY_LOGGED})
 
 
 def _applies_in_stage(c: Conditions, stage: str) -> bool:

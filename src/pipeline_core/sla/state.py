@@ -34,6 +34,7 @@ from pipeline_core.sla.calendar import to_us
 
 __all__ = [
     "ACTION_EVIDENCE",
+    "CLOSED_PAUSE",
     "Evidence",
     "Pause",
     "SlaState",
@@ -67,6 +68,10 @@ class Pause:
     start: datetime
     end: datetime | None = None
 
+
+CLOSED_PAUSE: Final = "__closed__"
+"""The pause reason a closed period of :attr:`SlaState.closed_periods` has among the compact
+facts' pauses: every rule that runs while the record is open pauses on it."""
 
 _NO_ACTIONS: FrozenDict = FrozenDict()
 _NO_PAUSES: tuple[tuple[str, int, int | None], ...] = ()
@@ -109,7 +114,8 @@ def compute_facts(state: SlaState) -> tuple[Any, ...]:
             (p.reason, to_us(p.start), None if p.end is None else to_us(p.end))
             for p in state.pauses
         )
-        if state.pauses
+        + tuple((CLOSED_PAUSE, to_us(a), to_us(b)) for a, b in state.closed_periods)
+        if state.pauses or state.closed_periods
         else _NO_PAUSES
     )
     # what selects the rules, and the risk counts (read column-wise by the batch evaluation)
@@ -161,6 +167,25 @@ def _check(state: SlaState) -> None:
             problems.append(
                 Problem(("pauses", i, "end"), "cannot be before start", pause.end, "before_start")
             )
+    for i, period in enumerate(state.closed_periods):
+        if not isinstance(period, tuple) or len(period) != 2:
+            problems.append(
+                Problem(("closed_periods", i), "expected a (close, reopen) pair", period, "type")
+            )
+            continue
+        for j, value in enumerate(period):
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                try:
+                    require_aware(value, "closed_periods")
+                except ValidationError as exc:
+                    problems.extend(
+                        attrs.evolve(p, path=("closed_periods", i, j)) for p in exc.problems
+                    )
+        if all(isinstance(v, datetime) and v.tzinfo for v in period) and period[1] < period[0]:
+            problems.append(
+                Problem(("closed_periods", i, 1), "cannot be before the close", period[1],
+                        "before_start")
+            )  # fmt: skip
     if state.timezone is not None:
         try:
             ZoneInfo(state.timezone)
@@ -202,6 +227,9 @@ class SlaState:
     when the lead/opportunity is closed (won, lost, converted, disqualified). ``timezone``: the
     IANA zone of the owner's day (:func:`pipeline_core.sla.zone_of`; ``None``: the policy
     calendar's): calendar-time durations of whole days and recurrences count its local days.
+    ``closed_periods``: earlier ``(close, reopen)`` periods of a deal closed and reopened (won
+    on 10 Jan, reopened on 10 Feb): the clocks of rules that run while the record is open stop
+    during them, as during a pause (:data:`CLOSED_PAUSE`), and no step fires inside one.
     ``owner_id`` / ``manager_id``: ``None`` when there is nobody (items for them are then
     :attr:`~pipeline_core.sla.items.Item.unrouted`); a blank id raises ``ValidationError``.
     """
@@ -238,6 +266,7 @@ class SlaState:
     closed_at: datetime | None = None
     pauses: tuple[Pause, ...] = ()
     timezone: str | None = None
+    closed_periods: tuple[tuple[datetime, datetime], ...] = ()
     _facts: Any = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -337,6 +366,10 @@ def state_from_records(
 
     ``timezone``: the zone of the owner's day (:func:`pipeline_core.sla.zone_of`).
 
+    **Closed periods**: with ``events``, the periods a reopen ended (won on 10 Jan, reopened on
+    10 Feb: 10 Jan-10 Feb) become :attr:`SlaState.closed_periods`
+    (:func:`pipeline_core.facts.closed_periods`); the clocks stop during them.
+
     **Grade clock**: ``grade_at`` defaults to the lead's ``graded_at`` (the instant of the last
     grade change), else its creation.
     """
@@ -382,8 +415,12 @@ def state_from_records(
     stage_entered = None
     closed_at = None
     source = subject.source
+    closed_periods: tuple[tuple[datetime, datetime], ...] = ()
     if isinstance(subject, Opportunity):
         stage, stage_entered, closed_at = subject.stage, subject.stage_entered_at, subject.closed_at
+        if events is not None:
+            events = list(events)
+            closed_periods = _reopened(subject, pipeline, events)
         if won_at is None:
             won_at = _won_at(subject, pipeline, events)
     elif isinstance(subject, Lead):
@@ -432,7 +469,21 @@ def state_from_records(
         closed_at=closed_at,
         pauses=pauses,
         timezone=timezone,
+        closed_periods=closed_periods,
     )
+
+
+def _reopened(
+    deal: Opportunity, pipeline: StageKinds | None, events: Iterable[StageEvent]
+) -> tuple[tuple[datetime, datetime], ...]:
+    """The closed periods of ``deal`` that a reopen ended (``facts.closed_periods``)."""
+    from pipeline_core.stages.templates import stages_of  # the stage layer, only when needed
+
+    stages = stages_of(deal, pipeline)
+    mine = [e for e in events if e.opportunity_id == deal.id]
+    if stages is None or not mine:
+        return ()
+    return tuple((a, b) for a, b in facts.closed_periods(mine, stages) if b is not None)
 
 
 def _won_at(

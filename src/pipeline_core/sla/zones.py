@@ -8,13 +8,18 @@ display and forecast periods use the same function, so "a person's day" has one 
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta, timezone
+from typing import Literal
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
+
+from pipeline_core.clock import require_aware
 from pipeline_core.records import Team, User
 from pipeline_core.sla.calendar import BusinessCalendar
 from pipeline_core.sla.policy import Policy
 
-__all__ = ["zone_name_of", "zone_of"]
+__all__ = ["PeriodUnit", "period_of", "zone_name_of", "zone_of"]
 
 
 def zone_name_of(
@@ -53,3 +58,49 @@ def zone_of(
     'Asia/Shanghai'
     """
     return ZoneInfo(zone_name_of(user, team, default))
+
+
+PeriodUnit = Literal["day", "week", "month", "quarter", "year"]
+"""The calendar periods a team reports in: a local day, an ISO week (Monday first), a month, a
+quarter (Jan/Apr/Jul/Oct) or a year."""
+
+_MONTHS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
+
+
+def period_of(at: datetime, unit: PeriodUnit, zone: ZoneInfo | str) -> tuple[datetime, datetime]:
+    """The ``[start, end)`` of the local ``unit`` (day, week, month, quarter, year) that holds
+    ``at`` in ``zone``: both ends are local midnights, as aware datetimes with the fixed offset in
+    force at each (so a period across a DST change is 23 or 25 hours longer or shorter than
+    wall-clock arithmetic suggests, and a metric's ``start``/``end`` count the team's days).
+
+    Use it for the bounds of a funnel, a win rate or a forecast in a team's zone
+    (:func:`zone_of`). Raises :class:`~pipeline_core.errors.ValidationError` for a naive ``at``
+    and ``ValueError`` for an unknown unit.
+
+    >>> from datetime import UTC, datetime
+    >>> start, end = period_of(datetime(2025, 3, 31, 17, tzinfo=UTC), "quarter", "Asia/Shanghai")
+    >>> start.isoformat(), end.isoformat()  # 01:00 on 1 April in Shanghai: the second quarter
+    ('2025-04-01T00:00:00+08:00', '2025-07-01T00:00:00+08:00')
+    """
+    require_aware(at, "at")
+    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    local = at.astimezone(tz).date()
+    if unit == "day":
+        first, after = local, local + timedelta(days=1)
+    elif unit == "week":
+        first = local - timedelta(days=local.weekday())
+        after = first + timedelta(days=7)
+    elif unit in _MONTHS:
+        step = _MONTHS[unit]
+        first = local.replace(month=(local.month - 1) // step * step + 1, day=1)
+        after = first + relativedelta(months=step)
+    else:
+        raise ValueError(f"unknown period unit {unit!r}: day, week, month, quarter or year")
+
+    def midnight(day: object) -> datetime:
+        wall = datetime.combine(day, time(0), tz)  # type: ignore[arg-type]
+        offset = wall.utcoffset()
+        assert offset is not None
+        return wall.replace(tzinfo=timezone(offset))
+
+    return midnight(first), midnight(after)

@@ -420,6 +420,14 @@ class Backend(abc.ABC):
 
     # transactions ----------------------------------------------------------------------------
 
+    def serialise(self, key: str) -> None:
+        """Inside the current transaction, wait until no other transaction holds ``key``; hold
+        it until this transaction ends. For read-then-write rules that a version check cannot
+        guard (pool limits count records the claim does not change). The default does nothing:
+        the memory store and SQLite (``BEGIN IMMEDIATE``) already run one writer at a time;
+        PostgreSQL takes a transaction-level advisory lock."""
+        return None
+
     @abc.abstractmethod
     def _begin(self) -> None: ...
 

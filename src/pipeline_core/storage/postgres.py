@@ -179,6 +179,10 @@ class _PostgresBackend(SqlBackend):
     def _begin(self) -> None:
         self.execute("BEGIN")
 
+    def serialise(self, key: str) -> None:
+        """A transaction-level advisory lock on ``key`` (64-bit hash of the text)."""
+        self.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
     def _commit(self) -> None:
         self.execute("COMMIT")
 
