@@ -26,6 +26,10 @@ $(VENV)/.stamp-dev: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+$(VENV)/.stamp-docs: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[docs]'
+	@touch $@
+
 $(VENV)/.stamp-bench: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	@touch $@
@@ -50,7 +54,7 @@ test: lint
 bench: $(VENV)/.stamp-bench
 	@$(PG_URL); PIPELINE_CORE_TEST_POSTGRES_URL="$$url" $(PY) -m benchmarks
 
-docs: $(VENV)/.stamp-dev
+docs: $(VENV)/.stamp-docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
 
 clean:

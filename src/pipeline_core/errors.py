@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 import reprlib
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 import attrs
@@ -48,6 +50,8 @@ _REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozens
 
 def _short_repr(value: Any) -> str:
     """``repr(value)`` cut to at most 200 characters, safe on deeply nested or huge values."""
+    if isinstance(value, timedelta | datetime | date | Enum):
+        return _plain_value(value)  # in the user's terms, not a Python repr
     if isinstance(value, str):
         text = repr(value[: _MAX_VALUE_REPR + 1])
         size = len(value)
@@ -63,6 +67,27 @@ def _short_repr(value: Any) -> str:
     if len(text) > _MAX_VALUE_REPR:
         return f"{text[: _MAX_VALUE_REPR - 20]}...<{size} chars>"
     return text
+
+
+def _plain_value(value: timedelta | datetime | date | Enum) -> str:
+    """A duration as ``-3 days 4:00:00``-style text, an instant or date in ISO 8601, an enum member
+    as its value."""
+    if isinstance(value, Enum):
+        return repr(value.value)
+    if isinstance(value, timedelta):
+        sign, rest = ("-" if value < timedelta(0) else ""), abs(value)
+        parts = [
+            f"{n:g} {unit}{'s' if n != 1 else ''}"
+            for n, unit in (
+                (rest.days, "day"),
+                (rest.seconds // 3600, "hour"),
+                (rest.seconds // 60 % 60, "minute"),
+                (rest.seconds % 60 + rest.microseconds / 1e6, "second"),
+            )
+            if n
+        ]
+        return sign + (" ".join(parts) or "0 seconds")
+    return value.isoformat()
 
 
 _MISSING = object()
@@ -96,7 +121,7 @@ class Problem:
         return out or "<root>"
 
     def __str__(self) -> str:
-        if self.missing:
+        if self.missing or self.value is None:
             return f"{self.field}: {self.message}"
         return f"{self.field}: {self.message} (got {_short_repr(self.value)})"
 

@@ -110,10 +110,15 @@ def test_report_html_shows_the_numbers_and_the_charts(demo: dict[str, Any]) -> N
     assert text.count("<svg") >= 2  # funnel and forecast fan (time in stage when any stay ended)
     w = s["forecast"]["weighted"]
     assert f"{w['weighted']:,.0f}" in text
+    # people read stage labels (the template's Chinese labels under lang zh-CN), not ids
+    label = {st.id: st.label_zh for st in templates.get(s["template"]).stages}
     b = s["funnel"]["bottleneck"]
-    assert f"{b['from_stage']} → {b['to_stage']}" in text
+    assert f"{label[b['from_stage']]} → {label[b['to_stage']]}" in text
     for row in s["funnel"]["rows"]:
-        assert re.search(rf"<td>{row['stage']}</td><td>{row['reached']:,}</td>", text)
+        assert re.search(
+            rf"<td>{label[row['stage']]}</td><td class='num'>{row['reached']:,}</td>", text
+        )
+        assert f"<td>{row['stage']}</td>" not in text
     for lead in s["scoring"]["top_leads"]:
         assert lead["id"] in text
 
@@ -205,4 +210,7 @@ def test_report_without_matplotlib_keeps_the_tables(
     assert code == 0, err
     text = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<svg" not in text and "pipeline-core[charts]" in text
-    assert json.loads(out)["funnel"]["bottleneck"]["to_stage"] in text
+    to_stage = json.loads(out)["funnel"]["bottleneck"]["to_stage"]
+    assert (
+        next(st.label_zh for st in templates.get("small_team").stages if st.id == to_stage) in text
+    )

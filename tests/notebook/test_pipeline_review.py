@@ -112,8 +112,9 @@ def test_key_numbers_equal_the_library(executed: Any) -> None:
     assert match, out
     assert float(match.group(1).replace(",", "")) == pytest.approx(expected["weighted"], abs=0.005)
     b = expected["bottleneck"]
+    label = {s.id: s.label_zh for s in templates.get("small_team").stages}  # people read labels
     assert (
-        f"Bottleneck: {b['from_stage']} → {b['to_stage']}: {b['progressed']} of {b['entered']}"
-        in out
+        f"Bottleneck: {label[b['from_stage']]} → {label[b['to_stage']]}: "
+        f"{b['progressed']} of {b['entered']}" in out
     )
     assert out.startswith(f"{expected['leads']} leads")

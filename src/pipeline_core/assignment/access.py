@@ -30,6 +30,7 @@ import attrs
 from pydantic import Field
 
 from pipeline_core._model import FrozenDict, Record, deep_freeze
+from pipeline_core._optional import require
 from pipeline_core.assignment._config import Strict, validate_model
 from pipeline_core.records import (
     Account,
@@ -276,6 +277,7 @@ def mask_text(text: str, regions: tuple[str, ...] = MASK_PHONE_REGIONS) -> str:
         return text
     spans: list[tuple[int, int]] = [m.span() for m in _EMAIL_IN_TEXT.finditer(text)]
     try:
+        require("phonenumbers", "team")
         import phonenumbers
     except ImportError:  # pragma: no cover - the digit-run rule still masks numbers
         pass

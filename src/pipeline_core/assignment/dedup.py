@@ -59,6 +59,7 @@ from typing import Any, Final
 
 import attrs
 
+from pipeline_core._optional import require
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.records import Contact, Lead
 
@@ -114,6 +115,7 @@ def normalise_phone(raw: str | None, default_region: str = "CN") -> str | None:
 def _cn_mobile_pattern() -> re.Pattern[str]:
     """The national-number pattern of valid mainland mobiles, from ``phonenumbers``' metadata (a
     number matching it is valid: ``is_valid_number`` matches the same pattern)."""
+    require("phonenumbers", "team")
     import phonenumbers
 
     metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
@@ -124,6 +126,7 @@ def _cn_mobile_pattern() -> re.Pattern[str]:
 
 @lru_cache(maxsize=65_536)
 def _parse_phone(text: str, region: str) -> str | None:
+    require("phonenumbers", "team")
     import phonenumbers
 
     try:
@@ -513,6 +516,7 @@ def company_similarity(a: str, b: str) -> float:
     """How alike two company names are as one customer, 0-100: ``rapidfuzz`` ``ratio`` of their
     cores when their branches agree and their regions do not contradict each other, else 0
     (two branches of one group are related customers, not the same one)."""
+    require("rapidfuzz", "team")
     from rapidfuzz import fuzz
 
     pa, pb = parse_company(a), parse_company(b)
@@ -775,6 +779,7 @@ class DedupIndex:
     ) -> Iterator[tuple[int, float]]:
         """Positions whose core is similar to ``parsed.core`` (≥ ``threshold``) and whose
         qualifiers are compatible with it (``related``: incompatible), with the similarity."""
+        require("rapidfuzz", "team")
         from rapidfuzz import fuzz, process
 
         name = parsed.core

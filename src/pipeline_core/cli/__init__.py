@@ -57,17 +57,6 @@ EXIT_INTERRUPTED = 130
 """Exit code after Ctrl-C: 128 + SIGINT (2), as shells report it."""
 
 _EPILOG = """\
-commands:
-  demo       build pipeline.db and report.html from a generated sample company
-  score      score and grade leads (BANT by default) from a file or the store
-  sla        reminders, breaches, escalations and risk flags due by an instant
-  funnel     cohort funnel, stage conversion and the bottleneck
-  import     import records of one kind into the store (CSV or JSON Lines)
-  export     export records of one kind from the store (CSV or JSON Lines)
-  validate   check pipeline, scoring model and SLA policy JSON files
-  diagram    draw a pipeline as a Mermaid or Graphviz DOT diagram
-  check      list stored values today's rules refuse or read differently (exit 3 if any)
-
 examples:
   pipeline-core demo                          # pipeline.db + report.html in this directory
   pipeline-core score --top 5 --explain
@@ -77,8 +66,8 @@ examples:
   pipeline-core validate my-pipeline.json acme-model.json acme-policy.json
   pipeline-core diagram small_team --format dot
 
-Every command takes --json (one JSON document on stdout) and --help. Store commands take
---store URL (default sqlite:///pipeline.db). Progress is shown on stderr when it is a terminal.
+`python -m pipeline_core ...` is the same command. Every command takes --json (one JSON document
+on stdout) and --help. Store commands take --store URL (default sqlite:///pipeline.db). Progress is shown on stderr when it is a terminal.
 
 exit codes:
   0  success
@@ -184,8 +173,10 @@ def _run(handler: Any, args: argparse.Namespace) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the exit flush quiet
         return EXIT_FAILURE
-    except OSError as exc:
-        return _report(args, exc, EXIT_FAILURE)
+    except OSError as exc:  # in the user's terms: which file, and why, without errno text
+        from pipeline_core.cli._format import os_error_text
+
+        return _report(args, OSError(os_error_text(exc)), EXIT_FAILURE)
     except KeyboardInterrupt:
         print("pipeline-core: interrupted", file=sys.stderr)
         return 130

@@ -76,7 +76,9 @@ def load_json_file(path: str, field: str) -> Any:
     except FileNotFoundError:
         raise bad_input(path, field, "file not found", path) from None
     except OSError as exc:
-        raise bad_input(path, field, f"cannot read the file: {exc.strerror}", path) from None
+        from pipeline_core.cli._format import os_error_text
+
+        raise bad_input(path, field, os_error_text(exc, "cannot read"), path) from None
     deep, key = text_too_deep(text)
     if deep:
         raise bad_input(path, key or field, f"nested deeper than {MAX_DEPTH} levels", path)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from pipeline_core.cli import _format as f
 from pipeline_core.cli._common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -145,16 +146,25 @@ def _score(args: argparse.Namespace) -> int:
         emit_json(result)
         return EXIT_OK
     print(
-        f"{len(rows):,} leads from {source} scored with {model.name}: "
-        + " · ".join(f"{g} {n:,}" for g, n in result["grades"].items())
+        f"{f.count(len(rows))} leads from {source} scored with {model.name}: "
+        + " · ".join(f"{g} {f.count(n)}" for g, n in result["grades"].items())
     )
     shown = rows[: 10 if args.top is None else args.top]
-    for r in shown:
-        print(f"  {r['id']:<24} {r['score']:>8.2f}  {r['grade']}")
+    company = {lead.id: lead.company or "" for lead in leads}
+    for line, r in zip(
+        f.table(
+            ["lead", "company", "score", "grade"],
+            [[r["id"], company.get(r["id"], ""), f.score(r["score"]), r["grade"]] for r in shown],
+            "<<><",
+        )[1:],
+        shown,
+        strict=True,
+    ):
+        print(line)
         if args.explain:
             print("\n".join("      " + line for line in r["_s"].explain().splitlines()))
     if len(shown) < len(rows):
-        print(f"  ... {len(rows) - len(shown):,} more (--top N, --json)")
+        print(f"  ... {f.count(len(rows) - len(shown))} more (--top N, --json)")
     return EXIT_OK
 
 
@@ -243,6 +253,15 @@ def _sla(args: argparse.Namespace) -> int:
     if args.owner is not None:
         items = [i for i in items if i.recipient_id == args.owner]
     items.sort(key=lambda i: (-i.at_us, i.id))
+    # the reader's zone: --tz, else the teams' zone when they share one, else the policy calendar's
+    if args.tz:
+        reader_zone = _zone_option(args.tz)
+    else:
+        team_zones = {zone_name_of(None, t, policy) for t in teams.values()}
+        reader_zone = team_zones.pop() if len(team_zones) == 1 else zone_name_of(None, None, policy)
+    names = f.Names.of(
+        lang=args.lang, pipeline=pipeline, users=users, policy=engine.policy, ids=args.ids
+    )
     counts = Counter(i.kind for i in items)
     by_rule = Counter((i.kind, i.rule) for i in items)
     result: dict[str, Any] = {
@@ -258,21 +277,50 @@ def _sla(args: argparse.Namespace) -> int:
         emit_json(result)
         return EXIT_OK
     print(
-        f"SLA at {result['now']} over {result['subjects']:,} leads and opportunities "
-        f"(policy {policy.id})"
+        f"SLA at {f.instant(now, reader_zone)} over {f.count(result['subjects'])} leads and "
+        f"opportunities (policy {policy.id}; times in {reader_zone})"
     )
-    for k in _KINDS:
-        rules = ", ".join(f"{r} {n:,}" for r, n in list(result["by_rule"][k].items())[:4])
-        print(f"  {_PLURAL[k]:<12}{result['counts'][k]:>8,}   {rules}")
+    rows = [
+        [
+            _PLURAL[k],
+            f.count(result["counts"][k]),
+            ", ".join(
+                f"{names.rule(r)} {f.count(n)}" for r, n in list(result["by_rule"][k].items())[:4]
+            ),
+        ]
+        for k in _KINDS
+    ]
+    for line in f.table(["", "due", "most frequent"], rows, "<><")[1:]:
+        print(line)
     shown = items[: 10 if args.limit is None else args.limit]
     if shown:
         print("latest:")
-    for i in shown:
-        print(
-            f"  {i.kind:<10} {i.at.isoformat()[:16]}  {i.rule:<28} {i.subject_id} → "
-            f"{i.recipient} {i.recipient_id or ''}"
-        )
+        rows = [
+            [
+                i.kind,
+                f.instant(i.at, reader_zone),
+                names.rule(i.rule),
+                i.subject_id,
+                names.user(i.recipient_id) if i.recipient_id else str(i.recipient),
+            ]
+            for i in shown
+        ]
+        for line in f.table(["kind", "at", "rule", "subject", "to"], rows, "<<<<<"):
+            print(line)
     return EXIT_OK
+
+
+def _zone_option(text: str) -> str:
+    """A ``--tz`` value: an IANA zone name, else bad input naming the option."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise bad_input(
+            "options", "--tz", "not a time zone name such as Asia/Shanghai", text
+        ) from None
+    return text
 
 
 # -- funnel -----------------------------------------------------------------------------------
@@ -329,28 +377,64 @@ def _funnel(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result)
         return EXIT_OK
-    print(f"Funnel of {pipeline.id!r}: opportunities created {result['start']} to {result['end']}")
-    keys = list(args.by)
+    users = _stored_users(args)
+    names = f.Names.of(lang=args.lang, pipeline=pipeline, users=users, ids=args.ids)
+    zone = _stored_zone(args, users)
     print(
-        "  "
-        + "".join(f"{k:<16}" for k in keys)
-        + f"{'stage':<24}{'reached':>8}{'share':>8}{'conv.':>8}"
+        f"Funnel of {pipeline.id!r}: opportunities created {f.instant(start, zone)} to "
+        f"{f.instant(end, zone)}"
     )
-    for r in result["rows"]:
-        conv = "—" if r["conversion"] is None else f"{r['conversion']:.1%}"
-        share = "—" if r["share"] is None else f"{r['share']:.1%}"
-        print(
-            "  "
-            + "".join(f"{r[k]!s:<16}" for k in keys)
-            + f"{r['stage']:<24}{r['reached']:>8,}{share:>8}{conv:>8}"
-        )
+    keys = list(args.by)
+
+    def key_text(k: str, value: Any) -> str:
+        return names.user(value) if k == "owner_id" and value is not None else str(value)
+
+    rows = [
+        [
+            *(key_text(k, r[k]) for k in keys),
+            names.stage(r["stage"]),
+            f.count(r["reached"]),
+            f.pct(r["share"]),
+            f.pct(r["conversion"]),
+        ]
+        for r in result["rows"]
+    ]
+    for line in f.table(
+        [*keys, "stage", "reached", "share", "conv."], rows, "<" * len(keys) + "<>>>"
+    ):
+        print(line)
     for b in result["bottlenecks"]:
-        where = " ".join(f"{k}={b[k]}" for k in keys)
+        where = " ".join(f"{k}={key_text(k, b[k])}" for k in keys)
         print(
-            f"  bottleneck{(' ' + where) if where else ''}: {b['from_stage']} → {b['to_stage']} "
-            f"({b['progressed']:,} of {b['entered']:,}, {b['rate']:.1%})"
+            f"  bottleneck{(' ' + where) if where else ''}: {names.stage(b['from_stage'])} → "
+            f"{names.stage(b['to_stage'])} ({f.count(b['progressed'])} of "
+            f"{f.count(b['entered'])}, {f.pct(b['rate'])})"
         )
     return EXIT_OK
+
+
+def _stored_users(args: argparse.Namespace) -> list[Any]:
+    store = open_store(args.store, as_user=args.as_user)
+    try:
+        return list(store.users.all())
+    finally:
+        store.close()
+
+
+def _stored_zone(args: argparse.Namespace, users: list[Any]) -> str:
+    """The reader's zone: ``--tz``, else the stored teams' zone when they share one, else the
+    default calendar's."""
+    from pipeline_core.sla import default_calendar, zone_name_of
+
+    if args.tz:
+        return _zone_option(args.tz)
+    store = open_store(args.store, as_user=args.as_user)
+    try:
+        teams = list(store.teams.all())
+    finally:
+        store.close()
+    zones = {zone_name_of(None, t, default_calendar()) for t in teams}
+    return zones.pop() if len(zones) == 1 else default_calendar().timezone
 
 
 # -- import / export --------------------------------------------------------------------------
@@ -592,6 +676,17 @@ def _diagram(args: argparse.Namespace) -> int:
 # -- parsers ----------------------------------------------------------------------------------
 
 
+def _add_reader(p: argparse.ArgumentParser) -> None:
+    from pipeline_core.cli.demo import add_lang_ids
+
+    add_lang_ids(p)
+    p.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="time zone the times are shown in (default: the team's, e.g. Asia/Shanghai)",
+    )
+
+
 def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     """Register every command of this module on the sub-parser action ``sub``."""
     from pipeline_core.storage.io import kinds
@@ -669,6 +764,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         help="scoring model for leads without a stored grade (default: BANT)",
     )
     p.add_argument("--kind", choices=_KINDS, help="only items of this kind")
+    _add_reader(p)
     p.add_argument("--owner", metavar="USER_ID", help="only items for this recipient")
     p.add_argument(
         "--limit",
@@ -719,6 +815,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     p.add_argument(
         "--no-value", action="store_true", help="do not sum amounts (needed with mixed currencies)"
     )
+    _add_reader(p)
     add_json(p)
     p.set_defaults(handler=_funnel)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -21,9 +22,10 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from pipeline_core.cli import _format as f
 from pipeline_core.cli._common import EXIT_OK, ProgressBar, add_json, bad_input, emit_json
 
-__all__ = ["DEMO_START", "DemoOptions", "add_parser", "render_text", "run_demo"]
+__all__ = ["DEMO_START", "DemoOptions", "add_lang_ids", "add_parser", "render_text", "run_demo"]
 
 DEMO_START: Final = datetime(2025, 1, 6, tzinfo=ZoneInfo("Asia/Shanghai"))
 """Where the demo quarter starts (a Monday, Shanghai time)."""
@@ -45,6 +47,10 @@ class DemoOptions:
     report: Path | None = Path("report.html")
     start: datetime = DEMO_START
     runs: int = 2_000
+    lang: str = f.DEFAULT_LANG
+    """Language of the labels a person reads (stage labels, rule titles, the report's ``lang``)."""
+    ids: bool = False
+    """Show each stage, user and rule id after its name in the report."""
 
 
 def _manager_of(users: Iterable[Any]) -> dict[str, str]:
@@ -77,10 +83,17 @@ def run_demo(
     """
     from pipeline_core import metrics as m
     from pipeline_core import storage
+    from pipeline_core.errors import ConfigError
     from pipeline_core.records import JournalEntry, Lead
     from pipeline_core.samples import SampleConfig, generate
     from pipeline_core.scoring import BANT
-    from pipeline_core.sla import SlaEngine, default_calendar, default_policy, state_from_records
+    from pipeline_core.sla import (
+        SlaEngine,
+        default_calendar,
+        default_policy,
+        state_from_records,
+        zone_name_of,
+    )
     from pipeline_core.stages import templates
 
     began = time.perf_counter()
@@ -135,7 +148,22 @@ def run_demo(
 
     status("running the SLA engine")
     # SLA engine at "now" (the horizon of the quarter).
-    engine = SlaEngine(default_policy(default_calendar(country="CN")), pipeline=pipeline)
+    notes: list[str] = []
+    try:
+        calendar = default_calendar(country="CN")
+    except ConfigError as exc:  # no `holidays` package: a plain weekday calendar, said so
+        if not any(p.code == "missing_dependency" for p in exc.problems):
+            raise
+        calendar = default_calendar()
+        notes.append(
+            "public holidays left out (Mon-Fri working days only): "
+            "pip install 'pipeline-core[holidays]' for mainland China's holidays"
+        )
+    policy = default_policy(calendar)
+    engine = SlaEngine(policy, pipeline=pipeline)
+    # the zone a person in the team reads times in: the teams' own, else the policy calendar's
+    team_zones = {zone_name_of(None, t, policy) for t in company.teams}
+    zone = team_zones.pop() if len(team_zones) == 1 else zone_name_of(None, None, policy)
     acts_of: defaultdict[str, list[Any]] = defaultdict(list)
     for a in activities:
         if a.lead_id:
@@ -245,6 +273,12 @@ def run_demo(
         "template": pipeline.id,
         "start": config.origin.isoformat(),
         "now": now.isoformat(),
+        "timezone": zone,
+        "lang": options.lang,
+        "notes": notes,
+        "names": f.Names.of(
+            lang=options.lang, pipeline=pipeline, users=company.users, policy=policy
+        ).to_dict(),
         "db": str(target),
         "report": None if options.report is None else str(options.report),
         "stored": stored,
@@ -281,7 +315,14 @@ def run_demo(
         from pipeline_core.cli.report import write_report
 
         status("drawing the charts")
-        write_report(options.report, summary, funnel=funnel, forecast=monte, time_in_stage=in_stage)
+        write_report(
+            options.report,
+            summary,
+            funnel=funnel,
+            forecast=monte,
+            time_in_stage=in_stage,
+            ids=options.ids,
+        )
     if step.enabled:
         step.stream.write("\r\x1b[2K")
         step.stream.flush()
@@ -289,79 +330,118 @@ def run_demo(
     return summary
 
 
-def _money(x: float | None) -> str:
-    return "—" if x is None else f"{x:,.0f}"
-
-
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{x:.1%}"
-
-
-def render_text(summary: dict[str, Any]) -> str:
-    """The short human report of a demo run."""
+def render_text(summary: dict[str, Any], *, ids: bool = False) -> str:
+    """The short human report of a demo run: times in the team's zone with their offset, stage
+    labels, user names and rule titles (with ``ids``: each followed by its id)."""
     out: list[str] = []
     add = out.append
+    zone = summary.get("timezone") or "UTC"
+    names = f.Names.from_dict(summary.get("names") or {}, ids=ids)
     stored = summary["stored"]
     add(
-        f"pipeline-core demo: {summary['leads']:,} leads, seed {summary['seed']}, "
-        f"pipeline {summary['template']!r}, {summary['start'][:10]} → now = {summary['now']}"
+        f"pipeline-core demo: {f.count(summary['leads'])} leads, seed {summary['seed']}, "
+        f"pipeline {summary['template']!r}, {summary['start'][:10]} → now = "
+        f"{f.instant(summary['now'], zone)}"
     )
-    add(f"wrote {summary['db']}: " + ", ".join(f"{v:,} {k}" for k, v in stored.items()))
+    add(f"wrote {summary['db']}: " + ", ".join(f"{f.count(v)} {k}" for k, v in stored.items()))
+    for note in summary.get("notes") or ():
+        add(f"note: {note}")
     sc = summary["scoring"]
     add("")
     add(
         f"Top leads ({sc['model']})   grades: "
-        + " · ".join(f"{g} {n:,}" for g, n in sc["grades"].items())
+        + " · ".join(f"{g} {f.count(n)}" for g, n in sc["grades"].items())
     )
     for lead in sc["top_leads"]:
         add(
-            f"  {lead['id']}  {lead['company'] or ''}  {lead['score']:.1f} → {lead['grade']}: {lead['follow_up']}"
+            f"  {lead['id']}  {lead['company'] or ''}  {f.score(lead['score'])} → "
+            f"{lead['grade']}: {lead['follow_up']}"
         )
         out.extend("    " + line for line in lead["explain"].splitlines()[1:])
     sla = summary["sla"]
     add("")
-    add(f"SLA at {summary['now']} (due by now; last 7 days in brackets)")
+    add(
+        f"SLA at {f.instant(summary['now'], zone)} (due by now; last 7 days in brackets; "
+        f"times in {zone})"
+    )
+    rows = []
     for kind, label in (
         ("reminder", "due reminders"),
         ("breach", "breaches"),
         ("escalation", "escalations"),
         ("risk", "risk flags"),
     ):
-        rules = ", ".join(f"{r} {n:,}" for r, n in list(sla["by_rule"][kind].items())[:3])
-        add(f"  {label:<14}{sla['counts'][kind]:>7,} ({sla['last_7_days'][kind]:,})   {rules}")
+        rules = ", ".join(
+            f"{names.rule(r)} {f.count(n)}" for r, n in list(sla["by_rule"][kind].items())[:3]
+        )
+        rows.append(
+            [
+                label,
+                f.count(sla["counts"][kind]),
+                f"({f.count(sla['last_7_days'][kind])})",
+                rules,
+            ]
+        )
+    out.extend(f.table(["", "due", "7 days", "most frequent"], rows, "<>><"))
+    rows = []
     for kind in ("reminder", "breach", "risk"):
         for item in sla["examples"][kind]:
             extra = (
-                f" {item.get('signal')}={item.get('value')} ({item.get('level')})"
+                f"{item.get('signal')} {f.count(item.get('value'))} ({item.get('level')})"
                 if kind == "risk"
                 else ""
             )
-            add(
-                f"    {kind:<8} {item['at'][:16]}  {item['rule']:<28} {item['subject_id']} → "
-                f"{item['recipient']} {item['recipient_id'] or ''}{extra}"
+            rows.append(
+                [
+                    kind,
+                    f.instant(item["at"], zone),
+                    names.rule(item["rule"]),
+                    item["subject_id"],
+                    names.user(item["recipient_id"]) if item["recipient_id"] else item["recipient"],
+                    extra,
+                ]
             )
+    add("latest:")
+    out.extend(f.table(["kind", "at", "rule", "subject", "to", ""], rows, "<<<<<<", "    "))
     fn = summary["funnel"]
     add("")
     add(f"Funnel (opportunities created {fn['start'][:10]} to {fn['end'][:10]})")
-    add(f"  {'stage':<22}{'reached':>8}{'share':>8}{'conv.':>8}{'value':>14}")
-    for r in fn["rows"]:
-        add(
-            f"  {r['stage']:<22}{r['reached']:>8,}{_pct(r['share']):>8}{_pct(r['conversion']):>8}{_money(r.get('value')):>14}"
+    currency = summary["forecast"]["currency"]
+    out.extend(
+        f.table(
+            ["stage", "reached", "share", "conv.", "value"],
+            [
+                [
+                    names.stage(r["stage"]),
+                    f.count(r["reached"]),
+                    f.pct(r["share"]),
+                    f.pct(r["conversion"]),
+                    f.money(r.get("value"), currency),
+                ]
+                for r in fn["rows"]
+            ],
+            "<>>>>",
         )
+    )
     b = fn["bottleneck"]
     if b:
         add(
-            f"  bottleneck: {b['from_stage']} → {b['to_stage']} ({b['progressed']:,} of {b['entered']:,}, {_pct(b['rate'])})"
+            f"  bottleneck: {names.stage(b['from_stage'])} → {names.stage(b['to_stage'])} "
+            f"({f.count(b['progressed'])} of {f.count(b['entered'])}, {f.pct(b['rate'])})"
         )
     fc = summary["forecast"]
     w, mc = fc["weighted"], fc["monte_carlo"]
     add("")
     if w and mc:
-        add(f"Forecast ({w['open']:,} open deals, {fc['currency']})")
-        add(f"  pipeline {_money(w['pipeline'])}   weighted {_money(w['weighted'])}")
+        add(f"Forecast ({f.count(w['open'])} open deals)")
         add(
-            f"  Monte-Carlo ({fc['runs']:,} runs): P10 {_money(mc['p10'])}   P50 {_money(mc['p50'])}   "
-            f"P90 {_money(mc['p90'])}   mean {_money(mc['mean'])}"
+            f"  pipeline {f.money(w['pipeline'], currency)}   "
+            f"weighted {f.money(w['weighted'], currency)}"
+        )
+        add(
+            f"  Monte-Carlo ({f.count(fc['runs'])} runs): P10 {f.money(mc['p10'], currency)}   "
+            f"P50 {f.money(mc['p50'], currency)}   P90 {f.money(mc['p90'], currency)}   "
+            f"mean {f.money(mc['mean'], currency)}"
         )
     else:
         add("Forecast: no open deals")
@@ -369,9 +449,39 @@ def render_text(summary: dict[str, Any]) -> str:
     if summary["report"]:
         add(f"report: {summary['report']}   ({summary.get('seconds', 0):.1f} s)")
     add(
-        f"next: pipeline-core sla --now {summary['now']}   |   pipeline-core funnel   |   pipeline-core --help"
+        f"next: pipeline-core sla --now {summary['now']}   |   pipeline-core funnel   |   "
+        "pipeline-core --help"
+    )
+    add(
+        "      (pipeline-core is in the virtual environment: `. .venv/bin/activate` first, or "
+        "run .venv/bin/pipeline-core, or python -m pipeline_core)"
     )
     return "\n".join(out)
+
+
+def _lang_option(text: str) -> str:
+    """``--lang``: a language tag such as ``zh-CN`` or ``en`` (a usage error otherwise)."""
+    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", text):
+        raise argparse.ArgumentTypeError(
+            f"expected a language tag such as zh-CN or en, got {text!r}"
+        )
+    return text
+
+
+def add_lang_ids(parser: argparse.ArgumentParser) -> None:
+    """Add ``--lang`` (labels' language) and ``--ids`` (show ids after names)."""
+    parser.add_argument(
+        "--lang",
+        default=f.DEFAULT_LANG,
+        type=_lang_option,
+        metavar="LANG",
+        help=f"language of stage labels and rule titles: zh-CN or en (default: {f.DEFAULT_LANG})",
+    )
+    parser.add_argument(
+        "--ids",
+        action="store_true",
+        help="show each stage, user and rule id after its name",
+    )
 
 
 def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
@@ -401,6 +511,7 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         help="HTML report to write (default: report.html)",
     )
     p.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+    add_lang_ids(p)
     p.add_argument(
         "--seed", type=int, default=7, help="random seed: same seed, same company (default: 7)"
     )
@@ -448,10 +559,12 @@ def _handle(args: argparse.Namespace) -> int:
         template=args.template,
         db=Path(args.db),
         report=None if args.no_report else Path(args.report),
+        lang=args.lang,
+        ids=args.ids,
     )
     summary = run_demo(options)
     if args.json:
         emit_json(summary)
     else:
-        print(render_text(summary))
+        print(render_text(summary, ids=args.ids))
     return EXIT_OK

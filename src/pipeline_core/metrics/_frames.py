@@ -15,10 +15,12 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-import narwhals.stable.v2 as nw
-
+from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.metrics.inputs import StageOrder
+
+require("narwhals.stable.v2", "frames")
+import narwhals.stable.v2 as nw  # noqa: E402
 
 __all__ = [
     "EXACT_AT",
@@ -80,6 +82,7 @@ def prepare(
     if isinstance(frame, nw.DataFrame):
         if impl is nw.Implementation.PYARROW:
             try:
+                require("polars", "frames")
                 import polars  # noqa: F401
 
                 frame = frame.lazy(backend=nw.Implementation.POLARS)
@@ -201,6 +204,7 @@ def _exact_order(frame: Any, schema: Any) -> Any:
         return frame.with_columns(seq.alias(SEQ))
     if impl.is_spark_like():
         sdf = nw.to_native(frame)
+        require("pyspark.sql", "spark")
         from pyspark.sql import functions as F
 
         frame = nw.from_native(sdf.withColumn(EXACT_AT, F.unix_micros(F.col("at"))))
@@ -229,6 +233,7 @@ def _to_epoch(frame: Any, columns: Sequence[str]) -> Any:
         return nw.from_native(rel.project(", ".join(exprs)))
     if impl.is_spark_like():
         sdf = nw.to_native(frame)
+        require("pyspark.sql", "spark")
         from pyspark.sql import functions as F
 
         for c in columns:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.metrics.results import FunnelResult, MetricTable, TimeInStageResult
 
@@ -16,6 +17,7 @@ __all__ = ["ab_chart", "forecast_fan", "funnel_chart", "save", "time_in_stage_ch
 
 
 def _figure(width: float = 7.0, height: float = 4.0) -> tuple[Any, Any]:
+    require("matplotlib.figure", "charts")
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), layout="constrained")

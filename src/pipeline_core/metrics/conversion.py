@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import is_closed_stage, is_won_stage
 from pipeline_core.metrics._common import check_currencies, group_sort_key, ratio, zero
@@ -198,6 +199,7 @@ def _snapshot_records(
 def _snapshot_frames(
     opportunities: Any, order: StageOrder, s: int, e: int, by: tuple[str, ...], value: bool
 ) -> tuple[_WinRaw, str | None]:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     from pipeline_core.metrics._frames import collect_rows, prepare, stage_in
@@ -280,6 +282,7 @@ def lead_conversion(
     by = tuple(by)
     counts: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
     if is_frame(leads) or is_frame(opportunities):
+        require("narwhals.stable.v2", "frames")
         import narwhals.stable.v2 as nw
 
         from pipeline_core.metrics._frames import collect_rows, prepare

@@ -28,6 +28,7 @@ from typing import Any
 
 import attrs
 
+from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import is_closed_stage, is_won_stage
 from pipeline_core.metrics._common import group_sort_key, zero
@@ -309,6 +310,7 @@ def _cycle_records(
 def _cycle_frames(
     opportunities: Any, order: StageOrder, t: int, res: int, by: tuple[str, ...]
 ) -> _Table:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     from pipeline_core.metrics._frames import collect_rows, prepare, stage_in

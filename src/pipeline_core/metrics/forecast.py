@@ -29,6 +29,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.metrics._common import (
     check_currencies,
@@ -171,6 +172,7 @@ def _open_deals(
     rows: list[tuple[tuple[Any, ...], str, float]] = []
     currencies: list[str | None] = []
     if is_frame(opportunities):
+        require("narwhals.stable.v2", "frames")
         import narwhals.stable.v2 as nw
 
         from pipeline_core.metrics._frames import collect_rows, prepare, stage_in
@@ -246,6 +248,7 @@ def weighted_forecast(
 def _weighted_frames(
     opportunities: Any, order: StageOrder, probs: dict[str, float], by: tuple[str, ...]
 ) -> tuple[dict[tuple[Any, ...], list[Any]], str | None]:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     from pipeline_core.metrics._frames import collect_rows, prepare, stage_in
@@ -346,6 +349,7 @@ def pipeline_velocity(
     t = epoch_seconds(as_of, "as_of")
     won_ids, lost_ids = set(order.won_ids), set(order.lost_ids)
     if is_frame(opportunities):
+        require("narwhals.stable.v2", "frames")
         import narwhals.stable.v2 as nw
 
         from pipeline_core.metrics._frames import collect_rows, prepare, stage_in

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import event_order
 from pipeline_core.metrics._common import check_currencies, group_sort_key, ratio, zero
@@ -198,6 +199,7 @@ def _funnel_frames(
     by: tuple[str, ...],
     value: bool,
 ) -> tuple[_Raw, str | None]:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     from pipeline_core.metrics._frames import collect_rows, prepare, rank_expr
@@ -297,6 +299,7 @@ def _funnel_frames(
 
 def _raise_unknown(ev: Any, order: StageOrder) -> None:
     """Error path only: list the unknown stage ids (a small distinct query)."""
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     from pipeline_core.metrics._frames import collect_rows
@@ -399,6 +402,7 @@ def _snapshot_frames(
     by: tuple[str, ...],
     value: bool,
 ) -> tuple[_SnapRaw, str | None]:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     from pipeline_core.metrics._frames import collect_rows, last_event, prepare

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline_core._optional import require
 from pipeline_core.metrics._common import group_sort_key, quantile_linear, ratio, zero
 from pipeline_core.metrics.inputs import (
     as_records,
@@ -117,6 +118,7 @@ def _response_row(
 def _response_frames(
     leads: Any, activities: Any, s: int, e: int, t: int, tgt: int, by: tuple[str, ...]
 ) -> list[tuple[Any, ...]]:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     from pipeline_core.metrics._frames import collect_rows, prepare
@@ -235,6 +237,7 @@ def _group_counts(
     time_filter: tuple[str, int, int] | None = None,
 ) -> dict[tuple[Any, ...], list[int]]:
     """Frames: per group, the row count and the sums of 0/1 ``flags`` (name → boolean expr)."""
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     from pipeline_core.metrics._frames import collect_rows, prepare
@@ -259,6 +262,7 @@ def sla_attainment(outcomes: Any, *, by: Sequence[str] = ("rule",)) -> MetricTab
     by = tuple(by)
     acc: dict[tuple[Any, ...], list[int]]
     if is_frame(outcomes):
+        require("narwhals.stable.v2", "frames")
         import narwhals.stable.v2 as nw
 
         acc = _group_counts(
@@ -295,6 +299,7 @@ def sla_attainment(outcomes: Any, *, by: Sequence[str] = ("rule",)) -> MetricTab
 def _activity_counts(activities: Any, s: int, e: int) -> dict[str, list[int]]:
     """Per owner: [activities, replied] with ``at`` in [s, e), on records or a frame."""
     if is_frame(activities):
+        require("narwhals.stable.v2", "frames")
         import narwhals.stable.v2 as nw
 
         counts = _group_counts(

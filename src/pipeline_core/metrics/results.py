@@ -15,6 +15,8 @@ from typing import Any
 
 import attrs
 
+from pipeline_core._optional import require
+
 __all__ = [
     "ConversionResult",
     "CycleResult",
@@ -71,12 +73,14 @@ class MetricTable:
 
     def to_pandas(self) -> Any:
         """The rows as a ``pandas.DataFrame`` (needs pandas)."""
+        require("pandas", "frames")
         import pandas as pd
 
         return pd.DataFrame.from_records(list(self.rows), columns=list(self.columns))
 
     def to_polars(self) -> Any:
         """The rows as a ``polars.DataFrame`` (needs polars)."""
+        require("polars", "frames")
         import polars as pl
 
         return pl.DataFrame(

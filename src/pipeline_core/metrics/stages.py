@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import event_order
 from pipeline_core.metrics._common import group_sort_key, quantile_linear, zero
@@ -205,6 +206,7 @@ def _tis_frames(
     by: tuple[str, ...],
     qs: tuple[float, ...],
 ) -> _TisRaw:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     from pipeline_core.metrics._frames import EXACT_AT, ORDER, SEQ, collect_rows, prepare
@@ -359,6 +361,7 @@ def _current_stays(
     precision) and how many stayed longer than the limit (``t``: ``as_of`` in epoch seconds)."""
     out: dict[tuple[Any, ...], dict[str, tuple[int, int]]] = defaultdict(dict)
     if is_frame(events) or is_frame(opportunities):
+        require("narwhals.stable.v2", "frames")
         import narwhals.stable.v2 as nw
 
         from pipeline_core.metrics._frames import collect_rows, last_event, prepare

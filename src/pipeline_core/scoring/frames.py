@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from pipeline_core._optional import require
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.scoring._units import CENT, FLOAT_PER_UNIT, hundredths, to_units
 from pipeline_core.scoring.compose import WeightedSum
@@ -41,6 +42,7 @@ __all__ = ["score_expressions", "score_frame"]
 
 
 def _lit(value: int) -> nw.Expr:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     return nw.lit(value, dtype=nw.Int64())
@@ -75,6 +77,7 @@ def _resolve(
 
 
 def _kind(dtype: Any) -> str:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     if dtype in (nw.Float32, nw.Float64):
@@ -122,6 +125,7 @@ def _criterion_expr(
     problems: list[Problem],
     path: tuple[Any, ...],
 ) -> nw.Expr:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     w = hundredths(c.weight)
@@ -209,6 +213,7 @@ def _model_total(
     problems: list[Problem],
     path: tuple[Any, ...],
 ) -> nw.Expr:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     resolved = {}
@@ -243,6 +248,7 @@ def _model_total(
 
 
 def _grade_expr(total: nw.Expr, bands: GradeBands) -> nw.Expr:
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     ordered = list(reversed(bands.grades))  # best first
@@ -263,6 +269,7 @@ def score_expressions(
     Raises :class:`ConfigError` listing every field without a column and every rule that cannot
     run in a frame (decay, code-only predicates).
     """
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     nw_frame = nw.from_native(frame)
@@ -306,6 +313,7 @@ def score_frame(
     is checked against the model's currency: another currency raises
     :class:`~pipeline_core.errors.CurrencyMismatchError` (convert the amounts first).
     """
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     total, _ = score_expressions(frame, model, columns=columns)
@@ -329,6 +337,7 @@ def _check_frame_currency(nw_frame: Any, model: Scorer, columns: Mapping[str, st
     :mod:`pipeline_core.frame_columns`) is not the model's currency, as a row read as a mapping
     does: only where an amount is given, and a null or blank code is missing (the amount is then
     read in the model's currency, :func:`pipeline_core.facts.is_missing`)."""
+    require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
     currency = getattr(model, "currency", None)

@@ -25,6 +25,7 @@ from datetime import datetime
 from itertools import repeat
 from typing import Any, Final
 
+from pipeline_core._optional import require
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.records import SlaOutcome
@@ -253,6 +254,7 @@ class Agenda:
     def _advance_batch(self, due: list[tuple[str, _Entry]], now_us: int) -> list[Item]:
         """``_advance_each`` for many subjects at once, column-wise; the same items, grouped by
         subject in the order the subjects fell due."""
+        require("numpy", "frames")
         import numpy as np
 
         from pipeline_core.sla.batch import scan_batch
@@ -363,6 +365,7 @@ class Agenda:
 
 def _has_numpy() -> bool:
     try:
+        require("numpy", "frames")
         import numpy  # noqa: F401
     except ImportError:  # pragma: no cover - numpy comes with the dev extras
         return False

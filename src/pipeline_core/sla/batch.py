@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
+from pipeline_core._optional import require
 from pipeline_core.clock import require_aware
 from pipeline_core.sla.calendar import US, add_days, fixed_offset, from_us, to_us
 from pipeline_core.sla.engine import (
@@ -249,6 +250,7 @@ def evaluate_batch(engine: SlaEngine, states: Iterable[SlaState], now: datetime)
     now_us = to_us(require_aware(now, "now"))
     rows = states if isinstance(states, list | tuple) else list(states)
     try:
+        require("numpy", "frames")
         import numpy as np
     except ImportError:  # pragma: no cover - numpy comes with the dev extras
         objects: list[Item] = []
@@ -267,6 +269,7 @@ def scan_batch(
     An :class:`~pipeline_core.sla.agenda.Agenda` uses it when many subjects are due together.
     Needs numpy (the ``frames`` extra)."""
     try:
+        require("numpy", "frames")
         import numpy as np
     except ImportError as exc:  # pragma: no cover - numpy comes with the dev extras
         raise ImportError(

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from pipeline_core._jsonvalue import check_definition
+from pipeline_core._optional import require
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 
@@ -668,6 +669,7 @@ def _holidays_for(
     country: str, subdivision: str | None, year: int
 ) -> tuple[frozenset[date], frozenset[date]]:
     """Days off and make-up working days of ``year`` from the ``holidays`` package (lazy import)."""
+    require("holidays", "holidays")
     import holidays  # optional dependency, imported lazily
 
     table = holidays.country_holidays(country, subdiv=subdivision, years=year)

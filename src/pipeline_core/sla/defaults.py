@@ -87,6 +87,7 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
     rules = (
         Rule(
             id="lead.first_touch",
+            titles={"zh": "首次触达", "en": "First touch"},
             label="first touch within 3 working hours of a lead's entry",
             trigger=Trigger.CREATED,
             target=Target.FIRST_TOUCH,
@@ -97,6 +98,7 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
         ),
         Rule(
             id="opportunity.first_call",
+            titles={"zh": "首次电话", "en": "First call"},
             label="first phone call within 48 h of an opportunity's creation",
             trigger=Trigger.CREATED,
             target=Target.FIRST_CALL,
@@ -108,6 +110,7 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
         ),
         Rule(
             id="opportunity.needs_analysis",
+            titles={"zh": "需求分析", "en": "Needs analysis"},
             label="needs analysis within 7 days of an opportunity's creation",
             trigger=Trigger.CREATED,
             target=Target.ACTION,
@@ -120,6 +123,7 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
         ),
         Rule(
             id="grade.A.contact",
+            titles={"zh": "A 级线索跟进", "en": "Grade A follow-up"},
             label="grade A: contact within 1 day (and a deep conversation)",
             trigger=Trigger.GRADE_ASSIGNED,
             target=Target.CONTACT,
@@ -130,6 +134,7 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
         ),
         Rule(
             id="grade.B.contact",
+            titles={"zh": "B 级线索跟进", "en": "Grade B follow-up"},
             label="grade B: contact within 2-3 days",
             trigger=Trigger.GRADE_ASSIGNED,
             target=Target.CONTACT,
@@ -140,6 +145,7 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
         ),
         Rule(
             id="grade.C.nurture",
+            titles={"zh": "C 级线索培育", "en": "Grade C nurture"},
             label="grade C: periodic nurture every 30 days",
             trigger=Trigger.GRADE_ASSIGNED,
             target=Target.CONTACT,
@@ -149,6 +155,7 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
         ),
         Rule(
             id="opportunity.revisit",
+            titles={"zh": "每周回访", "en": "Weekly revisit"},
             label="revisit an open opportunity weekly",
             trigger=Trigger.LAST_CONTACT,
             target=Target.CONTACT,
@@ -162,6 +169,7 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
         ),
         Rule(
             id="silence.30d",
+            titles={"zh": "30 天未联系", "en": "30 days without contact"},
             label="no contact for 30 days: silence warning",
             trigger=Trigger.LAST_CONTACT,
             target=Target.CONTACT,
@@ -170,6 +178,7 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
         ),
         Rule(
             id="reply.3d",
+            titles={"zh": "客户 3 天未回复", "en": "No reply for 3 days"},
             label="the customer has not replied for 3 days",
             trigger=Trigger.ACTIVITY_LOGGED,
             target=Target.REPLY,
@@ -179,6 +188,7 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
         ),
         Rule(
             id="after_sale.survey",
+            titles={"zh": "季度满意度回访", "en": "Quarterly survey"},
             label="quarterly satisfaction survey after the sale",
             trigger=Trigger.WON,
             target=Target.ACTION,
@@ -190,6 +200,7 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
         ),
         Rule(
             id="after_sale.renewal",
+            titles={"zh": "续约提醒", "en": "Renewal"},
             label="renewal before the contract ends",
             trigger=Trigger.CONTRACT_END,
             target=Target.ACTION,
@@ -207,24 +218,28 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
     risks = (
         RiskRule(
             id="risk.unanswered",
+            titles={"zh": "连续未接通", "en": "Unanswered contacts"},
             label="consecutive unanswered contacts",
             signal=RiskSignal.UNANSWERED_STREAK,
             thresholds={RiskLevel.MEDIUM: 2, RiskLevel.HIGH: 3},
         ),
         RiskRule(
             id="risk.objections",
+            titles={"zh": "反复异议", "en": "Repeated objections"},
             label="repeated objections",
             signal=RiskSignal.OBJECTIONS,
             thresholds={RiskLevel.MEDIUM: 2, RiskLevel.HIGH: 3},
         ),
         RiskRule(
             id="risk.needs_changes",
+            titles={"zh": "需求频繁变更", "en": "Changing needs"},
             label="needs changing repeatedly",
             signal=RiskSignal.NEEDS_CHANGES,
             thresholds={RiskLevel.MEDIUM: 2, RiskLevel.HIGH: 3},
         ),
         RiskRule(
             id="risk.plan_delayed",
+            titles={"zh": "方案确认延期", "en": "Plan confirmation delayed"},
             label="plan confirmation delayed (days overdue)",
             signal=RiskSignal.PLAN_DELAYED,
             thresholds={RiskLevel.LOW: 0, RiskLevel.MEDIUM: 3, RiskLevel.HIGH: 7},

@@ -224,6 +224,15 @@ class Conditions:
 DEFAULT_STEPS: Final = (Step(StepAction.BREACH),)
 
 
+Titles = tuple[tuple[str, str], ...]
+"""Titles by language as sorted ``(language, title)`` pairs (hashable; given as a mapping)."""
+
+
+def _titles(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Titles:
+    items = value.items() if isinstance(value, Mapping) else (value or ())
+    return tuple(sorted((str(k), str(v)) for k, v in items))
+
+
 @attrs.frozen(kw_only=True)
 class Rule:
     """A deadline or cadence rule.
@@ -252,6 +261,9 @@ class Rule:
     steps: tuple[Step, ...] = DEFAULT_STEPS
     while_open: bool = True
     label: str = ""
+    titles: Titles = attrs.field(default=(), converter=_titles)
+    """Short titles a person reads, by language (``{"zh": "首次触达", "en": "First touch"}``);
+    see :meth:`title`."""
     obligation: str | None = None
     """The id its items and outcomes carry when it is not its own: a stage SOP rule merged with a
     policy rule reports as that policy rule (one obligation, one id, whichever stage the deal is
@@ -261,6 +273,10 @@ class Rule:
     limit in business time merged with a calendar-time policy rule keeps the policy's steps in
     calendar time, rolled into working time ("escalate 1 day after" is the next day, not 24
     working hours later; see :meth:`Policy.with_pipeline`)."""
+
+    def title(self, lang: str = "en") -> str:
+        """The title in ``lang`` (see :func:`title_of`)."""
+        return title_of(self, lang)
 
 
 @attrs.frozen(kw_only=True)
@@ -277,6 +293,34 @@ class RiskRule:
     conditions: Conditions = Conditions()
     escalate_from: RiskLevel | None = RiskLevel.HIGH
     label: str = ""
+    titles: Titles = attrs.field(default=(), converter=_titles)
+    """Short titles a person reads, by language; see :meth:`title`."""
+
+    def title(self, lang: str = "en") -> str:
+        """The title in ``lang`` (see :func:`title_of`)."""
+        return title_of(self, lang)
+
+
+def _action_titles(action: Any) -> Titles:
+    """A stage action's labels as rule titles (``label`` in English, ``label_zh`` in Chinese)."""
+    found = {"en": getattr(action, "label", None), "zh": getattr(action, "label_zh", None)}
+    return _titles({k: v for k, v in found.items() if isinstance(v, str) and v})
+
+
+def title_of(rule: Rule | RiskRule, lang: str = "en") -> str:
+    """The title of ``rule`` a person reads in ``lang``: the title for ``lang`` (``"zh-CN"``
+    falls back to ``"zh"``), else the English title, else the rule's ``label``, else its ``id``.
+
+    >>> from pipeline_core.sla import default_policy
+    >>> rule = next(r for r in default_policy().rules if r.id == "lead.first_touch")
+    >>> rule.title("zh-CN"), rule.title("en")
+    ('首次触达', 'First touch')
+    """
+    titles = dict(rule.titles)
+    for key in (lang, lang.split("-")[0].lower(), "en"):
+        if titles.get(key):
+            return titles[key]
+    return rule.label or rule.id
 
 
 # --------------------------------------------------------------------------- plain data
@@ -317,6 +361,7 @@ class _RuleData(_Strict):
     steps: list[_StepData] = [_StepData(action=StepAction.BREACH)]
     while_open: bool = True
     label: str = ""
+    titles: dict[str, str] = {}
     obligation: str | None = None
     step_basis: TimeBasis | None = None
 
@@ -328,6 +373,7 @@ class _RiskData(_Strict):
     conditions: _ConditionsData = _ConditionsData()
     escalate_from: RiskLevel | None = RiskLevel.HIGH
     label: str = ""
+    titles: dict[str, str] = {}
 
 
 class _PolicyData(_Strict):
@@ -495,6 +541,7 @@ class Policy:
                 steps=tuple(Step(s.action, s.offset, s.to) for s in r.steps),
                 while_open=r.while_open,
                 label=r.label,
+                titles=r.titles,
                 obligation=r.obligation,
                 step_basis=r.step_basis,
             )
@@ -508,6 +555,7 @@ class Policy:
                 conditions=_conditions(r.conditions),
                 escalate_from=r.escalate_from,
                 label=r.label,
+                titles=r.titles,
             )
             for r in parsed.risks
         )
@@ -559,6 +607,7 @@ class Policy:
                     ],
                     "while_open": r.while_open,
                     "label": r.label,
+                    "titles": dict(r.titles),
                     "obligation": r.obligation,
                     "step_basis": None if r.step_basis is None else r.step_basis.value,
                 }
@@ -572,6 +621,7 @@ class Policy:
                     "conditions": _conditions_dict(r.conditions),
                     "escalate_from": None if r.escalate_from is None else r.escalate_from.value,
                     "label": r.label,
+                    "titles": dict(r.titles),
                 }
                 for r in self.risks
             ],
@@ -666,6 +716,7 @@ class Policy:
                                 Step(StepAction.ESCALATE, action.within / 2, Recipient.MANAGER),
                             ),
                             label=f"stage {stage.id}: {action.id}",
+                            titles=_action_titles(action),
                         )
                     )
                     continue

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from pipeline_core._optional import require
 from pipeline_core.frame_columns import EVENT_COLUMNS, OPPORTUNITY_COLUMNS
 from pipeline_core.storage._base import (
     OPPORTUNITIES,
@@ -73,6 +74,7 @@ assert set(_OPP_COLUMNS) <= set(OPPORTUNITY_COLUMNS)
 
 
 def _arrow_type(table: Table, name: str) -> pa.DataType:
+    require("pyarrow", "frames")
     import pyarrow as pa
 
     if name == "id":
@@ -89,12 +91,14 @@ def _arrow_type(table: Table, name: str) -> pa.DataType:
 
 
 def _schema(table: Table, columns: Sequence[str]) -> pa.Schema:
+    require("pyarrow", "frames")
     import pyarrow as pa
 
     return pa.schema([(c, _arrow_type(table, c)) for c in columns])
 
 
 def _column(table: Table, name: str, values: Sequence[Any]) -> pa.Array:
+    require("pyarrow", "frames")
     import pyarrow as pa
 
     target = _arrow_type(table, name)
@@ -106,6 +110,7 @@ def _column(table: Table, name: str, values: Sequence[Any]) -> pa.Array:
 
 
 def _from_rows(table: Table, columns: Sequence[str], batches: Any) -> pa.Table:
+    require("pyarrow", "frames")
     import pyarrow as pa
 
     schema = _schema(table, columns)
@@ -123,6 +128,7 @@ def _output(table: pa.Table, backend: Backend) -> Any:
     if backend == "pandas":
         return table.to_pandas()
     if backend == "polars":
+        require("polars", "frames")
         import polars as pl
 
         return pl.from_arrow(table)

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline_core._model import Record
+from pipeline_core._optional import require
 from pipeline_core.errors import (
     DeadlockError,
     DuplicateError,
@@ -65,6 +66,7 @@ class _PostgresBackend(SqlBackend):
     def __init__(self, url: str, schema: str | None) -> None:
         super().__init__()
         try:
+            require("psycopg", "postgres")
             import psycopg
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise StorageError(
