@@ -59,15 +59,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 _MICRO = timedelta(microseconds=1)
 
-EVENT_COLUMNS: tuple[str, ...] = (
-    "id",
-    "opportunity_id",
-    "from_stage",
-    "to_stage",
-    "at",
-    "seq",
-    "by",
-)
+EVENT_COLUMNS: tuple[str, ...] = tuple(c for c in _vocabulary.EVENT_COLUMNS if c != "pipeline")
 """Columns of the flat stage-event frame :func:`event_columns` builds (names from
 :data:`pipeline_core.frame_columns.EVENT_COLUMNS`)."""
 

@@ -15,6 +15,7 @@ import attrs
 from pipeline_core._model import FrozenDict, as_fixed_offset
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.frame_columns import LEAD_COLUMNS
 from pipeline_core.records import (
     Account,
     Activity,
@@ -756,26 +757,7 @@ def _outcome(rng: random.Random, quality: float) -> Outcome:
 # --------------------------------------------------------------------------- column projections
 
 _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    "leads": (
-        "id",
-        "created_at",
-        "source",
-        "company",
-        "industry",
-        "company_size",
-        "region",
-        "intent",
-        "budget",
-        "currency",
-        "authority",
-        "need",
-        "timeline",
-        "owner_id",
-        "status",
-        "opportunity_id",
-        "variant",
-        "quality",
-    ),
+    "leads": (*LEAD_COLUMNS, "variant", "quality"),
     "opportunities": (
         "id",
         "name",
