@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Final, NotRequired, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 import pydantic
@@ -52,6 +53,7 @@ __all__ = [
     "Timestamp",
     "as_fixed_offset",
     "deep_freeze",
+    "iana_zone",
     "is_decimal_text",
     "record",
     "timestamp",
@@ -222,6 +224,22 @@ def _known_currency(value: str) -> str:
             "unknown currency: expected an upper-case ISO 4217 code such as 'CNY', 'USD' or 'EUR'",
         )
     return value
+
+
+_MACHINE_ZONES: Final = frozenset({"localtime", "posixrules", "Factory"})
+
+
+def iana_zone(name: object) -> ZoneInfo:
+    """The IANA zone called ``name`` (``Asia/Shanghai``), or ``ValueError``: also for the
+    machine-dependent entries of a tz database (``localtime``, ``posixrules``, ``Factory``, the
+    ``posix/`` and ``right/`` copies), whose meaning changes from one machine to the next. The one
+    check for every zone name a record or a calendar takes."""
+    if not isinstance(name, str) or name in _MACHINE_ZONES or name.startswith(("posix/", "right/")):
+        raise ValueError("unknown IANA time zone; expected e.g. 'Asia/Shanghai'")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("unknown IANA time zone; expected e.g. 'Asia/Shanghai'") from None
 
 
 def timestamp(value: object, field: str, what: str) -> datetime:

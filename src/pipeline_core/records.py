@@ -38,6 +38,7 @@ from pipeline_core._model import (
     Tags,
     Timestamp,
     Version,
+    iana_zone,
     minor_units,
     record,
 )
@@ -76,12 +77,7 @@ Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^
 
 
 def _iana_zone(value: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("unknown IANA time zone; expected e.g. 'Asia/Shanghai'") from None
+    iana_zone(value)
     return value
 
 

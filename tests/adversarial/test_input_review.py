@@ -337,3 +337,21 @@ def test_bidi_controls_in_a_stage_label_do_not_reach_the_diagram(mark: str) -> N
     for text in (to_mermaid(pipeline), to_dot(pipeline)):
         assert mark not in text
         assert "Needs lanif" in text
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory", "posix/Asia/Shanghai"])
+def test_machine_dependent_zone_names_are_refused_by_records_and_calendars(zone: str) -> None:
+    """Names whose meaning depends on the machine's tz database are not a team's zone: one check
+    (``_model.iana_zone``) for users, teams and business calendars."""
+    from pipeline_core.errors import ConfigError, ValidationError
+    from pipeline_core.records import Role, Team, User
+    from pipeline_core.sla.calendar import BusinessCalendar
+
+    with pytest.raises(ValidationError) as info:
+        Team(id="t", name="East", timezone=zone)
+    assert info.value.fields == ("timezone",)
+    with pytest.raises(ValidationError):
+        User(id="u", name="Amy", role=Role.AE, timezone=zone)
+    with pytest.raises(ConfigError):
+        BusinessCalendar(timezone=zone)
+    assert Team(id="t", name="East", timezone="Asia/Shanghai").timezone == "Asia/Shanghai"

@@ -27,11 +27,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import attrs
 
 from pipeline_core._jsonvalue import check_definition
+from pipeline_core._model import iana_zone
 from pipeline_core._optional import require
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
@@ -211,8 +212,8 @@ class BusinessCalendar:
         problems: list[Problem] = []
         tz: ZoneInfo | None = None
         try:
-            tz = ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            tz = iana_zone(self.timezone)
+        except ValueError:
             problems.append(
                 Problem(
                     ("timezone",),
