@@ -90,8 +90,10 @@ _PROBE = """
       if (s.overflowX === 'auto' || s.overflowX === 'scroll') break;
       box = box.parentElement;
     }
-    const limit = (box && box !== document.body) ? box.getBoundingClientRect().right : vw;
-    return t.getBoundingClientRect().right > limit + 1;
+    // a table in its own scrolling box may be wider than the box (the box scrolls, not the page):
+    // then the box itself must fit the window; any other table must fit the window
+    if (box && box !== document.body) return box.getBoundingClientRect().right > vw + 1;
+    return t.getBoundingClientRect().right > vw + 1;
   }).map(t => (t.innerText || '').slice(0, 60));
   const wrapped = Array.from(document.querySelectorAll('td')).filter(td => {
     const s = getComputedStyle(td);
