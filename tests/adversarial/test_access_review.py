@@ -145,9 +145,22 @@ class _SlowIds:
         return f"{self.prefix}-{kind}-{self.n}"
 
 
-@pytest.mark.parametrize("adapter", ["memory", "sqlite"])
+@pytest.mark.parametrize("adapter", ["memory", "sqlite", "postgres"])
 def test_two_claims_at_once_respect_a_limit_of_one(adapter: str, tmp_path: Path) -> None:
-    s = storage.open("memory://" if adapter == "memory" else f"sqlite:///{tmp_path / 'p.db'}")
+    """Two claims for one rep at the same moment under ``claims_per_day=1``: exactly one gets
+    through. Memory and SQLite share one store object; on PostgreSQL each claimer has a connection
+    of its own (as two processes would), which do not wait for each other unless the claim takes
+    its advisory lock (``Backend.serialise``)."""
+    import uuid
+
+    schema = f"pc_claims_{uuid.uuid4().hex[:10]}"
+    if adapter == "postgres":
+        from test_cross_team import _storage_conftest
+
+        url = _storage_conftest().postgres_url()  # skips, or fails when CI requires PostgreSQL
+        s = storage.open(url, schema=schema)
+    else:
+        s = storage.open("memory://" if adapter == "memory" else f"sqlite:///{tmp_path / 'p.db'}")
     org(s)
     s.leads.bulk_add(
         [
@@ -165,19 +178,24 @@ def test_two_claims_at_once_respect_a_limit_of_one(adapter: str, tmp_path: Path)
     results: list[str] = []
 
     def claim(i: int) -> None:
-        scoped = ScopedStore(
-            s,
-            "wr",
-            pool=PoolPolicy(claims_per_day=1),
-            clock=ManualClock(T0),
-            ids=_SlowIds(f"t{i}", meet),
-        )
-        lead = s.leads.get(f"p{i}")
+        own = storage.open(url, schema=schema) if adapter == "postgres" else s
         try:
-            scoped.leads.save(lead.evolve(owner_id="wr", tags=frozenset()))
-            results.append("claimed")
-        except PoolLimitError:
-            results.append("refused")
+            scoped = ScopedStore(
+                own,
+                "wr",
+                pool=PoolPolicy(claims_per_day=1),
+                clock=ManualClock(T0),
+                ids=_SlowIds(f"t{i}", meet),
+            )
+            lead = own.leads.get(f"p{i}")
+            try:
+                scoped.leads.save(lead.evolve(owner_id="wr", tags=frozenset()))
+                results.append("claimed")
+            except PoolLimitError:
+                results.append("refused")
+        finally:
+            if own is not s:
+                own.close()
 
     threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
     for t in threads:
@@ -185,6 +203,8 @@ def test_two_claims_at_once_respect_a_limit_of_one(adapter: str, tmp_path: Path)
     for t in threads:
         t.join()
     held = [lead.id for lead in s.leads.all() if lead.owner_id == "wr"]
+    if adapter == "postgres":
+        s.connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     s.close()
     # a limit of 1 claim in 24 h: exactly one of the two simultaneous claims gets through
     assert sorted(results) == ["claimed", "refused"]
@@ -559,63 +579,3 @@ def test_a_pool_owner_that_is_a_person_is_refused(store: Store) -> None:
     with pytest.raises(ConfigError) as info:
         ScopedStore(store, "wr", AccessPolicy.from_dict({"pool_owner": "er"}))
     assert info.value.problems[0].field == "pool_owner"
-
-
-def test_two_postgres_connections_claiming_at_once_respect_a_limit_of_one() -> None:
-    """Two processes (here two connections, one per thread) claim a pool lead each for the same
-    rep under ``claims_per_day=1``: PostgreSQL does not serialise writers, so the claim takes an
-    advisory lock on the claimer for its transaction; exactly one claim gets through."""
-    import uuid
-
-    from test_cross_team import _storage_conftest
-
-    url = _storage_conftest().postgres_url()  # skips, or fails when CI requires PostgreSQL
-    schema = f"pc_claims_{uuid.uuid4().hex[:10]}"
-    setup = storage.open(url, schema=schema)
-    try:
-        org(setup)
-        setup.leads.bulk_add(
-            [
-                Lead(
-                    id=f"p{i}",
-                    created_at=T0,
-                    source="event",
-                    owner_id="public-pool",
-                    tags=frozenset({"pool"}),
-                )
-                for i in range(2)
-            ]
-        )
-        meet = threading.Barrier(2)
-        results: list[str] = []
-
-        def claim(i: int) -> None:
-            own = storage.open(url, schema=schema)  # a connection of its own
-            try:
-                scoped = ScopedStore(
-                    own,
-                    "wr",
-                    pool=PoolPolicy(claims_per_day=1),
-                    clock=ManualClock(T0),
-                    ids=_SlowIds(f"t{i}", meet),
-                )
-                lead = own.leads.get(f"p{i}")
-                try:
-                    scoped.leads.save(lead.evolve(owner_id="wr", tags=frozenset()))
-                    results.append("claimed")
-                except PoolLimitError:
-                    results.append("refused")
-            finally:
-                own.close()
-
-        threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        held = [lead.id for lead in setup.leads.all() if lead.owner_id == "wr"]
-        assert sorted(results) == ["claimed", "refused"]
-        assert len(held) == 1
-    finally:
-        setup.connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        setup.close()

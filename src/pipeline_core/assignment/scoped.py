@@ -557,15 +557,24 @@ class _ScopedBackend(Backend):
         with self.inner.atomic():
             yield
 
-    def _begin(self) -> None:  # pragma: no cover - atomic() is the inner backend's
-        raise NotImplementedError
+    # atomic() above is the inner backend's; the steps it is made of are the inner backend's too
+    def _begin(self) -> None:
+        self.inner._begin()
 
-    _commit = _rollback = _begin
+    def _commit(self) -> None:
+        self.inner._commit()
 
-    def _savepoint(self, name: str) -> None:  # pragma: no cover - as above
-        raise NotImplementedError
+    def _rollback(self) -> None:
+        self.inner._rollback()
 
-    _release = _rollback_to = _savepoint
+    def _savepoint(self, name: str) -> None:
+        self.inner._savepoint(name)
+
+    def _release(self, name: str) -> None:
+        self.inner._release(name)
+
+    def _rollback_to(self, name: str) -> None:
+        self.inner._rollback_to(name)
 
     def serialise(self, key: str) -> None:
         """The inner backend's (see :meth:`pipeline_core.storage._base.Backend.serialise`)."""
