@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pipeline_core._model import Record
-from pipeline_core.errors import ConcurrencyError, DuplicateError, NotFoundError
+from pipeline_core.errors import ConcurrencyError, DuplicateError, NotFoundError, StorageError
 from pipeline_core.storage._base import TABLES, Backend, Cond, Query, Table
 from pipeline_core.storage.ports import BaseStore
 
@@ -84,9 +84,15 @@ class _MemoryBackend(Backend):
         self.undo.append((table.name, id, rows.get(id, _MISSING)))
         rows[id] = record
 
+    def _rows(self, table: Table) -> dict[str, Record]:
+        # A closed store refuses reads as the databases do (never answers as if empty).
+        if self.closed:
+            raise StorageError("the store is closed")
+        return self.data[table.name]
+
     def get(self, table: Table, id: str) -> Record | None:
         with self.lock:
-            return self.data[table.name].get(id)
+            return self._rows(table).get(id)
 
     def insert(self, table: Table, records: Sequence[Record]) -> None:
         rows = self.data[table.name]
@@ -130,9 +136,7 @@ class _MemoryBackend(Backend):
         with self.lock:
             where = [self._resolve(c) for c in query.where]
             rows = [
-                r
-                for r in self.data[table.name].values()
-                if all(_matches(r, table, c) for c in where)
+                r for r in self._rows(table).values() if all(_matches(r, table, c) for c in where)
             ]
         getters = [table.column(c).get for c in query.order]
 
@@ -149,7 +153,7 @@ class _MemoryBackend(Backend):
 
     def count(self, table: Table) -> int:
         with self.lock:
-            return len(self.data[table.name])
+            return len(self._rows(table))
 
     def close(self) -> None:
         self.data = {t.name: {} for t in TABLES}

@@ -768,9 +768,83 @@ class StoreContract:
         write(record)
         assert repo.get(record.id) == record
 
+    # ------------------------------------------------------------------ scoped reads
+
+    def test_a_scoped_store_reads_only_what_the_actor_may_read(self, store: Store) -> None:
+        # A ScopedStore decorates this store's backend: its visibility reaches the adapter as
+        # conditions the typed queries never send (``in`` owners, ``any`` of owner or team,
+        # ``in_table`` through the parent deal or account), in ``stream`` and ``columns``.
+        from pipeline_core.assignment import ScopedStore
+        from pipeline_core.storage.ports import Query, Table
+
+        store.teams.bulk_add(
+            [Team(id="east", name="East", manager_id="m1"), Team(id="west", name="West")]
+        )
+        store.users.bulk_add(
+            [
+                User(id="m1", name="Mia", role=Role.MANAGER, team_id="east"),
+                User(id="a1", name="Ann", role=Role.AE, team_id="east"),
+                User(id="a2", name="Al", role=Role.AE, team_id="east"),
+                User(id="b1", name="Bob", role=Role.AE, team_id="west"),
+            ]
+        )
+        deals = [("a1", "east"), ("a2", "east"), ("b1", "west"), ("a1", "west"), ("b1", "east")]
+        store.opportunities.bulk_add(
+            [make_opportunity(i, owner_id=o, team_id=t) for i, (o, t) in enumerate(deals)]
+        )
+        store.stage_events.bulk_append(
+            [
+                _event(f"{i}-{h}", opp=f"opp-{i}", at=T0 + timedelta(hours=h))
+                for i in range(len(deals))
+                for h in range(2)
+            ]
+        )
+        store.accounts.bulk_add(
+            [Account(id=f"acc-{u}", name=u, created_at=T0, owner_id=u) for u in ("a1", "b1")]
+        )
+        store.contacts.bulk_add(
+            [
+                Contact(id=f"con-{u}", name=u, created_at=T0, account_id=f"acc-{u}")
+                for u in ("a1", "b1")
+            ]
+        )
+        hour = T0 + timedelta(hours=1)
+        # A rep reads their own deals (opp-0, opp-3) and, through them, their events; a manager
+        # of east reads the deals of east's people (a1, a2, m1) or filed under east (opp-4).
+        for actor, opps in (("a1", [0, 3]), ("m1", [0, 1, 3, 4]), ("b1", [2, 4])):
+            scoped = ScopedStore(store, actor)
+            assert _ids(scoped.opportunities.all()) == [f"opp-{i}" for i in opps], actor
+            assert _ids(scoped.opportunities.open()) == [f"opp-{i}" for i in opps], actor
+            events = [f"ev-{i}-{h}" for h in range(2) for i in opps]  # by at, then id
+            assert _ids(scoped.stage_events.between(T0, T0 + timedelta(days=1))) == events
+            assert _ids(scoped.stage_events.between(hour, T0 + timedelta(days=1))) == [
+                f"ev-{i}-1" for i in opps
+            ]
+            assert _ids(scoped.stage_events.between(T0, hour, limit=1)) == [f"ev-{opps[0]}-0"]
+            assert scoped.stage_events.count() == 2 * len(opps)
+            assert scoped.opportunities.count() == len(opps)
+            events_table: Table = store.stage_events.table
+            rows = [
+                row[0]
+                for batch in scoped.backend.columns(Query(events_table, order=("at",)), ["id"])
+                for row in batch
+            ]
+            assert rows == events, actor
+        rep = ScopedStore(store, "a1")
+        assert _ids(rep.contacts.all()) == ["con-a1"]  # through the account a1 owns
+        assert rep.opportunities.find("opp-2") is None
+        assert _ids(rep.stage_events.for_opportunity("opp-2")) == []
+
     # ------------------------------------------------------------------ lifecycle
 
     def test_closed_store_refuses_work(self, store: Store) -> None:
         store.close()
         with pytest.raises(StorageError):
             store.opportunities.add(make_opportunity(1))
+        # ... reads too: a closed store never answers as if it were empty
+        with pytest.raises(StorageError):
+            store.opportunities.find("opp-1")
+        with pytest.raises(StorageError):
+            list(store.opportunities.all())
+        with pytest.raises(StorageError):
+            store.opportunities.count()
