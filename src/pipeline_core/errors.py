@@ -29,6 +29,7 @@ __all__ = [
     "PermissionDeniedError",
     "PipelineCoreError",
     "Problem",
+    "RecordTypeError",
     "SerializationError",
     "StorageError",
     "TransactionAbortedError",
@@ -262,6 +263,12 @@ class LockTimeoutError(_DatabaseConflict):
 
 class DuplicateError(PipelineCoreError, ValueError):
     """A record with the same identity already exists."""
+
+
+class RecordTypeError(PipelineCoreError, TypeError):
+    """A value of the wrong kind where a record or a store is expected (an activity given to the
+    leads, a list given to a frame reader): a programming slip, still one of the library's errors
+    and still a ``TypeError`` for callers that catch that."""
 
 
 class PermissionDeniedError(PipelineCoreError, PermissionError):

@@ -200,3 +200,20 @@ def test_deprecated_aliases_warn_and_still_work(old: str, new: str) -> None:
         assert isinstance(s, _base.BaseStore)
         assert isinstance(s.leads, _base.LeadRepo)
         s.close()
+
+
+def test_a_wrong_record_type_is_one_of_the_librarys_errors() -> None:
+    """An activity given to the deals is refused with a typed error (still a ``TypeError``)."""
+    from datetime import UTC, datetime
+
+    from pipeline_core import storage
+    from pipeline_core.errors import PipelineCoreError, RecordTypeError
+    from pipeline_core.records import Lead
+
+    store = storage.open("memory://")
+    lead = Lead(id="l1", created_at=datetime(2025, 1, 6, tzinfo=UTC), source="web")
+    with pytest.raises(RecordTypeError) as info:
+        store.opportunities.add(lead)  # type: ignore[arg-type]
+    assert isinstance(info.value, PipelineCoreError) and isinstance(info.value, TypeError)
+    assert "Opportunity" in str(info.value) and "Lead" in str(info.value)
+    assert store.opportunities.count() == 0

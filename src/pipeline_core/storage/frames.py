@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline_core._optional import require
+from pipeline_core.errors import RecordTypeError
 from pipeline_core.frame_columns import EVENT_COLUMNS, OPPORTUNITY_COLUMNS
 from pipeline_core.storage._base import (
     OPPORTUNITIES,
@@ -146,7 +147,7 @@ def _read(
     backend = getattr(store, "backend", None)
     if isinstance(backend, StorageBackend):
         return _from_rows(table, columns, backend.columns(query, columns))
-    raise TypeError(
+    raise RecordTypeError(
         f"frames read a store (InMemoryStore, SQLiteStore, PostgresStore, ScopedStore ...), "
         f"not {type(store).__name__}"
     )

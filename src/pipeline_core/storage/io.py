@@ -55,6 +55,7 @@ from pipeline_core.errors import (
     MAX_PROBLEMS,
     ConfigError,
     Problem,
+    RecordTypeError,
     ValidationError,
     _short_repr,
 )
@@ -711,7 +712,7 @@ def write_csv(
         n = 0
         for r in records:
             if not isinstance(r, table.cls):
-                raise TypeError(f"expected {table.cls.__name__} records, got {type(r).__name__}")
+                raise RecordTypeError(f"expected {table.cls.__name__} records, got {type(r).__name__}")
             writer.writerow(_row(r, custom))
             n += 1
         return n
@@ -724,7 +725,7 @@ def write_jsonl(kind: str, records: Iterable[Record], dest: Source) -> int:
         n = 0
         for r in records:
             if not isinstance(r, table.cls):
-                raise TypeError(f"expected {table.cls.__name__} records, got {type(r).__name__}")
+                raise RecordTypeError(f"expected {table.cls.__name__} records, got {type(r).__name__}")
             f.write(dump_doc(r))
             f.write("\n")
             n += 1

@@ -47,7 +47,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 from pipeline_core import records as rec
 from pipeline_core._model import Record
-from pipeline_core.errors import NotFoundError
+from pipeline_core.errors import NotFoundError, RecordTypeError
 from pipeline_core.storage._base import (
     ACCOUNTS,
     ACTIVITIES,
@@ -120,7 +120,7 @@ class _Collection(Generic[R]):
 
     def _check(self, record: object) -> None:
         if not isinstance(record, self._t.cls):
-            raise TypeError(
+            raise RecordTypeError(
                 f"{self.kind} store takes {self._t.cls.__name__} records, got {type(record).__name__}"
             )
 
