@@ -21,7 +21,7 @@ import pydantic
 
 from pipeline_core._jsonvalue import MAX_DEPTH, DuplicateKeyError, loads_unique, text_too_deep
 from pipeline_core.clock import SystemClock
-from pipeline_core.errors import Problem, ValidationError
+from pipeline_core.errors import ConfigError, Problem, ValidationError
 
 __all__ = [
     "DEFAULT_STORE",
@@ -33,6 +33,7 @@ __all__ = [
     "TerminalSafe",
     "count_option",
     "days_option",
+    "default_sla_calendar",
     "emit_json",
     "escape_text",
     "load_json_file",
@@ -59,6 +60,31 @@ class BadInput(ValidationError):
 def bad_input(what: str, field: str, message: str, value: Any = None) -> BadInput:
     """A :class:`BadInput` with one problem at ``field``."""
     return BadInput(what, [Problem((field,), message, value, "invalid")])
+
+
+HOLIDAYS_LEFT_OUT: Final = (
+    "public holidays left out (Mon-Fri working days only): "
+    "pip install 'pipeline-core[holidays]' for mainland China's holidays"
+)
+"""The note shown when the default calendar runs without the ``holidays`` extra."""
+
+
+def default_sla_calendar(country: str | None, notes: list[str]) -> Any:
+    """The SLA policy's default calendar for ``--country``: ``None`` (not given) is mainland
+    China's holidays when the ``holidays`` extra is installed, else Mon-Fri working days with
+    :data:`HOLIDAYS_LEFT_OUT` appended to ``notes``; ``''`` is no holidays; a code asked for by
+    name needs the extra (:class:`~pipeline_core.errors.ConfigError` naming it otherwise)."""
+    from pipeline_core.sla import default_calendar
+
+    if country is not None:
+        return default_calendar(country=country or None)
+    try:
+        return default_calendar(country="CN")
+    except ConfigError as exc:
+        if not any(p.code == "missing_dependency" for p in exc.problems):
+            raise
+        notes.append(HOLIDAYS_LEFT_OUT)
+        return default_calendar()
 
 
 def emit_json(data: Any, out: IO[str] | None = None) -> None:
@@ -345,7 +371,10 @@ def _open_plain(url: str, *, must_exist: bool) -> Any:
     except ValueError as exc:
         if isinstance(exc, ValidationError):
             raise
-        raise bad_input("store", "--store", str(exc), url) from None
+        # a typed error's own problems, not its text (which repeats the heading and the value)
+        problems = getattr(exc, "problems", ())
+        message = "; ".join(p.message for p in problems) if problems else str(exc)
+        raise bad_input("store", "--store", message, url) from None
 
 
 def problems_json(problems: tuple[Problem, ...]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from pipeline_core.cli._common import (
     bad_input,
     count_option,
     days_option,
+    default_sla_calendar,
     emit_json,
     load_json_file,
     load_pipeline,
@@ -162,7 +163,9 @@ def _score(args: argparse.Namespace) -> int:
     ):
         print(line)
         if args.explain:
-            print("\n".join("      " + line for line in r["_s"].explain().splitlines()))
+            s = r["_s"]  # the explanation's first line again in the one score format
+            print(f"      {s.model} v{s.version}: {f.score(s.value)} → grade {s.grade.name}")
+            print("\n".join("      " + line for line in s.explain().splitlines()[1:]))
     if len(shown) < len(rows):
         print(f"  ... {f.count(len(rows) - len(shown))} more (--top N, --json)")
     return EXIT_OK
@@ -175,7 +178,6 @@ def _sla(args: argparse.Namespace) -> int:
     from pipeline_core.sla import (
         Policy,
         SlaEngine,
-        default_calendar,
         default_policy,
         state_from_records,
         zone_name_of,
@@ -201,7 +203,10 @@ def _sla(args: argparse.Namespace) -> int:
     if args.policy is not None:
         policy = Policy.from_dict(load_json_file(args.policy, "--policy"), stages=pipeline)
     else:
-        policy = default_policy(default_calendar(country=args.country or None))
+        notes: list[str] = []
+        policy = default_policy(default_sla_calendar(args.country, notes))
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
     engine = SlaEngine(policy, pipeline=pipeline)
     model = _model(args.model)
     managers = {u.id: u.manager_id for u in users if u.manager_id}
@@ -749,9 +754,10 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     )
     p.add_argument(
         "--country",
-        default="CN",
+        default=None,
         metavar="CODE",
-        help="holidays of the default calendar (default: CN; '' for none)",
+        help="holidays of the default calendar (default: CN, or Mon-Fri working days with a "
+        "note when the 'holidays' extra is not installed; '' for none)",
     )
     p.add_argument(
         "--pipeline",

@@ -23,7 +23,14 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from pipeline_core.cli import _format as f
-from pipeline_core.cli._common import EXIT_OK, ProgressBar, add_json, bad_input, emit_json
+from pipeline_core.cli._common import (
+    EXIT_OK,
+    ProgressBar,
+    add_json,
+    bad_input,
+    default_sla_calendar,
+    emit_json,
+)
 
 __all__ = ["DEMO_START", "DemoOptions", "add_lang_ids", "add_parser", "render_text", "run_demo"]
 
@@ -83,13 +90,11 @@ def run_demo(
     """
     from pipeline_core import metrics as m
     from pipeline_core import storage
-    from pipeline_core.errors import ConfigError
     from pipeline_core.records import JournalEntry, Lead
     from pipeline_core.samples import SampleConfig, generate
     from pipeline_core.scoring import BANT
     from pipeline_core.sla import (
         SlaEngine,
-        default_calendar,
         default_policy,
         state_from_records,
         zone_name_of,
@@ -149,16 +154,7 @@ def run_demo(
     status("running the SLA engine")
     # SLA engine at "now" (the horizon of the quarter).
     notes: list[str] = []
-    try:
-        calendar = default_calendar(country="CN")
-    except ConfigError as exc:  # no `holidays` package: a plain weekday calendar, said so
-        if not any(p.code == "missing_dependency" for p in exc.problems):
-            raise
-        calendar = default_calendar()
-        notes.append(
-            "public holidays left out (Mon-Fri working days only): "
-            "pip install 'pipeline-core[holidays]' for mainland China's holidays"
-        )
+    calendar = default_sla_calendar(None, notes)  # without `holidays`: weekdays, said so
     policy = default_policy(calendar)
     engine = SlaEngine(policy, pipeline=pipeline)
     # the zone a person in the team reads times in: the teams' own, else the policy calendar's
@@ -460,10 +456,12 @@ def render_text(summary: dict[str, Any], *, ids: bool = False) -> str:
 
 
 def _lang_option(text: str) -> str:
-    """``--lang``: a language tag such as ``zh-CN`` or ``en`` (a usage error otherwise)."""
-    if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", text):
+    """``--lang``: a Chinese or English language tag such as ``zh-CN`` or ``en`` (the languages
+    labels and rule titles carry); anything else is a usage error, never English in its place."""
+    if not re.fullmatch(r"(zh|en)(-[A-Za-z0-9]{2,8})*", text, flags=re.IGNORECASE):
         raise argparse.ArgumentTypeError(
-            f"expected a language tag such as zh-CN or en, got {text!r}"
+            f"expected zh-CN or en (labels and rule titles exist in Chinese and English), "
+            f"got {text!r}"
         )
     return text
 

@@ -76,6 +76,12 @@ def _table(headers: list[str], rows: list[list[Any]], aligns: str | None = None)
     )
 
 
+def _body(explain: str) -> str:
+    """A score explanation without its first line (``bant v1: 95 → grade A``): the heading above
+    it already gives the score, in the one score format."""
+    return explain.split("\n", 1)[1] if "\n" in explain else ""
+
+
 def render_report(summary: dict[str, Any], charts: dict[str, str], *, ids: bool = False) -> str:
     """The HTML page of a demo ``summary`` with ``charts`` (name → inline SVG).
 
@@ -108,7 +114,7 @@ def render_report(summary: dict[str, Any], charts: dict[str, str], *, ids: bool 
     for lead in sc["top_leads"]:
         parts.append(
             f"<h3>{e(lead['id'])} {e(lead['company'] or '')}: {f.score(lead['score'])} → grade "
-            f"{e(lead['grade'])} ({e(lead['follow_up'])})</h3><pre>{e(lead['explain'])}</pre>"
+            f"{e(lead['grade'])} ({e(lead['follow_up'])})</h3><pre>{e(_body(lead['explain']))}</pre>"
         )
     sla = summary["sla"]
     parts.append(f"<h2>SLA at {e(now)}</h2>")
