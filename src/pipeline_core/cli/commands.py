@@ -460,6 +460,7 @@ def _import(args: argparse.Namespace) -> int:
             format=args.format,
             skip_invalid=args.skip_invalid,
             progress=bar,
+            spreadsheet_safe=args.spreadsheet_safe,
         )
     finally:
         bar.done()
@@ -511,6 +512,7 @@ def _export(args: argparse.Namespace) -> int:
             getattr(sys.stdout, "raw", sys.stdout) if to_stdout else args.file,
             format=args.format,
             progress=bar,
+            spreadsheet_safe=args.spreadsheet_safe,
         )
     finally:
         bar.done()
@@ -858,6 +860,15 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         add_store(p)
         p.add_argument(
             "--format", choices=("csv", "jsonl"), help="file format (default: from the suffix)"
+        )
+        p.add_argument(
+            "--spreadsheet-safe",
+            action="store_true",
+            help=(
+                "CSV: write no cell beginning with = + - @, tab or CR (a leading ' marks text)"
+                if name == "export"
+                else "CSV: the file was exported with --spreadsheet-safe (one leading ' removed)"
+            ),
         )
         if name == "import":
             p.add_argument(

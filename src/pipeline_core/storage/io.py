@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import itertools
 import json
 import os
@@ -43,7 +44,7 @@ import sys
 import tempfile
 import types
 import typing
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -70,6 +71,7 @@ from pipeline_core.storage._base import (
 from pipeline_core.storage.ports import DEFAULT_BATCH, AppendLog, Progress, Repository, Store
 
 __all__ = [
+    "SPREADSHEET_TRIGGERS",
     "ImportRejectedError",
     "ImportReport",
     "RowError",
@@ -77,8 +79,10 @@ __all__ = [
     "export_records",
     "import_records",
     "kinds",
+    "neutralise_cell",
     "read_csv",
     "read_jsonl",
+    "restore_cell",
     "write_csv",
     "write_jsonl",
 ]
@@ -446,10 +450,31 @@ def _open_write(dest: Source) -> Iterator[IO[str]]:
         raise
 
 
-def read_csv(kind: str, source: Source) -> Iterator[tuple[int, Record | list[RowError]]]:
+SPREADSHEET_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (CSV injection, OWASP)."""
+
+
+def neutralise_cell(text: str) -> str:
+    """``text`` made safe to open in a spreadsheet: a cell beginning with one of
+    :data:`SPREADSHEET_TRIGGERS`, or with the quote ``'`` itself, gets one ``'`` in front (the
+    spreadsheets' own "this is text" mark). :func:`restore_cell` undoes it exactly."""
+    return "'" + text if text.startswith(SPREADSHEET_TRIGGERS) or text.startswith("'") else text
+
+
+def restore_cell(text: str) -> str:
+    """The inverse of :func:`neutralise_cell`: one leading ``'`` removed (for a file written with
+    ``spreadsheet_safe=True``, every cell beginning with ``'`` got it from the export)."""
+    return text[1:] if text.startswith("'") else text
+
+
+def read_csv(
+    kind: str, source: Source, *, spreadsheet_safe: bool = False
+) -> Iterator[tuple[int, Record | list[RowError]]]:
     """Parse a CSV file row by row: ``(row_number, record)`` or ``(row_number, [errors])``.
 
-    A bad header (unknown columns) raises :class:`ImportRejectedError` at once."""
+    A bad header (unknown columns) raises :class:`ImportRejectedError` at once. With
+    ``spreadsheet_safe`` (a file written so), each cell's leading ``'`` is removed first
+    (:func:`restore_cell`)."""
     cls = _table(kind).cls
     fields = _fields_of(cls)
     f, close = _open_read(source)
@@ -496,6 +521,8 @@ def read_csv(kind: str, source: Source) -> Iterator[tuple[int, Record | list[Row
                 continue
             if not any(cells):
                 continue
+            if spreadsheet_safe:
+                cells = [restore_cell(c) for c in cells]
             problems = _cell_problems(number, header, cells)
             if problems:
                 yield number, problems
@@ -694,9 +721,12 @@ def write_csv(
     dest: Source,
     *,
     custom_fields: Iterable[str] | None = None,
+    spreadsheet_safe: bool = False,
 ) -> int:
     """Write records as CSV; returns how many. Without ``custom_fields`` the records are read
-    twice to find every custom field name (a list is made of a one-shot iterator)."""
+    twice to find every custom field name (a list is made of a one-shot iterator).
+    ``spreadsheet_safe``: no cell begins with ``= + - @``, tab or CR (:func:`neutralise_cell`);
+    read such a file back with ``spreadsheet_safe=True`` to get the values exactly."""
     table = _table(kind)
     if custom_fields is None:
         if iter(records) is records:  # a one-shot iterator: keep it for the second pass
@@ -712,8 +742,13 @@ def write_csv(
         n = 0
         for r in records:
             if not isinstance(r, table.cls):
-                raise RecordTypeError(f"expected {table.cls.__name__} records, got {type(r).__name__}")
-            writer.writerow(_row(r, custom))
+                raise RecordTypeError(
+                    f"expected {table.cls.__name__} records, got {type(r).__name__}"
+                )
+            row = _row(r, custom)
+            if spreadsheet_safe:
+                row = [neutralise_cell(c) if isinstance(c, str) else c for c in row]
+            writer.writerow(row)
             n += 1
         return n
 
@@ -725,7 +760,9 @@ def write_jsonl(kind: str, records: Iterable[Record], dest: Source) -> int:
         n = 0
         for r in records:
             if not isinstance(r, table.cls):
-                raise RecordTypeError(f"expected {table.cls.__name__} records, got {type(r).__name__}")
+                raise RecordTypeError(
+                    f"expected {table.cls.__name__} records, got {type(r).__name__}"
+                )
             f.write(dump_doc(r))
             f.write("\n")
             n += 1
@@ -755,6 +792,7 @@ def import_records(
     skip_invalid: bool = False,
     progress: Progress | None = None,
     batch_size: int = DEFAULT_BATCH,
+    spreadsheet_safe: bool = False,
 ) -> ImportReport:
     """Import a CSV or JSON Lines file of one record kind into ``store``, in one transaction.
 
@@ -763,12 +801,17 @@ def import_records(
     written, the bad ones returned in the report. A record id that is already stored raises
     :class:`~pipeline_core.errors.DuplicateError` (nothing written); for append-only logs an
     identical entry is skipped. ``progress`` is called with the number of rows read, after each
-    batch of ``batch_size`` rows and at the end.
+    batch of ``batch_size`` rows and at the end. ``spreadsheet_safe=True`` reads a CSV written by
+    ``export_records(..., spreadsheet_safe=True)`` back exactly (:func:`restore_cell`).
     """
     check_batch(batch_size)
     table = _table(kind)
     fmt = _format(source, format)
-    reader = read_csv if fmt == "csv" else read_jsonl
+    reader: Callable[[str, Source], Iterator[tuple[int, Record | list[RowError]]]] = (
+        functools.partial(read_csv, spreadsheet_safe=spreadsheet_safe)
+        if fmt == "csv"
+        else read_jsonl
+    )
     errors: list[RowError] = []  # the first MAX_PROBLEMS, counted in full below
     rows = error_count = bad_rows = 0
 
@@ -815,9 +858,12 @@ def export_records(
     *,
     format: Format | None = None,
     progress: Progress | None = None,
+    spreadsheet_safe: bool = False,
 ) -> int:
     """Export every record of one kind from ``store`` to CSV or JSON Lines; returns how many.
-    Streams: the CSV export reads the store twice (once for the custom field names)."""
+    Streams: the CSV export reads the store twice (once for the custom field names).
+    ``spreadsheet_safe=True`` (CSV): no cell begins with ``= + - @``, tab or CR, so a spreadsheet
+    never runs one as a formula; import with ``spreadsheet_safe=True`` gives the values back."""
     table = _table(kind)
     repo = store.collection(table.kind)
     fmt = _format(dest, format)
@@ -834,4 +880,6 @@ def export_records(
     if "custom" in table.cls.__pc_names__:
         for r in repo.all():
             names.update(r.custom)
-    return write_csv(table.kind, stream(), dest, custom_fields=sorted(names))
+    return write_csv(
+        table.kind, stream(), dest, custom_fields=sorted(names), spreadsheet_safe=spreadsheet_safe
+    )
