@@ -54,6 +54,7 @@ __all__ = [
     "as_fixed_offset",
     "deep_freeze",
     "iana_zone",
+    "problems_from_pydantic",
     "is_decimal_text",
     "record",
     "timestamp",
@@ -250,7 +251,8 @@ def timestamp(value: object, field: str, what: str) -> datetime:
         return _TIMESTAMP.validate_python(value)
     except pydantic.ValidationError as exc:
         problems = [
-            Problem((field, *p.path), p.message, p.value, p.code) for p in _convert_errors(exc)
+            Problem((field, *p.path), p.message, p.value, p.code)
+            for p in problems_from_pydantic(exc)
         ]
         raise ValidationError(what, problems) from None
 
@@ -415,7 +417,10 @@ Frozen on the way in (objects become :class:`FrozenDict`, lists tuples)."""
 # --------------------------------------------------------------------------- records
 
 
-def _convert_errors(exc: pydantic.ValidationError) -> list[Problem]:
+def problems_from_pydantic(exc: pydantic.ValidationError) -> list[Problem]:
+    """pydantic's errors as the library's :class:`~pipeline_core.errors.Problem` s: the path
+    without pydantic's internal steps, ``"unknown field"``, ``"required field is missing"`` and a
+    plain explanation of a naive datetime; the one bridge for records and definitions."""
     problems = []
     for err in exc.errors(include_url=False):
         path = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
@@ -599,7 +604,7 @@ class Record:
         try:
             return _adapter(cls).validate_python(data)  # type: ignore[no-any-return]
         except pydantic.ValidationError as exc:
-            raise ValidationError(cls.__name__, _convert_errors(exc)) from None
+            raise ValidationError(cls.__name__, problems_from_pydantic(exc)) from None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible plain data: datetimes as ISO 8601 strings, amounts as decimal strings."""
@@ -663,7 +668,7 @@ class Record:
         try:
             valid = _adapter_dict(type(self)).validate_python(given)
         except pydantic.ValidationError as exc:
-            raise ValidationError(type(self).__name__, _convert_errors(exc)) from None
+            raise ValidationError(type(self).__name__, problems_from_pydantic(exc)) from None
         setter = object.__setattr__
         for name, value in valid.items():
             setter(self, name, value)

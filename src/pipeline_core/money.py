@@ -44,6 +44,7 @@ import pydantic
 from pydantic import Field
 
 from pipeline_core._currencies import MINOR_UNITS
+from pipeline_core._model import problems_from_pydantic
 from pipeline_core.errors import ConfigError, CurrencyMismatchError, Problem
 from pipeline_core.records import Money, Opportunity
 
@@ -217,17 +218,7 @@ class ExchangeRates:
         try:
             model = _TableModel.model_validate(data)
         except pydantic.ValidationError as exc:
-            problems = [
-                Problem(
-                    tuple(err["loc"]),
-                    "unknown field" if err["type"] == "extra_forbidden" else err["msg"],
-                    err.get("input"),
-                    err["type"],
-                    missing=err["type"] == "missing",
-                )
-                for err in exc.errors(include_url=False)
-            ]
-            raise ConfigError("ExchangeRates", problems) from None
+            raise ConfigError("ExchangeRates", problems_from_pydantic(exc)) from None
         problems = []
         for i, m in enumerate(model.rates):
             problems.extend(_rate_problems(m, ("rates", i)))

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import pydantic
 
 from pipeline_core._jsonvalue import check_definition
+from pipeline_core._model import problems_from_pydantic
 from pipeline_core.errors import ConfigError, Problem, ValidationError
 from pipeline_core.facts import StageKinds
 from pipeline_core.records import Opportunity
@@ -22,17 +23,7 @@ def validate_model(model: type[_M], data: Mapping[str, Any], what: str) -> _M:
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        problems = [
-            Problem(
-                tuple(err["loc"]),
-                "unknown field" if err["type"] == "extra_forbidden" else err["msg"],
-                err.get("input"),
-                err["type"],
-                missing=err["type"] == "missing",
-            )
-            for err in exc.errors(include_url=False)
-        ]
-        raise ConfigError(what, problems) from None
+        raise ConfigError(what, problems_from_pydantic(exc)) from None
 
 
 class Strict(pydantic.BaseModel):

@@ -26,7 +26,7 @@ from pydantic import ConfigDict, Field, WithJsonSchema
 
 from pipeline_core._currencies import MINOR_UNITS
 from pipeline_core._jsonvalue import check_definition
-from pipeline_core._model import _convert_errors
+from pipeline_core._model import problems_from_pydantic
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.ids import IdFactory, UuidIds
 from pipeline_core.records import Role
@@ -611,7 +611,7 @@ class Pipeline:
         try:
             spec = _SPEC.validate_python(data)
         except pydantic.ValidationError as exc:
-            raise ConfigError("pipeline", _convert_errors(exc)) from None
+            raise ConfigError("pipeline", problems_from_pydantic(exc)) from None
         return cls._from_spec(spec, ids=ids)
 
     @classmethod

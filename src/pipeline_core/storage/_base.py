@@ -353,12 +353,12 @@ def load_doc(cls: type[R], doc: str | bytes) -> R:
     try:
         return adapter(cls).validate_json(doc)  # type: ignore[no-any-return]
     except pydantic.ValidationError as exc:
-        from pipeline_core._model import _convert_errors
+        from pipeline_core._model import problems_from_pydantic
 
         raise ValidationError(
             f"a stored {cls.__name__} (`pipeline-core check` lists stored values the current "
             "rules refuse)",
-            _convert_errors(exc),
+            problems_from_pydantic(exc),
         ) from None
 
 
