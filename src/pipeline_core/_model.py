@@ -54,8 +54,8 @@ __all__ = [
     "as_fixed_offset",
     "deep_freeze",
     "iana_zone",
-    "problems_from_pydantic",
     "is_decimal_text",
+    "problems_from_pydantic",
     "record",
     "timestamp",
 ]
