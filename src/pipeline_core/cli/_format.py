@@ -197,6 +197,23 @@ _ERRNO_TEXT: Final = {
 }
 
 
+def funnel_rows(
+    rows: Sequence[Mapping[str, Any]], names: Names, currency: str | None
+) -> list[list[str]]:
+    """The funnel summary's rows as a person reads them (stage label, reached, share, conversion,
+    value), for the terminal and the HTML report alike."""
+    return [
+        [
+            names.stage(r["stage"]),
+            count(r["reached"]),
+            pct(r["share"]),
+            pct(r["conversion"]),
+            money(r.get("value"), currency),
+        ]
+        for r in rows
+    ]
+
+
 def os_error_text(exc: OSError, action: str = "cannot use") -> str:
     """An operating-system error in the user's terms: ``cannot write report.html: permission
     denied`` rather than ``[Errno 13] Permission denied: 'report.html'``."""

@@ -406,16 +406,7 @@ def render_text(summary: dict[str, Any], *, ids: bool = False) -> str:
     out.extend(
         f.table(
             ["stage", "reached", "share", "conv.", "value"],
-            [
-                [
-                    names.stage(r["stage"]),
-                    f.count(r["reached"]),
-                    f.pct(r["share"]),
-                    f.pct(r["conversion"]),
-                    f.money(r.get("value"), currency),
-                ]
-                for r in fn["rows"]
-            ],
+            f.funnel_rows(fn["rows"], names, currency),
             "<>>>>",
         )
     )

@@ -155,16 +155,7 @@ def render_report(summary: dict[str, Any], charts: dict[str, str], *, ids: bool 
     parts.append(
         _table(
             ["stage", "reached", "share", "conversion", "value"],
-            [
-                [
-                    names.stage(r["stage"]),
-                    f.count(r["reached"]),
-                    f.pct(r["share"]),
-                    f.pct(r["conversion"]),
-                    f.money(r.get("value"), currency),
-                ]
-                for r in fn["rows"]
-            ],
+            f.funnel_rows(fn["rows"], names, currency),
             "<>>>>",
         )
     )
