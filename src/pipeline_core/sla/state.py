@@ -135,6 +135,17 @@ def _frozen_times(value: Mapping[str, Iterable[datetime]]) -> FrozenDict:
     return FrozenDict({k: tuple(v) for k, v in value.items()})
 
 
+def _not_aware(value: object, path: tuple[str | int, ...]) -> list[Problem]:
+    """The problems of ``value`` as an aware instant at ``path`` (none when it is one)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return []
+    try:
+        require_aware(value, str(path[0]))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return [attrs.evolve(p, path=path) for p in exc.problems]
+    return []
+
+
 def _check(state: SlaState) -> None:
     problems: list[Problem] = []
     for name in _TIMES:
@@ -147,22 +158,12 @@ def _check(state: SlaState) -> None:
             problems.extend(exc.problems)
     for name, times in state.action_times.items():
         for j, value in enumerate(times):
-            if not isinstance(value, datetime) or value.tzinfo is None:
-                try:
-                    require_aware(value, "action_times")
-                except ValidationError as exc:
-                    problems.extend(
-                        attrs.evolve(p, path=("action_times", name, j)) for p in exc.problems
-                    )
+            problems.extend(_not_aware(value, ("action_times", name, j)))
     for i, pause in enumerate(state.pauses):
         for part in ("start", "end"):
             value = getattr(pause, part)
-            if value is None:
-                continue
-            try:
-                require_aware(value, part)
-            except ValidationError as exc:
-                problems.extend(attrs.evolve(p, path=("pauses", i, part)) for p in exc.problems)
+            if value is not None:
+                problems.extend(_not_aware(value, ("pauses", i, part)))
         if pause.end is not None and pause.end < pause.start:
             problems.append(
                 Problem(("pauses", i, "end"), "cannot be before start", pause.end, "before_start")
@@ -174,13 +175,7 @@ def _check(state: SlaState) -> None:
             )
             continue
         for j, value in enumerate(period):
-            if not isinstance(value, datetime) or value.tzinfo is None:
-                try:
-                    require_aware(value, "closed_periods")
-                except ValidationError as exc:
-                    problems.extend(
-                        attrs.evolve(p, path=("closed_periods", i, j)) for p in exc.problems
-                    )
+            problems.extend(_not_aware(value, ("closed_periods", i, j)))
         if all(isinstance(v, datetime) and v.tzinfo for v in period) and period[1] < period[0]:
             problems.append(
                 Problem(("closed_periods", i, 1), "cannot be before the close", period[1],
