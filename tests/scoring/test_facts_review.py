@@ -77,5 +77,6 @@ def test_a_negative_budget_in_a_plain_mapping_is_refused_like_money() -> None:
         with pytest.raises(ValidationError) as info:
             model.score({"budget": bad})
         assert info.value.fields == ("budget",)
-    # zero is an amount: below every budget band of BANT (lowest band from 0), not an error
-    assert model.score({"budget": 0}).value >= 0
+    # zero is an amount, not an error: BANT's lowest budget band (< 30,000) gives 5 points, and
+    # the other four criteria are missing (0 each): 5 in all
+    assert model.score({"budget": 0}).value == 5
