@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Final
 
 from pipeline_core._fastbuild import builder
@@ -121,7 +121,7 @@ def move(
                 failed.append(message)
     if failed is not None:
         raise _refusal(pipeline, opportunity, to, tuple(failed))
-    if at.__class__ is not datetime or at.tzinfo not in _CHECKED_OFFSETS:
+    if at.__class__ is not datetime or at.tzinfo not in _VALID_OFFSETS:
         at = _plain_at(at)  # read as a record's timestamp; a named zone or a subclass: normalised
     entered = opportunity.stage_entered_at
     if at < entered:
@@ -190,13 +190,14 @@ def _plain_at(at: object) -> datetime:
     plain = timestamp(at, "at", "move")
     if plain.tzinfo.__class__ is not timezone:  # pydantic's TzInfo: same offset, stdlib class
         plain = plain.replace(tzinfo=timezone(plain.utcoffset()))  # type: ignore[arg-type]
-    _CHECKED_OFFSETS.add(plain.tzinfo)  # type: ignore[arg-type]
     return plain
 
 
-_CHECKED_OFFSETS: set[timezone] = {UTC}
-"""Fixed offsets already read as valid (whole minutes, -12:00..+14:00): a move whose ``at``
-carries one skips the full reading (at most 1,561 distinct values, so the set stays small)."""
+_VALID_OFFSETS: frozenset[timezone] = frozenset(
+    timezone(timedelta(minutes=m)) for m in range(-12 * 60, 14 * 60 + 1)
+)
+"""Every fixed offset a timestamp may carry (whole minutes, -12:00..+14:00; ``timezone`` compares
+by offset): a move whose ``at`` carries one skips the full reading. Immutable, built at import."""
 
 
 def unmet(pipeline: Pipeline, opportunity: Opportunity, to: str) -> tuple[str, ...]:
