@@ -32,6 +32,7 @@ from typing import Any
 from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.metrics._common import (
+    CONVERT_FIRST,
     check_currencies,
     group_sort_key,
     quantile_linear,
@@ -58,10 +59,7 @@ _HOW = (
     "pass currency= (the currency to report in) with rates= (a pipeline_core.money.ExchangeRates) "
     "and at= (the evaluation instant), or filter the opportunities to one currency"
 )
-_HOW_VELOCITY = (
-    "convert each deal's expected_amount to one currency first (p"
-    "ipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at the evaluation instant), or filter the opportunities to one currency"
-)
+_HOW_VELOCITY = CONVERT_FIRST
 
 
 class _Target:
