@@ -50,7 +50,7 @@ from pipeline_core.metrics.inputs import (
     stage_order,
 )
 from pipeline_core.metrics.results import MetricTable
-from pipeline_core.money import ExchangeRates, round_to_minor_units
+from pipeline_core.money import ExchangeRates, currency_mismatch, round_to_minor_units
 from pipeline_core.records import Opportunity
 
 __all__ = ["monte_carlo_forecast", "pipeline_velocity", "stage_probabilities", "weighted_forecast"]
@@ -101,8 +101,6 @@ class _Target:
         if self.currency is None or currency is None or currency == self.currency:
             return float(amount)
         if self.rates is None or self.at is None:
-            from pipeline_core.money import currency_mismatch
-
             raise currency_mismatch("opportunities", "currency", (currency, self.currency), _HOW)
         rate = self.rates.rate(currency, self.currency, on=self.at)
         exact = Decimal(str(amount)) * rate
