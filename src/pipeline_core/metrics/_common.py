@@ -6,6 +6,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pipeline_core.money import currency_mismatch
+
 __all__ = [
     "CONVERT_FIRST",
     "CONVERT_FIRST_OR_COUNTS",
@@ -38,8 +40,6 @@ def check_currencies(currencies: Iterable[str | None], what: str, *, how: str) -
     caller has). Money of different currencies is never added up."""
     found = sorted({c for c in currencies if c is not None})
     if len(found) > 1:
-        from pipeline_core.money import currency_mismatch
-
         raise currency_mismatch(what, "currency", found, how)
     return found[0] if found else None
 
