@@ -57,12 +57,6 @@ __all__ = [
     "round_to_minor_units",
 ]
 
-RATES_HINT = (
-    "pass an exchange-rate table, e.g. "
-    "pipeline_core.money.ExchangeRates.from_dict({'rates': [{'base': 'USD', 'quote': 'CNY', "
-    "'effective': '2025-01-01', 'rate': '7.10'}]})"
-)
-
 
 def round_to_minor_units(amount: Decimal, currency: str) -> Decimal:
     """``amount`` rounded to ``currency``'s minor units (ISO 4217) with ``ROUND_HALF_EVEN``.

@@ -6,7 +6,26 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["check_currencies", "group_sort_key", "quantile_linear", "ratio"]
+from pipeline_core.money import currency_mismatch
+
+__all__ = [
+    "CONVERT_FIRST",
+    "CONVERT_FIRST_OR_COUNTS",
+    "check_currencies",
+    "group_sort_key",
+    "quantile_linear",
+    "ratio",
+]
+
+CONVERT_FIRST = (
+    "convert each deal's expected_amount to one currency first "
+    "(pipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at "
+    "the evaluation instant), or filter the opportunities to one currency"
+)
+"""The ``how`` of :func:`check_currencies` for a metric with no conversion option of its own."""
+
+CONVERT_FIRST_OR_COUNTS = CONVERT_FIRST + ", or pass value=False (counts only)"
+""":data:`CONVERT_FIRST` for a metric that also counts deals without their value."""
 
 
 def group_sort_key(key: Sequence[Any]) -> tuple[tuple[bool, Any], ...]:
@@ -21,8 +40,6 @@ def check_currencies(currencies: Iterable[str | None], what: str, *, how: str) -
     caller has). Money of different currencies is never added up."""
     found = sorted({c for c in currencies if c is not None})
     if len(found) > 1:
-        from pipeline_core.money import currency_mismatch
-
         raise currency_mismatch(what, "currency", found, how)
     return found[0] if found else None
 

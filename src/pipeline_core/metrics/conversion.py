@@ -28,7 +28,13 @@ from typing import Any, Literal
 from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import is_closed_stage, is_won_stage
-from pipeline_core.metrics._common import check_currencies, group_sort_key, ratio, zero
+from pipeline_core.metrics._common import (
+    CONVERT_FIRST_OR_COUNTS,
+    check_currencies,
+    group_sort_key,
+    ratio,
+    zero,
+)
 from pipeline_core.metrics.funnel import StagesArg, cohort_funnel
 from pipeline_core.metrics.inputs import (
     StageOrder,
@@ -46,12 +52,7 @@ from pipeline_core.records import Lead, Opportunity
 
 __all__ = ["lead_conversion", "stage_conversion", "win_rate"]
 
-_HOW = (
-    "convert each deal's expected_amount to one currency first (p"
-    "ipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at the evaluation instant), or filter the opportunities to one currency, or pass "
-    "value=False (counts only)"
-)
-"""How to avoid a currency mismatch here (options this module's functions have)."""
+_HOW = CONVERT_FIRST_OR_COUNTS
 
 
 def stage_conversion(

@@ -32,6 +32,7 @@ from typing import Any
 from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.metrics._common import (
+    CONVERT_FIRST,
     check_currencies,
     group_sort_key,
     quantile_linear,
@@ -49,7 +50,7 @@ from pipeline_core.metrics.inputs import (
     stage_order,
 )
 from pipeline_core.metrics.results import MetricTable
-from pipeline_core.money import ExchangeRates, round_to_minor_units
+from pipeline_core.money import ExchangeRates, currency_mismatch, round_to_minor_units
 from pipeline_core.records import Opportunity
 
 __all__ = ["monte_carlo_forecast", "pipeline_velocity", "stage_probabilities", "weighted_forecast"]
@@ -58,10 +59,7 @@ _HOW = (
     "pass currency= (the currency to report in) with rates= (a pipeline_core.money.ExchangeRates) "
     "and at= (the evaluation instant), or filter the opportunities to one currency"
 )
-_HOW_VELOCITY = (
-    "convert each deal's expected_amount to one currency first (p"
-    "ipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at the evaluation instant), or filter the opportunities to one currency"
-)
+_HOW_VELOCITY = CONVERT_FIRST
 
 
 class _Target:
@@ -103,8 +101,6 @@ class _Target:
         if self.currency is None or currency is None or currency == self.currency:
             return float(amount)
         if self.rates is None or self.at is None:
-            from pipeline_core.money import currency_mismatch
-
             raise currency_mismatch("opportunities", "currency", (currency, self.currency), _HOW)
         rate = self.rates.rate(currency, self.currency, on=self.at)
         exact = Decimal(str(amount)) * rate

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline_core.facts import deal_status
-from pipeline_core.metrics._common import check_currencies, ratio
+from pipeline_core.metrics._common import CONVERT_FIRST, check_currencies, ratio
 from pipeline_core.metrics.funnel import StagesArg
 from pipeline_core.metrics.inputs import as_records, check_period, epoch_seconds, stage_order
 from pipeline_core.metrics.results import MetricTable
@@ -30,11 +30,7 @@ from pipeline_core.records import Opportunity
 
 __all__ = ["scorecard"]
 
-_HOW = (
-    "convert each deal's expected_amount to one currency first (p"
-    "ipeline_core.money.ExchangeRates.convert: a closed deal at its close date, an open one at the evaluation instant), or filter the opportunities to one currency"
-)
-"""How to avoid a currency mismatch here (options this module's functions have)."""
+_HOW = CONVERT_FIRST
 
 
 def scorecard(

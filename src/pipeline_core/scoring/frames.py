@@ -353,17 +353,11 @@ def _check_frame_currency(nw_frame: Any, model: Scorer, columns: Mapping[str, st
     for field in sorted({c.field for c in criteria if c.field in MONEY_FIELDS}):
         name = columns.get(field) or (field if field in names else f"{field}_amount")
         if name in names:
-            col = nw.col(name)
-            given = ~col.is_null()
-            if schema[name].is_float():
-                given = given & ~col.is_nan()
-            amount_given.append(given)
+            amount_given.append(~_missing_expr(nw.col(name), _kind(schema[name])))
     if not amount_given:
         return
     code = nw.col(cur_col)
-    present = ~code.is_null()
-    if schema[cur_col] == nw.String:
-        present = present & (code.str.strip_chars() != "")
+    present = ~_missing_expr(code, _kind(schema[cur_col]))
     other = nw_frame.filter(
         present & (code != nw.lit(currency)) & nw.any_horizontal(*amount_given, ignore_nulls=True)
     ).select(nw.col(cur_col).unique())

@@ -61,7 +61,6 @@ __all__ = ["DueItems", "evaluate_batch", "scan_batch"]
 
 _NULL: Final = -(2**63)  # "no instant" in an int64 column
 _NEVER: Final = 2**63 - 1  # "no next due instant"
-_HOUR_US: Final = 3_600 * 1_000_000
 _DAY_US: Final = 86_400_000_000
 # the fact indices
 _CREATED, _LAST_CONTACT, _LAST_REPLY, _CLOSED = F_CREATED, F_LAST_CONTACT, F_LAST_REPLY, F_CLOSED
@@ -619,7 +618,7 @@ class _Run:
             step is None
             or step <= 0
             or rec.limited
-            or not _fixed_offset_cached(rec, int(start.min()), self.now_max + step)
+            or not fixed_offset(rec.tz, int(start.min()), self.now_max + step)
         ):
             facts, states, objects = self.facts, self.states, self.objects
             cad = self.engine._cadence
@@ -732,25 +731,3 @@ class _Run:
                         self.engine.fallback,
                     )
                 )
-
-
-def _fixed_offset_cached(rec: Any, lo: int, hi: int) -> bool:
-    """:func:`_fixed_offset` over whole years, remembered by the recurrence."""
-    year = 365 * _DAY_US  # whole (approximate) years: a few keys serve every run
-    key = (lo // year, hi // year + 1)
-    found: bool | None = rec.fixed_offset.get(key)
-    if found is None:
-        found = rec.fixed_offset[key] = _fixed_offset(rec.tz, key[0] * year, key[1] * year)
-    return found
-
-
-def _fixed_offset(tz: Any, lo: int, hi: int) -> bool:
-    """Whether ``tz`` keeps one UTC offset from ``lo`` to ``hi`` (µs), checked every hour (every
-    real offset change lasts far longer than an hour)."""
-    first = from_us(lo, tz).utcoffset()
-    t = lo
-    while t <= hi + _HOUR_US:
-        if from_us(t, tz).utcoffset() != first:
-            return False
-        t += _HOUR_US
-    return True

@@ -166,15 +166,13 @@ class _Recurrence:
     RFC 5545 (``dateutil.rrule``).
     """
 
-    __slots__ = ("count", "delta", "fixed_offset", "text", "tz", "until")
+    __slots__ = ("count", "delta", "text", "tz", "until")
 
     _SIMPLE: Final = frozenset({"FREQ", "INTERVAL", "WKST", "COUNT", "UNTIL"})
 
     def __init__(self, text: str, calendar: BusinessCalendar) -> None:
         self.text = text
         self.tz = calendar.tz
-        # (first day, last day) -> whether the zone keeps one UTC offset then (batch evaluation)
-        self.fixed_offset: dict[tuple[int, int], bool] = {}
         self.delta: relativedelta | timedelta | None = None
         self.count: int | None = None  # occurrences after the start (RFC COUNT counts the start)
         self.until: int | None = None  # µs
