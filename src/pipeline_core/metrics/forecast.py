@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline_core._optional import require
+from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.metrics._common import (
     CONVERT_FIRST,
@@ -91,7 +92,7 @@ class _Target:
                 )
             )
         if at is not None:
-            epoch_seconds(at, "at")
+            require_aware(at, "at")
         if problems:
             raise ValidationError("forecast currency", problems)
         self.currency, self.rates, self.at = currency, rates, at
