@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_core.errors import ValidationError
-from pipeline_core.sla import period_of
+from pipeline_core.sla import SlaState, period_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -83,3 +83,18 @@ def test_unknown_zone_is_a_validation_error_naming_the_zone() -> None:
         period_of(datetime(2025, 1, 1, tzinfo=UTC), "day", "Mars/Olympus")
     assert info.value.fields == ("zone",)
     assert info.value.problems[0].value == "Mars/Olympus"
+
+
+def test_machine_dependent_zone_names_are_refused_as_in_records() -> None:
+    # "localtime" means a different zone on every machine: records refuse it (iana_zone), so do
+    # the SLA state and period_of
+    with pytest.raises(ValidationError, match="zone"):
+        period_of(datetime(2025, 1, 1, tzinfo=UTC), "day", "localtime")
+    with pytest.raises(ValidationError, match="timezone"):
+        SlaState(
+            subject_id="o1",
+            kind="opportunity",
+            created_at=datetime(2025, 1, 1, tzinfo=UTC),
+            owner_id="u1",
+            timezone="localtime",
+        )

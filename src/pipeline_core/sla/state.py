@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import attrs
 
 from pipeline_core import facts
-from pipeline_core._model import FrozenDict
+from pipeline_core._model import FrozenDict, iana_zone
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import StageKinds
@@ -188,8 +188,8 @@ def _check(state: SlaState) -> None:
             )  # fmt: skip
     if state.timezone is not None:
         try:
-            ZoneInfo(state.timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            iana_zone(state.timezone)
+        except ValueError:
             problems.append(
                 Problem(
                     ("timezone",),

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
+from pipeline_core._model import iana_zone
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.records import Team, User
@@ -85,8 +86,8 @@ def period_of(at: datetime, unit: PeriodUnit, zone: ZoneInfo | str) -> tuple[dat
     """
     require_aware(at, "at")
     try:
-        tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        tz = zone if isinstance(zone, ZoneInfo) else iana_zone(zone)
+    except ValueError:
         problem = Problem(("zone",), "unknown IANA time zone", zone, "unknown_timezone")
         raise ValidationError("period_of", [problem]) from None
     local = at.astimezone(tz).date()
