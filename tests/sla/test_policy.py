@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import jsonschema
 import pytest
 from hypothesis import given, settings
@@ -171,3 +172,14 @@ def test_policies_are_valid_exactly_when_every_part_is(
     else:
         assert expected_problems + duplicates == 0
         assert Policy.from_dict(policy.to_dict()) == policy
+
+
+def test_with_rules_adds_and_refuses_a_duplicate_id() -> None:
+    base = default_policy()
+    first = base.rules[0]
+    renamed = attrs.evolve(first, id="custom.copy")
+    grown = base.with_rules(renamed)
+    assert len(grown.rules) == len(base.rules) + 1 and grown.rules[-1] is renamed
+    # the same id twice is one problem, listed by the ConfigError of the new policy
+    with pytest.raises(ConfigError, match=r"custom\.copy"):
+        grown.with_rules(renamed)

@@ -639,8 +639,9 @@ class Policy:
         return schema
 
     def with_rules(self, *rules: Rule) -> Policy:
-        """A copy with ``rules`` added (validated)."""
-        return attrs.evolve(self, rules=self.rules + rules).validate()
+        """A copy with ``rules`` added (validated when built: :class:`ConfigError` lists every
+        problem)."""
+        return attrs.evolve(self, rules=self.rules + rules)
 
     def with_pipeline(self, pipeline: PipelineLike, *, remind_before: float = 0.25) -> Policy:
         """A copy with one obligation per stage SOP action that has a time limit (``within``).
