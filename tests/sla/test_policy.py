@@ -183,3 +183,14 @@ def test_with_rules_adds_and_refuses_a_duplicate_id() -> None:
     # the same id twice is one problem, listed by the ConfigError of the new policy
     with pytest.raises(ConfigError, match=r"custom\.copy"):
         grown.with_rules(renamed)
+
+
+@pytest.mark.parametrize("fallback", ["dir ector", "dir\tx", "", "x" * 129])
+def test_fallback_recipient_has_one_rule_built_directly_or_from_data(fallback: str) -> None:
+    # Policy(...) and Policy.from_dict(...) refuse the same ids: white space inside, empty,
+    # longer than 128
+    with pytest.raises(ConfigError, match="fallback_recipient"):
+        Policy(id="p", fallback_recipient=fallback)
+    with pytest.raises(ConfigError, match="fallback_recipient"):
+        Policy.from_dict({"id": "p", "fallback_recipient": fallback})
+    assert Policy(id="p", fallback_recipient="x" * 128).fallback_recipient == "x" * 128
