@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_core.errors import ValidationError
-from pipeline_core.sla import period_of
+from pipeline_core.sla import SlaState, period_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -44,7 +44,7 @@ def test_hand_worked_periods() -> None:
 def test_bad_input() -> None:
     with pytest.raises(ValidationError):
         period_of(datetime(2025, 1, 1), "day", "UTC")  # naive
-    with pytest.raises(ValueError, match="unknown period unit"):
+    with pytest.raises(ValidationError, match="unknown period unit"):
         period_of(datetime(2025, 1, 1, tzinfo=UTC), "fortnight", "UTC")  # type: ignore[arg-type]
 
 
@@ -76,3 +76,25 @@ def test_a_period_holds_its_instant_and_starts_at_local_midnight(
         months = {"month": 1, "quarter": 3, "year": 12}[unit]
         assert s.day == e.day == 1 and (e.year * 12 + e.month) - (s.year * 12 + s.month) == months
         assert (s.month - 1) % months == 0
+
+
+def test_unknown_zone_is_a_validation_error_naming_the_zone() -> None:
+    with pytest.raises(ValidationError) as info:
+        period_of(datetime(2025, 1, 1, tzinfo=UTC), "day", "Mars/Olympus")
+    assert info.value.fields == ("zone",)
+    assert info.value.problems[0].value == "Mars/Olympus"
+
+
+def test_machine_dependent_zone_names_are_refused_as_in_records() -> None:
+    # "localtime" means a different zone on every machine: records refuse it (iana_zone), so do
+    # the SLA state and period_of
+    with pytest.raises(ValidationError, match="zone"):
+        period_of(datetime(2025, 1, 1, tzinfo=UTC), "day", "localtime")
+    with pytest.raises(ValidationError, match="timezone"):
+        SlaState(
+            subject_id="o1",
+            kind="opportunity",
+            created_at=datetime(2025, 1, 1, tzinfo=UTC),
+            owner_id="u1",
+            timezone="localtime",
+        )

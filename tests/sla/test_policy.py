@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import jsonschema
 import pytest
 from hypothesis import given, settings
@@ -171,3 +172,25 @@ def test_policies_are_valid_exactly_when_every_part_is(
     else:
         assert expected_problems + duplicates == 0
         assert Policy.from_dict(policy.to_dict()) == policy
+
+
+def test_with_rules_adds_and_refuses_a_duplicate_id() -> None:
+    base = default_policy()
+    first = base.rules[0]
+    renamed = attrs.evolve(first, id="custom.copy")
+    grown = base.with_rules(renamed)
+    assert len(grown.rules) == len(base.rules) + 1 and grown.rules[-1] is renamed
+    # the same id twice is one problem, listed by the ConfigError of the new policy
+    with pytest.raises(ConfigError, match=r"custom\.copy"):
+        grown.with_rules(renamed)
+
+
+@pytest.mark.parametrize("fallback", ["dir ector", "dir\tx", "", "x" * 129])
+def test_fallback_recipient_has_one_rule_built_directly_or_from_data(fallback: str) -> None:
+    # Policy(...) and Policy.from_dict(...) refuse the same ids: white space inside, empty,
+    # longer than 128
+    with pytest.raises(ConfigError, match="fallback_recipient"):
+        Policy(id="p", fallback_recipient=fallback)
+    with pytest.raises(ConfigError, match="fallback_recipient"):
+        Policy.from_dict({"id": "p", "fallback_recipient": fallback})
+    assert Policy(id="p", fallback_recipient="x" * 128).fallback_recipient == "x" * 128

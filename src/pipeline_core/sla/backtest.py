@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 
 from pipeline_core.clock import require_aware
-from pipeline_core.facts import StageKinds, sorted_events
+from pipeline_core.facts import StageKinds, is_won_stage, sorted_events
 from pipeline_core.records import (
     Activity,
     ActivityKind,
@@ -41,7 +41,7 @@ from pipeline_core.sla.agenda import Agenda
 from pipeline_core.sla.engine import SlaEngine
 from pipeline_core.sla.items import Item
 from pipeline_core.sla.policy import Policy
-from pipeline_core.sla.state import ACTION_EVIDENCE, Evidence, SlaState, _won_at
+from pipeline_core.sla.state import ACTION_EVIDENCE, Evidence, SlaState
 
 __all__ = ["BacktestReport", "RuleStats", "backtest"]
 
@@ -130,6 +130,8 @@ def backtest(
     activities do actions by tag and by ``evidence`` (as :func:`state_from_records`). A lead's
     grade clock starts at its ``graded_at`` (else its creation).
     """
+    from pipeline_core.stages.templates import stages_of  # the stage layer, only when needed
+
     require_aware(until, "until")
     engine = policy if isinstance(policy, SlaEngine) else SlaEngine(policy)
     managers = managers or {}
@@ -164,7 +166,14 @@ def backtest(
         )
         add(opp.created_at, opp.id, "open", None)
         if opp.closed_at is not None:
-            add(opp.closed_at, opp.id, "close", _won_at(opp, pipeline, None) is not None)
+            # won by the kind of its stage (facts), never by won_reason
+            stages = stages_of(opp, pipeline)
+            add(
+                opp.closed_at,
+                opp.id,
+                "close",
+                stages is not None and is_won_stage(opp.stage, stages),
+            )
     for lead in leads:
         grade = grade_of(lead) if grade_of else None
         subjects[lead.id] = _Subject(

@@ -481,13 +481,15 @@ class Policy:
     def __attrs_post_init__(self) -> None:
         problems = _problems(self.rules, self.risks, self.grades, None, None)
         fallback = self.fallback_recipient
-        if fallback is not None and (
-            not isinstance(fallback, str) or not fallback.strip() or len(fallback) > 128
+        if fallback is not None and (  # the rule of from_dict's schema: 1-128, no white space
+            not isinstance(fallback, str)
+            or not 1 <= len(fallback) <= 128
+            or any(c.isspace() for c in fallback)
         ):
             problems.append(
                 Problem(
                     ("fallback_recipient",),
-                    "expected a user id (1-128 characters, not blank) or None",
+                    "expected a user id (1-128 characters, no white space) or None",
                     fallback,
                     "fallback_recipient",
                 )
@@ -639,8 +641,9 @@ class Policy:
         return schema
 
     def with_rules(self, *rules: Rule) -> Policy:
-        """A copy with ``rules`` added (validated)."""
-        return attrs.evolve(self, rules=self.rules + rules).validate()
+        """A copy with ``rules`` added (validated when built: :class:`ConfigError` lists every
+        problem)."""
+        return attrs.evolve(self, rules=self.rules + rules)
 
     def with_pipeline(self, pipeline: PipelineLike, *, remind_before: float = 0.25) -> Policy:
         """A copy with one obligation per stage SOP action that has a time limit (``within``).

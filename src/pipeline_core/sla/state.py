@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import attrs
 
 from pipeline_core import facts
-from pipeline_core._model import FrozenDict
+from pipeline_core._model import FrozenDict, iana_zone
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import StageKinds
@@ -183,8 +183,8 @@ def _check(state: SlaState) -> None:
             )  # fmt: skip
     if state.timezone is not None:
         try:
-            ZoneInfo(state.timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            iana_zone(state.timezone)
+        except ValueError:
             problems.append(
                 Problem(
                     ("timezone",),
@@ -413,11 +413,9 @@ def state_from_records(
     closed_periods: tuple[tuple[datetime, datetime], ...] = ()
     if isinstance(subject, Opportunity):
         stage, stage_entered, closed_at = subject.stage, subject.stage_entered_at, subject.closed_at
-        if events is not None:
-            events = list(events)
-            closed_periods = _reopened(subject, pipeline, events)
+        closed_periods, won_by_stage = _deal_history(subject, pipeline, events)
         if won_at is None:
-            won_at = _won_at(subject, pipeline, events)
+            won_at = won_by_stage
     elif isinstance(subject, Lead):
         stage = subject.status.value
         if subject.status.value in ("converted", "disqualified"):
@@ -468,30 +466,18 @@ def state_from_records(
     )
 
 
-def _reopened(
-    deal: Opportunity, pipeline: StageKinds | None, events: Iterable[StageEvent]
-) -> tuple[tuple[datetime, datetime], ...]:
-    """The closed periods of ``deal`` that a reopen ended (``facts.closed_periods``)."""
-    from pipeline_core.stages.templates import stages_of  # the stage layer, only when needed
-
-    stages = stages_of(deal, pipeline)
-    mine = [e for e in events if e.opportunity_id == deal.id]
-    if stages is None or not mine:
-        return ()
-    return tuple((a, b) for a, b in facts.closed_periods(mine, stages) if b is not None)
-
-
-def _won_at(
+def _deal_history(
     deal: Opportunity, pipeline: StageKinds | None, events: Iterable[StageEvent] | None
-) -> datetime | None:
-    """The win instant of ``deal`` by its stage's kind (see :func:`state_from_records`)."""
+) -> tuple[tuple[tuple[datetime, datetime], ...], datetime | None]:
+    """The closed periods of ``deal`` that a reopen ended (``facts.closed_periods``) and its win
+    instant by its stage's kind (see :func:`state_from_records`): one reading of the events."""
     from pipeline_core.stages.templates import stages_of  # the stage layer, only when needed
 
     stages = stages_of(deal, pipeline)
     if stages is None:
-        return None
-    if events is not None:
-        mine = [e for e in events if e.opportunity_id == deal.id]
-        if mine:
-            return facts.win_instant(mine, stages)
-    return deal.closed_at if facts.is_won_stage(deal.stage, stages) else None
+        return (), None
+    mine = [] if events is None else [e for e in events if e.opportunity_id == deal.id]
+    if not mine:
+        return (), deal.closed_at if facts.is_won_stage(deal.stage, stages) else None
+    periods = tuple((a, b) for a, b in facts.closed_periods(mine, stages) if b is not None)
+    return periods, facts.win_instant(mine, stages)

@@ -8,13 +8,15 @@ display and forecast periods use the same function, so "a person's day" has one 
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
+from pipeline_core._model import iana_zone
 from pipeline_core.clock import require_aware
+from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.records import Team, User
 from pipeline_core.sla.calendar import BusinessCalendar
 from pipeline_core.sla.policy import Policy
@@ -74,8 +76,8 @@ def period_of(at: datetime, unit: PeriodUnit, zone: ZoneInfo | str) -> tuple[dat
     wall-clock arithmetic suggests, and a metric's ``start``/``end`` count the team's days).
 
     Use it for the bounds of a funnel, a win rate or a forecast in a team's zone
-    (:func:`zone_of`). Raises :class:`~pipeline_core.errors.ValidationError` for a naive ``at``
-    and ``ValueError`` for an unknown unit.
+    (:func:`zone_of`). Raises :class:`~pipeline_core.errors.ValidationError` for a naive ``at``,
+    an unknown ``unit`` or an unknown ``zone`` name.
 
     >>> from datetime import UTC, datetime
     >>> start, end = period_of(datetime(2025, 3, 31, 17, tzinfo=UTC), "quarter", "Asia/Shanghai")
@@ -83,7 +85,11 @@ def period_of(at: datetime, unit: PeriodUnit, zone: ZoneInfo | str) -> tuple[dat
     ('2025-04-01T00:00:00+08:00', '2025-07-01T00:00:00+08:00')
     """
     require_aware(at, "at")
-    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    try:
+        tz = zone if isinstance(zone, ZoneInfo) else iana_zone(zone)
+    except ValueError:
+        problem = Problem(("zone",), "unknown IANA time zone", zone, "unknown_timezone")
+        raise ValidationError("period_of", [problem]) from None
     local = at.astimezone(tz).date()
     if unit == "day":
         first, after = local, local + timedelta(days=1)
@@ -95,10 +101,11 @@ def period_of(at: datetime, unit: PeriodUnit, zone: ZoneInfo | str) -> tuple[dat
         first = local.replace(month=(local.month - 1) // step * step + 1, day=1)
         after = first + relativedelta(months=step)
     else:
-        raise ValueError(f"unknown period unit {unit!r}: day, week, month, quarter or year")
+        message = "unknown period unit; expected day, week, month, quarter or year"
+        raise ValidationError("period_of", [Problem(("unit",), message, unit, "unknown_unit")])
 
-    def midnight(day: object) -> datetime:
-        wall = datetime.combine(day, time(0), tz)  # type: ignore[arg-type]
+    def midnight(day: date) -> datetime:
+        wall = datetime.combine(day, time(0), tz)
         offset = wall.utcoffset()
         assert offset is not None
         return wall.replace(tzinfo=timezone(offset))

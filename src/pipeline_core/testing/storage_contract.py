@@ -581,6 +581,13 @@ class StoreContract:
         # keyset pages of two resume after (at, seq, id), not after id
         first = _ids(store.stage_events.between(T0, T0 + timedelta(seconds=1), limit=2))
         assert first == ["ev-z", "ev-c"]
+        from pipeline_core.storage.ports import Query
+
+        # the page after ev-c (at=same, seq=2): ev-b (seq 3) and ev-a (seq 4); resuming after
+        # the id "ev-c" alone would give nothing ("ev-a" and "ev-b" sort before it)
+        events_table = store.stage_events.table
+        resume = Query(events_table, order=("at", "seq"), after=(same, 2, "ev-c"), limit=2)
+        assert _ids(store.backend.stream(resume)) == ["ev-b", "ev-a"]
 
     def test_a_merged_duplicate_leaves_the_open_list(self, store: Store) -> None:
         from pipeline_core.assignment.merge import plan_merge
