@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
-import pydantic
-
 from pipeline_core._jsonvalue import MAX_DEPTH, DuplicateKeyError, loads_unique, text_too_deep
 from pipeline_core.clock import SystemClock
 from pipeline_core.errors import ConfigError, Problem, ValidationError
@@ -146,29 +144,17 @@ def parse_instant(text: str | None, field: str) -> datetime:
     Anything else is :class:`BadInput` naming ``field``."""
     if text is None:
         return SystemClock().now()
-    from pipeline_core._model import Timestamp
+    from pipeline_core._model import timestamp
 
     try:
-        value: datetime = _TIMESTAMP.get_or_make(Timestamp).validate_python(text)
-    except pydantic.ValidationError as exc:
-        message = exc.errors(include_url=False)[0]["msg"]
+        value = timestamp(text, field, "options")
+    except ValidationError as exc:
+        message = exc.problems[0].message
         raise bad_input("options", field, f"not a usable instant: {message}", text) from None
     if not EARLIEST <= value < LATEST:
         raise bad_input("options", field, "must be between 1900-01-01 and 3000-01-01 (UTC)", text)
     return value
 
-
-class _Lazy:
-    def __init__(self) -> None:
-        self.adapter: pydantic.TypeAdapter[Any] | None = None
-
-    def get_or_make(self, hint: Any) -> pydantic.TypeAdapter[Any]:
-        if self.adapter is None:
-            self.adapter = pydantic.TypeAdapter(hint)
-        return self.adapter
-
-
-_TIMESTAMP = _Lazy()
 
 MAX_DAYS: Final = 36_600
 """The largest number of days an option such as ``--horizon`` accepts (about 100 years)."""
