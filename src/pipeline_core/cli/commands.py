@@ -317,11 +317,11 @@ def _sla(args: argparse.Namespace) -> int:
 
 def _zone_option(text: str) -> str:
     """A ``--tz`` value: an IANA zone name, else bad input naming the option."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from pipeline_core._model import iana_zone
 
     try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+        iana_zone(text)  # the one zone check: also refuses machine-dependent names (localtime)
+    except ValueError:
         raise bad_input(
             "options", "--tz", "not a time zone name such as Asia/Shanghai", text
         ) from None
@@ -634,15 +634,15 @@ def _check_store(args: argparse.Namespace) -> int:
                 "records": report.records,
                 "total": report.total,
                 "by_kind": report.by_kind,
-                "findings": [f.to_dict() for f in report.findings],
+                "findings": [finding.to_dict() for finding in report.findings],
             }
         )
     elif report.ok:
         print(f"ok: {report.records:,} stored records, nothing the current rules refuse")
     else:
         print(f"{report.total:,} stored values the current rules refuse (nothing was changed):")
-        for f in report.findings:
-            print(f"  - {f}")
+        for finding in report.findings:
+            print(f"  - {finding}")
         if report.total > len(report.findings):
             print(
                 f"  ... {report.total - len(report.findings):,} more (--json lists the first 1,000)"
