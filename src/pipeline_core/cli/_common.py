@@ -12,7 +12,7 @@ import json
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
@@ -37,6 +37,7 @@ __all__ = [
     "load_json_file",
     "load_pipeline",
     "parse_instant",
+    "team_zone",
 ]
 
 EXIT_OK: Final = 0
@@ -65,6 +66,16 @@ HOLIDAYS_LEFT_OUT: Final = (
     "pip install 'pipeline-core[holidays]' for mainland China's holidays"
 )
 """The note shown when the default calendar runs without the ``holidays`` extra."""
+
+
+def team_zone(teams: Iterable[Any], default: Any) -> str:
+    """The IANA zone a person of ``teams`` reads times in: the teams' zone when they all share
+    one (a team without its own has ``default``'s), else ``default``'s (a policy, a calendar or a
+    zone name: :func:`pipeline_core.sla.zone_name_of`)."""
+    from pipeline_core.sla import zone_name_of
+
+    zones = {zone_name_of(None, t, default) for t in teams}
+    return zones.pop() if len(zones) == 1 else zone_name_of(None, None, default)
 
 
 def default_sla_calendar(country: str | None, notes: list[str]) -> Any:

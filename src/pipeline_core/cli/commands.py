@@ -30,6 +30,7 @@ from pipeline_core.cli._common import (
     open_store,
     parse_instant,
     problems_json,
+    team_zone,
 )
 from pipeline_core.errors import ConfigError, Problem, ValidationError
 
@@ -259,11 +260,7 @@ def _sla(args: argparse.Namespace) -> int:
         items = [i for i in items if i.recipient_id == args.owner]
     items.sort(key=lambda i: (-i.at_us, i.id))
     # the reader's zone: --tz, else the teams' zone when they share one, else the policy calendar's
-    if args.tz:
-        reader_zone = _zone_option(args.tz)
-    else:
-        team_zones = {zone_name_of(None, t, policy) for t in teams.values()}
-        reader_zone = team_zones.pop() if len(team_zones) == 1 else zone_name_of(None, None, policy)
+    reader_zone = _zone_option(args.tz) if args.tz else team_zone(teams.values(), policy)
     names = f.Names.of(
         lang=args.lang, pipeline=pipeline, users=users, policy=engine.policy, ids=args.ids
     )
@@ -429,7 +426,7 @@ def _stored_users(args: argparse.Namespace) -> list[Any]:
 def _stored_zone(args: argparse.Namespace, users: list[Any]) -> str:
     """The reader's zone: ``--tz``, else the stored teams' zone when they share one, else the
     default calendar's."""
-    from pipeline_core.sla import default_calendar, zone_name_of
+    from pipeline_core.sla import default_calendar
 
     if args.tz:
         return _zone_option(args.tz)
@@ -438,8 +435,7 @@ def _stored_zone(args: argparse.Namespace, users: list[Any]) -> str:
         teams = list(store.teams.all())
     finally:
         store.close()
-    zones = {zone_name_of(None, t, default_calendar()) for t in teams}
-    return zones.pop() if len(zones) == 1 else default_calendar().timezone
+    return team_zone(teams, default_calendar())
 
 
 # -- import / export --------------------------------------------------------------------------
