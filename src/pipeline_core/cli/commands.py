@@ -381,7 +381,7 @@ def _funnel(args: argparse.Namespace) -> int:
         return EXIT_OK
     users = _stored_users(args)
     names = f.Names.of(lang=args.lang, pipeline=pipeline, users=users, ids=args.ids)
-    zone = _stored_zone(args, users)
+    zone = _stored_zone(args)
     print(
         f"Funnel of {pipeline.id!r}: opportunities created {f.instant(start, zone)} to "
         f"{f.instant(end, zone)}"
@@ -423,7 +423,7 @@ def _stored_users(args: argparse.Namespace) -> list[Any]:
         store.close()
 
 
-def _stored_zone(args: argparse.Namespace, users: list[Any]) -> str:
+def _stored_zone(args: argparse.Namespace) -> str:
     """The reader's zone: ``--tz``, else the stored teams' zone when they share one, else the
     default calendar's."""
     from pipeline_core.sla import default_calendar
