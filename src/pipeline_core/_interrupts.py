@@ -11,12 +11,10 @@ report bad input instead of exiting 130. :func:`reraise_interrupt` recognises th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pydantic_core
 
-__all__ = ["interrupts_come_through", "reraise_interrupt"]
+__all__ = ["reraise_interrupt"]
 
 _WRAPPED = re.compile(
     r"(?:Error calling function `[^`]*`|Error serializing to JSON): "
@@ -38,13 +36,3 @@ def reraise_interrupt(exc: BaseException) -> None:
     code = found.group(2) or ""
     raise SystemExit(int(code) if code.lstrip("-").isdigit() else code or None) from None
 
-
-@contextmanager
-def interrupts_come_through() -> Iterator[None]:
-    """Around code that serialises records: a wrapped ``KeyboardInterrupt`` or ``SystemExit``
-    is raised as itself; every other error passes unchanged."""
-    try:
-        yield
-    except pydantic_core.PydanticSerializationError as exc:
-        reraise_interrupt(exc)
-        raise

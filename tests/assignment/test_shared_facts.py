@@ -76,6 +76,16 @@ def test_won_and_lost_follow_the_stage_kind_not_the_reasons() -> None:
     assert facts["suzhou"].open_amount == Decimal(10000)
 
 
+def test_a_deal_closed_after_the_as_of_instant_is_still_open_then() -> None:
+    # signed at hour 48, facts asked as of hour 24: later events are ignored, so the 60,000 is
+    # open pipeline then (won 0, open 60,000); as of hour 72 it is won (won 60,000, open 0)
+    won_later = deal("d", "ningbo", "signed", "60000", closed_at=at(48))
+    before = customer_facts(at=at(24), opportunities=[won_later], stages=BOARD)["ningbo"]
+    assert (before.won_amount, before.open_amount) == (0, Decimal(60000))
+    after = customer_facts(at=at(72), opportunities=[won_later], stages=BOARD)["ningbo"]
+    assert (after.won_amount, after.open_amount) == (Decimal(60000), 0)
+
+
 def test_a_merged_duplicate_counts_in_neither_amount() -> None:
     survivor = deal("s", "wuxi", "talk", "30000")
     duplicate = deal("x", "wuxi", "talk", "30000", tags=frozenset({MERGED_TAG}))

@@ -133,6 +133,9 @@ def test_sla_in_another_zone_and_in_english(cli: Any, demo: dict[str, Any]) -> N
     assert "First touch" in out or "First call" in out
     code, _, err = cli(["sla", "--store", demo["url"], "--tz", "Mars/Olympus"])
     assert code == 2 and "--tz" in err
+    # a tz database entry whose meaning depends on the machine is no zone name either
+    code, _, err = cli(["sla", "--store", demo["url"], "--tz", "localtime"])
+    assert code == 2 and "--tz" in err
 
 
 def test_funnel_header_has_no_microseconds_and_shows_labels(cli: Any, demo: dict[str, Any]) -> None:

@@ -283,14 +283,6 @@ def _strip_suffixes(name: str) -> str:
     return name
 
 
-def _company_once(text: str) -> str:
-    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    text = _strip_punctuation(text).strip()
-    if " " in text:
-        text = _SPACE_NEAR_CJK.sub("", text)
-    return _strip_suffixes(text)
-
-
 BRANCH_SUFFIXES: Final[tuple[str, ...]] = (
     "分公司",
     "子公司",
@@ -499,14 +491,10 @@ def normalise_company(raw: str | None) -> str | None:
     return None if name is None else name.key
 
 
-def _compatible(a: CompanyName, b: CompanyName) -> bool:
-    """Same branch (or both none), and regions that do not contradict each other."""
-    return _qualifiers_agree(a.region, a.branch, b.region, b.branch)
-
-
 def _qualifiers_agree(
     region_a: str | None, branch_a: str | None, region_b: str | None, branch_b: str | None
 ) -> bool:
+    """Same branch (or both none), and regions that do not contradict each other."""
     if branch_a != branch_b:
         return False
     return region_a is None or region_b is None or region_a == region_b
@@ -520,7 +508,11 @@ def company_similarity(a: str, b: str) -> float:
     from rapidfuzz import fuzz
 
     pa, pb = parse_company(a), parse_company(b)
-    if pa is None or pb is None or not _compatible(pa, pb):
+    if (
+        pa is None
+        or pb is None
+        or not _qualifiers_agree(pa.region, pa.branch, pb.region, pb.branch)
+    ):
         return 0.0
     return float(fuzz.ratio(pa.core, pb.core))
 

@@ -210,17 +210,14 @@ class _Guard:
             return False
         if self._scope(verb) is Scope.ALL:
             return True  # whatever the parent, and without looking it up
+        # from here on the scope is not all: a missing or unknown parent is not accessible
         if collection is None:
             found = [r for c in _SUBJECT_COLLECTIONS if (r := self._find(c, ref)) is not None]
-            if not found:
-                return self._scope(verb) is Scope.ALL
-            return all(self.allows(verb, r) for r in found)
+            return bool(found) and all(self.allows(verb, r) for r in found)
         if collection == _UNKNOWN:
-            return self._scope(verb) is Scope.ALL
+            return False
         parent = self._find(collection, ref)
-        if parent is None:
-            return self._scope(verb) is Scope.ALL
-        return self.allows(verb, parent)
+        return parent is not None and self.allows(verb, parent)
 
     def allows(self, verb: Verb, record: Record) -> bool:
         """Whether the actor may ``verb`` this record (its parents and author included)."""
@@ -599,22 +596,25 @@ class _ScopedBackend(Backend):
             return query, exact
         return replace(query, where=(*query.where, *conds)), exact
 
-    def stream(self, query: Query) -> Iterator[Record]:
+    def _readable(self, query: Query) -> Iterator[Record]:
+        # The records of `query` the actor may read, as stored (not yet masked).
         scoped, exact = self._visible(query)
-        guard = self.guard
         if exact:
-            records = self.inner.stream(scoped)
-        else:
-            candidates = self.inner.stream(replace(scoped, limit=None))
-            records = (r for r in candidates if guard.allows("read", r))
-            if query.limit is not None:
-                records = itertools.islice(records, query.limit)
-        return map(guard.view, records) if guard.mask else records
+            return self.inner.stream(scoped)
+        candidates = self.inner.stream(replace(scoped, limit=None))
+        records: Iterator[Record] = (r for r in candidates if self.guard.allows("read", r))
+        if query.limit is not None:
+            records = itertools.islice(records, query.limit)
+        return records
+
+    def stream(self, query: Query) -> Iterator[Record]:
+        records = self._readable(query)
+        return map(self.guard.view, records) if self.guard.mask else records
 
     def count(self, table: Table) -> int:
         if self.guard.grant.read is Scope.ALL:
             return self.inner.count(table)
-        return sum(1 for _ in self.stream(Query(table)))
+        return sum(1 for _ in self._readable(Query(table)))  # counted unmasked: same number
 
     def columns(self, query: Query, names: Sequence[str]) -> Iterator[list[tuple[Any, ...]]]:
         scoped, exact = self._visible(query)

@@ -348,6 +348,8 @@ def customer_facts(
         value = Decimal(0)
         try:
             status = deal_status(o, deal_stages(o, stages, "customer_facts"))
+            if status != "open" and o.closed_at is not None and o.closed_at > at:
+                status = "open"  # closed after ``at``: still open as of ``at``
         except ValidationError as exc:
             problems.extend(exc.problems)
             status = None

@@ -12,12 +12,10 @@ import json
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
-
-import pydantic
 
 from pipeline_core._jsonvalue import MAX_DEPTH, DuplicateKeyError, loads_unique, text_too_deep
 from pipeline_core.clock import SystemClock
@@ -39,6 +37,7 @@ __all__ = [
     "load_json_file",
     "load_pipeline",
     "parse_instant",
+    "team_zone",
 ]
 
 EXIT_OK: Final = 0
@@ -67,6 +66,16 @@ HOLIDAYS_LEFT_OUT: Final = (
     "pip install 'pipeline-core[holidays]' for mainland China's holidays"
 )
 """The note shown when the default calendar runs without the ``holidays`` extra."""
+
+
+def team_zone(teams: Iterable[Any], default: Any) -> str:
+    """The IANA zone a person of ``teams`` reads times in: the teams' zone when they all share
+    one (a team without its own has ``default``'s), else ``default``'s (a policy, a calendar or a
+    zone name: :func:`pipeline_core.sla.zone_name_of`)."""
+    from pipeline_core.sla import zone_name_of
+
+    zones = {zone_name_of(None, t, default) for t in teams}
+    return zones.pop() if len(zones) == 1 else zone_name_of(None, None, default)
 
 
 def default_sla_calendar(country: str | None, notes: list[str]) -> Any:
@@ -146,29 +155,17 @@ def parse_instant(text: str | None, field: str) -> datetime:
     Anything else is :class:`BadInput` naming ``field``."""
     if text is None:
         return SystemClock().now()
-    from pipeline_core._model import Timestamp
+    from pipeline_core._model import timestamp
 
     try:
-        value: datetime = _TIMESTAMP.get_or_make(Timestamp).validate_python(text)
-    except pydantic.ValidationError as exc:
-        message = exc.errors(include_url=False)[0]["msg"]
+        value = timestamp(text, field, "options")
+    except ValidationError as exc:
+        message = exc.problems[0].message
         raise bad_input("options", field, f"not a usable instant: {message}", text) from None
     if not EARLIEST <= value < LATEST:
         raise bad_input("options", field, "must be between 1900-01-01 and 3000-01-01 (UTC)", text)
     return value
 
-
-class _Lazy:
-    def __init__(self) -> None:
-        self.adapter: pydantic.TypeAdapter[Any] | None = None
-
-    def get_or_make(self, hint: Any) -> pydantic.TypeAdapter[Any]:
-        if self.adapter is None:
-            self.adapter = pydantic.TypeAdapter(hint)
-        return self.adapter
-
-
-_TIMESTAMP = _Lazy()
 
 MAX_DAYS: Final = 36_600
 """The largest number of days an option such as ``--horizon`` accepts (about 100 years)."""

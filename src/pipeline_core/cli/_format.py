@@ -77,7 +77,7 @@ def pct(value: float | None) -> str:
 
 def money(value: float | Decimal | None, currency: str | None = None) -> str:
     """An amount in whole units with thousands separators, led by the currency's symbol (or code):
-    ``¥61,690,000``, ``USD`` without a symbol table entry reads ``SEK 1,000``."""
+    ``¥61,690,000``; a currency without a symbol here is led by its code (``SEK 1,000``)."""
     if value is None:
         return "—"
     text = f"{float(value):,.0f}"

@@ -30,6 +30,7 @@ from pipeline_core.cli._common import (
     open_store,
     parse_instant,
     problems_json,
+    team_zone,
 )
 from pipeline_core.errors import ConfigError, Problem, ValidationError
 
@@ -259,11 +260,7 @@ def _sla(args: argparse.Namespace) -> int:
         items = [i for i in items if i.recipient_id == args.owner]
     items.sort(key=lambda i: (-i.at_us, i.id))
     # the reader's zone: --tz, else the teams' zone when they share one, else the policy calendar's
-    if args.tz:
-        reader_zone = _zone_option(args.tz)
-    else:
-        team_zones = {zone_name_of(None, t, policy) for t in teams.values()}
-        reader_zone = team_zones.pop() if len(team_zones) == 1 else zone_name_of(None, None, policy)
+    reader_zone = _zone_option(args.tz) if args.tz else team_zone(teams.values(), policy)
     names = f.Names.of(
         lang=args.lang, pipeline=pipeline, users=users, policy=engine.policy, ids=args.ids
     )
@@ -317,11 +314,11 @@ def _sla(args: argparse.Namespace) -> int:
 
 def _zone_option(text: str) -> str:
     """A ``--tz`` value: an IANA zone name, else bad input naming the option."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from pipeline_core._model import iana_zone
 
     try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+        iana_zone(text)  # the one zone check: also refuses machine-dependent names (localtime)
+    except ValueError:
         raise bad_input(
             "options", "--tz", "not a time zone name such as Asia/Shanghai", text
         ) from None
@@ -384,7 +381,7 @@ def _funnel(args: argparse.Namespace) -> int:
         return EXIT_OK
     users = _stored_users(args)
     names = f.Names.of(lang=args.lang, pipeline=pipeline, users=users, ids=args.ids)
-    zone = _stored_zone(args, users)
+    zone = _stored_zone(args)
     print(
         f"Funnel of {pipeline.id!r}: opportunities created {f.instant(start, zone)} to "
         f"{f.instant(end, zone)}"
@@ -426,10 +423,10 @@ def _stored_users(args: argparse.Namespace) -> list[Any]:
         store.close()
 
 
-def _stored_zone(args: argparse.Namespace, users: list[Any]) -> str:
+def _stored_zone(args: argparse.Namespace) -> str:
     """The reader's zone: ``--tz``, else the stored teams' zone when they share one, else the
     default calendar's."""
-    from pipeline_core.sla import default_calendar, zone_name_of
+    from pipeline_core.sla import default_calendar
 
     if args.tz:
         return _zone_option(args.tz)
@@ -438,8 +435,7 @@ def _stored_zone(args: argparse.Namespace, users: list[Any]) -> str:
         teams = list(store.teams.all())
     finally:
         store.close()
-    zones = {zone_name_of(None, t, default_calendar()) for t in teams}
-    return zones.pop() if len(zones) == 1 else default_calendar().timezone
+    return team_zone(teams, default_calendar())
 
 
 # -- import / export --------------------------------------------------------------------------
@@ -634,15 +630,15 @@ def _check_store(args: argparse.Namespace) -> int:
                 "records": report.records,
                 "total": report.total,
                 "by_kind": report.by_kind,
-                "findings": [f.to_dict() for f in report.findings],
+                "findings": [finding.to_dict() for finding in report.findings],
             }
         )
     elif report.ok:
         print(f"ok: {report.records:,} stored records, nothing the current rules refuse")
     else:
         print(f"{report.total:,} stored values the current rules refuse (nothing was changed):")
-        for f in report.findings:
-            print(f"  - {f}")
+        for finding in report.findings:
+            print(f"  - {finding}")
         if report.total > len(report.findings):
             print(
                 f"  ... {report.total - len(report.findings):,} more (--json lists the first 1,000)"

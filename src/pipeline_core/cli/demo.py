@@ -30,6 +30,7 @@ from pipeline_core.cli._common import (
     bad_input,
     default_sla_calendar,
     emit_json,
+    team_zone,
 )
 
 __all__ = ["DEMO_START", "DemoOptions", "add_lang_ids", "add_parser", "render_text", "run_demo"]
@@ -97,7 +98,6 @@ def run_demo(
         SlaEngine,
         default_policy,
         state_from_records,
-        zone_name_of,
     )
     from pipeline_core.stages import templates
 
@@ -158,8 +158,7 @@ def run_demo(
     policy = default_policy(calendar)
     engine = SlaEngine(policy, pipeline=pipeline)
     # the zone a person in the team reads times in: the teams' own, else the policy calendar's
-    team_zones = {zone_name_of(None, t, policy) for t in company.teams}
-    zone = team_zones.pop() if len(team_zones) == 1 else zone_name_of(None, None, policy)
+    zone = team_zone(company.teams, policy)
     acts_of: defaultdict[str, list[Any]] = defaultdict(list)
     for a in activities:
         if a.lead_id:
