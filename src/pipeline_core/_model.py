@@ -260,10 +260,8 @@ def timestamp(value: object, field: str, what: str) -> datetime:
 def as_fixed_offset(value: datetime) -> datetime:
     """``value`` with its named zone replaced by the fixed UTC offset in force at that instant.
 
-    An offset that is not a whole number of minutes (a named zone's local mean time before
-    standard time, e.g. ``Asia/Kolkata`` before 1906 is +05:53:28, or a ``timezone`` built with
-    seconds) becomes UTC, the same instant: ISO 8601 offsets have minutes only, and JSON would
-    otherwise drop the seconds and move the instant."""
+    In a :data:`Timestamp` this runs after the offset rule (whole minutes, -12:00..+14:00), so an
+    offset with seconds (a named zone's local mean time) has been refused before it gets here."""
     # A timestamp is an instant plus the UTC offset it was observed with. A named zone
     # (ZoneInfo) becomes its fixed offset at that instant, so the ISO 8601 round trip is exact and
     # equality never depends on DST folds.
@@ -272,15 +270,6 @@ def as_fixed_offset(value: datetime) -> datetime:
         return value
     offset = value.utcoffset()
     assert offset is not None  # AwareDatetime ran first
-    if offset.seconds % 60 or offset.microseconds:
-        try:
-            return value.astimezone(UTC)
-        except OverflowError:
-            raise PydanticCustomError(
-                "datetime_range",
-                "the instant {value} is outside the years 1-9999 in UTC",
-                {"value": value.isoformat()},
-            ) from None
     if type(tz) is timezone:
         return value
     return value.replace(tzinfo=timezone(offset), fold=0)

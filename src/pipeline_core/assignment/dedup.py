@@ -66,6 +66,7 @@ from pipeline_core.records import Contact, Lead
 __all__ = [
     "BRANCH_SUFFIXES",
     "COMPANY_SUFFIXES",
+    "LATIN_BRANCH_WORDS",
     "PLUS_ADDRESSING_DOMAINS",
     "REGIONS",
     "CompanyName",
