@@ -1,0 +1,401 @@
+"""Configuration definitions declared once: an ``attrs`` value class, its plain form derived.
+
+A definition (a stage, a pipeline, a grade band, a scoring rule, an SLA rule ...) is declared once,
+as an immutable ``attrs`` class: that class is what code builds (positionally or by keyword),
+compares, hashes and ``attrs.evolve`` s. Everything about its *plain-data* form is derived from
+that one declaration here, never written again by hand:
+
+- :func:`from_plain` (``Cls.from_dict``): the JSON/YAML form validated by a pydantic schema built
+  from the class's fields, then the value built bottom-up; every problem is listed at once in one
+  :class:`~pipeline_core.errors.ConfigError` with its path (nested definitions included).
+- :func:`to_plain` (``obj.to_dict()``): the same form back, defaults left out unless a field says
+  ``dump="always"``;
+- :func:`schema_of` (``Cls.json_schema()``): the JSON Schema of that form.
+
+Why ``attrs`` values with a derived schema rather than pydantic models: users and the shared cases
+build definitions positionally (``Stage("won", "Won", kind="won")``) and with ``attrs.evolve``;
+records already work this way (:func:`pipeline_core._model.record`); and pydantic then runs only
+where plain data comes in, which keeps the domain core free of validation cost.
+
+A field's plain form is tuned with :func:`plain`: another key (``alias="from"``), another schema
+type (``schema=Annotated[...]``), a custom encoder, or whether its default is written. A class's
+semantic checks (graph, bands, overrides) stay in the class: small named functions returning
+:class:`~pipeline_core.errors.Problem` s, run by :func:`raise_problems` at construction, so a value
+built in code and one read from a file are checked by the same code.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Final, Literal, NotRequired, TypeVar
+
+import attrs
+import pydantic
+from typing_extensions import TypedDict
+
+from pipeline_core.errors import ConfigError, Problem
+
+__all__ = [
+    "Check",
+    "PlainField",
+    "definition",
+    "from_plain",
+    "plain",
+    "raise_problems",
+    "schema_of",
+    "to_plain",
+]
+
+_KEY: Final = "pipeline_core.plain"
+_T = TypeVar("_T")
+
+Check = Callable[[Any], Iterable[Problem]]
+"""A named semantic check of a definition: the value in, its problems out (none when fine)."""
+
+
+@attrs.frozen
+class PlainField:
+    """How one field appears in the plain form.
+
+    ``alias``: the key in plain data (default: the field name); ``schema``: the type pydantic
+    validates the plain value with (default: derived from the annotation); ``dump``: ``"default"``
+    writes the value only when it differs from the field's default, ``"always"`` always,
+    ``"never"`` never; ``encode``: a function from the value to its plain form (default: derived);
+    ``decode``: a function from the validated plain value to the field's value (default: derived).
+    """
+
+    alias: str | None = None
+    schema: Any = None
+    dump: Literal["default", "always", "never"] = "default"
+    encode: Callable[[Any], Any] | None = None
+    decode: Callable[[Any], Any] | None = None
+
+
+def plain(
+    *,
+    alias: str | None = None,
+    schema: Any = None,
+    dump: Literal["default", "always", "never"] = "default",
+    encode: Callable[[Any], Any] | None = None,
+    decode: Callable[[Any], Any] | None = None,
+) -> dict[str, PlainField]:
+    """``attrs.field(metadata=plain(alias="from"))``: the field's plain form (see
+    :class:`PlainField`)."""
+    return {_KEY: PlainField(alias, schema, dump, encode, decode)}
+
+
+@attrs.frozen
+class _Field:
+    name: str
+    key: str
+    spec: PlainField
+    required: bool
+    default: Any
+    build: Callable[[Any, tuple[str | int, ...], list[Problem]], Any]
+
+
+@attrs.frozen
+class _Layout:
+    cls: type[Any]
+    what: str
+    tag: tuple[str, str] | None  # (key, value) written beside the fields, e.g. ("kind", "range")
+    fields: tuple[_Field, ...]
+    typed_dict: Any
+
+
+_DEFINITIONS: Final[dict[type[Any], tuple[str, tuple[str, str] | None]]] = {}
+_TD: Final = pydantic.TypeAdapter(timedelta)
+
+
+def definition(what: str, *, tag: tuple[str, str] | None = None) -> Callable[[type[_T]], type[_T]]:
+    """Register an ``attrs`` class as a definition named ``what`` (used in :class:`ConfigError`).
+
+    ``tag`` is a ``(key, value)`` pair written beside the fields and used to tell the members of a
+    union apart (``("kind", "range")``). Adds ``from_dict`` (classmethod), ``to_dict`` and
+    ``json_schema`` (classmethod) unless the class defines its own.
+    """
+
+    def register(cls: type[_T]) -> type[_T]:
+        if not attrs.has(cls):
+            raise TypeError(f"{cls.__name__} is not an attrs class")
+        _DEFINITIONS[cls] = (what, tag)
+        if "from_dict" not in cls.__dict__:
+            cls.from_dict = classmethod(from_plain)  # type: ignore[attr-defined]
+        if "to_dict" not in cls.__dict__:
+            cls.to_dict = to_plain  # type: ignore[attr-defined]
+        if "json_schema" not in cls.__dict__:
+            cls.json_schema = classmethod(schema_of)  # type: ignore[attr-defined]
+        return typing.cast(type[_T], cls)
+
+    return register
+
+
+# --------------------------------------------------------------------------- the derived layout
+
+
+def _make_layout(cls: type[Any]) -> _Layout:
+    what, tag = _DEFINITIONS[cls]
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields: list[_Field] = []
+    annotations: dict[str, Any] = {}
+    if tag is not None:
+        annotations[tag[0]] = Literal[tag[1]]
+    for f in attrs.fields(cls):
+        if not f.init:
+            continue
+        spec: PlainField = f.metadata.get(_KEY, PlainField())
+        if spec.dump == "never" and f.default is not attrs.NOTHING:
+            continue
+        key = spec.alias or f.name
+        schema, build = _plain_type(hints[f.name])
+        if spec.schema is not None:
+            schema = spec.schema
+        if spec.decode is not None:
+            decode = spec.decode
+            build = _decoded(decode)
+        required = f.default is attrs.NOTHING
+        annotations[key] = schema if required else NotRequired[schema]
+        fields.append(_Field(f.name, key, spec, required, f.default, build))
+    td: Any = typing.cast(Any, TypedDict)(cls.__name__, annotations)
+    td.__pydantic_config__ = pydantic.ConfigDict(extra="forbid", title=cls.__name__)
+    td.__doc__ = cls.__doc__
+    return _Layout(cls, what, tag, tuple(fields), td)
+
+
+_Build = Callable[[Any, tuple[str | int, ...], list[Problem]], Any]
+
+
+def _same(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
+    return value
+
+
+def _decoded(decode: Callable[[Any], Any]) -> _Build:
+    def build(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
+        return decode(value)
+
+    return build
+
+
+def _plain_type(hint: Any) -> tuple[Any, _Build]:
+    """The schema type of a field's plain form and how to build the field's value from it."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Annotated:
+        return _plain_type(args[0]) if _is_definition_type(args[0]) else (hint, _same)
+    if isinstance(hint, type) and hint in _DEFINITIONS:
+        return _layout(hint).typed_dict, _nested(hint)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item_schema, item_build = _plain_type(args[0])
+
+        def build_tuple(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
+            return tuple(item_build(v, (*path, i), problems) for i, v in enumerate(value))
+
+        return list[item_schema], build_tuple  # type: ignore[valid-type]
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        optional = len(members) < len(args)
+        if all(isinstance(m, type) and m in _DEFINITIONS for m in members) and members:
+            if len(members) == 1:
+                schema, build = _plain_type(members[0])
+            else:
+                schema, build = _tagged_union(members)
+            if optional:
+                return schema | None, _optional(build)
+            return schema, build
+        if optional and len(members) == 1:
+            schema, build = _plain_type(members[0])
+            return schema | None, _optional(build)
+    return hint, _same
+
+
+def _is_definition_type(hint: Any) -> bool:
+    return isinstance(hint, type) and hint in _DEFINITIONS
+
+
+def _optional(build: _Build) -> _Build:
+    def build_optional(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
+        return None if value is None else build(value, path, problems)
+
+    return build_optional
+
+
+def _tagged_union(members: list[type[Any]]) -> tuple[Any, _Build]:
+    tags = {_DEFINITIONS[m][1] for m in members}
+    if None in tags or len({t[0] for t in tags if t}) != 1:
+        raise TypeError(f"union of definitions {members} needs one tag key on every member")
+    key = next(iter(tags))[0]  # type: ignore[index]
+    by_tag = {_DEFINITIONS[m][1][1]: m for m in members}  # type: ignore[index]
+    union: Any = typing.Union[tuple(_layout(m).typed_dict for m in members)]  # noqa: UP007
+    schema: Any = typing.Annotated[union, pydantic.Field(discriminator=key)]
+
+    def build_union(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
+        return _nested(by_tag[value[key]])(value, path, problems)
+
+    return schema, build_union
+
+
+def _nested(cls: type[Any]) -> _Build:
+    def build_nested(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
+        try:
+            return _build(cls, value, path, problems)
+        except ConfigError as exc:
+            problems.extend(
+                Problem((*path, *p.path), p.message, p.value, p.code, p.missing)
+                for p in exc.problems
+            )
+            return None
+
+    return build_nested
+
+
+def _build(
+    cls: type[Any], data: Mapping[str, Any], path: tuple[str | int, ...], problems: list[Problem]
+) -> Any:
+    layout = _layout(cls)
+    before = len(problems)
+    kwargs = {
+        f.name: f.build(data[f.key], (*path, f.key), problems)
+        for f in layout.fields
+        if f.key in data
+    }
+    if len(problems) > before:
+        return None  # a part failed: its problems are listed, the whole is not built
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(layout.what, [Problem((), str(exc), dict(data), "invalid")]) from None
+
+
+# --------------------------------------------------------------------------- the three services
+
+
+def _make_adapter(cls: type[Any]) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(_layout(cls).typed_dict)
+
+
+# one cache each, for the life of the process: definitions are classes, a handful of them
+_layout = typing.cast(Callable[[type[Any]], _Layout], functools.cache(_make_layout))
+_adapter = typing.cast(
+    Callable[[type[Any]], pydantic.TypeAdapter[Any]], functools.cache(_make_adapter)
+)
+
+
+def from_plain(cls: type[_T], data: Mapping[str, Any]) -> _T:
+    """Build a ``cls`` from plain data (parsed JSON/YAML/TOML).
+
+    Raises :class:`ConfigError` naming the definition and listing every problem with its path:
+    data nested too deep, bytes or sets, unknown keys, wrong types, and the problems of the
+    semantic checks of every nested definition.
+    """
+    from pipeline_core._jsonvalue import check_definition
+    from pipeline_core._model import problems_from_pydantic
+
+    layout = _layout(cls)
+    check_definition(data, layout.what)
+    try:
+        valid = _adapter(cls).validate_python(data)
+    except pydantic.ValidationError as exc:
+        raise ConfigError(
+            layout.what, [_without_tags(p, data) for p in problems_from_pydantic(exc)]
+        ) from None
+    problems: list[Problem] = []
+    built = _build(cls, valid, (), problems)
+    if problems:
+        raise ConfigError(layout.what, problems)
+    return typing.cast(_T, built)
+
+
+def _without_tags(problem: Problem, data: Any) -> Problem:
+    """``problem`` without the step pydantic adds for the member of a tagged union
+    (``rules[0].range.points`` becomes ``rules[0].points``)."""
+    tags = {tag[0] for _, tag in _DEFINITIONS.values() if tag is not None}
+    path: list[str | int] = []
+    node = data
+    for step in problem.path:
+        if (
+            isinstance(node, Mapping)
+            and step not in node
+            and any(node.get(key) == step for key in tags)
+        ):
+            continue  # the union member's tag, not a key of the data
+        path.append(step)
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    if len(path) == len(problem.path):
+        return problem
+    return Problem(tuple(path), problem.message, problem.value, problem.code, problem.missing)
+
+
+def to_plain(obj: Any) -> dict[str, Any]:
+    """The plain form of a definition (what :func:`from_plain` reads back to an equal value)."""
+    layout = _layout(type(obj))
+    out: dict[str, Any] = {}
+    if layout.tag is not None:
+        out[layout.tag[0]] = layout.tag[1]
+    for f in layout.fields:
+        value = getattr(obj, f.name)
+        if f.spec.dump == "never":
+            continue
+        if f.spec.dump == "default" and not f.required and _is_default(f.default, value):
+            continue
+        out[f.key] = f.spec.encode(value) if f.spec.encode else _encode(value)
+    return out
+
+
+def schema_of(cls: type[Any]) -> dict[str, Any]:
+    """The JSON Schema of ``cls``'s plain form (draft 2020-12, as pydantic writes it)."""
+    return _adapter(cls).json_schema()
+
+
+def raise_problems(what: str, value: Any, checks: Iterable[Check]) -> None:
+    """Run each named check on ``value``; raise one :class:`ConfigError` listing every problem."""
+    problems = [p for check in checks for p in check(value)]
+    if problems:
+        raise ConfigError(what, problems)
+
+
+def _is_default(default: Any, value: Any) -> bool:
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type,unused-ignore]
+        if default.takes_self:
+            return False
+        default = default.factory()
+    if value is None:
+        return default is None
+    try:
+        if isinstance(value, tuple | list | Mapping | frozenset) and not value:
+            return isinstance(default, tuple | list | Mapping | frozenset) and not default
+        return type(value) is type(default) and bool(value == default)
+    except Exception:
+        return False
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        if isinstance(value, enum.Enum):
+            return value.value
+        return value
+    if type(value) in _DEFINITIONS:
+        return to_plain(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, timedelta):
+        return _TD.dump_python(value, mode="json")
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | frozenset | set):
+        return [_encode(v) for v in value]
+    return value
