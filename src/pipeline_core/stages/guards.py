@@ -71,7 +71,13 @@ GuardTest: TypeAlias = Callable[[Opportunity], str | None]
 
 
 ConditionValue: TypeAlias = (
-    str | int | float | bool | dict[str, str] | list[str | int | float | bool] | None
+    str
+    | int
+    | float
+    | bool
+    | dict[str, str]
+    | list[str | int | float | bool | dict[str, str]]
+    | None
 )
 """What a condition compares with, in plain data (a mapping is a money threshold
 ``{"amount": "10000", "currency": "CNY"}``; a list is for ``in`` / ``not_in``)."""
