@@ -67,7 +67,11 @@ class PlainField:
     validates the plain value with (default: derived from the annotation); ``dump``: ``"default"``
     writes the value only when it differs from the field's default, ``"always"`` always,
     ``"never"`` never; ``encode``: a function from the value to its plain form (default: derived);
-    ``decode``: a function from the validated plain value to the field's value (default: derived).
+    ``decode``: a function from the validated plain value to the field's value (default: derived;
+    returning ``attrs.NOTHING`` leaves the field at its default, e.g. a ``null`` meaning "the
+    default"); ``like``: read and write the field as if it were annotated ``like`` (for a field
+    whose annotation also admits values with no plain form, e.g. guards that may be callables:
+    ``like=tuple[Condition, ...]``).
     """
 
     alias: str | None = None
@@ -75,6 +79,7 @@ class PlainField:
     dump: Literal["default", "always", "never"] = "default"
     encode: Callable[[Any], Any] | None = None
     decode: Callable[[Any], Any] | None = None
+    like: Any = None
 
 
 def plain(
@@ -84,10 +89,11 @@ def plain(
     dump: Literal["default", "always", "never"] = "default",
     encode: Callable[[Any], Any] | None = None,
     decode: Callable[[Any], Any] | None = None,
+    like: Any = None,
 ) -> dict[str, PlainField]:
     """``attrs.field(metadata=plain(alias="from"))``: the field's plain form (see
     :class:`PlainField`)."""
-    return {_KEY: PlainField(alias, schema, dump, encode, decode)}
+    return {_KEY: PlainField(alias, schema, dump, encode, decode, like)}
 
 
 @attrs.frozen
@@ -153,7 +159,7 @@ def _make_layout(cls: type[Any]) -> _Layout:
         if spec.dump == "never" and f.default is not attrs.NOTHING:
             continue
         key = spec.alias or f.name
-        schema, build = _plain_type(hints[f.name])
+        schema, build = _plain_type(hints[f.name] if spec.like is None else spec.like)
         if spec.schema is not None:
             schema = spec.schema
         if spec.decode is not None:
@@ -197,6 +203,15 @@ def _plain_type(hint: Any) -> tuple[Any, _Build]:
             return tuple(item_build(v, (*path, i), problems) for i, v in enumerate(value))
 
         return list[item_schema], build_tuple  # type: ignore[valid-type]
+    if origin in (dict, Mapping) and len(args) == 2 and args[0] is str:
+        value_schema, value_build = _plain_type(args[1])
+        if value_build is _same:
+            return hint, _same
+
+        def build_dict(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
+            return {k: value_build(v, (*path, k), problems) for k, v in value.items()}
+
+        return dict[str, value_schema], build_dict  # type: ignore[valid-type]
     if origin in (typing.Union, types.UnionType):
         members = [a for a in args if a is not type(None)]
         optional = len(members) < len(args)
@@ -255,7 +270,11 @@ def _nested(cls: type[Any]) -> _Build:
 
 
 def _build(
-    cls: type[Any], data: Mapping[str, Any], path: tuple[str | int, ...], problems: list[Problem]
+    cls: type[Any],
+    data: Mapping[str, Any],
+    path: tuple[str | int, ...],
+    problems: list[Problem],
+    extra: Mapping[str, Any] | None = None,
 ) -> Any:
     layout = _layout(cls)
     before = len(problems)
@@ -266,8 +285,9 @@ def _build(
     }
     if len(problems) > before:
         return None  # a part failed: its problems are listed, the whole is not built
+    kwargs = {k: v for k, v in kwargs.items() if v is not attrs.NOTHING}  # decoded "the default"
     try:
-        return cls(**kwargs)
+        return cls(**kwargs, **(extra or {}))
     except ConfigError:
         raise
     except (ValueError, TypeError) as exc:
@@ -288,10 +308,11 @@ _adapter = typing.cast(
 )
 
 
-def from_plain(cls: type[_T], data: Mapping[str, Any]) -> _T:
+def from_plain(cls: type[_T], /, data: Mapping[str, Any], **extra: Any) -> _T:
     """Build a ``cls`` from plain data (parsed JSON/YAML/TOML).
 
-    Raises :class:`ConfigError` naming the definition and listing every problem with its path:
+    ``extra`` are keyword arguments of the constructor that have no plain form (an id factory,
+    say), passed to the top-level value as they are. Raises :class:`ConfigError` naming the definition and listing every problem with its path:
     data nested too deep, bytes or sets, unknown keys, wrong types, and the problems of the
     semantic checks of every nested definition.
     """
@@ -307,7 +328,7 @@ def from_plain(cls: type[_T], data: Mapping[str, Any]) -> _T:
             layout.what, [_without_tags(p, data) for p in problems_from_pydantic(exc)]
         ) from None
     problems: list[Problem] = []
-    built = _build(cls, valid, (), problems)
+    built = _build(cls, valid, (), problems, extra)
     if problems:
         raise ConfigError(layout.what, problems)
     return typing.cast(_T, built)

@@ -2,6 +2,9 @@
 
 - :class:`Pipeline` - an immutable, validated definition of stages and allowed transitions;
   :meth:`Pipeline.move` is a pure function from one version of an opportunity to the next.
+  Its parts: the value classes (:mod:`~pipeline_core.stages.values`), the named checks run when
+  it is built (:mod:`~pipeline_core.stages.checks`) and its compiled edge table
+  (:mod:`~pipeline_core.stages.compiled`).
 - :mod:`~pipeline_core.stages.guards` - declarative conditions (usable from JSON) and callables.
 - :mod:`~pipeline_core.stages.history` - current stage, path, time in stage, state at an instant.
 - :mod:`~pipeline_core.stages.lifecycle` - lead to opportunity (:func:`convert`), post-sale pipeline.

@@ -9,6 +9,7 @@ that the embedded text still equals what the code produces.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -34,16 +35,20 @@ def _mermaid_ids(pipeline: Pipeline) -> dict[str, str]:
     return out
 
 
-def _title(stage: Stage) -> str:
-    text = stage.label if not stage.label_zh else f"{stage.label} {stage.label_zh}"
+def _title(stage: Stage, sep: str) -> str:
+    """The stage's label, its Chinese label and the fields it requires, joined by ``sep``."""
+    text = stage.label if not stage.label_zh else f"{stage.label}{sep}{stage.label_zh}"
     if stage.required_fields:
-        text += f" (requires {', '.join(stage.required_fields)})"
+        text += f"{sep}(requires {', '.join(stage.required_fields)})"
     return text
 
 
-def _edge_label(pipeline: Pipeline, target: str, checks: tuple[str, ...]) -> str:
-    required = {f"{f} present" for f in pipeline.stage(target).required_fields}
-    return ", ".join(c for c in checks if c not in required)
+def _labelled_edges(pipeline: Pipeline) -> Iterator[tuple[str, str, str]]:
+    """Every edge as ``(source, target, label)``: the label names its guards beyond the
+    target's required fields (empty when there are none)."""
+    for source, target, checks in pipeline.edges:
+        required = {f"{f} present" for f in pipeline.stage(target).required_fields}
+        yield source, target, ", ".join(c for c in checks if c not in required)
 
 
 # Line breaks and other control characters would end a diagram line and start a new statement
@@ -65,10 +70,9 @@ def to_mermaid(pipeline: Pipeline) -> str:
     ids = _mermaid_ids(pipeline)
     lines = ["stateDiagram-v2", "    direction LR"]
     for stage in pipeline.stages:
-        lines.append(f'    state "{_mermaid_text(_title(stage))}" as {ids[stage.id]}')
+        lines.append(f'    state "{_mermaid_text(_title(stage, " "))}" as {ids[stage.id]}')
     lines.append(f"    [*] --> {ids[pipeline.first.id]}")
-    for source, target, checks in pipeline.edges:
-        label = _edge_label(pipeline, target, checks)
+    for source, target, label in _labelled_edges(pipeline):
         suffix = f" : {_mermaid_text(label)}" if label else ""
         lines.append(f"    {ids[source]} --> {ids[target]}{suffix}")
     for stage in pipeline.stages:
@@ -103,18 +107,14 @@ def to_dot(pipeline: Pipeline) -> str:
         '    "__start__" [shape=point, label=""];',
     ]
     for stage in pipeline.stages:
-        label = stage.label if not stage.label_zh else f"{stage.label}\n{stage.label_zh}"
-        if stage.required_fields:
-            label += f"\n(requires {', '.join(stage.required_fields)})"
-        attrs = f"label={_dot_quote(label)}"
+        attrs = "label=" + _dot_quote(_title(stage, "\n"))
         if stage.kind == "won":
             attrs += ', shape=doubleoctagon, fillcolor="#d9f2d9"'
         elif stage.kind == "lost":
             attrs += ', shape=doubleoctagon, fillcolor="#f8d7da"'
         lines.append(f"    {_dot_quote(stage.id)} [{attrs}];")
     lines.append(f"    {_dot_quote('__start__')} -> {_dot_quote(pipeline.first.id)};")
-    for source, target, checks in pipeline.edges:
-        label = _edge_label(pipeline, target, checks)
+    for source, target, label in _labelled_edges(pipeline):
         extra = f" [label={_dot_quote(label)}]" if label else ""
         lines.append(f"    {_dot_quote(source)} -> {_dot_quote(target)}{extra};")
     lines.append("}")

@@ -23,19 +23,21 @@ import operator
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final, Literal, TypeAlias, get_args
+from typing import Annotated, Any, Final, Literal, TypeAlias, get_args
 
 import attrs
+import pydantic
 
-from pipeline_core._jsonvalue import check_definition
+from pipeline_core._definition import definition, from_plain, plain, to_plain
 from pipeline_core._model import is_decimal_text
-from pipeline_core.errors import ConfigError, PipelineCoreError, Problem
+from pipeline_core.errors import PipelineCoreError, Problem
 from pipeline_core.records import Money, Opportunity
 
 __all__ = [
     "OPERATORS",
     "Check",
     "Condition",
+    "ConditionValue",
     "Guard",
     "GuardTest",
     "Operator",
@@ -68,6 +70,45 @@ GuardTest: TypeAlias = Callable[[Opportunity], str | None]
 """A compiled guard: ``None`` when it holds, else a sentence saying what is unmet."""
 
 
+ConditionValue: TypeAlias = (
+    str
+    | int
+    | float
+    | bool
+    | dict[str, str]
+    | list[str | int | float | bool | dict[str, str]]
+    | None
+)
+"""What a condition compares with, in plain data (a mapping is a money threshold
+``{"amount": "10000", "currency": "CNY"}``; a list is for ``in`` / ``not_in``)."""
+
+
+def _money_value(value: Any) -> Any:
+    """A ``{"amount", "currency"}`` mapping as :class:`Money` (left as it is when invalid: the
+    pipeline's validation then names the field)."""
+    if isinstance(value, Mapping) and set(value) == {"amount", "currency"}:
+        try:
+            return Money.from_dict(value)
+        except PipelineCoreError:
+            return value
+    return value
+
+
+def _value_from_plain(value: Any) -> Any:
+    """A plain list as a tuple; a ``{"amount", "currency"}`` mapping (alone or in a list) as
+    :class:`Money`."""
+    if isinstance(value, list):
+        return tuple(_money_value(v) for v in value)
+    return _money_value(value)
+
+
+def _value_to_plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [v.to_dict() if isinstance(v, Money) else v for v in value]
+    return value.to_dict() if isinstance(value, Money) else value
+
+
+@definition("condition")
 @attrs.frozen
 class Condition:
     """A declarative condition on one field of an opportunity.
@@ -84,11 +125,19 @@ class Condition:
     ``currency`` (``Pipeline(currency="CNY")``); in a pipeline without one it compares the amount
     alone, whatever its currency: state the currency whenever deals may come in several.
     A date field compares with an ISO date string. ``message`` replaces the default explanation.
+
+    Its plain form (``from_dict`` / ``to_dict``, JSON Schema) is derived from these fields
+    (``op`` always written, ``value`` and ``message`` when set); its checks are
+    :func:`guard_field_problems`, run by the pipeline holding it (they need the pipeline's
+    currency and the opportunity's fields).
     """
 
-    field: str
-    op: str = "present"
-    value: Any = None
+    field: str = attrs.field(metadata=plain(schema=Annotated[str, pydantic.Field(min_length=1)]))
+    op: str = attrs.field(default="present", metadata=plain(schema=Operator, dump="always"))
+    value: Any = attrs.field(
+        default=None,
+        metadata=plain(schema=ConditionValue, decode=_value_from_plain, encode=_value_to_plain),
+    )
     message: str | None = None
 
     def describe(self) -> str:
@@ -99,61 +148,14 @@ class Condition:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: ``{"field": ..., "op": ..., "value": ..., "message": ...}`` (unset keys left out)."""
-        out: dict[str, Any] = {"field": self.field, "op": self.op}
-        if self.op not in _UNARY:
-            value = self.value
-            if isinstance(value, tuple):
-                out["value"] = [v.to_dict() if isinstance(v, Money) else v for v in value]
-            else:
-                out["value"] = value.to_dict() if isinstance(value, Money) else value
-        if self.message is not None:
-            out["message"] = self.message
-        return out
+        return to_plain(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Condition:
         """Build from plain data; checked when the pipeline holding it is built. Not a mapping,
-        nested too deeply or without ``field``: :class:`~pipeline_core.errors.ConfigError`."""
-        check_definition(data, "condition")
-        if "field" not in data:
-            raise ConfigError(
-                "condition", [Problem(("field",), "required field is missing", None, missing=True)]
-            )
-        problems = [
-            Problem((k,), "unknown field", data[k], "extra_forbidden")
-            for k in sorted(set(data) - {"field", "op", "value", "message"}, key=str)
-        ]
-        problems += [
-            Problem((k,), "expected text", data[k], "string_type")
-            for k in ("field", "op", "message")
-            if k in data
-            and not isinstance(data[k], str)
-            and not (k == "message" and data[k] is None)
-        ]
-        if problems:
-            raise ConfigError("condition", problems)
-        value = data.get("value")
-        if isinstance(value, list):
-            value = tuple(_money_value(v) for v in value)
-        else:
-            value = _money_value(value)
-        return cls(
-            field=data["field"],
-            op=data.get("op", "present"),
-            value=value,
-            message=data.get("message"),
-        )
-
-
-def _money_value(value: Any) -> Any:
-    """A ``{"amount", "currency"}`` mapping as :class:`Money` (left as it is when invalid: the
-    pipeline's validation then names the field)."""
-    if isinstance(value, Mapping) and set(value) == {"amount", "currency"}:
-        try:
-            return Money.from_dict(value)
-        except PipelineCoreError:
-            return value
-    return value
+        nested too deeply, an unknown key or operator, a value of the wrong type or no ``field``:
+        :class:`~pipeline_core.errors.ConfigError` listing every problem."""
+        return from_plain(cls, data)
 
 
 @attrs.frozen

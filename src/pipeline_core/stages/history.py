@@ -2,9 +2,11 @@
 
 From the :class:`~pipeline_core.records.StageEvent` list of one opportunity (oldest first):
 the current stage and its age, the full path, the time spent in each stage summed over repeated
-visits, and the state at any past instant (:func:`state_at`). Events are checked first: they must
-belong to one opportunity, be in time order and chain (each move starts where the previous one
-ended); otherwise :class:`~pipeline_core.errors.ValidationError` lists every problem.
+visits, and the state at any past instant (:func:`state_at`). The instant a state is read at is
+the keyword ``as_of`` everywhere (``now=`` and ``t=`` still work for one release, deprecated).
+Events are checked first: they must belong to one opportunity, be in time order and chain (each
+move starts where the previous one ended); otherwise
+:class:`~pipeline_core.errors.ValidationError` lists every problem.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from pipeline_core._deprecation import renamed_params
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import event_order
@@ -53,9 +56,11 @@ class Visit:
     entered_at: datetime
     left_at: datetime | None
 
-    def duration(self, now: datetime) -> timedelta:
-        """How long the stay lasted, or has lasted until ``now`` if it is the current one."""
-        return (self.left_at if self.left_at is not None else now) - self.entered_at
+    @renamed_params(now="as_of")
+    def duration(self, as_of: datetime) -> timedelta:
+        """How long the stay lasted, or has lasted until ``as_of`` (the evaluation instant) if it
+        is the current one. ``now=`` is the deprecated name of ``as_of``."""
+        return (self.left_at if self.left_at is not None else as_of) - self.entered_at
 
 
 def check_events(events: Iterable[StageEvent]) -> tuple[StageEvent, ...]:
@@ -173,43 +178,52 @@ class History:
         out.append(Visit(evs[-1].to_stage, evs[-1].at, None))
         return tuple(out)
 
-    def _now(self, now: datetime, name: str = "now") -> datetime:
-        require_aware(now, name)
-        if now < self._times[-1]:
+    def _as_of(self, as_of: datetime) -> datetime:
+        """``as_of`` if it is aware and not before the last event; else ``ValidationError``."""
+        require_aware(as_of, "as_of")
+        if as_of < self._times[-1]:
             raise ValidationError(
                 "stage history",
                 [
                     Problem(
-                        (name,),
+                        ("as_of",),
                         f"is before the last stage event ({self._times[-1].isoformat()})",
-                        now,
+                        as_of,
                         "before_last_event",
                     )
                 ],
             )
-        return now
+        return as_of
 
-    def age(self, now: datetime) -> timedelta:
-        """Time from the first event to ``now``."""
-        return self._now(now) - self.created_at
+    @renamed_params(now="as_of")
+    def age(self, as_of: datetime) -> timedelta:
+        """Time from the first event to ``as_of`` (the evaluation instant, aware, not before the
+        last event). ``now=`` is the deprecated name of ``as_of``."""
+        return self._as_of(as_of) - self.created_at
 
-    def stage_age(self, now: datetime) -> timedelta:
-        """How long the opportunity has been in its current stage at ``now``."""
-        return self._now(now) - self._times[-1]
+    @renamed_params(now="as_of")
+    def stage_age(self, as_of: datetime) -> timedelta:
+        """How long the opportunity has been in its current stage at ``as_of``. ``now=`` is the
+        deprecated name of ``as_of``."""
+        return self._as_of(as_of) - self._times[-1]
 
-    def time_in_stages(self, now: datetime) -> dict[str, timedelta]:
+    @renamed_params(now="as_of")
+    def time_in_stages(self, as_of: datetime) -> dict[str, timedelta]:
         """Time spent in each visited stage, summed over repeated visits, counting the current
-        stay up to ``now``. The values sum exactly to :meth:`age`."""
-        self._now(now)
+        stay up to ``as_of``. The values sum exactly to :meth:`age`. ``now=`` is the deprecated
+        name of ``as_of``."""
+        self._as_of(as_of)
         out: dict[str, timedelta] = {}
         for visit in self.visits:
-            out[visit.stage] = out.get(visit.stage, timedelta(0)) + visit.duration(now)
+            out[visit.stage] = out.get(visit.stage, timedelta(0)) + visit.duration(as_of)
         return out
 
-    def state_at(self, t: datetime) -> StageState | None:
-        """The state at instant ``t`` (events *at* ``t`` included); ``None`` before the first event."""
-        require_aware(t, "t")
-        n = bisect_right(self._times, t)
+    @renamed_params(t="as_of")
+    def state_at(self, as_of: datetime) -> StageState | None:
+        """The state at instant ``as_of`` (events *at* ``as_of`` included); ``None`` before the
+        first event. ``t=`` is the deprecated name of ``as_of``."""
+        require_aware(as_of, "as_of")
+        n = bisect_right(self._times, as_of)
         if n == 0:
             return None
         ev = self.events[n - 1]
@@ -225,9 +239,11 @@ class History:
         )
 
 
-def state_at(events: Sequence[StageEvent], t: datetime) -> StageState | None:
-    """The state of an opportunity at instant ``t`` from its events (oldest first)."""
-    return History.of(events).state_at(t)
+@renamed_params(t="as_of")
+def state_at(events: Sequence[StageEvent], as_of: datetime) -> StageState | None:
+    """The state of an opportunity at instant ``as_of`` from its events (oldest first);
+    ``t=`` is the deprecated name of ``as_of``."""
+    return History.of(events).state_at(as_of)
 
 
 def current_stage(events: Sequence[StageEvent]) -> StageState:
@@ -240,9 +256,11 @@ def path(events: Sequence[StageEvent]) -> tuple[str, ...]:
     return History.of(events).path
 
 
-def time_in_stages(events: Sequence[StageEvent], now: datetime) -> dict[str, timedelta]:
-    """Time in each stage, summed over visits, the current stay counted up to ``now``."""
-    return History.of(events).time_in_stages(now)
+@renamed_params(now="as_of")
+def time_in_stages(events: Sequence[StageEvent], as_of: datetime) -> dict[str, timedelta]:
+    """Time in each stage, summed over visits, the current stay counted up to ``as_of``;
+    ``now=`` is the deprecated name of ``as_of``."""
+    return History.of(events).time_in_stages(as_of)
 
 
 _EVENT_FIELDS: tuple[str, ...] = tuple(name for name, _ in StageEvent.__pc_fields__)

@@ -1,6 +1,7 @@
 """Moves: pure functions from one version of an opportunity to the next.
 
-:func:`move` looks the edge up in the table the pipeline precomputed, runs its compiled guards and
+:func:`move` looks the edge up in the table the pipeline precomputed
+(:meth:`~pipeline_core.stages.definition.Pipeline.edge`), runs its compiled guards and
 builds the next :class:`~pipeline_core.records.Opportunity` and its
 :class:`~pipeline_core.records.StageEvent` without re-validating values that are valid by
 construction. When anything is wrong it raises and changes nothing (there is nothing to change:
@@ -106,8 +107,7 @@ def move(
     ``by``/``reason``. Nothing changes when it raises: records are immutable.
     """
     src = opportunity.stage
-    row = pipeline._table.get(src)
-    edge = None if row is None else row.get(to)
+    edge = pipeline.edge(src, to)
     owner = opportunity.pipeline
     if edge is None or (owner is not None and owner != pipeline.id):
         raise _refusal(pipeline, opportunity, to, unmet(pipeline, opportunity, to))
@@ -208,24 +208,24 @@ def unmet(pipeline: Pipeline, opportunity: Opportunity, to: str) -> tuple[str, .
         reasons.append(
             f"the opportunity belongs to pipeline {opportunity.pipeline!r}, not {pipeline.id!r}"
         )
-    known = pipeline._by_id
-    if src not in known:
+    if src not in pipeline:
         reasons.append(f"current stage {src!r} is not a stage of pipeline {pipeline.id!r}")
-    if to not in known:
+    if to not in pipeline:
         reasons.append(f"target stage {to!r} is not a stage of pipeline {pipeline.id!r}")
     if reasons:
         return tuple(reasons)
-    edge = pipeline._table[src].get(to)
+    edge = pipeline.edge(src, to)
     if edge is None:
+        source = pipeline.stage(src)
         if to == src:
             reasons.append(f"the opportunity is already at {to!r}")
-        elif known[src].is_closed and not pipeline.rules.reopen:
+        elif source.is_closed and not pipeline.rules.reopen:
             reasons.append(
-                f"stage {src!r} is an end ({known[src].kind}) and pipeline {pipeline.id!r} "
+                f"stage {src!r} is an end ({source.kind}) and pipeline {pipeline.id!r} "
                 "does not allow reopening"
             )
         else:
-            allowed = ", ".join(repr(t) for t in pipeline._table[src]) or "none"
+            allowed = ", ".join(repr(t) for t in pipeline.targets(src)) or "none"
             reasons.append(f"no transition from {src!r} to {to!r} (allowed: {allowed})")
         return tuple(reasons)
     for test in edge.tests:

@@ -111,340 +111,385 @@ def _lost(role: str | None = None) -> dict[str, Any]:
     return _end("lost", "Lost", "丢单", "lost", role)
 
 
+_STANDARD_RULES: Final = {"forward": True, "lose_from_open": True, "regression": True}
+"""The rules of most templates: forward one stage at a time, lost from any open stage, back to any
+earlier open stage."""
+
+
+def _pipeline(
+    id: str,
+    name: str,
+    name_zh: str,
+    stages: list[dict[str, Any]],
+    rules: dict[str, bool] | None = None,
+) -> dict[str, Any]:
+    rules = dict(_STANDARD_RULES if rules is None else rules)
+    return {"id": id, "name": name, "name_zh": name_zh, "stages": stages, "rules": rules}
+
+
 _TEMPLATES: Final[dict[str, dict[str, Any]]] = {
-    # [000 FAQ 2] a team of two or three without a sales department.
-    "small_team": {
-        "id": "small_team",
-        "name": "Small team",
-        "name_zh": "小团队商机流程",
-        "stages": [
-            _open(
-                "first_contact",
-                "First contact",
-                "首次沟通",
-                0.1,
-                "ae",
-                [FIRST_CALL, NEEDS_ANALYSIS],
-            ),
-            _open(
-                "needs_confirmed", "Needs confirmed", "需求确认", 0.25, "ae", [WEEKLY], ["needs"]
-            ),
-            _open(
-                "proposal_quote",
-                "Proposal / quote",
-                "方案报价",
-                0.5,
-                "ae",
-                [CHASE],
-                ["expected_amount"],
-                "best_case",
-            ),
-            _open(
-                "contract_negotiation",
-                "Contract negotiation",
-                "合同谈判",
-                0.75,
-                "ae",
-                [CHASE],
-                ["expected_amount"],
-                "commit",
-            ),
-            _end("won", "Won", "成交", "won", "ae"),
-            _lost("ae"),
-        ],
-        "rules": {"forward": True, "lose_from_open": True, "regression": True},
-    },
-    # [000 FAQ 3] a kanban board: cards may be dragged forward, back and out of "lost".
-    "kanban": {
-        "id": "kanban",
-        "name": "Kanban",
-        "name_zh": "看板",
-        "stages": [
-            _open("new", "New", "新商机", 0.1, "ae", [FIRST_CALL, NEEDS_ANALYSIS]),
-            _open("in_follow_up", "In follow-up", "跟进中", 0.3, "ae", [WEEKLY]),
-            _open("quoted", "Quoted", "报价", 0.6, "ae", [CHASE], ["expected_amount"], "best_case"),
-            _end("signed", "Signed", "签约", "won", "ae"),
-            _lost("ae"),
-        ],
-        "rules": {"skip_forward": True, "lose_from_open": True, "regression": True, "reopen": True},
-    },
-    # [001] new-energy equipment: five steps, each with an SOP and a follow-up time limit.
-    "new_energy": {
-        "id": "new_energy",
-        "name": "New-energy equipment",
-        "name_zh": "新能源设备",
-        "stages": [
-            _open("grading", "Grading", "分级评估", 0.1, "sdr", [FIRST_CALL, NEEDS_ANALYSIS]),
-            _open(
-                "solution_design", "Solution design", "方案定制", 0.25, "se", [WEEKLY], ["needs"]
-            ),
-            _open("negotiation", "Multi-round talks", "多轮沟通", 0.4, "ae", [CHASE, WEEKLY]),
-            _open(
-                "quote", "Quote", "报价", 0.6, "manager", [CHASE], ["expected_amount"], "best_case"
-            ),
-            _end("contract_signed", "Contract signed", "合同签署", "won", "manager"),
-            _lost("ae"),
-        ],
-        "rules": {"forward": True, "lose_from_open": True, "regression": True},
-    },
-    # [000] high-end custom furniture: first talk, plan confirmed, signed, delivered. The deal
-    # counts as won at delivery (payment on delivery); "signed" is the commit stage.
-    "custom_furniture": {
-        "id": "custom_furniture",
-        "name": "Custom furniture",
-        "name_zh": "定制家居",
-        "stages": [
-            _open("first_talk", "First talk", "初步沟通", 0.15, "ae", [FIRST_CALL, NEEDS_ANALYSIS]),
-            _open(
-                "plan_confirmed",
-                "Plan confirmed",
-                "方案确认",
-                0.5,
-                "ae",
-                [CHASE],
-                ["needs", "expected_amount"],
-                "best_case",
-            ),
-            _open(
-                "signed",
-                "Signed",
-                "签约",
-                0.9,
-                "pm",
-                [_act("production_start", "Start production", "下单生产", "P7D")],
-                ["expected_amount"],
-                "commit",
-            ),
-            _end(
-                "delivered",
-                "Delivered",
-                "交付",
-                "won",
-                "pm",
-                [_act("satisfaction_revisit", "Satisfaction revisit", "满意度回访", "P7D")],
-            ),
-            _lost("ae"),
-        ],
-        "rules": {"forward": True, "lose_from_open": True, "regression": True},
-    },
-    # [003] the full cycle with the responsible role of each stage. The deal counts as won when
-    # delivered and handed to the account manager for relationship upkeep.
-    "full_cycle": {
-        "id": "full_cycle",
-        "name": "Full cycle with roles",
-        "name_zh": "全流程跟单",
-        "stages": [
-            _open(
-                "lead_collection",
-                "Lead collection",
-                "线索收集",
-                0.05,
-                "sdr",
-                [RESPOND, FIRST_TOUCH],
-            ),
-            _open(
-                "needs_discovery",
-                "Needs discovery",
-                "需求挖掘",
-                0.2,
-                "ae",
-                [FIRST_CALL, NEEDS_ANALYSIS],
-                ["needs"],
-            ),
-            _open(
-                "proposal_quote",
-                "Proposal / quote",
-                "方案/报价",
-                0.4,
-                "manager",
-                [CHASE],
-                ["expected_amount"],
-                "best_case",
-            ),
-            _open(
-                "negotiation_signing",
-                "Negotiation & signing",
-                "谈判与签约",
-                0.7,
-                "manager",
-                [CHASE],
-                ["expected_amount"],
-                "commit",
-            ),
-            _open(
-                "fulfilment_delivery",
-                "Fulfilment & delivery",
-                "履约与交付",
-                0.95,
-                "pm",
-                [
-                    _act("project_kickoff", "Project kick-off", "项目启动", "P7D"),
-                    _act("satisfaction_revisit", "Satisfaction revisit", "满意度回访"),
-                ],
-                ["expected_amount"],
-                "commit",
-            ),
-            _end(
-                "relationship_upkeep",
-                "Relationship upkeep",
-                "关系维护",
-                "won",
-                "am",
-                [
-                    _act(
-                        "quarterly_survey",
-                        "Quarterly satisfaction survey",
-                        "季度满意度调查",
-                        "P90D",
-                    )
-                ],
-            ),
-            _lost("manager"),
-        ],
-        "rules": {"forward": True, "lose_from_open": True, "regression": True},
-    },
-    # [004] the closing nodes of a deal.
-    "closing": {
-        "id": "closing",
-        "name": "Closing",
-        "name_zh": "成交转化",
-        "stages": [
-            _open("objection_handling", "Objection handling", "异议处理", 0.5, "ae", [CHASE]),
-            _open(
-                "price_contract",
-                "Price negotiation & contract",
-                "价格谈判与合同签订",
-                0.7,
-                "manager",
-                [CHASE],
-                ["expected_amount"],
-                "commit",
-            ),
-            _open(
-                "approval_delivery_prep",
-                "Internal approval & delivery preparation",
-                "内部审批与交付准备",
-                0.9,
-                "ops",
-                [_act("approval", "Internal approval", "内部审批", "P3D")],
-                ["expected_amount"],
-                "commit",
-            ),
-            _end(
-                "after_sales_start",
-                "After-sales started",
-                "售后服务启动",
-                "won",
-                "am",
-                [_act("first_revisit", "First care revisit", "首次关怀回访", "P2D")],
-            ),
-            _lost("manager"),
-        ],
-        "rules": {"forward": True, "lose_from_open": True, "regression": True},
-    },
-    # [000] SaaS: trial -> conversion. Renewal is its own pipeline ("saas_renewal"), opened for a
-    # won subscription with open_post_sale(..., pipeline=get("saas_renewal")).
-    "saas": {
-        "id": "saas",
-        "name": "SaaS trial to subscription",
-        "name_zh": "SaaS试用转化",
-        "stages": [
-            _open("trial", "Trial", "试用", 0.15, "sdr", [FIRST_CALL, NEEDS_ANALYSIS]),
-            _open(
-                "trial_review", "Trial review", "试用评估", 0.35, "se", [CHASE, WEEKLY], ["needs"]
-            ),
-            _open(
-                "conversion",
-                "Conversion offer",
-                "转化报价",
-                0.6,
-                "ae",
-                [CHASE],
-                ["expected_amount"],
-                "best_case",
-            ),
-            _end("subscribed", "Subscribed", "付费订阅", "won", "am"),
-            _lost("ae"),
-        ],
-        "rules": {"forward": True, "lose_from_open": True, "regression": True},
-    },
-    # [000, 004] SaaS renewal: renewal reminders, then renewed or churned.
-    "saas_renewal": {
-        "id": "saas_renewal",
-        "name": "SaaS renewal",
-        "name_zh": "SaaS续约",
-        "stages": [
-            _open(
-                "renewal_due",
-                "Renewal due",
-                "待续约",
-                0.6,
-                "am",
-                [_act("renewal_reminder", "Renewal reminder", "续约提醒", "P7D"), WEEKLY],
-            ),
-            _open(
-                "renewal_talks",
-                "Renewal talks",
-                "续约沟通",
-                0.8,
-                "am",
-                [CHASE],
-                ["expected_amount"],
-                "commit",
-            ),
-            _end("renewed", "Renewed", "已续约", "won", "am"),
-            _end("churned", "Churned", "流失", "lost", "am"),
-        ],
-        "rules": {"forward": True, "lose_from_open": True, "regression": True},
-    },
-    # [003, 004] after the sale: contract, delivery, service / revisit; ends in a repurchase or
-    # renewal (won) or churn (lost), so churn and repurchase rates come from it. Probabilities are
-    # the chance of a repurchase.
-    "post_sale": {
-        "id": "post_sale",
-        "name": "Post-sale",
-        "name_zh": "售后",
-        "stages": [
-            _open(
-                "contract",
-                "Contract",
-                "合同",
-                0.2,
-                "ops",
-                [_act("contract_archive", "Archive the contract", "合同归档", "P3D")],
-            ),
-            _open(
-                "delivery",
-                "Delivery",
-                "交付",
-                0.3,
-                "pm",
-                [
-                    _act("project_kickoff", "Project kick-off", "项目启动", "P7D"),
-                    _act("acceptance", "Delivery acceptance", "交付验收"),
-                ],
-            ),
-            _open(
-                "service",
-                "Service / revisit",
-                "服务/回访",
-                0.5,
-                "am",
-                [
-                    WEEKLY,
-                    _act(
-                        "quarterly_survey",
-                        "Quarterly satisfaction survey",
-                        "季度满意度调查",
-                        "P90D",
-                    ),
-                ],
-            ),
-            _end("repurchased", "Repurchase / renewal", "复购/续约", "won", "am"),
-            _end("churned", "Churned", "流失", "lost", "am"),
-        ],
-        "rules": {"forward": True, "lose_from_open": True, "regression": True},
-    },
+    t["id"]: t
+    for t in (
+        # [000 FAQ 2] a team of two or three without a sales department.
+        _pipeline(
+            "small_team",
+            "Small team",
+            "小团队商机流程",
+            [
+                _open(
+                    "first_contact",
+                    "First contact",
+                    "首次沟通",
+                    0.1,
+                    "ae",
+                    [FIRST_CALL, NEEDS_ANALYSIS],
+                ),
+                _open(
+                    "needs_confirmed",
+                    "Needs confirmed",
+                    "需求确认",
+                    0.25,
+                    "ae",
+                    [WEEKLY],
+                    ["needs"],
+                ),
+                _open(
+                    "proposal_quote",
+                    "Proposal / quote",
+                    "方案报价",
+                    0.5,
+                    "ae",
+                    [CHASE],
+                    ["expected_amount"],
+                    "best_case",
+                ),
+                _open(
+                    "contract_negotiation",
+                    "Contract negotiation",
+                    "合同谈判",
+                    0.75,
+                    "ae",
+                    [CHASE],
+                    ["expected_amount"],
+                    "commit",
+                ),
+                _end("won", "Won", "成交", "won", "ae"),
+                _lost("ae"),
+            ],
+        ),
+        # [000 FAQ 3] a kanban board: cards may be dragged forward, back and out of "lost".
+        _pipeline(
+            "kanban",
+            "Kanban",
+            "看板",
+            [
+                _open("new", "New", "新商机", 0.1, "ae", [FIRST_CALL, NEEDS_ANALYSIS]),
+                _open("in_follow_up", "In follow-up", "跟进中", 0.3, "ae", [WEEKLY]),
+                _open(
+                    "quoted", "Quoted", "报价", 0.6, "ae", [CHASE], ["expected_amount"], "best_case"
+                ),
+                _end("signed", "Signed", "签约", "won", "ae"),
+                _lost("ae"),
+            ],
+            rules={
+                "skip_forward": True,
+                "lose_from_open": True,
+                "regression": True,
+                "reopen": True,
+            },
+        ),
+        # [001] new-energy equipment: five steps, each with an SOP and a follow-up time limit.
+        _pipeline(
+            "new_energy",
+            "New-energy equipment",
+            "新能源设备",
+            [
+                _open("grading", "Grading", "分级评估", 0.1, "sdr", [FIRST_CALL, NEEDS_ANALYSIS]),
+                _open(
+                    "solution_design",
+                    "Solution design",
+                    "方案定制",
+                    0.25,
+                    "se",
+                    [WEEKLY],
+                    ["needs"],
+                ),
+                _open("negotiation", "Multi-round talks", "多轮沟通", 0.4, "ae", [CHASE, WEEKLY]),
+                _open(
+                    "quote",
+                    "Quote",
+                    "报价",
+                    0.6,
+                    "manager",
+                    [CHASE],
+                    ["expected_amount"],
+                    "best_case",
+                ),
+                _end("contract_signed", "Contract signed", "合同签署", "won", "manager"),
+                _lost("ae"),
+            ],
+        ),
+        # [000] high-end custom furniture: first talk, plan confirmed, signed, delivered. The deal
+        # counts as won at delivery (payment on delivery); "signed" is the commit stage.
+        _pipeline(
+            "custom_furniture",
+            "Custom furniture",
+            "定制家居",
+            [
+                _open(
+                    "first_talk", "First talk", "初步沟通", 0.15, "ae", [FIRST_CALL, NEEDS_ANALYSIS]
+                ),
+                _open(
+                    "plan_confirmed",
+                    "Plan confirmed",
+                    "方案确认",
+                    0.5,
+                    "ae",
+                    [CHASE],
+                    ["needs", "expected_amount"],
+                    "best_case",
+                ),
+                _open(
+                    "signed",
+                    "Signed",
+                    "签约",
+                    0.9,
+                    "pm",
+                    [_act("production_start", "Start production", "下单生产", "P7D")],
+                    ["expected_amount"],
+                    "commit",
+                ),
+                _end(
+                    "delivered",
+                    "Delivered",
+                    "交付",
+                    "won",
+                    "pm",
+                    [_act("satisfaction_revisit", "Satisfaction revisit", "满意度回访", "P7D")],
+                ),
+                _lost("ae"),
+            ],
+        ),
+        # [003] the full cycle with the responsible role of each stage. The deal counts as won when
+        # delivered and handed to the account manager for relationship upkeep.
+        _pipeline(
+            "full_cycle",
+            "Full cycle with roles",
+            "全流程跟单",
+            [
+                _open(
+                    "lead_collection",
+                    "Lead collection",
+                    "线索收集",
+                    0.05,
+                    "sdr",
+                    [RESPOND, FIRST_TOUCH],
+                ),
+                _open(
+                    "needs_discovery",
+                    "Needs discovery",
+                    "需求挖掘",
+                    0.2,
+                    "ae",
+                    [FIRST_CALL, NEEDS_ANALYSIS],
+                    ["needs"],
+                ),
+                _open(
+                    "proposal_quote",
+                    "Proposal / quote",
+                    "方案/报价",
+                    0.4,
+                    "manager",
+                    [CHASE],
+                    ["expected_amount"],
+                    "best_case",
+                ),
+                _open(
+                    "negotiation_signing",
+                    "Negotiation & signing",
+                    "谈判与签约",
+                    0.7,
+                    "manager",
+                    [CHASE],
+                    ["expected_amount"],
+                    "commit",
+                ),
+                _open(
+                    "fulfilment_delivery",
+                    "Fulfilment & delivery",
+                    "履约与交付",
+                    0.95,
+                    "pm",
+                    [
+                        _act("project_kickoff", "Project kick-off", "项目启动", "P7D"),
+                        _act("satisfaction_revisit", "Satisfaction revisit", "满意度回访"),
+                    ],
+                    ["expected_amount"],
+                    "commit",
+                ),
+                _end(
+                    "relationship_upkeep",
+                    "Relationship upkeep",
+                    "关系维护",
+                    "won",
+                    "am",
+                    [
+                        _act(
+                            "quarterly_survey",
+                            "Quarterly satisfaction survey",
+                            "季度满意度调查",
+                            "P90D",
+                        )
+                    ],
+                ),
+                _lost("manager"),
+            ],
+        ),
+        # [004] the closing nodes of a deal.
+        _pipeline(
+            "closing",
+            "Closing",
+            "成交转化",
+            [
+                _open("objection_handling", "Objection handling", "异议处理", 0.5, "ae", [CHASE]),
+                _open(
+                    "price_contract",
+                    "Price negotiation & contract",
+                    "价格谈判与合同签订",
+                    0.7,
+                    "manager",
+                    [CHASE],
+                    ["expected_amount"],
+                    "commit",
+                ),
+                _open(
+                    "approval_delivery_prep",
+                    "Internal approval & delivery preparation",
+                    "内部审批与交付准备",
+                    0.9,
+                    "ops",
+                    [_act("approval", "Internal approval", "内部审批", "P3D")],
+                    ["expected_amount"],
+                    "commit",
+                ),
+                _end(
+                    "after_sales_start",
+                    "After-sales started",
+                    "售后服务启动",
+                    "won",
+                    "am",
+                    [_act("first_revisit", "First care revisit", "首次关怀回访", "P2D")],
+                ),
+                _lost("manager"),
+            ],
+        ),
+        # [000] SaaS: trial -> conversion. Renewal is its own pipeline ("saas_renewal"), opened for a
+        # won subscription with open_post_sale(..., pipeline=get("saas_renewal")).
+        _pipeline(
+            "saas",
+            "SaaS trial to subscription",
+            "SaaS试用转化",
+            [
+                _open("trial", "Trial", "试用", 0.15, "sdr", [FIRST_CALL, NEEDS_ANALYSIS]),
+                _open(
+                    "trial_review",
+                    "Trial review",
+                    "试用评估",
+                    0.35,
+                    "se",
+                    [CHASE, WEEKLY],
+                    ["needs"],
+                ),
+                _open(
+                    "conversion",
+                    "Conversion offer",
+                    "转化报价",
+                    0.6,
+                    "ae",
+                    [CHASE],
+                    ["expected_amount"],
+                    "best_case",
+                ),
+                _end("subscribed", "Subscribed", "付费订阅", "won", "am"),
+                _lost("ae"),
+            ],
+        ),
+        # [000, 004] SaaS renewal: renewal reminders, then renewed or churned.
+        _pipeline(
+            "saas_renewal",
+            "SaaS renewal",
+            "SaaS续约",
+            [
+                _open(
+                    "renewal_due",
+                    "Renewal due",
+                    "待续约",
+                    0.6,
+                    "am",
+                    [_act("renewal_reminder", "Renewal reminder", "续约提醒", "P7D"), WEEKLY],
+                ),
+                _open(
+                    "renewal_talks",
+                    "Renewal talks",
+                    "续约沟通",
+                    0.8,
+                    "am",
+                    [CHASE],
+                    ["expected_amount"],
+                    "commit",
+                ),
+                _end("renewed", "Renewed", "已续约", "won", "am"),
+                _end("churned", "Churned", "流失", "lost", "am"),
+            ],
+        ),
+        # [003, 004] after the sale: contract, delivery, service / revisit; ends in a repurchase or
+        # renewal (won) or churn (lost), so churn and repurchase rates come from it. Probabilities are
+        # the chance of a repurchase.
+        _pipeline(
+            "post_sale",
+            "Post-sale",
+            "售后",
+            [
+                _open(
+                    "contract",
+                    "Contract",
+                    "合同",
+                    0.2,
+                    "ops",
+                    [_act("contract_archive", "Archive the contract", "合同归档", "P3D")],
+                ),
+                _open(
+                    "delivery",
+                    "Delivery",
+                    "交付",
+                    0.3,
+                    "pm",
+                    [
+                        _act("project_kickoff", "Project kick-off", "项目启动", "P7D"),
+                        _act("acceptance", "Delivery acceptance", "交付验收"),
+                    ],
+                ),
+                _open(
+                    "service",
+                    "Service / revisit",
+                    "服务/回访",
+                    0.5,
+                    "am",
+                    [
+                        WEEKLY,
+                        _act(
+                            "quarterly_survey",
+                            "Quarterly satisfaction survey",
+                            "季度满意度调查",
+                            "P90D",
+                        ),
+                    ],
+                ),
+                _end("repurchased", "Repurchase / renewal", "复购/续约", "won", "am"),
+                _end("churned", "Churned", "流失", "lost", "am"),
+            ],
+        ),
+    )
 }
 
 
