@@ -8,6 +8,7 @@ read, the checks of a new record or a new version, and claims from and releases 
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Literal, TypeVar
 
@@ -91,8 +92,10 @@ class Guard:
         self.ids = ids
         self.grant = policy.grant_of(actor)
         self.mask = self.grant.mask_contacts
-        self._names: dict[tuple[str, str], tuple[str, ...]] = {}
-        self._visibility: dict[str, tuple[tuple[Cond, ...], bool]] = {}
+        # memos for the life of this guard (one actor, one directory): the personal values of
+        # related records (bounded: long masked exports), the visibility conditions per table
+        self._names = functools.lru_cache(maxsize=10_000)(self._personal_values)
+        self._visibility = functools.cache(self._conditions)
 
     def _scope(self, verb: Verb) -> Scope:
         return self.grant.write if verb == "write" else self.grant.read
@@ -207,16 +210,14 @@ class Guard:
             )
             if not isinstance(ref, str):
                 continue
-            key = (collection, ref)
-            found = self._names.get(key)
-            if found is None:
-                related = self._find(collection, ref)
-                found = tuple(v for n in names if isinstance(v := getattr(related, n, None), str))
-                if len(self._names) >= 10_000:  # a bounded cache for long masked exports
-                    self._names.clear()
-                self._names[key] = found
-            out.extend(found)
+            out.extend(self._names(collection, ref, names))
         return out
+
+    def _personal_values(
+        self, collection: str, ref: str, names: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        related = self._find(collection, ref)
+        return tuple(v for n in names if isinstance(v := getattr(related, n, None), str))
 
     # -- visibility as query conditions ------------------------------------------------------
 
@@ -226,10 +227,7 @@ class Guard:
         by :meth:`allows`). The same predicate as :meth:`allows`, said as conditions: on owners
         and teams (:meth:`AccessPolicy.decide`) and, for records decided through a parent, on
         the parent's (a contact through its account, a stage event through its deal)."""
-        found = self._visibility.get(table.name)
-        if found is None:
-            found = self._visibility[table.name] = self._conditions(table)
-        return found
+        return self._visibility(table)
 
     def _conditions(self, table: Table) -> tuple[tuple[Cond, ...], bool]:
         read = self.grant.read

@@ -21,7 +21,8 @@ every read, query, export and write of a store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar, cast
 
@@ -61,18 +62,26 @@ class AccessRole(StrEnum):
     """What a person may do, as far as records are concerned."""
 
     REP = "rep"
+    """Works their own records (SDR, AE, SE, AM, PM, ops)."""
     MANAGER = "manager"
+    """Works the records of their teams and the teams below them."""
     ADMIN = "admin"
+    """Works every record."""
     ANALYST = "analyst"
+    """Reads every record, contact details masked; writes nothing."""
 
 
 class Scope(StrEnum):
     """Which records a grant covers."""
 
     NONE = "none"
+    """No record."""
     OWN = "own"
+    """Records the actor owns."""
     TEAM = "team"
+    """Records owned in the actor's teams (own, managed, and every team below those)."""
     ALL = "all"
+    """Every record."""
 
 
 _FLAG = plain(schema=Annotated[bool, Field(strict=True)], dump="always")
@@ -110,7 +119,19 @@ class Directory:
 
     users: Mapping[str, User]
     teams: Mapping[str, Team]
-    _scopes: dict[str, frozenset[str]] = attrs.field(factory=dict, eq=False, repr=False)
+    _children: Mapping[str, tuple[str, ...]] = attrs.field(init=False, eq=False, repr=False)
+    _scope_of: Callable[[str, str | None], frozenset[str]] = attrs.field(
+        init=False, eq=False, repr=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        children: dict[str, list[str]] = {}
+        for t in self.teams.values():
+            if t.parent_id is not None:
+                children.setdefault(t.parent_id, []).append(t.id)
+        object.__setattr__(self, "_children", {k: tuple(v) for k, v in children.items()})
+        # one memo per directory: an actor's scope is asked for on every decision
+        object.__setattr__(self, "_scope_of", functools.cache(self._teams_below))
 
     @classmethod
     def of(cls, users: Iterable[User], teams: Iterable[Team]) -> Directory:
@@ -126,17 +147,12 @@ class Directory:
 
     def teams_in_scope(self, actor: User) -> frozenset[str]:
         """The actor's team, the teams they manage, and all teams below them."""
-        key = f"{actor.id}\x00{actor.team_id}"
-        cached = self._scopes.get(key)
-        if cached is not None:
-            return cached
-        roots = {t.id for t in self.teams.values() if t.manager_id == actor.id}
-        if actor.team_id is not None:
-            roots.add(actor.team_id)
-        children: dict[str, list[str]] = {}
-        for t in self.teams.values():
-            if t.parent_id is not None:
-                children.setdefault(t.parent_id, []).append(t.id)
+        return self._scope_of(actor.id, actor.team_id)
+
+    def _teams_below(self, actor_id: str, team_id: str | None) -> frozenset[str]:
+        roots = {t.id for t in self.teams.values() if t.manager_id == actor_id}
+        if team_id is not None:
+            roots.add(team_id)
         out: set[str] = set()
         stack = sorted(roots)
         while stack:
@@ -144,9 +160,8 @@ class Directory:
             if tid in out:
                 continue
             out.add(tid)
-            stack.extend(children.get(tid, ()))
-        result = self._scopes[key] = frozenset(out)
-        return result
+            stack.extend(self._children.get(tid, ()))
+        return frozenset(out)
 
 
 _DEFAULT_ROLES: dict[Role, AccessRole] = {
