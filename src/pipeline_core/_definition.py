@@ -26,14 +26,16 @@ built in code and one read from a file are checked by the same code.
 
 from __future__ import annotations
 
+import collections.abc
+import contextvars
 import enum
 import functools
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final, Literal, NotRequired, TypeVar
+from typing import Any, Final, Literal, NotRequired, Self, TypeVar
 
 import attrs
 import pydantic
@@ -43,7 +45,9 @@ from pipeline_core.errors import ConfigError, Problem
 
 __all__ = [
     "Check",
+    "Definition",
     "PlainField",
+    "check_fields",
     "definition",
     "from_plain",
     "plain",
@@ -116,7 +120,30 @@ class _Layout:
 
 
 _DEFINITIONS: Final[dict[type[Any], tuple[str, tuple[str, str] | None]]] = {}
+_LAYING_OUT: Final[set[type[Any]]] = set()  # definitions whose layout is being made (recursion)
+_FROM_PLAIN: Final = contextvars.ContextVar("pipeline_core.from_plain", default=False)
 _TD: Final = pydantic.TypeAdapter(timedelta)
+
+
+class Definition:
+    """An optional base of a definition class: the derived ``from_dict``, ``to_dict`` and
+    ``json_schema`` (what :func:`definition` adds) declared so that type checkers see them."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Build from plain data (:func:`from_plain`: :class:`ConfigError` lists every problem)."""
+        return from_plain(cls, data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain form (:func:`to_plain`), which :meth:`from_dict` reads back to an equal value."""
+        return to_plain(self)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of the plain form (:func:`schema_of`)."""
+        return schema_of(cls)
 
 
 def definition(what: str, *, tag: tuple[str, str] | None = None) -> Callable[[type[_T]], type[_T]]:
@@ -146,6 +173,14 @@ def definition(what: str, *, tag: tuple[str, str] | None = None) -> Callable[[ty
 
 
 def _make_layout(cls: type[Any]) -> _Layout:
+    _LAYING_OUT.add(cls)
+    try:
+        return _laid_out(cls)
+    finally:
+        _LAYING_OUT.discard(cls)
+
+
+def _laid_out(cls: type[Any]) -> _Layout:
     what, tag = _DEFINITIONS[cls]
     hints = typing.get_type_hints(cls, include_extras=True)
     fields: list[_Field] = []
@@ -193,9 +228,29 @@ def _plain_type(hint: Any) -> tuple[Any, _Build]:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin is typing.Annotated:
-        return _plain_type(args[0]) if _is_definition_type(args[0]) else (hint, _same)
+        if _is_definition_type(args[0]):
+            return _plain_type(args[0])
+        inner, build = _plain_type(args[0])
+        if build is _same:
+            return hint, _same
+        # a container of definitions with constraints (``min_length``): kept on its plain form
+        return typing.Annotated[(inner, *hint.__metadata__)], build
+    if isinstance(hint, type) and hint in _LAYING_OUT:
+        # a definition nested in itself (rules of rules): validated when built, one level at a time
+        return dict[str, Any], _nested_plain(hint)
     if isinstance(hint, type) and hint in _DEFINITIONS:
         return _layout(hint).typed_dict, _nested(hint)
+    if (
+        origin in (dict, collections.abc.Mapping)
+        and len(args) == 2
+        and _is_definition_type(args[1])
+    ):
+        value_schema, value_build = _plain_type(args[1])
+
+        def build_mapping(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
+            return {k: value_build(v, (*path, str(k)), problems) for k, v in value.items()}
+
+        return typing.cast(Any, dict)[args[0], value_schema], build_mapping
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         item_schema, item_build = _plain_type(args[0])
 
@@ -269,6 +324,23 @@ def _nested(cls: type[Any]) -> _Build:
     return build_nested
 
 
+def _nested_plain(cls: type[Any]) -> _Build:
+    def build_nested(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
+        from pipeline_core._model import problems_from_pydantic
+
+        try:
+            valid = _adapter(cls).validate_python(value)
+        except pydantic.ValidationError as exc:
+            problems.extend(
+                Problem((*path, *p.path), p.message, p.value, p.code, p.missing)
+                for p in (_without_tags(q, value) for q in problems_from_pydantic(exc))
+            )
+            return None
+        return _nested(cls)(valid, path, problems)
+
+    return build_nested
+
+
 def _build(
     cls: type[Any],
     data: Mapping[str, Any],
@@ -328,7 +400,11 @@ def from_plain(cls: type[_T], /, data: Mapping[str, Any], **extra: Any) -> _T:
             layout.what, [_without_tags(p, data) for p in problems_from_pydantic(exc)]
         ) from None
     problems: list[Problem] = []
-    built = _build(cls, valid, (), problems, extra)
+    token = _FROM_PLAIN.set(True)  # the fields were just validated: check_fields has nothing to do
+    try:
+        built = _build(cls, valid, (), problems, extra)
+    finally:
+        _FROM_PLAIN.reset(token)
     if problems:
         raise ConfigError(layout.what, problems)
     return typing.cast(_T, built)
@@ -376,6 +452,54 @@ def to_plain(obj: Any) -> dict[str, Any]:
 def schema_of(cls: type[Any]) -> dict[str, Any]:
     """The JSON Schema of ``cls``'s plain form (draft 2020-12, as pydantic writes it)."""
     return _adapter(cls).json_schema()
+
+
+def _make_field_adapters(cls: type[Any]) -> tuple[tuple[_Field, pydantic.TypeAdapter[Any]], ...]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    out = []
+    for f in _layout(cls).fields:
+        if f.spec.schema is None and not _constrained(hints[f.name]):
+            continue  # no constraint beyond the type
+        schema = typing.cast(Any, _layout(cls).typed_dict).__annotations__[f.key]
+        if typing.get_origin(schema) is NotRequired:
+            schema = typing.get_args(schema)[0]
+        out.append((f, pydantic.TypeAdapter(schema)))
+    return tuple(out)
+
+
+def _constrained(hint: Any) -> bool:
+    """Whether a type carries constraints (``Annotated`` anywhere in it)."""
+    if typing.get_origin(hint) is typing.Annotated:
+        return True
+    return any(_constrained(arg) for arg in typing.get_args(hint))
+
+
+_field_adapters = typing.cast(
+    Callable[[type[Any]], tuple[tuple[_Field, pydantic.TypeAdapter[Any]], ...]],
+    functools.cache(_make_field_adapters),
+)
+
+
+def check_fields(value: Any) -> Iterator[Problem]:
+    """A :data:`Check`: the constrained fields of a definition built in code (those with a
+    ``schema=`` or an ``Annotated`` type) against the schema of their plain form, so a value
+    built in code is refused where its plain form would be (``weight=0`` where ``ge=1``).
+
+    Nothing to do while :func:`from_plain` builds the value: its plain form was just validated
+    whole (each definition is validated once).
+    """
+    if _FROM_PLAIN.get():
+        return
+    from pipeline_core._model import problems_from_pydantic
+
+    for f, adapter in _field_adapters(type(value)):
+        field_value = getattr(value, f.name)
+        plain_value = f.spec.encode(field_value) if f.spec.encode else _encode(field_value)
+        try:
+            adapter.validate_python(plain_value)
+        except pydantic.ValidationError as exc:
+            for p in problems_from_pydantic(exc):
+                yield Problem((f.key, *p.path), p.message, p.value, p.code, p.missing)
 
 
 def raise_problems(what: str, value: Any, checks: Iterable[Check]) -> None:

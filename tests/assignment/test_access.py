@@ -13,23 +13,19 @@ from hypothesis import strategies as st
 from team_support import T0, at, lead
 
 from pipeline_core import storage
-from pipeline_core.assignment import (
+from pipeline_core.access import (
     AccessPolicy,
     AccessRole,
     Directory,
-    PoolPolicy,
     Scope,
     ScopedStore,
     audit,
-    claim,
-    commit,
     mask_email,
+    mask_name,
     mask_phone,
-    release,
-    transfer,
+    mask_text,
 )
-from pipeline_core.assignment.access import mask_name, mask_text
-from pipeline_core.assignment.pool import PoolLimitError
+from pipeline_core.assignment import PoolLimitError, PoolPolicy, claim, commit, release, transfer
 from pipeline_core.clock import ManualClock
 from pipeline_core.errors import ConfigError, DuplicateError, NotFoundError, PermissionDeniedError
 from pipeline_core.ids import SequentialIds

@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline_core.assignment import (
+from pipeline_core.errors import ConfigError
+from pipeline_core.identity import (
     DedupIndex,
     company_similarity,
     normalise_company,
     normalise_email,
     normalise_phone,
 )
-from pipeline_core.errors import ConfigError
 
 # --------------------------------------------------------------------------- phones
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline_core.assignment import customer_facts
 from pipeline_core.errors import CurrencyMismatchError
+from pipeline_core.metrics.segments import customer_facts
 from pipeline_core.records import Money, Opportunity
 
 T = datetime(2025, 5, 6, 10, tzinfo=UTC)
@@ -24,14 +24,14 @@ def test_customer_facts_without_stages_or_rates_names_every_problem() -> None:
     # caller summed in CNY), and it also names the stages problem: both are listed at once.
     eur = _deal("o-eur", "won", Money.of("2000", "EUR"), closed_at=T + timedelta(days=1))
     with pytest.raises(CurrencyMismatchError) as err:
-        customer_facts(at=T + timedelta(days=2), opportunities=[eur], currency="CNY")
+        customer_facts(as_of=T + timedelta(days=2), opportunities=[eur], currency="CNY")
     assert set(err.value.currencies) == {"CNY", "EUR"}
     fields = {p.path[0] for p in err.value.problems}
     assert fields == {"opportunities", "stages"}
 
 
 def test_branches_written_in_english_are_related_not_the_same_customer() -> None:
-    from pipeline_core.assignment.dedup import company_similarity, parse_company
+    from pipeline_core.identity import company_similarity, parse_company
 
     group = "Guangzhou Acme Electric Equipment Co., Ltd."
     shanghai, beijing = f"{group} Shanghai Branch", f"{group} Beijing Branch"

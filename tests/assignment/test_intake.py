@@ -6,16 +6,9 @@ import pytest
 from team_support import at, lead
 
 from pipeline_core import storage
-from pipeline_core.assignment import (
-    DedupIndex,
-    Router,
-    RoutingPolicy,
-    apply_merge,
-    commit,
-    intake,
-    plan_merge,
-)
+from pipeline_core.assignment import Router, RoutingPolicy, apply_merge, commit, intake
 from pipeline_core.errors import ConcurrencyError
+from pipeline_core.identity import DedupIndex, plan_merge
 from pipeline_core.ids import SequentialIds
 
 

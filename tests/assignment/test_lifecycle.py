@@ -11,26 +11,27 @@ from hypothesis import strategies as st
 from team_support import T0, at, lead
 
 from pipeline_core.assignment import (
-    CustomerFacts,
+    HandoverReminder,
     PoolLimitError,
     PoolPolicy,
-    Reminder,
-    SegmentPolicy,
     claim,
-    customer_facts,
     handover_summary,
-    merged_subjects,
     ownership_history,
-    plan_merge,
     pool_reason,
-    refresh,
     release,
-    segment_column,
     sweep,
     transfer,
 )
 from pipeline_core.errors import ConfigError, CurrencyMismatchError, ValidationError
+from pipeline_core.identity import merged_subjects, plan_merge
 from pipeline_core.ids import SequentialIds
+from pipeline_core.metrics.segments import (
+    CustomerFacts,
+    SegmentPolicy,
+    customer_facts,
+    refresh,
+    segment_column,
+)
 from pipeline_core.records import (
     Activity,
     ActivityKind,
@@ -164,7 +165,10 @@ def test_transfer_with_handover() -> None:
         act("x4", "l1", 99),  # after the transfer: not part of the summary
         act("x5", "l9", 2),
     ]
-    reminders = [Reminder("call back", at(40), "l1"), Reminder("silence warning", at(20), "l1")]
+    reminders = [
+        HandoverReminder("call back", at(40), "l1"),
+        HandoverReminder("silence warning", at(20), "l1"),
+    ]
     new, entry, summary = transfer(
         rec,
         "b1",
@@ -207,7 +211,7 @@ def test_transfer_opportunity_moves_team() -> None:
 
 def test_handover_last_n() -> None:
     acts = [act(f"x{i}", "l1", i) for i in range(10)]
-    s = handover_summary(lead("l1"), acts, at=at(100), last=3)
+    s = handover_summary(lead("l1"), acts, as_of=at(100), last=3)
     assert [a.id for a in s.last_contacts] == ["x9", "x8", "x7"]
 
 
@@ -218,31 +222,33 @@ def test_pool_rules() -> None:
     pol = PoolPolicy.from_dict({"idle_days": 7, "nurture_lost_reasons": ["budget"]})
     now = at(24 * 10)
     assert (
-        pool_reason(lead("l1", owner_id="a1"), at=now, policy=pol)
+        pool_reason(lead("l1", owner_id="a1"), as_of=now, policy=pol)
         == "never contacted for 10 days (limit 7)"
     )
     assert (
-        pool_reason(lead("l1", owner_id="a1"), at=now, policy=pol, last_contact_at=at(24 * 5))
+        pool_reason(lead("l1", owner_id="a1"), as_of=now, policy=pol, last_contact_at=at(24 * 5))
         is None
     )
     assert (
-        pool_reason(lead("l1", owner_id="a1"), at=now, policy=pol, last_contact_at=at(24 * 3))
+        pool_reason(lead("l1", owner_id="a1"), as_of=now, policy=pol, last_contact_at=at(24 * 3))
         == "no follow-up for 7 days (limit 7)"
     )
     lost = opp("o1", closed_at=at(1), lost_reason="budget")
     with pytest.warns(DeprecationWarning, match="stages="):  # no pipeline: the old reading
-        assert pool_reason(lost, at=now, policy=pol) == "lost (budget) but worth nurturing"
+        assert pool_reason(lost, as_of=now, policy=pol) == "lost (budget) but worth nurturing"
     assert (
         pool_reason(
-            opp("o2", closed_at=at(1), lost_reason="competitor", stage="lost"), at=now, policy=pol
+            opp("o2", closed_at=at(1), lost_reason="competitor", stage="lost"),
+            as_of=now,
+            policy=pol,
         )
         is None
     )
     assert (
-        pool_reason(lead("l2", status=LeadStatus.NURTURING), at=at(1), policy=pol)
+        pool_reason(lead("l2", status=LeadStatus.NURTURING), as_of=at(1), policy=pol)
         == "lead is being nurtured"
     )
-    assert pool_reason(lead("l3", status=LeadStatus.CONVERTED), at=now, policy=pol) is None
+    assert pool_reason(lead("l3", status=LeadStatus.CONVERTED), as_of=now, policy=pol) is None
 
 
 def test_sweep_and_claim_with_limits() -> None:
@@ -354,8 +360,8 @@ def test_facts_from_events_and_refresh() -> None:
     # a USD deal without rates is refused, never dropped or read as CNY
     usd = opp("o3", account_id="acc1", expected_amount=Money.of("999999", "USD"))
     with pytest.raises(CurrencyMismatchError):
-        customer_facts(at=now, opportunities=[*opps, usd], stages=pipeline)
-    facts = customer_facts(at=now, activities=acts, opportunities=opps, stages=pipeline)
+        customer_facts(as_of=now, opportunities=[*opps, usd], stages=pipeline)
+    facts = customer_facts(as_of=now, activities=acts, opportunities=opps, stages=pipeline)
     f = facts["acc1"]
     assert f.last_contact_at == at(24 * 96) and f.recent_contacts == 2
     assert f.open_amount == Decimal(120000) and f.won_amount == Decimal(5000)

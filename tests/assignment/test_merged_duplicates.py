@@ -9,7 +9,8 @@ import pytest
 
 from pipeline_core import facts, storage
 from pipeline_core import metrics as m
-from pipeline_core.assignment import PoolPolicy, apply_merge, plan_merge, pool_reason
+from pipeline_core.assignment import PoolPolicy, apply_merge, pool_reason
+from pipeline_core.identity import plan_merge
 from pipeline_core.ids import SequentialIds
 from pipeline_core.records import Money, Opportunity
 from pipeline_core.stages import templates
@@ -91,13 +92,13 @@ def test_pool_nurtures_only_deals_in_a_lost_stage() -> None:
     }
     lost = Opportunity(id="p-1", stage="lost", **base)
     won_with_old_note = Opportunity(id="p-2", stage="won", **base)
-    assert pool_reason(lost, at=now, policy=policy, stages=PIPE) == (
+    assert pool_reason(lost, as_of=now, policy=policy, stages=PIPE) == (
         "lost (timing) but worth nurturing"
     )
-    assert pool_reason(won_with_old_note, at=now, policy=policy, stages=PIPE) is None
+    assert pool_reason(won_with_old_note, as_of=now, policy=policy, stages=PIPE) is None
     merged = lost.evolve(id="p-3", tags=frozenset({"merged"}), custom={"merged_into": "p-1"})
-    assert pool_reason(merged, at=now, policy=policy, stages=PIPE) is None
+    assert pool_reason(merged, as_of=now, policy=policy, stages=PIPE) is None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert pool_reason(lost, at=now, policy=policy) == "lost (timing) but worth nurturing"
+        assert pool_reason(lost, as_of=now, policy=policy) == "lost (timing) but worth nurturing"
     assert any(issubclass(w.category, DeprecationWarning) for w in caught)

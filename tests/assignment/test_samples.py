@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline_core import storage
-from pipeline_core.assignment import DedupIndex, Router, RoutingPolicy, ScopedStore
+from pipeline_core.access import ScopedStore
+from pipeline_core.assignment import Router, RoutingPolicy
+from pipeline_core.identity import DedupIndex
 from pipeline_core.records import Role
 from pipeline_core.samples import SampleConfig, generate
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_core import storage
-from pipeline_core.assignment import ScopedStore
+from pipeline_core.access import ScopedStore
 from pipeline_core.errors import PermissionDeniedError
 from pipeline_core.records import Lead, Role, Team, User
 from pipeline_core.storage.io import export_records, import_records

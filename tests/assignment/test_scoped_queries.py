@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import pipeline_core.storage._base as base
 import pipeline_core.storage._sql as sql
-from pipeline_core.assignment import ScopedStore
+from pipeline_core.access import ScopedStore
 from pipeline_core.records import Account, Contact, Lead, Opportunity, Role, StageEvent, Team, User
 from pipeline_core.storage import InMemoryStore, SQLiteStore, ports
 from pipeline_core.storage.frames import stage_events_frame

@@ -12,20 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from team_support import T0, at, lead
 
-from pipeline_core.assignment import (
-    CustomerFacts,
-    DedupIndex,
-    Router,
-    RouterState,
-    RoutingPolicy,
-    SegmentPolicy,
-    customer_facts,
-    normalise_company,
-    normalise_phone,
-    parse_company,
-)
+from pipeline_core.assignment import Router, RouterState, RoutingPolicy
 from pipeline_core.errors import ConfigError, CurrencyMismatchError, ValidationError
 from pipeline_core.facts import MERGED_TAG
+from pipeline_core.identity import DedupIndex, normalise_company, normalise_phone, parse_company
+from pipeline_core.metrics.segments import CustomerFacts, SegmentPolicy, customer_facts
 from pipeline_core.money import ExchangeRates
 from pipeline_core.records import Money, Opportunity
 from pipeline_core.stages import Pipeline, Stage, templates
@@ -70,7 +61,7 @@ def test_won_and_lost_follow_the_stage_kind_not_the_reasons() -> None:
         # a won_reason on a deal still being talked about is a note, not a win
         deal("d3", "suzhou", "talk", "10000", won_reason="verbal yes"),
     ]
-    facts = customer_facts(at=at(48), opportunities=deals, stages=BOARD)
+    facts = customer_facts(as_of=at(48), opportunities=deals, stages=BOARD)
     assert facts["hangzhou"].won_amount == 0 and facts["hangzhou"].open_amount == 0
     assert facts["suzhou"].won_amount == Decimal(45000)
     assert facts["suzhou"].open_amount == Decimal(10000)
@@ -80,22 +71,22 @@ def test_a_deal_closed_after_the_as_of_instant_is_still_open_then() -> None:
     # signed at hour 48, facts asked as of hour 24: later events are ignored, so the 60,000 is
     # open pipeline then (won 0, open 60,000); as of hour 72 it is won (won 60,000, open 0)
     won_later = deal("d", "ningbo", "signed", "60000", closed_at=at(48))
-    before = customer_facts(at=at(24), opportunities=[won_later], stages=BOARD)["ningbo"]
+    before = customer_facts(as_of=at(24), opportunities=[won_later], stages=BOARD)["ningbo"]
     assert (before.won_amount, before.open_amount) == (0, Decimal(60000))
-    after = customer_facts(at=at(72), opportunities=[won_later], stages=BOARD)["ningbo"]
+    after = customer_facts(as_of=at(72), opportunities=[won_later], stages=BOARD)["ningbo"]
     assert (after.won_amount, after.open_amount) == (Decimal(60000), 0)
 
 
 def test_a_merged_duplicate_counts_in_neither_amount() -> None:
     survivor = deal("s", "wuxi", "talk", "30000")
     duplicate = deal("x", "wuxi", "talk", "30000", tags=frozenset({MERGED_TAG}))
-    facts = customer_facts(at=at(1), opportunities=[survivor, duplicate], stages=BOARD)
+    facts = customer_facts(as_of=at(1), opportunities=[survivor, duplicate], stages=BOARD)
     assert facts["wuxi"].open_amount == Decimal(30000)  # once, not 60,000
 
 
 def test_without_a_pipeline_stages_of_another_template_are_refused() -> None:
     with pytest.raises(ValidationError) as err:
-        customer_facts(at=at(1), opportunities=[deal("d", "a", "signed", "1")])
+        customer_facts(as_of=at(1), opportunities=[deal("d", "a", "signed", "1")])
     assert err.value.fields == ("stages",)
 
 
@@ -112,10 +103,10 @@ def test_other_currencies_are_converted_at_the_close_or_refused() -> None:
     open_usd = deal("u2", "boston", "proposal_quote", "100", "USD")
     small_team = templates.get("small_team")
     with pytest.raises(CurrencyMismatchError) as err:
-        customer_facts(at=at(72), opportunities=[won_usd], stages=small_team, currency="CNY")
+        customer_facts(as_of=at(72), opportunities=[won_usd], stages=small_team, currency="CNY")
     assert set(err.value.currencies) == {"CNY", "USD"} and "rates=" in str(err.value)
     facts = customer_facts(
-        at=at(72), opportunities=[won_usd, open_usd], stages=small_team, rates=rates
+        as_of=at(72), opportunities=[won_usd, open_usd], stages=small_team, rates=rates
     )
     # the win at its close (4 March, rate 7.00): 2000 × 7.00 = 14,000.00 CNY;
     # the open deal at the evaluation instant (6 March, rate 7.50): 100 × 7.50 = 750.00 CNY
@@ -261,13 +252,8 @@ def test_datetimes_in_recent_must_be_aware() -> None:
 
 
 def test_policies_built_in_code_are_validated_like_plain_data() -> None:
-    from pipeline_core.assignment import (
-        PoolPolicy,
-        RepCapacity,
-        RoutingRule,
-        SegmentRule,
-        pool_reason,
-    )
+    from pipeline_core.assignment import PoolPolicy, RepCapacity, RoutingRule, pool_reason
+    from pipeline_core.metrics.segments import SegmentRule
 
     with pytest.raises(ConfigError) as err:
         RepCapacity(id="ann", weight=0)
@@ -294,8 +280,8 @@ def test_policies_built_in_code_are_validated_like_plain_data() -> None:
     nurture = PoolPolicy(nurture_lost_reasons=frozenset({"timing"}))
     dropped = deal("p1", "a", "dropped", "1", closed_at=at(1), lost_reason="timing")
     paid = deal("p2", "a", "paid", "1", closed_at=at(1), lost_reason="timing")
-    assert pool_reason(dropped, at=at(2), policy=nurture, stages=BOARD) is not None
-    assert pool_reason(paid, at=at(2), policy=nurture, stages=BOARD) is None
+    assert pool_reason(dropped, as_of=at(2), policy=nurture, stages=BOARD) is not None
+    assert pool_reason(paid, as_of=at(2), policy=nurture, stages=BOARD) is None
 
 
 @given(
@@ -324,7 +310,7 @@ def test_customer_amounts_add_up_by_stage_kind(
         )
         for i, (stage, amount, merged, reason) in enumerate(rows)
     ]
-    facts = customer_facts(at=at(2), opportunities=deals, stages=BOARD).get("acme")
+    facts = customer_facts(as_of=at(2), opportunities=deals, stages=BOARD).get("acme")
     won = sum(a for s, a, m, _ in rows if not m and s in ("signed", "paid"))
     still_open = sum(a for s, a, m, _ in rows if not m and s == "talk")
     assert (facts.won_amount if facts else 0) == won
@@ -339,10 +325,10 @@ def test_without_stages_each_deal_is_read_against_the_template_it_names() -> Non
         deal("n1", "acme", "won", "30000", pipeline="small_team", closed_at=at(24)),
         deal("n2", "acme", "lost", "50000", pipeline="small_team", closed_at=at(24)),
     ]
-    facts = customer_facts(at=at(48), opportunities=named)
+    facts = customer_facts(as_of=at(48), opportunities=named)
     assert (facts["acme"].won_amount, facts["acme"].open_amount) == (Decimal(30000), Decimal(0))
     with pytest.raises(ValidationError) as err:
-        customer_facts(at=at(48), opportunities=[*named, deal("n3", "acme", "won", "1")])
+        customer_facts(as_of=at(48), opportunities=[*named, deal("n3", "acme", "won", "1")])
     assert err.value.fields == ("stages",)
 
 
@@ -362,7 +348,7 @@ def test_the_pool_and_the_sla_read_a_named_template_the_same_way() -> None:
     policy = PoolPolicy(nurture_lost_reasons=["budget"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no deprecated fallback: the named template decides
-        assert pool_reason(lost, policy=policy, at=at(48)) is not None
-        assert pool_reason(won, policy=policy, at=at(48)) is None
+        assert pool_reason(lost, policy=policy, as_of=at(48)) is not None
+        assert pool_reason(won, policy=policy, as_of=at(48)) is None
     assert state_from_records(won).won_at == at(24)
     assert state_from_records(lost).won_at is None

@@ -1,51 +1,23 @@
-"""The team layer: lead routing, duplicates and merge, ownership handover, public pool, segments,
-access policies.
+"""The team layer: who works which record. Lead routing, the public pool, ownership handover.
 
 - :mod:`~pipeline_core.assignment.routing`: :class:`RoutingPolicy`, :class:`Router` (round-robin,
   weighted, load-aware, rule-based; fallback queue; explained, deterministic decisions);
-- :mod:`~pipeline_core.assignment.dedup`: :func:`normalise_phone`, :func:`normalise_email`,
-  :func:`normalise_company`, :class:`DedupIndex` (near-linear duplicate checks), :class:`Match`;
-- :mod:`~pipeline_core.assignment.merge`: :func:`plan_merge` (nothing lost, provenance, one owner);
-- :mod:`~pipeline_core.assignment.ownership`: :func:`transfer` with a :class:`Handover` summary;
 - :mod:`~pipeline_core.assignment.pool`: the public pool (公海), :class:`PoolPolicy`,
   :func:`sweep`, :func:`claim`;
-- :mod:`~pipeline_core.assignment.segments`: :class:`SegmentPolicy`, :func:`customer_facts`,
-  :func:`refresh`, :func:`segment_column`;
-- :mod:`~pipeline_core.assignment.access`: :class:`AccessPolicy`, roles and scopes;
-  :mod:`~pipeline_core.assignment.scoped`: :class:`ScopedStore` enforces them on a store;
+- :mod:`~pipeline_core.assignment.ownership`: :func:`transfer` with a :class:`Handover` summary;
 - :mod:`~pipeline_core.assignment.service`: :func:`intake` (dedup, then route), :func:`commit`.
 
-``phonenumbers`` and ``rapidfuzz`` (extra ``team``) are imported only when a phone number or a
-company name is compared.
+Who is the same customer (duplicates, merge) is :mod:`pipeline_core.identity`; who may see and
+change what (access policies, masking, the scoped store) is :mod:`pipeline_core.access`; customer
+segments are :mod:`pipeline_core.metrics.segments`. Their names are still served from here (and
+from the old modules ``assignment.dedup``, ``.merge``, ``.access``, ``.scoped``, ``.segments``) for
+one release, with a :class:`DeprecationWarning`.
 """
 
-from pipeline_core.assignment.access import (
-    AccessDecision,
-    AccessPolicy,
-    AccessRole,
-    Directory,
-    Grant,
-    Scope,
-    mask_email,
-    mask_phone,
-)
-from pipeline_core.assignment.dedup import (
-    BRANCH_SUFFIXES,
-    COMPANY_SUFFIXES,
-    PLUS_ADDRESSING_DOMAINS,
-    CompanyName,
-    DedupIndex,
-    Match,
-    company_similarity,
-    normalise_company,
-    normalise_email,
-    normalise_phone,
-    parse_company,
-)
-from pipeline_core.assignment.merge import MergePlan, merged_subjects, plan_merge
+from pipeline_core._deprecation import moved
 from pipeline_core.assignment.ownership import (
     Handover,
-    Reminder,
+    HandoverReminder,
     handover_summary,
     ownership_history,
     transfer,
@@ -69,70 +41,82 @@ from pipeline_core.assignment.routing import (
     Strategy,
     lead_facts,
 )
-from pipeline_core.assignment.scoped import ScopedStore, audit
-from pipeline_core.assignment.segments import (
-    CustomerFacts,
-    SegmentPolicy,
-    SegmentRule,
-    customer_facts,
-    refresh,
-    segment_column,
-)
 from pipeline_core.assignment.service import IntakeResult, apply_merge, commit, intake
 
 __all__ = [
-    "BRANCH_SUFFIXES",
-    "COMPANY_SUFFIXES",
-    "PLUS_ADDRESSING_DOMAINS",
-    "AccessDecision",
-    "AccessPolicy",
-    "AccessRole",
-    "CompanyName",
-    "CustomerFacts",
-    "DedupIndex",
-    "Directory",
-    "Grant",
     "Handover",
+    "HandoverReminder",
     "IntakeResult",
-    "Match",
-    "MergePlan",
     "PoolLimitError",
     "PoolPolicy",
-    "Reminder",
     "RepCapacity",
     "Router",
     "RouterState",
     "RoutingDecision",
     "RoutingPolicy",
     "RoutingRule",
-    "Scope",
-    "ScopedStore",
-    "SegmentPolicy",
-    "SegmentRule",
     "Strategy",
     "apply_merge",
-    "audit",
     "claim",
     "claims_within_day",
     "commit",
-    "company_similarity",
-    "customer_facts",
     "handover_summary",
     "intake",
     "lead_facts",
-    "mask_email",
-    "mask_phone",
-    "merged_subjects",
-    "normalise_company",
-    "normalise_email",
-    "normalise_phone",
     "ownership_history",
-    "parse_company",
-    "plan_merge",
     "pool_reason",
-    "refresh",
     "release",
-    "segment_column",
     "sweep",
     "transfer",
 ]
+
+_MOVED = {
+    **{
+        name: f"pipeline_core.access:{name}"
+        for name in (
+            "AccessDecision",
+            "AccessPolicy",
+            "AccessRole",
+            "Directory",
+            "Grant",
+            "Scope",
+            "ScopedStore",
+            "audit",
+            "mask_email",
+            "mask_phone",
+        )
+    },
+    **{
+        name: f"pipeline_core.identity:{name}"
+        for name in (
+            "BRANCH_SUFFIXES",
+            "COMPANY_SUFFIXES",
+            "PLUS_ADDRESSING_DOMAINS",
+            "CompanyName",
+            "DedupIndex",
+            "Match",
+            "MergePlan",
+            "company_similarity",
+            "merged_subjects",
+            "normalise_company",
+            "normalise_email",
+            "normalise_phone",
+            "parse_company",
+            "plan_merge",
+        )
+    },
+    **{
+        name: f"pipeline_core.metrics.segments:{name}"
+        for name in (
+            "CustomerFacts",
+            "SegmentPolicy",
+            "SegmentRule",
+            "customer_facts",
+            "refresh",
+            "segment_column",
+        )
+    },
+    "Reminder": "pipeline_core.assignment.ownership:HandoverReminder",
+}
+
+__getattr__ = moved(__name__, _MOVED)

@@ -8,7 +8,7 @@ reminders. :func:`ownership_history` reads the chain of owners back from the jou
 
 Open next steps are the record's own ``next_step`` plus the ``next_action`` of its latest
 activity (an action agreed earlier is superseded by any later contact). Reminders come from the
-caller (e.g. the SLA agenda) as :class:`Reminder` values; those due at or after the transfer time,
+caller (e.g. the SLA agenda) as :class:`HandoverReminder` values; those due at or after the transfer time,
 or overdue but not done, are all listed: the caller passes only the open ones.
 """
 
@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from pipeline_core._deprecation import moved, renamed_params
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.ids import IdFactory
@@ -28,9 +29,10 @@ from pipeline_core.records import Account, Activity, JournalEntry, Lead, NextSte
 __all__ = [
     "TRANSFER",
     "Handover",
+    "HandoverReminder",
     "Owned",
-    "Reminder",
     "handover_summary",
+    "owner_change",
     "ownership_history",
     "transfer",
 ]
@@ -42,8 +44,12 @@ Owned = TypeVar("Owned", Lead, Opportunity, Account)
 
 
 @attrs.frozen
-class Reminder:
-    """An open reminder to hand over (what, when it is due, and about which record)."""
+class HandoverReminder:
+    """An open reminder handed over with a record (what, when it is due, about which record).
+
+    Not :class:`pipeline_core.sla.Reminder` (an SLA obligation's reminder): this is any open
+    reminder the caller wants the new owner to see, listed in :attr:`Handover.open_reminders`.
+    """
 
     what: str
     due_at: datetime
@@ -56,7 +62,7 @@ class Handover:
 
     last_contacts: tuple[Activity, ...]
     open_next_steps: tuple[NextStep, ...]
-    open_reminders: tuple[Reminder, ...]
+    open_reminders: tuple[HandoverReminder, ...]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible data (stored in the transfer's journal payload)."""
@@ -87,23 +93,25 @@ def _about(activity: Activity, record_id: str) -> bool:
     return record_id in (activity.lead_id, activity.opportunity_id, activity.account_id)
 
 
+@renamed_params(at="as_of")
 def handover_summary(
     record: Lead | Opportunity | Account,
     activities: Iterable[Activity],
     *,
-    at: datetime,
-    reminders: Iterable[Reminder] = (),
+    as_of: datetime,
+    reminders: Iterable[HandoverReminder] = (),
     last: int = 5,
 ) -> Handover:
-    """Summarise a record for its next owner as of ``at`` (activities after ``at`` are ignored).
+    """Summarise a record for its next owner as of ``as_of`` (activities after it are ignored;
+    the old keyword ``at=`` is deprecated).
 
     ``last_contacts``: the ``last`` most recent activities about the record, newest first (ties by
     id). ``open_next_steps``: the record's ``next_step`` and the latest activity's next action.
     ``open_reminders``: the given reminders, by due time.
     """
-    require_aware(at, "at")
+    require_aware(as_of, "as_of")
     mine = sorted(
-        (a for a in activities if _about(a, record.id) and a.at <= at),
+        (a for a in activities if _about(a, record.id) and a.at <= as_of),
         key=lambda a: (a.at, a.id),
         reverse=True,
     )
@@ -130,7 +138,7 @@ def transfer(
     reason: str,
     ids: IdFactory,
     activities: Iterable[Activity] = (),
-    reminders: Iterable[Reminder] = (),
+    reminders: Iterable[HandoverReminder] = (),
     team_id: str | None = None,
 ) -> tuple[Owned, JournalEntry, Handover]:
     """Hand ``record`` to ``to_owner``: returns its next version, the journal entry, the summary.
@@ -151,30 +159,44 @@ def transfer(
         problems.append(Problem(("at",), "must be timezone-aware", at, "timezone_aware"))
     if problems:
         raise ValidationError("transfer", problems)
-    summary = handover_summary(record, activities, at=at, reminders=reminders)
+    summary = handover_summary(record, activities, as_of=at, reminders=reminders)
     changes: dict[str, Any] = {"owner_id": to_owner}
     if team_id is not None and isinstance(record, Opportunity):
         changes["team_id"] = team_id
     new = record.evolve(**changes)
-    payload: dict[str, Any] = {
+    details: dict[str, Any] = {
         "record_kind": type(record).__name__.lower(),
-        "from": record.owner_id,
-        "to": to_owner,
-        "version": new.version,
         "handover": summary.to_dict(),
     }
     if "team_id" in changes:
-        payload["team"] = {"from": getattr(record, "team_id", None), "to": team_id}
-    entry = JournalEntry(
+        details["team"] = {"from": getattr(record, "team_id", None), "to": team_id}
+    entry = owner_change(TRANSFER, record, new, at=at, by=by, reason=reason, ids=ids, **details)
+    return new, entry, summary
+
+
+def owner_change(
+    kind: str,
+    record: Lead | Opportunity | Account,
+    new: Lead | Opportunity | Account,
+    *,
+    at: datetime,
+    by: str,
+    reason: str | None,
+    ids: IdFactory,
+    **details: Any,
+) -> JournalEntry:
+    """The journal entry of a change of owner from ``record`` to its next version ``new``: kind
+    ``kind`` (``"transfer"``, ``"pool_release"``, ``"pool_claim"``), payload ``from`` (the old
+    owner), ``to`` (the new one), ``version`` (``new``'s) and the ``details`` given (JSON data)."""
+    return JournalEntry(
         id=ids.new("journal"),
-        kind=TRANSFER,
+        kind=kind,
         subject_id=record.id,
         at=at,
         by=by,
         reason=reason,
-        payload=payload,
+        payload={"from": record.owner_id, "to": new.owner_id, "version": new.version, **details},
     )
-    return new, entry, summary
 
 
 def ownership_history(
@@ -189,3 +211,6 @@ def ownership_history(
     ]
     out.sort(key=lambda t: t[0])
     return out
+
+
+__getattr__ = moved(__name__, {"Reminder": "pipeline_core.assignment.ownership:HandoverReminder"})

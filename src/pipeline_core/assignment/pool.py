@@ -22,13 +22,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import attrs
 from pydantic import Field
 
+from pipeline_core._definition import Definition, check_fields, definition, plain, raise_problems
+from pipeline_core._deprecation import renamed_params
 from pipeline_core._model import Id
-from pipeline_core.assignment._config import Strict, validate_model
+from pipeline_core.assignment.ownership import owner_change
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import PermissionDeniedError, Problem, ValidationError
 from pipeline_core.facts import StageKinds, deal_status, is_merged
@@ -62,58 +64,44 @@ class PoolLimitError(PermissionDeniedError):
     """A rep tried to claim beyond their per-rep limit, or a record that is not in the pool."""
 
 
-class _PoolModel(Strict):
-    pool_id: Id = "public-pool"  # an owner id: no control or invisible characters
-    idle_days: Annotated[int, Field(strict=True, ge=1, le=3650)] = 30
-    nurture_lost_reasons: list[str] = Field(default_factory=list)
-    include_nurturing_leads: Annotated[bool, Field(strict=True)] = True
-    claims_per_day: Annotated[int, Field(strict=True, ge=0)] = 5
-    max_held: Annotated[int, Field(strict=True, ge=0)] | None = None
+_Count = Annotated[int, Field(strict=True, ge=0)]
 
 
+def _as_set(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
+@definition("PoolPolicy")
 @attrs.frozen
-class PoolPolicy:
+class PoolPolicy(Definition):
     """When records return to the pool, and how much a rep may claim (see the module doc).
-    Validated however it is built (:class:`~pipeline_core.errors.ConfigError`)."""
 
-    pool_id: str = "public-pool"
-    idle_days: int = 30
-    nurture_lost_reasons: frozenset[str] = frozenset()
-    include_nurturing_leads: bool = True
-    claims_per_day: int = 5
-    max_held: int | None = None
+    Validated however it is built (:class:`~pipeline_core.errors.ConfigError` naming each bad
+    field); ``from_dict``, ``to_dict`` and ``json_schema`` are derived
+    (:mod:`pipeline_core._definition`)."""
+
+    pool_id: str = attrs.field(
+        default="public-pool", metadata=plain(schema=Id, dump="always")
+    )  # an owner id: no control or invisible characters
+    idle_days: int = attrs.field(
+        default=30,
+        metadata=plain(schema=Annotated[int, Field(strict=True, ge=1, le=3650)], dump="always"),
+    )
+    nurture_lost_reasons: frozenset[str] = attrs.field(
+        default=frozenset(),
+        converter=_as_set,
+        metadata=plain(schema=list[str], encode=sorted, decode=frozenset, dump="always"),
+    )
+    include_nurturing_leads: bool = attrs.field(
+        default=True, metadata=plain(schema=Annotated[bool, Field(strict=True)], dump="always")
+    )
+    claims_per_day: int = attrs.field(default=5, metadata=plain(schema=_Count, dump="always"))
+    max_held: int | None = attrs.field(
+        default=None, metadata=plain(schema=_Count | None, dump="always")
+    )
 
     def __attrs_post_init__(self) -> None:
-        validate_model(_PoolModel, self.to_dict(), "PoolPolicy")
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PoolPolicy:
-        """Validate plain data; :class:`~pipeline_core.errors.ConfigError` lists every problem."""
-        m = validate_model(_PoolModel, data, "PoolPolicy")
-        return cls(
-            pool_id=m.pool_id,
-            idle_days=m.idle_days,
-            nurture_lost_reasons=frozenset(m.nurture_lost_reasons),
-            include_nurturing_leads=m.include_nurturing_leads,
-            claims_per_day=m.claims_per_day,
-            max_held=m.max_held,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data that :meth:`from_dict` reads back to an equal policy."""
-        return {
-            "pool_id": self.pool_id,
-            "idle_days": self.idle_days,
-            "nurture_lost_reasons": sorted(self.nurture_lost_reasons),
-            "include_nurturing_leads": self.include_nurturing_leads,
-            "claims_per_day": self.claims_per_day,
-            "max_held": self.max_held,
-        }
-
-    @classmethod
-    def json_schema(cls) -> dict[str, Any]:
-        """The JSON Schema of :meth:`from_dict`'s input."""
-        return _PoolModel.model_json_schema()
+        raise_problems("PoolPolicy", self, (check_fields,))
 
 
 def _subject_kind(record: Lead | Opportunity) -> str:
@@ -127,15 +115,17 @@ def _is_open(record: Lead | Opportunity) -> bool:
     return record.closed_at is None  # the store's "open" (a merged duplicate is closed)
 
 
+@renamed_params(at="as_of")
 def pool_reason(
     record: Lead | Opportunity,
     *,
-    at: datetime,
+    as_of: datetime,
     policy: PoolPolicy,
     last_contact_at: datetime | None = None,
     stages: StageKinds | None = None,
 ) -> str | None:
-    """Why ``record`` should return to the pool at ``at``, or ``None`` if it should not.
+    """Why ``record`` should return to the pool as of ``as_of``, or ``None`` if it should not
+    (the old keyword ``at=`` is deprecated).
 
     An opportunity is *lost* when its stage is a lost stage of ``stages`` (the pipeline,
     :func:`pipeline_core.facts.deal_status`); its ``lost_reason`` is only the note matched against
@@ -144,7 +134,7 @@ def pool_reason(
     before (deprecated: a ``DeprecationWarning`` says to pass ``stages``). A merged duplicate
     (:func:`pipeline_core.facts.is_merged`) never returns to the pool.
     """
-    require_aware(at, "at")
+    require_aware(as_of, "as_of")
     if record.owner_id == policy.pool_id or is_merged(record):
         return None
     if (
@@ -180,7 +170,7 @@ def pool_reason(
     since = (
         record.created_at if last_contact_at is None else max(last_contact_at, record.created_at)
     )
-    idle = at - since
+    idle = as_of - since
     if idle >= timedelta(days=policy.idle_days):
         what = "no follow-up" if last_contact_at is not None else "never contacted"
         return f"{what} for {idle.days} days (limit {policy.idle_days})"
@@ -197,19 +187,15 @@ def release(
             "pool release", [Problem(("record",), "is already in the pool", record.id, "in_pool")]
         )
     new = record.evolve(owner_id=policy.pool_id, tags=record.tags | {POOL_TAG})
-    entry = JournalEntry(
-        id=ids.new("journal"),
-        kind=POOL_RELEASE,
-        subject_id=record.id,
+    entry = owner_change(
+        POOL_RELEASE,
+        record,
+        new,
         at=at,
         by=by,
         reason=reason,
-        payload={
-            "from": record.owner_id,
-            "to": policy.pool_id,
-            "version": new.version,
-            "subject_kind": _subject_kind(record),
-        },
+        ids=ids,
+        subject_kind=_subject_kind(record),
     )
     return new, entry
 
@@ -231,7 +217,7 @@ def sweep(
     for record in sorted(records, key=lambda r: r.id):
         why = pool_reason(
             record,
-            at=at,
+            as_of=at,
             policy=policy,
             last_contact_at=contacts.get(record.id),
             stages=stages,
@@ -241,13 +227,15 @@ def sweep(
     return out
 
 
-def claims_within_day(journal: Iterable[JournalEntry], rep_id: str, at: datetime) -> int:
-    """How many pool claims ``rep_id`` made in the 24 hours up to ``at``."""
-    start = at - timedelta(hours=24)
+@renamed_params(at="as_of")
+def claims_within_day(journal: Iterable[JournalEntry], rep_id: str, as_of: datetime) -> int:
+    """How many pool claims ``rep_id`` made in the 24 hours up to ``as_of`` (the old keyword
+    ``at=`` is deprecated)."""
+    start = as_of - timedelta(hours=24)
     return sum(
         1
         for e in journal
-        if e.kind == POOL_CLAIM and e.payload.get("to") == rep_id and start < e.at <= at
+        if e.kind == POOL_CLAIM and e.payload.get("to") == rep_id and start < e.at <= as_of
     )
 
 
@@ -283,18 +271,14 @@ def claim(
             f"{rep_id} holds {held} records claimed from the pool (limit {policy.max_held})"
         )
     new = record.evolve(owner_id=rep_id, tags=record.tags - {POOL_TAG})
-    entry = JournalEntry(
-        id=ids.new("journal"),
-        kind=POOL_CLAIM,
-        subject_id=record.id,
+    entry = owner_change(
+        POOL_CLAIM,
+        record,
+        new,
         at=at,
         by=rep_id if by is None else by,
         reason=f"claimed from the pool ({recent + 1}/{policy.claims_per_day} today)",
-        payload={
-            "from": policy.pool_id,
-            "to": rep_id,
-            "version": new.version,
-            "subject_kind": _subject_kind(record),
-        },
+        ids=ids,
+        subject_kind=_subject_kind(record),
     )
     return new, entry

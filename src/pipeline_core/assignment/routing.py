@@ -25,7 +25,7 @@ lead's time.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -33,8 +33,9 @@ from typing import Annotated, Any
 import attrs
 from pydantic import Field
 
+from pipeline_core._definition import Definition, check_fields, definition, plain, raise_problems
+from pipeline_core._deprecation import renamed_params
 from pipeline_core._model import FrozenDict
-from pipeline_core.assignment._config import Strict, validate_model
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.records import Lead
@@ -68,22 +69,50 @@ class Strategy(StrEnum):
     """Lowest open/max_open (or open count without a maximum); ties by the rule's order."""
 
 
+_Name = Annotated[str, Field(min_length=1, max_length=128)]
+_Count = Annotated[int, Field(strict=True, ge=0)]
+
+
+def _sorted_or_none(values: frozenset[str] | None) -> list[str] | None:
+    return None if values is None else sorted(values)
+
+
+def _set_or_none(values: list[str] | None) -> frozenset[str] | None:
+    return None if values is None else frozenset(values)
+
+
+_ALWAYS = plain(dump="always")
+_FACT = plain(schema=list[str] | None, encode=_sorted_or_none, decode=_set_or_none)
+
+
+@definition("RepCapacity")
 @attrs.frozen
-class RepCapacity:
+class RepCapacity(Definition):
     """A rep that can receive leads, with weight and limits (``None``: no limit).
 
     Validated on construction (:class:`ConfigError` naming each bad field)."""
 
-    id: str
-    name: str | None = None
-    weight: int = 1
-    max_open: int | None = None
-    monthly_capacity: int | None = None
-    daily_quota: int | None = None
-    active: bool = True
+    id: str = attrs.field(metadata=plain(schema=_Name, dump="always"))
+    name: str | None = attrs.field(default=None, metadata=_ALWAYS)
+    weight: int = attrs.field(
+        default=1,
+        metadata=plain(schema=Annotated[int, Field(strict=True, ge=1, le=1_000)], dump="always"),
+    )
+    max_open: int | None = attrs.field(
+        default=None, metadata=plain(schema=_Count | None, dump="always")
+    )
+    monthly_capacity: int | None = attrs.field(
+        default=None, metadata=plain(schema=_Count | None, dump="always")
+    )
+    daily_quota: int | None = attrs.field(
+        default=None, metadata=plain(schema=_Count | None, dump="always")
+    )
+    active: bool = attrs.field(
+        default=True, metadata=plain(schema=Annotated[bool, Field(strict=True)], dump="always")
+    )
 
     def __attrs_post_init__(self) -> None:
-        validate_model(_RepModel, attrs.asdict(self), "RepCapacity")
+        raise_problems("RepCapacity", self, (check_fields,))
 
     @property
     def quota(self) -> int | None:
@@ -100,162 +129,127 @@ class RepCapacity:
         return self.name or self.id
 
 
-@attrs.frozen
-class RoutingRule:
-    """A rule: the facts it matches (empty set: any value) and the reps it routes to.
+@definition("RoutingRule")
+@attrs.frozen(init=False)
+class RoutingRule(Definition):
+    """A rule: the facts it matches (no condition on a fact: any value) and the reps it routes to.
 
-    Validated on construction (:class:`ConfigError` naming each bad field: an empty name or rep
-    list, an unknown strategy, a condition on a fact not in :data:`FACTS`)."""
+    Built as ``RoutingRule(name, reps, strategy, when={fact: values})`` or, in plain data, with one
+    key per fact (``{"name": ..., "reps": [...], "territory": ["east"]}``). Validated on
+    construction (:class:`ConfigError` naming each bad field: an empty name or rep list, an
+    unknown strategy, a condition on a fact not in :data:`FACTS`)."""
 
-    name: str
-    reps: tuple[str, ...]
-    strategy: Strategy = Strategy.ROUND_ROBIN
-    when: Mapping[str, frozenset[str]] = attrs.field(factory=FrozenDict, converter=FrozenDict)
+    name: str = attrs.field(metadata=plain(schema=_Name))
+    reps: tuple[str, ...] = attrs.field(
+        metadata=plain(schema=Annotated[list[str], Field(min_length=1)])
+    )
+    strategy: Strategy = attrs.field(default=Strategy.ROUND_ROBIN, metadata=_ALWAYS)
+    territory: frozenset[str] | None = attrs.field(default=None, metadata=_FACT)
+    industry: frozenset[str] | None = attrs.field(default=None, metadata=_FACT)
+    source: frozenset[str] | None = attrs.field(default=None, metadata=_FACT)
+    grade: frozenset[str] | None = attrs.field(default=None, metadata=_FACT)
+    language: frozenset[str] | None = attrs.field(default=None, metadata=_FACT)
+
+    def __init__(
+        self,
+        name: str,
+        reps: Iterable[str],
+        strategy: Strategy = Strategy.ROUND_ROBIN,
+        when: Mapping[str, Iterable[str]] | None = None,
+        **facts: Iterable[str] | None,
+    ) -> None:
+        conditions = {**(when or {}), **facts}
+        unknown = [
+            Problem((fact,), f"not a lead fact (one of {', '.join(FACTS)})", fact, "unknown")
+            for fact in conditions
+            if fact not in FACTS
+        ]
+        if unknown:
+            raise ConfigError("RoutingRule", unknown)
+        given = {f: None if v is None else frozenset(v) for f, v in conditions.items()}
+        self.__attrs_init__(name, tuple(reps), strategy, **given)
 
     def __attrs_post_init__(self) -> None:
-        validate_model(_RuleModel, _rule_dict(self), "RoutingRule")
+        raise_problems("RoutingRule", self, (check_fields,))
+
+    @property
+    def when(self) -> Mapping[str, frozenset[str]]:
+        """The conditions: fact → the values it may have (facts without a condition left out)."""
+        return FrozenDict({f: v for f in FACTS if (v := getattr(self, f)) is not None})
 
     def matches(self, facts: Mapping[str, str | None]) -> bool:
         """True when every condition of the rule holds for ``facts``."""
-        for fact, allowed in self.when.items():
+        for fact in FACTS:
+            allowed: frozenset[str] | None = getattr(self, fact)
+            if allowed is None:
+                continue
             value = facts.get(fact)
             if value is None or value not in allowed:
                 return False
         return True
 
 
-class _RepModel(Strict):
-    id: Annotated[str, Field(min_length=1, max_length=128)]
-    name: str | None = None
-    weight: Annotated[int, Field(strict=True, ge=1, le=1_000)] = 1
-    max_open: Annotated[int, Field(strict=True, ge=0)] | None = None
-    monthly_capacity: Annotated[int, Field(strict=True, ge=0)] | None = None
-    daily_quota: Annotated[int, Field(strict=True, ge=0)] | None = None
-    active: Annotated[bool, Field(strict=True)] = True
+def check_rep_ids_unique(policy: RoutingPolicy) -> Iterator[Problem]:
+    """No two reps with one id."""
+    seen: set[str] = set()
+    for i, rep in enumerate(policy.reps):
+        if rep.id in seen:
+            yield Problem(("reps", i, "id"), "duplicate rep id", rep.id, "duplicate")
+        seen.add(rep.id)
 
 
-class _RuleModel(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=128)]
-    reps: Annotated[list[str], Field(min_length=1)]
-    strategy: Strategy = Strategy.ROUND_ROBIN
-    territory: list[str] | None = None
-    industry: list[str] | None = None
-    source: list[str] | None = None
-    grade: list[str] | None = None
-    language: list[str] | None = None
-
-
-def _rule_dict(r: RoutingRule) -> dict[str, Any]:
-    return {
-        "name": r.name,
-        "reps": list(r.reps),
-        "strategy": getattr(r.strategy, "value", r.strategy),
-        **{fact: sorted(values) for fact, values in r.when.items()},
-    }
-
-
-class _PolicyModel(Strict):
-    reps: Annotated[list[_RepModel], Field(min_length=1)]
-    rules: list[_RuleModel] = Field(default_factory=list)
-    default: list[str] | None = None
-    default_strategy: Strategy = Strategy.LEAST_LOADED
-    fallback_queue: Annotated[str, Field(min_length=1, max_length=128)] = "unassigned"
-
-
-def _checked_policy(data: Mapping[str, Any]) -> _PolicyModel:
-    """The validated model of a policy's plain data, with the checks across fields."""
-    model = validate_model(_PolicyModel, data, "RoutingPolicy")
-    problems: list[Problem] = []
-    ids = [r.id for r in model.reps]
-    known = set(ids)
-    for i, rep_id in enumerate(ids):
-        if rep_id in ids[:i]:
-            problems.append(Problem(("reps", i, "id"), "duplicate rep id", rep_id, "duplicate"))
-    names: list[str] = []
-    for i, rule in enumerate(model.rules):
-        if rule.name in names:
-            problems.append(
-                Problem(("rules", i, "name"), "duplicate rule name", rule.name, "duplicate")
-            )
+def check_rule_names(policy: RoutingPolicy) -> Iterator[Problem]:
+    """Rule names are unique and none is the default reps' key in the router state."""
+    seen: set[str] = set()
+    for i, rule in enumerate(policy.rules):
+        if rule.name in seen:
+            yield Problem(("rules", i, "name"), "duplicate rule name", rule.name, "duplicate")
         if rule.name == DEFAULT_KEY:
-            problems.append(
-                Problem(
-                    ("rules", i, "name"),
-                    "reserved for the default reps in the router state",
-                    rule.name,
-                    "reserved",
-                )
+            yield Problem(
+                ("rules", i, "name"),
+                "reserved for the default reps in the router state",
+                rule.name,
+                "reserved",
             )
-        names.append(rule.name)
+        seen.add(rule.name)
+
+
+def check_reps_known(policy: RoutingPolicy) -> Iterator[Problem]:
+    """Every rep a rule or the default names is one of the policy's reps."""
+    known = {rep.id for rep in policy.reps}
+    for i, rule in enumerate(policy.rules):
         for j, rep_id in enumerate(rule.reps):
             if rep_id not in known:
-                problems.append(
-                    Problem(("rules", i, "reps", j), "unknown rep", rep_id, "unknown_rep")
-                )
-    for j, rep_id in enumerate(model.default or ()):
+                yield Problem(("rules", i, "reps", j), "unknown rep", rep_id, "unknown_rep")
+    for j, rep_id in enumerate(policy.default or ()):
         if rep_id not in known:
-            problems.append(Problem(("default", j), "unknown rep", rep_id, "unknown_rep"))
-    if problems:
-        raise ConfigError("RoutingPolicy", problems)
-    return model
+            yield Problem(("default", j), "unknown rep", rep_id, "unknown_rep")
 
 
+_POLICY_CHECKS = (check_fields, check_rep_ids_unique, check_rule_names, check_reps_known)
+
+
+@definition("RoutingPolicy")
 @attrs.frozen
-class RoutingPolicy:
-    """Reps, rules in order, the default reps and the fallback queue. Build with :meth:`from_dict`.
+class RoutingPolicy(Definition):
+    """Reps, rules in order, the default reps and the fallback queue. Build with ``from_dict``.
 
     ``default`` ``None`` means every rep; an empty tuple means no default (straight to the queue).
-    Validated however it is built: :class:`ConfigError` lists every problem.
+    Validated however it is built: :class:`ConfigError` lists every problem (including rules
+    naming unknown reps and duplicate rule or rep names). ``from_dict``, ``to_dict`` and
+    ``json_schema`` are derived (:mod:`pipeline_core._definition`).
     """
 
-    reps: tuple[RepCapacity, ...]
-    rules: tuple[RoutingRule, ...] = ()
-    default: tuple[str, ...] | None = None
-    default_strategy: Strategy = Strategy.LEAST_LOADED
-    fallback_queue: str = "unassigned"
+    reps: Annotated[tuple[RepCapacity, ...], Field(min_length=1)]
+    rules: tuple[RoutingRule, ...] = attrs.field(default=(), metadata=_ALWAYS)
+    default: tuple[str, ...] | None = attrs.field(default=None, metadata=_ALWAYS)
+    default_strategy: Strategy = attrs.field(default=Strategy.LEAST_LOADED, metadata=_ALWAYS)
+    fallback_queue: str = attrs.field(
+        default="unassigned", metadata=plain(schema=_Name, dump="always")
+    )
 
     def __attrs_post_init__(self) -> None:
-        _checked_policy(self.to_dict())
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RoutingPolicy:
-        """Validate plain data; raise :class:`ConfigError` listing every problem (including rules
-        naming unknown reps and duplicate rule or rep names)."""
-        model = _checked_policy(data)
-        return cls(
-            reps=tuple(RepCapacity(**r.model_dump()) for r in model.reps),
-            rules=tuple(
-                RoutingRule(
-                    name=r.name,
-                    reps=tuple(r.reps),
-                    strategy=r.strategy,
-                    when={
-                        fact: frozenset(getattr(r, fact))
-                        for fact in FACTS
-                        if getattr(r, fact) is not None
-                    },
-                )
-                for r in model.rules
-            ),
-            default=None if model.default is None else tuple(model.default),
-            default_strategy=model.default_strategy,
-            fallback_queue=model.fallback_queue,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data that :meth:`from_dict` reads back to an equal policy."""
-        return {
-            "reps": [attrs.asdict(r) if isinstance(r, RepCapacity) else r for r in self.reps],
-            "rules": [_rule_dict(r) if isinstance(r, RoutingRule) else r for r in self.rules],
-            "default": None if self.default is None else list(self.default),
-            "default_strategy": getattr(self.default_strategy, "value", self.default_strategy),
-            "fallback_queue": self.fallback_queue,
-        }
-
-    @classmethod
-    def json_schema(cls) -> dict[str, Any]:
-        """The JSON Schema of :meth:`from_dict`'s input."""
-        return _PolicyModel.model_json_schema()
+        raise_problems("RoutingPolicy", self, _POLICY_CHECKS)
 
 
 @attrs.frozen
@@ -288,46 +282,36 @@ DEFAULT_KEY = "(default)"
 """The key of the policy's default reps in :attr:`RouterState.last` and ``weighted``."""
 
 
-class _StateModel(Strict):
-    last: dict[str, Annotated[str, Field(min_length=1, max_length=128)]] = Field(
-        default_factory=dict
-    )
-    weighted: dict[str, dict[str, int]] = Field(default_factory=dict)
-
-
 def _frozen_counters(data: Mapping[str, Mapping[str, int]]) -> FrozenDict:
     return FrozenDict({k: FrozenDict(v) for k, v in dict(data).items()})
 
 
+@definition("RouterState")
 @attrs.frozen
-class RouterState:
+class RouterState(Definition):
     """The rotation state of a :class:`Router`, to save between requests and pass back.
 
     ``last`` maps a rule name (:data:`DEFAULT_KEY` for the default reps) to the rep it chose last
     by round robin: the next pick starts with the rep after it in the rule's list. ``weighted``
     holds the smooth weighted round-robin counters per rule and rep. Plain data:
-    :meth:`to_dict` / :meth:`from_dict` (JSON-compatible, :class:`ConfigError` naming every bad
-    field); reading a state for another policy ignores rules and reps it no longer has.
+    ``to_dict`` / ``from_dict`` (``{"last": {rule: rep}, "weighted": {rule: {rep: int}}}``,
+    JSON-compatible, :class:`ConfigError` naming every bad field); reading a state for another
+    policy ignores rules and reps it no longer has.
     """
 
-    last: FrozenDict = attrs.field(factory=FrozenDict, converter=FrozenDict)
-    weighted: FrozenDict = attrs.field(factory=FrozenDict, converter=_frozen_counters)
+    last: FrozenDict = attrs.field(
+        factory=FrozenDict,
+        converter=FrozenDict,
+        metadata=plain(schema=dict[str, _Name], dump="always"),
+    )
+    weighted: FrozenDict = attrs.field(
+        factory=FrozenDict,
+        converter=_frozen_counters,
+        metadata=plain(schema=dict[str, dict[str, int]], dump="always"),
+    )
 
     def __attrs_post_init__(self) -> None:
-        validate_model(_StateModel, self.to_dict(), "RouterState")
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RouterState:
-        """Validate plain data ``{"last": {rule: rep}, "weighted": {rule: {rep: int}}}``."""
-        m = validate_model(_StateModel, data, "RouterState")
-        return cls(last=m.last, weighted=m.weighted)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data that :meth:`from_dict` reads back to an equal state."""
-        return {
-            "last": dict(self.last),
-            "weighted": {k: dict(v) for k, v in self.weighted.items()},
-        }
+        raise_problems("RouterState", self, (check_fields,))
 
 
 class Router:
@@ -419,10 +403,16 @@ class Router:
         """Open records the router believes ``rep_id`` holds."""
         return self._open[rep_id]
 
-    def assigned_within_day(self, rep_id: str, at: datetime) -> int:
-        """Assignments to ``rep_id`` in the 24 hours up to and including ``at``."""
-        times = self._recent[rep_id]
-        return bisect.bisect_right(times, at) - bisect.bisect_right(times, at - _DAY)
+    @renamed_params(at="as_of")
+    def assigned_within_day(self, rep_id: str, as_of: datetime) -> int:
+        """Assignments to ``rep_id`` in the 24 hours up to and including ``as_of`` (the old
+        keyword ``at=`` is deprecated)."""
+        return self._within_day(self._recent[rep_id], as_of)
+
+    @staticmethod
+    def _within_day(times: list[datetime], as_of: datetime) -> int:
+        # assignments in (as_of - 24 h, as_of] of a sorted list of times
+        return bisect.bisect_right(times, as_of) - bisect.bisect_right(times, as_of - _DAY)
 
     def close(self, rep_id: str, count: int = 1) -> None:
         """Tell the router ``count`` of ``rep_id``'s open records were closed or handed on."""
@@ -441,7 +431,7 @@ class Router:
         if len(times) < quota:
             return True
         # Only the quota-th latest assignment matters: eligible if it is 24 hours old or more.
-        return bisect.bisect_right(times, at) - bisect.bisect_right(times, at - _DAY) < quota
+        return self._within_day(times, at) < quota
 
     # -- strategies ---------------------------------------------------------------------------
 

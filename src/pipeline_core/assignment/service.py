@@ -1,13 +1,13 @@
 """Putting the team layer to work: intake (dedup, then routing) and writing plans to a store.
 
-:func:`intake` checks a new lead against a :class:`~pipeline_core.assignment.dedup.DedupIndex`
+:func:`intake` checks a new lead against a :class:`~pipeline_core.identity.dedup.DedupIndex`
 before routing it (Odoo does the same: dedup and merge before assignment). When the lead matches
 an existing customer that already has an owner, it goes to that owner and is not routed, so two
 reps never work the same customer; otherwise the :class:`~pipeline_core.assignment.routing.Router`
 decides. Either way the decision explains itself.
 
 :func:`commit` writes records' next versions and journal entries in one unit of work (all or
-nothing); pass a :class:`~pipeline_core.assignment.scoped.ScopedStore` to have every write
+nothing); pass a :class:`~pipeline_core.access.store.ScopedStore` to have every write
 checked against the actor's access policy.
 """
 
@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Final
 
 import attrs
 
 from pipeline_core._model import Record
-from pipeline_core.assignment.dedup import DedupIndex, Match
-from pipeline_core.assignment.merge import MergePlan
 from pipeline_core.assignment.routing import Router, RoutingDecision
 from pipeline_core.errors import Problem, ValidationError
+from pipeline_core.identity.dedup import DedupIndex, Match
+from pipeline_core.identity.merge import MergePlan
 from pipeline_core.records import Account, Contact, JournalEntry, Lead, Opportunity, Team, User
 from pipeline_core.storage.ports import Store, UnitOfWork
 
@@ -89,24 +90,25 @@ def intake(
     return IntakeResult(routed, decision, matches)
 
 
+_COLLECTIONS: Final[dict[type[Record], str]] = {
+    Lead: "leads",
+    Opportunity: "opportunities",
+    Account: "accounts",
+    Contact: "contacts",
+    User: "users",
+    Team: "teams",
+}
+"""The repository of each versioned record kind a unit of work saves."""
+
+
 def _save(uow: UnitOfWork, record: Record) -> None:
-    if isinstance(record, Lead):
-        uow.leads.save(record)
-    elif isinstance(record, Opportunity):
-        uow.opportunities.save(record)
-    elif isinstance(record, Account):
-        uow.accounts.save(record)
-    elif isinstance(record, Contact):
-        uow.contacts.save(record)
-    elif isinstance(record, User):
-        uow.users.save(record)
-    elif isinstance(record, Team):
-        uow.teams.save(record)
-    else:
+    collection = _COLLECTIONS.get(type(record))
+    if collection is None:
         raise ValidationError(
             "commit",
             [Problem(("records",), "not a versioned record kind", type(record).__name__, "kind")],
         )
+    getattr(uow, collection).save(record)
 
 
 def commit(
@@ -121,6 +123,6 @@ def commit(
 
 
 def apply_merge(store: Store, plan: MergePlan[Lead] | MergePlan[Opportunity]) -> None:
-    """Write a :class:`~pipeline_core.assignment.merge.MergePlan` (survivor, merged records, merge
+    """Write a :class:`~pipeline_core.identity.merge.MergePlan` (survivor, merged records, merge
     record and ``merged_into`` entries) in one unit of work."""
     commit(store, [plan.survivor, *plan.merged], plan.entries)

@@ -337,7 +337,7 @@ def open_store(url: str, *, must_exist: bool = True, as_user: str | None = None)
     store = _open_plain(url, must_exist=must_exist)
     if as_user is None:
         return store
-    from pipeline_core.assignment import ScopedStore
+    from pipeline_core.access import ScopedStore
     from pipeline_core.errors import NotFoundError
 
     class _OwnedScopedStore(ScopedStore):

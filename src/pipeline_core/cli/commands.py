@@ -603,7 +603,7 @@ EXIT_FOUND: Final = 3
 
 
 def _check_store(args: argparse.Namespace) -> int:
-    from pipeline_core.assignment.scoped import access_findings
+    from pipeline_core.access.audit import access_findings
     from pipeline_core.storage.check import DEFAULT_AUDITORS, check_store, stored_values
 
     if args.as_user is not None:

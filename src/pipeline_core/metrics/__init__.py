@@ -49,16 +49,27 @@ from pipeline_core.metrics.results import (
     WinRateResult,
 )
 from pipeline_core.metrics.scorecard import scorecard
+from pipeline_core.metrics.segments import (
+    CustomerFacts,
+    SegmentPolicy,
+    SegmentRule,
+    customer_facts,
+    refresh,
+    segment_column,
+)
 from pipeline_core.metrics.stages import rotting, time_in_stage
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "Alert",
     "ConversionResult",
+    "CustomerFacts",
     "CycleResult",
     "FunnelResult",
     "MetricTable",
     "PipelineLike",
+    "SegmentPolicy",
+    "SegmentRule",
     "SnapshotResult",
     "StageOrder",
     "SurvivalCurve",
@@ -72,6 +83,7 @@ __all__ = [
     "check_kpis",
     "churn_rate",
     "cohort_funnel",
+    "customer_facts",
     "event_columns",
     "followups_per_rep_week",
     "kaplan_meier",
@@ -79,12 +91,14 @@ __all__ = [
     "monte_carlo_forecast",
     "opportunity_columns",
     "pipeline_velocity",
+    "refresh",
     "reply_rate",
     "repurchase_rate",
     "response_time",
     "rotting",
     "sales_cycle",
     "scorecard",
+    "segment_column",
     "sla_attainment",
     "snapshot",
     "stage_conversion",

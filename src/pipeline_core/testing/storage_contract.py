@@ -590,7 +590,7 @@ class StoreContract:
         assert _ids(store.backend.stream(resume)) == ["ev-b", "ev-a"]
 
     def test_a_merged_duplicate_leaves_the_open_list(self, store: Store) -> None:
-        from pipeline_core.assignment.merge import plan_merge
+        from pipeline_core.identity.merge import plan_merge
         from pipeline_core.ids import SequentialIds
 
         a = make_opportunity(1)
@@ -781,7 +781,7 @@ class StoreContract:
         # A ScopedStore decorates this store's backend: its visibility reaches the adapter as
         # conditions the typed queries never send (``in`` owners, ``any`` of owner or team,
         # ``in_table`` through the parent deal or account), in ``stream`` and ``columns``.
-        from pipeline_core.assignment import ScopedStore
+        from pipeline_core.access import ScopedStore
         from pipeline_core.storage.ports import Query, Table
 
         store.teams.bulk_add(
