@@ -273,7 +273,7 @@ def _report(
             "met" if o.met else "omitted" if o.finished_at is None else "breached"
         ] += 1
     overdue: Counter[str] = Counter()
-    for sid in list(agenda._entries):
+    for sid in agenda.subject_ids():
         for rule_id, _start, due in engine.open_clocks(agenda.state(sid)):
             if due is not None and due < until:
                 overdue[rule_id] += 1

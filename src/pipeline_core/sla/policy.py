@@ -11,17 +11,17 @@ occurrence, a timezone that does not exist, ...). It loads from and dumps to pla
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 import attrs
 import pydantic
-from dateutil.rrule import rrule, rrulestr
 
 from pipeline_core._jsonvalue import check_definition
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.sla.calendar import BusinessCalendar
+from pipeline_core.sla.recurrence import RRULE_REFERENCE, parse_recurrence
 
 __all__ = [
     "GRADES",
@@ -44,8 +44,6 @@ __all__ = [
 
 GRADES: Final = ("A", "B", "C")
 """The grades of :mod:`pipeline_core.scoring` (A: 80-100, B: 50-80, C: 0-50, half-open)."""
-
-_RRULE_REFERENCE: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class Trigger(StrEnum):
@@ -426,25 +424,6 @@ def _iso(delta: timedelta) -> str:
     return str(pydantic.TypeAdapter(timedelta).dump_python(delta, mode="json"))
 
 
-def parse_recurrence(text: str, dtstart: datetime) -> rrule:
-    """Parse RRULE text (``"FREQ=WEEKLY"``, optionally prefixed ``RRULE:``) starting at ``dtstart``.
-
-    Raises ``ValueError`` for text that is not one RRULE, and for an ``INTERVAL`` that is not a
-    positive whole number (RFC 5545 §3.3.10: ``INTERVAL`` is positive; 0 would never move on and
-    a negative one goes back in time)."""
-    body = text.strip()
-    if body.upper().startswith("RRULE:"):
-        body = body[6:]
-    for part in body.upper().split(";"):
-        name, _, value = part.partition("=")
-        if name.strip() == "INTERVAL" and not (value.strip().isdigit() and int(value) > 0):
-            raise ValueError(f"INTERVAL must be a positive whole number, not {value.strip()!r}")
-    parsed = rrulestr(body, dtstart=dtstart)
-    if not isinstance(parsed, rrule):
-        raise ValueError("expected a single RRULE")
-    return parsed
-
-
 # --------------------------------------------------------------------------- the policy
 
 
@@ -821,7 +800,7 @@ def _problems(
     problems: list[Problem] = []
     known_grades = set(grades)
     seen: set[str] = set()
-    reference = as_of or _RRULE_REFERENCE
+    reference = as_of or RRULE_REFERENCE
 
     def check_conditions(path: tuple[str | int, ...], c: Conditions) -> None:
         for g in sorted(c.grades - known_grades):
