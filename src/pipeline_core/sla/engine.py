@@ -29,7 +29,8 @@ from pipeline_core._deprecation import REMOVED_IN, moved, renamed_params
 from pipeline_core._fastbuild import builder
 from pipeline_core.clock import require_aware
 from pipeline_core.records import SlaOutcome
-from pipeline_core.sla.batch import DueItems, scan_columns
+from pipeline_core.sla.batch import scan_columns
+from pipeline_core.sla.due import DueItems
 from pipeline_core.sla.compiled import (
     F_ACTIONS,
     F_CLOSED,

@@ -11,13 +11,22 @@ occurrence, a timezone that does not exist, ...). It loads from and dumps to pla
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, Final, Literal, Protocol, runtime_checkable
 
 import attrs
 import pydantic
 
+from pipeline_core._definition import (
+    Check,
+    definition,
+    from_plain,
+    plain,
+    raise_problems,
+    schema_of,
+)
 from pipeline_core._jsonvalue import check_definition
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.sla.calendar import BusinessCalendar
@@ -180,6 +189,21 @@ class PipelineLike(Protocol):
 # --------------------------------------------------------------------------- values
 
 
+_ID: Final = Annotated[
+    str, pydantic.StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")
+]
+"""A rule id or user id in plain data: 1-128 characters, no white space."""
+_ALWAYS: Final = plain(dump="always")
+
+
+def _names(schema: Any = list[str]) -> Any:
+    """A set of names: a sorted list in plain data, left out when empty."""
+    return attrs.field(
+        default=frozenset(), metadata=plain(schema=schema, encode=sorted, decode=frozenset)
+    )
+
+
+@definition("Step")
 @attrs.frozen
 class Step:
     """One link of an escalation chain: do ``action`` for ``to`` at ``offset`` from the deadline.
@@ -188,9 +212,9 @@ class Step:
     hour before the deadline.
     """
 
-    action: StepAction
-    offset: timedelta = timedelta(0)
-    to: Recipient = Recipient.OWNER
+    action: StepAction = attrs.field(metadata=_ALWAYS)
+    offset: timedelta = attrs.field(default=timedelta(0), metadata=_ALWAYS)
+    to: Recipient = attrs.field(default=Recipient.OWNER, metadata=_ALWAYS)
 
     @property
     def name(self) -> str:
@@ -198,20 +222,21 @@ class Step:
         return f"{self.action.value}{int(self.offset.total_seconds()):+d}"
 
 
+@definition("Conditions")
 @attrs.frozen
 class Conditions:
     """When a rule applies. Empty sets mean "any". ``tags_none``: none of these tags present;
     ``stages_none``: not in any of these stages (set by :meth:`Policy.with_pipeline` on a policy
     rule whose obligation a stage's SOP rule takes over in those stages)."""
 
-    kinds: frozenset[str] = frozenset()
-    grades: frozenset[str] = frozenset()
-    stages: frozenset[str] = frozenset()
-    stages_none: frozenset[str] = frozenset()
-    sources: frozenset[str] = frozenset()
-    tags_any: frozenset[str] = frozenset()
-    tags_none: frozenset[str] = frozenset()
-    owner_roles: frozenset[str] = frozenset()
+    kinds: frozenset[str] = _names(list[Literal["lead", "opportunity", "account"]])
+    grades: frozenset[str] = _names()
+    stages: frozenset[str] = _names()
+    stages_none: frozenset[str] = _names()
+    sources: frozenset[str] = _names()
+    tags_any: frozenset[str] = _names()
+    tags_none: frozenset[str] = _names()
+    owner_roles: frozenset[str] = _names()
 
     @property
     def dynamic(self) -> bool:
@@ -231,6 +256,10 @@ def _titles(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Titl
     return tuple(sorted((str(k), str(v)) for k, v in items))
 
 
+_TITLES: Final = plain(schema=dict[str, str], dump="always", encode=dict, decode=_titles)
+
+
+@definition("Rule")
 @attrs.frozen(kw_only=True)
 class Rule:
     """A deadline or cadence rule.
@@ -246,27 +275,30 @@ class Rule:
     ``while_open``: the clock only runs while the record is open (closing ends it as an omission).
     """
 
-    id: str
-    trigger: Trigger
-    target: Target
-    within: timedelta = timedelta(0)
-    basis: TimeBasis = TimeBasis.CALENDAR
-    roll_to_business: bool = False
-    action: str | None = None
-    recurrence: str | None = None
-    conditions: Conditions = Conditions()
-    pause_on: frozenset[str] = frozenset()
-    steps: tuple[Step, ...] = DEFAULT_STEPS
-    while_open: bool = True
-    label: str = ""
-    titles: Titles = attrs.field(default=(), converter=_titles)
+    id: str = attrs.field(metadata=plain(schema=_ID, dump="always"))
+    trigger: Trigger = attrs.field(metadata=_ALWAYS)
+    target: Target = attrs.field(metadata=_ALWAYS)
+    within: timedelta = attrs.field(default=timedelta(0), metadata=_ALWAYS)
+    basis: TimeBasis = attrs.field(default=TimeBasis.CALENDAR, metadata=_ALWAYS)
+    roll_to_business: bool = attrs.field(default=False, metadata=_ALWAYS)
+    action: str | None = attrs.field(default=None, metadata=_ALWAYS)
+    recurrence: str | None = attrs.field(default=None, metadata=_ALWAYS)
+    conditions: Conditions = attrs.field(default=Conditions(), metadata=_ALWAYS)
+    pause_on: frozenset[str] = attrs.field(
+        default=frozenset(),
+        metadata=plain(schema=list[str], dump="always", encode=sorted, decode=frozenset),
+    )
+    steps: tuple[Step, ...] = attrs.field(default=DEFAULT_STEPS, metadata=_ALWAYS)
+    while_open: bool = attrs.field(default=True, metadata=_ALWAYS)
+    label: str = attrs.field(default="", metadata=_ALWAYS)
+    titles: Titles = attrs.field(default=(), converter=_titles, metadata=_TITLES)
     """Short titles a person reads, by language (``{"zh": "首次触达", "en": "First touch"}``);
     see :meth:`title`."""
-    obligation: str | None = None
+    obligation: str | None = attrs.field(default=None, metadata=_ALWAYS)
     """The id its items and outcomes carry when it is not its own: a stage SOP rule merged with a
     policy rule reports as that policy rule (one obligation, one id, whichever stage the deal is
     in; see :meth:`Policy.with_pipeline`). ``None``: its own ``id``."""
-    step_basis: TimeBasis | None = None
+    step_basis: TimeBasis | None = attrs.field(default=None, metadata=_ALWAYS)
     """The basis of the steps' offsets when it is not the rule's (``None``: the rule's). A stage
     limit in business time merged with a calendar-time policy rule keeps the policy's steps in
     calendar time, rolled into working time ("escalate 1 day after" is the next day, not 24
@@ -277,6 +309,7 @@ class Rule:
         return title_of(self, lang)
 
 
+@definition("RiskRule")
 @attrs.frozen(kw_only=True)
 class RiskRule:
     """A risk signal with thresholds per level (counts, or overdue days for ``plan_delayed``).
@@ -285,13 +318,15 @@ class RiskRule:
     :class:`~pipeline_core.sla.engine.Escalation` to the manager is raised too.
     """
 
-    id: str
-    signal: RiskSignal
-    thresholds: Mapping[RiskLevel, float]
-    conditions: Conditions = Conditions()
-    escalate_from: RiskLevel | None = RiskLevel.HIGH
-    label: str = ""
-    titles: Titles = attrs.field(default=(), converter=_titles)
+    id: str = attrs.field(metadata=plain(schema=_ID, dump="always"))
+    signal: RiskSignal = attrs.field(metadata=_ALWAYS)
+    thresholds: Mapping[RiskLevel, float] = attrs.field(
+        metadata=plain(schema=dict[RiskLevel, float], dump="always", decode=dict)
+    )
+    conditions: Conditions = attrs.field(default=Conditions(), metadata=_ALWAYS)
+    escalate_from: RiskLevel | None = attrs.field(default=RiskLevel.HIGH, metadata=_ALWAYS)
+    label: str = attrs.field(default="", metadata=_ALWAYS)
+    titles: Titles = attrs.field(default=(), converter=_titles, metadata=_TITLES)
     """Short titles a person reads, by language; see :meth:`title`."""
 
     def title(self, lang: str = "en") -> str:
@@ -321,110 +356,19 @@ def title_of(rule: Rule | RiskRule, lang: str = "en") -> str:
     return rule.label or rule.id
 
 
-# --------------------------------------------------------------------------- plain data
-
-
-class _Strict(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-
-class _ConditionsData(_Strict):
-    kinds: list[Literal["lead", "opportunity", "account"]] = []
-    grades: list[str] = []
-    stages: list[str] = []
-    stages_none: list[str] = []
-    sources: list[str] = []
-    tags_any: list[str] = []
-    tags_none: list[str] = []
-    owner_roles: list[str] = []
-
-
-class _StepData(_Strict):
-    action: StepAction
-    offset: timedelta = timedelta(0)
-    to: Recipient = Recipient.OWNER
-
-
-class _RuleData(_Strict):
-    id: str = pydantic.Field(min_length=1, max_length=128, pattern=r"^\S+$")
-    trigger: Trigger
-    target: Target
-    within: timedelta = timedelta(0)
-    basis: TimeBasis = TimeBasis.CALENDAR
-    roll_to_business: bool = False
-    action: str | None = None
-    recurrence: str | None = None
-    conditions: _ConditionsData = _ConditionsData()
-    pause_on: list[str] = []
-    steps: list[_StepData] = [_StepData(action=StepAction.BREACH)]
-    while_open: bool = True
-    label: str = ""
-    titles: dict[str, str] = {}
-    obligation: str | None = None
-    step_basis: TimeBasis | None = None
-
-
-class _RiskData(_Strict):
-    id: str = pydantic.Field(min_length=1, max_length=128, pattern=r"^\S+$")
-    signal: RiskSignal
-    thresholds: dict[RiskLevel, float]
-    conditions: _ConditionsData = _ConditionsData()
-    escalate_from: RiskLevel | None = RiskLevel.HIGH
-    label: str = ""
-    titles: dict[str, str] = {}
-
-
-class _PolicyData(_Strict):
-    id: str = pydantic.Field(min_length=1, max_length=128)
-    name: str = ""
-    grades: list[str] = list(GRADES)
-    calendar: dict[str, Any] | None = None
-    fallback_recipient: str | None = pydantic.Field(
-        default=None, min_length=1, max_length=128, pattern=r"^\S+$"
-    )
-    rules: list[_RuleData] = []
-    risks: list[_RiskData] = []
-
-
-_POLICY_ADAPTER: Final = pydantic.TypeAdapter(_PolicyData)
-
-
-def _conditions(data: _ConditionsData) -> Conditions:
-    return Conditions(
-        kinds=frozenset(data.kinds),
-        grades=frozenset(data.grades),
-        stages=frozenset(data.stages),
-        stages_none=frozenset(data.stages_none),
-        sources=frozenset(data.sources),
-        tags_any=frozenset(data.tags_any),
-        tags_none=frozenset(data.tags_none),
-        owner_roles=frozenset(data.owner_roles),
-    )
-
-
-def _conditions_dict(c: Conditions) -> dict[str, list[str]]:
-    out = {}
-    for name in (
-        "kinds",
-        "grades",
-        "stages",
-        "stages_none",
-        "sources",
-        "tags_any",
-        "tags_none",
-        "owner_roles",
-    ):
-        values = getattr(c, name)
-        if values:
-            out[name] = sorted(values)
-    return out
-
-
-def _iso(delta: timedelta) -> str:
-    return str(pydantic.TypeAdapter(timedelta).dump_python(delta, mode="json"))
-
-
 # --------------------------------------------------------------------------- the policy
+
+
+def _calendar_of(data: Mapping[str, Any] | None) -> BusinessCalendar:
+    """A policy's calendar from plain data (``None``: the default calendar)."""
+    return BusinessCalendar() if data is None else BusinessCalendar.from_dict(data)
+
+
+_CHECKING: Final[ContextVar[tuple[frozenset[str] | None, datetime | None]]] = ContextVar(
+    "pipeline_core.sla.policy.checking", default=(None, None)
+)
+"""The stage ids and ``as_of`` the checks of a policy being built by :meth:`Policy.from_dict`
+use (``(None, None)`` when built directly)."""
 
 
 def _stage_ids(stages: PipelineLike | Iterable[str] | None) -> frozenset[str] | None:
@@ -435,6 +379,7 @@ def _stage_ids(stages: PipelineLike | Iterable[str] | None) -> frozenset[str] | 
     return frozenset(stages)
 
 
+@definition("Policy")
 @attrs.frozen(kw_only=True)
 class Policy:
     """A validated set of SLA rules and risk rules, with its business calendar.
@@ -449,32 +394,32 @@ class Policy:
     the item has ``recipient_id=None`` and says so (``unrouted=True``); evaluation goes on.
     """
 
-    id: str
-    name: str = ""
-    rules: tuple[Rule, ...] = ()
-    risks: tuple[RiskRule, ...] = ()
-    calendar: BusinessCalendar = attrs.field(factory=BusinessCalendar)
-    grades: tuple[str, ...] = GRADES
-    fallback_recipient: str | None = None
+    id: str = attrs.field(
+        metadata=plain(
+            schema=Annotated[str, pydantic.StringConstraints(min_length=1, max_length=128)],
+            dump="always",
+        )
+    )
+    name: str = attrs.field(default="", metadata=_ALWAYS)
+    rules: tuple[Rule, ...] = attrs.field(default=(), metadata=_ALWAYS)
+    risks: tuple[RiskRule, ...] = attrs.field(default=(), metadata=_ALWAYS)
+    calendar: BusinessCalendar = attrs.field(
+        factory=BusinessCalendar,
+        metadata=plain(
+            schema=dict[str, Any] | None,
+            dump="always",
+            encode=BusinessCalendar.to_dict,
+            decode=_calendar_of,
+        ),
+    )
+    grades: tuple[str, ...] = attrs.field(default=GRADES, metadata=_ALWAYS)
+    fallback_recipient: str | None = attrs.field(
+        default=None, metadata=plain(schema=_ID | None, dump="always")
+    )
 
     def __attrs_post_init__(self) -> None:
-        problems = _problems(self.rules, self.risks, self.grades, None, None)
-        fallback = self.fallback_recipient
-        if fallback is not None and (  # the rule of from_dict's schema: 1-128, no white space
-            not isinstance(fallback, str)
-            or not 1 <= len(fallback) <= 128
-            or any(c.isspace() for c in fallback)
-        ):
-            problems.append(
-                Problem(
-                    ("fallback_recipient",),
-                    "expected a user id (1-128 characters, no white space) or None",
-                    fallback,
-                    "fallback_recipient",
-                )
-            )
-        if problems:
-            raise ConfigError("Policy", problems)
+        stages, as_of = _CHECKING.get()
+        raise_problems("Policy", self, _checks(stages, as_of))
 
     @classmethod
     def from_dict(
@@ -484,134 +429,44 @@ class Policy:
         stages: PipelineLike | Iterable[str] | None = None,
         as_of: datetime | None = None,
     ) -> Policy:
-        """Validate plain data and build the policy; :class:`ConfigError` lists every problem.
+        """Validate plain data and build the policy; :class:`ConfigError` lists every problem
+        (the calendar's, the rules' and, with ``stages``, unknown stage ids) at once.
 
         ``as_of`` is the instant after which a recurrence must still have an occurrence (default
         2000-01-01 UTC, which catches ``COUNT=0`` and an ``UNTIL`` in the distant past).
         """
         check_definition(data, "Policy")
-        try:
-            parsed = _POLICY_ADAPTER.validate_python(data)
-        except pydantic.ValidationError as exc:
-            raise ConfigError(
-                "Policy",
-                [
-                    Problem(tuple(e["loc"]), e["msg"], e.get("input"), e["type"])
-                    for e in exc.errors(include_url=False)
-                ],
-            ) from None
+        rest = dict(data) if isinstance(data, Mapping) else data
+        raw_calendar = rest.pop("calendar", None) if isinstance(rest, dict) else None
         problems: list[Problem] = []
         calendar = BusinessCalendar()
-        if parsed.calendar is not None:
+        if raw_calendar is not None:
             try:
-                calendar = BusinessCalendar.from_dict(parsed.calendar)
+                calendar = _calendar_of(raw_calendar)
             except ConfigError as exc:
                 problems += [attrs.evolve(p, path=("calendar", *p.path)) for p in exc.problems]
-        rules = tuple(
-            Rule(
-                id=r.id,
-                trigger=r.trigger,
-                target=r.target,
-                within=r.within,
-                basis=r.basis,
-                roll_to_business=r.roll_to_business,
-                action=r.action,
-                recurrence=r.recurrence,
-                conditions=_conditions(r.conditions),
-                pause_on=frozenset(r.pause_on),
-                steps=tuple(Step(s.action, s.offset, s.to) for s in r.steps),
-                while_open=r.while_open,
-                label=r.label,
-                titles=r.titles,
-                obligation=r.obligation,
-                step_basis=r.step_basis,
-            )
-            for r in parsed.rules
-        )
-        risks = tuple(
-            RiskRule(
-                id=r.id,
-                signal=r.signal,
-                thresholds=dict(r.thresholds),
-                conditions=_conditions(r.conditions),
-                escalate_from=r.escalate_from,
-                label=r.label,
-                titles=r.titles,
-            )
-            for r in parsed.risks
-        )
-        problems += _problems(rules, risks, tuple(parsed.grades), _stage_ids(stages), as_of)
+        token = _CHECKING.set((_stage_ids(stages), as_of))
+        try:
+            policy = from_plain(cls, rest)
+        except ConfigError as exc:
+            problems += exc.problems
+        finally:
+            _CHECKING.reset(token)
         if problems:
             raise ConfigError("Policy", problems)
-        return cls(
-            id=parsed.id,
-            name=parsed.name,
-            rules=rules,
-            risks=risks,
-            calendar=calendar,
-            grades=tuple(parsed.grades),
-            fallback_recipient=parsed.fallback_recipient,
-        )
+        return policy if raw_calendar is None else attrs.evolve(policy, calendar=calendar)
 
     def validate(
         self, *, stages: PipelineLike | Iterable[str] | None = None, as_of: datetime | None = None
     ) -> Policy:
         """Check the policy (see :meth:`from_dict`); return it, or raise :class:`ConfigError`."""
-        problems = _problems(self.rules, self.risks, self.grades, _stage_ids(stages), as_of)
-        if problems:
-            raise ConfigError("Policy", problems)
+        raise_problems("Policy", self, _checks(_stage_ids(stages), as_of))
         return self
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-compatible data; ``Policy.from_dict(p.to_dict()) == p``."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "grades": list(self.grades),
-            "calendar": self.calendar.to_dict(),
-            "fallback_recipient": self.fallback_recipient,
-            "rules": [
-                {
-                    "id": r.id,
-                    "trigger": r.trigger.value,
-                    "target": r.target.value,
-                    "within": _iso(r.within),
-                    "basis": r.basis.value,
-                    "roll_to_business": r.roll_to_business,
-                    "action": r.action,
-                    "recurrence": r.recurrence,
-                    "conditions": _conditions_dict(r.conditions),
-                    "pause_on": sorted(r.pause_on),
-                    "steps": [
-                        {"action": s.action.value, "offset": _iso(s.offset), "to": s.to.value}
-                        for s in r.steps
-                    ],
-                    "while_open": r.while_open,
-                    "label": r.label,
-                    "titles": dict(r.titles),
-                    "obligation": r.obligation,
-                    "step_basis": None if r.step_basis is None else r.step_basis.value,
-                }
-                for r in self.rules
-            ],
-            "risks": [
-                {
-                    "id": r.id,
-                    "signal": r.signal.value,
-                    "thresholds": {k.value: v for k, v in r.thresholds.items()},
-                    "conditions": _conditions_dict(r.conditions),
-                    "escalate_from": None if r.escalate_from is None else r.escalate_from.value,
-                    "label": r.label,
-                    "titles": dict(r.titles),
-                }
-                for r in self.risks
-            ],
-        }
-
-    @staticmethod
-    def json_schema() -> dict[str, Any]:
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
         """The JSON Schema (draft 2020-12) of a policy's plain-data form."""
-        schema = _POLICY_ADAPTER.json_schema()
+        schema = schema_of(cls)
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["title"] = "SlaPolicy"
         schema.setdefault("properties", {})["calendar"] = {
@@ -790,13 +645,44 @@ def _why_not_merge(rules: Sequence[Rule]) -> str:
     return ""
 
 
-def _problems(
+def _checks(stages: frozenset[str] | None, as_of: datetime | None) -> tuple[Check, ...]:
+    """The named checks of a policy: its rules and risks (with the pipeline's ``stages`` and the
+    instant ``as_of`` after which a recurrence must occur), and its fallback recipient."""
+
+    def check_rules_and_risks(policy: Policy) -> list[Problem]:
+        return rule_problems(policy.rules, policy.risks, policy.grades, stages, as_of)
+
+    return (check_rules_and_risks, check_fallback_recipient)
+
+
+def check_fallback_recipient(policy: Policy) -> Iterable[Problem]:
+    """A fallback recipient is a user id (1-128 characters, no white space) or ``None``: the
+    rule of the plain form's schema, for a policy built directly too."""
+    fallback = policy.fallback_recipient
+    if fallback is not None and (
+        not isinstance(fallback, str)
+        or not 1 <= len(fallback) <= 128
+        or any(c.isspace() for c in fallback)
+    ):
+        yield Problem(
+            ("fallback_recipient",),
+            "expected a user id (1-128 characters, no white space) or None",
+            fallback,
+            "fallback_recipient",
+        )
+
+
+def rule_problems(
     rules: Sequence[Rule],
     risks: Sequence[RiskRule],
     grades: Sequence[str],
     stages: frozenset[str] | None,
     as_of: datetime | None,
 ) -> list[Problem]:
+    """The problems of a policy's rules and risk rules: duplicate ids (rules and risks share
+    one id space), negative durations, an action target without its action, a deadline without
+    steps, a recurrence on business time or without an occurrence after ``as_of`` or not an
+    RRULE, thresholds missing or negative, unknown grades and (with ``stages``) unknown stages."""
     problems: list[Problem] = []
     known_grades = set(grades)
     seen: set[str] = set()
