@@ -30,7 +30,6 @@ from pipeline_core._fastbuild import builder
 from pipeline_core.clock import require_aware
 from pipeline_core.records import SlaOutcome
 from pipeline_core.sla.batch import scan_columns
-from pipeline_core.sla.due import DueItems
 from pipeline_core.sla.compiled import (
     F_ACTIONS,
     F_CLOSED,
@@ -45,6 +44,7 @@ from pipeline_core.sla.compiled import (
     out_of_closed,
     pause_union,
 )
+from pipeline_core.sla.due import DueItems
 from pipeline_core.sla.instants import DAY_US, add_days, from_us, to_us
 from pipeline_core.sla.items import FAST, Escalation, Item, Reminder, route_up
 from pipeline_core.sla.policy import PipelineLike, Policy, Target
@@ -56,9 +56,7 @@ __all__ = ["SlaEngine"]
 __getattr__ = moved(
     __name__,
     {
-        "action_done": "pipeline_core.sla.compiled:action_done",
         "compute_facts": "pipeline_core.sla.compiled:compute_facts",
-        "pause_union": "pipeline_core.sla.compiled:pause_union",
     },
 )
 

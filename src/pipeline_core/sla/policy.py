@@ -1,5 +1,7 @@
-"""SLA policies as data: rules with a trigger, a target, a duration, a recurrence, conditions, pause
-conditions and an escalation chain; risk rules with levels.
+"""The SLA policy: a validated set of rules and risk rules with its calendar, and SOP merging.
+
+Its parts (rules with a trigger, a target, a duration, a recurrence, conditions, pause conditions
+and an escalation chain; risk rules with levels) are declared in :mod:`pipeline_core.sla.rules`.
 
 A :class:`Policy` is built once and validated completely (:class:`~pipeline_core.errors.ConfigError`
 lists every problem: unknown stage or grade, negative duration, a recurrence with no future
@@ -13,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Annotated, Any, Final, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, Final
 
 import attrs
 import pydantic
@@ -31,9 +32,31 @@ from pipeline_core._jsonvalue import check_definition
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.sla.calendar import BusinessCalendar
 from pipeline_core.sla.recurrence import RRULE_REFERENCE, parse_recurrence
+from pipeline_core.sla.rules import (
+    DUMP_ALWAYS,
+    GRADES,
+    ID_TEXT,
+    LEVEL_ORDER,
+    Conditions,
+    PipelineLike,
+    Recipient,
+    RiskLevel,
+    RiskRule,
+    RiskSignal,
+    Rule,
+    Step,
+    StepAction,
+    Target,
+    TimeBasis,
+    Trigger,
+    action_titles,
+    obligation_of,
+    title_of,
+)
 
 __all__ = [
     "GRADES",
+    "LEVEL_ORDER",
     "Conditions",
     "PipelineLike",
     "Policy",
@@ -49,312 +72,8 @@ __all__ = [
     "Trigger",
     "obligation_of",
     "parse_recurrence",
+    "title_of",
 ]
-
-GRADES: Final = ("A", "B", "C")
-"""The grades of :mod:`pipeline_core.scoring` (A: 80-100, B: 50-80, C: 0-50, half-open)."""
-
-
-class Trigger(StrEnum):
-    """What starts an SLA clock."""
-
-    CREATED = "created"
-    """The record was created (a lead entered, an opportunity was opened)."""
-    STAGE_ENTERED = "stage_entered"
-    """The record entered its current stage."""
-    GRADE_ASSIGNED = "grade_assigned"
-    """The record's grade was assigned or changed."""
-    ACTIVITY_LOGGED = "activity_logged"
-    """The last follow-up activity (no clock before the first one)."""
-    LAST_CONTACT = "last_contact"
-    """The last contact, or the creation if there was none yet."""
-    WON = "won"
-    """The deal was won (after-sale rules)."""
-    CONTRACT_END = "contract_end"
-    """The contract ends (the deadline *is* the end; steps with negative offsets remind before)."""
-
-
-class Target(StrEnum):
-    """What stops an SLA clock (the thing that must happen in time)."""
-
-    FIRST_TOUCH = "first_touch"
-    """Any first follow-up activity."""
-    FIRST_CALL = "first_call"
-    """The first phone call."""
-    CONTACT = "contact"
-    """A contact after the clock started (next contact, revisit)."""
-    REPLY = "reply"
-    """A reply from the customer after the clock started."""
-    STAGE_EXIT = "stage_exit"
-    """Leaving the stage (measured when the next state shows another stage)."""
-    ACTION = "action"
-    """A named action done (``Rule.action``: e.g. ``"needs_analysis"``, ``"survey"``, a stage SOP
-    action id), as recorded in the state's ``actions``."""
-
-
-class TimeBasis(StrEnum):
-    """How a duration is counted."""
-
-    BUSINESS = "business"
-    """Working time of the business calendar."""
-    CALENDAR = "calendar"
-    """Elapsed wall time (``timedelta``)."""
-
-
-class StepAction(StrEnum):
-    """One link of an escalation chain."""
-
-    REMIND = "remind"
-    BREACH = "breach"
-    ESCALATE = "escalate"
-    REASSIGN = "reassign"
-
-
-class Recipient(StrEnum):
-    """Who an item goes to."""
-
-    OWNER = "owner"
-    MANAGER = "manager"
-
-
-class RiskSignal(StrEnum):
-    """Risk signals of ``domain.md`` §5."""
-
-    UNANSWERED_STREAK = "unanswered_streak"
-    """Consecutive contacts the customer did not answer (a count)."""
-    OBJECTIONS = "objections"
-    """Objections raised (a count)."""
-    NEEDS_CHANGES = "needs_changes"
-    """Times the needs changed (a count)."""
-    PLAN_DELAYED = "plan_delayed"
-    """Days the plan confirmation is overdue (calendar days)."""
-
-
-class RiskLevel(StrEnum):
-    """Risk levels, low to high."""
-
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-
-
-LEVEL_ORDER: Final = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
-
-
-@runtime_checkable
-class StageActionLike(Protocol):
-    """What the SLA needs of a stage's standard action (``pipeline_core.stages.StageAction``)."""
-
-    @property
-    def id(self) -> str:
-        """The action id."""
-        ...
-
-    @property
-    def within(self) -> timedelta | None:
-        """The time limit from stage entry, or ``None``."""
-        ...
-
-    @property
-    def business_time(self) -> bool:
-        """Whether ``within`` counts business time."""
-        ...
-
-
-@runtime_checkable
-class StageLike(Protocol):
-    """What the SLA needs of a stage: its id and its standard actions."""
-
-    @property
-    def id(self) -> str:
-        """The stage id."""
-        ...
-
-    @property
-    def actions(self) -> Sequence[StageActionLike]:
-        """The stage's standard actions."""
-        ...
-
-
-@runtime_checkable
-class PipelineLike(Protocol):
-    """What the SLA needs of a pipeline (``pipeline_core.stages.Pipeline``): its stages."""
-
-    @property
-    def stages(self) -> Sequence[StageLike]:
-        """The stages, in order."""
-        ...
-
-
-# --------------------------------------------------------------------------- values
-
-
-_ID: Final = Annotated[
-    str, pydantic.StringConstraints(min_length=1, max_length=128, pattern=r"^\S+$")
-]
-"""A rule id or user id in plain data: 1-128 characters, no white space."""
-_ALWAYS: Final = plain(dump="always")
-
-
-def _names(schema: Any = list[str]) -> Any:
-    """A set of names: a sorted list in plain data, left out when empty."""
-    return attrs.field(
-        default=frozenset(), metadata=plain(schema=schema, encode=sorted, decode=frozenset)
-    )
-
-
-@definition("Step")
-@attrs.frozen
-class Step:
-    """One link of an escalation chain: do ``action`` for ``to`` at ``offset`` from the deadline.
-
-    ``offset`` is counted on the rule's time basis: ``-PT1H`` on a business rule is one working
-    hour before the deadline.
-    """
-
-    action: StepAction = attrs.field(metadata=_ALWAYS)
-    offset: timedelta = attrs.field(default=timedelta(0), metadata=_ALWAYS)
-    to: Recipient = attrs.field(default=Recipient.OWNER, metadata=_ALWAYS)
-
-    @property
-    def name(self) -> str:
-        """A stable name used in item ids, e.g. ``"remind-3600"``."""
-        return f"{self.action.value}{int(self.offset.total_seconds()):+d}"
-
-
-@definition("Conditions")
-@attrs.frozen
-class Conditions:
-    """When a rule applies. Empty sets mean "any". ``tags_none``: none of these tags present;
-    ``stages_none``: not in any of these stages (set by :meth:`Policy.with_pipeline` on a policy
-    rule whose obligation a stage's SOP rule takes over in those stages)."""
-
-    kinds: frozenset[str] = _names(list[Literal["lead", "opportunity", "account"]])
-    grades: frozenset[str] = _names()
-    stages: frozenset[str] = _names()
-    stages_none: frozenset[str] = _names()
-    sources: frozenset[str] = _names()
-    tags_any: frozenset[str] = _names()
-    tags_none: frozenset[str] = _names()
-    owner_roles: frozenset[str] = _names()
-
-    @property
-    def dynamic(self) -> bool:
-        """Whether the conditions look at more than kind, stage and grade."""
-        return bool(self.sources or self.tags_any or self.tags_none or self.owner_roles)
-
-
-DEFAULT_STEPS: Final = (Step(StepAction.BREACH),)
-
-
-Titles = tuple[tuple[str, str], ...]
-"""Titles by language as sorted ``(language, title)`` pairs (hashable; given as a mapping)."""
-
-
-def _titles(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Titles:
-    items = value.items() if isinstance(value, Mapping) else (value or ())
-    return tuple(sorted((str(k), str(v)) for k, v in items))
-
-
-_TITLES: Final = plain(schema=dict[str, str], dump="always", encode=dict, decode=_titles)
-
-
-@definition("Rule")
-@attrs.frozen(kw_only=True)
-class Rule:
-    """A deadline or cadence rule.
-
-    The clock starts at ``trigger`` and stops when ``target`` happens. The deadline is ``within``
-    after the start, counted on ``basis``; with ``roll_to_business`` a calendar-time deadline that
-    falls outside working hours moves to the next opening. ``steps`` say what fires relative to the
-    deadline (reminders before, the breach at it, escalations after). With a ``recurrence``
-    (RFC 5545 RRULE text such as ``"FREQ=DAILY;INTERVAL=3"``, ``"FREQ=WEEKLY"``,
-    ``"FREQ=MONTHLY;INTERVAL=3"``) the rule is a cadence instead: a reminder at each occurrence
-    after the start unless the target happened since that occurrence. While a pause whose reason is
-    in ``pause_on`` holds, the clock stops (elapsed - paused, as Salesforce milestones do).
-    ``while_open``: the clock only runs while the record is open (closing ends it as an omission).
-    """
-
-    id: str = attrs.field(metadata=plain(schema=_ID, dump="always"))
-    trigger: Trigger = attrs.field(metadata=_ALWAYS)
-    target: Target = attrs.field(metadata=_ALWAYS)
-    within: timedelta = attrs.field(default=timedelta(0), metadata=_ALWAYS)
-    basis: TimeBasis = attrs.field(default=TimeBasis.CALENDAR, metadata=_ALWAYS)
-    roll_to_business: bool = attrs.field(default=False, metadata=_ALWAYS)
-    action: str | None = attrs.field(default=None, metadata=_ALWAYS)
-    recurrence: str | None = attrs.field(default=None, metadata=_ALWAYS)
-    conditions: Conditions = attrs.field(default=Conditions(), metadata=_ALWAYS)
-    pause_on: frozenset[str] = attrs.field(
-        default=frozenset(),
-        metadata=plain(schema=list[str], dump="always", encode=sorted, decode=frozenset),
-    )
-    steps: tuple[Step, ...] = attrs.field(default=DEFAULT_STEPS, metadata=_ALWAYS)
-    while_open: bool = attrs.field(default=True, metadata=_ALWAYS)
-    label: str = attrs.field(default="", metadata=_ALWAYS)
-    titles: Titles = attrs.field(default=(), converter=_titles, metadata=_TITLES)
-    """Short titles a person reads, by language (``{"zh": "首次触达", "en": "First touch"}``);
-    see :meth:`title`."""
-    obligation: str | None = attrs.field(default=None, metadata=_ALWAYS)
-    """The id its items and outcomes carry when it is not its own: a stage SOP rule merged with a
-    policy rule reports as that policy rule (one obligation, one id, whichever stage the deal is
-    in; see :meth:`Policy.with_pipeline`). ``None``: its own ``id``."""
-    step_basis: TimeBasis | None = attrs.field(default=None, metadata=_ALWAYS)
-    """The basis of the steps' offsets when it is not the rule's (``None``: the rule's). A stage
-    limit in business time merged with a calendar-time policy rule keeps the policy's steps in
-    calendar time, rolled into working time ("escalate 1 day after" is the next day, not 24
-    working hours later; see :meth:`Policy.with_pipeline`)."""
-
-    def title(self, lang: str = "en") -> str:
-        """The title in ``lang`` (see :func:`title_of`)."""
-        return title_of(self, lang)
-
-
-@definition("RiskRule")
-@attrs.frozen(kw_only=True)
-class RiskRule:
-    """A risk signal with thresholds per level (counts, or overdue days for ``plan_delayed``).
-
-    The flag carries the highest level reached; at ``escalate_from`` or above an
-    :class:`~pipeline_core.sla.engine.Escalation` to the manager is raised too.
-    """
-
-    id: str = attrs.field(metadata=plain(schema=_ID, dump="always"))
-    signal: RiskSignal = attrs.field(metadata=_ALWAYS)
-    thresholds: Mapping[RiskLevel, float] = attrs.field(
-        metadata=plain(schema=dict[RiskLevel, float], dump="always", decode=dict)
-    )
-    conditions: Conditions = attrs.field(default=Conditions(), metadata=_ALWAYS)
-    escalate_from: RiskLevel | None = attrs.field(default=RiskLevel.HIGH, metadata=_ALWAYS)
-    label: str = attrs.field(default="", metadata=_ALWAYS)
-    titles: Titles = attrs.field(default=(), converter=_titles, metadata=_TITLES)
-    """Short titles a person reads, by language; see :meth:`title`."""
-
-    def title(self, lang: str = "en") -> str:
-        """The title in ``lang`` (see :func:`title_of`)."""
-        return title_of(self, lang)
-
-
-def _action_titles(action: Any) -> Titles:
-    """A stage action's labels as rule titles (``label`` in English, ``label_zh`` in Chinese)."""
-    found = {"en": getattr(action, "label", None), "zh": getattr(action, "label_zh", None)}
-    return _titles({k: v for k, v in found.items() if isinstance(v, str) and v})
-
-
-def title_of(rule: Rule | RiskRule, lang: str = "en") -> str:
-    """The title of ``rule`` a person reads in ``lang``: the title for ``lang`` (``"zh-CN"``
-    falls back to ``"zh"``), else the English title, else the rule's ``label``, else its ``id``.
-
-    >>> from pipeline_core.sla import default_policy
-    >>> rule = next(r for r in default_policy().rules if r.id == "lead.first_touch")
-    >>> rule.title("zh-CN"), rule.title("en")
-    ('首次触达', 'First touch')
-    """
-    titles = dict(rule.titles)
-    for key in (lang, lang.split("-")[0].lower(), "en"):
-        if titles.get(key):
-            return titles[key]
-    return rule.label or rule.id
-
 
 # --------------------------------------------------------------------------- the policy
 
@@ -400,9 +119,9 @@ class Policy:
             dump="always",
         )
     )
-    name: str = attrs.field(default="", metadata=_ALWAYS)
-    rules: tuple[Rule, ...] = attrs.field(default=(), metadata=_ALWAYS)
-    risks: tuple[RiskRule, ...] = attrs.field(default=(), metadata=_ALWAYS)
+    name: str = attrs.field(default="", metadata=DUMP_ALWAYS)
+    rules: tuple[Rule, ...] = attrs.field(default=(), metadata=DUMP_ALWAYS)
+    risks: tuple[RiskRule, ...] = attrs.field(default=(), metadata=DUMP_ALWAYS)
     calendar: BusinessCalendar = attrs.field(
         factory=BusinessCalendar,
         metadata=plain(
@@ -412,9 +131,9 @@ class Policy:
             decode=_calendar_of,
         ),
     )
-    grades: tuple[str, ...] = attrs.field(default=GRADES, metadata=_ALWAYS)
+    grades: tuple[str, ...] = attrs.field(default=GRADES, metadata=DUMP_ALWAYS)
     fallback_recipient: str | None = attrs.field(
-        default=None, metadata=plain(schema=_ID | None, dump="always")
+        default=None, metadata=plain(schema=ID_TEXT | None, dump="always")
     )
 
     def __attrs_post_init__(self) -> None:
@@ -553,7 +272,7 @@ class Policy:
                                 Step(StepAction.ESCALATE, action.within / 2, Recipient.MANAGER),
                             ),
                             label=f"stage {stage.id}: {action.id}",
-                            titles=_action_titles(action),
+                            titles=action_titles(action),
                         )
                     )
                     continue
@@ -602,21 +321,6 @@ class Policy:
             raise ConfigError("Policy", problems)
         ordered = [x for r in rules for x in (r, *merged.get(r.id, ()))]
         return attrs.evolve(self, rules=(*ordered, *added)).validate(stages=pipeline)
-
-
-def obligation_of(rule: Rule) -> str | None:
-    """The obligation a deadline rule stands for, as an action name: ``rule.action`` when it is
-    set (the action of an ``action`` target, or the action a rule on a contact or a reply stands
-    for: the default ``opportunity.revisit`` is ``weekly_revisit``, ``reply.3d`` is
-    ``chase_reply``), ``"first_call"`` and ``"first_touch"`` for those targets, else ``None``.
-    A stage SOP action with that id is the same obligation (see :meth:`Policy.with_pipeline`)."""
-    if rule.action:
-        return rule.action
-    if rule.target is Target.FIRST_CALL:
-        return "first_call"
-    if rule.target is Target.FIRST_TOUCH:
-        return "first_touch"
-    return None
 
 
 _REARMING: Final = frozenset({Trigger.LAST_CONTACT, Trigger.ACTIVITY_LOGGED})

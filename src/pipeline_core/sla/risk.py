@@ -40,7 +40,6 @@ __all__ = ["evaluate_risk"]
 __getattr__ = moved(
     __name__,
     {
-        "CompiledRisk": "pipeline_core.sla.compiled:CompiledRisk",
         "compile_risk": "pipeline_core.sla.compiled:compile_risk",
     },
 )
