@@ -1,7 +1,7 @@
 """The SLA engine: a pure function from (policy, state, as_of) to the items due by then.
 
 :meth:`SlaEngine.evaluate` returns every reminder, breach, escalation and risk flag that has become
-due by ``now`` for one subject's state. It is *pure*: the same state and ``now`` give the same items
+due by ``as_of`` for one subject's state. It is *pure*: the same state and ``as_of`` give the same items
 (with the same stable ids), and for a fixed state the items due at ``t1`` are a subset of those due
 at ``t2 > t1``, so a host that remembers the ids it has delivered reports each item exactly once
 whatever its evaluation steps (:class:`~pipeline_core.sla.agenda.Agenda` does exactly that).
