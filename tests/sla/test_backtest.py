@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from pipeline_core.samples import SampleConfig, generate
-from pipeline_core.sla import Breach, SlaEngine, SlaState, backtest, default_policy
+from pipeline_core.sla import Breach, SlaEngine, SlaState, backtest_policy, default_policy
 from pipeline_core.sla.calendar import to_us
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -23,7 +23,7 @@ def company():  # type: ignore[no-untyped-def]
 
 def _run(company):  # type: ignore[no-untyped-def]
     managers = {u.id: u.manager_id for u in company.users if u.manager_id}
-    return backtest(
+    return backtest_policy(
         default_policy(),
         until=company.config.end,
         opportunities=company.opportunities(),

@@ -22,7 +22,7 @@ from pipeline_core.sla import (
     default_calendar,
     default_policy,
 )
-from pipeline_core.sla.batch import DueItems, evaluate_batch
+from pipeline_core.sla.due import DueItems
 from pipeline_core.stages import templates
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -191,12 +191,12 @@ def test_batch_gives_exactly_the_engines_items(
 def test_scan_batch_gives_the_engines_items_and_next_due_at_each_instant(
     portfolio: list[SlaState], engine_name: str, minutes: list[int]
 ) -> None:
-    from pipeline_core.sla.batch import scan_batch
+    from pipeline_core.sla.batch import scan_columns
     from pipeline_core.sla.calendar import to_us
 
     engine = ENGINES[engine_name]
     instants = [to_us(START + timedelta(minutes=m)) for m in minutes[: len(portfolio)]]
-    due, nxt = scan_batch(engine, portfolio, instants)
+    due, nxt = scan_columns(engine, portfolio, instants)
     scans = [engine.scan(s, t) for s, t in zip(portfolio, instants, strict=True)]
     assert Counter(due) == Counter(item for items, _ in scans for item in items)
     assert nxt == [t for _, t in scans]
@@ -236,7 +236,7 @@ def test_large_portfolio_far_instants_and_the_column_api() -> None:
     first = next(iter(due))
     assert columns["at"][0] == first.at and columns["kind"][0] == first.kind
     assert due.ids() == columns["id"]
-    assert "items at 2025-04-07T10:00:00+08:00" in repr(due) and due.now == now
+    assert "items at 2025-04-07T10:00:00+08:00" in repr(due) and due.as_of == now
 
 
 def test_empty_input_generator_input_and_naive_now() -> None:
@@ -245,7 +245,7 @@ def test_empty_input_generator_input_and_naive_now() -> None:
     empty = engine.evaluate_batch([], now)
     assert isinstance(empty, DueItems) and len(empty) == 0 and list(empty) == []
     state = SlaState(subject_id="l1", kind="lead", created_at=now - timedelta(days=2))
-    assert list(evaluate_batch(engine, (s for s in [state]), now)) == engine.evaluate(state, now)
+    assert list(engine.evaluate_batch((s for s in [state]), now)) == engine.evaluate(state, now)
     with pytest.raises(ValidationError):
         engine.evaluate_batch([state], datetime(2025, 4, 7, 10))
 

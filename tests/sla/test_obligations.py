@@ -410,7 +410,7 @@ def test_escalations_go_to_the_manager_then_the_fallback_else_say_they_are_unrou
         str(i) for s in (orphan, managed) for i in chained.evaluate(s, sh(3, 30))
     )
     bare = SlaEngine(default_policy(default_calendar()))
-    items = list(bare.evaluate_many([orphan, managed], sh(3, 30)))  # the book goes on
+    items = list(bare.evaluate_batch([orphan, managed], sh(3, 30)))  # the book goes on
     unrouted = [i for i in items if i.kind == "escalation" and i.subject_id == "o1"]
     assert unrouted and all(i.unrouted and i.recipient_id is None for i in unrouted)
     assert all(i.to_dict()["unrouted"] for i in unrouted)
@@ -551,7 +551,7 @@ def test_every_step_of_a_working_time_rule_lands_in_working_time(
 
 
 def test_a_backtest_decides_wins_by_stage_and_actions_by_evidence_too() -> None:
-    from pipeline_core.sla import backtest
+    from pipeline_core.sla import backtest_policy as backtest
 
     pipeline = templates.get("small_team")
     t0 = sh(1, 6, 10)  # Monday

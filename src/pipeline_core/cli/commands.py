@@ -254,7 +254,10 @@ def _sla(args: argparse.Namespace) -> int:
         bar.done()
 
     items = [
-        i for i in engine.evaluate_many(states(), now) if args.kind is None or i.kind == args.kind
+        i
+        for s in states()
+        for i in engine.evaluate(s, now)
+        if args.kind is None or i.kind == args.kind
     ]
     if args.owner is not None:
         items = [i for i in items if i.recipient_id == args.owner]

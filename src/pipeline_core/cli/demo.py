@@ -188,7 +188,7 @@ def run_demo(
         )
         for o in opportunities
     ]
-    items = list(engine.evaluate_many(states, now))
+    items = [i for st in states for i in engine.evaluate(st, now)]
     outcomes = [o for st in states for o in engine.outcomes(st)]
 
     # Store everything in one fresh database, then swap it in.

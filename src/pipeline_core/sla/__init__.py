@@ -2,31 +2,34 @@
 
 - :mod:`~pipeline_core.sla.calendar`: :class:`BusinessCalendar` (working hours, timezone, holidays,
   make-up working days; ``add`` and ``between`` in business time).
-- :mod:`~pipeline_core.sla.policy`: rules as data (:class:`Policy`, :class:`Rule`,
-  :class:`RiskRule`), validated once, JSON Schema published.
+- :mod:`~pipeline_core.sla.rules`: the parts of a policy declared once (:class:`Rule`,
+  :class:`RiskRule`, :class:`Step`, :class:`Conditions`), plain form and JSON Schema derived.
+- :mod:`~pipeline_core.sla.policy`: :class:`Policy`, validated once, merged with a pipeline's SOPs.
+- :mod:`~pipeline_core.sla.compiled`: the compiled policy and the one layout of a state's facts.
 - :mod:`~pipeline_core.sla.defaults`: :func:`default_policy` with the facts of ``domain.md`` §5.
-- :mod:`~pipeline_core.sla.engine`: the pure :class:`SlaEngine` (``evaluate(state, now)``).
-- :mod:`~pipeline_core.sla.batch`: ``SlaEngine.evaluate_batch(states, now)``, a whole book at once,
-  column-wise (numpy), the same items kept as :class:`~pipeline_core.sla.batch.DueItems` columns.
+- :mod:`~pipeline_core.sla.engine`: the pure :class:`SlaEngine`: ``evaluate(state, as_of)`` for
+  one state, ``evaluate_batch(states, as_of)`` for a whole book (column-wise with numpy,
+  :mod:`~pipeline_core.sla.batch`; the items kept as :class:`DueItems` columns).
 - :mod:`~pipeline_core.sla.agenda`: :class:`Agenda`, each item exactly once, re-evaluating only what
   changed or fell due.
-- :mod:`~pipeline_core.sla.backtest`: :func:`backtest` a policy over history.
+- :mod:`~pipeline_core.sla.policy_backtest`: :func:`backtest_policy` over history.
 - :mod:`~pipeline_core.sla.zones`: :func:`zone_of`, the zone of a person's day (user, team,
   policy calendar).
 
 Importing this package imports neither ``holidays`` nor any dataframe library.
 """
 
+from pipeline_core._deprecation import moved
 from pipeline_core.sla.agenda import Agenda
-from pipeline_core.sla.backtest import BacktestReport, RuleStats, backtest
-from pipeline_core.sla.batch import DueItems, evaluate_batch
 from pipeline_core.sla.calendar import BusinessCalendar
 from pipeline_core.sla.defaults import GRADE_WINDOWS, default_calendar, default_policy
+from pipeline_core.sla.due import DueItems
 from pipeline_core.sla.engine import SlaEngine
 from pipeline_core.sla.items import Breach, Escalation, Item, Reminder, RiskFlag
-from pipeline_core.sla.policy import (
+from pipeline_core.sla.policy import Policy
+from pipeline_core.sla.policy_backtest import PolicyBacktestReport, RuleStats, backtest_policy
+from pipeline_core.sla.rules import (
     Conditions,
-    Policy,
     Recipient,
     RiskLevel,
     RiskRule,
@@ -46,7 +49,6 @@ __all__ = [
     "ACTION_EVIDENCE",
     "GRADE_WINDOWS",
     "Agenda",
-    "BacktestReport",
     "Breach",
     "BusinessCalendar",
     "Conditions",
@@ -57,6 +59,7 @@ __all__ = [
     "Pause",
     "PeriodUnit",
     "Policy",
+    "PolicyBacktestReport",
     "Recipient",
     "Reminder",
     "RiskFlag",
@@ -72,13 +75,23 @@ __all__ = [
     "Target",
     "TimeBasis",
     "Trigger",
-    "backtest",
+    "backtest_policy",
     "default_calendar",
     "default_policy",
-    "evaluate_batch",
     "obligation_of",
     "period_of",
     "state_from_records",
     "zone_name_of",
     "zone_of",
 ]
+
+# the old names, for one release; ``backtest`` resolves to the function as it did (the module of
+# that name is now a deprecated shim: pipeline_core.sla.policy_backtest)
+__getattr__ = moved(
+    __name__,
+    {
+        "backtest": "pipeline_core.sla.policy_backtest:backtest_policy",
+        "BacktestReport": "pipeline_core.sla.policy_backtest:PolicyBacktestReport",
+        "evaluate_batch": "pipeline_core.sla.batch:evaluate_batch",
+    },
+)

@@ -25,12 +25,13 @@ from datetime import datetime
 from itertools import repeat
 from typing import Any, Final
 
+from pipeline_core._deprecation import renamed_params
 from pipeline_core._optional import require
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.records import SlaOutcome
-from pipeline_core.sla.calendar import from_us, to_us
 from pipeline_core.sla.engine import SlaEngine
+from pipeline_core.sla.instants import from_us, to_us
 from pipeline_core.sla.items import Item
 from pipeline_core.sla.state import SlaState
 
@@ -88,10 +89,9 @@ class Agenda:
         batch_from: int = 128,
     ) -> None:
         self.engine = engine
-        self._ranks: dict[tuple[str, str], int] = {}
         self.batch_from = batch_from
         """From this many subjects due in one :meth:`advance`, they are evaluated column-wise
-        (:func:`~pipeline_core.sla.batch.scan_batch`, with numpy); fewer go one by one. The
+        (:func:`~pipeline_core.sla.batch.scan_columns`, with numpy); fewer go one by one. The
         items are the same either way."""
         self._entries: dict[str, _Entry] = {}
         self._heap: list[tuple[int, int, str]] = []
@@ -112,6 +112,10 @@ class Agenda:
     def now(self) -> datetime | None:
         """The instant of the last :meth:`advance`, or ``None`` before the first."""
         return None if self._now == _NEVER else from_us(self._now)
+
+    def subject_ids(self) -> list[str]:
+        """The ids of the subjects held, in the order they were first added."""
+        return list(self._entries)
 
     def state(self, subject_id: str) -> SlaState:
         """The current state of a subject (``KeyError`` if unknown)."""
@@ -172,9 +176,13 @@ class Agenda:
         entry = self._entries.pop(subject_id, None)
         return None if entry is None else entry.state
 
-    def advance(self, now: datetime) -> list[Item]:
-        """The items that became due since the last call, each reported exactly once."""
-        now_us = to_us(require_aware(now, "now"))
+    @renamed_params(now="as_of")
+    def advance(self, as_of: datetime) -> list[Item]:
+        """The items that became due since the last call, up to ``as_of``, each reported exactly
+        once (``now=`` is the deprecated name of ``as_of``). The one entry point of a running
+        host; ``ValidationError`` when ``as_of`` is before the last call's."""
+        now = as_of
+        now_us = to_us(require_aware(as_of, "as_of"))
         if now_us < self._now:
             raise ValidationError(
                 "now",
@@ -215,24 +223,6 @@ class Agenda:
                 self._on_item(item)
         return out
 
-    def _rank(self, rule: str, step: str) -> int:
-        """Where the engine puts an item of ``rule`` and ``step`` among a subject's items."""
-        key = (rule, step)
-        found = self._ranks.get(key)
-        if found is None:
-            engine = self.engine
-            position = {r.id: p for p, r in enumerate(engine._rules)}
-            if rule in position:
-                compiled = engine._rules[position[rule]]
-                names = [st[0] for st in compiled.steps]
-                found = position[rule] * 1_000 + (names.index(step) if step in names else 0)
-            else:
-                risks = [r.id for r in engine._risks]
-                p = len(engine._rules) + (risks.index(rule) if rule in risks else len(risks))
-                found = p * 1_000 + (0 if step.startswith("risk-") else 1)
-            self._ranks[key] = found
-        return found
-
     def _done(self, subject_id: str, entry: _Entry, now_us: int, nxt: int | None) -> None:
         entry.watermark = now_us
         entry.previous = None
@@ -257,7 +247,7 @@ class Agenda:
         require("numpy", "frames")
         import numpy as np
 
-        from pipeline_core.sla.batch import scan_batch
+        from pipeline_core.sla.batch import scan_columns
 
         m = len(due)
         # the subjects now, and every earlier state they replaced that was evaluated, re-scanned
@@ -270,12 +260,12 @@ class Agenda:
                 states.append(state)
                 marks.append(mark)
                 owner.append(k)
-        found, nxt = scan_batch(self.engine, states, marks)
+        found, nxt = scan_columns(self.engine, states, marks)
         owners = np.array(owner, dtype=np.int64)
         watermarks = np.array([entry.watermark for _, entry in due], dtype=np.int64)
         # keys (subject position, rule, step, clock start) reported under the earlier states
         seen: set[tuple[int, str, str, int]] = set()
-        for chunk in found._chunks:
+        for chunk in found.chunks:
             earlier = chunk.index >= m
             if earlier.any():
                 seen.update(
@@ -287,8 +277,8 @@ class Agenda:
                         strict=False,
                     )
                 )
-        objects = found._objects
-        positions = found._object_index or []
+        objects = found.objects
+        positions = found.object_index or []
         for i, item in zip(positions, objects, strict=True):
             if i >= m:
                 seen.add((owner[i], item.rule, item.step, item.start_us))
@@ -297,7 +287,7 @@ class Agenda:
         numbers: list[Any] = []
         rows_at: list[Any] = []
         ranks: list[Any] = []
-        for c, chunk in enumerate(found._chunks):
+        for c, chunk in enumerate(found.chunks):
             index = chunk.index
             fresh = index < m
             fresh[fresh] = chunk.fire[fresh] > watermarks[index[fresh]]
@@ -316,8 +306,12 @@ class Agenda:
             subjects.append(index[rows])
             numbers.append(np.full(len(rows), c, dtype=np.int64))
             rows_at.append(rows)
-            ranks.append(np.full(len(rows), self._rank(chunk.rule, chunk.step), dtype=np.int64))
-        no_chunk = len(found._chunks)
+            ranks.append(
+                np.full(
+                    len(rows), self.engine.compiled.rank(chunk.rule, chunk.step), dtype=np.int64
+                )
+            )
+        no_chunk = len(found.chunks)
         extra = [
             (i, row)
             for row, (i, item) in enumerate(zip(positions, objects, strict=True))
@@ -331,7 +325,10 @@ class Agenda:
             rows_at.append(np.array([row for _, row in extra], dtype=np.int64))
             ranks.append(
                 np.array(
-                    [self._rank(objects[row].rule, objects[row].step) for _, row in extra],
+                    [
+                        self.engine.compiled.rank(objects[row].rule, objects[row].step)
+                        for _, row in extra
+                    ],
                     dtype=np.int64,
                 )
             )
@@ -345,7 +342,7 @@ class Agenda:
             np.concatenate(a) for a in (subjects, numbers, rows_at, ranks)
         )
         order = np.lexsort((rank, subject_of))
-        return found._materialise(number[order].tolist(), row_of[order].tolist())
+        return found.materialise(number[order].tolist(), row_of[order].tolist())
 
     def next_due(self) -> datetime | None:
         """The earliest instant at which :meth:`advance` would have something to evaluate."""

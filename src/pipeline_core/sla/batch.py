@@ -23,262 +23,98 @@ slower.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
+from pipeline_core._deprecation import REMOVED_IN, moved
 from pipeline_core._optional import require
 from pipeline_core.clock import require_aware
-from pipeline_core.sla.calendar import US, add_days, fixed_offset, from_us, to_us
-from pipeline_core.sla.engine import (
+from pipeline_core.sla.compiled import (
     F_ACTIONS,
     F_CLOSED,
     F_CREATED,
+    F_FIRST_COUNT,
     F_KEY,
     F_LAST_CONTACT,
     F_LAST_NEEDS,
     F_LAST_OBJECTION,
     F_LAST_REPLY,
-    F_NEEDS_CHANGES,
-    F_OBJECTIONS,
     F_PAUSES,
     F_PLAN_DUE,
     F_TZ,
-    F_UNANSWERED,
+    CompiledRisk,
+    CompiledRule,
+    ScalarEvaluator,
     action_done,
 )
-from pipeline_core.sla.items import FAST, Breach, Escalation, Item, Reminder, RiskFlag, route_up
+from pipeline_core.sla.due import Chunk, DueItems
+from pipeline_core.sla.instants import DAY_US, US, add_days, fixed_offset, from_us, to_us
+from pipeline_core.sla.items import Escalation, Item, Reminder, RiskFlag
 from pipeline_core.sla.policy import LEVEL_ORDER, RiskSignal, Target
+from pipeline_core.sla.risk import evaluate_risk
 from pipeline_core.sla.state import SlaState
 
-if TYPE_CHECKING:
-    from pipeline_core.sla.engine import SlaEngine, _Compiled
-    from pipeline_core.sla.risk import CompiledRisk
+__all__ = ["Chunk", "DueItems", "scan_columns"]  # Chunk and DueItems live in sla.due
 
-__all__ = ["DueItems", "evaluate_batch", "scan_batch"]
+__getattr__ = moved(__name__, {"scan_batch": "pipeline_core.sla.batch:scan_columns"})
 
 _NULL: Final = -(2**63)  # "no instant" in an int64 column
 _NEVER: Final = 2**63 - 1  # "no next due instant"
-_DAY_US: Final = 86_400_000_000
-# the fact indices
-_CREATED, _LAST_CONTACT, _LAST_REPLY, _CLOSED = F_CREATED, F_LAST_CONTACT, F_LAST_REPLY, F_CLOSED
-_PLAN_DUE, _LAST_OBJECTION, _LAST_NEEDS, _ACTIONS = (
-    F_PLAN_DUE,
-    F_LAST_OBJECTION,
-    F_LAST_NEEDS,
-    F_ACTIONS,
-)
-_PAUSES, _KEY, _UNANSWERED, _OBJECTIONS, _NEEDS = (
-    F_PAUSES,
-    F_KEY,
-    F_UNANSWERED,
-    F_OBJECTIONS,
-    F_NEEDS_CHANGES,
-)
 
 
-class _Chunk:
-    """Items of one rule step (or one risk level) for many subjects, as columns."""
-
-    __slots__ = (
-        "cls",
-        "due",
-        "extra",
-        "fallback",
-        "fire",
-        "index",
-        "manager",
-        "rule",
-        "start",
-        "step",
-    )
-
-    def __init__(
-        self,
-        cls: type[Item],
-        rule: str,
-        step: str,
-        manager: bool,
-        extra: tuple[Any, ...],
-        index: Any,
-        start: Any,
-        fire: Any,
-        due: Any | None,
-        fallback: str | None = None,
-    ) -> None:
-        self.cls, self.rule, self.step, self.manager, self.extra = cls, rule, step, manager, extra
-        self.index, self.start, self.fire, self.due = index, start, fire, due
-        self.fallback = fallback  # the policy's fallback_recipient (items to the manager)
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def maker(self, states: Sequence[SlaState]) -> Callable[[int], Item]:
-        """``make(row)``: the item of one row, built from the columns and its state."""
-        build = FAST[self.cls]
-        rule, step, manager, fallback = self.rule, self.step, self.manager, self.fallback
-        index, starts, fires = self.index.tolist(), self.start.tolist(), self.fire.tolist()
-        dues = [None] * len(starts) if self.due is None else self.due.tolist()
-        if self.cls is RiskFlag:  # signal, level, value
-            signal, level, values = self.extra[0], self.extra[1], self.extra[2].tolist()
-
-            def tail(r: int) -> tuple[Any, ...]:
-                return (signal, level, values[r])
-        else:  # an escalation's reassign flag, or nothing
-            fixed = self.extra
-
-            def tail(r: int) -> tuple[Any, ...]:
-                return fixed
-
-        def make(r: int) -> Item:
-            s = states[index[r]]
-            who, whom = route_up(s.manager_id, fallback) if manager else ("owner", s.owner_id)
-            return build(  # type: ignore[no-any-return]
-                rule, s.subject_id, s.kind, step, starts[r], fires[r], dues[r], who, whom, *tail(r)
-            )
-
-        return make
-
-    def items(self, states: Sequence[SlaState]) -> Iterator[Item]:
-        """Every item of the chunk, in row order."""
-        return map(self.maker(states), range(len(self)))
-
-
-class DueItems:
-    """The items due at one instant for many subjects, as :func:`evaluate_batch` returns them.
-
-    Iterating builds the :class:`~pipeline_core.sla.items.Item` objects one by one (the same as
-    :meth:`SlaEngine.evaluate` returns); :meth:`counts` and :meth:`columns` read the columns
-    directly. The order is deterministic (the same input gives the same order) and grouped by rule
-    for speed, not by subject: compare by :attr:`Item.id`.
-    """
-
-    __slots__ = ("_chunks", "_object_index", "_objects", "_states", "now")
-
-    def __init__(
-        self,
-        states: Sequence[SlaState],
-        now: datetime,
-        chunks: list[_Chunk],
-        objects: list[Item],
-        object_index: list[int] | None = None,
-    ) -> None:
-        self._states = states
-        self._chunks = chunks
-        self._objects = objects
-        self._object_index = object_index  # the position of each object's state
-        self.now = now
-        """The instant evaluated."""
-
-    def __len__(self) -> int:
-        return sum(len(c) for c in self._chunks) + len(self._objects)
-
-    def __iter__(self) -> Iterator[Item]:
-        for chunk in self._chunks:
-            yield from chunk.items(self._states)
-        yield from self._objects
-
-    def _materialise(self, chunk_numbers: list[int], rows: list[int]) -> list[Item]:
-        """The items at (chunk number, row) pairs, in that order; chunk number
-        ``len(self._chunks)`` means the ready-made objects (internal, for the agenda)."""
-        makers: dict[int, Callable[[int], Item]] = {}
-        out: list[Item] = []
-        for c, r in zip(chunk_numbers, rows, strict=True):
-            make = makers.get(c)
-            if make is None:
-                make = makers[c] = self._maker(c)
-            out.append(make(r))
-        return out
-
-    def _maker(self, c: int) -> Callable[[int], Item]:
-        if c == len(self._chunks):
-            return self._objects.__getitem__
-        return self._chunks[c].maker(self._states)
-
-    def ids(self) -> list[str]:
-        """Every item's stable id."""
-        return [item.id for item in self]
-
-    def counts(self) -> Counter[tuple[str, str]]:
-        """How many items per (rule id, item kind), without building the items."""
-        out: Counter[tuple[str, str]] = Counter()
-        for chunk in self._chunks:
-            if len(chunk):
-                out[(chunk.rule, _KIND[chunk.cls])] += len(chunk)
-        for item in self._objects:
-            out[(item.rule, item.kind)] += 1
-        return out
-
-    def columns(self) -> dict[str, list[Any]]:
-        """The items as columns for a dataframe: ``id``, ``kind``, ``rule``, ``subject_id``,
-        ``subject_kind``, ``step``, ``started_at``, ``at``, ``due_at`` (aware UTC datetimes or
-        ``None``), ``recipient``, ``recipient_id``."""
-        names = (
-            "id",
-            "kind",
-            "rule",
-            "subject_id",
-            "subject_kind",
-            "step",
-            "started_at",
-            "at",
-            "due_at",
-            "recipient",
-            "recipient_id",
-        )
-        items = list(self)
-        return {name: [getattr(item, name) for item in items] for name in names}
-
-    def __repr__(self) -> str:
-        return f"DueItems({len(self):,} items at {self.now.isoformat()})"
-
-
-_KIND: Final[dict[type[Item], str]] = {
-    Reminder: "reminder",
-    Breach: "breach",
-    Escalation: "escalation",
-    RiskFlag: "risk",
-}
-
-
-def evaluate_batch(engine: SlaEngine, states: Iterable[SlaState], now: datetime) -> DueItems:
-    """Every item due by ``now`` for every state: the same items as calling
-    :meth:`SlaEngine.evaluate` on each state, computed column-wise (see the module docs)."""
-    now_us = to_us(require_aware(now, "now"))
-    rows = states if isinstance(states, list | tuple) else list(states)
+def scan_columns(
+    engine: ScalarEvaluator,
+    states: Sequence[SlaState],
+    as_of: int | Sequence[int],
+    *,
+    as_of_at: datetime | None = None,
+    want_next: bool = True,
+) -> tuple[DueItems, list[int | None]]:
+    """:meth:`SlaEngine.scan <pipeline_core.sla.engine.SlaEngine.scan>` for many states at once,
+    column-wise: the items due and each state's next due instant (µs; ``None``: nothing will
+    become due). ``as_of``: one instant (µs since the epoch) for all, or one per state (an
+    :class:`~pipeline_core.sla.agenda.Agenda` re-evaluating each subject at its own watermark);
+    ``as_of_at``: the instant the result reports as :attr:`DueItems.as_of` (default: the latest);
+    ``want_next=False``: skip the next due instants (an empty list comes back).
+    What :meth:`SlaEngine.evaluate_batch <pipeline_core.sla.engine.SlaEngine.evaluate_batch>`
+    runs. Without numpy (the ``frames`` extra) the engine evaluates each state: same result."""
+    single = isinstance(as_of, int)
+    marks = [as_of] * len(states) if isinstance(as_of, int) else list(as_of)
+    when = as_of_at if as_of_at is not None else from_us(max(marks, default=0))
     try:
         require("numpy", "frames")
         import numpy as np
     except ImportError:  # pragma: no cover - numpy comes with the dev extras
         objects: list[Item] = []
-        scan = engine.scan
-        for state in rows:
-            objects.extend(scan(state, now_us)[0])
-        return DueItems(rows, now, [], objects)
-    return _Run(engine, rows, now_us, np).result(now)
-
-
-def scan_batch(
-    engine: SlaEngine, states: Sequence[SlaState], now: Sequence[int]
-) -> tuple[DueItems, list[int | None]]:
-    """:meth:`SlaEngine.scan` for many states at once, each at its own instant (µs since the
-    epoch): the items due and each state's next due instant (``None``: nothing will become due).
-    An :class:`~pipeline_core.sla.agenda.Agenda` uses it when many subjects are due together.
-    Needs numpy (the ``frames`` extra)."""
-    try:
-        require("numpy", "frames")
-        import numpy as np
-    except ImportError as exc:  # pragma: no cover - numpy comes with the dev extras
-        raise ImportError(
-            "scan_batch needs numpy: pip install 'pipeline-core[frames]' (or numpy)"
-        ) from exc
-
-    run = _Run(engine, states, np.asarray(now, dtype=np.int64), np, want_next=True)
-    due = run.result(from_us(max(now, default=0)))
-    assert run.next is not None
+        index: list[int] = []
+        nexts: list[int | None] = []
+        for i, (state, mark) in enumerate(zip(states, marks, strict=True)):
+            items, nxt = engine.scan(state, mark)
+            objects.extend(items)
+            index.extend([i] * len(items))
+            nexts.append(nxt)
+        return DueItems(states, when, [], objects, index), nexts
+    instants = as_of if single else np.asarray(marks, dtype=np.int64)
+    run = _Run(engine, states, instants, np, want_next=want_next)
+    due = run.result(when)
+    if run.next is None:
+        return due, []
     return due, [None if t == _NEVER else t for t in run.next.tolist()]
+
+
+def evaluate_batch(engine: ScalarEvaluator, states: Iterable[SlaState], now: datetime) -> DueItems:
+    """Deprecated (removed in 0.4): use ``engine.evaluate_batch(states, as_of)``."""
+    warnings.warn(
+        f"pipeline_core.sla.batch.evaluate_batch is deprecated: use SlaEngine.evaluate_batch "
+        f"(removed in {REMOVED_IN})",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    rows = states if isinstance(states, list | tuple) else list(states)
+    return scan_columns(engine, rows, to_us(require_aware(now, "now")), as_of_at=now)[0]
 
 
 class _Run:
@@ -286,7 +122,7 @@ class _Run:
 
     def __init__(
         self,
-        engine: SlaEngine,
+        engine: ScalarEvaluator,
         states: Sequence[SlaState],
         now: int | Any,
         np: Any,
@@ -294,9 +130,11 @@ class _Run:
         want_next: bool = False,
     ) -> None:
         self.engine = engine
+        self.compiled = engine.compiled
+        self.calendar = engine.compiled.calendar
         self.states = states
         self.np = np
-        self.facts = [s._facts for s in states]
+        self.facts = [s.compact_facts for s in states]
         self.n = len(self.facts)
         # ``now`` is one instant, or one per state (an agenda re-evaluating at each watermark)
         if isinstance(now, int):
@@ -305,7 +143,7 @@ class _Run:
         else:
             self.now_all = np.asarray(now, dtype=np.int64)
             self.now_max = int(self.now_all.max()) if self.n else 0
-        self.chunks: list[_Chunk] = []
+        self.chunks: list[Chunk] = []
         self.objects: list[Item] = []
         self.object_index: list[int] = []
         # the next instant something becomes due per state (``_NEVER``: nothing will)
@@ -330,7 +168,7 @@ class _Run:
         if found is None:
             np = self.np
             values = map(itemgetter(index), self.facts)
-            if index >= _UNANSWERED:  # counts: never None
+            if index >= F_FIRST_COUNT:  # counts: never None
                 found = np.fromiter(values, dtype=np.int64, count=self.n)
             else:
                 found = np.array([_NULL if v is None else v for v in values], dtype=np.int64)
@@ -342,7 +180,7 @@ class _Run:
         np = self.np
         facts = self.facts
         values = [
-            action_done(facts[i][_ACTIONS].get(action), t)
+            action_done(facts[i][F_ACTIONS].get(action), t)
             for i, t in zip(index.tolist(), since.tolist(), strict=True)
         ]
         return np.array([_NULL if v is None else v for v in values], dtype=np.int64)
@@ -351,7 +189,7 @@ class _Run:
         """When each state last did ``action`` (``_NULL``: never)."""
         np = self.np
         facts = self.facts
-        values = [facts[i][_ACTIONS].get(action) for i in index.tolist()]
+        values = [facts[i][F_ACTIONS].get(action) for i in index.tolist()]
         return np.array([v[-1] if v else _NULL for v in values], dtype=np.int64)
 
     # -- the business clock --------------------------------------------------------------------
@@ -361,18 +199,15 @@ class _Run:
         prepared for the instants of this run."""
         if self._clock is None:
             np = self.np
-            cal = self.engine.calendar
-            created = self.col(_CREATED)
+            cal = self.calendar
+            created = self.col(F_CREATED)
             lo = min(int(created.min()), int(self.now_all.min()))
-            span = max((r.within for r in self.engine._rules), default=0)
-            span += max((abs(st[1]) for r in self.engine._rules for st in r.steps), default=0)
-            hi = self.now_max + 2 * span + 60 * _DAY_US
+            hi = self.now_max + 2 * self.compiled.span_us + 60 * DAY_US
             tz = cal.tz
-            cal._ensure(
+            c = cal.prepare(
                 from_us(lo, tz).date() - timedelta(days=2),
                 from_us(hi, tz).date() + timedelta(days=2),
             )
-            c = cal._clock
             self._clock = (
                 np.array(c.starts, dtype=np.int64),
                 np.array(c.ends, dtype=np.int64),
@@ -389,7 +224,7 @@ class _Run:
             return values
         np = self.np
         starts, ends, cum, cum_end, lo, hi = self.clock()
-        cal = self.engine.calendar
+        cal = self.calendar
 
         def add(value: int) -> int:
             return cal.add_us(value, amount)
@@ -421,7 +256,7 @@ class _Run:
         """``calendar.next_open_us`` on an array."""
         np = self.np
         starts, ends, _, _, lo, hi = self.clock()
-        nopen = self.engine.calendar.next_open_us
+        nopen = self.calendar.next_open_us
         m = len(starts)
         if m == 0:
             return self._one_by_one(values, np.ones(len(values), dtype=bool), nopen)
@@ -437,8 +272,8 @@ class _Run:
     def days(self, values: Any, amount: int) -> Any:
         """``calendar.add_days`` in the calendar's zone on an array: ``values + amount``, or
         local days one by one where the zone changes its UTC offset (DST)."""
-        if amount % _DAY_US == 0 and amount and len(values):
-            tz = self.engine.calendar.tz
+        if amount % DAY_US == 0 and amount and len(values):
+            tz = self.calendar.tz
             lo = int(values.min()) - abs(amount)
             hi = int(values.max()) + abs(amount)
             if not fixed_offset(tz, lo, hi):
@@ -451,7 +286,7 @@ class _Run:
         """``calendar.prev_close_us`` on an array."""
         np = self.np
         starts, ends, _, _, lo, hi = self.clock()
-        pclose = self.engine.calendar.prev_close_us
+        pclose = self.calendar.prev_close_us
         if len(starts) == 0:
             return self._one_by_one(values, np.ones(len(values), dtype=bool), pclose)
         k = np.searchsorted(starts, values, side="right") - 1
@@ -465,24 +300,24 @@ class _Run:
 
     def result(self, now: datetime) -> DueItems:
         np = self.np
-        engine = self.engine
+        compiled = self.compiled
         n = self.n
         if n == 0:
             return DueItems(self.states, now, [], [])
-        key_col = list(map(itemgetter(_KEY), self.facts))
+        key_col = list(map(itemgetter(F_KEY), self.facts))
         keys: dict[Any, int] = dict.fromkeys(key_col, 0)
         for code, key in enumerate(keys):
             keys[key] = code
         codes = np.fromiter(map(keys.__getitem__, key_col), dtype=np.int32, count=n)
-        plans = [engine._plan(k) for k in keys]
-        pause_rules = any(r.pause_on for r in engine._rules)
+        plans = [compiled.plan(k) for k in keys]
+        pause_rules = compiled.pausing
         # states the engine evaluates itself: dynamic conditions, or pauses under pausing rules
         by_engine = np.array([dyn for _, _, dyn in plans], dtype=bool)[codes]
         if pause_rules:
-            paused = np.fromiter(map(bool, map(itemgetter(_PAUSES), self.facts)), bool, count=n)
+            paused = np.fromiter(map(bool, map(itemgetter(F_PAUSES), self.facts)), bool, count=n)
             by_engine |= paused
         # states whose owner's day is in another zone than the calendar's: local days there
-        cal_tz = engine.calendar.tz
+        cal_tz = compiled.calendar.tz
         own_zone = np.fromiter(
             (z is not None and z != cal_tz for z in map(itemgetter(F_TZ), self.facts)),
             bool,
@@ -490,7 +325,7 @@ class _Run:
         )
         by_engine |= own_zone
         columnar = ~by_engine
-        for rule in engine._rules:
+        for rule in compiled.rules:
             applies = np.array([rule in rules for rules, _, _ in plans], dtype=bool)
             mask = applies[codes] & columnar
             if not mask.any():
@@ -500,13 +335,13 @@ class _Run:
                 self.deadline(rule, index)
             else:
                 self.cadence(rule, index)
-        for risk in engine._risks:
+        for risk in compiled.risks:
             applies = np.array([risk in risks for _, risks, _ in plans], dtype=bool)
             mask = applies[codes] & columnar
             if mask.any():
                 self.risk(risk, np.flatnonzero(mask))
         if by_engine.any():
-            scan = engine.scan
+            scan = self.engine.scan
             states = self.states
             now_all = self.now_all
             for i in np.flatnonzero(by_engine).tolist():
@@ -516,7 +351,7 @@ class _Run:
                 self._soonest_one(i, nxt)
         return DueItems(self.states, now, self.chunks, self.objects, self.object_index)
 
-    def _end(self, rule: _Compiled, index: Any, start: Any) -> Any:
+    def _end(self, rule: CompiledRule, index: Any, start: Any) -> Any:
         """When each clock ended (target reached, or the record closed), ``_NULL`` if running."""
         np = self.np
         if rule.target_index >= 0:
@@ -530,16 +365,16 @@ class _Run:
             none |= end == start
         end = np.where(none, _NULL, end)
         if rule.closes:
-            closed = self.col(_CLOSED)[index]
+            closed = self.col(F_CLOSED)[index]
             earlier = (closed != _NULL) & ((end == _NULL) | (closed < end))
             end = np.where(earlier, closed, end)
         return end
 
-    def deadline(self, rule: _Compiled, index: Any) -> None:
+    def deadline(self, rule: CompiledRule, index: Any) -> None:
         np = self.np
         start = self.col(rule.trigger_index)[index]
         if rule.from_created:
-            start = np.where(start == _NULL, self.col(_CREATED)[index], start)
+            start = np.where(start == _NULL, self.col(F_CREATED)[index], start)
         keep = start != _NULL
         index, start = index[keep], start[keep]
         if not len(index):
@@ -582,7 +417,7 @@ class _Run:
             if not alive.any():
                 break
             self.chunks.append(
-                _Chunk(
+                Chunk(
                     cls,
                     rule.id,
                     name,
@@ -592,11 +427,11 @@ class _Run:
                     start[alive],
                     fire[alive],
                     due[alive],
-                    self.engine.fallback,
+                    self.compiled.fallback,
                 )
             )
 
-    def cadence(self, rule: _Compiled, index: Any) -> None:
+    def cadence(self, rule: CompiledRule, index: Any) -> None:
         np = self.np
         rec = rule.recurrence
         assert rec is not None
@@ -607,7 +442,7 @@ class _Run:
             return
         now = self.now_all[index]
         if rule.closes:
-            closed = self.col(_CLOSED)[index]
+            closed = self.col(F_CLOSED)[index]
             running = closed == _NULL
             horizon = np.where(running | (closed > now), now, closed - 1)
         else:
@@ -621,7 +456,7 @@ class _Run:
             or not fixed_offset(rec.tz, int(start.min()), self.now_max + step)
         ):
             facts, states, objects = self.facts, self.states, self.objects
-            cad = self.engine._cadence
+            cad = self.engine.cadence
             now_all = self.now_all
             for i in index.tolist():
                 before = len(objects)
@@ -655,7 +490,7 @@ class _Run:
             ks = k0[rows] + (np.arange(len(rows)) - first_out[rows])
             occurrence = start[rows] + ks * step
             self.chunks.append(
-                _Chunk(
+                Chunk(
                     Reminder, rule.id, "due", False, (), index[rows], occurrence, occurrence,
                     occurrence,
                 )
@@ -663,36 +498,33 @@ class _Run:
 
     def risk(self, risk: CompiledRisk, index: Any) -> None:
         np = self.np
-        open_ = self.col(_CLOSED)[index] == _NULL
+        open_ = self.col(F_CLOSED)[index] == _NULL
         index = index[open_]
         if risk.signal is RiskSignal.PLAN_DELAYED or risk.count_field is None:
-            due = self.col(_PLAN_DUE)[index]
+            due = self.col(F_PLAN_DUE)[index]
             facts, states, objects = self.facts, self.states, self.objects
             now_all = self.now_all
             for i in index[due != _NULL].tolist():
                 before = len(objects)
-                self._soonest_one(i, risk.evaluate(facts[i], states[i], int(now_all[i]), objects))
+                self._soonest_one(
+                    i, evaluate_risk(risk, facts[i], states[i], int(now_all[i]), objects)
+                )
                 self.object_index.extend([i] * (len(objects) - before))
             return
-        count_index = {
-            RiskSignal.UNANSWERED_STREAK: _UNANSWERED,
-            RiskSignal.OBJECTIONS: _OBJECTIONS,
-            RiskSignal.NEEDS_CHANGES: _NEEDS,
-        }[risk.signal]
-        value = self.col(count_index)[index]
+        value = self.col(risk.count_index)[index]
         reached = value >= risk.lowest
         index, value = index[reached], value[reached]
         if not len(index):
             return
-        created = self.col(_CREATED)[index]
+        created = self.col(F_CREATED)[index]
         if risk.signal is RiskSignal.UNANSWERED_STREAK:
-            reply = self.col(_LAST_REPLY)[index]
+            reply = self.col(F_LAST_REPLY)[index]
             start = np.where(reply != _NULL, reply, created)
-            signal_at = self.col(_LAST_CONTACT)[index]
+            signal_at = self.col(F_LAST_CONTACT)[index]
         else:
             start = created
             signal_at = self.col(
-                _LAST_OBJECTION if risk.signal is RiskSignal.OBJECTIONS else _LAST_NEEDS
+                F_LAST_OBJECTION if risk.signal is RiskSignal.OBJECTIONS else F_LAST_NEEDS
             )[index]
         at = np.where(signal_at != _NULL, signal_at, start)
         undecided = at <= self.now_all[index]
@@ -704,7 +536,7 @@ class _Run:
             undecided &= ~hit
             rows = index[hit]
             self.chunks.append(
-                _Chunk(
+                Chunk(
                     RiskFlag,
                     risk.id,
                     f"risk-{level.value}",
@@ -718,7 +550,7 @@ class _Run:
             )
             if risk.escalate_rank is not None and LEVEL_ORDER[level] >= risk.escalate_rank:
                 self.chunks.append(
-                    _Chunk(
+                    Chunk(
                         Escalation,
                         risk.id,
                         f"escalate-{level.value}",
@@ -728,6 +560,6 @@ class _Run:
                         start[hit],
                         at[hit],
                         None,
-                        self.engine.fallback,
+                        self.compiled.fallback,
                     )
                 )

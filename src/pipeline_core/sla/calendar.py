@@ -20,12 +20,9 @@ instance (no global state).
 
 from __future__ import annotations
 
-import functools
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -36,132 +33,44 @@ from pipeline_core._model import iana_zone
 from pipeline_core._optional import require
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.sla.hours import (
+    WEEKDAYS,
+    WorkingHours,
+    check_hours,
+    format_hours,
+    parse_hours,
+    weekday_of,
+)
+from pipeline_core.sla.instants import (
+    US,
+    add_days,
+    fixed_offset,
+    from_us,
+    local_fixed,
+    to_us,
+)
 
-__all__ = ["BusinessCalendar", "WorkingHours", "add_days", "fixed_offset", "parse_hours"]
+__all__ = [
+    "BusinessCalendar",
+    "BusinessClock",
+    "WorkingHours",
+    "add_days",
+    "fixed_offset",
+    "parse_hours",
+]
 
-EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-US: Final = timedelta(microseconds=1)
-_US_PER_S: Final = 1_000_000
-_WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# ASCII digits only (``\d`` would read '０９:00'), spaces only around the parts and nothing after
-# (``$`` would let a trailing newline through).
-_RANGE = re.compile(r" *([0-9]{1,2}):([0-9]{2}) *- *([0-9]{1,2}):([0-9]{2}) *\Z", re.ASCII)
 _MAX_SEARCH_YEARS: Final = 5
 
-WorkingHours = tuple[tuple[int, int], ...]
-"""Working intervals of one day as (start, end) minutes after local midnight, sorted, disjoint;
-``end`` may be 1440 (midnight at the end of the day)."""
 
+class BusinessClock:
+    """The business clock of a calendar over a range of whole years of days (grows on demand).
 
-def to_us(instant: datetime) -> int:
-    """Exact integer microseconds since the Unix epoch of an aware ``datetime``."""
-    d = instant - EPOCH
-    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
-
-
-def from_us(value: int, tz: ZoneInfo | None = None) -> datetime:
-    """The aware ``datetime`` (UTC, or ``tz``) of integer microseconds since the epoch."""
-    days, rest = divmod(value, 86_400_000_000)
-    seconds, micros = divmod(rest, 1_000_000)
-    out = EPOCH + timedelta(days, seconds, micros)  # positional: no normalising of one huge field
-    return out if tz is None else out.astimezone(tz)
-
-
-def local_fixed(value: int, tz: ZoneInfo) -> datetime:
-    """The instant in ``tz``'s local time with a *fixed* UTC offset attached.
-
-    The wall clock and offset are those of ``tz``; a fixed offset (not the zone) makes comparisons
-    and arithmetic on the result absolute, even in the repeated hour of a DST change (Python
-    compares two datetimes sharing one ``ZoneInfo`` by wall clock, ignoring ``fold``).
+    ``starts``/``ends``: the working intervals as µs since the epoch, sorted and disjoint;
+    ``cum``/``cum_end``: the working time (µs) from the start of the range to each interval's start
+    and end; ``first_day``/``last_day`` the local days covered, ``lo_us``/``hi_us`` the instants.
+    Read-only for its users (the engine and the column-wise batch): a calendar replaces its clock
+    with a larger one rather than changing it.
     """
-    local = from_us(value, tz)
-    offset = local.utcoffset()
-    assert offset is not None
-    return local.replace(tzinfo=dt_timezone(offset), fold=0)
-
-
-_DAY_US: Final = 86_400_000_000
-_HOUR_US: Final = 3_600_000_000
-_BLOCK_US: Final = 365 * _DAY_US
-
-
-@functools.lru_cache(maxsize=4096)
-def _fixed_block(tz: ZoneInfo, block: int) -> bool:
-    """Whether ``tz`` keeps one UTC offset through the 365-day block ``block`` after the epoch
-    (checked every hour: every real offset change lasts far longer than an hour)."""
-    lo = block * _BLOCK_US
-    first = from_us(lo, tz).utcoffset()
-    t = lo
-    while t <= lo + _BLOCK_US + _HOUR_US:
-        if from_us(t, tz).utcoffset() != first:
-            return False
-        t += _HOUR_US
-    return True
-
-
-def fixed_offset(tz: ZoneInfo, lo: int, hi: int) -> bool:
-    """Whether ``tz`` keeps one UTC offset from ``lo`` to ``hi`` (µs since the epoch)."""
-    first, last = lo // _BLOCK_US, hi // _BLOCK_US
-    if not all(_fixed_block(tz, b) for b in range(first, last + 1)):
-        return False
-    return first == last or from_us(lo, tz).utcoffset() == from_us(hi, tz).utcoffset()
-
-
-def add_days(value: int, amount: int, tz: ZoneInfo) -> int:
-    """``value + amount`` (µs) where a whole number of days counts *local* days in ``tz``: the
-    same wall-clock time N days later, 23 or 25 hours for a day across a DST change (a person's
-    "in 2 days" on their own clock). Other amounts are plain elapsed time."""
-    end = value + amount
-    if not amount or amount % _DAY_US:
-        return end
-    block = value // _BLOCK_US
-    if block == end // _BLOCK_US:  # the common case: one 365-day block, looked up once
-        fixed = _FIXED_BLOCKS.get((tz, block))
-        if fixed is None:
-            fixed = _FIXED_BLOCKS[(tz, block)] = _fixed_block(tz, block)
-        if fixed:
-            return end
-    elif fixed_offset(tz, min(value, end), max(value, end)):
-        return end
-    return to_us(from_us(value, tz) + timedelta(days=amount // _DAY_US))
-
-
-_FIXED_BLOCKS: dict[tuple[ZoneInfo, int], bool] = {}
-
-
-def parse_hours(text: str) -> WorkingHours:
-    """Parse ``"09:00-12:00, 13:30-18:00"`` into minute intervals; raise ``ValueError`` if bad."""
-    out: list[tuple[int, int]] = []
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        m = _RANGE.match(part)
-        if m is None:
-            raise ValueError(f"expected HH:MM-HH:MM, got {part.strip()!r}")
-        h1, m1, h2, m2 = (int(g) for g in m.groups())
-        if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2 != 0):
-            raise ValueError(f"not a time of day in {part.strip()!r}")
-        out.append((h1 * 60 + m1, h2 * 60 + m2))
-    return tuple(out)
-
-
-def _format_hours(hours: WorkingHours) -> str:
-    return ", ".join(f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}" for s, e in hours)
-
-
-def _check_hours(hours: WorkingHours) -> str | None:
-    previous_end = -1
-    for start, end in hours:
-        if not 0 <= start < end <= 1440:
-            return f"interval {_format_hours(((start, end),))} must start before it ends"
-        if start < previous_end:
-            return "intervals must be sorted and must not overlap"
-        previous_end = end
-    return None
-
-
-class _Clock:
-    """The business clock of a calendar over a range of days (internal, grows on demand)."""
 
     __slots__ = ("cum", "cum_end", "ends", "first_day", "hi_us", "last_day", "lo_us", "starts")
 
@@ -203,7 +112,7 @@ class BusinessCalendar:
     extra_working_days: frozenset[date] = frozenset()
     makeup_weekday: int = 0
     _tz: ZoneInfo = attrs.field(init=False, eq=False, repr=False)
-    _clock: _Clock = attrs.field(init=False, eq=False, repr=False)
+    _clock: BusinessClock = attrs.field(init=False, eq=False, repr=False)
     _holiday_years: dict[int, tuple[frozenset[date], frozenset[date]]] = attrs.field(
         init=False, eq=False, repr=False
     )
@@ -232,9 +141,9 @@ class BusinessCalendar:
                 )
                 continue
             ivs = tuple((int(s), int(e)) for s, e in intervals)
-            message = _check_hours(ivs)
+            message = check_hours(ivs)
             if message:
-                problems.append(Problem(("hours", _WEEKDAYS[day]), message, ivs, "hours"))
+                problems.append(Problem(("hours", WEEKDAYS[day]), message, ivs, "hours"))
             if ivs:
                 hours[day] = ivs
         if not hours and not self.extra_working_days:
@@ -271,7 +180,7 @@ class BusinessCalendar:
             raise ConfigError("BusinessCalendar", problems)
         object.__setattr__(self, "hours", hours)
         object.__setattr__(self, "_tz", tz)
-        object.__setattr__(self, "_clock", _Clock())
+        object.__setattr__(self, "_clock", BusinessClock())
         object.__setattr__(self, "_holiday_years", {})
 
     # -- construction from text and data ---------------------------------------------------------
@@ -296,7 +205,7 @@ class BusinessCalendar:
                 parsed = parse_hours(hours)
                 per_day = {d: parsed for d in weekdays}
             else:
-                per_day = {_weekday(k): parse_hours(v) for k, v in hours.items()}
+                per_day = {weekday_of(k): parse_hours(v) for k, v in hours.items()}
         except ValueError as exc:
             raise ConfigError(
                 "BusinessCalendar", [Problem(("hours",), str(exc), hours, "hours")]
@@ -358,7 +267,7 @@ class BusinessCalendar:
                     )
                     continue
                 try:
-                    hours[_weekday(key)] = parse_hours(text)
+                    hours[weekday_of(key)] = parse_hours(text)
                 except ValueError as exc:
                     problems.append(Problem(("hours", str(key)), str(exc), text, "hours"))
         for name, default in (("timezone", "UTC"), ("country", None), ("subdivision", None)):
@@ -405,7 +314,7 @@ class BusinessCalendar:
         """Plain JSON-compatible data; ``from_dict(to_dict())`` gives an equal calendar."""
         return {
             "timezone": self.timezone,
-            "hours": {_WEEKDAYS[d]: _format_hours(h) for d, h in sorted(self.hours.items())},
+            "hours": {WEEKDAYS[d]: format_hours(h) for d, h in sorted(self.hours.items())},
             "country": self.country,
             "subdivision": self.subdivision,
             "extra_holidays": sorted(d.isoformat() for d in self.extra_holidays),
@@ -426,7 +335,7 @@ class BusinessCalendar:
                 "timezone": {"type": "string", "description": "IANA timezone, e.g. Asia/Shanghai"},
                 "hours": {
                     "type": "object",
-                    "propertyNames": {"enum": list(_WEEKDAYS)},
+                    "propertyNames": {"enum": list(WEEKDAYS)},
                     "additionalProperties": day_hours,
                 },
                 "country": {"type": ["string", "null"]},
@@ -493,7 +402,14 @@ class BusinessCalendar:
 
     # -- the business clock ----------------------------------------------------------------------
 
-    def _ensure(self, first: date, last: date) -> _Clock:
+    @property
+    def clock(self) -> BusinessClock:
+        """The business clock prepared so far (see :meth:`prepare`)."""
+        return self._clock
+
+    def prepare(self, first: date, last: date) -> BusinessClock:
+        """The business clock covering the local days ``first`` .. ``last`` at least (whole
+        years), grown and kept by the calendar when it does not cover them yet."""
         clock = self._clock
         if clock.first_day <= first and last <= clock.last_day:
             return clock
@@ -520,7 +436,7 @@ class BusinessCalendar:
             cum.append(total)
             total += e - s
             cum_end.append(total)
-        new = _Clock()
+        new = BusinessClock()
         new.starts, new.ends, new.cum, new.cum_end = starts, ends, cum, cum_end
         new.first_day, new.last_day = lo, hi
         new.lo_us = to_us(_local(lo, 0, self._tz))
@@ -528,12 +444,12 @@ class BusinessCalendar:
         object.__setattr__(self, "_clock", new)
         return new
 
-    def _cover_us(self, value: int) -> _Clock:
+    def _cover_us(self, value: int) -> BusinessClock:
         clock = self._clock
         if clock.lo_us <= value < clock.hi_us:
             return clock
         day = from_us(value, self._tz).date()
-        return self._ensure(day - timedelta(days=1), day + timedelta(days=1))
+        return self.prepare(day - timedelta(days=1), day + timedelta(days=1))
 
     def cum_us(self, value: int) -> int:
         """Working microseconds from the start of the cached range to ``value`` (internal clock)."""
@@ -557,12 +473,12 @@ class BusinessCalendar:
             if grown > _MAX_SEARCH_YEARS:
                 raise ValueError("no working time found within five years; check the calendar")
             # the range grows at its end only, so cumulative values before it stay the same
-            clock = self._ensure(clock.first_day, clock.last_day + timedelta(days=366))
+            clock = self.prepare(clock.first_day, clock.last_day + timedelta(days=366))
         while target <= 0 and amount < 0:
             grown += 1
             if grown > _MAX_SEARCH_YEARS:
                 raise ValueError("no working time found within five years; check the calendar")
-            clock = self._ensure(clock.first_day - timedelta(days=366), clock.last_day)
+            clock = self.prepare(clock.first_day - timedelta(days=366), clock.last_day)
             base = self.cum_us(value)
             target = base + amount
         if amount > 0:  # the earliest instant at which ``amount`` has elapsed
@@ -585,7 +501,7 @@ class BusinessCalendar:
             return cb - ca
         first = from_us(a, self._tz).date()
         last = from_us(b, self._tz).date()
-        self._ensure(first - timedelta(days=2), last + timedelta(days=2))
+        self.prepare(first - timedelta(days=2), last + timedelta(days=2))
         return self.cum_us(b) - self.cum_us(a)
 
     def next_open_us(self, value: int) -> int:
@@ -610,7 +526,7 @@ class BusinessCalendar:
             grown += 1
             if grown > _MAX_SEARCH_YEARS:
                 raise ValueError("no working time found within five years; check the calendar")
-            clock = self._ensure(clock.first_day - timedelta(days=366), clock.last_day)
+            clock = self.prepare(clock.first_day - timedelta(days=366), clock.last_day)
 
     # -- public datetime API -----------------------------------------------------------------
 
@@ -644,19 +560,6 @@ class BusinessCalendar:
     def next_open(self, instant: datetime) -> datetime:
         """The first working instant at or after ``instant``."""
         return local_fixed(self.next_open_us(to_us(require_aware(instant, "instant"))), self._tz)
-
-
-def _weekday(key: str | int) -> int:
-    if isinstance(key, int):
-        if 0 <= key <= 6:
-            return key
-        raise ValueError(f"weekday must be 0 .. 6, got {key}")
-    name = str(key).strip().lower()[:3]
-    if name in _WEEKDAYS:
-        return _WEEKDAYS.index(name)
-    if name.isdigit() and 0 <= int(name) <= 6:
-        return int(name)
-    raise ValueError(f"unknown weekday {key!r}; expected mon, tue, ... sun")
 
 
 def _local(day: date, minute: int, tz: ZoneInfo) -> datetime:

@@ -24,9 +24,9 @@ from datetime import timedelta
 from typing import Final
 
 from pipeline_core.sla.calendar import BusinessCalendar
-from pipeline_core.sla.policy import (
+from pipeline_core.sla.policy import Policy
+from pipeline_core.sla.rules import (
     Conditions,
-    Policy,
     Recipient,
     RiskLevel,
     RiskRule,
@@ -69,6 +69,17 @@ PAUSE_WAITING: Final = "waiting_on_customer"
 _LEADS_AND_DEALS: Final = frozenset({"lead", "opportunity"})
 _DEALS: Final = frozenset({"opportunity"})
 _AFTER_SALE: Final = frozenset({"opportunity", "account"})
+
+
+def _count_risk(rule_id: str, zh: str, en: str, label: str, signal: RiskSignal) -> RiskRule:
+    """A count signal of the default policy: medium from 2, high (escalated) from 3."""
+    return RiskRule(
+        id=rule_id,
+        titles={"zh": zh, "en": en},
+        label=label,
+        signal=signal,
+        thresholds={RiskLevel.MEDIUM: 2, RiskLevel.HIGH: 3},
+    )
 
 
 def default_calendar(country: str | None = None) -> BusinessCalendar:
@@ -216,26 +227,26 @@ def default_policy(calendar: BusinessCalendar | None = None) -> Policy:
         ),
     )
     risks = (
-        RiskRule(
-            id="risk.unanswered",
-            titles={"zh": "连续未接通", "en": "Unanswered contacts"},
-            label="consecutive unanswered contacts",
-            signal=RiskSignal.UNANSWERED_STREAK,
-            thresholds={RiskLevel.MEDIUM: 2, RiskLevel.HIGH: 3},
+        _count_risk(
+            "risk.unanswered",
+            "连续未接通",
+            "Unanswered contacts",
+            "consecutive unanswered contacts",
+            RiskSignal.UNANSWERED_STREAK,
         ),
-        RiskRule(
-            id="risk.objections",
-            titles={"zh": "反复异议", "en": "Repeated objections"},
-            label="repeated objections",
-            signal=RiskSignal.OBJECTIONS,
-            thresholds={RiskLevel.MEDIUM: 2, RiskLevel.HIGH: 3},
+        _count_risk(
+            "risk.objections",
+            "反复异议",
+            "Repeated objections",
+            "repeated objections",
+            RiskSignal.OBJECTIONS,
         ),
-        RiskRule(
-            id="risk.needs_changes",
-            titles={"zh": "需求频繁变更", "en": "Changing needs"},
-            label="needs changing repeatedly",
-            signal=RiskSignal.NEEDS_CHANGES,
-            thresholds={RiskLevel.MEDIUM: 2, RiskLevel.HIGH: 3},
+        _count_risk(
+            "risk.needs_changes",
+            "需求频繁变更",
+            "Changing needs",
+            "needs changing repeatedly",
+            RiskSignal.NEEDS_CHANGES,
         ),
         RiskRule(
             id="risk.plan_delayed",

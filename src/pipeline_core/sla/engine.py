@@ -1,7 +1,7 @@
-"""The SLA engine: a pure function from (policy, state, now) to the items currently due.
+"""The SLA engine: a pure function from (policy, state, as_of) to the items due by then.
 
 :meth:`SlaEngine.evaluate` returns every reminder, breach, escalation and risk flag that has become
-due by ``now`` for one subject's state. It is *pure*: the same state and ``now`` give the same items
+due by ``as_of`` for one subject's state. It is *pure*: the same state and ``as_of`` give the same items
 (with the same stable ids), and for a fixed state the items due at ``t1`` are a subset of those due
 at ``t2 > t1``, so a host that remembers the ids it has delivered reports each item exactly once
 whatever its evaluation steps (:class:`~pipeline_core.sla.agenda.Agenda` does exactly that).
@@ -18,86 +18,47 @@ time (business or calendar, like the rule); while a pause is ongoing the clock i
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+import warnings
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence, Set
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from datetime import datetime
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from dateutil.relativedelta import relativedelta
-
+from pipeline_core._deprecation import REMOVED_IN, moved, renamed_params
 from pipeline_core._fastbuild import builder
 from pipeline_core.clock import require_aware
 from pipeline_core.records import SlaOutcome
-from pipeline_core.sla.calendar import US, BusinessCalendar, add_days, from_us, to_us
-from pipeline_core.sla.items import FAST, Breach, Escalation, Item, Reminder, route_up
-from pipeline_core.sla.policy import (
-    PipelineLike,
-    Policy,
-    Recipient,
-    RiskRule,
-    Rule,
-    StepAction,
-    Target,
-    TimeBasis,
-    Trigger,
-    parse_recurrence,
+from pipeline_core.sla.batch import scan_columns
+from pipeline_core.sla.compiled import (
+    F_ACTIONS,
+    F_CLOSED,
+    F_CREATED,
+    F_PAUSES,
+    F_STAGE,
+    F_TZ,
+    CompiledPolicy,
+    CompiledRule,
+    action_done,
+    closed_spans,
+    out_of_closed,
+    pause_union,
 )
-from pipeline_core.sla.risk import CompiledRisk, compile_risk
-from pipeline_core.sla.state import CLOSED_PAUSE, SlaState, compute_facts
+from pipeline_core.sla.due import DueItems
+from pipeline_core.sla.instants import DAY_US, add_days, from_us, to_us
+from pipeline_core.sla.items import FAST, Escalation, Item, Reminder, route_up
+from pipeline_core.sla.policy import PipelineLike, Policy, Target
+from pipeline_core.sla.risk import evaluate_risk
+from pipeline_core.sla.state import SlaState
 
-if TYPE_CHECKING:
-    from pipeline_core.sla.batch import DueItems
+__all__ = ["SlaEngine"]
 
-__all__ = ["SlaEngine", "action_done", "compute_facts", "pause_union"]
-
-# indices into the compact facts tuple
-F_CREATED: Final = 0
-F_STAGE: Final = 1
-F_GRADE: Final = 2
-F_FIRST_TOUCH: Final = 3
-F_FIRST_CALL: Final = 4
-F_LAST_CONTACT: Final = 5
-F_LAST_REPLY: Final = 6
-F_WON: Final = 7
-F_CONTRACT_END: Final = 8
-F_CLOSED: Final = 9
-F_PLAN_DUE: Final = 10
-F_PLAN_CONFIRMED: Final = 11
-F_LAST_OBJECTION: Final = 12
-F_LAST_NEEDS: Final = 13
-F_ACTIONS: Final = 14
-F_PAUSES: Final = 15
-F_KEY: Final = 16
-F_UNANSWERED: Final = 17
-F_OBJECTIONS: Final = 18
-F_NEEDS_CHANGES: Final = 19
-F_TZ: Final = 20  # the zone of the owner's day (None: the calendar's)
-_DAY_US: Final = 86_400_000_000
-
-_TRIGGER_INDEX: Final = {
-    Trigger.CREATED: F_CREATED,
-    Trigger.STAGE_ENTERED: F_STAGE,
-    Trigger.GRADE_ASSIGNED: F_GRADE,
-    Trigger.ACTIVITY_LOGGED: F_LAST_CONTACT,
-    Trigger.LAST_CONTACT: F_LAST_CONTACT,
-    Trigger.WON: F_WON,
-    Trigger.CONTRACT_END: F_CONTRACT_END,
-}
-_TARGET_INDEX: Final = {
-    Target.FIRST_TOUCH: F_FIRST_TOUCH,
-    Target.FIRST_CALL: F_FIRST_CALL,
-    Target.CONTACT: F_LAST_CONTACT,
-    Target.REPLY: F_LAST_REPLY,
-}
-
-_KIND_OF_STEP: Final = {
-    StepAction.REMIND: Reminder,
-    StepAction.BREACH: Breach,
-    StepAction.ESCALATE: Escalation,
-    StepAction.REASSIGN: Escalation,
-}
-
+__getattr__ = moved(
+    __name__,
+    {
+        "compute_facts": "pipeline_core.sla.compiled:compute_facts",
+    },
+)
 
 _NEW_REMINDER: Final = FAST[Reminder]
 # SlaOutcome from values valid by construction, in field order (see pipeline_core._fastbuild)
@@ -107,253 +68,6 @@ _NEW_OUTCOME: Final = builder(
     [(name, name) for name, _ in SlaOutcome.__pc_fields__],
     name="new_outcome",
 )
-
-
-def pause_union(
-    pauses: Sequence[tuple[str, int, int | None]], reasons: Set[str]
-) -> list[tuple[int, int | None]]:
-    """The pauses whose reason is in ``reasons`` as their union: disjoint (start, end) intervals
-    in µs sorted by start, ``end`` ``None`` for an ongoing pause. Two pauses that overlap (waiting
-    on the customer 11-13, on a vendor 12-14) stop a clock once, for 11-14."""
-    out: list[tuple[int, int | None]] = []
-    for _, a, b in sorted((p for p in pauses if p[0] in reasons), key=lambda p: p[1]):
-        if out:
-            last_a, last_b = out[-1]
-            if last_b is None:
-                break  # an ongoing pause covers everything after it
-            if a <= last_b:
-                out[-1] = (last_a, None if b is None else max(b, last_b))
-                continue
-        out.append((a, b))
-    return out
-
-
-def action_done(times: tuple[int, ...] | None, start: int) -> int | None:
-    """The first instant (µs) at or after ``start`` at which an action was done, from the sorted
-    instants a state keeps per action; ``None`` if it was not done since ``start``. A deadline on
-    an action is met by its first doing after the clock started, not by the latest."""
-    if not times:
-        return None
-    k = bisect_left(times, start)
-    return times[k] if k < len(times) else None
-
-
-def closed_spans(pauses: Sequence[tuple[str, int, int | None]]) -> list[tuple[int, int]]:
-    """The closed periods among a state's compact pauses, as (close, reopen) µs, sorted."""
-    return sorted((a, b) for reason, a, b in pauses if reason == CLOSED_PAUSE and b is not None)
-
-
-def _out_of_closed(fire: int, spans: Sequence[tuple[int, int]]) -> int:
-    """``fire``, or the reopen instant when it falls inside a closed period (nothing is due
-    while the record was closed)."""
-    for a, b in spans:
-        if a <= fire < b:
-            fire = b
-    return fire
-
-
-class _Recurrence:
-    """Occurrences of a recurrence after a start, in the calendar's timezone.
-
-    One semantics on every path: a rule of only ``FREQ`` (``DAILY``, ``WEEKLY``, ``MONTHLY``,
-    ``YEARLY``), ``INTERVAL``, ``WKST`` (no effect without ``BYDAY``), ``COUNT`` and ``UNTIL``
-    steps from the start by whole wall-clock days or weeks, or by calendar months or years
-    **clamped to the month end** (``dateutil.relativedelta``: 31 March + 3 months = 30 June,
-    + 6 months = 30 September; each occurrence counted from the start, so it never drifts to the
-    30th). RFC 5545 would instead *skip* months without a 31st, so a quarterly survey from
-    31 March would first come on 31 December: a sales team means "every 3 months". Rules with
-    ``BY*`` parts (``BYDAY=MO``, ``BYMONTHDAY=-1``) say exactly which days they mean and follow
-    RFC 5545 (``dateutil.rrule``).
-    """
-
-    __slots__ = ("count", "delta", "text", "tz", "until")
-
-    _SIMPLE: Final = frozenset({"FREQ", "INTERVAL", "WKST", "COUNT", "UNTIL"})
-
-    def __init__(self, text: str, calendar: BusinessCalendar) -> None:
-        self.text = text
-        self.tz = calendar.tz
-        self.delta: relativedelta | timedelta | None = None
-        self.count: int | None = None  # occurrences after the start (RFC COUNT counts the start)
-        self.until: int | None = None  # µs
-        parts = dict(
-            p.split("=", 1) for p in text.upper().removeprefix("RRULE:").split(";") if "=" in p
-        )
-        if set(parts) <= self._SIMPLE:
-            n = int(parts.get("INTERVAL", "1"))
-            freq = parts.get("FREQ")
-            if freq == "DAILY":
-                self.delta = timedelta(days=n)
-            elif freq == "WEEKLY":
-                self.delta = timedelta(weeks=n)
-            elif freq == "MONTHLY":
-                self.delta = relativedelta(months=n)
-            elif freq == "YEARLY":
-                self.delta = relativedelta(years=n)
-            if self.delta is not None and ("COUNT" in parts or "UNTIL" in parts):
-                parsed = parse_recurrence(text, _RRULE_START)
-                count = getattr(parsed, "_count", None)
-                until = getattr(parsed, "_until", None)
-                self.count = None if count is None else int(count) - 1
-                self.until = None if until is None else to_us(until)
-
-    @property
-    def limited(self) -> bool:
-        """Whether the occurrences end (``COUNT`` or ``UNTIL``)."""
-        return self.count is not None or self.until is not None
-
-    def _at(self, local: datetime, k: int) -> int:
-        assert self.delta is not None
-        return to_us(local + self.delta * k)
-
-    def _exists(self, local: datetime, k: int) -> bool:
-        if self.count is not None and k > self.count:
-            return False
-        return self.until is None or self._at(local, k) <= self.until
-
-    def _latest(self, local: datetime, start: int, now: int) -> tuple[int, int]:
-        """Fixed steps: (k of the latest step at or before ``now``, 0 if none; the next step's
-        instant), ignoring ``COUNT``/``UNTIL``."""
-        delta = self.delta
-        assert delta is not None
-        if isinstance(delta, timedelta):
-            step = delta // US
-            k = max(1, (now - start) // step)
-        else:
-            k = max(1, int((now - start) / (_approx_days(delta) * 86_400_000_000)) - 1)
-        first = self._at(local, 1)
-        if first > now:
-            return 0, first
-        while k > 1 and self._at(local, k) > now:
-            k -= 1
-        after = self._at(local, k + 1)
-        while after <= now:
-            k += 1
-            after = self._at(local, k + 1)
-        return k, after
-
-    def after(self, start: int, now: int, tz: ZoneInfo | None = None) -> int | None:
-        """The first occurrence after ``now`` (µs), or ``None``."""
-        local = from_us(start, self.tz if tz is None else tz)
-        if self.delta is not None:
-            k, after = self._latest(local, start, now)
-            return after if self._exists(local, k + 1) else None
-        nxt = parse_recurrence(self.text, local).after(
-            from_us(now, self.tz if tz is None else tz), inc=False
-        )
-        return None if nxt is None else to_us(nxt)
-
-    def back(self, start: int, now: int, tz: ZoneInfo | None = None) -> Iterator[int]:
-        """The occurrences in (start, now] (µs), **latest first**, counted on the wall clock of
-        ``tz`` (default: the calendar's zone). Lazy: a caller stops at the first one it does
-        not need (a cadence at the first occurrence followed by its target)."""
-        zone = self.tz if tz is None else tz
-        local = from_us(start, zone)
-        if self.delta is not None:
-            k, _ = self._latest(local, start, now)
-            if self.count is not None:
-                k = min(k, self.count)
-            while k >= 1:
-                if self._exists(local, k):
-                    yield self._at(local, k)
-                k -= 1
-            return
-        rule = parse_recurrence(self.text, local)
-        t = rule.before(from_us(now, zone), inc=True)
-        while t is not None:
-            t_us = to_us(t)
-            if t_us <= start:
-                return
-            yield t_us
-            t = rule.before(t, inc=False)
-
-
-_RRULE_START: Final = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def _approx_days(delta: relativedelta) -> float:
-    return max(1.0, delta.years * 365.25 + delta.months * 30.4 + delta.days)
-
-
-class _Compiled:
-    """A rule ready for the hot path: plain attributes, durations in µs."""
-
-    __slots__ = (
-        "action",
-        "business",
-        "business_steps",
-        "clamp",
-        "closes",
-        "dynamic",
-        "from_created",
-        "id",
-        "pause_on",
-        "recurrence",
-        "roll",
-        "rule",
-        "steps",
-        "strict",
-        "target",
-        "target_index",
-        "target_text",
-        "trigger_index",
-        "within",
-        "working",
-    )
-
-    def __init__(self, rule: Rule, calendar: BusinessCalendar) -> None:
-        self.rule = rule
-        self.id = rule.obligation or rule.id  # the id items and outcomes carry
-        self.trigger_index = _TRIGGER_INDEX[rule.trigger]
-        self.from_created = rule.trigger is Trigger.LAST_CONTACT
-        # steps before the start fire at the start, except before a contract end (the point)
-        self.clamp = rule.trigger is not Trigger.CONTRACT_END
-        self.target = rule.target
-        self.target_index = _TARGET_INDEX.get(rule.target, -1)
-        self.target_text = (
-            rule.target.value if rule.target is not Target.ACTION else f"action:{rule.action}"[:64]
-        )
-        self.action = rule.action
-        self.within = rule.within // US
-        self.business = rule.basis is TimeBasis.BUSINESS
-        # the steps' offsets count working time (a business rule whose steps keep calendar time,
-        # Rule.step_basis, places them in calendar time rolled into working time)
-        self.business_steps = self.business and rule.step_basis in (None, TimeBasis.BUSINESS)
-        self.roll = rule.roll_to_business
-        # every step lands in working time (business basis, or calendar time rolled)
-        self.working = self.business or self.roll
-        self.closes = rule.while_open
-        # a rule that runs while the record is open stops while it was closed (a deal won, then
-        # reopened): its closed periods are pauses of reason CLOSED_PAUSE
-        self.pause_on = rule.pause_on | {CLOSED_PAUSE} if rule.while_open else rule.pause_on
-        self.dynamic = rule.conditions.dynamic
-        # a contact target is met by a contact strictly after the start (the start may be a contact)
-        self.strict = rule.target is Target.CONTACT
-        self.recurrence = (
-            None if rule.recurrence is None else _Recurrence(rule.recurrence, calendar)
-        )
-        self.steps = tuple(
-            (
-                step.name,
-                step.offset // US,
-                step.to is Recipient.MANAGER,
-                _KIND_OF_STEP[step.action],
-                step.action is StepAction.REASSIGN,
-                FAST[_KIND_OF_STEP[step.action]],
-            )
-            for step in sorted(rule.steps, key=lambda step: step.offset)
-        )
-
-
-def _matches(rule: Rule | RiskRule, state: SlaState) -> bool:
-    c = rule.conditions
-    if c.sources and state.source not in c.sources:
-        return False
-    if c.tags_any and not (c.tags_any & state.tags):
-        return False
-    if c.tags_none and (c.tags_none & state.tags):
-        return False
-    return not (c.owner_roles and state.owner_role not in c.owner_roles)
 
 
 class SlaEngine:
@@ -368,90 +82,77 @@ class SlaEngine:
             policy = policy.with_pipeline(pipeline)
         self.policy = policy
         self.calendar = policy.calendar
-        self._rules = tuple(_Compiled(r, self.calendar) for r in policy.rules)
         self.fallback = policy.fallback_recipient
-        self._risks = tuple(compile_risk(r, self.fallback, self.calendar.tz) for r in policy.risks)
-        self._by_key: dict[
-            tuple[str, str | None, str | None],
-            tuple[tuple[_Compiled, ...], tuple[CompiledRisk, ...], bool],
-        ] = {}
-
-    # -- rule selection ------------------------------------------------------------------------
-
-    def _applicable(
-        self, state: SlaState
-    ) -> tuple[tuple[_Compiled, ...], tuple[CompiledRisk, ...]]:
-        found = self._by_key.get(state._facts[F_KEY])
-        if found is None:
-            found = self._plan(state._facts[F_KEY])
-        rules, risks, dynamic = found
-        if dynamic:
-            rules = tuple(r for r in rules if not r.dynamic or _matches(r.rule, state))
-            risks = tuple(r for r in risks if not r.dynamic or _matches(r.rule, state))
-        return rules, risks
-
-    def _plan(
-        self, key: tuple[str, str | None, str | None]
-    ) -> tuple[tuple[_Compiled, ...], tuple[CompiledRisk, ...], bool]:
-        """The rules and risks a (kind, stage, grade) key selects, and whether some of them have
-        conditions on other fields (source, tags, owner role), cached."""
-        found = self._by_key.get(key)
-        if found is None:
-            rules = tuple(r for r in self._rules if _static_match(r.rule.conditions, key))
-            risks = tuple(r for r in self._risks if _static_match(r.rule.conditions, key))
-            dynamic = any(r.dynamic for r in rules) or any(r.dynamic for r in risks)
-            found = self._by_key[key] = (rules, risks, dynamic)
-        return found
+        self.compiled = CompiledPolicy(policy)
+        """The policy compiled for evaluation (:class:`~pipeline_core.sla.compiled.CompiledPolicy`)."""
 
     # -- evaluation ------------------------------------------------------------------------------
 
-    def evaluate(self, state: SlaState, now: datetime) -> list[Item]:
-        """Every item due by ``now`` for ``state`` (reminders, breaches, escalations, risk flags)."""
-        items, _ = self.scan(state, to_us(require_aware(now, "now")))
+    @renamed_params(now="as_of")
+    def evaluate(self, state: SlaState, as_of: datetime) -> list[Item]:
+        """Every item due by ``as_of`` for one ``state`` (reminders, breaches, escalations, risk
+        flags), in the engine's order (rules in policy order, their steps, then risks). The one
+        entry point for one state; many states: :meth:`evaluate_batch`; a running host:
+        :class:`~pipeline_core.sla.agenda.Agenda`. ``now=`` is the deprecated name of ``as_of``."""
+        items, _ = self.scan(state, to_us(require_aware(as_of, "as_of")))
         return items
 
-    def next_due(self, state: SlaState, now: datetime) -> datetime | None:
-        """The first instant after ``now`` at which a new item would become due, or ``None``."""
-        _, nxt = self.scan(state, to_us(require_aware(now, "now")))
+    @renamed_params(now="as_of")
+    def next_due(self, state: SlaState, as_of: datetime) -> datetime | None:
+        """The first instant after ``as_of`` at which a new item would become due, or ``None``."""
+        _, nxt = self.scan(state, to_us(require_aware(as_of, "as_of")))
         return None if nxt is None else from_us(nxt)
 
-    def scan(self, state: SlaState, now: int) -> tuple[list[Item], int | None]:
-        """Items due by ``now`` (µs since the epoch) and the next due instant in µs (hot path)."""
-        facts = state._facts
-        rules, risks = self._applicable(state)
+    def scan(self, state: SlaState, as_of: int) -> tuple[list[Item], int | None]:
+        """:meth:`evaluate` on integer µs since the epoch, with the next due instant (µs, or
+        ``None``): the hot path the agenda and the column-wise batch call."""
+        now = as_of
+        facts = state.compact_facts
+        rules, risks = self.compiled.applicable(state)
         items: list[Item] = []
         nxt: int | None = None
         for rule in rules:
             if rule.recurrence is None:
                 t = self._deadline(rule, facts, state, now, items)
             else:
-                t = self._cadence(rule, facts, state, now, items)
+                t = self.cadence(rule, facts, state, now, items)
             if t is not None and (nxt is None or t < nxt):
                 nxt = t
         for risk in risks:
-            t = risk.evaluate(facts, state, now, items)
+            t = evaluate_risk(risk, facts, state, now, items)
             if t is not None and (nxt is None or t < nxt):
                 nxt = t
         return items, nxt
 
-    def evaluate_batch(self, states: Iterable[SlaState], now: datetime) -> DueItems:
-        """Every item due by ``now`` for many states (a full evaluation), computed column-wise:
-        the same items as :meth:`evaluate` on each state, kept as columns until read. See
-        :func:`pipeline_core.sla.batch.evaluate_batch`."""
-        from pipeline_core.sla.batch import evaluate_batch
-
-        return evaluate_batch(self, states, now)
+    @renamed_params(now="as_of")
+    def evaluate_batch(self, states: Iterable[SlaState], as_of: datetime) -> DueItems:
+        """Every item due by ``as_of`` for many states (a full evaluation): the same items as
+        :meth:`evaluate` on each state, computed column-wise and kept as columns until read
+        (:class:`~pipeline_core.sla.batch.DueItems`; see :mod:`pipeline_core.sla.batch`). The one
+        entry point for a batch. ``now=`` is the deprecated name of ``as_of``."""
+        as_of_us = to_us(require_aware(as_of, "as_of"))
+        rows = states if isinstance(states, list | tuple) else list(states)
+        return scan_columns(self, rows, as_of_us, as_of_at=as_of, want_next=False)[0]
 
     def evaluate_many(self, states: Iterable[SlaState], now: datetime) -> Iterator[Item]:
-        """Items due by ``now`` for many states (a full scan), streamed."""
-        now_us = to_us(require_aware(now, "now"))
+        """Deprecated (removed in 0.4): use :meth:`evaluate_batch` (or :meth:`evaluate` per
+        state). Items due by ``now`` for many states, streamed state by state."""
+        warnings.warn(
+            f"SlaEngine.evaluate_many is deprecated: use SlaEngine.evaluate_batch "
+            f"(removed in {REMOVED_IN})",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._stream(states, to_us(require_aware(now, "now")))
+
+    def _stream(self, states: Iterable[SlaState], now_us: int) -> Iterator[Item]:
         scan = self.scan
         for state in states:
             yield from scan(state, now_us)[0]
 
     # -- one clock ---------------------------------------------------------------------------------
 
-    def _met(self, rule: _Compiled, facts: tuple[Any, ...], start: int) -> int | None:
+    def _met(self, rule: CompiledRule, facts: tuple[Any, ...], start: int) -> int | None:
         if rule.target_index >= 0:
             t = facts[rule.target_index]
         elif rule.target is Target.ACTION:
@@ -462,7 +163,7 @@ class SlaEngine:
             return None
         return t  # type: ignore[no-any-return]
 
-    def _due(self, rule: _Compiled, facts: tuple[Any, ...], start: int) -> int | None:
+    def _due(self, rule: CompiledRule, facts: tuple[Any, ...], start: int) -> int | None:
         """The deadline of a clock started at ``start`` (``None``: stopped by an ongoing pause).
 
         Pauses count once however they overlap (their union); each pushes the deadline out by the
@@ -501,10 +202,10 @@ class SlaEngine:
                     due = cal.next_open_us(p_end)
         return due
 
-    def _measure(self, rule: _Compiled, a: int, b: int) -> int:
+    def _measure(self, rule: CompiledRule, a: int, b: int) -> int:
         return self.calendar.between_us(a, b) if rule.business else b - a
 
-    def _paused(self, rule: _Compiled, facts: tuple[Any, ...], start: int, end: int) -> int:
+    def _paused(self, rule: CompiledRule, facts: tuple[Any, ...], start: int, end: int) -> int:
         total = 0
         if rule.pause_on:
             for p_start, p_end in pause_union(facts[F_PAUSES], rule.pause_on):
@@ -515,7 +216,7 @@ class SlaEngine:
         return total
 
     def fire_at(
-        self, rule: _Compiled, due: int, offset: int, start: int, tz: ZoneInfo | None = None
+        self, rule: CompiledRule, due: int, offset: int, start: int, tz: ZoneInfo | None = None
     ) -> int:
         """When a step ``offset`` from the deadline ``due`` fires (µs). Business basis: the
         offset counts working time (``calendar.add``: before the deadline, the latest instant
@@ -540,7 +241,12 @@ class SlaEngine:
         return fire
 
     def _deadline(
-        self, rule: _Compiled, facts: tuple[Any, ...], state: SlaState, now: int, items: list[Item]
+        self,
+        rule: CompiledRule,
+        facts: tuple[Any, ...],
+        state: SlaState,
+        now: int,
+        items: list[Item],
     ) -> int | None:
         start = facts[rule.trigger_index]
         if start is None:
@@ -559,7 +265,7 @@ class SlaEngine:
         else:
             due = add_days(start, rule.within, facts[F_TZ] or cal.tz)
             if rule.roll:
-                clock = cal._clock
+                clock = cal.clock
                 if clock.lo_us <= due < clock.hi_us:
                     k = bisect_right(clock.starts, due) - 1
                     if k < 0 or due >= clock.ends[k]:
@@ -599,14 +305,14 @@ class SlaEngine:
                 fire = cal.add_us(due, offset)
                 if fire < start and rule.clamp:
                     fire = cal.next_open_us(start)
-            elif plain and offset % _DAY_US:
+            elif plain and offset % DAY_US:
                 fire = due + offset
                 if fire < start and rule.clamp:
                     fire = start
             else:
                 fire = fire_at(rule, due, offset, start, tz)
             if spans:
-                fire = _out_of_closed(fire, spans)
+                fire = out_of_closed(fire, spans)
             if end is not None and fire >= end:
                 return None
             if fire > now:
@@ -628,9 +334,17 @@ class SlaEngine:
                 )
         return None
 
-    def _cadence(
-        self, rule: _Compiled, facts: tuple[Any, ...], state: SlaState, now: int, items: list[Item]
+    def cadence(
+        self,
+        rule: CompiledRule,
+        facts: tuple[Any, ...],
+        state: SlaState,
+        now: int,
+        items: list[Item],
     ) -> int | None:
+        """Append the reminders of the cadence ``rule`` due by ``now`` (µs) for ``state`` (with
+        compact ``facts``) to ``items``: one per occurrence not followed by the target. Return
+        the next occurrence (µs), or ``None`` once the record closed or the occurrences end."""
         start = facts[rule.trigger_index]
         if start is None:
             return None
@@ -647,7 +361,7 @@ class SlaEngine:
         for occurrence in recurrence.back(start, horizon, tz):
             if met(rule, facts, occurrence) is not None:
                 break
-            if spans and _out_of_closed(occurrence, spans) != occurrence:
+            if spans and out_of_closed(occurrence, spans) != occurrence:
                 continue  # the record was closed then: no reminder
             due.append(occurrence)
         for occurrence in reversed(due):
@@ -672,7 +386,7 @@ class SlaEngine:
 
     def _outcome(
         self,
-        rule: _Compiled,
+        rule: CompiledRule,
         state: SlaState,
         start: int,
         due: int,
@@ -698,10 +412,10 @@ class SlaEngine:
             1,
         )
 
-    def _clocks(self, state: SlaState) -> list[tuple[_Compiled, int]]:
+    def _clocks(self, state: SlaState) -> list[tuple[CompiledRule, int]]:
         """The deadline clocks of ``state`` that have started: (rule, start µs)."""
-        facts = state._facts
-        rules, _ = self._applicable(state)
+        facts = state.compact_facts
+        rules, _ = self.compiled.applicable(state)
         out = []
         for rule in rules:
             if rule.recurrence is not None:
@@ -714,9 +428,9 @@ class SlaEngine:
         return out
 
     def _finished(
-        self, state: SlaState, clocks: list[tuple[_Compiled, int]]
+        self, state: SlaState, clocks: list[tuple[CompiledRule, int]]
     ) -> set[tuple[str, int]]:
-        facts = state._facts
+        facts = state.compact_facts
         closed_at = facts[F_CLOSED]
         out = set()
         for rule, start in clocks:
@@ -746,9 +460,9 @@ class SlaEngine:
         return self._outcomes(state, clocks, frozenset())
 
     def _outcomes(
-        self, state: SlaState, clocks: list[tuple[_Compiled, int]], skip: Set[tuple[str, int]]
+        self, state: SlaState, clocks: list[tuple[CompiledRule, int]], skip: Set[tuple[str, int]]
     ) -> list[SlaOutcome]:
-        facts = state._facts
+        facts = state.compact_facts
         out = []
         for rule, start in clocks:
             met = self._met(rule, facts, start)
@@ -794,11 +508,11 @@ class SlaEngine:
         self,
         old: SlaState,
         new: SlaState,
-        old_clocks: list[tuple[_Compiled, int]],
-        new_clocks: list[tuple[_Compiled, int]],
+        old_clocks: list[tuple[CompiledRule, int]],
+        new_clocks: list[tuple[CompiledRule, int]],
     ) -> list[SlaOutcome]:
-        old_facts = old._facts
-        new_facts = new._facts
+        old_facts = old.compact_facts
+        new_facts = new.compact_facts
         still = {(r.id, s) for r, s in new_clocks}
         out = []
         for rule, start in old_clocks:
@@ -828,7 +542,7 @@ class SlaEngine:
 
     def open_clocks(self, state: SlaState) -> list[tuple[str, datetime, datetime | None]]:
         """The running clocks of ``state``: (rule id, start, deadline or ``None`` if paused)."""
-        facts = state._facts
+        facts = state.compact_facts
         out = []
         for rule, start in self._clocks(state):
             if self._met(rule, facts, start) is not None:
@@ -838,17 +552,6 @@ class SlaEngine:
             due = self._due(rule, facts, start)
             out.append((rule.id, from_us(start), None if due is None else from_us(due)))
         return out
-
-
-def _static_match(conditions: Any, key: tuple[str, str | None, str | None]) -> bool:
-    kind, stage, grade = key
-    if conditions.kinds and kind not in conditions.kinds:
-        return False
-    if conditions.stages and stage not in conditions.stages:
-        return False
-    if conditions.stages_none and stage in conditions.stages_none:
-        return False
-    return not (conditions.grades and grade not in conditions.grades)
 
 
 def as_items(values: Sequence[Item]) -> list[dict[str, object]]:

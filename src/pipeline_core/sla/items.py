@@ -15,7 +15,7 @@ from typing import Any, Final
 import attrs
 
 from pipeline_core._fastbuild import builder
-from pipeline_core.sla.calendar import from_us
+from pipeline_core.sla.instants import from_us
 
 __all__ = ["Breach", "Escalation", "Item", "Reminder", "RiskFlag", "route_up"]
 

@@ -1,5 +1,7 @@
-"""SLA policies as data: rules with a trigger, a target, a duration, a recurrence, conditions, pause
-conditions and an escalation chain; risk rules with levels.
+"""The SLA policy: a validated set of rules and risk rules with its calendar, and SOP merging.
+
+Its parts (rules with a trigger, a target, a duration, a recurrence, conditions, pause conditions
+and an escalation chain; risk rules with levels) are declared in :mod:`pipeline_core.sla.rules`.
 
 A :class:`Policy` is built once and validated completely (:class:`~pipeline_core.errors.ConfigError`
 lists every problem: unknown stage or grade, negative duration, a recurrence with no future
@@ -11,20 +13,50 @@ occurrence, a timezone that does not exist, ...). It loads from and dumps to pla
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any, Final, Literal, Protocol, runtime_checkable
+from contextvars import ContextVar
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Final
 
 import attrs
 import pydantic
-from dateutil.rrule import rrule, rrulestr
 
+from pipeline_core._definition import (
+    Check,
+    definition,
+    from_plain,
+    plain,
+    raise_problems,
+    schema_of,
+)
 from pipeline_core._jsonvalue import check_definition
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.sla.calendar import BusinessCalendar
+from pipeline_core.sla.recurrence import RRULE_REFERENCE, parse_recurrence
+from pipeline_core.sla.rules import (
+    DUMP_ALWAYS,
+    GRADES,
+    ID_TEXT,
+    LEVEL_ORDER,
+    Conditions,
+    PipelineLike,
+    Recipient,
+    RiskLevel,
+    RiskRule,
+    RiskSignal,
+    Rule,
+    Step,
+    StepAction,
+    Target,
+    TimeBasis,
+    Trigger,
+    action_titles,
+    obligation_of,
+    title_of,
+)
 
 __all__ = [
     "GRADES",
+    "LEVEL_ORDER",
     "Conditions",
     "PipelineLike",
     "Policy",
@@ -40,412 +72,22 @@ __all__ = [
     "Trigger",
     "obligation_of",
     "parse_recurrence",
+    "title_of",
 ]
 
-GRADES: Final = ("A", "B", "C")
-"""The grades of :mod:`pipeline_core.scoring` (A: 80-100, B: 50-80, C: 0-50, half-open)."""
-
-_RRULE_REFERENCE: Final = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-class Trigger(StrEnum):
-    """What starts an SLA clock."""
-
-    CREATED = "created"
-    """The record was created (a lead entered, an opportunity was opened)."""
-    STAGE_ENTERED = "stage_entered"
-    """The record entered its current stage."""
-    GRADE_ASSIGNED = "grade_assigned"
-    """The record's grade was assigned or changed."""
-    ACTIVITY_LOGGED = "activity_logged"
-    """The last follow-up activity (no clock before the first one)."""
-    LAST_CONTACT = "last_contact"
-    """The last contact, or the creation if there was none yet."""
-    WON = "won"
-    """The deal was won (after-sale rules)."""
-    CONTRACT_END = "contract_end"
-    """The contract ends (the deadline *is* the end; steps with negative offsets remind before)."""
-
-
-class Target(StrEnum):
-    """What stops an SLA clock (the thing that must happen in time)."""
-
-    FIRST_TOUCH = "first_touch"
-    """Any first follow-up activity."""
-    FIRST_CALL = "first_call"
-    """The first phone call."""
-    CONTACT = "contact"
-    """A contact after the clock started (next contact, revisit)."""
-    REPLY = "reply"
-    """A reply from the customer after the clock started."""
-    STAGE_EXIT = "stage_exit"
-    """Leaving the stage (measured when the next state shows another stage)."""
-    ACTION = "action"
-    """A named action done (``Rule.action``: e.g. ``"needs_analysis"``, ``"survey"``, a stage SOP
-    action id), as recorded in the state's ``actions``."""
-
-
-class TimeBasis(StrEnum):
-    """How a duration is counted."""
-
-    BUSINESS = "business"
-    """Working time of the business calendar."""
-    CALENDAR = "calendar"
-    """Elapsed wall time (``timedelta``)."""
-
-
-class StepAction(StrEnum):
-    """One link of an escalation chain."""
-
-    REMIND = "remind"
-    BREACH = "breach"
-    ESCALATE = "escalate"
-    REASSIGN = "reassign"
-
-
-class Recipient(StrEnum):
-    """Who an item goes to."""
-
-    OWNER = "owner"
-    MANAGER = "manager"
-
-
-class RiskSignal(StrEnum):
-    """Risk signals of ``domain.md`` §5."""
-
-    UNANSWERED_STREAK = "unanswered_streak"
-    """Consecutive contacts the customer did not answer (a count)."""
-    OBJECTIONS = "objections"
-    """Objections raised (a count)."""
-    NEEDS_CHANGES = "needs_changes"
-    """Times the needs changed (a count)."""
-    PLAN_DELAYED = "plan_delayed"
-    """Days the plan confirmation is overdue (calendar days)."""
-
-
-class RiskLevel(StrEnum):
-    """Risk levels, low to high."""
-
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-
-
-LEVEL_ORDER: Final = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
-
-
-@runtime_checkable
-class StageActionLike(Protocol):
-    """What the SLA needs of a stage's standard action (``pipeline_core.stages.StageAction``)."""
-
-    @property
-    def id(self) -> str:
-        """The action id."""
-        ...
-
-    @property
-    def within(self) -> timedelta | None:
-        """The time limit from stage entry, or ``None``."""
-        ...
-
-    @property
-    def business_time(self) -> bool:
-        """Whether ``within`` counts business time."""
-        ...
-
-
-@runtime_checkable
-class StageLike(Protocol):
-    """What the SLA needs of a stage: its id and its standard actions."""
-
-    @property
-    def id(self) -> str:
-        """The stage id."""
-        ...
-
-    @property
-    def actions(self) -> Sequence[StageActionLike]:
-        """The stage's standard actions."""
-        ...
-
-
-@runtime_checkable
-class PipelineLike(Protocol):
-    """What the SLA needs of a pipeline (``pipeline_core.stages.Pipeline``): its stages."""
-
-    @property
-    def stages(self) -> Sequence[StageLike]:
-        """The stages, in order."""
-        ...
-
-
-# --------------------------------------------------------------------------- values
-
-
-@attrs.frozen
-class Step:
-    """One link of an escalation chain: do ``action`` for ``to`` at ``offset`` from the deadline.
-
-    ``offset`` is counted on the rule's time basis: ``-PT1H`` on a business rule is one working
-    hour before the deadline.
-    """
-
-    action: StepAction
-    offset: timedelta = timedelta(0)
-    to: Recipient = Recipient.OWNER
-
-    @property
-    def name(self) -> str:
-        """A stable name used in item ids, e.g. ``"remind-3600"``."""
-        return f"{self.action.value}{int(self.offset.total_seconds()):+d}"
-
-
-@attrs.frozen
-class Conditions:
-    """When a rule applies. Empty sets mean "any". ``tags_none``: none of these tags present;
-    ``stages_none``: not in any of these stages (set by :meth:`Policy.with_pipeline` on a policy
-    rule whose obligation a stage's SOP rule takes over in those stages)."""
-
-    kinds: frozenset[str] = frozenset()
-    grades: frozenset[str] = frozenset()
-    stages: frozenset[str] = frozenset()
-    stages_none: frozenset[str] = frozenset()
-    sources: frozenset[str] = frozenset()
-    tags_any: frozenset[str] = frozenset()
-    tags_none: frozenset[str] = frozenset()
-    owner_roles: frozenset[str] = frozenset()
-
-    @property
-    def dynamic(self) -> bool:
-        """Whether the conditions look at more than kind, stage and grade."""
-        return bool(self.sources or self.tags_any or self.tags_none or self.owner_roles)
-
-
-DEFAULT_STEPS: Final = (Step(StepAction.BREACH),)
-
-
-Titles = tuple[tuple[str, str], ...]
-"""Titles by language as sorted ``(language, title)`` pairs (hashable; given as a mapping)."""
-
-
-def _titles(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> Titles:
-    items = value.items() if isinstance(value, Mapping) else (value or ())
-    return tuple(sorted((str(k), str(v)) for k, v in items))
-
-
-@attrs.frozen(kw_only=True)
-class Rule:
-    """A deadline or cadence rule.
-
-    The clock starts at ``trigger`` and stops when ``target`` happens. The deadline is ``within``
-    after the start, counted on ``basis``; with ``roll_to_business`` a calendar-time deadline that
-    falls outside working hours moves to the next opening. ``steps`` say what fires relative to the
-    deadline (reminders before, the breach at it, escalations after). With a ``recurrence``
-    (RFC 5545 RRULE text such as ``"FREQ=DAILY;INTERVAL=3"``, ``"FREQ=WEEKLY"``,
-    ``"FREQ=MONTHLY;INTERVAL=3"``) the rule is a cadence instead: a reminder at each occurrence
-    after the start unless the target happened since that occurrence. While a pause whose reason is
-    in ``pause_on`` holds, the clock stops (elapsed - paused, as Salesforce milestones do).
-    ``while_open``: the clock only runs while the record is open (closing ends it as an omission).
-    """
-
-    id: str
-    trigger: Trigger
-    target: Target
-    within: timedelta = timedelta(0)
-    basis: TimeBasis = TimeBasis.CALENDAR
-    roll_to_business: bool = False
-    action: str | None = None
-    recurrence: str | None = None
-    conditions: Conditions = Conditions()
-    pause_on: frozenset[str] = frozenset()
-    steps: tuple[Step, ...] = DEFAULT_STEPS
-    while_open: bool = True
-    label: str = ""
-    titles: Titles = attrs.field(default=(), converter=_titles)
-    """Short titles a person reads, by language (``{"zh": "首次触达", "en": "First touch"}``);
-    see :meth:`title`."""
-    obligation: str | None = None
-    """The id its items and outcomes carry when it is not its own: a stage SOP rule merged with a
-    policy rule reports as that policy rule (one obligation, one id, whichever stage the deal is
-    in; see :meth:`Policy.with_pipeline`). ``None``: its own ``id``."""
-    step_basis: TimeBasis | None = None
-    """The basis of the steps' offsets when it is not the rule's (``None``: the rule's). A stage
-    limit in business time merged with a calendar-time policy rule keeps the policy's steps in
-    calendar time, rolled into working time ("escalate 1 day after" is the next day, not 24
-    working hours later; see :meth:`Policy.with_pipeline`)."""
-
-    def title(self, lang: str = "en") -> str:
-        """The title in ``lang`` (see :func:`title_of`)."""
-        return title_of(self, lang)
-
-
-@attrs.frozen(kw_only=True)
-class RiskRule:
-    """A risk signal with thresholds per level (counts, or overdue days for ``plan_delayed``).
-
-    The flag carries the highest level reached; at ``escalate_from`` or above an
-    :class:`~pipeline_core.sla.engine.Escalation` to the manager is raised too.
-    """
-
-    id: str
-    signal: RiskSignal
-    thresholds: Mapping[RiskLevel, float]
-    conditions: Conditions = Conditions()
-    escalate_from: RiskLevel | None = RiskLevel.HIGH
-    label: str = ""
-    titles: Titles = attrs.field(default=(), converter=_titles)
-    """Short titles a person reads, by language; see :meth:`title`."""
-
-    def title(self, lang: str = "en") -> str:
-        """The title in ``lang`` (see :func:`title_of`)."""
-        return title_of(self, lang)
-
-
-def _action_titles(action: Any) -> Titles:
-    """A stage action's labels as rule titles (``label`` in English, ``label_zh`` in Chinese)."""
-    found = {"en": getattr(action, "label", None), "zh": getattr(action, "label_zh", None)}
-    return _titles({k: v for k, v in found.items() if isinstance(v, str) and v})
-
-
-def title_of(rule: Rule | RiskRule, lang: str = "en") -> str:
-    """The title of ``rule`` a person reads in ``lang``: the title for ``lang`` (``"zh-CN"``
-    falls back to ``"zh"``), else the English title, else the rule's ``label``, else its ``id``.
-
-    >>> from pipeline_core.sla import default_policy
-    >>> rule = next(r for r in default_policy().rules if r.id == "lead.first_touch")
-    >>> rule.title("zh-CN"), rule.title("en")
-    ('首次触达', 'First touch')
-    """
-    titles = dict(rule.titles)
-    for key in (lang, lang.split("-")[0].lower(), "en"):
-        if titles.get(key):
-            return titles[key]
-    return rule.label or rule.id
-
-
-# --------------------------------------------------------------------------- plain data
-
-
-class _Strict(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-
-class _ConditionsData(_Strict):
-    kinds: list[Literal["lead", "opportunity", "account"]] = []
-    grades: list[str] = []
-    stages: list[str] = []
-    stages_none: list[str] = []
-    sources: list[str] = []
-    tags_any: list[str] = []
-    tags_none: list[str] = []
-    owner_roles: list[str] = []
-
-
-class _StepData(_Strict):
-    action: StepAction
-    offset: timedelta = timedelta(0)
-    to: Recipient = Recipient.OWNER
-
-
-class _RuleData(_Strict):
-    id: str = pydantic.Field(min_length=1, max_length=128, pattern=r"^\S+$")
-    trigger: Trigger
-    target: Target
-    within: timedelta = timedelta(0)
-    basis: TimeBasis = TimeBasis.CALENDAR
-    roll_to_business: bool = False
-    action: str | None = None
-    recurrence: str | None = None
-    conditions: _ConditionsData = _ConditionsData()
-    pause_on: list[str] = []
-    steps: list[_StepData] = [_StepData(action=StepAction.BREACH)]
-    while_open: bool = True
-    label: str = ""
-    titles: dict[str, str] = {}
-    obligation: str | None = None
-    step_basis: TimeBasis | None = None
-
-
-class _RiskData(_Strict):
-    id: str = pydantic.Field(min_length=1, max_length=128, pattern=r"^\S+$")
-    signal: RiskSignal
-    thresholds: dict[RiskLevel, float]
-    conditions: _ConditionsData = _ConditionsData()
-    escalate_from: RiskLevel | None = RiskLevel.HIGH
-    label: str = ""
-    titles: dict[str, str] = {}
-
-
-class _PolicyData(_Strict):
-    id: str = pydantic.Field(min_length=1, max_length=128)
-    name: str = ""
-    grades: list[str] = list(GRADES)
-    calendar: dict[str, Any] | None = None
-    fallback_recipient: str | None = pydantic.Field(
-        default=None, min_length=1, max_length=128, pattern=r"^\S+$"
-    )
-    rules: list[_RuleData] = []
-    risks: list[_RiskData] = []
-
-
-_POLICY_ADAPTER: Final = pydantic.TypeAdapter(_PolicyData)
-
-
-def _conditions(data: _ConditionsData) -> Conditions:
-    return Conditions(
-        kinds=frozenset(data.kinds),
-        grades=frozenset(data.grades),
-        stages=frozenset(data.stages),
-        stages_none=frozenset(data.stages_none),
-        sources=frozenset(data.sources),
-        tags_any=frozenset(data.tags_any),
-        tags_none=frozenset(data.tags_none),
-        owner_roles=frozenset(data.owner_roles),
-    )
-
-
-def _conditions_dict(c: Conditions) -> dict[str, list[str]]:
-    out = {}
-    for name in (
-        "kinds",
-        "grades",
-        "stages",
-        "stages_none",
-        "sources",
-        "tags_any",
-        "tags_none",
-        "owner_roles",
-    ):
-        values = getattr(c, name)
-        if values:
-            out[name] = sorted(values)
-    return out
-
-
-def _iso(delta: timedelta) -> str:
-    return str(pydantic.TypeAdapter(timedelta).dump_python(delta, mode="json"))
-
-
-def parse_recurrence(text: str, dtstart: datetime) -> rrule:
-    """Parse RRULE text (``"FREQ=WEEKLY"``, optionally prefixed ``RRULE:``) starting at ``dtstart``.
-
-    Raises ``ValueError`` for text that is not one RRULE, and for an ``INTERVAL`` that is not a
-    positive whole number (RFC 5545 §3.3.10: ``INTERVAL`` is positive; 0 would never move on and
-    a negative one goes back in time)."""
-    body = text.strip()
-    if body.upper().startswith("RRULE:"):
-        body = body[6:]
-    for part in body.upper().split(";"):
-        name, _, value = part.partition("=")
-        if name.strip() == "INTERVAL" and not (value.strip().isdigit() and int(value) > 0):
-            raise ValueError(f"INTERVAL must be a positive whole number, not {value.strip()!r}")
-    parsed = rrulestr(body, dtstart=dtstart)
-    if not isinstance(parsed, rrule):
-        raise ValueError("expected a single RRULE")
-    return parsed
-
-
 # --------------------------------------------------------------------------- the policy
+
+
+def _calendar_of(data: Mapping[str, Any] | None) -> BusinessCalendar:
+    """A policy's calendar from plain data (``None``: the default calendar)."""
+    return BusinessCalendar() if data is None else BusinessCalendar.from_dict(data)
+
+
+_CHECKING: Final[ContextVar[tuple[frozenset[str] | None, datetime | None]]] = ContextVar(
+    "pipeline_core.sla.policy.checking", default=(None, None)
+)
+"""The stage ids and ``as_of`` the checks of a policy being built by :meth:`Policy.from_dict`
+use (``(None, None)`` when built directly)."""
 
 
 def _stage_ids(stages: PipelineLike | Iterable[str] | None) -> frozenset[str] | None:
@@ -456,6 +98,7 @@ def _stage_ids(stages: PipelineLike | Iterable[str] | None) -> frozenset[str] | 
     return frozenset(stages)
 
 
+@definition("Policy")
 @attrs.frozen(kw_only=True)
 class Policy:
     """A validated set of SLA rules and risk rules, with its business calendar.
@@ -470,32 +113,32 @@ class Policy:
     the item has ``recipient_id=None`` and says so (``unrouted=True``); evaluation goes on.
     """
 
-    id: str
-    name: str = ""
-    rules: tuple[Rule, ...] = ()
-    risks: tuple[RiskRule, ...] = ()
-    calendar: BusinessCalendar = attrs.field(factory=BusinessCalendar)
-    grades: tuple[str, ...] = GRADES
-    fallback_recipient: str | None = None
+    id: str = attrs.field(
+        metadata=plain(
+            schema=Annotated[str, pydantic.StringConstraints(min_length=1, max_length=128)],
+            dump="always",
+        )
+    )
+    name: str = attrs.field(default="", metadata=DUMP_ALWAYS)
+    rules: tuple[Rule, ...] = attrs.field(default=(), metadata=DUMP_ALWAYS)
+    risks: tuple[RiskRule, ...] = attrs.field(default=(), metadata=DUMP_ALWAYS)
+    calendar: BusinessCalendar = attrs.field(
+        factory=BusinessCalendar,
+        metadata=plain(
+            schema=dict[str, Any] | None,
+            dump="always",
+            encode=BusinessCalendar.to_dict,
+            decode=_calendar_of,
+        ),
+    )
+    grades: tuple[str, ...] = attrs.field(default=GRADES, metadata=DUMP_ALWAYS)
+    fallback_recipient: str | None = attrs.field(
+        default=None, metadata=plain(schema=ID_TEXT | None, dump="always")
+    )
 
     def __attrs_post_init__(self) -> None:
-        problems = _problems(self.rules, self.risks, self.grades, None, None)
-        fallback = self.fallback_recipient
-        if fallback is not None and (  # the rule of from_dict's schema: 1-128, no white space
-            not isinstance(fallback, str)
-            or not 1 <= len(fallback) <= 128
-            or any(c.isspace() for c in fallback)
-        ):
-            problems.append(
-                Problem(
-                    ("fallback_recipient",),
-                    "expected a user id (1-128 characters, no white space) or None",
-                    fallback,
-                    "fallback_recipient",
-                )
-            )
-        if problems:
-            raise ConfigError("Policy", problems)
+        stages, as_of = _CHECKING.get()
+        raise_problems("Policy", self, _checks(stages, as_of))
 
     @classmethod
     def from_dict(
@@ -505,134 +148,44 @@ class Policy:
         stages: PipelineLike | Iterable[str] | None = None,
         as_of: datetime | None = None,
     ) -> Policy:
-        """Validate plain data and build the policy; :class:`ConfigError` lists every problem.
+        """Validate plain data and build the policy; :class:`ConfigError` lists every problem
+        (the calendar's, the rules' and, with ``stages``, unknown stage ids) at once.
 
         ``as_of`` is the instant after which a recurrence must still have an occurrence (default
         2000-01-01 UTC, which catches ``COUNT=0`` and an ``UNTIL`` in the distant past).
         """
         check_definition(data, "Policy")
-        try:
-            parsed = _POLICY_ADAPTER.validate_python(data)
-        except pydantic.ValidationError as exc:
-            raise ConfigError(
-                "Policy",
-                [
-                    Problem(tuple(e["loc"]), e["msg"], e.get("input"), e["type"])
-                    for e in exc.errors(include_url=False)
-                ],
-            ) from None
+        rest = dict(data) if isinstance(data, Mapping) else data
+        raw_calendar = rest.pop("calendar", None) if isinstance(rest, dict) else None
         problems: list[Problem] = []
         calendar = BusinessCalendar()
-        if parsed.calendar is not None:
+        if raw_calendar is not None:
             try:
-                calendar = BusinessCalendar.from_dict(parsed.calendar)
+                calendar = _calendar_of(raw_calendar)
             except ConfigError as exc:
                 problems += [attrs.evolve(p, path=("calendar", *p.path)) for p in exc.problems]
-        rules = tuple(
-            Rule(
-                id=r.id,
-                trigger=r.trigger,
-                target=r.target,
-                within=r.within,
-                basis=r.basis,
-                roll_to_business=r.roll_to_business,
-                action=r.action,
-                recurrence=r.recurrence,
-                conditions=_conditions(r.conditions),
-                pause_on=frozenset(r.pause_on),
-                steps=tuple(Step(s.action, s.offset, s.to) for s in r.steps),
-                while_open=r.while_open,
-                label=r.label,
-                titles=r.titles,
-                obligation=r.obligation,
-                step_basis=r.step_basis,
-            )
-            for r in parsed.rules
-        )
-        risks = tuple(
-            RiskRule(
-                id=r.id,
-                signal=r.signal,
-                thresholds=dict(r.thresholds),
-                conditions=_conditions(r.conditions),
-                escalate_from=r.escalate_from,
-                label=r.label,
-                titles=r.titles,
-            )
-            for r in parsed.risks
-        )
-        problems += _problems(rules, risks, tuple(parsed.grades), _stage_ids(stages), as_of)
+        token = _CHECKING.set((_stage_ids(stages), as_of))
+        try:
+            policy = from_plain(cls, rest)
+        except ConfigError as exc:
+            problems += exc.problems
+        finally:
+            _CHECKING.reset(token)
         if problems:
             raise ConfigError("Policy", problems)
-        return cls(
-            id=parsed.id,
-            name=parsed.name,
-            rules=rules,
-            risks=risks,
-            calendar=calendar,
-            grades=tuple(parsed.grades),
-            fallback_recipient=parsed.fallback_recipient,
-        )
+        return policy if raw_calendar is None else attrs.evolve(policy, calendar=calendar)
 
     def validate(
         self, *, stages: PipelineLike | Iterable[str] | None = None, as_of: datetime | None = None
     ) -> Policy:
         """Check the policy (see :meth:`from_dict`); return it, or raise :class:`ConfigError`."""
-        problems = _problems(self.rules, self.risks, self.grades, _stage_ids(stages), as_of)
-        if problems:
-            raise ConfigError("Policy", problems)
+        raise_problems("Policy", self, _checks(_stage_ids(stages), as_of))
         return self
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-compatible data; ``Policy.from_dict(p.to_dict()) == p``."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "grades": list(self.grades),
-            "calendar": self.calendar.to_dict(),
-            "fallback_recipient": self.fallback_recipient,
-            "rules": [
-                {
-                    "id": r.id,
-                    "trigger": r.trigger.value,
-                    "target": r.target.value,
-                    "within": _iso(r.within),
-                    "basis": r.basis.value,
-                    "roll_to_business": r.roll_to_business,
-                    "action": r.action,
-                    "recurrence": r.recurrence,
-                    "conditions": _conditions_dict(r.conditions),
-                    "pause_on": sorted(r.pause_on),
-                    "steps": [
-                        {"action": s.action.value, "offset": _iso(s.offset), "to": s.to.value}
-                        for s in r.steps
-                    ],
-                    "while_open": r.while_open,
-                    "label": r.label,
-                    "titles": dict(r.titles),
-                    "obligation": r.obligation,
-                    "step_basis": None if r.step_basis is None else r.step_basis.value,
-                }
-                for r in self.rules
-            ],
-            "risks": [
-                {
-                    "id": r.id,
-                    "signal": r.signal.value,
-                    "thresholds": {k.value: v for k, v in r.thresholds.items()},
-                    "conditions": _conditions_dict(r.conditions),
-                    "escalate_from": None if r.escalate_from is None else r.escalate_from.value,
-                    "label": r.label,
-                    "titles": dict(r.titles),
-                }
-                for r in self.risks
-            ],
-        }
-
-    @staticmethod
-    def json_schema() -> dict[str, Any]:
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
         """The JSON Schema (draft 2020-12) of a policy's plain-data form."""
-        schema = _POLICY_ADAPTER.json_schema()
+        schema = schema_of(cls)
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["title"] = "SlaPolicy"
         schema.setdefault("properties", {})["calendar"] = {
@@ -719,7 +272,7 @@ class Policy:
                                 Step(StepAction.ESCALATE, action.within / 2, Recipient.MANAGER),
                             ),
                             label=f"stage {stage.id}: {action.id}",
-                            titles=_action_titles(action),
+                            titles=action_titles(action),
                         )
                     )
                     continue
@@ -770,21 +323,6 @@ class Policy:
         return attrs.evolve(self, rules=(*ordered, *added)).validate(stages=pipeline)
 
 
-def obligation_of(rule: Rule) -> str | None:
-    """The obligation a deadline rule stands for, as an action name: ``rule.action`` when it is
-    set (the action of an ``action`` target, or the action a rule on a contact or a reply stands
-    for: the default ``opportunity.revisit`` is ``weekly_revisit``, ``reply.3d`` is
-    ``chase_reply``), ``"first_call"`` and ``"first_touch"`` for those targets, else ``None``.
-    A stage SOP action with that id is the same obligation (see :meth:`Policy.with_pipeline`)."""
-    if rule.action:
-        return rule.action
-    if rule.target is Target.FIRST_CALL:
-        return "first_call"
-    if rule.target is Target.FIRST_TOUCH:
-        return "first_touch"
-    return None
-
-
 _REARMING: Final = frozenset({Trigger.LAST_CONTACT, Trigger.ACTIVITY_LOGGED})
 
 
@@ -811,17 +349,48 @@ def _why_not_merge(rules: Sequence[Rule]) -> str:
     return ""
 
 
-def _problems(
+def _checks(stages: frozenset[str] | None, as_of: datetime | None) -> tuple[Check, ...]:
+    """The named checks of a policy: its rules and risks (with the pipeline's ``stages`` and the
+    instant ``as_of`` after which a recurrence must occur), and its fallback recipient."""
+
+    def check_rules_and_risks(policy: Policy) -> list[Problem]:
+        return rule_problems(policy.rules, policy.risks, policy.grades, stages, as_of)
+
+    return (check_rules_and_risks, check_fallback_recipient)
+
+
+def check_fallback_recipient(policy: Policy) -> Iterable[Problem]:
+    """A fallback recipient is a user id (1-128 characters, no white space) or ``None``: the
+    rule of the plain form's schema, for a policy built directly too."""
+    fallback = policy.fallback_recipient
+    if fallback is not None and (
+        not isinstance(fallback, str)
+        or not 1 <= len(fallback) <= 128
+        or any(c.isspace() for c in fallback)
+    ):
+        yield Problem(
+            ("fallback_recipient",),
+            "expected a user id (1-128 characters, no white space) or None",
+            fallback,
+            "fallback_recipient",
+        )
+
+
+def rule_problems(
     rules: Sequence[Rule],
     risks: Sequence[RiskRule],
     grades: Sequence[str],
     stages: frozenset[str] | None,
     as_of: datetime | None,
 ) -> list[Problem]:
+    """The problems of a policy's rules and risk rules: duplicate ids (rules and risks share
+    one id space), negative durations, an action target without its action, a deadline without
+    steps, a recurrence on business time or without an occurrence after ``as_of`` or not an
+    RRULE, thresholds missing or negative, unknown grades and (with ``stages``) unknown stages."""
     problems: list[Problem] = []
     known_grades = set(grades)
     seen: set[str] = set()
-    reference = as_of or _RRULE_REFERENCE
+    reference = as_of or RRULE_REFERENCE
 
     def check_conditions(path: tuple[str | int, ...], c: Conditions) -> None:
         for g in sorted(c.grades - known_grades):

@@ -9,10 +9,10 @@ is a pure function of (policy, state, now): build states with :func:`state_from_
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -30,7 +30,7 @@ from pipeline_core.records import (
     Outcome,
     StageEvent,
 )
-from pipeline_core.sla.calendar import to_us
+from pipeline_core.sla.compiled import CLOSED_PAUSE, FACT_TIMES, compute_facts
 
 __all__ = [
     "ACTION_EVIDENCE",
@@ -38,26 +38,8 @@ __all__ = [
     "Evidence",
     "Pause",
     "SlaState",
-    "compute_facts",
     "state_from_records",
 ]
-
-_TIMES = (
-    "created_at",
-    "stage_entered_at",
-    "grade_at",
-    "first_touch_at",
-    "first_call_at",
-    "last_contact_at",
-    "last_reply_at",
-    "last_objection_at",
-    "last_needs_change_at",
-    "plan_due_at",
-    "plan_confirmed_at",
-    "won_at",
-    "contract_end_at",
-    "closed_at",
-)
 
 
 @attrs.frozen
@@ -69,60 +51,7 @@ class Pause:
     end: datetime | None = None
 
 
-CLOSED_PAUSE: Final = "__closed__"
-"""The pause reason a closed period of :attr:`SlaState.closed_periods` has among the compact
-facts' pauses: every rule that runs while the record is open pauses on it."""
-
 _NO_ACTIONS: FrozenDict = FrozenDict()
-_NO_PAUSES: tuple[tuple[str, int, int | None], ...] = ()
-_NO_ACTION_TIMES: dict[str, tuple[int, ...]] = {}
-# the order of the compact facts (see pipeline_core.sla.engine's F_* indices)
-_FACT_NAMES = (
-    "created_at",
-    "stage_entered_at",
-    "grade_at",
-    "first_touch_at",
-    "first_call_at",
-    "last_contact_at",
-    "last_reply_at",
-    "won_at",
-    "contract_end_at",
-    "closed_at",
-    "plan_due_at",
-    "plan_confirmed_at",
-    "last_objection_at",
-    "last_needs_change_at",
-)
-
-
-def compute_facts(state: SlaState) -> tuple[Any, ...]:
-    """The compact facts of a state: its instants as integer µs since the epoch, then the actions,
-    the pauses, the (kind, stage, grade) key and the three risk counts. A state computes them once, when it is built; the engine reads only these."""
-    g = state.__getattribute__
-    values: list[Any] = [None if (v := g(n)) is None else to_us(v) for n in _FACT_NAMES]
-    if state.actions or state.action_times:
-        done: dict[str, set[int]] = {}
-        for k, v in state.actions.items():
-            done.setdefault(k, set()).add(to_us(v))
-        for k, vs in state.action_times.items():
-            done.setdefault(k, set()).update(to_us(v) for v in vs)
-        values.append({k: tuple(sorted(v)) for k, v in done.items()})
-    else:
-        values.append(_NO_ACTION_TIMES)
-    values.append(
-        tuple(
-            (p.reason, to_us(p.start), None if p.end is None else to_us(p.end))
-            for p in state.pauses
-        )
-        + tuple((CLOSED_PAUSE, to_us(a), to_us(b)) for a, b in state.closed_periods)
-        if state.pauses or state.closed_periods
-        else _NO_PAUSES
-    )
-    # what selects the rules, and the risk counts (read column-wise by the batch evaluation)
-    values.append((state.kind, state.stage, state.grade))
-    values += (state.unanswered, state.objections, state.needs_changes)
-    values.append(None if state.timezone is None else ZoneInfo(state.timezone))
-    return tuple(values)
 
 
 def _frozen(value: Mapping[str, datetime]) -> FrozenDict:
@@ -146,9 +75,15 @@ def _not_aware(value: object, path: tuple[str | int, ...]) -> list[Problem]:
     return []
 
 
+@functools.cache
+def _times() -> tuple[str, ...]:
+    """The instants of :data:`FACT_TIMES` in the order of the state's fields (checked in it)."""
+    return tuple(f.name for f in attrs.fields(SlaState) if f.name in FACT_TIMES)
+
+
 def _check(state: SlaState) -> None:
     problems: list[Problem] = []
-    for name in _TIMES:
+    for name in _times():
         value = getattr(state, name)
         if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
             continue
@@ -262,11 +197,13 @@ class SlaState:
     pauses: tuple[Pause, ...] = ()
     timezone: str | None = None
     closed_periods: tuple[tuple[datetime, datetime], ...] = ()
-    _facts: Any = attrs.field(default=None, init=False, eq=False, repr=False)
+    compact_facts: tuple[Any, ...] = attrs.field(default=(), init=False, eq=False, repr=False)
+    """The state's compact facts (:func:`pipeline_core.sla.compiled.compute_facts`), computed
+    once when it is built: what every evaluation path reads."""
 
     def __attrs_post_init__(self) -> None:
         _check(self)
-        object.__setattr__(self, "_facts", compute_facts(self))
+        object.__setattr__(self, "compact_facts", compute_facts(self))
 
     @property
     def paused(self) -> bool:

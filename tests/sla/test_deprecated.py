@@ -1,0 +1,89 @@
+"""The old SLA names and keywords keep working for one release, each with a DeprecationWarning."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipeline_core.sla import Agenda, SlaEngine, SlaState, default_policy
+
+SH = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2025, 4, 7, 10, tzinfo=SH)
+ENGINE = SlaEngine(default_policy())
+STATES = [
+    SlaState(subject_id=f"l{i}", kind="lead", created_at=NOW - timedelta(days=i, hours=3))
+    for i in range(1, 4)
+]
+
+MOVED = [
+    ("pipeline_core.sla", "backtest", "pipeline_core.sla.policy_backtest", "backtest_policy"),
+    ("pipeline_core.sla", "BacktestReport", "pipeline_core.sla.policy_backtest", "PolicyBacktestReport"),
+    ("pipeline_core.sla", "evaluate_batch", "pipeline_core.sla.batch", "evaluate_batch"),
+    ("pipeline_core.sla.backtest", "backtest", "pipeline_core.sla.policy_backtest", "backtest_policy"),
+    ("pipeline_core.sla.backtest", "BacktestReport", "pipeline_core.sla.policy_backtest",
+     "PolicyBacktestReport"),
+    ("pipeline_core.sla.batch", "scan_batch", "pipeline_core.sla.batch", "scan_columns"),
+    ("pipeline_core.sla.engine", "compute_facts", "pipeline_core.sla.compiled", "compute_facts"),
+    ("pipeline_core.sla.risk", "compile_risk", "pipeline_core.sla.compiled", "compile_risk"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old_module", "old", "new_module", "new"), MOVED)
+def test_a_moved_name_warns_and_resolves_to_the_new_object(
+    old_module: str, old: str, new_module: str, new: str
+) -> None:
+    module = importlib.import_module(old_module)
+    assert old not in getattr(module, "__all__", ())
+    with pytest.warns(DeprecationWarning, match=old):
+        found = getattr(module, old)
+    assert found is getattr(importlib.import_module(new_module), new)
+
+
+def test_now_keyword_of_evaluate_warns_and_means_as_of() -> None:
+    with pytest.warns(DeprecationWarning, match="as_of"):
+        old = ENGINE.evaluate(STATES[0], now=NOW)
+    assert old == ENGINE.evaluate(STATES[0], as_of=NOW) == ENGINE.evaluate(STATES[0], NOW)
+
+
+def test_now_keyword_of_next_due_warns_and_means_as_of() -> None:
+    with pytest.warns(DeprecationWarning, match="as_of"):
+        old = ENGINE.next_due(STATES[0], now=NOW)
+    assert old == ENGINE.next_due(STATES[0], as_of=NOW)
+
+
+def test_now_keyword_of_evaluate_batch_warns_and_means_as_of() -> None:
+    with pytest.warns(DeprecationWarning, match="as_of"):
+        old = sorted(i.id for i in ENGINE.evaluate_batch(STATES, now=NOW))
+    assert old == sorted(i.id for i in ENGINE.evaluate_batch(STATES, as_of=NOW))
+
+
+def test_now_keyword_of_agenda_advance_warns_and_means_as_of() -> None:
+    old, new = Agenda(ENGINE), Agenda(ENGINE)
+    old.load(STATES)
+    new.load(STATES)
+    with pytest.warns(DeprecationWarning, match="as_of"):
+        reported = old.advance(now=NOW)
+    assert reported == new.advance(as_of=NOW)
+
+
+def test_evaluate_many_warns_and_streams_the_same_items() -> None:
+    with pytest.warns(DeprecationWarning, match="evaluate_batch"):
+        items = list(ENGINE.evaluate_many(STATES, NOW))
+    assert items == [i for s in STATES for i in ENGINE.evaluate(s, NOW)]
+
+
+def test_module_level_evaluate_batch_warns_and_gives_the_same_items() -> None:
+    from pipeline_core.sla.batch import evaluate_batch
+
+    with pytest.warns(DeprecationWarning, match="evaluate_batch"):
+        due = evaluate_batch(ENGINE, STATES, NOW)
+    assert list(due) == list(ENGINE.evaluate_batch(STATES, NOW))
+
+
+def test_due_items_now_warns_and_is_as_of() -> None:
+    due = ENGINE.evaluate_batch(STATES, NOW)
+    with pytest.warns(DeprecationWarning, match="as_of"):
+        assert due.now == due.as_of == NOW
