@@ -32,7 +32,7 @@ from pipeline_core.metrics._common import (
     zero,
 )
 from pipeline_core.metrics.inputs import (
-    PipelineLike,
+    StageKindsLike,
     StageOrder,
     as_records,
     check_period,
@@ -52,7 +52,7 @@ __all__ = ["cohort_funnel", "snapshot"]
 
 _HOW = CONVERT_FIRST_OR_COUNTS
 
-StagesArg = PipelineLike | Sequence[str] | StageOrder
+StagesArg = StageKindsLike | Sequence[str] | StageOrder
 
 
 def _missing_at_error(count: int) -> ValidationError:
