@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from pipeline_core.errors import ConfigError, Problem
-from pipeline_core.frame_columns import LEAD_COLUMNS
+from pipeline_core.frame_columns import EVENT_COLUMNS, LEAD_COLUMNS, OPPORTUNITY_COLUMNS
 from pipeline_core.records import (
     Account,
     Activity,
@@ -133,27 +133,13 @@ class SampleCompany:
 
 # --------------------------------------------------------------------------- column projections
 
+_NOT_GENERATED: Final = frozenset({"pipeline", "account_id", "probability", "merged_into", "tags"})
+"""Vocabulary columns the generator's batches leave out (the generated records do not set them)."""
+
 _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "leads": (*LEAD_COLUMNS, "variant", "quality"),
-    "opportunities": (
-        "id",
-        "name",
-        "created_at",
-        "owner_id",
-        "team_id",
-        "stage",
-        "stage_entered_at",
-        "source",
-        "lead_id",
-        "expected_amount",
-        "currency",
-        "closed_at",
-        "lost_reason",
-        "won_reason",
-        "due_at",
-        "version",
-    ),
-    "stage_events": ("id", "opportunity_id", "from_stage", "to_stage", "at", "seq", "by"),
+    "opportunities": tuple(c for c in OPPORTUNITY_COLUMNS if c not in _NOT_GENERATED),
+    "stage_events": tuple(c for c in EVENT_COLUMNS if c not in _NOT_GENERATED),
     "activities": (
         "id",
         "kind",
@@ -206,14 +192,14 @@ def _opportunity_rows(company: SampleCompany, story: Story) -> Iterator[tuple[An
         d["team_id"],
         d["stage"],
         d["stage_entered_at"],
-        d["source"],
         d["lead_id"],
+        d["source"],
         int(d["expected_amount"].amount),
         company.config.currency,
+        nxt.due_at if nxt else None,
         d["closed_at"],
         d["lost_reason"],
         d["won_reason"],
-        nxt.due_at if nxt else None,
         d["version"],
     )
 
