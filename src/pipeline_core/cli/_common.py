@@ -1,7 +1,7 @@
 """Shared plumbing of the command-line front: exit codes, output, progress, input files.
 
 Nothing here is part of the library's domain core: this is the composition root, the one place
-allowed to read files, the terminal and (for a default ``--now``) the system clock.
+allowed to read files, the terminal and (for a default ``--as-of``) the system clock.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from pipeline_core.cli import _format as f
 from pipeline_core.cli._common import DEFAULT_STORE, bad_input
 
 __all__ = [
+    "add_as_of_option",
     "add_command",
     "add_json",
     "add_lang_ids",
@@ -44,6 +45,36 @@ def add_command(
     )
     parser.set_defaults(handler=handler)
     return parser
+
+
+class _Spelled(argparse.Action):
+    """Stores the value and, in ``<dest>_option``, the option string that gave it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_option", option_string)
+
+
+def add_as_of_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--as-of INSTANT``, the evaluation instant (``args.as_of``; ``None``: the current
+    time). ``--now`` is its old spelling, still read for one release; ``args.as_of_option`` names
+    the spelling given, so an error names the option the user typed."""
+    parser.add_argument(
+        "--as-of",
+        "--now",
+        dest="as_of",
+        action=_Spelled,
+        metavar="INSTANT",
+        help="the evaluation instant, ISO 8601 with offset (default: the current time; --now is "
+        "its old spelling)",
+    )
+    parser.set_defaults(as_of_option="--as-of")
 
 
 def add_pipeline_option(parser: argparse.ArgumentParser, help: str | None = None) -> None:

@@ -436,7 +436,7 @@ def render_text(summary: dict[str, Any], *, ids: bool = False) -> str:
     if summary["report"]:
         add(f"report: {summary['report']}   ({summary.get('seconds', 0):.1f} s)")
     add(
-        f"next: pipeline-core sla --now {summary['now']}   |   pipeline-core funnel   |   "
+        f"next: pipeline-core sla --as-of {summary['now']}   |   pipeline-core funnel   |   "
         "pipeline-core --help"
     )
     add(

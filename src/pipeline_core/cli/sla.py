@@ -22,6 +22,7 @@ from pipeline_core.cli._common import (
     team_zone,
 )
 from pipeline_core.cli._options import (
+    add_as_of_option,
     add_command,
     add_json,
     add_pipeline_option,
@@ -52,7 +53,7 @@ def run_sla(args: argparse.Namespace) -> int:
         zone_name_of,
     )
 
-    now = parse_instant(args.now, "--now")
+    as_of = parse_instant(args.as_of, args.as_of_option)  # the evaluation instant
     store = open_store(args.store, as_user=args.as_user)
     try:
         leads = list(store.leads.all())
@@ -122,7 +123,7 @@ def run_sla(args: argparse.Namespace) -> int:
         bar.done()
 
     items = [
-        i for i in engine.evaluate_many(states(), now) if args.kind is None or i.kind == args.kind
+        i for i in engine.evaluate_many(states(), as_of) if args.kind is None or i.kind == args.kind
     ]
     if args.owner is not None:
         items = [i for i in items if i.recipient_id == args.owner]
@@ -135,7 +136,7 @@ def run_sla(args: argparse.Namespace) -> int:
     counts = Counter(i.kind for i in items)
     by_rule = Counter((i.kind, i.rule) for i in items)
     result: dict[str, Any] = {
-        "now": now.isoformat(),
+        "now": as_of.isoformat(),  # the output key stays "now" (the JSON layout)
         "policy": policy.id,
         "pipeline": None if pipeline is None else pipeline.id,
         "subjects": len(leads) + len(opportunities),
@@ -147,7 +148,7 @@ def run_sla(args: argparse.Namespace) -> int:
         emit_json(result)
         return EXIT_OK
     print(
-        f"SLA at {f.instant(now, reader_zone)} over {f.count(result['subjects'])} leads and "
+        f"SLA at {f.instant(as_of, reader_zone)} over {f.count(result['subjects'])} leads and "
         f"opportunities (policy {policy.id}; times in {reader_zone})"
     )
     rows = [
@@ -188,20 +189,18 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         "sla",
         run_sla,
         help="reminders, breaches, escalations and risk flags due by an instant",
-        description="Run the SLA engine over the stored leads and opportunities at --now and list "
+        description="Run the SLA engine over the stored leads and opportunities at --as-of and list "
         "every item due by then (reminders, breaches, escalations, risk flags), latest first. "
         "Lead grades come from the lead's custom field 'grade' (the demo stores it) or are scored "
         "with --model. The stage SOP time limits of the pipeline are rules too.",
         examples=(
-            "pipeline-core sla --now 2025-04-06T00:00:00+08:00",
-            "pipeline-core sla --now 2025-04-06T00:00:00+08:00 --kind breach --limit 20",
+            "pipeline-core sla --as-of 2025-04-06T00:00:00+08:00",
+            "pipeline-core sla --as-of 2025-04-06T00:00:00+08:00 --kind breach --limit 20",
             "pipeline-core sla --policy acme-policy.json --pipeline saas --json",
         ),
     )
     add_store(p)
-    p.add_argument(
-        "--now", metavar="INSTANT", help="ISO 8601 instant with offset (default: the current time)"
-    )
+    add_as_of_option(p)
     p.add_argument(
         "--policy", metavar="FILE", help="SLA policy JSON (default: the built-in default policy)"
     )
