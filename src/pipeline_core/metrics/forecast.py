@@ -128,6 +128,13 @@ class _Target:
         return float(round_to_minor_units(exact, self.currency))
 
 
+def _no_probability(stage_id: str) -> Problem:
+    """The problem of an open stage without a win probability."""
+    return Problem(
+        ("probabilities", stage_id), "no probability for this open stage", None, "missing", True
+    )
+
+
 def stage_probabilities(
     stages: StagesArg, probabilities: Mapping[str, float] | None = None
 ) -> dict[str, float]:
@@ -141,15 +148,7 @@ def stage_probabilities(
         for sid in order.open_ids:
             p = getattr(stage_fn(sid), "probability", None) if callable(stage_fn) else None
             if p is None:
-                problems.append(
-                    Problem(
-                        ("probabilities", sid),
-                        "no probability for this open stage",
-                        None,
-                        "missing",
-                        True,
-                    )
-                )
+                problems.append(_no_probability(sid))
             else:
                 out[sid] = float(p)
     else:
@@ -160,15 +159,7 @@ def stage_probabilities(
                 )
         for sid in order.open_ids:
             if sid not in probabilities:
-                problems.append(
-                    Problem(
-                        ("probabilities", sid),
-                        "no probability for this open stage",
-                        None,
-                        "missing",
-                        True,
-                    )
-                )
+                problems.append(_no_probability(sid))
             else:
                 out[sid] = float(probabilities[sid])
     for sid, p in out.items():
