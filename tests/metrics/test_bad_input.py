@@ -51,7 +51,7 @@ def test_unknown_stage_is_named(path: str) -> None:
         m.time_in_stage(evs, stages=ORDER)
     # at its creation instant the "mystery" event (id "x" > "o0000-0") is the last one
     with pytest.raises(ValidationError, match="mystery"):
-        m.snapshot(opps, evs, stages=ORDER, at=OPPS[0].created_at)
+        m.snapshot(opps, evs, stages=ORDER, as_of=OPPS[0].created_at)
 
 
 @pytest.mark.parametrize("path", ["records", "polars"])
@@ -85,7 +85,7 @@ def test_missing_timestamps_in_frames() -> None:
     for call in (
         lambda: m.cohort_funnel(o, e_bad, stages=ORDER, start=T0, end=T0 + timedelta(days=400)),
         lambda: m.time_in_stage(e_bad, stages=ORDER),
-        lambda: m.snapshot(o, e_bad, stages=ORDER, at=T0),
+        lambda: m.snapshot(o, e_bad, stages=ORDER, as_of=T0),
     ):
         with pytest.raises(ValidationError) as exc:
             call()

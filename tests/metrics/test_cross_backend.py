@@ -33,7 +33,7 @@ def run_all(opps: Any, events: Any) -> dict[str, Any]:
         "conversion": funnel.conversion(),
         "win_rate_cohort": funnel.win_rate(),
         "snapshot": m.snapshot(
-            opps, events, stages=ORDER, at=T0 + timedelta(days=30), by=("owner_id",)
+            opps, events, stages=ORDER, as_of=T0 + timedelta(days=30), by=("owner_id",)
         ),
         "win_rate_snapshot": m.win_rate(
             opps, stages=ORDER, kind="snapshot", by=("owner_id",), **period

@@ -109,7 +109,7 @@ def test_funnel_grouped_by_source() -> None:
 
 
 def test_snapshot_rebuilt_from_events() -> None:
-    s = m.snapshot(OPPS, EVENTS, stages=ORDER, at=d(4))
+    s = m.snapshot(OPPS, EVENTS, stages=ORDER, as_of=d(4))
     counts = {r["stage"]: (r["count"], r["value"]) for r in s.records()}
     # Jan 4: A qualified (Jan 3), B still new (qualified Jan 5), C new; D and E have no event yet
     assert counts == {
@@ -121,7 +121,7 @@ def test_snapshot_rebuilt_from_events() -> None:
     }
     later = {
         r["stage"]: r["count"]
-        for r in m.snapshot(OPPS, EVENTS, stages=ORDER, at=d(10, 2)).records()
+        for r in m.snapshot(OPPS, EVENTS, stages=ORDER, as_of=d(10, 2)).records()
     }
     assert later == {"new": 1, "qualified": 1, "proposal": 0, "won": 1, "lost": 1}
     assert s.kind == "snapshot"

@@ -33,7 +33,7 @@ def test_two_moves_within_one_second_keep_their_order() -> None:
     # 10:00:00.250 placed at first_contact, 10:00:00.650 moved on: both floor to 10:00:00
     opp, moved = p.move(opp, "needs_confirmed", at=T0 + timedelta(milliseconds=400), by="zoe")
     for events in ([placed, moved], [moved, placed]):
-        rows = m.snapshot([opp], events, stages=p, at=T0 + timedelta(minutes=5), value=False)
+        rows = m.snapshot([opp], events, stages=p, as_of=T0 + timedelta(minutes=5), value=False)
         assert {r["stage"]: r["count"] for r in rows.records()}["needs_confirmed"] == 1
         assert sum(r["count"] for r in rows.records()) == 1
         tis = {r["stage"]: r for r in m.time_in_stage(events, stages=p).records()}
@@ -53,7 +53,7 @@ def test_a_snapshot_cuts_at_the_instant_not_at_its_second() -> None:
     between = T0 + timedelta(milliseconds=200)  # 10:00:00.450: placed, not yet moved
     frames = (pl.DataFrame({"id": [opp.id]}), pl.DataFrame(event_columns([placed, moved])))
     for ops, evs in (([opp], [placed, moved]), frames):
-        rows = m.snapshot(ops, evs, stages=p, at=between, value=False).records()
+        rows = m.snapshot(ops, evs, stages=p, as_of=between, value=False).records()
         assert [r["stage"] for r in rows if r["count"]] == ["first_contact"]
         tis = {r["stage"]: r for r in m.time_in_stage(evs, stages=p, as_of=between).records()}
         assert (tis["first_contact"]["n"], tis["first_contact"]["open"]) == (0, 1)
@@ -145,7 +145,7 @@ def test_snapshot_and_time_in_stage_follow_the_order_made(data: Any, rnd: random
     frame = pl.DataFrame(event_columns(events))
     ofr = pl.DataFrame({"id": [o.id for o in opps]})
     for evs, ops in ((events, opps), (frame, ofr)):
-        snap = m.snapshot(ops, evs, stages=order, at=now, value=False).records()
+        snap = m.snapshot(ops, evs, stages=order, as_of=now, value=False).records()
         assert {r["stage"]: r["count"] for r in snap if r["count"]} == dict(expected_now)
         tis = {r["stage"]: r for r in m.time_in_stage(evs, stages=order).records()}
         for stage in OPEN:

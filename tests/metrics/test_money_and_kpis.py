@@ -83,12 +83,12 @@ def test_mixed_currencies_are_refused_with_options_that_exist(call: Callable[[],
 def test_weighted_forecast_converts_open_deals_at_the_evaluation_instant() -> None:
     p = SMALL.stage("proposal_quote").probability
     assert p is not None
-    table = m.weighted_forecast(MIXED, stages=SMALL, currency="CNY", rates=RATES, at=NOW)
+    table = m.weighted_forecast(MIXED, stages=SMALL, currency="CNY", rates=RATES, as_of=NOW)
     # 1 April: the rate of 15 March, 8.00: 500 EUR = 4,000.00 CNY; pipeline 10,000 + 4,000
     assert table.rows == ((2, 14000.0, 14000.0 * p),)
     assert table.params["currency"] == "CNY"
     early = m.weighted_forecast(
-        MIXED, stages=SMALL, currency="CNY", rates=RATES, at=datetime(2025, 3, 1, tzinfo=UTC)
+        MIXED, stages=SMALL, currency="CNY", rates=RATES, as_of=datetime(2025, 3, 1, tzinfo=UTC)
     )
     # 1 March: the January rate 7.80: 500 × 7.80 = 3,900; pipeline 13,900
     assert early.rows[0][1] == 13900.0
@@ -97,9 +97,9 @@ def test_weighted_forecast_converts_open_deals_at_the_evaluation_instant() -> No
 def test_forecast_currency_options_are_checked() -> None:
     with pytest.raises(ValidationError) as err:
         m.weighted_forecast(MIXED, stages=SMALL, currency="CNY", rates=RATES)
-    assert err.value.fields == ("at",)
+    assert err.value.fields == ("as_of",)
     with pytest.raises(ValidationError) as err:
-        m.weighted_forecast(MIXED, stages=SMALL, rates=RATES, at=NOW)
+        m.weighted_forecast(MIXED, stages=SMALL, rates=RATES, as_of=NOW)
     assert err.value.fields == ("currency",)
     with pytest.raises(CurrencyMismatchError):  # a currency but no rates: still refused
         m.weighted_forecast(MIXED, stages=SMALL, currency="CNY")
@@ -113,8 +113,8 @@ def test_frames_convert_like_records() -> None:
             "currency": ["CNY", "EUR"],
         }
     )
-    from_frame = m.weighted_forecast(frame, stages=SMALL, currency="CNY", rates=RATES, at=NOW)
-    from_records = m.weighted_forecast(MIXED, stages=SMALL, currency="CNY", rates=RATES, at=NOW)
+    from_frame = m.weighted_forecast(frame, stages=SMALL, currency="CNY", rates=RATES, as_of=NOW)
+    from_records = m.weighted_forecast(MIXED, stages=SMALL, currency="CNY", rates=RATES, as_of=NOW)
     assert from_frame.rows == from_records.rows
 
 

@@ -87,7 +87,7 @@ def metrics_of(opps: Any, events: Any) -> dict[str, Any]:
         ),
         "snapshot": outcome(
             lambda: m.snapshot(
-                opps, events, stages=ORDER, at=T0 + timedelta(days=9), by=("owner_id",)
+                opps, events, stages=ORDER, as_of=T0 + timedelta(days=9), by=("owner_id",)
             )
         ),
         "tis": outcome(lambda: m.time_in_stage(events, stages=ORDER, as_of=as_of)),

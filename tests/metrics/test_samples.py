@@ -39,6 +39,6 @@ def test_sample_company_records_equal_frames() -> None:
         lambda a, b: m.time_in_stage(b, stages=order, opportunities=a, by=("team_id",)),
         lambda a, b: m.sales_cycle(a, stages=order, as_of=as_of, won_by=timedelta(days=30)),
         lambda a, b: m.win_rate(a, stages=order, by=("owner_id",), **period),
-        lambda a, b: m.snapshot(a, b, stages=order, at=start + timedelta(days=20)),
+        lambda a, b: m.snapshot(a, b, stages=order, as_of=start + timedelta(days=20)),
     ):
         assert_same(fn(o, e), fn(opps, events))

@@ -21,7 +21,7 @@ def by_tags(opps: Any, events: Any) -> dict[str, Any]:
     by = ("tags",)
     return {
         "funnel": m.cohort_funnel(opps, events, stages=ORDER, by=by, **PERIOD),
-        "snapshot": m.snapshot(opps, events, stages=ORDER, at=AS_OF, by=by),
+        "snapshot": m.snapshot(opps, events, stages=ORDER, as_of=AS_OF, by=by),
         "win": m.win_rate(opps, stages=ORDER, by=("owner_id", "tags"), **PERIOD),
         "tis": m.time_in_stage(events, stages=ORDER, opportunities=opps, by=by),
         "rotting": m.rotting(

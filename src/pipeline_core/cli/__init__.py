@@ -60,7 +60,7 @@ _EPILOG = """\
 examples:
   pipeline-core demo                          # pipeline.db + report.html in this directory
   pipeline-core score --top 5 --explain
-  pipeline-core sla --now 2025-04-06T00:00:00+08:00 --kind breach
+  pipeline-core sla --as-of 2025-04-06T00:00:00+08:00 --kind breach
   pipeline-core funnel --by source --json
   pipeline-core export lead leads.csv && pipeline-core import lead leads.csv --store sqlite:///copy.db
   pipeline-core validate my-pipeline.json acme-model.json acme-policy.json

@@ -1,7 +1,7 @@
 """Shared plumbing of the command-line front: exit codes, output, progress, input files.
 
 Nothing here is part of the library's domain core: this is the composition root, the one place
-allowed to read files, the terminal and (for a default ``--now``) the system clock.
+allowed to read files, the terminal and (for a default ``--as-of``) the system clock.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ __all__ = [
     "default_sla_calendar",
     "emit_json",
     "escape_text",
+    "infer_pipeline",
     "load_json_file",
     "load_pipeline",
     "parse_instant",
@@ -147,6 +148,28 @@ EARLIEST: Final = datetime(1900, 1, 1, tzinfo=UTC)
 """The earliest instant an option such as ``--now`` accepts."""
 LATEST: Final = datetime(3000, 1, 1, tzinfo=UTC)
 """The instant options such as ``--now`` must be before (room for horizons and deadlines)."""
+
+
+def infer_pipeline(spec: str | None, opportunities: Iterable[Any], *, required: bool = True) -> Any:
+    """``spec`` (template or JSON file) or else the template named by the stored opportunities'
+    ``pipeline`` field; when they name none (or several) that is bad input, or ``None`` if not
+    ``required``."""
+    from pipeline_core.stages import templates
+
+    if spec is not None:
+        return load_pipeline(spec)
+    names = {o.pipeline for o in opportunities if o.pipeline}
+    if len(names) == 1 and (name := next(iter(names))) in templates.names():
+        return templates.get(name)
+    if not required:
+        return None
+    raise bad_input(
+        "options",
+        "--pipeline",
+        "needed: the stored opportunities do not name one template"
+        + (f" (they name {sorted(names)})" if names else ""),
+        None,
+    )
 
 
 def parse_instant(text: str | None, field: str) -> datetime:
@@ -296,34 +319,6 @@ class ProgressBar:
             self.stream.write("\n" if self.keep else "\r\x1b[2K")
             self.stream.flush()
         self._shown = False
-
-
-def add_json(parser: argparse.ArgumentParser) -> None:
-    """Add the ``--json`` flag every command has."""
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="print the result as one JSON document on stdout (for tools and scripts)",
-    )
-
-
-def add_store(parser: argparse.ArgumentParser) -> None:
-    """Add ``--store URL``."""
-    parser.add_argument(
-        "--store",
-        default=DEFAULT_STORE,
-        metavar="URL",
-        help=f"store URL: sqlite:///relative.db, sqlite:////absolute.db, memory:// or "
-        f"postgresql://user@host/db (default: {DEFAULT_STORE})",
-    )
-    parser.add_argument(
-        "--as",
-        dest="as_user",
-        metavar="USER",
-        help="read and write as this user of the store, within their access scopes (default: as "
-        "an administrator). On a database file you can open directly this is a view, not a "
-        "security boundary",
-    )
 
 
 def open_store(url: str, *, must_exist: bool = True, as_user: str | None = None) -> Any:

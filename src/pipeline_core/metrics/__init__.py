@@ -9,6 +9,7 @@ Importing this package imports no dataframe library and no numpy; charts live in
 :mod:`pipeline_core.metrics.charts` (matplotlib, imported when a chart is drawn).
 """
 
+from pipeline_core._deprecation import moved
 from pipeline_core.metrics.abtest import (
     TwoProportionTest,
     ab_test,
@@ -26,7 +27,7 @@ from pipeline_core.metrics.forecast import (
 )
 from pipeline_core.metrics.funnel import cohort_funnel, snapshot
 from pipeline_core.metrics.inputs import (
-    PipelineLike,
+    StageKindsLike,
     StageOrder,
     event_columns,
     opportunity_columns,
@@ -67,10 +68,10 @@ __all__ = [
     "CycleResult",
     "FunnelResult",
     "MetricTable",
-    "PipelineLike",
     "SegmentPolicy",
     "SegmentRule",
     "SnapshotResult",
+    "StageKindsLike",
     "StageOrder",
     "SurvivalCurve",
     "Threshold",
@@ -109,3 +110,6 @@ __all__ = [
     "weighted_forecast",
     "win_rate",
 ]
+
+# Old names, kept working for one release (not in ``__all__``).
+__getattr__ = moved(__name__, {"PipelineLike": "pipeline_core.metrics.inputs:StageKindsLike"})

@@ -54,6 +54,17 @@ WON = 1
 LOST = 2
 
 
+def _step_at(times: tuple[float, ...], values: tuple[float, ...], t: float, before: float) -> float:
+    """The value of a right-continuous step function at ``t``: the value of the last step time
+    ``<= t``, ``before`` until the first."""
+    out = before
+    for ti, vi in zip(times, values, strict=True):
+        if ti > t:
+            break
+        out = vi
+    return out
+
+
 @attrs.frozen
 class SurvivalCurve:
     """Kaplan–Meier / Aalen–Johansen steps at each distinct observed time.
@@ -70,21 +81,11 @@ class SurvivalCurve:
 
     def survival_at(self, t: float) -> float:
         """S(t): 1 before the first event time."""
-        out = 1.0
-        for ti, si in zip(self.times, self.survival, strict=True):
-            if ti > t:
-                break
-            out = si
-        return out
+        return _step_at(self.times, self.survival, t, 1.0)
 
     def incidence_at(self, t: float) -> float:
-        """Cumulative incidence of cause 1 at t."""
-        out = 0.0
-        for ti, ci in zip(self.times, self.incidence, strict=True):
-            if ti > t:
-                break
-            out = ci
-        return out
+        """Cumulative incidence of cause 1 at t (0 before the first event time)."""
+        return _step_at(self.times, self.incidence, t, 0.0)
 
     def quantile(self, q: float) -> float | None:
         """Smallest observed time with S(t) ≤ 1 − q (``None`` if never reached)."""

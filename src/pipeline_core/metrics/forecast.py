@@ -5,7 +5,7 @@ Weighted forecast
     ``weighted = Σ amount × p(stage)``, where ``p`` comes from ``probabilities`` or the pipeline's
     ``stage(id).probability``. Missing amounts count 0. One currency: with ``currency=`` every
     amount in another currency is converted with ``rates=`` (an
-    :class:`~pipeline_core.money.ExchangeRates`) at the evaluation instant ``at=`` (open deals
+    :class:`~pipeline_core.money.ExchangeRates`) at the evaluation instant ``as_of=`` (open deals
     are worth what they are worth now); without them, amounts in several currencies raise
     :class:`~pipeline_core.errors.CurrencyMismatchError`.
 
@@ -29,6 +29,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from pipeline_core._deprecation import renamed_params
 from pipeline_core._optional import require
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
@@ -51,14 +52,18 @@ from pipeline_core.metrics.inputs import (
     stage_order,
 )
 from pipeline_core.metrics.results import MetricTable
-from pipeline_core.money import ExchangeRates, currency_mismatch, round_to_minor_units
-from pipeline_core.records import Opportunity
+from pipeline_core.money import (
+    ExchangeRates,
+    currency_mismatch,
+    round_to_minor_units,
+)
+from pipeline_core.records import Money, Opportunity
 
 __all__ = ["monte_carlo_forecast", "pipeline_velocity", "stage_probabilities", "weighted_forecast"]
 
 _HOW = (
     "pass currency= (the currency to report in) with rates= (a pipeline_core.money.ExchangeRates) "
-    "and at= (the evaluation instant), or filter the opportunities to one currency"
+    "and as_of= (the evaluation instant), or filter the opportunities to one currency"
 )
 _HOW_VELOCITY = CONVERT_FIRST
 
@@ -68,44 +73,66 @@ class _Target:
     amounts must share one currency)."""
 
     def __init__(
-        self, currency: str | None, rates: ExchangeRates | None, at: datetime | None
+        self, currency: str | None, rates: ExchangeRates | None, as_of: datetime | None
     ) -> None:
         problems: list[Problem] = []
-        if currency is None and (rates is not None or at is not None):
+        if currency is None and (rates is not None or as_of is not None):
             problems.append(
                 Problem(
                     ("currency",),
-                    "rates= and at= convert into currency=: pass it",
+                    "rates= and as_of= convert into currency=: pass it",
                     None,
                     "missing",
                     True,
                 )
             )
-        if currency is not None and rates is not None and at is None:
+        if currency is not None and rates is not None and as_of is None:
             problems.append(
                 Problem(
-                    ("at",),
+                    ("as_of",),
                     "the evaluation instant whose rates convert open deals",
                     None,
                     "missing",
                     True,
                 )
             )
-        if at is not None:
-            require_aware(at, "at")
+        if as_of is not None:
+            require_aware(as_of, "as_of")
         if problems:
             raise ValidationError("forecast currency", problems)
-        self.currency, self.rates, self.at = currency, rates, at
+        self.currency, self.rates, self.as_of = currency, rates, as_of
+
+    def money(self, money: Money) -> float:
+        """``money`` in the target currency, as a float: converted by
+        :meth:`pipeline_core.money.ExchangeRates.convert` at the evaluation instant (rounded to the
+        currency's minor units); without rates, amounts in another currency raise
+        :class:`~pipeline_core.errors.CurrencyMismatchError`."""
+        if self.currency is None or money.currency == self.currency:
+            return float(money.amount)
+        if self.rates is None or self.as_of is None:
+            raise currency_mismatch(
+                "opportunities", "currency", (money.currency, self.currency), _HOW
+            )
+        return float(self.rates.convert(money, self.currency, on=self.as_of).amount)
 
     def amount(self, amount: Any, currency: str | None) -> float:
-        """``amount`` (in ``currency``) in the target currency, as a float of its units."""
+        """A frame row's ``amount`` (a float, in ``currency``) in the target currency. Frame amounts
+        are floats that a :class:`~pipeline_core.records.Money` may refuse (places, sign), so the
+        row's exact decimal is multiplied by the same rate :meth:`money` uses."""
         if self.currency is None or currency is None or currency == self.currency:
             return float(amount)
-        if self.rates is None or self.at is None:
+        if self.rates is None or self.as_of is None:
             raise currency_mismatch("opportunities", "currency", (currency, self.currency), _HOW)
-        rate = self.rates.rate(currency, self.currency, on=self.at)
+        rate = self.rates.rate(currency, self.currency, on=self.as_of)
         exact = Decimal(str(amount)) * rate
         return float(round_to_minor_units(exact, self.currency))
+
+
+def _no_probability(stage_id: str) -> Problem:
+    """The problem of an open stage without a win probability."""
+    return Problem(
+        ("probabilities", stage_id), "no probability for this open stage", None, "missing", True
+    )
 
 
 def stage_probabilities(
@@ -121,15 +148,7 @@ def stage_probabilities(
         for sid in order.open_ids:
             p = getattr(stage_fn(sid), "probability", None) if callable(stage_fn) else None
             if p is None:
-                problems.append(
-                    Problem(
-                        ("probabilities", sid),
-                        "no probability for this open stage",
-                        None,
-                        "missing",
-                        True,
-                    )
-                )
+                problems.append(_no_probability(sid))
             else:
                 out[sid] = float(p)
     else:
@@ -140,15 +159,7 @@ def stage_probabilities(
                 )
         for sid in order.open_ids:
             if sid not in probabilities:
-                problems.append(
-                    Problem(
-                        ("probabilities", sid),
-                        "no probability for this open stage",
-                        None,
-                        "missing",
-                        True,
-                    )
-                )
+                problems.append(_no_probability(sid))
             else:
                 out[sid] = float(probabilities[sid])
     for sid, p in out.items():
@@ -190,15 +201,15 @@ def _open_deals(
             if o.stage in order.open_ids:
                 amount = 0.0
                 if o.expected_amount is not None:
-                    money = o.expected_amount
-                    amount = target.amount(money.amount, money.currency)
-                    currencies.append(money.currency)
+                    amount = target.money(o.expected_amount)
+                    currencies.append(o.expected_amount.currency)
                 rows.extend((key, o.stage, amount) for key in group_keys(o, by))
     if target.currency is not None:
         return rows, target.currency
     return rows, check_currencies(currencies, "opportunities", how=_HOW)
 
 
+@renamed_params(at="as_of")
 def weighted_forecast(
     opportunities: Any,
     *,
@@ -207,17 +218,17 @@ def weighted_forecast(
     by: Sequence[str] = (),
     currency: str | None = None,
     rates: ExchangeRates | None = None,
-    at: datetime | None = None,
+    as_of: datetime | None = None,
 ) -> MetricTable:
     """Open pipeline value and its probability-weighted value, per group (snapshot of the input).
 
-    ``currency``/``rates``/``at``: report in ``currency``, converting other currencies with
-    ``rates`` at ``at`` (see the module doc). Without ``currency``, amounts in several currencies
+    ``currency``/``rates``/``as_of``: report in ``currency``, converting other currencies with
+    ``rates`` at the evaluation instant ``as_of`` (see the module doc). Without ``currency``, amounts in several currencies
     raise :class:`~pipeline_core.errors.CurrencyMismatchError`."""
     order = stage_order(stages)
     probs = stage_probabilities(stages, probabilities)
     by = tuple(by)
-    target = _Target(currency, rates, at)
+    target = _Target(currency, rates, as_of)
     if is_frame(opportunities) and currency is None:
         raw, currency = _weighted_frames(opportunities, order, probs, by)
     else:
@@ -283,6 +294,7 @@ def _weighted_frames(
     return raw, currency
 
 
+@renamed_params(at="as_of")
 def monte_carlo_forecast(
     opportunities: Any,
     *,
@@ -293,17 +305,17 @@ def monte_carlo_forecast(
     by: Sequence[str] = (),
     currency: str | None = None,
     rates: ExchangeRates | None = None,
-    at: datetime | None = None,
+    as_of: datetime | None = None,
 ) -> MetricTable:
     """Simulated won amount of the open pipeline: mean, P10, P50, P90 per group, reproducible for
     ``seed``. Frames: one row (stage, amount) per open deal is collected to Python.
-    ``currency``/``rates``/``at`` as in :func:`weighted_forecast`."""
+    ``currency``/``rates``/``as_of`` as in :func:`weighted_forecast`."""
     if not isinstance(runs, int) or runs < 1:
         raise ValidationError("runs", [Problem(("runs",), "must be a positive int", runs)])
     order = stage_order(stages)
     probs = stage_probabilities(stages, probabilities)
     by = tuple(by)
-    deals, currency = _open_deals(opportunities, order, by, _Target(currency, rates, at))
+    deals, currency = _open_deals(opportunities, order, by, _Target(currency, rates, as_of))
     groups: dict[tuple[Any, ...], list[tuple[float, float]]] = defaultdict(list)
     for key, sid, amount in deals:
         groups[key].append((amount, probs[sid]))

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline_core._deprecation import renamed_params
 from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import event_order
@@ -32,7 +33,7 @@ from pipeline_core.metrics._common import (
     zero,
 )
 from pipeline_core.metrics.inputs import (
-    PipelineLike,
+    StageKindsLike,
     StageOrder,
     as_records,
     check_period,
@@ -52,7 +53,7 @@ __all__ = ["cohort_funnel", "snapshot"]
 
 _HOW = CONVERT_FIRST_OR_COUNTS
 
-StagesArg = PipelineLike | Sequence[str] | StageOrder
+StagesArg = StageKindsLike | Sequence[str] | StageOrder
 
 
 def _missing_at_error(count: int) -> ValidationError:
@@ -313,21 +314,23 @@ def _raise_unknown(ev: Any, order: StageOrder) -> None:
 # --------------------------------------------------------------------------- snapshot
 
 
+@renamed_params(at="as_of")
 def snapshot(
     opportunities: Any,
     events: Any,
     *,
     stages: StagesArg,
-    at: datetime,
+    as_of: datetime,
     by: Sequence[str] = (),
     value: bool = True,
 ) -> SnapshotResult:
-    """Count (and Σ amount) per stage at the instant ``at``, rebuilt from stage events: each
-    opportunity is in the ``to_stage`` of its last event at or before ``at``. Every stage of the
+    """Count (and Σ amount) per stage at the evaluation instant ``as_of`` (``at=`` is its old
+    name), rebuilt from stage events: each opportunity is in the ``to_stage`` of its last event at
+    or before ``as_of``. Every stage of the
     pipeline gets a row (zero when empty), open stages first, then won, then lost.
     """
     order = stage_order(stages)
-    t = epoch_micros(at, "at")  # events at or before the instant itself, not its second
+    t = epoch_micros(as_of, "as_of")  # events at or before the instant itself, not its second
     by = tuple(by)
     if is_frame(opportunities) or is_frame(events):
         raw, currency = _snapshot_frames(opportunities, events, order, t, by, value)
@@ -349,7 +352,7 @@ def snapshot(
         columns=columns,
         rows=tuple(rows),
         group_by=by,
-        params={"at": at, "currency": currency},
+        params={"as_of": as_of, "currency": currency},
     )
 
 

@@ -38,6 +38,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from pipeline_core import frame_columns as _vocabulary
+from pipeline_core._deprecation import moved
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem, ValidationError
 from pipeline_core.facts import is_merged, merged_into
@@ -46,7 +47,7 @@ from pipeline_core.records import Lead, Opportunity, StageEvent
 __all__ = [
     "EVENT_COLUMNS",
     "OPPORTUNITY_COLUMNS",
-    "PipelineLike",
+    "StageKindsLike",
     "StageOrder",
     "epoch_seconds",
     "event_columns",
@@ -90,8 +91,12 @@ assert set(OPPORTUNITY_COLUMNS) <= set(_vocabulary.OPPORTUNITY_COLUMNS)
 
 
 @runtime_checkable
-class PipelineLike(Protocol):
-    """What the metrics need from a :class:`pipeline_core.stages.Pipeline`: its stage ids by kind."""
+class StageKindsLike(Protocol):
+    """What the metrics need from a :class:`pipeline_core.stages.Pipeline`: its stage ids by kind.
+
+    Renamed from ``PipelineLike`` (which :mod:`pipeline_core.sla` uses for another shape); the old
+    name still imports from :mod:`pipeline_core.metrics` with a :class:`DeprecationWarning`.
+    """
 
     @property
     def open_stage_ids(self) -> Sequence[str]:
@@ -144,7 +149,7 @@ class StageOrder:
 
     @property
     def open_stage_ids(self) -> tuple[str, ...]:
-        """The open stage ids (:class:`PipelineLike`, so a ``StageOrder`` is a pipeline too)."""
+        """The open stage ids (:class:`StageKindsLike`, so a ``StageOrder`` serves where a pipeline does)."""
         return self.open_ids
 
     @property
@@ -177,7 +182,7 @@ class StageOrder:
 
 
 def stage_order(
-    pipeline: PipelineLike | Sequence[str] | StageOrder,
+    pipeline: StageKindsLike | Sequence[str] | StageOrder,
     *,
     won: Sequence[str] | str | None = None,
     lost: Sequence[str] | str | None = None,
@@ -200,7 +205,7 @@ def stage_order(
             return (value,)
         return tuple(value)
 
-    if isinstance(pipeline, PipelineLike):
+    if isinstance(pipeline, StageKindsLike):
         open_ids = tuple(pipeline.open_stage_ids)
         won_ids = tuple(pipeline.won_stage_ids) if won is None else as_tuple(won)
         lost_ids = tuple(pipeline.lost_stage_ids) if lost is None else as_tuple(lost)
@@ -440,3 +445,7 @@ def as_records(items: object, kind: type[Any], what: str) -> list[Any]:
     if kind is Opportunity or kind is Lead:
         return [r for r in out if not is_merged(r)]
     return out
+
+
+# Old names, kept working for one release (not in ``__all__``).
+__getattr__ = moved(__name__, {"PipelineLike": "pipeline_core.metrics.inputs:StageKindsLike"})

@@ -1,0 +1,167 @@
+"""The ``import`` and ``export`` commands: records of one kind into or out of the store (CSV or JSON Lines)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline_core.cli._common import (
+    EXIT_OK,
+    ProgressBar,
+    bad_input,
+    emit_json,
+    open_store,
+)
+from pipeline_core.cli._options import (
+    add_command,
+    add_json,
+    add_store,
+)
+
+__all__ = ["add_parsers"]
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from pipeline_core.storage.io import import_records
+
+    if not Path(args.file).is_file():
+        raise bad_input(args.file, "FILE", "file not found", args.file)
+    store = open_store(args.store, must_exist=False, as_user=args.as_user)
+    bar = ProgressBar(f"importing {args.kind}")
+    try:
+        report = import_records(
+            store,
+            args.kind,
+            args.file,
+            format=args.format,
+            skip_invalid=args.skip_invalid,
+            progress=bar,
+            spreadsheet_safe=args.spreadsheet_safe,
+        )
+    finally:
+        bar.done()
+        store.close()
+    result = {
+        "kind": report.kind,
+        "file": args.file,
+        "store": args.store,
+        "rows": report.rows,
+        "written": report.written,
+        "skipped": [
+            {
+                "row": e.row,
+                "field": e.field,
+                "value": str(e.value),
+                "message": e.message,
+                "code": e.code,
+            }
+            for e in report.errors
+        ],
+    }
+    if args.json:
+        emit_json(result)
+    else:
+        print(
+            f"imported {report.written:,} {report.kind} records of {report.rows:,} rows into {args.store}"
+        )
+        for e in report.errors:
+            print(f"  skipped {e}", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from pipeline_core.storage.io import export_records
+
+    to_stdout = args.file == "-"
+    if to_stdout and args.format is None:
+        raise bad_input("options", "--format", "needed when writing to stdout (-)", None)
+    if to_stdout and args.json:
+        raise bad_input(
+            "options", "--json", "cannot be combined with writing records to stdout", True
+        )
+    store = open_store(args.store, as_user=args.as_user)
+    bar = ProgressBar(f"exporting {args.kind}")
+    try:
+        n = export_records(
+            store,
+            args.kind,
+            getattr(sys.stdout, "raw", sys.stdout) if to_stdout else args.file,
+            format=args.format,
+            progress=bar,
+            spreadsheet_safe=args.spreadsheet_safe,
+        )
+    finally:
+        bar.done()
+        store.close()
+    if args.json:
+        emit_json({"kind": args.kind, "file": args.file, "store": args.store, "written": n})
+    else:
+        print(
+            f"exported {n:,} {args.kind} records to {args.file}",
+            file=sys.stderr if to_stdout else sys.stdout,
+        )
+    return EXIT_OK
+
+
+def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    """Register ``import`` and ``export``."""
+    from pipeline_core.storage.io import kinds
+
+    for name, verb in (("import", "into"), ("export", "from")):
+        p = add_command(
+            sub,
+            formatter,
+            name,
+            run_import if name == "import" else run_export,
+            help=f"{name} records of one kind {verb} the store (CSV or JSON Lines)",
+            description=(
+                "Import a CSV or JSON Lines file of one record kind into the store, in one "
+                "transaction. By default a file with any bad row writes nothing and every bad row "
+                "is listed (row, column, value, problem); --skip-invalid writes the good rows."
+                if name == "import"
+                else "Export every record of one kind from the store to a CSV or JSON Lines file "
+                "(the format follows the suffix, or --format); '-' writes to stdout."
+            )
+            + f" Kinds: {', '.join(kinds())}.",
+            examples=(
+                (
+                    "pipeline-core import lead leads.csv",
+                    "pipeline-core import opportunity deals.jsonl --store sqlite:///crm.db --skip-invalid",
+                )
+                if name == "import"
+                else (
+                    "pipeline-core export lead leads.csv",
+                    "pipeline-core export stage_event - --format jsonl | head",
+                )
+            ),
+        )
+        p.add_argument(
+            "kind", choices=kinds(), metavar="KIND", help=f"record kind: {', '.join(kinds())}"
+        )
+        p.add_argument(
+            "file",
+            metavar="FILE",
+            help="the .csv or .jsonl file" + (" ('-' for stdout)" if name == "export" else ""),
+        )
+        add_store(p)
+        p.add_argument(
+            "--format", choices=("csv", "jsonl"), help="file format (default: from the suffix)"
+        )
+        p.add_argument(
+            "--spreadsheet-safe",
+            action="store_true",
+            help=(
+                "CSV: write no cell beginning with = + - @, tab or CR (a leading ' marks text)"
+                if name == "export"
+                else "CSV: the file was exported with --spreadsheet-safe (one leading ' removed)"
+            ),
+        )
+        if name == "import":
+            p.add_argument(
+                "--skip-invalid",
+                action="store_true",
+                help="write the good rows and report the bad ones",
+            )
+        add_json(p)
