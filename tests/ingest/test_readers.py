@@ -66,10 +66,13 @@ def test_a_bad_byte_after_the_detection_window_names_its_row() -> None:
     body = ("\r\n".join(lines) + "\r\n").encode("gbk") + b"XS-x,\xff\xfe\r\nXS-y,ok\r\n"
     source = read_rows(io.BytesIO(body))
     assert source.encoding == "gb18030"
-    seen = []
+    seen: list[int] = []
+
+    def drain() -> None:
+        seen.extend(number for number, _ in source)
+
     with pytest.raises(SourceError) as caught:
-        for number, _ in source:
-            seen.append(number)
+        drain()
     assert caught.value.row == 8002
     assert seen[-1] == 8001
     assert caught.value.problems[0].code == "encoding"
@@ -96,7 +99,7 @@ def test_blank_and_duplicate_headers_are_listed_together() -> None:
 def test_ragged_rows_and_blank_rows() -> None:
     source = read_rows(io.StringIO("a,b\n1,2\n,\n3,4\n5\n"))
     assert source.encoding is None
-    got = []
+    got: list[object] = []
     with pytest.raises(SourceError) as caught:
         got.extend(source)
     assert got == [(2, {"a": "1", "b": "2"}), (4, {"a": "3", "b": "4"})]
