@@ -184,3 +184,9 @@ def test_detect_encoding_boms() -> None:
     assert detect_encoding(b"\xef\xbb\xbfa") == ("utf-8-sig", True)
     assert detect_encoding("a".encode("utf-16")) == ("utf-16", True)
     assert detect_encoding(b"plain ascii") == ("utf-8", True)
+
+
+def test_frame_numbers_are_python_values() -> None:
+    pd = pytest.importorskip("pandas")
+    rows = list(read_rows(pd.DataFrame({"n": [3, 4]})))
+    assert [type(c["n"]) for _, c in rows] == [int, int]

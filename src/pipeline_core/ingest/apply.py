@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.errors import ConfigError, Problem, ValidationError
 from pipeline_core.facts import is_missing
 from pipeline_core.ingest.mapping import Column, FieldSpec, SheetMapping, read_cell
 from pipeline_core.ingest.parsers import ParseError
@@ -91,12 +91,19 @@ class _Owners:
         while new_id in self.by_id:
             n += 1
             new_id = f"{base}-{n}"
-        user = User(
-            id=new_id,
-            name=value.strip(),
-            role=self.role,
-            email=value.strip() if is_email else None,
-        )
+        try:
+            user = User(
+                id=new_id,
+                name=value.strip(),
+                role=self.role,
+                email=value.strip() if is_email else None,
+            )
+        except ValidationError as exc:
+            raise ParseError(
+                f"no user matches, and none can be created from it: {exc.problems[0]}",
+                value,
+                "unknown_owner",
+            ) from None
         self.planned[new_id] = user
         self._add(user)
         return new_id

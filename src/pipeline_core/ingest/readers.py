@@ -15,7 +15,7 @@ all empty are skipped (their numbers too).
   ``date``, numbers as ``int`` (integral values) or ``float``, empty cells as ``""``. The sheet is
   ``sheet`` (a name or a 0-based index; default: the first).
 - **frames**: a pandas or polars data frame (anything narwhals reads eagerly); cells as the frame
-  holds them (``None``/``NaN``/``NaT`` for missing values).
+  holds them (``None``/``NaN``/``NaT`` for missing values), numpy scalars as Python values.
 
 Blank or duplicate headers are a :class:`SourceError` listing every one, before any row is read.
 """
@@ -470,6 +470,13 @@ def _cell(value: Any) -> Any:
 # --------------------------------------------------------------------------- frames
 
 
+def _scalar(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (``numpy.int64(3)`` is ``3``)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
 def _frame(frame: Any) -> RowSource:
     nw: Any = require("narwhals", "frames", "reading data frames")
     try:
@@ -482,6 +489,6 @@ def _frame(frame: Any) -> RowSource:
 
     def body() -> Iterator[tuple[int, dict[str, Any]]]:
         for i, row in enumerate(df.iter_rows(named=True)):
-            yield i + 2, row
+            yield i + 2, {k: _scalar(v) for k, v in row.items()}
 
     return RowSource(headers=headers, rows=body(), format="frame", name="<frame>")
