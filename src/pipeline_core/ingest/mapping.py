@@ -41,6 +41,7 @@ are built that way, and code builds a mapping positionally just as it builds a s
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import tomllib
 import types
@@ -159,9 +160,11 @@ def _spec(name: str, hint: Any, required: bool) -> FieldSpec:
     return FieldSpec(name, kind, allowed, required, optional)
 
 
-def target_fields(record: str) -> dict[str, FieldSpec]:
+@functools.cache
+def target_fields(record: str) -> Mapping[str, FieldSpec]:
     """The fields a mapping can fill in a record of kind ``record`` (``"lead"`` ...), by name
-    (``version`` and the ``custom`` mapping itself left out: ``custom.<name>`` targets fill that)."""
+    (``version`` and the ``custom`` mapping itself left out: ``custom.<name>`` targets fill that).
+    Computed once per kind; read-only."""
     cls = RECORD_KINDS[record]
     hints = typing.get_type_hints(cls, include_extras=True)
     out = {}
@@ -169,7 +172,7 @@ def target_fields(record: str) -> dict[str, FieldSpec]:
         if f.name in ("version", "custom"):
             continue
         out[f.name] = _spec(f.name, hints[f.name], f.default is attrs.NOTHING)
-    return out
+    return types.MappingProxyType(out)
 
 
 def _has_custom(record: str) -> bool:
@@ -252,7 +255,7 @@ class SheetMapping:
         raise_problems("mapping", self, _CHECKS)
 
     @property
-    def fields(self) -> dict[str, FieldSpec]:
+    def fields(self) -> Mapping[str, FieldSpec]:
         """The record kind's fields (:func:`target_fields`)."""
         return target_fields(self.record)
 

@@ -18,6 +18,7 @@ could be read two ways is refused (``code="ambiguous"``), never read the likelie
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -106,6 +107,7 @@ def _number(text: str, value: Any) -> Decimal:
     return Decimal(text.replace(",", ""))
 
 
+@functools.lru_cache(maxsize=64)
 def _check_currency(currency: str) -> None:
     try:
         Money.of(0, currency)
