@@ -1,0 +1,283 @@
+"""Applying a mapping to rows: each source row becomes a :class:`~pipeline_core.ingest.rows.MappedRow`
+of plain field values (records are built by the sync, not here).
+
+- a column's blank cell (or one of the mapping's ``missing`` texts) takes the field's declared
+  default; else ``None`` for an optional field, the empty list for a list field, nothing for a
+  field the record defaults itself, and a row problem (``"missing"``) for a required field;
+- fields no column fills take the declared defaults;
+- owners are matched to users by id, e-mail and name (case and white space ignored); a name two
+  users share is a row problem (``"ambiguous_owner"``), an owner nobody matches is a row problem
+  (``"unknown_owner"``) or, with ``owners.create_missing``, a planned new user
+  (:attr:`MappedRows.new_users`) whose id the row gets;
+- every problem names the source column, the cell and the reason; a row with problems has
+  ``data=None``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from pipeline_core.errors import ConfigError, Problem, ValidationError
+from pipeline_core.facts import is_missing
+from pipeline_core.ingest.mapping import Column, FieldSpec, SheetMapping, read_cell
+from pipeline_core.ingest.parsers import ParseError
+from pipeline_core.ingest.readers import RowSource
+from pipeline_core.ingest.rows import MappedRow
+from pipeline_core.records import User
+
+__all__ = ["MappedRows", "map_rows", "normalise_name"]
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_name(name: str) -> str:
+    """A person's name as owners are compared: NFKC, case-folded, white space runs collapsed to
+    one space and stripped (``" Moses  Frase"`` and ``"moses frase"`` are the same)."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
+
+
+class _Owners:
+    """Owner lookup over the known users, and the planned new ones."""
+
+    def __init__(self, mapping: SheetMapping, users: Iterable[User]) -> None:
+        self.match = mapping.owners.match
+        self.create = mapping.owners.create_missing
+        self.role = mapping.owners.role
+        self.by_id: dict[str, User] = {}
+        self.by_email: dict[str, list[User]] = {}
+        self.by_name: dict[str, list[User]] = {}
+        self.planned: dict[str, User] = {}
+        for user in users:
+            self._add(user)
+
+    def _add(self, user: User) -> None:
+        self.by_id[user.id] = user
+        if user.email:
+            self.by_email.setdefault(user.email.casefold(), []).append(user)
+        self.by_name.setdefault(normalise_name(user.name), []).append(user)
+
+    def resolve(self, value: str) -> str:
+        found: dict[str, User] = {}
+        if "id" in self.match and value in self.by_id:
+            found[value] = self.by_id[value]
+        if "email" in self.match:
+            found.update((u.id, u) for u in self.by_email.get(value.casefold(), ()))
+        if "name" in self.match:
+            found.update((u.id, u) for u in self.by_name.get(normalise_name(value), ()))
+        if len(found) == 1:
+            return next(iter(found))
+        if found:
+            raise ParseError(
+                f"matches more than one user ({', '.join(sorted(found))}): write the user's id",
+                value,
+                "ambiguous_owner",
+            )
+        if not self.create:
+            raise ParseError(
+                f"no user matches by {' or '.join(self.match)} (or let the mapping create "
+                "missing owners: owners.create_missing = true)",
+                value,
+                "unknown_owner",
+            )
+        return self._plan(value)
+
+    def _plan(self, value: str) -> str:
+        is_email = "@" in value and " " not in value.strip()
+        base = normalise_name(value).replace(" ", "-") or "user"
+        new_id, n = base, 1
+        while new_id in self.by_id:
+            n += 1
+            new_id = f"{base}-{n}"
+        try:
+            user = User(
+                id=new_id,
+                name=value.strip(),
+                role=self.role,
+                email=value.strip() if is_email else None,
+            )
+        except ValidationError as exc:
+            raise ParseError(
+                f"no user matches, and none can be created from it: {exc.problems[0]}",
+                value,
+                "unknown_owner",
+            ) from None
+        self.planned[new_id] = user
+        self._add(user)
+        return new_id
+
+
+class MappedRows(Iterator[MappedRow]):
+    """The rows of a source mapped one by one (an iterator of :class:`MappedRow`), and the users
+    the mapping plans to create (:attr:`new_users`, complete once every row is read)."""
+
+    def __init__(
+        self,
+        rows: RowSource | Iterable[tuple[int, Mapping[str, Any]]],
+        mapping: SheetMapping,
+        users: Iterable[User],
+    ) -> None:
+        self.mapping = mapping
+        self._owners = _Owners(mapping, users)
+        self._fields = mapping.fields
+        self._kinds = {c.header: mapping.kind_of(c) for c in mapping.columns}
+        self._missing = frozenset(mapping.missing)
+        self._mapped = {c.field for c in mapping.columns}
+        self._defaults = self._read_defaults()
+        headers = getattr(rows, "headers", None)
+        self._checked = headers is not None
+        if headers is not None:
+            self._check_headers(headers)
+        self._rows = iter(rows)
+
+    @property
+    def new_users(self) -> tuple[User, ...]:
+        """Users to create for owners no known user matched (``owners.create_missing``), in the
+        order first met."""
+        return tuple(self._owners.planned.values())
+
+    def __iter__(self) -> MappedRows:
+        return self
+
+    def __next__(self) -> MappedRow:
+        number, cells = next(self._rows)
+        if not self._checked:
+            self._check_headers(tuple(cells))
+            self._checked = True
+        return self._map(number, cells)
+
+    def _read_defaults(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        problems = []
+        for name, value in self.mapping.defaults.items():
+            spec = self._fields.get(name)
+            kind = spec.kind if spec else "text"
+            try:
+                if kind == "owner":
+                    out[name] = self._owners.resolve(str(value))
+                else:
+                    out[name] = read_cell(self.mapping, Column(name, name), kind, value)
+            except ParseError as exc:
+                problems.append(Problem(("defaults", name), exc.reason, value, exc.code))
+        if problems:
+            raise ConfigError("mapping", problems)
+        return out
+
+    def _check_headers(self, headers: Iterable[str]) -> None:
+        have = set(headers)
+        wanted = [c.header for c in self.mapping.columns]
+        if self.mapping.external_id and self.mapping.external_id not in wanted:
+            wanted.append(self.mapping.external_id)
+        absent = [h for h in wanted if h not in have]
+        if absent:
+            raise ConfigError(
+                "mapping",
+                [
+                    Problem(("columns", h), "the source has no such column", h, "absent_column")
+                    for h in absent
+                ],
+            )
+
+    def _blank(self, value: Any) -> bool:
+        if isinstance(value, str) and value.strip() in self._missing:
+            return True
+        return is_missing(value)
+
+    def _map(self, number: int, cells: Mapping[str, Any]) -> MappedRow:
+        data: dict[str, Any] = {}
+        custom: dict[str, Any] = {}
+        problems: list[Problem] = []
+        for column in self.mapping.columns:
+            value = cells.get(column.header)
+            spec = self._fields.get(column.field)
+            if self._blank(value):
+                self._absent(column, spec, value, data, problems)
+                continue
+            kind = self._kinds[column.header]
+            try:
+                if kind == "owner":
+                    text = read_cell(self.mapping, column, "text", value)
+                    result = self._owners.resolve(text)
+                else:
+                    result = read_cell(self.mapping, column, kind, value)
+            except ParseError as exc:
+                problems.append(Problem((column.header,), exc.reason, value, exc.code))
+                continue
+            if column.field.startswith("custom."):
+                custom[column.field[len("custom.") :]] = result
+            else:
+                data[column.field] = result
+        for name, value in self._defaults.items():
+            if name.startswith("custom."):
+                custom.setdefault(name[len("custom.") :], value)
+            elif name not in self._mapped:
+                data[name] = value
+        if custom:
+            data["custom"] = custom
+        key = None
+        if self.mapping.external_id is not None:
+            raw = cells.get(self.mapping.external_id)
+            if self._blank(raw):
+                problems.append(
+                    Problem(
+                        (self.mapping.external_id,),
+                        "the external id is blank: the row cannot be matched",
+                        raw,
+                        "missing",
+                        missing=True,
+                    )
+                )
+            else:
+                key = str(raw).strip()
+        if problems:
+            return MappedRow(number, None, tuple(problems), key)
+        return MappedRow(number, data, (), key)
+
+    def _absent(
+        self,
+        column: Column,
+        spec: FieldSpec | None,
+        value: Any,
+        data: dict[str, Any],
+        problems: list[Problem],
+    ) -> None:
+        if column.field in self._defaults:
+            data[column.field] = self._defaults[column.field]
+        elif spec is None:  # a custom field: the record does not have it
+            return
+        elif spec.kind == "list":
+            data[column.field] = ()
+        elif spec.optional:
+            data[column.field] = None
+        elif spec.required:
+            problems.append(
+                Problem(
+                    (column.header,),
+                    f"{column.field} is required: the cell is blank and the mapping declares no "
+                    "default",
+                    None if is_missing(value) else value,
+                    "missing",
+                    missing=True,
+                )
+            )
+
+
+def map_rows(
+    rows: RowSource | Iterable[tuple[int, Mapping[str, Any]]],
+    mapping: SheetMapping,
+    *,
+    users: Iterable[User] = (),
+) -> MappedRows:
+    """Map ``rows`` (a :class:`~pipeline_core.ingest.readers.RowSource` or any
+    ``(row_number, {header: cell})`` pairs) with ``mapping``: an iterator of
+    :class:`~pipeline_core.ingest.rows.MappedRow` whose ``data`` holds the record's fields as
+    values its ``from_dict`` accepts (aware datetimes, :class:`~pipeline_core.records.Money`,
+    enum values, tuples for lists; custom fields under ``custom``), ``key`` the external id.
+
+    ``users``: the known users owners are matched against (see the module docs). Raises
+    :class:`~pipeline_core.errors.ConfigError` when the source lacks a mapped column (at once for
+    a ``RowSource``, at the first row otherwise); problems in rows are in each row's
+    ``problems``, never raised."""
+    return MappedRows(rows, mapping, users)

@@ -1,0 +1,644 @@
+"""A mapping as data: which source column fills which record field, and how its cells are read.
+
+A mapping is written once per source (a CRM's export, a team's spreadsheet) in TOML, JSON or YAML
+and loaded with :func:`load_mapping`::
+
+    record = "lead"
+    currency = "CNY"
+    timezone = "Asia/Shanghai"
+    time_of_day = "09:00"          # date-only values are at 09:00 in that zone
+    external_id = "线索编号"        # the sync matches stored records by this column
+
+    [columns]
+    "线索编号" = "id"
+    "创建时间" = "created_at"
+    "预算(元)" = "budget"           # the parse kind follows from the field: money here
+    "决策权" = { field = "authority", aliases = { "决策人" = "decision_maker" } }
+    "标签" = { field = "tags", separators = "、," }
+
+    [defaults]
+    source = "import"              # for rows (or the whole sheet) without a value
+
+    [owners]
+    match = ["id", "name", "email"]
+    create_missing = false
+
+A column is ``header = "field"`` or a table: ``field``, ``parse`` (the parse kind, default: from
+the field's type), ``aliases`` (cell text → the field's value), ``format`` (a ``strptime`` format
+for instants and dates), ``separators`` (for lists), ``excel_serial`` (numbers in this instant or
+date column are Excel serial day numbers), ``currency`` (this column's, over the mapping's).
+
+The mapping is an ``attrs`` definition (:mod:`pipeline_core._definition`): ``from_dict`` /
+``to_dict`` / ``json_schema`` are derived from the one declaration below (only the column table's
+``header = ...`` shape is added on top), and every problem is listed at once in one
+:class:`~pipeline_core.errors.ConfigError`: schema problems first; then unknown target fields
+(checked against the record class's own fields), fields filled twice, parse kinds that do not fit
+the field, aliases onto values the field does not accept, defaults the field refuses, a missing
+currency or time zone. ``attrs`` rather than pydantic models: the rest of the library's definitions
+are built that way, and code builds a mapping positionally just as it builds a stage.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import json
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import attrs
+
+from pipeline_core._definition import definition, from_plain, plain, raise_problems, schema_of
+from pipeline_core._definition import to_plain as _to_plain
+from pipeline_core._optional import require
+from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.ingest import parsers
+from pipeline_core.ingest.parsers import DateOrder, ParseError
+from pipeline_core.records import Account, Activity, Contact, Lead, Money, Opportunity, Role, User
+
+__all__ = [
+    "RECORD_KINDS",
+    "Column",
+    "FieldSpec",
+    "Owners",
+    "ParseKind",
+    "RecordKind",
+    "SheetMapping",
+    "load_mapping",
+    "loads_mapping",
+    "target_fields",
+]
+
+RecordKind = Literal["lead", "opportunity", "account", "contact", "activity", "user"]
+"""The kinds of record a mapping fills."""
+
+RECORD_KINDS: Final[dict[str, type[Any]]] = {
+    "lead": Lead,
+    "opportunity": Opportunity,
+    "account": Account,
+    "contact": Contact,
+    "activity": Activity,
+    "user": User,
+}
+"""Each record kind and its record class."""
+
+ParseKind = Literal[
+    "text", "money", "instant", "date", "list", "bool", "int", "probability", "enum", "owner"
+]
+"""How a column's cells are read: ``text`` as written (stripped); ``money`` with
+:func:`~pipeline_core.ingest.parsers.parse_money`; ``instant`` / ``date`` with
+:func:`~pipeline_core.ingest.parsers.parse_instant` / ``parse_date``; ``list`` with
+``split_list``; ``bool``, ``int``, ``probability``; ``enum`` one of the field's values (after
+aliases); ``owner`` a user matched by id, name or e-mail (see :class:`Owners`)."""
+
+_OWNER_FIELDS: Final = frozenset({"owner_id", "manager_id"})
+_CUSTOM: Final = "custom."
+
+
+@attrs.frozen
+class FieldSpec:
+    """What a record field holds, as far as reading a cell goes: ``kind`` (the natural
+    :data:`ParseKind`, ``"nested"`` for a value no single cell fills), ``allowed`` (an enum's
+    values, else ``None``), ``required`` (no default in the record class) and ``optional``
+    (``None`` is a value)."""
+
+    name: str
+    kind: str
+    allowed: frozenset[str] | None = None
+    required: bool = False
+    optional: bool = False
+
+
+def _unwrap(hint: Any) -> tuple[Any, bool]:
+    optional = False
+    while True:
+        origin = typing.get_origin(hint)
+        args = typing.get_args(hint)
+        if origin is typing.Annotated:
+            hint = args[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in args if a is not type(None)]
+            optional = optional or len(members) < len(args)
+            if len(members) != 1:
+                return hint, optional
+            hint = members[0]
+        else:
+            return hint, optional
+
+
+def _spec(name: str, hint: Any, required: bool) -> FieldSpec:
+    base, optional = _unwrap(hint)
+    origin = typing.get_origin(base)
+    allowed = None
+    if name in _OWNER_FIELDS:
+        kind = "owner"
+    elif origin in (tuple, frozenset, set, list) or base in (tuple, frozenset):
+        kind = "list"
+    elif isinstance(base, type) and issubclass(base, enum.Enum):
+        kind, allowed = "enum", frozenset(str(m.value) for m in base)
+    elif base is Money:
+        kind = "money"
+    elif (isinstance(base, type) and issubclass(base, datetime)) or "Datetime" in str(base):
+        kind = "instant"
+    elif base is date:
+        kind = "date"
+    elif base is bool:
+        kind = "bool"
+    elif base is int:
+        kind = "int"
+    elif base is float:
+        kind = "probability"
+    elif base is str:
+        kind = "text"
+    else:
+        kind = "nested"
+    return FieldSpec(name, kind, allowed, required, optional)
+
+
+@functools.cache
+def target_fields(record: str) -> Mapping[str, FieldSpec]:
+    """The fields a mapping can fill in a record of kind ``record`` (``"lead"`` ...), by name
+    (``version`` and the ``custom`` mapping itself left out: ``custom.<name>`` targets fill that).
+    Computed once per kind; read-only."""
+    cls = RECORD_KINDS[record]
+    hints = typing.get_type_hints(cls, include_extras=True)
+    out = {}
+    for f in attrs.fields(cls):
+        if f.name in ("version", "custom"):
+            continue
+        out[f.name] = _spec(f.name, hints[f.name], f.default is attrs.NOTHING)
+    return types.MappingProxyType(out)
+
+
+def _has_custom(record: str) -> bool:
+    return any(f.name == "custom" for f in attrs.fields(RECORD_KINDS[record]))
+
+
+# --------------------------------------------------------------------------- the definition
+
+
+def _encode_time(value: time | None) -> str | None:
+    return None if value is None else value.isoformat("minutes" if not value.second else "seconds")
+
+
+@definition("column")
+@attrs.frozen
+class Column:
+    """One source column: its ``header``, the record ``field`` it fills (``custom.<name>`` for a
+    custom field), how its cells are read (``parse``: a :data:`ParseKind`, default from the
+    field), ``aliases`` (cell text → the field's value, e.g. ``决策人`` → ``decision_maker``),
+    ``format`` (a ``strptime`` format for instants and dates), ``separators`` (where a list
+    splits, default ``、,;，；``), ``excel_serial`` (numbers here are Excel serial day numbers),
+    ``currency`` (this column's ISO 4217 code, over the mapping's)."""
+
+    header: str
+    field: str
+    parse: ParseKind | None = None
+    aliases: Mapping[str, str] = attrs.field(factory=dict)
+    format: str | None = None
+    separators: str | None = None
+    excel_serial: bool = False
+    currency: str | None = None
+
+
+@definition("owners")
+@attrs.frozen
+class Owners:
+    """How owner cells find users: ``match`` (by ``"id"``, ``"name"`` and/or ``"email"``; names
+    compared case-insensitively with white space collapsed), ``create_missing`` (an owner no user
+    matches becomes a planned new user with ``role``, instead of a row problem)."""
+
+    match: tuple[Literal["id", "name", "email"], ...] = ("id", "name", "email")
+    create_missing: bool = False
+    role: Role = Role.AE
+
+
+DefaultValue = str | int | float | bool | list[str]
+
+
+@definition("mapping")
+@attrs.frozen
+class SheetMapping:
+    """A mapping from a source's columns to one kind of record (see the module docs).
+
+    ``record``: the :data:`RecordKind`; ``columns``: the :class:`Column` s; ``defaults``: field →
+    value for fields no column fills or whose cell is blank (read like a cell of that field);
+    ``currency`` (ISO 4217) for money columns; ``timezone`` (IANA) for wall times;
+    ``time_of_day`` for date-only values; ``date_order`` (``"DMY"``/``"MDY"``) for dates like
+    ``03/04/2025``; ``external_id``: the header whose value keys each row (``MappedRow.key``);
+    ``owns``: the fields the sheet owns (default: the mapped and defaulted ones, see
+    :attr:`owned_fields`); ``owners``: how owners are matched (:class:`Owners`); ``backfill``:
+    imported history whose past deadlines raise no alerts; ``missing``: cell texts that mean "no
+    value" (e.g. ``"-"``, ``"无"``; blank cells always do).
+
+    Raises :class:`~pipeline_core.errors.ConfigError` listing every problem."""
+
+    record: RecordKind
+    columns: tuple[Column, ...] = ()
+    defaults: Mapping[str, DefaultValue] = attrs.field(factory=dict)
+    currency: str | None = None
+    timezone: str | None = None
+    time_of_day: time | None = attrs.field(default=None, metadata=plain(encode=_encode_time))
+    date_order: DateOrder | None = None
+    external_id: str | None = None
+    owns: tuple[str, ...] | None = None
+    owners: Owners = attrs.field(factory=Owners)
+    backfill: bool = False
+    missing: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        raise_problems("mapping", self, _CHECKS)
+
+    @property
+    def fields(self) -> Mapping[str, FieldSpec]:
+        """The record kind's fields (:func:`target_fields`)."""
+        return target_fields(self.record)
+
+    @property
+    def owned_fields(self) -> tuple[str, ...]:
+        """The fields the sheet owns: ``owns`` when given, else every mapped and defaulted field
+        (the sync never overwrites the others)."""
+        if self.owns is not None:
+            return self.owns
+        seen = dict.fromkeys(c.field for c in self.columns)
+        seen.update(dict.fromkeys(self.defaults))
+        return tuple(seen)
+
+    def kind_of(self, column: Column) -> str:
+        """The parse kind of ``column``: its own ``parse``, else its field's natural kind."""
+        if column.parse is not None:
+            return column.parse
+        if column.field.startswith(_CUSTOM):
+            return "text"
+        spec = self.fields.get(column.field)
+        return spec.kind if spec else "text"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SheetMapping:
+        """Build a mapping from plain data (parsed TOML/JSON/YAML); ``columns`` may be a table of
+        ``header = "field"`` or ``header = {field = ..., ...}``, or a list of column tables with
+        a ``header`` each. Raises :class:`ConfigError` listing every problem."""
+        data = dict(data) if isinstance(data, Mapping) else data
+        headers: list[str] = []
+        columns = data.get("columns") if isinstance(data, dict) else None
+        if isinstance(columns, Mapping):
+            listed = []
+            for header, value in columns.items():
+                headers.append(header)
+                body = dict(value) if isinstance(value, Mapping) else {"field": value}
+                listed.append({"header": header, **body})
+            data["columns"] = listed
+        try:
+            return from_plain(cls, data)
+        except ConfigError as exc:
+            if not headers:
+                raise
+            problems = [_column_path(p, headers) for p in exc.problems]
+            raise ConfigError("mapping", problems) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain form: ``columns`` as a table keyed by header (``header = "field"`` when only
+        the field is set); what :meth:`from_dict` reads back to an equal mapping."""
+        out = _to_plain(self)
+        table: dict[str, Any] = {}
+        for column in out.get("columns", []):
+            header = column.pop("header")
+            table[header] = column["field"] if list(column) == ["field"] else column
+        if "columns" in out:
+            out["columns"] = table
+        return out
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of the plain form (``columns`` keyed by header)."""
+        schema = schema_of(cls)
+        column = json.loads(json.dumps(schema["$defs"]["Column"]))
+        column["properties"].pop("header")
+        column["required"] = [r for r in column.get("required", []) if r != "header"]
+        column["title"] = "ColumnSpec"
+        schema["$defs"]["ColumnSpec"] = column
+        schema["properties"]["columns"] = {
+            "type": "object",
+            "additionalProperties": {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/ColumnSpec"}]},
+        }
+        return schema
+
+
+def _column_path(problem: Problem, headers: list[str]) -> Problem:
+    path = problem.path
+    if (
+        len(path) >= 2
+        and path[0] == "columns"
+        and isinstance(path[1], int)
+        and path[1] < len(headers)
+    ):
+        new = ("columns", headers[path[1]], *path[2:])
+        return Problem(new, problem.message, problem.value, problem.code, problem.missing)
+    return problem
+
+
+# --------------------------------------------------------------------------- named checks
+
+_KIND_FITS: Final[dict[str, frozenset[str]]] = {
+    "text": frozenset({"text", "enum", "nested"}),
+    "money": frozenset({"money"}),
+    "instant": frozenset({"instant"}),
+    "date": frozenset({"date"}),
+    "list": frozenset({"list"}),
+    "bool": frozenset({"bool"}),
+    "int": frozenset({"int"}),
+    "probability": frozenset({"probability"}),
+    "enum": frozenset({"enum"}),
+    "owner": frozenset({"owner", "text"}),
+}
+
+
+def _check_fields(m: SheetMapping) -> Iterator[Problem]:
+    """Every column fills a field the record has (or a custom field), once; its parse kind fits."""
+    fields = m.fields
+    custom = _has_custom(m.record)
+    seen_fields: dict[str, str] = {}
+    seen_headers: set[str] = set()
+    for column in m.columns:
+        where = ("columns", column.header)
+        if column.header in seen_headers:
+            yield Problem(where, "the header is mapped twice", column.header, "duplicate_header")
+        seen_headers.add(column.header)
+        target = column.field
+        if target.startswith(_CUSTOM):
+            if not custom:
+                yield Problem(
+                    (*where, "field"),
+                    f"a {m.record} has no custom fields",
+                    target,
+                    "unknown_field",
+                )
+            elif not target[len(_CUSTOM) :]:
+                yield Problem(
+                    (*where, "field"), "a custom field needs a name", target, "unknown_field"
+                )
+        elif target not in fields:
+            yield Problem(
+                (*where, "field"),
+                f"a {m.record} has no such field; its fields are: {', '.join(fields)}",
+                target,
+                "unknown_field",
+            )
+            continue
+        elif fields[target].kind == "nested":
+            yield Problem(
+                (*where, "field"), "this field is not filled from one cell", target, "nested_field"
+            )
+        if target in seen_fields:
+            yield Problem(
+                (*where, "field"),
+                f"the field is already filled by column {seen_fields[target]!r}",
+                target,
+                "duplicate_field",
+            )
+        seen_fields[target] = column.header
+        if column.parse is not None and not target.startswith(_CUSTOM):
+            natural = fields[target].kind
+            if natural not in _KIND_FITS[column.parse]:
+                yield Problem(
+                    (*where, "parse"),
+                    f"{target} holds {natural} values, not {column.parse}",
+                    column.parse,
+                    "parse_kind",
+                )
+        if target.startswith(_CUSTOM) and column.parse in ("money", "owner", "enum"):
+            yield Problem(
+                (*where, "parse"),
+                "a custom field holds text, numbers, true/false, dates or lists",
+                column.parse,
+                "parse_kind",
+            )
+
+
+def _check_aliases(m: SheetMapping) -> Iterator[Problem]:
+    """Aliases point at values the field accepts."""
+    fields = m.fields
+    for column in m.columns:
+        spec = fields.get(column.field)
+        kind = m.kind_of(column)
+        for alias, value in column.aliases.items():
+            where = ("columns", column.header, "aliases", alias)
+            if kind == "enum" and spec is not None and spec.allowed is not None:
+                if value not in spec.allowed:
+                    yield Problem(
+                        where,
+                        f"{column.field} accepts only: {', '.join(sorted(spec.allowed))}",
+                        value,
+                        "alias_value",
+                    )
+            elif kind == "bool" and value.casefold() not in parsers.BOOLEAN_WORDS:
+                yield Problem(where, "a yes/no field accepts true or false", value, "alias_value")
+
+
+def _check_context(m: SheetMapping) -> Iterator[Problem]:
+    """Money needs a known currency, wall times a known zone; owned fields exist."""
+    kinds = {m.kind_of(c) for c in m.columns if c.currency is None}
+    kinds |= {m.fields[f].kind for f in m.defaults if f in m.fields}
+    for where, code in [(("currency",), m.currency)] + [
+        (("columns", c.header, "currency"), c.currency) for c in m.columns if c.currency
+    ]:
+        if code is not None:
+            try:
+                parsers.parse_money("0", code)
+            except ParseError as exc:
+                yield Problem(where, exc.reason, code, "currency")
+    if "money" in kinds and m.currency is None:
+        yield Problem(
+            ("currency",), "money columns need the mapping's currency (e.g. 'CNY')", None, "missing"
+        )
+    if m.timezone is not None:
+        try:
+            parsers.zone_named(m.timezone)
+        except ParseError as exc:
+            yield Problem(("timezone",), exc.reason, m.timezone, "timezone")
+    elif kinds & {"instant"}:
+        yield Problem(
+            ("timezone",),
+            "instant columns need the time zone their wall times are in (e.g. 'Asia/Shanghai')",
+            None,
+            "missing",
+        )
+    fields = m.fields
+    for i, name in enumerate(m.owns or ()):
+        if name not in fields and not name.startswith(_CUSTOM):
+            yield Problem(("owns", i), f"a {m.record} has no such field", name, "unknown_field")
+
+
+def _check_defaults(m: SheetMapping) -> Iterator[Problem]:
+    """Every default names a field and is a value that field accepts."""
+    fields = m.fields
+    for name, value in m.defaults.items():
+        where = ("defaults", name)
+        if name.startswith(_CUSTOM) and _has_custom(m.record):
+            continue
+        spec = fields.get(name)
+        if spec is None:
+            yield Problem(where, f"a {m.record} has no such field", name, "unknown_field")
+            continue
+        if spec.kind in ("owner", "nested"):
+            if spec.kind == "nested":
+                yield Problem(
+                    where, "this field is not filled from one value", name, "nested_field"
+                )
+            continue
+        column = Column(name, name)
+        try:
+            read_cell(m, column, spec.kind, value)
+        except ParseError as exc:
+            yield Problem(where, exc.reason, value, exc.code)
+
+
+_CHECKS: Final = (_check_fields, _check_aliases, _check_context, _check_defaults)
+
+
+# --------------------------------------------------------------------------- reading one cell
+
+
+def read_cell(mapping: SheetMapping, column: Column, kind: str, value: Any) -> Any:
+    """One non-blank cell of ``column`` read as its field's value (every kind but ``owner``,
+    which :func:`~pipeline_core.ingest.apply.map_rows` resolves against the users). Aliases apply
+    first to text cells. Raises :class:`~pipeline_core.ingest.parsers.ParseError`."""
+    if isinstance(value, str):
+        value = value.strip()
+        if column.aliases and kind not in ("enum", "bool"):
+            value = column.aliases.get(value, value)
+    reader = _READERS[kind]
+    return reader(mapping, column, value)
+
+
+def _text(m: SheetMapping, c: Column, value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if c.field.startswith(_CUSTOM) and isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a workbook's number in a text column (a phone number, an id)
+    raise ParseError(f"expected text, not {type(value).__name__}", value, "text")
+
+
+def _enum(m: SheetMapping, c: Column, value: Any) -> Any:
+    spec = m.fields.get(c.field)
+    allowed = spec.allowed if spec and spec.allowed else frozenset(c.aliases.values())
+    return parsers.lookup(value, allowed, c.aliases)
+
+
+def _instant(m: SheetMapping, c: Column, value: Any) -> Any:
+    return parsers.parse_instant(
+        value,
+        zone=m.timezone or "UTC",
+        time_of_day=m.time_of_day,
+        excel_serial=c.excel_serial,
+        date_order=m.date_order,
+        format=c.format,
+    )
+
+
+def _date(m: SheetMapping, c: Column, value: Any) -> Any:
+    if c.format is not None and isinstance(value, str):
+        try:
+            return datetime.strptime(value, c.format).date()  # noqa: DTZ007 - a calendar date
+        except ValueError:
+            raise ParseError(
+                f"expected a date in the format {c.format!r}", value, "instant"
+            ) from None
+    return parsers.parse_date(value, date_order=m.date_order, excel_serial=c.excel_serial)
+
+
+def _money(m: SheetMapping, c: Column, value: Any) -> Any:
+    return parsers.parse_money(value, c.currency or m.currency or "")
+
+
+def _list(m: SheetMapping, c: Column, value: Any) -> Any:
+    if isinstance(value, list):
+        value = [c.aliases.get(str(v), str(v)) for v in value]
+    items = parsers.split_list(value, c.separators or parsers.LIST_SEPARATORS)
+    return tuple(c.aliases.get(item, item) for item in items)
+
+
+_READERS: Final[dict[str, Callable[[SheetMapping, Column, Any], Any]]] = {
+    "text": _text,
+    "owner": _text,
+    "enum": _enum,
+    "money": _money,
+    "instant": _instant,
+    "date": _date,
+    "list": _list,
+    "bool": lambda m, c, v: parsers.parse_bool(v, c.aliases),
+    "int": lambda m, c, v: parsers.parse_int(v),
+    "probability": lambda m, c, v: parsers.parse_probability(v),
+}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} appears twice")
+        out[key] = value
+    return out
+
+
+def loads_mapping(text: str, format: Literal["toml", "json", "yaml"]) -> SheetMapping:
+    """A mapping from ``text`` in ``format``. Raises :class:`ConfigError`: the text does not
+    parse (the parser's message, with its line), or the mapping has problems (every one)."""
+    try:
+        if format == "toml":
+            data: Any = tomllib.loads(text)
+        elif format == "json":
+            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        else:
+            yaml: Any = require("yaml", "ingest", "reading YAML mappings")
+            data = yaml.safe_load(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            "mapping", [Problem((), f"not valid {format.upper()}: {exc}", None, "syntax")]
+        ) from None
+    except Exception as exc:  # yaml.YAMLError (the module is optional)
+        if type(exc).__module__.startswith("yaml"):
+            raise ConfigError(
+                "mapping", [Problem((), f"not valid YAML: {exc}", None, "syntax")]
+            ) from None
+        raise
+    if not isinstance(data, dict):
+        raise ConfigError("mapping", [Problem((), "expected a table of settings", data, "type")])
+    return SheetMapping.from_dict(data)
+
+
+def load_mapping(path: str | Path) -> SheetMapping:
+    """The mapping in the file ``path``: ``.toml`` (``tomllib``), ``.json``, ``.yaml``/``.yml``
+    (needs PyYAML, the ``ingest`` extra). Raises :class:`ConfigError` (every problem at once) or
+    ``OSError``."""
+    p = Path(path)
+    formats: dict[str, Literal["toml", "json", "yaml"]] = {
+        ".toml": "toml",
+        ".json": "json",
+        ".yaml": "yaml",
+        ".yml": "yaml",
+    }
+    fmt = formats.get(p.suffix.lower())
+    if fmt is None:
+        raise ConfigError(
+            "mapping",
+            [
+                Problem(
+                    ("<file>",),
+                    "a mapping file ends in .toml, .json, .yaml or .yml",
+                    str(p),
+                    "format",
+                )
+            ],
+        )
+    return loads_mapping(p.read_text(encoding="utf-8"), fmt)

@@ -1,0 +1,494 @@
+"""Readers: CSV in any common encoding, Excel workbooks and data frames, as rows of cells.
+
+:func:`read_rows` opens a source and returns a :class:`RowSource`: a context-managed iterable of
+``(row_number, {header: cell})``, with ``headers``, ``encoding`` and ``format``. Row numbers are
+the ones a person sees: the header is row 1 (in a workbook, the sheet's own row number of the
+header), the first data row 2; for a data frame, the 0-based position + 2. Rows whose cells are
+all empty are skipped (their numbers too).
+
+- **CSV** is streamed: the encoding is the declared one, or detected from the first 64 KiB (a
+  byte-order mark; else strict UTF-8; else ``charset-normalizer``, GBK/GB2312 reported as their
+  superset ``gb18030``) and reported in ``encoding`` (``detected`` says which of the two). The
+  rest of the file is decoded as it is read: a byte the encoding cannot decode further on raises
+  :class:`SourceError` naming the row, never a raw ``UnicodeDecodeError``. Cells are text.
+- **xlsx** (also xlsm, xlsb, xls, ods) through ``python-calamine``: dates come as ``datetime`` /
+  ``date``, numbers as ``int`` (integral values) or ``float``, empty cells as ``""``. The sheet is
+  ``sheet`` (a name or a 0-based index; default: the first).
+- **frames**: a pandas or polars data frame (anything narwhals reads eagerly); cells as the frame
+  holds them (``None``/``NaN``/``NaT`` for missing values), numpy scalars as Python values.
+
+Blank or duplicate headers are a :class:`SourceError` listing every one, before any row is read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import sys
+import typing
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Final, Literal, Self
+
+from pipeline_core._optional import require
+from pipeline_core.errors import Problem, RecordTypeError, ValidationError
+
+__all__ = [
+    "CANDIDATE_ENCODINGS",
+    "DETECT_BYTES",
+    "Cell",
+    "RowSource",
+    "SourceError",
+    "SourceFormat",
+    "detect_encoding",
+    "read_rows",
+]
+
+Cell = str | int | float | bool | date | datetime | time | timedelta | None | Any
+"""One cell as a reader gives it: text from CSV; text, numbers, booleans, dates from a workbook;
+whatever a data frame holds."""
+
+SourceFormat = Literal["csv", "xlsx", "frame"]
+"""What a :class:`RowSource` reads."""
+
+DETECT_BYTES: Final = 64 * 1024
+"""How much of a CSV file the encoding is detected from (64 KiB)."""
+
+_CHUNK: Final = 64 * 1024
+_WORKBOOK_SUFFIXES: Final = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
+_BOMS: Final = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+CANDIDATE_ENCODINGS: Final = ("gb18030", "big5", "shift_jis", "euc_kr", "cp1252", "latin_1")
+"""The encodings detection chooses from when a file is neither UTF-8 nor marked by a byte-order
+mark: the common ones of CRM exports. Any other encoding is read when declared."""
+_SUPERSETS: Final = {"gbk": "gb18030", "gb2312": "gb18030", "ascii": "utf-8"}
+
+
+class SourceError(ValidationError):
+    """A source file cannot be read as rows: an encoding that does not decode it (``row`` names
+    the row of the first bad byte), blank or duplicate headers, broken CSV, an unknown sheet.
+    ``problems`` name the row and column (``(row, column)`` paths); ``row`` is the first bad row
+    (``None`` when the whole file is at fault)."""
+
+    def __init__(self, what: str, problems: list[Problem], *, row: int | None = None) -> None:
+        self.row = row
+        super().__init__(what, problems)
+
+
+def detect_encoding(sample: bytes) -> tuple[str, bool]:
+    """The encoding of a file that begins with ``sample``: ``(codec name, detected)``.
+
+    A byte-order mark decides (``utf-8-sig``, ``utf-16``, ``utf-32``); else text that is strict
+    UTF-8 is ``utf-8`` (an incomplete character at the very end of the sample is allowed); else
+    ``charset-normalizer``'s best guess among :data:`CANDIDATE_ENCODINGS`, with GBK and GB2312 reported as ``gb18030`` (their
+    superset). ``detected`` is always ``True``. Raises :class:`SourceError` when nothing decodes
+    the sample."""
+    for bom, name in _BOMS:
+        if sample.startswith(bom):
+            return name, True
+    try:
+        codecs.getincrementaldecoder("utf-8")("strict").decode(sample, final=False)
+        return "utf-8", True
+    except UnicodeDecodeError:
+        pass
+    normalizer: Any = require("charset_normalizer", "ingest", "detecting a CSV file's encoding")
+    best = normalizer.from_bytes(sample, cp_isolation=list(CANDIDATE_ENCODINGS)).best()
+    if best is None:
+        raise SourceError(
+            "a CSV file",
+            [
+                Problem(
+                    ("<file>",),
+                    "no known text encoding decodes it: declare the encoding",
+                    sample[:16],
+                    "encoding",
+                )
+            ],
+        )
+    name = codecs.lookup(best.encoding).name
+    return _SUPERSETS.get(name, name), True
+
+
+class RowSource:
+    """Rows of a CSV file, a workbook sheet or a data frame: iterate for ``(row_number, cells)``.
+
+    ``headers``: the column names in order; ``encoding``: the codec a CSV file is decoded with
+    (declared or detected, e.g. ``"gb18030"``; ``None`` for workbooks, frames and text streams);
+    ``detected``: whether ``encoding`` was detected rather than declared; ``format``: ``"csv"``,
+    ``"xlsx"`` or ``"frame"``; ``name``: the file name or ``"<frame>"``. A context manager that
+    closes the file; iterate it once."""
+
+    def __init__(
+        self,
+        *,
+        headers: tuple[str, ...],
+        rows: Iterator[tuple[int, dict[str, Any]]],
+        format: SourceFormat,
+        name: str,
+        encoding: str | None = None,
+        detected: bool = False,
+        close: Callable[[], None] | None = None,
+    ) -> None:
+        self.headers = headers
+        self.format: SourceFormat = format
+        self.name = name
+        self.encoding = encoding
+        self.detected = detected
+        self._rows = rows
+        self._close = close
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        return self._rows
+
+    def close(self) -> None:
+        """Close the underlying file (idempotent)."""
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"RowSource({self.name!r}, format={self.format!r}, encoding={self.encoding!r}, "
+            f"{len(self.headers)} columns)"
+        )
+
+
+def read_rows(
+    source: str | os.PathLike[str] | IO[bytes] | IO[str] | Any,
+    *,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    delimiter: str | None = None,
+    format: Literal["csv", "xlsx"] | None = None,
+) -> RowSource:
+    """Open ``source`` for reading rows (see the module docs for the formats).
+
+    ``source``: a path (``.csv``/``.tsv``/``.txt`` read as CSV, ``.xlsx``/``.xlsm``/``.xlsb``/
+    ``.xls``/``.ods`` as a workbook), a binary or text stream (CSV unless ``format="xlsx"``), or a
+    pandas/polars data frame. ``encoding``: the CSV file's codec (default: detected);
+    ``sheet``: a workbook sheet's name or 0-based index (default: the first); ``delimiter``: the
+    CSV separator (default: a tab for ``.tsv``, else a comma; never sniffed).
+
+    Raises :class:`SourceError` (blank or duplicate headers, undecodable text, unknown sheet,
+    broken CSV), :class:`~pipeline_core.errors.RecordTypeError` (a source of no known kind),
+    :class:`~pipeline_core._optional.MissingExtraError` (``python-calamine``,
+    ``charset-normalizer`` or ``narwhals`` not installed). Rows are read lazily; errors in rows
+    (a bad byte, a broken quote) are raised while iterating, naming the row."""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        kind = format or ("xlsx" if path.suffix.lower() in _WORKBOOK_SUFFIXES else "csv")
+        if kind == "xlsx":
+            return _workbook(path, sheet, str(path))
+        sep = delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
+        f = open(path, "rb")  # noqa: SIM115 - closed by the RowSource
+        try:
+            return _csv(f, encoding, sep, path.name, f.close)
+        except BaseException:
+            f.close()
+            raise
+    if isinstance(source, io.TextIOBase):
+        text = typing.cast(IO[str], source)
+        return _csv_text(text, delimiter or ",", str(getattr(source, "name", "<stream>")))
+    if hasattr(source, "read"):
+        stream = typing.cast(IO[bytes], source)
+        name = str(getattr(source, "name", "<stream>"))
+        if format == "xlsx":
+            return _workbook(stream, sheet, name)
+        return _csv(stream, encoding, delimiter or ",", name, None)
+    return _frame(source)
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def _check_headers(headers: list[Any], row: int, what: str) -> tuple[str, ...]:
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, header in enumerate(headers, start=1):
+        if not isinstance(header, str):
+            problems.append(
+                Problem((row, f"column {i}"), "a header is text", header, "header_type")
+            )
+            continue
+        if not header.strip():
+            problems.append(Problem((row, f"column {i}"), "blank header", header, "blank_header"))
+        elif header in seen:
+            problems.append(
+                Problem(
+                    (row, header),
+                    f"the header appears twice (columns {seen[header]} and {i})",
+                    header,
+                    "duplicate_header",
+                )
+            )
+        else:
+            seen[header] = i
+    if problems:
+        raise SourceError(what, problems, row=row)
+    return tuple(headers)
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+class _Undecodable(Exception):
+    def __init__(self, offset: int, bad: bytes, reason: str) -> None:
+        self.offset, self.bad, self.reason = offset, bad, reason
+
+
+def _decoded_lines(f: IO[bytes], encoding: str, head: bytes) -> Iterator[str]:
+    """Lines of ``f`` (after ``head``, its first bytes, already read) decoded incrementally.
+    Every line decoded before a bad byte is yielded; then :class:`_Undecodable` is raised."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    pending = ""
+    offset = 0
+    chunk = head
+    while True:
+        final = not chunk
+        try:
+            text = decoder.decode(chunk, final=final)
+        except UnicodeDecodeError as exc:
+            # Hand over the complete lines before the bad byte first; ``exc.object`` is the
+            # decoder's carried-over bytes followed by this chunk.
+            data = bytes(exc.object)
+            carried = len(data) - len(chunk)
+            pending += data[: exc.start].decode(encoding, "replace")
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                yield line + "\n"
+            raise _Undecodable(
+                offset - carried + exc.start, data[exc.start : exc.start + 8], exc.reason
+            ) from None
+        offset += len(chunk)
+        pending += text
+        if "\n" in pending:
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                yield line + "\n"
+        if final:
+            if pending:
+                yield pending
+            return
+        chunk = f.read(_CHUNK)
+
+
+def _csv(
+    f: IO[bytes], encoding: str | None, delimiter: str, name: str, close: Callable[[], None] | None
+) -> RowSource:
+    head = f.read(DETECT_BYTES)
+    if isinstance(head, str):
+        raise RecordTypeError("a text stream given as a binary one")
+    detected = encoding is None
+    if encoding is None:
+        encoding, _ = detect_encoding(head)
+    else:
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise SourceError(
+                name, [Problem(("encoding",), "unknown encoding", encoding, "encoding")]
+            ) from None
+    if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"  # a declared UTF-8 file with a byte-order mark: drop the mark
+    lines = _decoded_lines(f, encoding, head)
+    rows = _csv_rows(lines, delimiter, name, encoding)
+    headers = typing.cast(tuple[str, ...], next(rows))
+    return RowSource(
+        headers=headers,
+        rows=rows,  # type: ignore[arg-type]
+        format="csv",
+        name=name,
+        encoding=encoding,
+        detected=detected,
+        close=close,
+    )
+
+
+def _csv_text(f: IO[str], delimiter: str, name: str) -> RowSource:
+    rows = _csv_rows(iter(f), delimiter, name, None)
+    headers = typing.cast(tuple[str, ...], next(rows))
+    return RowSource(headers=headers, rows=rows, format="csv", name=name)  # type: ignore[arg-type]
+
+
+def _csv_rows(
+    lines: Iterator[str], delimiter: str, name: str, encoding: str | None
+) -> Iterator[tuple[str, ...] | tuple[int, dict[str, Any]]]:
+    """First the header (a tuple of names), then ``(row, cells)`` for every data row."""
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    number = 1
+
+    def undecodable(exc: _Undecodable) -> SourceError:
+        return SourceError(
+            name,
+            [
+                Problem(
+                    (number, "<row>"),
+                    f"byte {exc.offset} cannot be decoded as {encoding} ({exc.reason}); "
+                    "declare the file's encoding",
+                    exc.bad,
+                    "encoding",
+                )
+            ],
+            row=number,
+        )
+
+    def broken(exc: csv.Error) -> SourceError:
+        return SourceError(
+            name,
+            [Problem((number, "<row>"), f"not valid CSV: {exc}", None, "csv_structure")],
+            row=number,
+        )
+
+    try:
+        header = next(reader, None)
+    except _Undecodable as exc:
+        raise undecodable(exc) from None
+    except csv.Error as exc:
+        raise broken(exc) from None
+    if header is None:
+        raise SourceError(name, [Problem((1, "<row>"), "the file is empty", None, "empty")], row=1)
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:]
+    headers = _check_headers(header, 1, name)
+    yield headers
+    width = len(headers)
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except _Undecodable as exc:
+            raise undecodable(exc) from None
+        except csv.Error as exc:
+            raise broken(exc) from None
+        if not any(cells):
+            continue
+        if len(cells) != width:
+            raise SourceError(
+                name,
+                [
+                    Problem(
+                        (number, "<row>"),
+                        f"{len(cells)} cells but the header has {width} columns",
+                        cells,
+                        "ragged_row",
+                    )
+                ],
+                row=number,
+            )
+        yield number, dict(zip(headers, cells, strict=True))
+
+
+# --------------------------------------------------------------------------- workbooks
+
+
+def _workbook(source: Path | IO[bytes], sheet: str | int | None, name: str) -> RowSource:
+    calamine: Any = require("python_calamine", "ingest", "reading Excel workbooks")
+    try:
+        if isinstance(source, Path):
+            book = calamine.CalamineWorkbook.from_path(str(source))
+        else:
+            book = calamine.CalamineWorkbook.from_filelike(source)
+    except calamine.CalamineError as exc:
+        raise SourceError(
+            name, [Problem(("<file>",), f"not a readable workbook: {exc}", None, "workbook")]
+        ) from None
+    names: list[str] = list(book.sheet_names)
+    if sheet is None:
+        sheet = 0
+    if (isinstance(sheet, int) and not 0 <= sheet < len(names)) or (
+        isinstance(sheet, str) and sheet not in names
+    ):
+        book.close()
+        raise SourceError(
+            name,
+            [Problem(("sheet",), f"no such sheet; the workbook has {names}", sheet, "sheet")],
+        )
+    data = (
+        book.get_sheet_by_index(sheet) if isinstance(sheet, int) else book.get_sheet_by_name(sheet)
+    )
+    rows = enumerate(data.iter_rows(), start=1)
+    for number, cells in rows:  # noqa: B007 - the header's row number is used below
+        if any(c != "" for c in cells):
+            break
+    else:
+        book.close()
+        raise SourceError(name, [Problem((1, "<row>"), "the sheet is empty", None, "empty")], row=1)
+    while cells and cells[-1] == "":
+        cells = cells[:-1]
+    headers = _check_headers(list(cells), number, name)
+
+    def body() -> Iterator[tuple[int, dict[str, Any]]]:
+        width = len(headers)
+        for row, values in rows:
+            if not any(v != "" for v in values):
+                continue
+            extra = [v for v in values[width:] if v != ""]
+            if extra:
+                raise SourceError(
+                    name,
+                    [
+                        Problem(
+                            (row, "<row>"), "cells right of the last header", extra, "ragged_row"
+                        )
+                    ],
+                    row=row,
+                )
+            yield row, {h: _cell(v) for h, v in zip(headers, values, strict=False)}
+
+    return RowSource(headers=headers, rows=body(), format="xlsx", name=name, close=book.close)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # a workbook stores every number as a float: 200000.0 was typed 200000
+    return value
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def _scalar(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (``numpy.int64(3)`` is ``3``)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _frame(frame: Any) -> RowSource:
+    nw: Any = require("narwhals", "frames", "reading data frames")
+    try:
+        df = nw.from_native(frame, eager_only=True)
+    except TypeError:
+        raise RecordTypeError(
+            f"read_rows takes a path, a stream or a data frame, not {type(frame).__name__}"
+        ) from None
+    headers = _check_headers(list(df.columns), 1, "a data frame")
+
+    def body() -> Iterator[tuple[int, dict[str, Any]]]:
+        for i, row in enumerate(df.iter_rows(named=True)):
+            yield i + 2, {k: _scalar(v) for k, v in row.items()}
+
+    return RowSource(headers=headers, rows=body(), format="frame", name="<frame>")
