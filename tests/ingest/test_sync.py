@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_core.errors import ConfigError, Problem
+from pipeline_core.facts import BACKFILL_KEY, backfilled_until
 from pipeline_core.ids import SequentialIds
 from pipeline_core.ingest import (
     EXTERNAL_ID_PREFIX,
@@ -431,3 +432,47 @@ def test_a_stored_lead_is_a_lead() -> None:
     sync(store, "lead", [lead(2, "l1")], by=BY, at=AT)
     assert isinstance(store.leads.get("l1"), Lead)
     assert not isinstance(store.leads.get("l1"), Opportunity)
+
+
+# --------------------------------------------------------------------------- backfill mark
+
+
+def test_backfill_marks_the_added_records_only(store: BaseStore) -> None:
+    sync(store, "lead", [lead(2, "live")], by=BY, at=AT)
+    rows = [lead(2, "live", company="Renamed"), lead(3, "old")]
+    sync(store, "lead", rows, by=BY, at=AT, backfill=True)
+    assert backfilled_until(store.leads.get("old")) == AT
+    assert store.leads.get("old").custom[BACKFILL_KEY] == "2025-03-01T10:00:00+08:00"
+    assert backfilled_until(store.leads.get("live")) is None  # updated, not imported history
+    # a second run of the backfill finds nothing to change
+    assert sync(store, "lead", rows, by=BY, at=AT, backfill=True).unchanged == 2
+
+
+offsets = st.integers(-12 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+instants = st.datetimes(
+    min_value=datetime(1970, 1, 2), max_value=datetime(9998, 12, 30), timezones=offsets
+)
+
+
+@given(instants)
+def test_a_backfill_mark_reads_back_as_the_instant_written(at: datetime) -> None:
+    opp = Opportunity(
+        id="o1", name="D", created_at=T0, owner_id="u1", stage="new", stage_entered_at=T0,
+        custom={BACKFILL_KEY: at.isoformat()},
+    )  # fmt: skip
+    got = backfilled_until(opp)
+    assert got == at
+    assert got is not None and got.utcoffset() == at.utcoffset()
+
+
+@pytest.mark.parametrize("mark", ["2025-03-01", "yesterday", "2025-03-01T10:00:00", 20250301])
+def test_an_unreadable_backfill_mark_is_an_error_not_no_mark(mark: object) -> None:
+    from pipeline_core.errors import ValidationError
+
+    opp = Opportunity(
+        id="o1", name="D", created_at=T0, owner_id="u1", stage="new", stage_entered_at=T0,
+        custom={BACKFILL_KEY: mark},
+    )  # fmt: skip
+    with pytest.raises(ValidationError) as info:
+        backfilled_until(opp)
+    assert info.value.fields == (f"custom.{BACKFILL_KEY}",)
