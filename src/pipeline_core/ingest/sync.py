@@ -377,7 +377,8 @@ class _Run:
             owned = [f for f in data if f not in _NEVER_OWNED]
             if self.cls is Opportunity:
                 owned = [f for f in owned if f not in _MOVED]
-        merged = stored.to_dict()
+        # the stored values as they are (no serialising round trip), the owned ones replaced
+        merged = {name: getattr(stored, name) for name in self.cls.__pc_names__}
         for name in owned:
             value = data[name]
             if name == "custom" and isinstance(value, Mapping):
