@@ -326,6 +326,16 @@ def test_a_stage_change_without_a_pipeline_is_refused(store: BaseStore) -> None:
     assert report.errors[0].code == "no_pipeline"
 
 
+def test_activities_are_append_only(store: BaseStore) -> None:
+    call = {"id": "a1", "kind": "call", "at": T0, "owner_id": "u1", "lead_id": "l1"}
+    assert sync(store, "activity", [MappedRow(2, call)], by=BY, at=AT).added == 1
+    assert sync(store, "activity", [MappedRow(2, call)], by=BY, at=AT).unchanged == 1
+    email = {**call, "kind": "email"}
+    report = sync(store, "activity", [MappedRow(2, email)], by=BY, at=AT, skip_invalid=True)
+    assert (report.rejected, report.errors[0].code) == (1, "append_only")
+    assert store.activities.get("a1").kind == "call"
+
+
 # --------------------------------------------------------------------------- dry run, all or nothing
 
 
