@@ -455,20 +455,9 @@ class _Run:
 
     def report(self, *, dry_run: bool, written: bool) -> SyncReport:
         c = self.counts
-        return SyncReport(
-            self.kind,
-            self.rows,
-            c["added"],
-            c["updated"],
-            c["unchanged"],
-            c["rejected"],
-            c["moved"],
-            c["events"],
-            dry_run,
-            written,
-            tuple(self.errors),
-            self.error_count,
-        )
+        return SyncReport(self.kind, self.rows, c["added"], c["updated"], c["unchanged"],
+                          c["rejected"], c["moved"], c["events"], dry_run, written,
+                          tuple(self.errors), self.error_count)  # fmt: skip
 
 
 def sync(
