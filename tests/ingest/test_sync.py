@@ -486,3 +486,43 @@ def test_an_unreadable_backfill_mark_is_an_error_not_no_mark(mark: object) -> No
     with pytest.raises(ValidationError) as info:
         backfilled_until(opp)
     assert info.value.fields == (f"custom.{BACKFILL_KEY}",)
+
+
+# --------------------------------------------------------------------------- backfill and the SLA
+
+
+def _first_touch_items(store: BaseStore, lead_id: str, as_of: datetime) -> list[tuple[str, str]]:
+    from pipeline_core.sla import SlaEngine, default_policy, state_from_records
+
+    engine = SlaEngine(default_policy())
+    state = state_from_records(store.leads.get(lead_id))
+    items = engine.evaluate(state, as_of)
+    assert [i.id for i in engine.evaluate_batch([state], as_of)] == [i.id for i in items]
+    return [(i.kind, i.due_at.isoformat()) for i in items if i.rule == "lead.first_touch"]  # type: ignore[union-attr]
+
+
+def test_an_imported_overdue_first_touch_raises_no_alert_with_backfill() -> None:
+    # created Mon 2025-01-06 09:00 Shanghai, never touched: 3 working hours (09:00-12:00) make the
+    # deadline 12:00 = 04:00 UTC; the reminder fires at 11:00, the breach at 12:00, the escalation
+    # 2 working hours later (13:30-15:30). Imported on Sat 1 March: all of it is history.
+    as_of = datetime(2025, 3, 3, 12, 0, tzinfo=CST)
+    live, imported = InMemoryStore(), InMemoryStore()
+    sync(live, "lead", [lead(2, "l1")], by=BY, at=AT)
+    sync(imported, "lead", [lead(2, "l1")], by=BY, at=AT, backfill=True)
+    due = "2025-01-06T04:00:00+00:00"
+    assert _first_touch_items(live, "l1", as_of) == [
+        ("reminder", due), ("breach", due), ("escalation", due),
+    ]  # fmt: skip
+    assert _first_touch_items(imported, "l1", as_of) == []
+
+
+def test_a_deadline_after_the_import_instant_still_alerts() -> None:
+    # created Fri 2025-02-28 17:00 Shanghai: 1 working hour on Friday (17:00-18:00), 2 on Monday
+    # (09:00-11:00): due Mon 3 March 11:00 = 03:00 UTC, after the import (Sat 1 March 10:00).
+    store = InMemoryStore()
+    created = datetime(2025, 2, 28, 17, 0, tzinfo=CST)
+    sync(store, "lead", [lead(2, "l1", created_at=created)], by=BY, at=AT, backfill=True)
+    as_of = datetime(2025, 3, 3, 12, 0, tzinfo=CST)
+    assert _first_touch_items(store, "l1", as_of) == [
+        ("reminder", "2025-03-03T03:00:00+00:00"), ("breach", "2025-03-03T03:00:00+00:00"),
+    ]  # fmt: skip

@@ -57,6 +57,7 @@ _TIMES = (
     "won_at",
     "contract_end_at",
     "closed_at",
+    "backfilled_until",
 )
 
 
@@ -227,6 +228,8 @@ class SlaState:
     during them, as during a pause (:data:`CLOSED_PAUSE`), and no step fires inside one.
     ``owner_id`` / ``manager_id``: ``None`` when there is nobody (items for them are then
     :attr:`~pipeline_core.sla.items.Item.unrouted`); a blank id raises ``ValidationError``.
+    ``backfilled_until``: the subject is imported history up to this instant
+    (:func:`pipeline_core.facts.backfilled_until`): no item whose deadline is before it.
     """
 
     subject_id: str
@@ -262,6 +265,7 @@ class SlaState:
     pauses: tuple[Pause, ...] = ()
     timezone: str | None = None
     closed_periods: tuple[tuple[datetime, datetime], ...] = ()
+    backfilled_until: datetime | None = None
     _facts: Any = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -463,6 +467,7 @@ def state_from_records(
         pauses=pauses,
         timezone=timezone,
         closed_periods=closed_periods,
+        backfilled_until=facts.backfilled_until(subject),
     )
 
 
