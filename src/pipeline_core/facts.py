@@ -17,6 +17,8 @@ than deciding on its own (a ``lost_reason`` or ``won_reason`` is a note, never t
   random id, never an instant floored to the second.
 - **Missing values**: ``None``, ``NaN``, ``NaT``, pandas' ``NA`` and a blank cell all mean
   missing (:func:`is_missing`).
+- **Backfilled history** (:func:`backfilled_until`): a record imported as a backfill carries the
+  import instant; its deadlines before that instant raise no SLA alerts.
 
 The module is pure and imports only the records: a pipeline is anything with ``won_stage_ids`` and
 ``lost_stage_ids`` (:class:`StageKinds`), so the domain core stays below the stage definitions.
@@ -28,14 +30,17 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Final, Literal, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 
+from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.records import Lead, Opportunity, StageEvent
 
 __all__ = [
+    "BACKFILL_KEY",
     "MERGED_TAG",
     "DealStatus",
     "StageKinds",
+    "backfilled_until",
     "close_instant",
     "closed_periods",
     "deal_status",
@@ -59,6 +64,11 @@ none of them)."""
 MERGED_TAG: Final = "merged"
 """The tag a merge puts on every record it folds into a survivor (see
 :mod:`pipeline_core.assignment.merge`)."""
+
+
+BACKFILL_KEY: Final = "backfilled_until"
+"""The custom field in which a sync with ``backfill=True`` (:func:`pipeline_core.ingest.sync`)
+marks the records it adds: the import instant as ISO 8601 text with its offset."""
 
 
 @runtime_checkable
@@ -233,3 +243,48 @@ def is_missing(value: object) -> bool:
         return bool(value != value)  # numpy NaN / NaT and other self-unequal scalars
     except (TypeError, ValueError):  # arrays and values without a truth value
         return False
+
+
+def backfilled_until(record: Any) -> datetime | None:
+    """The instant up to which ``record`` (a lead, opportunity, account or contact: anything with
+    ``custom`` fields) is imported history, or ``None`` when it is not a backfill.
+
+    Read from ``custom[BACKFILL_KEY]`` (:data:`BACKFILL_KEY`), which an import with
+    ``backfill=True`` sets to its instant. The SLA engine raises no reminder, breach or
+    escalation for a deadline before it: those deadlines passed before the record was in the
+    system. A missing value (:func:`is_missing`) is no mark; a mark that is not an ISO 8601
+    instant with an offset raises :class:`~pipeline_core.errors.ValidationError` (never read as
+    "no mark").
+
+    >>> from pipeline_core.records import Account
+    >>> a = Account(id="a1", name="ACME", created_at="2024-01-02T09:00:00+08:00",
+    ...             custom={"backfilled_until": "2025-03-01T00:00:00+08:00"})
+    >>> backfilled_until(a).isoformat()
+    '2025-03-01T00:00:00+08:00'
+    """
+    custom = getattr(record, "custom", None)
+    if not custom:
+        return None
+    mark = custom.get(BACKFILL_KEY)
+    if is_missing(mark):
+        return None
+    instant = None
+    if isinstance(mark, str):
+        try:
+            instant = datetime.fromisoformat(mark)
+        except ValueError:
+            instant = None
+    if instant is None or instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValidationError(
+            type(record).__name__,
+            [
+                Problem(
+                    ("custom", BACKFILL_KEY),
+                    "expected an ISO 8601 instant with an offset, such as "
+                    "'2025-03-01T00:00:00+08:00'",
+                    mark,
+                    "backfill_mark",
+                )
+            ],
+        )
+    return instant

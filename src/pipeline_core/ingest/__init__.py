@@ -9,6 +9,10 @@
 - :mod:`pipeline_core.ingest.apply`: :func:`map_rows`, rows to :class:`MappedRow` s;
 - :mod:`pipeline_core.ingest.starter`: :func:`starter_mapping` from a file's headers;
 - :mod:`pipeline_core.ingest.rows`: :class:`MappedRow`, what the mapping hands to the sync.
+- :mod:`pipeline_core.ingest.sync`: :func:`sync`, add new rows, save changed ones as their next
+  version, skip unchanged ones, report every row;
+- :mod:`pipeline_core.ingest.report`: :class:`SyncReport` (the counts), the per-row entries
+  (:class:`RowOutcome`) streamed to a CSV or JSON Lines file, :class:`SyncRejectedError`.
 
 A made-up 30-row GBK export with Chinese headers and its mapping ship as package data in
 ``pipeline_core/ingest/samples/`` (``leads_gbk.csv``, ``leads_gbk.toml``).
@@ -18,21 +22,37 @@ from pipeline_core.ingest.apply import MappedRows, map_rows
 from pipeline_core.ingest.mapping import Column, Owners, SheetMapping, load_mapping, loads_mapping
 from pipeline_core.ingest.parsers import ParseError
 from pipeline_core.ingest.readers import RowSource, SourceError, read_rows
+from pipeline_core.ingest.report import (
+    RowOutcome,
+    SyncRejectedError,
+    SyncReport,
+    SyncReportWriter,
+    report_writer,
+)
 from pipeline_core.ingest.rows import MappedRow
 from pipeline_core.ingest.starter import starter_mapping
+from pipeline_core.ingest.sync import EXTERNAL_ID_PREFIX, SYNC_KINDS, sync
 
 __all__ = [
+    "EXTERNAL_ID_PREFIX",
+    "SYNC_KINDS",
     "Column",
     "MappedRow",
     "MappedRows",
     "Owners",
     "ParseError",
+    "RowOutcome",
     "RowSource",
     "SheetMapping",
     "SourceError",
+    "SyncRejectedError",
+    "SyncReport",
+    "SyncReportWriter",
     "load_mapping",
     "loads_mapping",
     "map_rows",
     "read_rows",
+    "report_writer",
     "starter_mapping",
+    "sync",
 ]

@@ -324,6 +324,8 @@ class _Run:
             count=n,
         )
         by_engine |= own_zone
+        # backfilled states: the engine drops their deadlines before the import instant
+        by_engine |= np.fromiter((s.backfilled_until is not None for s in self.states), bool, n)
         columnar = ~by_engine
         for rule in compiled.rules:
             applies = np.array([rule in rules for rules, _, _ in plans], dtype=bool)

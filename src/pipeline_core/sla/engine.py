@@ -122,6 +122,9 @@ class SlaEngine:
             t = evaluate_risk(risk, facts, state, now, items)
             if t is not None and (nxt is None or t < nxt):
                 nxt = t
+        if state.backfilled_until is not None:  # imported history: its past deadlines are quiet
+            cut = to_us(state.backfilled_until)
+            items = [i for i in items if i.due_us is None or i.due_us >= cut]
         return items, nxt
 
     @renamed_params(now="as_of")

@@ -91,6 +91,8 @@ def _check(state: SlaState) -> None:
             require_aware(value, name)
         except ValidationError as exc:
             problems.extend(exc.problems)
+    if state.backfilled_until is not None:  # not a fact of the layout: checked on its own
+        problems.extend(_not_aware(state.backfilled_until, ("backfilled_until",)))
     for name, times in state.action_times.items():
         for j, value in enumerate(times):
             problems.extend(_not_aware(value, ("action_times", name, j)))
@@ -162,6 +164,8 @@ class SlaState:
     during them, as during a pause (:data:`CLOSED_PAUSE`), and no step fires inside one.
     ``owner_id`` / ``manager_id``: ``None`` when there is nobody (items for them are then
     :attr:`~pipeline_core.sla.items.Item.unrouted`); a blank id raises ``ValidationError``.
+    ``backfilled_until``: the subject is imported history up to this instant
+    (:func:`pipeline_core.facts.backfilled_until`): no item whose deadline is before it.
     """
 
     subject_id: str
@@ -197,6 +201,7 @@ class SlaState:
     pauses: tuple[Pause, ...] = ()
     timezone: str | None = None
     closed_periods: tuple[tuple[datetime, datetime], ...] = ()
+    backfilled_until: datetime | None = None
     compact_facts: tuple[Any, ...] = attrs.field(default=(), init=False, eq=False, repr=False)
     """The state's compact facts (:func:`pipeline_core.sla.compiled.compute_facts`), computed
     once when it is built: what every evaluation path reads."""
@@ -400,6 +405,7 @@ def state_from_records(
         pauses=pauses,
         timezone=timezone,
         closed_periods=closed_periods,
+        backfilled_until=facts.backfilled_until(subject),
     )
 
 
