@@ -162,7 +162,8 @@ def test_dst_gap_and_fold_are_refused() -> None:
 
 
 @given(
-    moment=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)),
+    # China kept daylight saving time until 1991 (gaps and folds are refused, tested above)
+    moment=st.datetimes(min_value=datetime(1992, 1, 1), max_value=datetime(2090, 1, 1)),
     style=st.sampled_from(["%Y/%-m/%-d %-H:%M", "%Y年%-m月%-d日 %H:%M", "%Y-%m-%d %H:%M:%S"]),
 )
 def test_instant_round_trip(moment: datetime, style: str) -> None:
