@@ -44,6 +44,7 @@ from pipeline_core.errors import ConfigError, Problem
 __all__ = [
     "Check",
     "PlainField",
+    "PlainForm",
     "definition",
     "from_plain",
     "plain",
@@ -67,7 +68,9 @@ class PlainField:
     validates the plain value with (default: derived from the annotation); ``dump``: ``"default"``
     writes the value only when it differs from the field's default, ``"always"`` always,
     ``"never"`` never; ``encode``: a function from the value to its plain form (default: derived);
-    ``decode``: a function from the validated plain value to the field's value (default: derived).
+    ``decode``: a function from the validated plain value to the field's value (default: derived);
+    with a ``schema``, the definitions that schema names are built first and ``decode`` gets
+    them; a :class:`ConfigError` raised by ``decode`` is listed under the field's path.
     """
 
     alias: str | None = None
@@ -111,6 +114,23 @@ class _Layout:
 
 _DEFINITIONS: Final[dict[type[Any], tuple[str, tuple[str, str] | None]]] = {}
 _TD: Final = pydantic.TypeAdapter(timedelta)
+
+
+class PlainForm:
+    """An optional base of a definition class that tells type checkers about the methods
+    :func:`definition` adds (``from_dict``, ``to_dict``, ``json_schema``); it defines nothing."""
+
+    __slots__ = ()
+
+    if typing.TYPE_CHECKING:
+
+        @classmethod
+        def from_dict(cls, data: Mapping[str, Any]) -> typing.Self: ...
+
+        def to_dict(self) -> dict[str, Any]: ...
+
+        @classmethod
+        def json_schema(cls) -> dict[str, Any]: ...
 
 
 def definition(what: str, *, tag: tuple[str, str] | None = None) -> Callable[[type[_T]], type[_T]]:
@@ -157,8 +177,10 @@ def _make_layout(cls: type[Any]) -> _Layout:
         if spec.schema is not None:
             schema = spec.schema
         if spec.decode is not None:
-            decode = spec.decode
-            build = _decoded(decode)
+            inner: _Build = _same
+            if spec.schema is not None:  # a schema naming definitions: build them, then decode
+                schema, inner = _plain_type(spec.schema)
+            build = _decoded(spec.decode, inner)
         required = f.default is attrs.NOTHING
         annotations[key] = schema if required else NotRequired[schema]
         fields.append(_Field(f.name, key, spec, required, f.default, build))
@@ -175,9 +197,23 @@ def _same(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> A
     return value
 
 
-def _decoded(decode: Callable[[Any], Any]) -> _Build:
+def _decoded(decode: Callable[[Any], Any], inner: _Build) -> _Build:
+    """``decode`` after ``inner``; a :class:`ConfigError` of ``decode`` is listed under the
+    field's path (its problems' paths are relative to the field), like a nested definition's."""
+
     def build(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
-        return decode(value)
+        before = len(problems)
+        value = inner(value, path, problems)
+        if len(problems) > before:
+            return None
+        try:
+            return decode(value)
+        except ConfigError as exc:
+            problems.extend(
+                Problem((*path, *p.path), p.message, p.value, p.code, p.missing)
+                for p in exc.problems
+            )
+            return None
 
     return build
 
@@ -187,7 +223,13 @@ def _plain_type(hint: Any) -> tuple[Any, _Build]:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin is typing.Annotated:
-        return _plain_type(args[0]) if _is_definition_type(args[0]) else (hint, _same)
+        if _is_definition_type(args[0]):
+            return _plain_type(args[0])
+        inner_schema, inner_build = _plain_type(args[0])
+        if inner_build is _same:
+            return hint, _same
+        # a container of definitions with constraints (``Field(min_length=1)``): keep both
+        return typing.Annotated[(inner_schema, *hint.__metadata__)], inner_build
     if isinstance(hint, type) and hint in _DEFINITIONS:
         return _layout(hint).typed_dict, _nested(hint)
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
