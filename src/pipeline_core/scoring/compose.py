@@ -34,11 +34,12 @@ from pipeline_core.scoring._units import CENT, div_half_up, from_units, hundredt
 from pipeline_core.scoring.criteria import decimal
 from pipeline_core.scoring.grades import GradeBands
 from pipeline_core.scoring.models import (
+    AS_BANDS,
     BANDS_FIELD,
     ScoreModel,
     Scorer,
-    as_bands,
     check_model_bands,
+    text_plain,
 )
 from pipeline_core.scoring.results import Contribution, Score
 
@@ -80,24 +81,15 @@ class WeightedSum(Scorer, PlainForm):
     field written; ``bands`` as the list of grades, best first.
     """
 
-    name: str = attrs.field(
-        metadata=plain(schema=Annotated[str, Field(min_length=1, max_length=100)])
-    )
-    version: str = attrs.field(
-        default="1",
-        metadata=plain(schema=Annotated[str, Field(min_length=1, max_length=50)], dump="always"),
-    )
+    name: str = attrs.field(metadata=text_plain(100))
+    version: str = attrs.field(default="1", metadata=text_plain(50))
     parts: tuple[Part, ...] = attrs.field(
         converter=_parts,
         metadata=plain(schema=Annotated[tuple[Part, ...], Field(min_length=1)], decode=_given),
     )
     minimum: Decimal = attrs.field(default=Decimal(0), converter=Decimal, metadata=_ALWAYS)
     maximum: Decimal = attrs.field(default=Decimal(100), converter=Decimal, metadata=_ALWAYS)
-    bands: GradeBands = attrs.field(
-        default=None,
-        converter=attrs.Converter(as_bands, takes_self=True),  # type: ignore[misc]
-        metadata=BANDS_FIELD,
-    )
+    bands: GradeBands = attrs.field(default=None, converter=AS_BANDS, metadata=BANDS_FIELD)  # type: ignore[misc]
     _w: tuple[int, ...] = attrs.field(init=False, repr=False, eq=False)
     _min_u: int = attrs.field(init=False, repr=False, eq=False)
     _max_u: int = attrs.field(init=False, repr=False, eq=False)
@@ -159,15 +151,7 @@ class WeightedSum(Scorer, PlainForm):
             )
         raw = total
         total = min(max(total, self._min_u), self._max_u)
-        return Score(
-            model=self.name,
-            version=self.version,
-            value=from_units(total),
-            grade=self.bands.grade_for_units(total),
-            contributions=tuple(contributions),
-            raw=from_units(raw),
-            parts=tuple(subs),
-        )
+        return self.make_score(total, contributions, raw=raw, parts=subs)
 
 
 def _check_parts(total: WeightedSum) -> Iterator[Problem]:

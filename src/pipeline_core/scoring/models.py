@@ -53,12 +53,15 @@ from pipeline_core.scoring.grades import DEFAULT_BANDS, Grade, GradeBands, check
 from pipeline_core.scoring.results import Contribution, Score
 
 __all__ = [
+    "AS_BANDS",
+    "BANDS_FIELD",
     "MODEL_CHECKS",
     "Override",
     "ScoreModel",
     "Scorer",
     "as_bands",
     "check_model_bands",
+    "text_plain",
 ]
 
 
@@ -89,6 +92,29 @@ class Scorer(abc.ABC):
     @abc.abstractmethod
     def score(self, lead: Any, *, as_of: datetime | None = None) -> Score:
         """One lead: the full explainable :class:`~pipeline_core.scoring.results.Score`."""
+
+    def make_score(
+        self,
+        units: int,
+        contributions: Iterable[Contribution],
+        *,
+        raw: int | None = None,
+        adjustments: Iterable[str] = (),
+        parts: Iterable[Score] = (),
+    ) -> Score:
+        """The :class:`~pipeline_core.scoring.results.Score` of a total of ``units`` (graded by
+        this scorer's bands), for implementations of :meth:`score`; ``raw`` is the sum before
+        it was clamped and overridden."""
+        return Score(
+            model=self.name,
+            version=self.version,
+            value=from_units(units),
+            grade=self.bands.grade_for_units(units),
+            contributions=tuple(contributions),
+            adjustments=tuple(adjustments),
+            raw=None if raw is None else from_units(raw),
+            parts=tuple(parts),
+        )
 
     @renamed_params(at="as_of")
     def score_many(self, leads: Iterable[Any], *, as_of: datetime | None = None) -> list[float]:
@@ -186,8 +212,13 @@ BANDS_FIELD: Final = plain(
 _ALWAYS: Final = plain(dump="always")
 
 
-def _name_schema(longest: int) -> dict[str, Any]:
+def text_plain(longest: int) -> dict[str, Any]:
+    """The plain form of a name-like text field: 1 to ``longest`` characters, always written."""
     return plain(schema=Annotated[str, Field(min_length=1, max_length=longest)], dump="always")
+
+
+AS_BANDS: Final = attrs.Converter(as_bands, takes_self=True)
+"""The converter of a ``bands`` field declared after the ``minimum``/``maximum`` fields."""
 
 
 @definition("scoring model")
@@ -202,19 +233,15 @@ class ScoreModel(Scorer, PlainForm):
     ``currency`` only when set.
     """
 
-    name: str = attrs.field(metadata=_name_schema(100))
+    name: str = attrs.field(metadata=text_plain(100))
     criteria: tuple[Criterion, ...] = attrs.field(
         converter=_criteria,
         metadata=plain(schema=Annotated[tuple[Criterion, ...], Field(min_length=1)], decode=_given),
     )
-    version: str = attrs.field(default="1", metadata=_name_schema(50))
+    version: str = attrs.field(default="1", metadata=text_plain(50))
     minimum: Decimal = attrs.field(default=Decimal(0), converter=Decimal, metadata=_ALWAYS)
     maximum: Decimal = attrs.field(default=Decimal(100), converter=Decimal, metadata=_ALWAYS)
-    bands: GradeBands = attrs.field(
-        default=None,
-        converter=attrs.Converter(as_bands, takes_self=True),  # type: ignore[misc]
-        metadata=BANDS_FIELD,
-    )
+    bands: GradeBands = attrs.field(default=None, converter=AS_BANDS, metadata=BANDS_FIELD)  # type: ignore[misc]
     overrides: tuple[Override, ...] = attrs.field(
         default=(), converter=_overrides, metadata=_ALWAYS
     )
@@ -370,15 +397,7 @@ class ScoreModel(Scorer, PlainForm):
         notes: list[str] = []
         if self._ov:
             total = self._apply_overrides(lead, total, notes)
-        return Score(
-            model=self.name,
-            version=self.version,
-            value=from_units(total),
-            grade=self.bands.grade_for_units(total),
-            contributions=tuple(contributions),
-            adjustments=tuple(notes),
-            raw=from_units(raw),
-        )
+        return self.make_score(total, contributions, raw=raw, adjustments=notes)
 
     def tuned(self, changes: Mapping[str, Any]) -> ScoreModel:
         """A company-specific variant: ``changes`` merged into :meth:`to_dict`, validated again.

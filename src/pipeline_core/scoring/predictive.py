@@ -42,7 +42,7 @@ from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.facts import is_merged
 from pipeline_core.records import Opportunity
-from pipeline_core.scoring._units import UNIT, from_units
+from pipeline_core.scoring._units import UNIT
 from pipeline_core.scoring.criteria import texts
 from pipeline_core.scoring.grades import DEFAULT_BANDS, Grade, GradeBands
 from pipeline_core.scoring.models import BANDS_FIELD, Scorer
@@ -347,13 +347,7 @@ class FittedPredictive(Scorer):
             )
             for f, v, pw, pl in self._evidence(lead)
         )
-        return Score(
-            model=self.name,
-            version=self.version,
-            value=from_units(units),
-            grade=self.bands.grade_for_units(units),
-            contributions=contributions,
-        )
+        return self.make_score(units, contributions)
 
 
 # --------------------------------------------------------------------------- evaluation
