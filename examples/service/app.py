@@ -412,11 +412,11 @@ def create_app(
             if owner_id is not None and lead.owner_id != owner_id:
                 continue
             acts = list(store.activities.for_subject(lead.id))
-            state = state_from_records(lead, acts, grade=scorer.grade(lead).name)
+            state = state_from_records(lead, acts, grade=scorer.score(lead).grade.name)
             yield from engine.evaluate(state, now)
         for deal in store.opportunities.open(owner_id=owner_id):
             origin = store.leads.find(deal.lead_id) if deal.lead_id else None
-            grade = scorer.grade(origin).name if origin is not None else None
+            grade = scorer.score(origin).grade.name if origin is not None else None
             acts = list(store.activities.for_subject(deal.id))
             yield from engine.evaluate(state_from_records(deal, acts, grade=grade), now)
 

@@ -75,7 +75,9 @@ class PlainField:
     returning ``attrs.NOTHING`` leaves the field at its default, e.g. a ``null`` meaning "the
     default"); ``like``: read and write the field as if it were annotated ``like`` (for a field
     whose annotation also admits values with no plain form, e.g. guards that may be callables:
-    ``like=tuple[Condition, ...]``).
+    ``like=tuple[Condition, ...]``);
+    with a ``schema``, the definitions that schema names are built first and ``decode`` gets
+    them; a :class:`ConfigError` raised by ``decode`` is listed under the field's path.
     """
 
     alias: str | None = None
@@ -198,8 +200,10 @@ def _laid_out(cls: type[Any]) -> _Layout:
         if spec.schema is not None:
             schema = spec.schema
         if spec.decode is not None:
-            decode = spec.decode
-            build = _decoded(decode)
+            inner: _Build = _same
+            if spec.schema is not None:  # a schema naming definitions: build them, then decode
+                schema, inner = _plain_type(spec.schema)
+            build = _decoded(spec.decode, inner)
         required = f.default is attrs.NOTHING
         annotations[key] = schema if required else NotRequired[schema]
         fields.append(_Field(f.name, key, spec, required, f.default, build))
@@ -216,9 +220,23 @@ def _same(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> A
     return value
 
 
-def _decoded(decode: Callable[[Any], Any]) -> _Build:
+def _decoded(decode: Callable[[Any], Any], inner: _Build) -> _Build:
+    """``decode`` after ``inner``; a :class:`ConfigError` of ``decode`` is listed under the
+    field's path (its problems' paths are relative to the field), like a nested definition's."""
+
     def build(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
-        return decode(value)
+        before = len(problems)
+        value = inner(value, path, problems)
+        if len(problems) > before:
+            return None
+        try:
+            return decode(value)
+        except ConfigError as exc:
+            problems.extend(
+                Problem((*path, *p.path), p.message, p.value, p.code, p.missing)
+                for p in exc.problems
+            )
+            return None
 
     return build
 

@@ -87,9 +87,9 @@ def test_decay_halves_every_half_life() -> None:
         (21, Decimal("12.5")),
     ]:
         row = {"custom": {"last_activity_at": (AT - timedelta(days=days)).isoformat()}}
-        assert model.score(row, at=AT).value == want
+        assert model.score(row, as_of=AT).value == want
     future = {"custom": {"last_activity_at": (AT + timedelta(days=3)).isoformat()}}
-    assert model.score_value(future, at=AT) == 100  # no negative age
+    assert model.score_value(future, as_of=AT) == 100  # no negative age
 
 
 @given(st.integers(min_value=0, max_value=10**7))
@@ -97,8 +97,8 @@ def test_decay_is_monotone_and_bounded(seconds: int) -> None:
     model = engagement_model()
     at_row = {"custom": {"last_activity_at": AT.isoformat()}}
     later = AT + timedelta(seconds=seconds)
-    a = model.score_units(at_row, at=later)
-    b = model.score_units(at_row, at=later + timedelta(hours=1))
+    a = model.score_units(at_row, as_of=later)
+    b = model.score_units(at_row, as_of=later + timedelta(hours=1))
     assert 0 <= b <= a <= 1_000_000
     exact = 1_000_000 * 0.5 ** (seconds / (7 * 86_400))
     assert abs(a - exact) <= 0.5 + 1e-6
@@ -107,11 +107,11 @@ def test_decay_is_monotone_and_bounded(seconds: int) -> None:
 def test_time_dependent_model_needs_aware_at() -> None:
     model = engagement_model()
     row = {"custom": {"last_activity_at": AT.isoformat()}}
-    with pytest.raises(ConfigError, match="pass at="):
+    with pytest.raises(ConfigError, match="pass as_of="):
         model.score_units(row)
     with pytest.raises(ValidationError):
-        model.score(row, at=AT.replace(tzinfo=None))
-    assert model.score(row, at=AT).contributions[0].rule.startswith("decays")
+        model.score(row, as_of=AT.replace(tzinfo=None))
+    assert model.score(row, as_of=AT).contributions[0].rule.startswith("decays")
 
 
 def test_fit_plus_engagement_as_plain_data() -> None:
@@ -124,8 +124,8 @@ def test_fit_plus_engagement_as_plain_data() -> None:
         "company_size": 2000,
         "custom": {"last_activity_at": (AT - timedelta(days=7)).isoformat()},
     }
-    assert again.score_units(row, at=AT) == combo.score_units(row, at=AT)
-    assert combo.score(row, at=AT).value == Decimal("0.6") * 100 + Decimal("0.4") * 50
+    assert again.score_units(row, as_of=AT) == combo.score_units(row, as_of=AT)
+    assert combo.score(row, as_of=AT).value == Decimal("0.6") * 100 + Decimal("0.4") * 50
     schema = json_schema()
     assert "anyOf" in schema or "oneOf" in schema
 

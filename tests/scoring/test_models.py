@@ -316,7 +316,7 @@ def test_json_schema_is_published() -> None:
     schema = ScoreModel.json_schema()
     assert schema["type"] == "object"
     assert {"name", "criteria"} <= set(schema["required"])
-    assert "RangeSpec" in json.dumps(schema)
+    assert "Range" in json.dumps(schema)
 
 
 @given(hostile_models())

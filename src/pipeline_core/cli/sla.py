@@ -95,7 +95,7 @@ def run_sla(args: argparse.Namespace) -> int:
         for lead in leads:
             grade = lead.custom.get("grade")
             if grade not in ("A", "B", "C"):
-                grade = model.grade(lead).name
+                grade = model.score(lead).grade.name
             yield state_from_records(
                 lead,
                 acts_of[lead.id],

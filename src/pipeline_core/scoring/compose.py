@@ -5,67 +5,100 @@ each part's contribution is ``weight × part score`` rounded to the nearest 0.00
 (exact integer arithmetic), and the total is clamped to the bands' range. Overrides ("budget
 unknown → at most B"), half-life engagement decay (:class:`~pipeline_core.scoring.criteria.Decay`)
 and company tuning (:meth:`~pipeline_core.scoring.models.ScoreModel.tuned`) live on the parts.
+A weighted sum and its :class:`Part` s are definitions (:mod:`pipeline_core._definition`).
 
 :func:`model_from_dict` reads either form of plain data; :func:`json_schema` publishes both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Final
 
 import attrs
-import pydantic
 from pydantic import Field
 
-from pipeline_core.errors import ConfigError, Problem
+from pipeline_core._definition import (
+    Check,
+    Definition,
+    definition,
+    plain,
+    raise_problems,
+    schema_of,
+)
+from pipeline_core._deprecation import renamed_params
+from pipeline_core.errors import Problem
 from pipeline_core.scoring._units import CENT, div_half_up, from_units, hundredths, to_units
-from pipeline_core.scoring.grades import DEFAULT_BANDS, Grade, GradeBands
+from pipeline_core.scoring.criteria import decimal
+from pipeline_core.scoring.grades import GradeBands
 from pipeline_core.scoring.models import (
-    Contribution,
-    GradeSpec,
-    ModelSpec,
-    Score,
+    AS_BANDS,
+    BANDS_FIELD,
     ScoreModel,
     Scorer,
-    _Spec,
-    pydantic_problems,
+    check_model_bands,
+    text_plain,
 )
+from pipeline_core.scoring.results import Contribution, Score
 
-__all__ = ["WeightedSum", "json_schema", "model_from_dict"]
-
-
-class PartSpec(_Spec):
-    """One weighted part of a sum."""
-
-    weight: Decimal
-    model: ModelSpec
+__all__ = ["Part", "WeightedSum", "json_schema", "model_from_dict"]
 
 
-class SumSpec(_Spec):
-    """A weighted sum of models as plain data."""
+@definition("weighted sum part")
+@attrs.frozen
+class Part(Definition):
+    """One weighted part of a sum: a model and its weight; unpacks as ``(model, weight)``.
 
-    name: str = Field(min_length=1, max_length=100)
-    version: str = Field(default="1", min_length=1, max_length=50)
-    parts: list[PartSpec] = Field(min_length=1)
-    bands: list[GradeSpec] | None = None
-    minimum: Decimal = Decimal(0)
-    maximum: Decimal = Decimal(100)
+    Plain form: ``{"model": {...}, "weight": "0.6"}``.
+    """
+
+    model: ScoreModel
+    weight: Decimal = attrs.field(converter=decimal)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.model, self.weight))
 
 
-@attrs.frozen(repr=False, eq=False)
-class WeightedSum(Scorer):
-    """``Σ weightᵢ × scoreᵢ`` over scoring models, graded by its own bands."""
+def _parts(parts: Sequence[Part | tuple[ScoreModel, Decimal | int | str]]) -> tuple[Part, ...]:
+    return tuple(p if isinstance(p, Part) else Part(*p) for p in parts)
 
-    name: str
-    version: str
-    parts: tuple[tuple[ScoreModel, Decimal], ...]
-    bands: GradeBands
-    _w: tuple[int, ...] = attrs.field(repr=False)
-    _min_u: int = attrs.field(repr=False)
-    _max_u: int = attrs.field(repr=False)
+
+def _given(value: Any) -> Any:
+    return value
+
+
+_ALWAYS: Final = plain(dump="always")
+
+
+@definition("weighted sum")
+@attrs.frozen(kw_only=True, repr=False)
+class WeightedSum(Scorer, Definition):
+    """``Σ weightᵢ × scoreᵢ`` over scoring models, graded by its own bands.
+
+    ``parts`` holds :class:`Part` s (each unpacks as ``(model, weight)``). Plain form: every
+    field written; ``bands`` as the list of grades, best first.
+    """
+
+    name: str = attrs.field(metadata=text_plain(100))
+    version: str = attrs.field(default="1", metadata=text_plain(50))
+    parts: tuple[Part, ...] = attrs.field(
+        converter=_parts,
+        metadata=plain(schema=Annotated[tuple[Part, ...], Field(min_length=1)], decode=_given),
+    )
+    minimum: Decimal = attrs.field(default=Decimal(0), converter=Decimal, metadata=_ALWAYS)
+    maximum: Decimal = attrs.field(default=Decimal(100), converter=Decimal, metadata=_ALWAYS)
+    bands: GradeBands = attrs.field(default=None, converter=AS_BANDS, metadata=BANDS_FIELD)  # type: ignore[misc]
+    _w: tuple[int, ...] = attrs.field(init=False, repr=False, eq=False)
+    _min_u: int = attrs.field(init=False, repr=False, eq=False)
+    _max_u: int = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        raise_problems(f"weighted sum {self.name!r}", self, SUM_CHECKS)
+        object.__setattr__(self, "_w", tuple(hundredths(p.weight) or 0 for p in self.parts))
+        object.__setattr__(self, "_min_u", to_units(self.bands.minimum))
+        object.__setattr__(self, "_max_u", to_units(self.bands.maximum))
 
     @classmethod
     def of(
@@ -77,41 +110,8 @@ class WeightedSum(Scorer):
         bands: GradeBands | None = None,
     ) -> WeightedSum:
         """Validate and build; :class:`ConfigError` lists every problem."""
-        bands = DEFAULT_BANDS if bands is None else bands
-        problems: list[Problem] = []
-        if not parts:
-            problems.append(Problem(("parts",), "needs at least one part", [], "empty"))
-        weights: list[int] = []
-        seen: set[str] = set()
-        for i, (model, weight) in enumerate(parts):
-            w = Decimal(str(weight))
-            h = hundredths(w)
-            if w < 0:
-                problems.append(
-                    Problem(("parts", i, "weight"), "must be ≥ 0", w, "negative_weight")
-                )
-            if h is None:
-                problems.append(Problem(("parts", i, "weight"), "at most 2 decimal places", w))
-            if not isinstance(model, ScoreModel):
-                problems.append(Problem(("parts", i, "model"), "not a ScoreModel", model))
-            elif model.name in seen:
-                problems.append(
-                    Problem(("parts", i, "model"), "duplicate part name", model.name, "duplicate")
-                )
-            else:
-                seen.add(model.name)
-            weights.append(h or 0)
-        if problems:
-            raise ConfigError(f"weighted sum {name!r}", problems)
-        return cls(
-            name=name,
-            version=version,
-            parts=tuple((m, Decimal(str(w))) for m, w in parts),
-            bands=bands,
-            w=tuple(weights),
-            min_u=to_units(bands.minimum),
-            max_u=to_units(bands.maximum),
-        )
+        span = {} if bands is None else {"minimum": bands.minimum, "maximum": bands.maximum}
+        return cls(name=name, parts=_parts(parts), version=version, bands=bands, **span)
 
     def __repr__(self) -> str:
         inner = " + ".join(f"{_n(w)}×{m.name}" for m, w in self.parts)
@@ -119,7 +119,7 @@ class WeightedSum(Scorer):
 
     @property
     def time_dependent(self) -> bool:
-        """True if some part needs ``at=``."""
+        """True if some part needs ``as_of=``."""
         return any(m.time_dependent for m, _ in self.parts)
 
     @property
@@ -127,20 +127,22 @@ class WeightedSum(Scorer):
         """Part weights × 100 (ints)."""
         return self._w
 
-    def score_units(self, lead: Any, *, at: datetime | None = None) -> int:
+    @renamed_params(at="as_of")
+    def score_units(self, lead: Any, *, as_of: datetime | None = None) -> int:
         """The score in exact units (fast path)."""
         total = 0
         for (model, _), w in zip(self.parts, self._w, strict=True):
-            total += div_half_up(w * model.score_units(lead, at=at), CENT)
+            total += div_half_up(w * model.score_units(lead, as_of=as_of), CENT)
         return min(max(total, self._min_u), self._max_u)
 
-    def score(self, lead: Any, *, at: datetime | None = None) -> Score:
+    @renamed_params(at="as_of")
+    def score(self, lead: Any, *, as_of: datetime | None = None) -> Score:
         """The full :class:`Score`; one contribution per part, the parts' scores attached."""
         subs = []
         contributions = []
         total = 0
         for (model, weight), w in zip(self.parts, self._w, strict=True):
-            sub = model.score(lead, at=at)
+            sub = model.score(lead, as_of=as_of)
             units = div_half_up(w * sub.units, CENT)
             total += units
             subs.append(sub)
@@ -149,61 +151,28 @@ class WeightedSum(Scorer):
             )
         raw = total
         total = min(max(total, self._min_u), self._max_u)
-        return Score(
-            model=self.name,
-            version=self.version,
-            value=from_units(total),
-            grade=self.bands.grade_for_units(total),
-            contributions=tuple(contributions),
-            raw=from_units(raw),
-            parts=tuple(subs),
-        )
+        return self.make_score(total, contributions, raw=raw, parts=subs)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data."""
-        return {
-            "name": self.name,
-            "version": self.version,
-            "parts": [{"weight": str(w), "model": m.to_dict()} for m, w in self.parts],
-            "bands": self.bands.to_dict(),
-            "minimum": str(self.bands.minimum),
-            "maximum": str(self.bands.maximum),
-        }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> WeightedSum:
-        """Validate plain data and build; lists every problem, with paths into the parts."""
-        try:
-            spec = SumSpec.model_validate(data)
-        except pydantic.ValidationError as exc:
-            raise ConfigError("weighted sum", pydantic_problems(exc)) from None
-        problems: list[Problem] = []
-        bands = DEFAULT_BANDS
-        if spec.bands is not None:
-            try:
-                bands = GradeBands.of(
-                    [Grade(**g.model_dump()) for g in spec.bands],
-                    minimum=spec.minimum,
-                    maximum=spec.maximum,
-                )
-            except ConfigError as exc:
-                problems.extend(exc.problems)
-        models = []
-        for i, part in enumerate(spec.parts):
-            try:
-                models.append(
-                    (ScoreModel.from_spec(part.model, ("parts", i, "model")), part.weight)
-                )
-            except ConfigError as exc:
-                problems.extend(exc.problems)
-        if problems:
-            raise ConfigError(f"weighted sum {spec.name!r}", problems)
-        return cls.of(spec.name, models, version=spec.version, bands=bands)
+def _check_parts(total: WeightedSum) -> Iterator[Problem]:
+    if not total.parts:
+        yield Problem(("parts",), "needs at least one part", [], "empty")
+    seen: set[str] = set()
+    for i, (model, w) in enumerate(total.parts):
+        if w < 0:
+            yield Problem(("parts", i, "weight"), "must be ≥ 0", w, "negative_weight")
+        if hundredths(w) is None:
+            yield Problem(("parts", i, "weight"), "at most 2 decimal places", w)
+        if not isinstance(model, ScoreModel):
+            yield Problem(("parts", i, "model"), "not a ScoreModel", model)
+        elif model.name in seen:
+            yield Problem(("parts", i, "model"), "duplicate part name", model.name, "duplicate")
+        else:
+            seen.add(model.name)
 
-    @classmethod
-    def json_schema(cls) -> dict[str, Any]:
-        """The JSON Schema of :meth:`from_dict`'s plain data."""
-        return SumSpec.model_json_schema()
+
+SUM_CHECKS: Final[tuple[Check, ...]] = (_check_parts, check_model_bands)
+"""The semantic checks of a :class:`WeightedSum`, run in this order when it is built."""
 
 
 def _n(d: Decimal) -> str:
@@ -219,5 +188,6 @@ def model_from_dict(data: Mapping[str, Any]) -> ScoreModel | WeightedSum:
 
 def json_schema() -> dict[str, Any]:
     """One JSON Schema accepting either a scoring model or a weighted sum of models."""
-    adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ModelSpec | SumSpec)
-    return adapter.json_schema()
+    members = [schema_of(ScoreModel), schema_of(WeightedSum)]
+    defs = {name: d for m in members for name, d in m.pop("$defs", {}).items()}
+    return {"anyOf": members, "$defs": defs}

@@ -21,7 +21,8 @@ from typing import Any
 import attrs
 
 from pipeline_core.clock import require_aware
-from pipeline_core.scoring.models import Score, Scorer
+from pipeline_core.scoring.models import Scorer
+from pipeline_core.scoring.results import Score
 
 __all__ = ["GradeChanged", "regrade"]
 
@@ -71,10 +72,11 @@ def regrade(
     """Score ``lead`` again; return the new score and a :class:`GradeChanged` if the grade moved.
 
     ``previous`` is the lead's last score (``None`` for a first grading, which is no change).
-    ``at`` is when the re-grading happens (timezone-aware; also used by decaying criteria).
+    ``at`` is when the re-grading happens, the instant of the event (timezone-aware; the
+    score is evaluated as of then, which decaying criteria use).
     """
     require_aware(at, "at")
-    new = model.score(lead, at=at)
+    new = model.score(lead, as_of=at)
     if previous is None or previous.grade.name == new.grade.name:
         return new, None
     return new, GradeChanged(

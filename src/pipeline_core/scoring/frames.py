@@ -1,6 +1,6 @@
 """Batch scoring of data frames: the same rules compiled into narwhals expressions.
 
-``score_frame(frame, model)`` adds a score column (float: units × 0.0001, see ``score_value``) and a
+``score_frame(frame, model)`` adds a score column (float: units × 0.0001, as ``Scorer.score_many``) and a
 grade column to a pandas or polars DataFrame (anything narwhals reads, eager or lazy), and returns
 the same kind of frame. The rules are those of the object path, compiled into
 ``nw.when(...).then(...)`` chains over integer units, so every row gets exactly the score and grade
@@ -15,30 +15,24 @@ missing value. Needs the ``frames`` extra (narwhals); imported lazily.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from pipeline_core._deprecation import REMOVED_IN
 from pipeline_core._optional import require
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.scoring._units import CENT, FLOAT_PER_UNIT, hundredths, to_units
 from pipeline_core.scoring.compose import WeightedSum
-from pipeline_core.scoring.criteria import (
-    MONEY_FIELDS,
-    Category,
-    Contains,
-    Criterion,
-    Decay,
-    Predicate,
-    Range,
-    category_keys,
-)
+from pipeline_core.scoring.criteria import Category, Contains, Criterion, Decay, Predicate, Range
 from pipeline_core.scoring.grades import GradeBands
 from pipeline_core.scoring.models import ScoreModel, Scorer
+from pipeline_core.scoring.readers import MONEY_FIELDS, category_keys
 
 if TYPE_CHECKING:
     import narwhals.stable.v2 as nw
 
-__all__ = ["score_expressions", "score_frame"]
+__all__ = ["score_frame"]
 
 
 def _lit(value: int) -> nw.Expr:
@@ -264,6 +258,24 @@ def score_expressions(
     *,
     columns: Mapping[str, str] | None = None,
 ) -> tuple[nw.Expr, nw.Expr]:
+    """Deprecated (removed in 0.4): use :func:`score_frame`, which takes lazy frames too.
+
+    The (units, grade) narwhals expressions of ``model`` over ``frame``'s columns.
+    """
+    warnings.warn(
+        f"score_expressions is deprecated: use score_frame (removed in {REMOVED_IN})",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return _expressions(frame, model, columns=columns)
+
+
+def _expressions(
+    frame: Any,
+    model: Scorer,
+    *,
+    columns: Mapping[str, str] | None = None,
+) -> tuple[nw.Expr, nw.Expr]:
     """The (units, grade) narwhals expressions of ``model`` over ``frame``'s columns.
 
     Raises :class:`ConfigError` listing every field without a column and every rule that cannot
@@ -308,7 +320,9 @@ def score_frame(
 ) -> Any:
     """``frame`` with ``score`` (float) and ``grade`` (string) columns added, same frame type.
 
-    Equal to ``model.score_value(row)`` / ``model.grade(row).name`` on every row. The
+    Equal to ``model.score_many(rows)`` / ``model.score(row).grade.name`` on every row (the data
+    frame entry point; one lead is :meth:`~pipeline_core.scoring.models.Scorer.score`, many
+    :meth:`~pipeline_core.scoring.models.Scorer.score_many`). The
     ``currency`` column (the code of the money field's amount, :mod:`pipeline_core.frame_columns`)
     is checked against the model's currency: another currency raises
     :class:`~pipeline_core.errors.CurrencyMismatchError` (convert the amounts first).
@@ -316,7 +330,7 @@ def score_frame(
     require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
-    total, _ = score_expressions(frame, model, columns=columns)
+    total, _ = _expressions(frame, model, columns=columns)
     nw_frame = nw.from_native(frame)
     _check_frame_currency(nw_frame, model, columns or {})
     tmp = "__pipeline_core_score_units__"

@@ -11,44 +11,61 @@ B      50 ≤ s < 80                  2        contact within 3 days (the source
 C      0 ≤ s < 50                   3        periodic nurture, every 30 days
 ====== =========================== ======== ==============================================
 
-Bands are compared on exact integer units (see :mod:`pipeline_core.scoring._units`).
+Bands are compared on exact integer units (see :mod:`pipeline_core.scoring._units`). A
+:class:`Grade` is a definition (:mod:`pipeline_core._definition`: ``from_dict`` / ``to_dict`` /
+``json_schema`` derived); :class:`GradeBands` is written as the list of its grades, best first,
+and its tiling is checked by :func:`check_bands`.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
-from decimal import Decimal
-from typing import Any, Final
+from decimal import ROUND_FLOOR, Decimal
+from typing import Annotated, Any, Final
 
 import attrs
+from pydantic import Field
 
+from pipeline_core._definition import Definition, definition, plain
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.scoring._units import UNIT, to_units
 
-__all__ = ["DEFAULT_BANDS", "Grade", "GradeBands"]
+__all__ = ["DEFAULT_BANDS", "Grade", "GradeBands", "check_bands"]
 
 
+def _num(d: Decimal) -> str:
+    return format(d.normalize(), "f")
+
+
+_ALWAYS: Final = plain(dump="always")
+
+
+@definition("grade")
 @attrs.frozen(kw_only=True)
-class Grade:
+class Grade(Definition):
     """One grade: its band ``[low, high)`` (``high`` included when ``high_inclusive``) and policy.
 
     ``follow_up_within`` is the longest time from grading to the first contact (the SLA worker
     turns it into a deadline); ``nurture_every`` is the cadence of periodic nurture contacts;
     either may be ``None``. ``deep_conversation`` marks grades that call for an in-depth talk.
+    Plain form: every field written, limits as decimal text (``"80"``), durations as ISO 8601
+    (``"P1D"``) or ``null``.
     """
 
-    name: str
-    low: Decimal = attrs.field(converter=Decimal)
-    high: Decimal = attrs.field(converter=Decimal)
-    high_inclusive: bool = False
-    priority: int = 1
-    action: str = ""
-    follow_up_within: timedelta | None = None
-    nurture_every: timedelta | None = None
-    deep_conversation: bool = False
+    name: str = attrs.field(
+        metadata=plain(schema=Annotated[str, Field(min_length=1, max_length=20)], dump="always")
+    )
+    low: Decimal = attrs.field(converter=Decimal, metadata=plain(encode=_num))
+    high: Decimal = attrs.field(converter=Decimal, metadata=plain(encode=_num))
+    high_inclusive: bool = attrs.field(default=False, metadata=_ALWAYS)
+    priority: int = attrs.field(default=1, metadata=_ALWAYS)
+    action: str = attrs.field(default="", metadata=_ALWAYS)
+    follow_up_within: timedelta | None = attrs.field(default=None, metadata=_ALWAYS)
+    nurture_every: timedelta | None = attrs.field(default=None, metadata=_ALWAYS)
+    deep_conversation: bool = attrs.field(default=False, metadata=_ALWAYS)
 
     def contains(self, value: Decimal | int | float) -> bool:
         """Whether ``value`` lies in this grade's band (exact comparison)."""
@@ -62,32 +79,9 @@ class Grade:
         op = "≤" if self.high_inclusive else "<"
         return f"{_num(self.low)} ≤ s {op} {_num(self.high)}"
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (durations as ISO 8601, e.g. ``"P1D"``)."""
-        return {
-            "name": self.name,
-            "low": _num(self.low),
-            "high": _num(self.high),
-            "high_inclusive": self.high_inclusive,
-            "priority": self.priority,
-            "action": self.action,
-            "follow_up_within": _iso(self.follow_up_within),
-            "nurture_every": _iso(self.nurture_every),
-            "deep_conversation": self.deep_conversation,
-        }
 
-
-def _num(d: Decimal) -> str:
-    text = format(d.normalize(), "f")
-    return text
-
-
-def _iso(td: timedelta | None) -> str | None:
-    if td is None:
-        return None
-    import pydantic
-
-    return pydantic.TypeAdapter(timedelta).dump_python(td, mode="json")  # type: ignore[no-any-return]
+def _floor_units(d: Decimal) -> int:
+    return int((d * UNIT).to_integral_value(rounding=ROUND_FLOOR)) if d.is_finite() else 0
 
 
 @attrs.frozen(kw_only=True)
@@ -95,14 +89,34 @@ class GradeBands:
     """An ordered set of grades that tile the score range ``[minimum, maximum]`` exactly once.
 
     Built with :meth:`of`, which raises :class:`~pipeline_core.errors.ConfigError` listing every
-    gap, overlap and bad limit. :meth:`grade_for` finds the grade of a score.
+    gap, overlap and bad limit (:func:`check_bands`). :meth:`grade_for` finds the grade of a
+    score. ``grades`` are ordered from the lowest band up; ``given`` keeps the order they were
+    given in (problem paths refer to it). Plain form: the list of grades, best first.
     """
 
     grades: tuple[Grade, ...]
     minimum: Decimal
     maximum: Decimal
+    given: tuple[Grade, ...] = attrs.field(repr=False, eq=False)
     _lows: tuple[int, ...] = attrs.field(repr=False, eq=False)
-    _by_name: Mapping[str, Grade] = attrs.field(repr=False, eq=False)
+    _by_name: dict[str, Grade] = attrs.field(repr=False, eq=False, hash=False)
+
+    @classmethod
+    def tiling(
+        cls, grades: Sequence[Grade], *, minimum: Decimal | int = 0, maximum: Decimal | int = 100
+    ) -> GradeBands:
+        """Bands over ``[minimum, maximum]`` *not yet checked*: the owner of the bands (a scoring
+        model) runs :func:`check_bands` with its other checks, so that every problem is listed
+        at once. Use :meth:`of` otherwise."""
+        ordered = tuple(sorted(grades, key=lambda g: g.low))
+        return cls(
+            grades=ordered,
+            minimum=Decimal(minimum),
+            maximum=Decimal(maximum),
+            given=tuple(grades),
+            lows=tuple(_floor_units(g.low) for g in ordered),
+            by_name={g.name: g for g in ordered},
+        )
 
     @classmethod
     def of(
@@ -113,18 +127,15 @@ class GradeBands:
         maximum: Decimal | int = 100,
         path: tuple[str | int, ...] = ("bands",),
     ) -> GradeBands:
-        """Validated bands; lists every problem at once."""
-        problems = list(_band_problems(grades, Decimal(minimum), Decimal(maximum), path))
+        """Validated bands; lists every problem at once (paths under ``path``)."""
+        bands = cls.tiling(grades, minimum=minimum, maximum=maximum)
+        problems = [
+            Problem((*path, *p.path), p.message, p.value, p.code, p.missing)
+            for p in check_bands(bands)
+        ]
         if problems:
             raise ConfigError("grade bands", problems)
-        ordered = tuple(sorted(grades, key=lambda g: g.low))
-        return cls(
-            grades=ordered,
-            minimum=Decimal(minimum),
-            maximum=Decimal(maximum),
-            lows=tuple(to_units(g.low) for g in ordered),
-            by_name={g.name: g for g in ordered},
-        )
+        return bands
 
     @classmethod
     def default(cls) -> GradeBands:
@@ -136,9 +147,7 @@ class GradeBands:
         dec = value if isinstance(value, Decimal) else Decimal(value)
         if not (self.minimum <= dec <= self.maximum):
             raise ValueError(f"score {value!r} is outside {self.minimum}..{self.maximum}")
-        units = dec * UNIT
-        whole = int(units.to_integral_value(rounding="ROUND_FLOOR"))
-        return self.grade_for_units(whole)
+        return self.grade_for_units(_floor_units(dec))
 
     def grade_for_units(self, units: int) -> Grade:
         """The grade of a score held as integer units (fast path; no range check)."""
@@ -179,9 +188,12 @@ class GradeBands:
         return f"GradeBands({inner})"
 
 
-def _band_problems(
-    grades: Sequence[Grade], minimum: Decimal, maximum: Decimal, path: tuple[str | int, ...]
-) -> Iterator[Problem]:
+def check_bands(bands: GradeBands) -> Iterator[Problem]:
+    """Every problem of a tiling: no grade, empty or duplicate names, limits finer than 0.0001,
+    empty bands, non-positive durations, gaps, overlaps and ends that miss ``[minimum, maximum]``
+    (the upper end closed). Paths are relative to the list of grades, in the order given."""
+    grades, minimum, maximum = bands.given, bands.minimum, bands.maximum
+    path: tuple[str | int, ...] = ()
     if not grades:
         yield Problem(path, "needs at least one grade", [], "empty")
         return
@@ -242,34 +254,25 @@ def _band_problems(
         )
 
 
+def _grade(name: str, low: int, high: int, priority: int, action: str, **policy: Any) -> Grade:
+    return Grade(name=name, low=Decimal(low), high=Decimal(high), priority=priority, action=action,
+                 **policy)  # fmt: skip
+
+
 DEFAULT_BANDS: Final = GradeBands.of(
     [
-        Grade(
-            name="A",
-            low=Decimal(80),
-            high=Decimal(100),
+        _grade(
+            "A",
+            80,
+            100,
+            1,
+            "call back within 1 day and hold a deep conversation",
             high_inclusive=True,
-            priority=1,
-            action="call back within 1 day and hold a deep conversation",
             follow_up_within=timedelta(days=1),
             deep_conversation=True,
         ),
-        Grade(
-            name="B",
-            low=Decimal(50),
-            high=Decimal(80),
-            priority=2,
-            action="reach within 2-3 days",
-            follow_up_within=timedelta(days=3),
-        ),
-        Grade(
-            name="C",
-            low=Decimal(0),
-            high=Decimal(50),
-            priority=3,
-            action="periodic maintenance / nurture",
-            nurture_every=timedelta(days=30),
-        ),
+        _grade("B", 50, 80, 2, "reach within 2-3 days", follow_up_within=timedelta(days=3)),
+        _grade("C", 0, 50, 3, "periodic maintenance / nurture", nurture_every=timedelta(days=30)),
     ]
 )
 """The default A/B/C bands (see the module docstring)."""

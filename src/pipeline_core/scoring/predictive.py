@@ -16,7 +16,7 @@ where ``N_c`` is the number of examples of class ``c`` and ``K_f`` the number of
 skipped (Odoo skips empty fields too). The product is computed in log space. The score is
 ``100 · P(won)`` rounded to 0.0001 (halves to even) and graded by the model's bands.
 
-:func:`backtest` trains on examples closed before ``split_at`` and reports AUC (exact, rank-based,
+:func:`backtest_model` trains on examples closed before ``split_at`` and reports AUC (exact, rank-based,
 ties counted half), Brier score and the win rate by grade on those closed at or after it.
 """
 
@@ -25,43 +25,39 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Annotated, Any, Final
 
 import attrs
 import pydantic
 from pydantic import Field
 
 from pipeline_core._currencies import MINOR_UNITS
-from pipeline_core._jsonvalue import check_definition
+from pipeline_core._definition import Check, Definition, definition, plain, raise_problems
+from pipeline_core._deprecation import moved, renamed_params
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.facts import is_merged
 from pipeline_core.records import Opportunity
-from pipeline_core.scoring._units import UNIT, from_units
-from pipeline_core.scoring.criteria import Getter, _strs, mapping_getter, object_getter
+from pipeline_core.scoring._units import UNIT
+from pipeline_core.scoring.criteria import texts
 from pipeline_core.scoring.grades import DEFAULT_BANDS, Grade, GradeBands
-from pipeline_core.scoring.models import (
-    Contribution,
-    GradeSpec,
-    Score,
-    Scorer,
-    _Spec,
-    pydantic_problems,
-)
+from pipeline_core.scoring.models import BANDS_FIELD, Scorer
+from pipeline_core.scoring.readers import Getter, mapping_getter, object_getter
+from pipeline_core.scoring.results import Contribution, Score
 
 __all__ = [
-    "BacktestReport",
     "Example",
     "FittedPredictive",
     "GradeOutcome",
+    "ModelBacktestReport",
     "PredictiveModel",
     "auc",
     "auc_exact",
-    "backtest",
+    "backtest_model",
     "brier",
     "examples_from_records",
 ]
@@ -78,37 +74,38 @@ class Example:
     stage_reached: str | None = None
 
 
-class PredictiveSpec(_Spec):
-    """A predictive model definition as plain data."""
+def _exact_number(value: Any) -> Any:
+    """A float, or a whole number a float holds exactly (no text, no Decimal)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected a number")
+    if isinstance(value, int) and abs(value) > 2**53:
+        raise ValueError("a whole number this large is not exact as a real number")
+    return value
 
-    name: str = Field(default="predictive", min_length=1, max_length=100)
-    fields: list[str] = Field(
-        default_factory=lambda: ["source", "industry", "authority", "need", "intent", "timeline"]
-    )
-    smoothing: float = Field(default=0.1, gt=0, allow_inf_nan=False, strict=True)
-    stages: list[str] = Field(default_factory=list)
-    stage_field: str = "stage"
-    bins: dict[str, list[float]] = Field(default_factory=dict)
-    bands: list[GradeSpec] | None = None
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
 
-    @pydantic.field_validator("smoothing", mode="before")
-    @classmethod
-    def _exact_number(cls, value: Any) -> Any:
-        """A float, or a whole number a float holds exactly (no text, no Decimal)."""
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("expected a number")
-        if isinstance(value, int) and abs(value) > 2**53:
-            raise ValueError("a whole number this large is not exact as a real number")
-        return value
+_SMOOTHING = Annotated[
+    float,
+    pydantic.BeforeValidator(_exact_number),
+    Field(gt=0, allow_inf_nan=False, strict=True),
+]
+_ALWAYS = plain(dump="always")
 
 
 def _sorted_bins(bins: Mapping[str, Iterable[float]]) -> dict[str, tuple[float, ...]]:
     return {k: tuple(sorted(v)) for k, v in dict(bins).items()}
 
 
+def _predictive_bands(value: GradeBands | Sequence[Grade] | None) -> GradeBands:
+    if value is None:
+        return DEFAULT_BANDS
+    if isinstance(value, GradeBands):
+        return value
+    return GradeBands.of(value)
+
+
+@definition("predictive model")
 @attrs.frozen(kw_only=True)
-class PredictiveModel:
+class PredictiveModel(Definition):
     """The definition of a predictive model (fields, smoothing, bands); :meth:`fit` learns it.
 
     ``stages`` is the order of open stages; when given, ``stage_field`` (default ``"stage"``)
@@ -118,79 +115,36 @@ class PredictiveModel:
     another currency raises :class:`~pipeline_core.errors.CurrencyMismatchError` in training and
     scoring alike (``None``: amounts are read as they are — state it when a money field is used).
     A missing value (``None``, ``NaN``, ``NaT``, ``NA``, a blank text) gives no evidence.
+    Plain form: every field written (bands as a list of grades), ``currency`` only when set.
     """
 
-    name: str = "predictive"
+    name: str = attrs.field(
+        default="predictive",
+        metadata=plain(schema=Annotated[str, Field(min_length=1, max_length=100)], dump="always"),
+    )
     fields: tuple[str, ...] = attrs.field(
         default=("source", "industry", "authority", "need", "intent", "timeline"),
-        converter=_strs,
+        converter=texts,
+        metadata=_ALWAYS,
     )
-    smoothing: float = 0.1
-    stages: tuple[str, ...] = attrs.field(default=(), converter=_strs)
-    stage_field: str = "stage"
-    bins: Mapping[str, tuple[float, ...]] = attrs.field(factory=dict, converter=_sorted_bins)
-    bands: GradeBands = DEFAULT_BANDS
-    currency: str | None = None
+    smoothing: float = attrs.field(default=0.1, metadata=plain(schema=_SMOOTHING, dump="always"))
+    stages: tuple[str, ...] = attrs.field(default=(), converter=texts, metadata=_ALWAYS)
+    stage_field: str = attrs.field(default="stage", metadata=_ALWAYS)
+    bins: Mapping[str, tuple[float, ...]] = attrs.field(
+        factory=dict,
+        converter=_sorted_bins,
+        metadata=plain(schema=dict[str, list[float]], dump="always"),
+    )
+    bands: GradeBands = attrs.field(
+        default=DEFAULT_BANDS, converter=_predictive_bands, metadata=BANDS_FIELD
+    )
+    currency: str | None = attrs.field(
+        default=None,
+        metadata=plain(schema=Annotated[str, Field(min_length=3, max_length=3)] | None),
+    )
 
     def __attrs_post_init__(self) -> None:
-        problems = []
-        if self.currency is not None and self.currency not in MINOR_UNITS:
-            problems.append(
-                Problem(("currency",), "not an ISO 4217 currency code", self.currency, "currency")
-            )
-        if not self.fields and not self.stages:
-            problems.append(Problem(("fields",), "needs at least one field", self.fields, "empty"))
-        if not (self.smoothing > 0 and math.isfinite(self.smoothing)):
-            problems.append(Problem(("smoothing",), "must be > 0", self.smoothing, "smoothing"))
-        if len(set(self.stages)) != len(self.stages):
-            problems.append(Problem(("stages",), "has duplicates", self.stages, "duplicate"))
-        for f in self.bins:
-            if f not in self.fields:
-                problems.append(Problem(("bins", f), "not one of the fields", f, "unknown_field"))
-        if self.bands.minimum != 0 or self.bands.maximum != 100:
-            problems.append(Problem(("bands",), "must cover 0..100 (percent)", repr(self.bands)))
-        if problems:
-            raise ConfigError(f"predictive model {self.name!r}", problems)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (bands included)."""
-        return {
-            "name": self.name,
-            "fields": list(self.fields),
-            "smoothing": self.smoothing,
-            "stages": list(self.stages),
-            "stage_field": self.stage_field,
-            "bins": {k: list(v) for k, v in self.bins.items()},
-            "bands": self.bands.to_dict(),
-            **({} if self.currency is None else {"currency": self.currency}),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PredictiveModel:
-        """Validate plain data and build; :class:`ConfigError` lists every problem."""
-        check_definition(data, "predictive model")
-        try:
-            spec = PredictiveSpec.model_validate(data)
-        except pydantic.ValidationError as exc:
-            raise ConfigError("predictive model", pydantic_problems(exc)) from None
-        bands = DEFAULT_BANDS
-        if spec.bands is not None:
-            bands = GradeBands.of([Grade(**g.model_dump()) for g in spec.bands])
-        return cls(
-            name=spec.name,
-            fields=spec.fields,
-            smoothing=spec.smoothing,
-            stages=spec.stages,
-            stage_field=spec.stage_field,
-            bins={k: tuple(v) for k, v in spec.bins.items()},
-            bands=bands,
-            currency=spec.currency,
-        )
-
-    @classmethod
-    def json_schema(cls) -> dict[str, Any]:
-        """The JSON Schema of :meth:`from_dict`'s plain data."""
-        return PredictiveSpec.model_json_schema()
+        raise_problems(f"predictive model {self.name!r}", self, PREDICTIVE_CHECKS)
 
     def fit(self, history: Iterable[Example]) -> FittedPredictive:
         """Count won/lost frequencies per field value; needs at least one won and one lost."""
@@ -238,6 +192,26 @@ class PredictiveModel:
         if stage is None or stage not in self.stages:
             return ()
         return self.stages[: self.stages.index(stage) + 1]
+
+
+def _check_predictive(m: PredictiveModel) -> Iterator[Problem]:
+    if m.currency is not None and m.currency not in MINOR_UNITS:
+        yield Problem(("currency",), "not an ISO 4217 currency code", m.currency, "currency")
+    if not m.fields and not m.stages:
+        yield Problem(("fields",), "needs at least one field", m.fields, "empty")
+    if not (m.smoothing > 0 and math.isfinite(m.smoothing)):
+        yield Problem(("smoothing",), "must be > 0", m.smoothing, "smoothing")
+    if len(set(m.stages)) != len(m.stages):
+        yield Problem(("stages",), "has duplicates", m.stages, "duplicate")
+    for f in m.bins:
+        if f not in m.fields:
+            yield Problem(("bins", f), "not one of the fields", f, "unknown_field")
+    if m.bands.minimum != 0 or m.bands.maximum != 100:
+        yield Problem(("bands",), "must cover 0..100 (percent)", repr(m.bands))
+
+
+PREDICTIVE_CHECKS: Final[tuple[Check, ...]] = (_check_predictive,)
+"""The semantic checks of a :class:`PredictiveModel`."""
 
 
 class _Readers:
@@ -354,11 +328,13 @@ class FittedPredictive(Scorer):
         e = math.exp(log_odds)
         return e / (1.0 + e)
 
-    def score_units(self, lead: Any, *, at: datetime | None = None) -> int:
+    @renamed_params(at="as_of")
+    def score_units(self, lead: Any, *, as_of: datetime | None = None) -> int:
         """``100 · P(won)`` in units of 0.0001 (halves to even)."""
         return round(self.probability(lead) * 100 * UNIT)
 
-    def score(self, lead: Any, *, at: datetime | None = None) -> Score:
+    @renamed_params(at="as_of")
+    def score(self, lead: Any, *, as_of: datetime | None = None) -> Score:
         """The :class:`Score`; each contribution is a value's evidence (log-likelihood ratio)."""
         units = self.score_units(lead)
         contributions = tuple(
@@ -371,13 +347,7 @@ class FittedPredictive(Scorer):
             )
             for f, v, pw, pl in self._evidence(lead)
         )
-        return Score(
-            model=self.name,
-            version=self.version,
-            value=from_units(units),
-            grade=self.bands.grade_for_units(units),
-            contributions=contributions,
-        )
+        return self.make_score(units, contributions)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -437,8 +407,8 @@ class GradeOutcome:
 
 
 @attrs.frozen(kw_only=True)
-class BacktestReport:
-    """What :func:`backtest` found."""
+class ModelBacktestReport:
+    """What :func:`backtest_model` found."""
 
     split_at: datetime
     n_train: int
@@ -465,9 +435,9 @@ def _f(x: float | None) -> str:
     return "—" if x is None else f"{x:.4f}"
 
 
-def backtest(
+def backtest_model(
     model: PredictiveModel, history: Iterable[Example], split_at: datetime
-) -> BacktestReport:
+) -> ModelBacktestReport:
     """Train on examples closed before ``split_at``; evaluate on those closed at or after it.
 
     Test examples are scored without their stage (the furthest stage reached gives the outcome
@@ -487,7 +457,7 @@ def backtest(
         counts[g][0] += 1
         counts[g][1] += int(y)
     has_both = any(labels) and not all(labels)
-    return BacktestReport(
+    return ModelBacktestReport(
         split_at=split_at,
         n_train=len(train),
         n_test=len(test),
@@ -541,3 +511,12 @@ def examples_from_records(
             )
         )
     return out
+
+
+__getattr__ = moved(
+    __name__,
+    {
+        "backtest": "pipeline_core.scoring.predictive:backtest_model",
+        "BacktestReport": "pipeline_core.scoring.predictive:ModelBacktestReport",
+    },
+)

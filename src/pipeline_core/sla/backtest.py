@@ -5,7 +5,12 @@
 
 from __future__ import annotations
 
-from pipeline_core._deprecation import moved
+import sys
+import types
+import warnings
+from typing import Any
+
+from pipeline_core._deprecation import REMOVED_IN, moved
 from pipeline_core.sla.policy_backtest import PolicyBacktestReport, RuleStats, backtest_policy
 
 __all__ = ["PolicyBacktestReport", "RuleStats", "backtest_policy"]
@@ -17,3 +22,20 @@ __getattr__ = moved(
         "BacktestReport": "pipeline_core.sla.policy_backtest:PolicyBacktestReport",
     },
 )
+
+
+class _CallableShim(types.ModuleType):
+    """Once this module is imported, Python sets the package attribute ``pipeline_core.sla.backtest``
+    to the module itself: calling it keeps working (with the warning) as the function did."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> PolicyBacktestReport:
+        warnings.warn(
+            "pipeline_core.sla.backtest(...) is deprecated: use "
+            f"pipeline_core.sla.backtest_policy(...) (removed in {REMOVED_IN})",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return backtest_policy(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableShim
