@@ -14,35 +14,58 @@ from pipeline_core.cli._common import (
     emit_json,
     open_store,
 )
+from pipeline_core.cli._newfile import new_sqlite_file
 from pipeline_core.cli._options import (
+    add_as_of_option,
     add_command,
     add_json,
+    add_pipeline_option,
     add_store,
 )
+from pipeline_core.cli.ingest import run_mapped_import, sheet_option
 
 __all__ = ["add_parsers"]
 
 
 def run_import(args: argparse.Namespace) -> int:
+    if args.mapping is not None:
+        return run_mapped_import(args)
+    mapped_only = [
+        option
+        for option, given in (
+            ("--encoding", args.encoding),
+            ("--sheet", args.sheet),
+            ("--dry-run", args.dry_run),
+            ("--report", args.report),
+            ("--backfill", args.backfill),
+            ("--pipeline", args.pipeline),
+            ("--by", args.by),
+            ("--create-users", args.create_users),
+        )
+        if given not in (None, False)
+    ]
+    if mapped_only:
+        raise bad_input("options", mapped_only[0], "needs --mapping M.toml", True)
     from pipeline_core.storage.io import import_records
 
     if not Path(args.file).is_file():
         raise bad_input(args.file, "FILE", "file not found", args.file)
-    store = open_store(args.store, must_exist=False, as_user=args.as_user)
-    bar = ProgressBar(f"importing {args.kind}")
-    try:
-        report = import_records(
-            store,
-            args.kind,
-            args.file,
-            format=args.format,
-            skip_invalid=args.skip_invalid,
-            progress=bar,
-            spreadsheet_safe=args.spreadsheet_safe,
-        )
-    finally:
-        bar.done()
-        store.close()
+    with new_sqlite_file(args.store):  # a refused import leaves no new database file behind
+        store = open_store(args.store, must_exist=False, as_user=args.as_user)
+        bar = ProgressBar(f"importing {args.kind}")
+        try:
+            report = import_records(
+                store,
+                args.kind,
+                args.file,
+                format=args.format,
+                skip_invalid=args.skip_invalid,
+                progress=bar,
+                spreadsheet_safe=args.spreadsheet_safe,
+            )
+        finally:
+            bar.done()
+            store.close()
     result = {
         "kind": report.kind,
         "file": args.file,
@@ -105,10 +128,55 @@ def run_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def kinds() -> list[str]:
+    """The record kinds ``import`` and ``export`` take (``storage.io.kinds``)."""
+    from pipeline_core.storage.io import kinds as io_kinds
+
+    return io_kinds()
+
+
+def _add_mapped_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "with a mapping (a spreadsheet or CRM export: CSV in any common encoding, or Excel)"
+    )
+    g.add_argument(
+        "--mapping",
+        metavar="M.toml",
+        help="map the file's columns with this mapping (.toml/.json/.yaml) and sync: new rows "
+        "added, changed ones saved as their next version, unchanged ones skipped",
+    )
+    g.add_argument("--encoding", metavar="E", help="the CSV file's encoding (default: detected)")
+    g.add_argument(
+        "--sheet", type=sheet_option, metavar="S", help="workbook sheet name or 0-based index"
+    )
+    g.add_argument("--dry-run", action="store_true", help="report what would happen; write nothing")
+    g.add_argument(
+        "--report",
+        metavar="out.csv|out.jsonl",
+        help="every row's outcome (row, outcome, id, field, value, reason), streamed to this file; "
+        "written only when the import succeeds",
+    )
+    g.add_argument(
+        "--backfill",
+        action="store_true",
+        help="imported history: deadlines before the import raise no SLA alerts",
+    )
+    add_pipeline_option(g, help="template or pipeline JSON the imported opportunities are in")  # type: ignore[arg-type]
+    g.add_argument(
+        "--by",
+        metavar="ID",
+        help="the user id recorded as making the changes (default: --as, else 'import')",
+    )
+    g.add_argument(
+        "--create-users",
+        action="store_true",
+        help="an owner no stored user matches becomes a new user (instead of a rejected row)",
+    )
+    add_as_of_option(p)
+
+
 def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     """Register ``import`` and ``export``."""
-    from pipeline_core.storage.io import kinds
-
     for name, verb in (("import", "into"), ("export", "from")):
         p = add_command(
             sub,
@@ -119,7 +187,10 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
             description=(
                 "Import a CSV or JSON Lines file of one record kind into the store, in one "
                 "transaction. By default a file with any bad row writes nothing and every bad row "
-                "is listed (row, column, value, problem); --skip-invalid writes the good rows."
+                "is listed (row, column, value, problem); --skip-invalid writes the good rows. "
+                "With --mapping, any spreadsheet or CRM export (CSV in any common encoding, Excel) "
+                "is mapped and synced: run it again and unchanged rows are skipped. A refused "
+                "import into a new database file removes the file."
                 if name == "import"
                 else "Export every record of one kind from the store to a CSV or JSON Lines file "
                 "(the format follows the suffix, or --format); '-' writes to stdout."
@@ -129,6 +200,9 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
                 (
                     "pipeline-core import lead leads.csv",
                     "pipeline-core import opportunity deals.jsonl --store sqlite:///crm.db --skip-invalid",
+                    "pipeline-core import lead leads_gbk.csv --mapping leads_gbk.toml --dry-run",
+                    "pipeline-core import lead leads_gbk.csv --mapping leads_gbk.toml "
+                    "--create-users --report report.csv",
                 )
                 if name == "import"
                 else (
@@ -138,7 +212,10 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
             ),
         )
         p.add_argument(
-            "kind", choices=kinds(), metavar="KIND", help=f"record kind: {', '.join(kinds())}"
+            "kind",
+            choices=kinds(),
+            metavar="KIND",
+            help=f"record kind: {', '.join(kinds())}",
         )
         p.add_argument(
             "file",
@@ -164,4 +241,5 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
                 action="store_true",
                 help="write the good rows and report the bad ones",
             )
+            _add_mapped_options(p)
         add_json(p)
