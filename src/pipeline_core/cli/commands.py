@@ -1,6 +1,6 @@
 """The working commands, registered in the order ``--help`` lists them.
 
-``score``, ``sla``, ``funnel``, ``import``, ``export``, ``validate``, ``diagram``, ``check``: each
+``score``, ``sla``, ``funnel``, ``import``, ``export``, ``mapping``, ``validate``, ``diagram``, ``check``: each
 lives in its own module of :mod:`pipeline_core.cli` and is a thin wrapper over the library's public
 API; ``--json`` prints the same result as plain data.
 """
@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from pipeline_core._deprecation import moved
-from pipeline_core.cli import check, definitions, files, funnel, score, sla
+from pipeline_core.cli import check, definitions, files, funnel, mapping, score, sla
 
 __all__ = ["add_parsers"]
 
@@ -22,6 +22,7 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     sla.add_parser(sub, formatter)
     funnel.add_parser(sub, formatter)
     files.add_parsers(sub, formatter)
+    mapping.add_parser(sub, formatter)
     definitions.add_parsers(sub, formatter)
     check.add_parser(sub, formatter)
 
