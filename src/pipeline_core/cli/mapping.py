@@ -64,7 +64,9 @@ def _headers(args: argparse.Namespace) -> tuple[tuple[str, ...], str | None, boo
 
 
 def _run_init(args: argparse.Namespace) -> int:
-    from pipeline_core.ingest import SourceError, loads_mapping, starter_mapping
+    import tomllib
+
+    from pipeline_core.ingest import SourceError, starter_mapping
 
     if args.output and Path(args.output).exists() and not args.force:
         raise bad_input(args.output, "-o", "the file exists (--force overwrites it)", args.output)
@@ -73,8 +75,8 @@ def _run_init(args: argparse.Namespace) -> int:
     except SourceError as exc:
         return source_error(args, exc, None)
     text = starter_mapping(headers, args.record, currency=args.currency, timezone=args.timezone)
-    mapping = loads_mapping(text, "toml")  # what was written loads (a ConfigError otherwise)
-    mapped = [c.header for c in mapping.columns]
+    columns: dict[str, str] = tomllib.loads(text)["columns"]
+    mapped = list(columns)
     left = [h for h in headers if h not in mapped]
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -82,7 +84,7 @@ def _run_init(args: argparse.Namespace) -> int:
         "file": args.file,
         "encoding": encoding,
         "record": args.record,
-        "mapped": {c.header: c.field for c in mapping.columns},
+        "mapped": columns,
         "left_out": left,
         "output": args.output,
     }
