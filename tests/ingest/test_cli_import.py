@@ -103,7 +103,7 @@ def test_a_dry_run_creates_no_database_file(sample: Path, tmp_path: Path) -> Non
 def test_a_dry_run_on_an_existing_store_writes_nothing(sample: Path, tmp_path: Path) -> None:
     url = _with_users(tmp_path)
     before = (tmp_path / "crm.db").read_bytes()
-    code, out, _ = _import(sample, url, "--dry-run", "--report", str(tmp_path / "r.jsonl"))
+    code, _, _ = _import(sample, url, "--dry-run", "--report", str(tmp_path / "r.jsonl"))
     assert code == 0
     with storage.open(url) as store:
         assert list(store.leads.all()) == []
@@ -117,7 +117,7 @@ def test_a_refused_import_leaves_no_new_file(sample: Path, tmp_path: Path) -> No
     db = tmp_path / "refused.db"
     report = tmp_path / "r.csv"
     # no users stored and none created: every row's owner matches nobody
-    code, out, err = _import(sample, f"sqlite:///{db}", "--report", str(report))
+    code, _, err = _import(sample, f"sqlite:///{db}", "--report", str(report))
     assert code == 2
     assert "30 of 30 rows rejected; nothing was written" in err
     assert f"problems (the first {SHOWN_PROBLEMS} of 30)" in err
@@ -301,10 +301,17 @@ def test_sqlite_path_reads_the_file_of_a_sqlite_url(name: str) -> None:
 def test_new_sqlite_file_removes_only_what_it_created(tmp_path: Path) -> None:
     old = tmp_path / "old.db"
     old.write_bytes(b"x")
-    with pytest.raises(RuntimeError), new_sqlite_file(f"sqlite:///{old}") as fresh:
-        assert fresh is False
-        Path(f"{old}-journal").write_bytes(b"j")
-        raise RuntimeError
+    seen: list[bool] = []
+
+    def fail() -> None:
+        with new_sqlite_file(f"sqlite:///{old}") as fresh:
+            seen.append(fresh)
+            Path(f"{old}-journal").write_bytes(b"j")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        fail()
+    assert seen == [False]
     assert old.read_bytes() == b"x"
     assert not Path(f"{old}-journal").exists()
     new = tmp_path / "new.db"
