@@ -12,7 +12,7 @@ into JSON-compatible data, and a JSON Schema.
 - ``record.evolve(**changes)`` returns the changed record with ``version + 1``.
 
 Internal hot paths (stage moves, the sample generator, storage reads of rows it wrote) build records
-from values that are valid by construction with ``_trusted``/``_evolve_trusted``, skipping validation.
+from values that are valid by construction with ``_trusted``, skipping validation.
 """
 
 from __future__ import annotations
@@ -636,16 +636,6 @@ class Record:
         if "version" in self.__pc_names__:
             values["version"] = typing.cast(Any, self).version + 1
         return type(self)(**values)
-
-    def _evolve_trusted(self, **changes: Any) -> Self:
-        """``evolve`` without validation, for values valid by construction (internal)."""
-        obj = object.__new__(type(self))
-        setter = object.__setattr__
-        for name, _ in self.__pc_fields__:
-            setter(obj, name, changes[name] if name in changes else getattr(self, name))
-        if "version" in self.__pc_names__:
-            setter(obj, "version", typing.cast(Any, self).version + 1)
-        return obj
 
     def __attrs_post_init__(self) -> None:
         # The constructor is a boundary too: validate everything, keep the normalised values.

@@ -291,10 +291,6 @@ class SqlBackend(Backend):
         except self.driver_errors as exc:
             raise self.translate_error(exc) from exc
 
-    @abc.abstractmethod
-    def is_unique_violation(self, exc: BaseException) -> bool:
-        """Whether a driver error is a primary-key conflict."""
-
     def bulk_insert(self, table: Table, records: Sequence[Record]) -> None:
         """Insert the rows of ``records``, built as they are sent (PostgreSQL overrides this
         with COPY, so building rows overlaps with the server's work)."""
