@@ -35,4 +35,3 @@ def reraise_interrupt(exc: BaseException) -> None:
         raise KeyboardInterrupt from None
     code = found.group(2) or ""
     raise SystemExit(int(code) if code.lstrip("-").isdigit() else code or None) from None
-

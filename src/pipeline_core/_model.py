@@ -54,7 +54,9 @@ __all__ = [
     "as_fixed_offset",
     "deep_freeze",
     "iana_zone",
+    "is_currency_code",
     "is_decimal_text",
+    "minor_units",
     "problems_from_pydantic",
     "record",
     "timestamp",
@@ -218,8 +220,15 @@ def _printable_id(value: str) -> str:
     return value
 
 
+def is_currency_code(value: object) -> bool:
+    """Whether ``value`` is an accepted ISO 4217 currency code (upper-case text such as ``"CNY"``;
+    see :mod:`pipeline_core._currencies` for the dated list it follows). The one currency check:
+    records, exchange rates and definitions that name a currency all call it."""
+    return isinstance(value, str) and value in MINOR_UNITS
+
+
 def _known_currency(value: str) -> str:
-    if value not in MINOR_UNITS:
+    if not is_currency_code(value):
         raise PydanticCustomError(
             "currency",
             "unknown currency: expected an upper-case ISO 4217 code such as 'CNY', 'USD' or 'EUR'",
@@ -739,7 +748,8 @@ def _adapter_dict(cls: type[Record]) -> pydantic.TypeAdapter[Any]:
 
 
 def minor_units(currency: str) -> int:
-    """Decimal places a currency's amounts may carry (``2`` for CNY, ``0`` for JPY)."""
+    """Decimal places a currency's amounts may carry (``2`` for CNY, ``0`` for JPY, ``3`` for BHD;
+    ISO 4217). ``KeyError`` for a code :func:`is_currency_code` refuses."""
     return MINOR_UNITS[currency]
 
 
