@@ -35,3 +35,4 @@ def reraise_interrupt(exc: BaseException) -> None:
         raise KeyboardInterrupt from None
     code = found.group(2) or ""
     raise SystemExit(int(code) if code.lstrip("-").isdigit() else code or None) from None
+
