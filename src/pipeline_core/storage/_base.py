@@ -24,7 +24,7 @@ import pydantic_core
 from pipeline_core import facts
 from pipeline_core import records as rec
 from pipeline_core._interrupts import reraise_interrupt
-from pipeline_core._model import Record
+from pipeline_core._model import Record, record_adapter
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import (
     DuplicateError,
@@ -315,21 +315,11 @@ TABLES: tuple[Table, ...] = (
 TABLES_BY_KIND: dict[str, Table] = {t.kind: t for t in TABLES}
 TABLES_BY_CLASS: dict[type[Record], Table] = {t.cls: t for t in TABLES}
 
-_ADAPTERS: dict[type[Record], pydantic.TypeAdapter[Any]] = {}
-
-
-def adapter(cls: type[Record]) -> pydantic.TypeAdapter[Any]:
-    """A cached pydantic adapter for ``cls``: JSON straight to and from records."""
-    found = _ADAPTERS.get(cls)
-    if found is None:
-        found = _ADAPTERS[cls] = pydantic.TypeAdapter(cls)
-    return found
-
 
 def dump_doc(record: Record) -> str:
     """The record's ``to_dict()`` as compact JSON text."""
     with serialising(type(record).__name__):
-        return adapter(type(record)).dump_json(record).decode()
+        return record_adapter(type(record)).dump_json(record).decode()
 
 
 @contextmanager
@@ -351,7 +341,7 @@ def load_doc(cls: type[R], doc: str | bytes) -> R:
     tool) raises :class:`~pipeline_core.errors.ValidationError` naming the fields;
     ``pipeline-core check`` lists every such value."""
     try:
-        return adapter(cls).validate_json(doc)  # type: ignore[no-any-return]
+        return record_adapter(cls).validate_json(doc)  # type: ignore[no-any-return]
     except pydantic.ValidationError as exc:
         from pipeline_core._model import problems_from_pydantic
 
