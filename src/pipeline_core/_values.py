@@ -295,6 +295,7 @@ LongText = Annotated[str, Field(max_length=200_000)]
 """A long free text (notes, a needs description): up to 200,000 characters."""
 
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
+"""One tag: 1-100 characters."""
 
 Tags = Annotated[frozenset[Tag], PlainSerializer(sorted, return_type=list[str])]
 """A set of tags; serialized as a sorted list."""
@@ -328,7 +329,9 @@ Probability = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=Fal
 """A probability between 0 and 1."""
 
 StrictInt = Annotated[int, Strict()]
+"""An ``int`` as given (no text or float read as one)."""
 StrictBool = Annotated[bool, Strict()]
+"""A ``bool`` as given (no ``1`` or ``"yes"`` read as one)."""
 
 CustomValue = (
     Annotated[str, Field(max_length=10_000)]
@@ -337,6 +340,7 @@ CustomValue = (
     | Annotated[float, Strict(), Field(allow_inf_nan=False)]
     | None
 )
+"""One custom field value: text (up to 10,000 characters), int, bool, finite float or ``None``."""
 
 
 def _json_scalars(value: Any) -> Any:
@@ -360,6 +364,7 @@ CustomFields = Annotated[
 """Company-specific fields: names to JSON scalars (text, int, float, bool or null)."""
 
 Version = Annotated[int, Strict(), Field(ge=1)]
+"""A record version: an ``int`` from 1 (:meth:`~pipeline_core._model.Record.evolve` adds one)."""
 
 
 def _json_object(value: Any) -> Any:
