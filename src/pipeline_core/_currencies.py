@@ -1,16 +1,32 @@
-"""ISO 4217 active currency codes (list A) and their minor units.
+"""ISO 4217 currency codes a record accepts, and their minor units (data, not logic).
 
-Data, not logic: the number of decimal places an amount in that currency may carry.
+Source: ISO 4217 list one ("current currency & funds"), as published by SIX Financial Information
+(the ISO 4217 maintenance agency) on 2026-01-01 (:data:`ISO_4217_PUBLISHED`). The table is kept by
+hand and tested against that dated list as shipped by the ``iso4217`` package (a dev dependency,
+``tests/foundation/test_currencies.py``): every code here carries the list's minor units, and every
+code of the list with minor units is here, except the fund codes (``IsFund``) and the units of
+account :data:`NOT_TENDER`.
+
+Minor units are the number of decimal places an amount may carry. They are ISO's, not CLDR's:
+CLDR (babel) gives 0 digits for IQD, LBP, IDR, HUF and others where ISO 4217 gives 2 or 3.
+
+To update: bump the ``iso4217`` dev dependency, run the test, copy the changes it names here and
+set :data:`ISO_4217_PUBLISHED`; move a code the list drops into :data:`WITHDRAWN`.
 """
 
+from datetime import date
 from typing import Final
 
-MINOR_UNITS: Final[dict[str, int]] = {
+__all__ = ["ACTIVE", "ISO_4217_PUBLISHED", "MINOR_UNITS", "NOT_TENDER", "WITHDRAWN"]
+
+ISO_4217_PUBLISHED: Final = date(2026, 1, 1)
+"""The publication date of the ISO 4217 list one that :data:`ACTIVE` follows."""
+
+ACTIVE: Final[dict[str, int]] = {
     "AED": 2,
     "AFN": 2,
     "ALL": 2,
     "AMD": 2,
-    "ANG": 2,
     "AOA": 2,
     "ARS": 2,
     "AUD": 2,
@@ -19,7 +35,6 @@ MINOR_UNITS: Final[dict[str, int]] = {
     "BAM": 2,
     "BBD": 2,
     "BDT": 2,
-    "BGN": 2,
     "BHD": 3,
     "BIF": 0,
     "BMD": 2,
@@ -149,12 +164,14 @@ MINOR_UNITS: Final[dict[str, int]] = {
     "USD": 2,
     "UYU": 2,
     "UZS": 2,
+    "VED": 2,
     "VES": 2,
     "VND": 0,
     "VUV": 0,
     "WST": 2,
     "XAF": 0,
     "XCD": 2,
+    "XCG": 2,
     "XOF": 0,
     "XPF": 0,
     "YER": 2,
@@ -162,3 +179,22 @@ MINOR_UNITS: Final[dict[str, int]] = {
     "ZMW": 2,
     "ZWG": 2,
 }
+
+"""The currencies of ISO 4217 list one (published :data:`ISO_4217_PUBLISHED`) and their minor
+units, fund codes and :data:`NOT_TENDER` left out. XCG (Caribbean guilder, 2 minor units) is in use
+since 2025-03-31."""
+
+WITHDRAWN: Final[dict[str, int]] = {
+    "ANG": 2,  # Netherlands Antillean guilder: replaced by XCG (2025-03-31)
+    "BGN": 2,  # Bulgarian lev: Bulgaria adopted the euro (2026-01-01)
+}
+"""Codes dropped from list one that records still accept, with their minor units: amounts
+recorded while they were in use (a deal won in BGN in 2025) stay valid and readable."""
+
+NOT_TENDER: Final = frozenset({"UYW", "XAD"})
+"""Codes of list one with minor units that are units of account, not money a deal is priced in
+(Uruguay's wage index unit, the Arab Monetary Fund's accounting dinar): not accepted. Codes
+without minor units (gold, SDR, testing, "no currency") are left out by the list itself."""
+
+MINOR_UNITS: Final[dict[str, int]] = {**ACTIVE, **WITHDRAWN}
+"""Every accepted code (:data:`ACTIVE` and :data:`WITHDRAWN`) and its minor units."""

@@ -17,30 +17,33 @@ Nothing is validated: callers pass valid values only.
 
 from __future__ import annotations
 
+import functools
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["builder", "writable_twin"]
 
-_TWINS: dict[type[Any], type[Any]] = {}
+
+def _make_twin(cls: type[Any]) -> type[Any]:
+    """A subclass of the slotted class ``cls`` with the same layout whose instances accept stores
+    (one per class: built on first use, then reused)."""
+    return type(
+        f"_Writable{cls.__name__}",
+        (cls,),
+        {
+            "__slots__": (),
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+            "__module__": cls.__module__,
+            "__qualname__": f"_Writable{cls.__qualname__}",
+        },
+    )
 
 
-def writable_twin(cls: type[Any]) -> type[Any]:
-    """A subclass of the slotted class ``cls`` with the same layout whose instances accept stores."""
-    twin = _TWINS.get(cls)
-    if twin is None:
-        twin = _TWINS[cls] = type(
-            f"_Writable{cls.__name__}",
-            (cls,),
-            {
-                "__slots__": (),
-                "__setattr__": object.__setattr__,
-                "__delattr__": object.__delattr__,
-                "__module__": cls.__module__,
-                "__qualname__": f"_Writable{cls.__qualname__}",
-            },
-        )
-    return twin
+writable_twin = typing.cast(Callable[[type[Any]], type[Any]], functools.cache(_make_twin))
+"""A subclass of the slotted class ``cls`` with the same layout whose instances accept stores
+(one per class: built on first use, then reused)."""
 
 
 def builder(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from math import isfinite
 from typing import Any, Final
 
@@ -30,6 +30,7 @@ __all__ = [
     "check_definition",
     "depth_problem",
     "json_value_problems",
+    "leaf_problems",
     "loads_unique",
     "text_too_deep",
 ]
@@ -86,21 +87,51 @@ def check_definition(data: Any, what: str) -> None:
 def _not_plain(value: Any) -> list[Problem]:
     """Bytes and sets inside definition data (at most 20): plain data has neither, and pydantic
     would silently read ``b"x"`` as ``"x"`` and a set as a list. Depth was checked first."""
-    problems: list[Problem] = []
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
-    while stack and len(problems) < _MAX_PROBLEMS:
+    return leaf_problems(value, _bytes_or_set)
+
+
+def _bytes_or_set(item: Any, where: tuple[str | int, ...]) -> Problem | None:
+    if isinstance(item, bytes | bytearray | memoryview):
+        return Problem(where, "bytes are not text: give a string", item, "bytes_type")
+    if isinstance(item, set | frozenset):
+        return Problem(where, "a set is not plain data: give a list", item, "list_type")
+    return None
+
+
+_WALK_DEPTH: Final = MAX_DEPTH + 2
+
+
+def leaf_problems(
+    value: Any,
+    check: Callable[[Any, tuple[str | int, ...]], Problem | None],
+    path: tuple[str | int, ...] = (),
+) -> list[Problem]:
+    """The problems (at most 20) that ``check(item, path)`` finds in ``value`` and everything
+    nested in it: the one walk for checks of single items at any depth (bytes or NUL in record
+    input, bytes or sets in definition data).
+
+    An item ``check`` finds a problem with is not looked into. Mappings (keys as text), lists and
+    tuples are walked, each container once (a value that contains itself ends), down to
+    :data:`MAX_DEPTH` + 2 levels; iterative, so hostile nesting cannot raise ``RecursionError``."""
+    out: list[Problem] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, path)]
+    seen: set[int] = set()
+    while stack and len(out) < _MAX_PROBLEMS:
         item, where = stack.pop()
-        if isinstance(item, bytes | bytearray | memoryview):
-            problems.append(Problem(where, "bytes are not text: give a string", item, "bytes_type"))
-        elif isinstance(item, set | frozenset):
-            problems.append(
-                Problem(where, "a set is not plain data: give a list", item, "list_type")
-            )
-        elif isinstance(item, Mapping):
+        problem = check(item, where)
+        if problem is not None:
+            out.append(problem)
+            continue
+        if len(where) >= _WALK_DEPTH or not isinstance(item, Mapping | list | tuple):
+            continue
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Mapping):
             stack.extend((v, (*where, str(k))) for k, v in item.items())
-        elif isinstance(item, list | tuple):
+        else:
             stack.extend((v, (*where, i)) for i, v in enumerate(item))
-    return problems
+    return out
 
 
 def json_value_problems(value: Any, path: tuple[str | int, ...] = ()) -> list[Problem]:

@@ -1,4 +1,4 @@
-"""The boundary between plain data and immutable records.
+"""Records: the boundary between plain data and immutable, validated ``attrs`` values.
 
 Records are lean ``attrs`` classes (slotted, frozen). Their field annotations carry pydantic
 constraints (``Annotated[str, Field(max_length=200)]``), so each record is described once and pydantic
@@ -12,32 +12,58 @@ into JSON-compatible data, and a JSON Schema.
 - ``record.evolve(**changes)`` returns the changed record with ``version + 1``.
 
 Internal hot paths (stage moves, the sample generator, storage reads of rows it wrote) build records
-from values that are valid by construction with ``_trusted``/``_evolve_trusted``, skipping validation.
+from values that are valid by construction with ``_trusted``, skipping validation.
+
+The field value types (:data:`Timestamp`, :data:`Amount`, :data:`Id` ...) are declared in
+:mod:`pipeline_core._values` and re-exported here.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 import typing
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Final, NotRequired, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, ClassVar, Final, NotRequired, Self
 
 import attrs
 import pydantic
 import pydantic_core
-from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, PlainSerializer, Strict
-from pydantic_core import PydanticCustomError, TzInfo, core_schema
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import PydanticCustomError, core_schema
 from typing_extensions import TypedDict
 
-from pipeline_core._currencies import MINOR_UNITS
 from pipeline_core._interrupts import reraise_interrupt
+from pipeline_core._jsonvalue import leaf_problems
+from pipeline_core._values import (
+    MAX_OFFSET,
+    MIN_OFFSET,
+    Amount,
+    CurrencyCode,
+    CustomFields,
+    FrozenDict,
+    Id,
+    JsonObject,
+    LongText,
+    Name,
+    Probability,
+    ShortText,
+    Tags,
+    Timestamp,
+    Version,
+    as_fixed_offset,
+    deep_freeze,
+    iana_zone,
+    is_currency_code,
+    is_decimal_text,
+    minor_units,
+)
 from pipeline_core.errors import Problem, ValidationError
 
 __all__ = [
+    "MAX_OFFSET",
+    "MIN_OFFSET",
     "Amount",
     "CurrencyCode",
     "CustomFields",
@@ -51,196 +77,25 @@ __all__ = [
     "ShortText",
     "Tags",
     "Timestamp",
+    "Version",
     "as_fixed_offset",
     "deep_freeze",
     "iana_zone",
+    "is_currency_code",
     "is_decimal_text",
+    "minor_units",
     "problems_from_pydantic",
     "record",
+    "record_adapter",
     "timestamp",
 ]
 
 _REQUIRED: Final = object()
 
 
-# --------------------------------------------------------------------------- value types
+# --------------------------------------------------------------------------- records
 
-
-class FrozenDict(dict[str, Any]):
-    """A ``dict`` that cannot be changed after construction, so records holding one stay immutable
-    and hashable. Used for custom fields."""
-
-    __slots__ = ("_hash",)
-
-    def _immutable(self, *args: Any, **kwargs: Any) -> typing.NoReturn:
-        raise TypeError("FrozenDict cannot be changed; evolve the record instead")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable
-    __ior__ = _immutable
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        try:
-            return self._hash
-        except AttributeError:
-            self._hash: int = hash(frozenset(self.items()))
-            return self._hash
-
-    def __repr__(self) -> str:
-        return f"FrozenDict({dict.__repr__(self)})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (FrozenDict, (dict(self),))
-
-
-def deep_freeze(value: Any) -> Any:
-    """JSON-like data made immutable: dicts become :class:`FrozenDict`, lists become tuples."""
-    if isinstance(value, dict):
-        return FrozenDict({k: deep_freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(deep_freeze(v) for v in value)
-    return value
-
-
-_ISO_DATETIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}", re.ASCII)
-
-
-_BELOW_MICROSECOND: Final = re.compile(r"[.,][0-9]{7}", re.ASCII)
-
-
-def _no_numbers_for_datetime(value: Any) -> Any:
-    # pydantic's lax mode would read 1700000000, and also the string "1700000000" or "45663" (an
-    # Excel serial date), as a Unix time in UTC: a silent guess we refuse. Only a datetime or an
-    # ISO 8601 date-time string in ASCII digits is an instant.
-    if type(value) is datetime:
-        return value
-    if isinstance(value, datetime):
-        # A subclass (pandas.Timestamp) may carry nanoseconds that a datetime cannot hold.
-        if getattr(value, "nanosecond", 0):
-            raise PydanticCustomError(
-                "datetime_precision",
-                "instants are kept to the microsecond: this one has nanoseconds",
-            )
-        return datetime(
-            value.year, value.month, value.day, value.hour, value.minute, value.second,
-            value.microsecond, value.tzinfo, fold=value.fold,
-        )  # fmt: skip
-    if isinstance(value, str) and _ISO_DATETIME.match(value):
-        if _BELOW_MICROSECOND.search(value):
-            raise PydanticCustomError(
-                "datetime_precision",
-                "instants are kept to the microsecond: at most 6 digits after the seconds "
-                "(more would be cut off)",
-            )
-        return value
-    raise PydanticCustomError(
-        "datetime_type",
-        "expected a timezone-aware datetime or an ISO 8601 string with an offset such as "
-        "'2025-01-06T09:00:00+08:00', not a number or other text",
-    )
-
-
-MIN_OFFSET: Final = timedelta(hours=-12)
-"""The most negative UTC offset a :data:`Timestamp` accepts (the real-world range, UTC-12:00)."""
-MAX_OFFSET: Final = timedelta(hours=14)
-"""The largest UTC offset a :data:`Timestamp` accepts (the real-world range, UTC+14:00)."""
-
-
-def _real_offset(value: datetime) -> datetime:
-    offset = value.utcoffset()
-    assert offset is not None  # AwareDatetime ran first
-    if offset.seconds % 60 or offset.microseconds:
-        # ISO 8601 writes whole minutes: to_dict() would cut +08:05:43 (LMT) to +08:05.
-        raise PydanticCustomError(
-            "timezone_offset",
-            "a UTC offset is a whole number of minutes, got {offset}",
-            {"offset": str(offset)},
-        )
-    if not MIN_OFFSET <= offset <= MAX_OFFSET:
-        raise PydanticCustomError(
-            "timezone_offset",
-            "UTC offsets run from -12:00 to +14:00 (the zones in use; PostgreSQL cannot store "
-            "some beyond), got {offset}",
-            {"offset": str(offset)},
-        )
-    if 1 < value.year < 9999:  # an offset of at most 14 hours cannot leave years 1-9999
-        return value
-    try:
-        value.astimezone(UTC)
-    except OverflowError:
-        raise PydanticCustomError(
-            "datetime_range", "the instant is outside years 1-9999 in UTC"
-        ) from None
-    return value
-
-
-_DECIMAL_TEXT: Final = re.compile(r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)
-_SIGNED_DECIMAL_TEXT: Final = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", re.ASCII)
-
-
-def is_decimal_text(text: str, *, signed: bool = False) -> bool:
-    """Whether ``text`` is a decimal number written the one accepted way: ASCII digits, an
-    optional decimal point and exponent, a sign only if ``signed``. Python's ``Decimal`` reads far
-    more (``"１２３"``, ``"1_000"``, ``" 12 "``, ``"NaN"``): those are not numbers here."""
-    return bool((_SIGNED_DECIMAL_TEXT if signed else _DECIMAL_TEXT).fullmatch(text))
-
-
-def _no_float_money(value: Any) -> Any:
-    if isinstance(value, bool | float):
-        raise PydanticCustomError(
-            "decimal_type",
-            "money must be a Decimal, an int or a decimal string such as '1999.00'; "
-            "floats are refused because they cannot hold cents exactly",
-        )
-    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
-        # Python's Decimal would read '１２３' (full-width), '1_000', ' 12 ' and '-0': not amounts.
-        raise PydanticCustomError(
-            "decimal_parsing",
-            "an amount is written with ASCII digits and an optional decimal point, such as "
-            "'1999.00' (no sign, spaces, underscores or full-width digits)",
-        )
-    if isinstance(value, Decimal) and value.is_signed():
-        raise PydanticCustomError("decimal_sign", "an amount is never negative (also not -0)")
-    return value
-
-
-_INVISIBLE: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp", "Zs"})
-
-
-def _printable_id(value: str) -> str:
-    # Ids reach terminals, file names and diagrams: no control, format (zero-width, BOM, bidi)
-    # or separator characters. Unassigned code points (newer Unicode) are let through.
-    if not value.isprintable() and any(unicodedata.category(ch) in _INVISIBLE for ch in value):
-        raise PydanticCustomError(
-            "id_characters",
-            "an id may not contain control or invisible characters (ESC, BEL, zero-width space, "
-            "byte-order mark, line separators ...)",
-        )
-    return value
-
-
-def _known_currency(value: str) -> str:
-    if value not in MINOR_UNITS:
-        raise PydanticCustomError(
-            "currency",
-            "unknown currency: expected an upper-case ISO 4217 code such as 'CNY', 'USD' or 'EUR'",
-        )
-    return value
-
-
-_MACHINE_ZONES: Final = frozenset({"localtime", "posixrules", "Factory"})
-
-
-def iana_zone(name: object) -> ZoneInfo:
-    """The IANA zone called ``name`` (``Asia/Shanghai``), or ``ValueError``: also for the
-    machine-dependent entries of a tz database (``localtime``, ``posixrules``, ``Factory``, the
-    ``posix/`` and ``right/`` copies), whose meaning changes from one machine to the next. The one
-    check for every zone name a record or a calendar takes."""
-    if not isinstance(name, str) or name in _MACHINE_ZONES or name.startswith(("posix/", "right/")):
-        raise ValueError("unknown IANA time zone; expected e.g. 'Asia/Shanghai'")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("unknown IANA time zone; expected e.g. 'Asia/Shanghai'") from None
+_TIMESTAMP: Final = pydantic.TypeAdapter(Timestamp)
 
 
 def timestamp(value: object, field: str, what: str) -> datetime:
@@ -255,155 +110,6 @@ def timestamp(value: object, field: str, what: str) -> datetime:
             for p in problems_from_pydantic(exc)
         ]
         raise ValidationError(what, problems) from None
-
-
-def as_fixed_offset(value: datetime) -> datetime:
-    """``value`` with its named zone replaced by the fixed UTC offset in force at that instant.
-
-    In a :data:`Timestamp` this runs after the offset rule (whole minutes, -12:00..+14:00), so an
-    offset with seconds (a named zone's local mean time) has been refused before it gets here."""
-    # A timestamp is an instant plus the UTC offset it was observed with. A named zone
-    # (ZoneInfo) becomes its fixed offset at that instant, so the ISO 8601 round trip is exact and
-    # equality never depends on DST folds.
-    tz = value.tzinfo
-    if type(tz) is TzInfo:  # parsed from ISO 8601 text: whole minutes
-        return value
-    offset = value.utcoffset()
-    assert offset is not None  # AwareDatetime ran first
-    if type(tz) is timezone:
-        return value
-    return value.replace(tzinfo=timezone(offset), fold=0)
-
-
-Timestamp = Annotated[
-    pydantic.AwareDatetime,
-    BeforeValidator(_no_numbers_for_datetime),
-    pydantic.AfterValidator(_real_offset),
-    pydantic.AfterValidator(as_fixed_offset),
-]
-"""A timezone-aware ``datetime`` kept with its UTC offset (named zones become fixed offsets).
-
-Refused: naive datetimes; numbers and numeric strings (``"45663"``, ``"1736125200"`` are not read
-as Excel or Unix times); text other than an ISO 8601 date-time in ASCII digits; more than 6
-fractional digits or nanoseconds (``pandas.Timestamp``; other ``datetime`` subclasses become plain
-``datetime``); UTC offsets that are not whole minutes (local mean time such as +08:05:43) or lie
-outside -12:00..+14:00; instants whose UTC time falls outside years 1-9999."""
-
-_TIMESTAMP: Final = pydantic.TypeAdapter(Timestamp)
-
-Id = Annotated[
-    str,
-    Field(min_length=1, max_length=128, pattern=r"^\S+$"),
-    pydantic.AfterValidator(_printable_id),
-]
-"""A record id: 1-128 characters without white space, control or invisible characters
-(any script is fine: ``线索-001``)."""
-
-Name = Annotated[str, Field(min_length=1, max_length=300)]
-"""A person's, company's or thing's name (any script, e.g. 北京某某科技有限公司)."""
-
-ShortText = Annotated[str, Field(max_length=2_000)]
-"""A short free text (a next step, a reason)."""
-
-LongText = Annotated[str, Field(max_length=200_000)]
-"""A long free text (notes, a needs description): up to 200,000 characters."""
-
-Tag = Annotated[str, Field(min_length=1, max_length=100)]
-
-Tags = Annotated[frozenset[Tag], PlainSerializer(sorted, return_type=list[str])]
-"""A set of tags; serialized as a sorted list."""
-
-CurrencyCode = Annotated[
-    str,
-    Strict(),
-    pydantic.AfterValidator(_known_currency),
-    pydantic.WithJsonSchema({"type": "string", "enum": sorted(MINOR_UNITS)}),
-]
-"""An ISO 4217 currency code such as ``"CNY"``."""
-
-Amount = Annotated[
-    Decimal,
-    Field(ge=0, max_digits=22, allow_inf_nan=False),
-    BeforeValidator(_no_float_money),
-    pydantic.AfterValidator(_no_float_money),
-    pydantic.WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "integer", "minimum": 0, "maximum": 10**21},
-                {"type": "string", "pattern": r"^[0-9]{1,21}(\.[0-9]{1,3})?$"},
-            ]
-        }
-    ),
-]
-"""A money amount: ``Decimal``, never negative (``-0`` included), never a float; text only as
-ASCII digits with an optional decimal point or exponent (``"1999.00"``, ``"1E+3"``)."""
-
-Probability = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-"""A probability between 0 and 1."""
-
-StrictInt = Annotated[int, Strict()]
-StrictBool = Annotated[bool, Strict()]
-
-CustomValue = (
-    Annotated[str, Field(max_length=10_000)]
-    | StrictInt
-    | StrictBool
-    | Annotated[float, Strict(), Field(allow_inf_nan=False)]
-    | None
-)
-
-
-def _json_scalars(value: Any) -> Any:
-    # pydantic would turn Decimal('1E+3') into 1000.0 and Decimal('-0') into -0.0: refused.
-    if isinstance(value, Mapping):
-        for v in value.values():
-            if not (v is None or type(v) in (str, int, float, bool)):
-                raise PydanticCustomError(
-                    "custom_value",
-                    "custom field values are text, int, float, true/false or null, got {type}",
-                    {"type": type(v).__name__},
-                )
-    return value
-
-
-CustomFields = Annotated[
-    dict[Annotated[str, Field(min_length=1, max_length=100)], CustomValue],
-    BeforeValidator(_json_scalars),
-    pydantic.AfterValidator(FrozenDict),
-]
-"""Company-specific fields: names to JSON scalars (text, int, float, bool or null)."""
-
-Version = Annotated[int, Strict(), Field(ge=1)]
-
-
-def _json_object(value: Any) -> Any:
-    from pipeline_core._jsonvalue import json_value_problems
-
-    if not isinstance(value, Mapping):
-        raise PydanticCustomError("dict_type", "expected a JSON object (a dict with string keys)")
-    problems = json_value_problems(value)
-    if problems:
-        p = problems[0]
-        where = Problem(p.path, "", None).field
-        raise PydanticCustomError(
-            p.code,
-            "{where}: {message}" if p.path else "{message}",
-            {"where": where, "message": p.message},
-        )
-    return value
-
-
-JsonObject = Annotated[
-    dict[str, Any],
-    BeforeValidator(_json_object),
-    pydantic.AfterValidator(deep_freeze),
-]
-"""A JSON object: string keys; values ``None``, ``bool``, ``int``, finite ``float``, ``str``
-(no NUL), lists and objects, nested at most 64 levels (:mod:`pipeline_core._jsonvalue`).
-Frozen on the way in (objects become :class:`FrozenDict`, lists tuples)."""
-
-
-# --------------------------------------------------------------------------- records
 
 
 def problems_from_pydantic(exc: pydantic.ValidationError) -> list[Problem]:
@@ -480,25 +186,16 @@ def _bytes_problems(data: Any) -> list[Problem]:
     values)."""
     if _clean(data):
         return []
-    out: list[Problem] = []
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
-    seen: set[int] = set()  # each container once: a value that contains itself ends
-    while stack and len(out) < 20:
-        item, path = stack.pop()
-        if isinstance(item, Mapping | list | tuple):
-            if id(item) in seen:
-                continue
-            seen.add(id(item))
-        if isinstance(item, str):
-            if "\x00" in item:
-                out.append(Problem(path, "text may not contain NUL (U+0000)", item, "nul"))
-        elif isinstance(item, _BYTES):
-            out.append(Problem(path, "bytes are not text: decode them first", item, "bytes_type"))
-        elif len(path) < 66 and isinstance(item, Mapping):
-            stack.extend((v, (*path, str(k))) for k, v in item.items())
-        elif len(path) < 66 and isinstance(item, list | tuple):
-            stack.extend((v, (*path, i)) for i, v in enumerate(item))
-    return out
+    return leaf_problems(data, _bytes_or_nul)
+
+
+def _bytes_or_nul(item: Any, path: tuple[str | int, ...]) -> Problem | None:
+    if isinstance(item, str):
+        if "\x00" in item:
+            return Problem(path, "text may not contain NUL (U+0000)", item, "nul")
+    elif isinstance(item, _BYTES):
+        return Problem(path, "bytes are not text: decode them first", item, "bytes_type")
+    return None
 
 
 class Record:
@@ -568,10 +265,7 @@ class Record:
 
         A missing required field raises ``KeyError``; missing optional fields take their default.
         """
-        build = _TRUSTED.get(cls)
-        if build is None:
-            build = _TRUSTED[cls] = _trusted_builder(cls)
-        return build(data)  # type: ignore[no-any-return]
+        return _trusted_builder(cls)(data)  # type: ignore[no-any-return]
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -591,14 +285,14 @@ class Record:
         if problems:
             raise ValidationError(cls.__name__, problems)
         try:
-            return _adapter(cls).validate_python(data)  # type: ignore[no-any-return]
+            return record_adapter(cls).validate_python(data)  # type: ignore[no-any-return]
         except pydantic.ValidationError as exc:
             raise ValidationError(cls.__name__, problems_from_pydantic(exc)) from None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible plain data: datetimes as ISO 8601 strings, amounts as decimal strings."""
         try:
-            return _adapter(type(self)).dump_python(self, mode="json")  # type: ignore[no-any-return]
+            return record_adapter(type(self)).dump_python(self, mode="json")  # type: ignore[no-any-return]
         except pydantic_core.PydanticSerializationError as exc:
             reraise_interrupt(exc)  # Ctrl-C during serialisation comes through as itself
             raise
@@ -606,7 +300,7 @@ class Record:
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
         """The JSON Schema (draft 2020-12) of this record's plain-data form."""
-        return _adapter(cls).json_schema()
+        return record_adapter(cls).json_schema()
 
     def evolve(self, **changes: Any) -> Self:
         """A validated copy with ``changes`` applied and ``version`` increased by one."""
@@ -636,16 +330,6 @@ class Record:
         if "version" in self.__pc_names__:
             values["version"] = typing.cast(Any, self).version + 1
         return type(self)(**values)
-
-    def _evolve_trusted(self, **changes: Any) -> Self:
-        """``evolve`` without validation, for values valid by construction (internal)."""
-        obj = object.__new__(type(self))
-        setter = object.__setattr__
-        for name, _ in self.__pc_fields__:
-            setter(obj, name, changes[name] if name in changes else getattr(self, name))
-        if "version" in self.__pc_names__:
-            setter(obj, "version", typing.cast(Any, self).version + 1)
-        return obj
 
     def __attrs_post_init__(self) -> None:
         # The constructor is a boundary too: validate everything, keep the normalised values.
@@ -713,15 +397,9 @@ def _missing_as_none(data: Mapping[str, Any], optional: frozenset[str]) -> Mappi
 
 _MAYBE_MISSING: Final = frozenset({float, Decimal})
 _MISSING_TYPES: Final = frozenset({"NAType", "NaTType", "float64", "float32", "datetime64"})
-_TYPED_DICTS: dict[type[Record], Any] = {}
-_ADAPTERS: dict[type[Record], pydantic.TypeAdapter[Any]] = {}
-_DICT_ADAPTERS: dict[type[Record], pydantic.TypeAdapter[Any]] = {}
 
 
-def _typed_dict_for(cls: type[Record]) -> Any:
-    cached = _TYPED_DICTS.get(cls)
-    if cached is not None:
-        return cached
+def _make_typed_dict(cls: type[Record]) -> Any:
     hints = typing.get_type_hints(cls, include_extras=True)
     annotations: dict[str, Any] = {}
     for name, default in cls.__pc_fields__:
@@ -730,33 +408,21 @@ def _typed_dict_for(cls: type[Record]) -> Any:
     td: Any = typing.cast(Any, TypedDict)(cls.__name__, annotations)
     td.__pydantic_config__ = pydantic.ConfigDict(extra="forbid", title=cls.__name__)
     td.__doc__ = cls.__doc__
-    _TYPED_DICTS[cls] = td
     return td
 
 
-def _adapter(cls: type[Record]) -> pydantic.TypeAdapter[Any]:
-    adapter = _ADAPTERS.get(cls)
-    if adapter is None:
-        adapter = _ADAPTERS[cls] = pydantic.TypeAdapter(cls)
-    return adapter
+def _make_record_adapter(cls: type[Record]) -> pydantic.TypeAdapter[Any]:
+    """The pydantic adapter of the record class ``cls`` (built once per class): plain data or
+    JSON text to the record (validated, invariants checked) and back. Storage reads and writes
+    documents with it."""
+    return pydantic.TypeAdapter(cls)
 
 
-def _adapter_dict(cls: type[Record]) -> pydantic.TypeAdapter[Any]:
-    adapter = _DICT_ADAPTERS.get(cls)
-    if adapter is None:
-        adapter = _DICT_ADAPTERS[cls] = pydantic.TypeAdapter(_typed_dict_for(cls))
-    return adapter
+def _make_dict_adapter(cls: type[Record]) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(_typed_dict_for(cls))
 
 
-def minor_units(currency: str) -> int:
-    """Decimal places a currency's amounts may carry (``2`` for CNY, ``0`` for JPY)."""
-    return MINOR_UNITS[currency]
-
-
-_TRUSTED: dict[type[Any], Callable[[Mapping[str, Any]], Any]] = {}
-
-
-def _trusted_builder(cls: type[Any]) -> Callable[[Mapping[str, Any]], Any]:
+def _make_trusted_builder(cls: type[Any]) -> Callable[[Mapping[str, Any]], Any]:
     """``build(data)`` for ``Record._trusted``: one store per field (see ``_fastbuild``)."""
     from pipeline_core._fastbuild import builder
 
@@ -769,3 +435,18 @@ def _trusted_builder(cls: type[Any]) -> Callable[[Mapping[str, Any]], Any]:
             namespace[f"_d{i}"] = default
             values.append((name, f"get({name!r}, _d{i})"))
     return builder(cls, ("data",), values, namespace, prologue=("get = data.get",))
+
+
+# Memoised per record class (classes are hashable; the casts keep the signatures for mypy, whose
+# stubs do not see a class as ``Hashable``).
+_typed_dict_for = typing.cast(Callable[[type[Record]], Any], functools.cache(_make_typed_dict))
+record_adapter = typing.cast(
+    Callable[[type[Record]], pydantic.TypeAdapter[Any]], functools.cache(_make_record_adapter)
+)
+_adapter_dict = typing.cast(
+    Callable[[type[Record]], pydantic.TypeAdapter[Any]], functools.cache(_make_dict_adapter)
+)
+_trusted_builder = typing.cast(
+    Callable[[type[Any]], Callable[[Mapping[str, Any]], Any]],
+    functools.cache(_make_trusted_builder),
+)

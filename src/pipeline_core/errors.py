@@ -49,7 +49,7 @@ _REPR.maxstring = _REPR.maxother = _MAX_VALUE_REPR
 _REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = 20
 
 
-def _short_repr(value: Any) -> str:
+def short_repr(value: Any) -> str:
     """``repr(value)`` cut to at most 200 characters, safe on deeply nested or huge values."""
     if isinstance(value, timedelta | datetime | date | Enum):
         return _plain_value(value)  # in the user's terms, not a Python repr
@@ -124,7 +124,7 @@ class Problem:
     def __str__(self) -> str:
         if self.missing or self.value is None:
             return f"{self.field}: {self.message}"
-        return f"{self.field}: {self.message} (got {_short_repr(self.value)})"
+        return f"{self.field}: {self.message} (got {short_repr(self.value)})"
 
 
 class PipelineCoreError(Exception):

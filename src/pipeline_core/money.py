@@ -43,8 +43,7 @@ import attrs
 import pydantic
 from pydantic import Field
 
-from pipeline_core._currencies import MINOR_UNITS
-from pipeline_core._model import problems_from_pydantic
+from pipeline_core._model import is_currency_code, minor_units, problems_from_pydantic
 from pipeline_core.errors import ConfigError, CurrencyMismatchError, Problem
 from pipeline_core.records import Money, Opportunity
 
@@ -64,9 +63,10 @@ def round_to_minor_units(amount: Decimal, currency: str) -> Decimal:
     >>> round_to_minor_units(Decimal("100.125"), "CNY"), round_to_minor_units(Decimal("2.5"), "JPY")
     (Decimal('100.12'), Decimal('2'))
     """
-    exponent = Decimal(1).scaleb(-MINOR_UNITS[currency])
+    places = minor_units(currency)
+    exponent = Decimal(1).scaleb(-places)
     with localcontext() as ctx:
-        ctx.prec = max(28, amount.adjusted() + MINOR_UNITS[currency] + 2)
+        ctx.prec = max(28, amount.adjusted() + places + 2)
         return amount.quantize(exponent, rounding=ROUND_HALF_EVEN)
 
 
@@ -75,7 +75,7 @@ def _rate_problems(data: Any, path: tuple[str | int, ...]) -> list[Problem]:
     problems: list[Problem] = []
     for name in ("base", "quote"):
         code = getattr(data, name)
-        if not isinstance(code, str) or code not in MINOR_UNITS:
+        if not is_currency_code(code):
             problems.append(
                 Problem((*path, name), "not an ISO 4217 currency code", code, "currency")
             )

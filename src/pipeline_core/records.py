@@ -23,7 +23,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from pipeline_core._model import (
+from pipeline_core._model import Record, record
+from pipeline_core._values import (
     Amount,
     CurrencyCode,
     CustomFields,
@@ -33,14 +34,12 @@ from pipeline_core._model import (
     LongText,
     Name,
     Probability,
-    Record,
     ShortText,
     Tags,
     Timestamp,
     Version,
     iana_zone,
     minor_units,
-    record,
 )
 from pipeline_core.errors import Problem
 

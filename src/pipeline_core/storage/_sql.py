@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from pipeline_core._model import Record
+from pipeline_core._model import Record, record_adapter
 from pipeline_core.errors import ConcurrencyError, DuplicateError, NotFoundError, StorageError
 from pipeline_core.storage._base import (
     TABLES,
@@ -22,7 +22,6 @@ from pipeline_core.storage._base import (
     Cond,
     Query,
     Table,
-    adapter,
     load_doc,
     serialising,
 )
@@ -187,7 +186,7 @@ def compile_row(
     ``encoders`` maps a column type to the function converting its values for the driver (or
     ``None`` to pass values through). Plain-attribute columns are read directly, so a bulk load
     costs about what a hand-written loop costs."""
-    env: dict[str, Any] = {"_dump": adapter(table.cls).dump_json}
+    env: dict[str, Any] = {"_dump": record_adapter(table.cls).dump_json}
     parts = ["r.id", "r.version"]
     for i, c in enumerate(table.columns):
         value = f"r.{c.attr}" if c.attr is not None else f"_get{i}(r)"
@@ -290,10 +289,6 @@ class SqlBackend(Backend):
             return self.execute(sql, params).fetchone()
         except self.driver_errors as exc:
             raise self.translate_error(exc) from exc
-
-    @abc.abstractmethod
-    def is_unique_violation(self, exc: BaseException) -> bool:
-        """Whether a driver error is a primary-key conflict."""
 
     def bulk_insert(self, table: Table, records: Sequence[Record]) -> None:
         """Insert the rows of ``records``, built as they are sent (PostgreSQL overrides this

@@ -23,7 +23,7 @@ from typing import Any, Final
 import attrs
 
 from pipeline_core._jsonvalue import text_too_deep
-from pipeline_core.errors import MAX_PROBLEMS, ValidationError, _short_repr
+from pipeline_core.errors import MAX_PROBLEMS, ValidationError, short_repr
 from pipeline_core.storage._base import TABLES, TABLES_BY_KIND, Table
 from pipeline_core.storage.ports import Store
 
@@ -57,7 +57,7 @@ class Finding:
         scalar)."""
         value = self.value
         if not (value is None or isinstance(value, bool | int | float | str)):
-            value = _short_repr(value)
+            value = short_repr(value)
         elif isinstance(value, str) and len(value) > 200:
             value = value[:200] + "..."
         return {
@@ -72,7 +72,7 @@ class Finding:
 
     def __str__(self) -> str:
         return (
-            f"{self.kind} {self.id!r}, {self.field}: {self.reason} (got {_short_repr(self.value)})"
+            f"{self.kind} {self.id!r}, {self.field}: {self.reason} (got {short_repr(self.value)})"
         )
 
 

@@ -149,9 +149,6 @@ class _PostgresBackend(SqlBackend):
         except self.psycopg.Error as exc:
             raise self._translate(exc) from exc
 
-    def is_unique_violation(self, exc: BaseException) -> bool:
-        return isinstance(exc, DuplicateError)
-
     def row(self, table: Table, record: Record) -> tuple[Any, ...]:
         out = super().row(table, record)
         if "\\u0000" in out[-1]:

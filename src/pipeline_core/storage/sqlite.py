@@ -137,9 +137,6 @@ class _SQLiteBackend(SqlBackend):
     def _last_error(self) -> BaseException | None:
         return self.last_error
 
-    def is_unique_violation(self, exc: BaseException) -> bool:
-        return isinstance(exc, DuplicateError)
-
     def _begin(self) -> None:
         self.execute("BEGIN IMMEDIATE")
 

@@ -1,0 +1,141 @@
+"""Import into and export from a store: one record kind, CSV or JSON Lines, in one transaction.
+
+Internal to :mod:`pipeline_core.storage.io`, which exports the public names.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline_core._model import Record
+from pipeline_core.errors import MAX_PROBLEMS
+from pipeline_core.storage._base import batched, check_batch
+from pipeline_core.storage.io._csv import read_csv, write_csv
+from pipeline_core.storage.io._jsonl import read_jsonl, write_jsonl
+from pipeline_core.storage.io._shared import (
+    Format,
+    ImportRejectedError,
+    ImportReport,
+    RowError,
+    Source,
+    table_for,
+)
+from pipeline_core.storage.ports import DEFAULT_BATCH, AppendLog, Progress, Repository, Store
+
+__all__ = ["export_records", "import_records"]
+
+
+def _format(source: Source, format: Format | None) -> Format:
+    if format is not None:
+        return format
+    name = str(source) if isinstance(source, str | Path) else getattr(source, "name", "")
+    if str(name).endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    if str(name).endswith(".csv"):
+        return "csv"
+    raise ValueError(f"cannot tell the format of {name!r}: pass format='csv' or format='jsonl'")
+
+
+def import_records(
+    store: Store,
+    kind: str,
+    source: Source,
+    *,
+    format: Format | None = None,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    spreadsheet_safe: bool = False,
+) -> ImportReport:
+    """Import a CSV or JSON Lines file of one record kind into ``store``, in one transaction.
+
+    Every row is validated. Default: if any row is bad, nothing is written and
+    :class:`ImportRejectedError` lists every bad row. ``skip_invalid=True``: the good rows are
+    written, the bad ones returned in the report. A record id that is already stored raises
+    :class:`~pipeline_core.errors.DuplicateError` (nothing written); for append-only logs an
+    identical entry is skipped. ``progress`` is called with the number of rows read, after each
+    batch of ``batch_size`` rows and at the end. ``spreadsheet_safe=True`` reads a CSV written by
+    ``export_records(..., spreadsheet_safe=True)`` back exactly (:func:`restore_cell`).
+    """
+    check_batch(batch_size)
+    table = table_for(kind)
+    fmt = _format(source, format)
+    reader: Callable[[str, Source], Iterator[tuple[int, Record | list[RowError]]]] = (
+        functools.partial(read_csv, spreadsheet_safe=spreadsheet_safe)
+        if fmt == "csv"
+        else read_jsonl
+    )
+    errors: list[RowError] = []  # the first MAX_PROBLEMS, counted in full below
+    rows = error_count = bad_rows = 0
+
+    def good() -> Iterator[Record]:
+        nonlocal rows, error_count, bad_rows
+        for _, item in reader(table.kind, source):
+            rows += 1
+            if isinstance(item, list):
+                bad_rows += 1
+                error_count += len(item)
+                errors.extend(item[: MAX_PROBLEMS - len(errors)])
+            else:
+                yield item
+            if progress is not None and rows % batch_size == 0:
+                progress(rows)
+
+    repo = store.collection(table.kind)
+    written = 0
+    with store.unit_of_work():
+        for batch in batched(good(), batch_size):
+            if errors and not skip_invalid:
+                continue  # keep reading to report every bad row; nothing will be written
+            written += _write_batch(repo, batch, batch_size)
+        if errors and not skip_invalid:
+            raise ImportRejectedError(table.kind, errors, total=error_count, bad_rows=bad_rows)
+    if progress is not None and rows % batch_size != 0:
+        progress(rows)
+    return ImportReport(table.kind, rows, written, tuple(errors), error_count, bad_rows)
+
+
+def _write_batch(
+    repo: Repository[Any] | AppendLog[Any], batch: Sequence[Record], batch_size: int
+) -> int:
+    # A store's collection (of the port: a built-in store's, or a ScopedStore's).
+    if isinstance(repo, Repository):
+        return repo.bulk_add(batch, batch_size=batch_size)
+    return repo.bulk_append(batch, batch_size=batch_size)
+
+
+def export_records(
+    store: Store,
+    kind: str,
+    dest: Source,
+    *,
+    format: Format | None = None,
+    progress: Progress | None = None,
+    spreadsheet_safe: bool = False,
+) -> int:
+    """Export every record of one kind from ``store`` to CSV or JSON Lines; returns how many.
+    Streams: the CSV export reads the store twice (once for the custom field names).
+    ``spreadsheet_safe=True`` (CSV): no cell begins with ``= + - @``, tab or CR, so a spreadsheet
+    never runs one as a formula; import with ``spreadsheet_safe=True`` gives the values back."""
+    table = table_for(kind)
+    repo = store.collection(table.kind)
+    fmt = _format(dest, format)
+
+    def stream() -> Iterator[Record]:
+        for n, r in enumerate(repo.all(), start=1):
+            if progress is not None and n % DEFAULT_BATCH == 0:
+                progress(n)
+            yield r
+
+    if fmt == "jsonl":
+        return write_jsonl(table.kind, stream(), dest)
+    names: set[str] = set()
+    if "custom" in table.cls.__pc_names__:
+        for r in repo.all():
+            names.update(r.custom)
+    return write_csv(
+        table.kind, stream(), dest, custom_fields=sorted(names), spreadsheet_safe=spreadsheet_safe
+    )
