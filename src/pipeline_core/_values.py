@@ -44,6 +44,7 @@ __all__ = [
     "Timestamp",
     "Version",
     "as_fixed_offset",
+    "currency_problems",
     "deep_freeze",
     "iana_zone",
     "is_currency_code",
@@ -212,6 +213,17 @@ def is_currency_code(value: object) -> bool:
     see :mod:`pipeline_core._currencies` for the dated list it follows). The one currency check:
     records, exchange rates and definitions that name a currency all call it."""
     return isinstance(value, str) and value in MINOR_UNITS
+
+
+def currency_problems(
+    code: str | None, path: tuple[str | int, ...] = ("currency",)
+) -> list[Problem]:
+    """The problem of a definition's optional ``currency`` (``[]`` when ``None`` or accepted by
+    :func:`is_currency_code`): the one check pipelines, scoring models, segment policies and
+    predictive models run."""
+    if code is None or is_currency_code(code):
+        return []
+    return [Problem(path, "not an ISO 4217 currency code", code, "currency")]
 
 
 def minor_units(currency: str) -> int:

@@ -27,9 +27,9 @@ from typing import Annotated
 import attrs
 from pydantic import Field
 
-from pipeline_core._currencies import MINOR_UNITS
 from pipeline_core._definition import Definition, check_fields, definition, plain, raise_problems
 from pipeline_core._deprecation import renamed_params
+from pipeline_core._values import currency_problems
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import CurrencyMismatchError, Problem, ValidationError
 from pipeline_core.facts import StageKinds, deal_status, is_merged
@@ -159,8 +159,7 @@ _DEFAULT = {
 
 def check_currency(policy: SegmentPolicy) -> Iterator[Problem]:
     """The policy's currency is an ISO 4217 code."""
-    if policy.currency not in MINOR_UNITS:
-        yield Problem(("currency",), "not an ISO 4217 currency code", policy.currency, "currency")
+    yield from currency_problems(policy.currency)
 
 
 def check_segment_names(policy: SegmentPolicy) -> Iterator[Problem]:

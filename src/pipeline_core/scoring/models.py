@@ -40,10 +40,10 @@ from typing import Annotated, Any, Final
 import attrs
 from pydantic import Field
 
-from pipeline_core._currencies import MINOR_UNITS
 from pipeline_core._definition import Check, Definition, definition, plain, raise_problems
 from pipeline_core._deprecation import REMOVED_IN, moved, renamed_params
 from pipeline_core._model import Record
+from pipeline_core._values import currency_problems
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.scoring._units import FLOAT_PER_UNIT, from_units, to_units
@@ -450,8 +450,7 @@ def _check_name(model: ScoreModel) -> Iterator[Problem]:
 
 
 def _check_currency(model: ScoreModel) -> Iterator[Problem]:
-    if model.currency is not None and model.currency not in MINOR_UNITS:
-        yield Problem(("currency",), "not an ISO 4217 currency code", model.currency, "currency")
+    yield from currency_problems(model.currency)
 
 
 def _check_criteria(model: ScoreModel) -> Iterator[Problem]:

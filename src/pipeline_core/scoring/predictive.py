@@ -35,9 +35,9 @@ import attrs
 import pydantic
 from pydantic import Field
 
-from pipeline_core._currencies import MINOR_UNITS
 from pipeline_core._definition import Check, Definition, definition, plain, raise_problems
 from pipeline_core._deprecation import moved, renamed_params
+from pipeline_core._values import currency_problems
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.facts import is_merged
@@ -195,8 +195,7 @@ class PredictiveModel(Definition):
 
 
 def _check_predictive(m: PredictiveModel) -> Iterator[Problem]:
-    if m.currency is not None and m.currency not in MINOR_UNITS:
-        yield Problem(("currency",), "not an ISO 4217 currency code", m.currency, "currency")
+    yield from currency_problems(m.currency)
     if not m.fields and not m.stages:
         yield Problem(("fields",), "needs at least one field", m.fields, "empty")
     if not (m.smoothing > 0 and math.isfinite(m.smoothing)):

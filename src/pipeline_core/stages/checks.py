@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from pipeline_core._currencies import MINOR_UNITS
 from pipeline_core._definition import Check
+from pipeline_core._values import currency_problems
 from pipeline_core.errors import Problem
 from pipeline_core.records import Role
 from pipeline_core.stages.compiled import all_edges
@@ -199,8 +199,8 @@ def check_stages(p: Pipeline) -> Iterator[Problem]:
 
 def check_currency(p: Pipeline) -> Iterator[Problem]:
     """``currency``, when given, is an ISO 4217 code."""
-    if _rules_ok(p) and p.currency is not None and p.currency not in MINOR_UNITS:
-        yield Problem(("currency",), "not an ISO 4217 currency code", p.currency, "currency")
+    if _rules_ok(p):
+        yield from currency_problems(p.currency)
 
 
 def check_ends(p: Pipeline) -> Iterator[Problem]:
