@@ -126,7 +126,7 @@ def _rows(n: int) -> Iterator[list[str]]:
     """The seeded messy rows (text cells)."""
     rng = random.Random(SEED)
     owners = _user_names()
-    base = datetime(2024, 1, 1, 8, 0)  # noqa: DTZ001 - wall time in Asia/Shanghai
+    base = datetime(2024, 1, 1, 8, 0)
     for i in range(n):
         at = base + timedelta(minutes=i // 2 + rng.randrange(60))
         style = rng.random()
@@ -355,7 +355,7 @@ def baseline(backend: str, source: Path, target: str) -> int:
         it = iter(book.get_sheet_by_index(0).iter_rows())
         head = next(it)
         records: Iterable[Mapping[str, str]] = (
-            dict(zip(head, (str(c) for c in row))) for row in it
+            dict(zip(head, (str(c) for c in row), strict=False)) for row in it
         )
     else:
         frame = pl.read_csv(source, infer_schema=False)
@@ -521,7 +521,7 @@ def _main(argv: list[str]) -> int:
     which, backend, source, target = argv
     fn = ours if which == "ours" else baseline
     if which == "ours":
-        import pipeline_core.ingest  # noqa: F401
+        import pipeline_core.ingest
         import pipeline_core.storage  # noqa: F401
     else:
         import polars  # noqa: F401
