@@ -15,10 +15,11 @@ of plain field values (records are built by the sync, not here).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Final
 
 from pipeline_core.errors import ConfigError, Problem, ValidationError
 from pipeline_core.facts import is_missing
@@ -28,9 +29,16 @@ from pipeline_core.ingest.readers import RowSource
 from pipeline_core.ingest.rows import MappedRow
 from pipeline_core.records import User
 
-__all__ = ["MappedRows", "map_rows", "normalise_name"]
+__all__ = ["CELL_CACHE_SIZE", "MappedRows", "map_rows", "normalise_name"]
 
 _SPACE = re.compile(r"\s+")
+
+CELL_CACHE_SIZE: Final = 16_384
+"""How many distinct cell texts each column remembers the reading of (a bounded LRU per column):
+sources, owners, enum values, amounts and tags repeat down a sheet, so each distinct text is
+parsed once (one :class:`~pipeline_core.records.Money` per distinct amount). Only text cells are
+remembered, and only readings that succeeded (a refused cell is read again, and refused again)."""
+_UNCACHED: Final = frozenset({"text", "owner"})  # owners: _Owners remembers them itself
 
 
 def normalise_name(name: str) -> str:
@@ -50,6 +58,7 @@ class _Owners:
         self.by_email: dict[str, list[User]] = {}
         self.by_name: dict[str, list[User]] = {}
         self.planned: dict[str, User] = {}
+        self._resolved: dict[str, str] = {}
         for user in users:
             self._add(user)
 
@@ -60,6 +69,18 @@ class _Owners:
         self.by_name.setdefault(normalise_name(user.name), []).append(user)
 
     def resolve(self, value: str) -> str:
+        """The id of the one user ``value`` names (remembered per text until a user is
+        planned, which can change what a text matches)."""
+        known = self._resolved.get(value)
+        if known is not None:
+            return known
+        found_id = self._resolve(value)
+        if len(self._resolved) >= CELL_CACHE_SIZE:
+            self._resolved.clear()
+        self._resolved[value] = found_id
+        return found_id
+
+    def _resolve(self, value: str) -> str:
         found: dict[str, User] = {}
         if "id" in self.match and value in self.by_id:
             found[value] = self.by_id[value]
@@ -106,6 +127,7 @@ class _Owners:
             ) from None
         self.planned[new_id] = user
         self._add(user)
+        self._resolved.clear()
         return new_id
 
 
@@ -126,6 +148,12 @@ class MappedRows(Iterator[MappedRow]):
         self._missing = frozenset(mapping.missing)
         self._mapped = {c.field for c in mapping.columns}
         self._defaults = self._read_defaults()
+        self._plan = [self._column_plan(c) for c in mapping.columns]
+        self._filled = [
+            (name, value)
+            for name, value in self._defaults.items()
+            if name.startswith("custom.") or name not in self._mapped
+        ]
         headers = getattr(rows, "headers", None)
         self._checked = headers is not None
         if headers is not None:
@@ -185,34 +213,55 @@ class MappedRows(Iterator[MappedRow]):
             return True
         return is_missing(value)
 
+    def _column_plan(
+        self, column: Column
+    ) -> tuple[Column, str, FieldSpec | None, Callable[[Any], Any], str | None]:
+        """(column, header, field spec, reader, custom field name or ``None``) of one column;
+        the reader reads a non-blank cell, remembering text cells (:data:`CELL_CACHE_SIZE`)."""
+        mapping = self.mapping
+        kind = self._kinds[column.header]
+        owners = self._owners
+        read: Callable[[Any], Any]
+        if kind == "owner":
+
+            def read(value: Any) -> Any:
+                return owners.resolve(read_cell(mapping, column, "text", value))
+
+        else:
+            read = functools.partial(read_cell, mapping, column, kind)
+        if kind not in _UNCACHED:
+            read = _remembering(read)
+        custom = column.field[len("custom.") :] if column.field.startswith("custom.") else None
+        return column, column.header, self._fields.get(column.field), read, custom
+
     def _map(self, number: int, cells: Mapping[str, Any]) -> MappedRow:
         data: dict[str, Any] = {}
         custom: dict[str, Any] = {}
         problems: list[Problem] = []
-        for column in self.mapping.columns:
-            value = cells.get(column.header)
-            spec = self._fields.get(column.field)
-            if self._blank(value):
+        missing = self._missing
+        for column, header, spec, read, custom_name in self._plan:
+            value = cells.get(header)
+            if type(value) is str:
+                text = value.strip()
+                blank = not text or text in missing
+            else:
+                blank = self._blank(value)
+            if blank:
                 self._absent(column, spec, value, data, problems)
                 continue
-            kind = self._kinds[column.header]
             try:
-                if kind == "owner":
-                    text = read_cell(self.mapping, column, "text", value)
-                    result = self._owners.resolve(text)
-                else:
-                    result = read_cell(self.mapping, column, kind, value)
+                result = read(value)
             except ParseError as exc:
-                problems.append(Problem((column.header,), exc.reason, value, exc.code))
+                problems.append(Problem((header,), exc.reason, value, exc.code))
                 continue
-            if column.field.startswith("custom."):
-                custom[column.field[len("custom.") :]] = result
+            if custom_name is not None:
+                custom[custom_name] = result
             else:
                 data[column.field] = result
-        for name, value in self._defaults.items():
+        for name, value in self._filled:
             if name.startswith("custom."):
                 custom.setdefault(name[len("custom.") :], value)
-            elif name not in self._mapped:
+            else:
                 data[name] = value
         if custom:
             data["custom"] = custom
@@ -262,6 +311,20 @@ class MappedRows(Iterator[MappedRow]):
                     missing=True,
                 )
             )
+
+
+def _remembering(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``read`` with its results for text cells remembered (a bounded LRU); other cells, and
+    cells it refuses, are read each time. The values read are immutable (text, numbers,
+    instants, :class:`~pipeline_core.records.Money`, tuples), so sharing them is safe."""
+    cached = functools.lru_cache(maxsize=CELL_CACHE_SIZE)(read)
+
+    def remembered(value: Any) -> Any:
+        if type(value) is str:
+            return cached(value)
+        return read(value)
+
+    return remembered
 
 
 def map_rows(
