@@ -87,6 +87,20 @@ class _Reject(Exception):
         self.id = id
 
 
+def _plain_key(value: Any) -> bool:
+    """Whether a lookup by ``value`` could only miss in a store whose ids are all known: text
+    the stores take as a key (a lookup by anything else raises, and must still be made)."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _from_validation(exc: ValidationError, id: str | None = None) -> _Reject:
     return _Reject(
         [
@@ -170,6 +184,9 @@ class _Run:
     batch_size: int
     writer: SyncReportWriter | None
     index: dict[str, str | tuple[str, ...]] = attrs.Factory(dict)
+    stored_ids: set[str] | None = None
+    """Every stored id when known (the collection was empty, or scanned for the external-id
+    index): rows whose id is not among them are new without a lookup. ``None``: look up each."""
     seen_ids: dict[Any, int] = attrs.Factory(dict)
     seen_keys: dict[str, int] = attrs.Factory(dict)
     pending: list[Any] = attrs.Factory(list)
@@ -189,8 +206,12 @@ class _Run:
     def build_index(self) -> None:
         key = self.custom_key
         if key is None:
+            if self.repo.count() == 0:
+                self.stored_ids = set()
             return
+        ids: set[str] = set()
         for record in self.repo.all():
+            ids.add(record.id)
             value = record.custom.get(key)
             if value is None:
                 continue
@@ -201,6 +222,7 @@ class _Run:
             else:
                 held = known if isinstance(known, tuple) else (known,)
                 self.index[value] = (*held, record.id)
+        self.stored_ids = ids
 
     # -- one row --------------------------------------------------------------------------------
 
@@ -272,7 +294,9 @@ class _Run:
 
     def _match(self, rid: Any, key: str | None) -> Any:
         stored = None
-        if rid is not None:
+        if rid is not None and (
+            self.stored_ids is None or rid in self.stored_ids or not _plain_key(rid)
+        ):
             try:
                 stored = self.repo.find(rid)
             except ValidationError as exc:
