@@ -19,7 +19,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from pipeline_core.errors import ConfigError, Problem, ValidationError
 from pipeline_core.facts import is_missing
@@ -38,7 +38,26 @@ CELL_CACHE_SIZE: Final = 16_384
 sources, owners, enum values, amounts and tags repeat down a sheet, so each distinct text is
 parsed once (one :class:`~pipeline_core.records.Money` per distinct amount). Only text cells are
 remembered, and only readings that succeeded (a refused cell is read again, and refused again)."""
-_UNCACHED: Final = frozenset({"text", "owner"})  # owners: _Owners remembers them itself
+_TEXT: Final = 0  # text kept as written (stripped)
+_ALIASED_TEXT: Final = 1  # text through the column's aliases
+_CACHED: Final = 2  # read by the column's parser, remembered per cell text
+_OWNER: Final = 3  # text through the aliases, then matched to a user (remembered by _Owners)
+
+
+class _Plan(NamedTuple):
+    """How :class:`MappedRows` reads one column: ``read`` reads any non-blank cell;
+    ``text_read`` what a text cell needs per ``mode`` (the remembering parser for ``_CACHED``,
+    the owner lookup for ``_OWNER``); ``custom`` the custom field's name, else ``None``."""
+
+    column: Column
+    header: str
+    field: str
+    spec: FieldSpec | None
+    custom: str | None
+    mode: int
+    aliases: dict[str, str]
+    read: Callable[[Any], Any]
+    text_read: Callable[[Any], Any]
 
 
 def normalise_name(name: str) -> str:
@@ -213,11 +232,8 @@ class MappedRows(Iterator[MappedRow]):
             return True
         return is_missing(value)
 
-    def _column_plan(
-        self, column: Column
-    ) -> tuple[Column, str, FieldSpec | None, Callable[[Any], Any], str | None]:
-        """(column, header, field spec, reader, custom field name or ``None``) of one column;
-        the reader reads a non-blank cell, remembering text cells (:data:`CELL_CACHE_SIZE`)."""
+    def _column_plan(self, column: Column) -> _Plan:
+        """How one column's non-blank cells are read (see :class:`_Plan`)."""
         mapping = self.mapping
         kind = self._kinds[column.header]
         owners = self._owners
@@ -229,35 +245,64 @@ class MappedRows(Iterator[MappedRow]):
 
         else:
             read = functools.partial(read_cell, mapping, column, kind)
-        if kind not in _UNCACHED:
-            read = _remembering(read)
+        if kind == "text":
+            mode = _ALIASED_TEXT if column.aliases else _TEXT
+            text_read = read
+        elif kind == "owner":
+            mode, text_read = _OWNER, owners.resolve
+        else:
+            mode, text_read = _CACHED, functools.lru_cache(maxsize=CELL_CACHE_SIZE)(read)
         custom = column.field[len("custom.") :] if column.field.startswith("custom.") else None
-        return column, column.header, self._fields.get(column.field), read, custom
+        return _Plan(
+            column,
+            column.header,
+            column.field,
+            self._fields.get(column.field),
+            custom,
+            mode,
+            dict(column.aliases),
+            read,
+            text_read,
+        )
 
     def _map(self, number: int, cells: Mapping[str, Any]) -> MappedRow:
         data: dict[str, Any] = {}
         custom: dict[str, Any] = {}
         problems: list[Problem] = []
         missing = self._missing
-        for column, header, spec, read, custom_name in self._plan:
-            value = cells.get(header)
+        for plan in self._plan:
+            value = cells.get(plan.header)
             if type(value) is str:
                 text = value.strip()
-                blank = not text or text in missing
+                if not text or text in missing:
+                    self._absent(plan.column, plan.spec, value, data, problems)
+                    continue
+                mode = plan.mode
+                try:
+                    if mode == _TEXT:
+                        result = text
+                    elif mode == _CACHED:
+                        result = plan.text_read(value)
+                    elif mode == _ALIASED_TEXT:
+                        result = plan.aliases.get(text, text)
+                    else:
+                        result = plan.text_read(plan.aliases.get(text, text))
+                except ParseError as exc:
+                    problems.append(Problem((plan.header,), exc.reason, value, exc.code))
+                    continue
             else:
-                blank = self._blank(value)
-            if blank:
-                self._absent(column, spec, value, data, problems)
-                continue
-            try:
-                result = read(value)
-            except ParseError as exc:
-                problems.append(Problem((header,), exc.reason, value, exc.code))
-                continue
-            if custom_name is not None:
-                custom[custom_name] = result
+                if self._blank(value):
+                    self._absent(plan.column, plan.spec, value, data, problems)
+                    continue
+                try:
+                    result = plan.read(value)
+                except ParseError as exc:
+                    problems.append(Problem((plan.header,), exc.reason, value, exc.code))
+                    continue
+            if plan.custom is not None:
+                custom[plan.custom] = result
             else:
-                data[column.field] = result
+                data[plan.field] = result
         for name, value in self._filled:
             if name.startswith("custom."):
                 custom.setdefault(name[len("custom.") :], value)
@@ -311,20 +356,6 @@ class MappedRows(Iterator[MappedRow]):
                     missing=True,
                 )
             )
-
-
-def _remembering(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``read`` with its results for text cells remembered (a bounded LRU); other cells, and
-    cells it refuses, are read each time. The values read are immutable (text, numbers,
-    instants, :class:`~pipeline_core.records.Money`, tuples), so sharing them is safe."""
-    cached = functools.lru_cache(maxsize=CELL_CACHE_SIZE)(read)
-
-    def remembered(value: Any) -> Any:
-        if type(value) is str:
-            return cached(value)
-        return read(value)
-
-    return remembered
 
 
 def map_rows(
