@@ -75,7 +75,9 @@ SYNC_KINDS: Final[Mapping[str, tuple[type[Any], str]]] = {
 _MOVED: Final = frozenset({"stage_entered_at", "closed_at"})
 """Opportunity fields a stage move decides: never taken from a sheet for a stored deal."""
 _NEVER_OWNED: Final = frozenset({"id", "version"})
-DEFAULT_BATCH: Final = 1_000
+DEFAULT_BATCH: Final = 10_000
+"""New records (and events) written per batch: a store transaction per batch costs about as
+much as a few hundred rows, so batches are large; 10,000 leads pending hold a few tens of MB."""
 
 
 class _Reject(Exception):
@@ -239,10 +241,12 @@ class _Run:
                 self._emit(RowOutcome(row.row, "rejected", rejected.id, field, value, reason))
             return
         self.counts[outcome] += 1
+        if self.writer is None:
+            return
         if not entries:
-            self._emit(RowOutcome(row.row, outcome, id))
+            self.writer.write(RowOutcome(row.row, outcome, id))
         for name, value, reason in entries:
-            self._emit(RowOutcome(row.row, outcome, id, name, value, reason))
+            self.writer.write(RowOutcome(row.row, outcome, id, name, value, reason))
 
     def _emit(self, entry: RowOutcome) -> None:
         if self.writer is not None:
