@@ -23,7 +23,8 @@ from typing import Any, Final, NamedTuple
 
 from pipeline_core.errors import ConfigError, Problem, ValidationError
 from pipeline_core.facts import is_missing
-from pipeline_core.ingest.mapping import Column, FieldSpec, SheetMapping, read_cell
+from pipeline_core.ingest.cells import read_cell
+from pipeline_core.ingest.mapping import Column, FieldSpec, SheetMapping
 from pipeline_core.ingest.parsers import ParseError
 from pipeline_core.ingest.readers import RowSource
 from pipeline_core.ingest.rows import MappedRow

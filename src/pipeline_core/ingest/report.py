@@ -122,9 +122,7 @@ class _FileWriter:
         fd, self._tmp = tempfile.mkstemp(
             prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
         )
-        self._f: IO[str] = os.fdopen(
-            fd, "w", encoding="utf-8", newline="", buffering=WRITE_BUFFER
-        )
+        self._f: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="", buffering=WRITE_BUFFER)
         self._start()
 
     def _start(self) -> None:
