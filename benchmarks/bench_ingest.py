@@ -422,8 +422,10 @@ def _pg_url() -> str | None:
     )
 
 
-def _child(which: str, backend: str, source: Path, target: str) -> tuple[float, float, int]:
-    """Run one load in a fresh interpreter: (seconds inside it, peak RSS in MB, rows)."""
+def _child(which: str, backend: str, source: Path, target: str) -> tuple[float, float, int, float]:
+    """Run one load in a fresh interpreter: (wall seconds inside it, peak RSS in MB, rows, CPU
+    seconds of the child's whole life, imports included: steadier than wall time on a busy
+    machine)."""
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
@@ -443,7 +445,8 @@ def _child(which: str, backend: str, source: Path, target: str) -> tuple[float, 
     if proc.returncode != 0:
         raise RuntimeError(f"{which} {backend} failed ({proc.returncode}): {text[-2000:]}")
     result = json.loads(text.strip().splitlines()[-1])
-    return result["seconds"], usage.ru_maxrss / 1024, result["rows"]
+    cpu = usage.ru_utime + usage.ru_stime
+    return result["seconds"], usage.ru_maxrss / 1024, result["rows"], cpu
 
 
 def _target(backend: str, tmp: Path) -> str:
@@ -472,7 +475,8 @@ def _pair(backend: str, source: Path, tmp: Path, label: str, n: int) -> list[Row
             results[which] = _child(which, backend, source, target)
         finally:
             _drop(backend, target)
-    (t_ours, rss_ours, rows), (t_base, rss_base, _) = results["ours"], results["baseline"]
+    t_ours, rss_ours, rows, cpu_ours = results["ours"]
+    t_base, rss_base, _, cpu_base = results["baseline"]
     base_name = {
         "sqlite": "polars + pydantic + executemany",
         "postgres": "polars + pydantic + COPY",
@@ -485,7 +489,8 @@ def _pair(backend: str, source: Path, tmp: Path, label: str, n: int) -> list[Row
             t_ours,
             t_base,
             base_name[backend],
-            f"{rows / t_ours:,.0f} rows/s (baseline {n / t_base:,.0f})",
+            f"{rows / t_ours:,.0f} rows/s (baseline {n / t_base:,.0f}); "
+            f"CPU {cpu_ours:,.1f} s vs {cpu_base:,.1f} s (ratio {cpu_ours / cpu_base:.2f})",
         ),
         Row(
             f"{label}: peak RSS, {n:,}-row {source.suffix[1:]} → {backend}",
