@@ -6,6 +6,7 @@
   from cells, refusing what could be read two ways;
 - :mod:`pipeline_core.ingest.mapping`: :class:`SheetMapping`, a mapping as data
   (:func:`load_mapping` for TOML, JSON, YAML);
+- :mod:`pipeline_core.ingest.cells`: ``read_cell``, one cell read as its column's field value;
 - :mod:`pipeline_core.ingest.apply`: :func:`map_rows`, rows to :class:`MappedRow` s;
 - :mod:`pipeline_core.ingest.starter`: :func:`starter_mapping` from a file's headers;
 - :mod:`pipeline_core.ingest.rows`: :class:`MappedRow`, what the mapping hands to the sync.

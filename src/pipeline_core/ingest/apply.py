@@ -15,22 +15,50 @@ of plain field values (records are built by the sync, not here).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Final, NamedTuple
 
 from pipeline_core.errors import ConfigError, Problem, ValidationError
 from pipeline_core.facts import is_missing
-from pipeline_core.ingest.mapping import Column, FieldSpec, SheetMapping, read_cell
+from pipeline_core.ingest.cells import read_cell
+from pipeline_core.ingest.mapping import Column, FieldSpec, SheetMapping
 from pipeline_core.ingest.parsers import ParseError
 from pipeline_core.ingest.readers import RowSource
 from pipeline_core.ingest.rows import MappedRow
 from pipeline_core.records import User
 
-__all__ = ["MappedRows", "map_rows", "normalise_name"]
+__all__ = ["CELL_CACHE_SIZE", "MappedRows", "map_rows", "normalise_name"]
 
 _SPACE = re.compile(r"\s+")
+
+CELL_CACHE_SIZE: Final = 16_384
+"""How many distinct cell texts each column remembers the reading of (a bounded LRU per column):
+sources, owners, enum values, amounts and tags repeat down a sheet, so each distinct text is
+parsed once (one :class:`~pipeline_core.records.Money` per distinct amount). Only text cells are
+remembered, and only readings that succeeded (a refused cell is read again, and refused again)."""
+_TEXT: Final = 0  # text kept as written (stripped)
+_ALIASED_TEXT: Final = 1  # text through the column's aliases
+_CACHED: Final = 2  # read by the column's parser, remembered per cell text
+_OWNER: Final = 3  # text through the aliases, then matched to a user (remembered by _Owners)
+
+
+class _Plan(NamedTuple):
+    """How :class:`MappedRows` reads one column: ``read`` reads any non-blank cell;
+    ``text_read`` what a text cell needs per ``mode`` (the remembering parser for ``_CACHED``,
+    the owner lookup for ``_OWNER``); ``custom`` the custom field's name, else ``None``."""
+
+    column: Column
+    header: str
+    field: str
+    spec: FieldSpec | None
+    custom: str | None
+    mode: int
+    aliases: dict[str, str]
+    read: Callable[[Any], Any]
+    text_read: Callable[[Any], Any]
 
 
 def normalise_name(name: str) -> str:
@@ -50,6 +78,7 @@ class _Owners:
         self.by_email: dict[str, list[User]] = {}
         self.by_name: dict[str, list[User]] = {}
         self.planned: dict[str, User] = {}
+        self._resolved: dict[str, str] = {}
         for user in users:
             self._add(user)
 
@@ -60,6 +89,18 @@ class _Owners:
         self.by_name.setdefault(normalise_name(user.name), []).append(user)
 
     def resolve(self, value: str) -> str:
+        """The id of the one user ``value`` names (remembered per text until a user is
+        planned, which can change what a text matches)."""
+        known = self._resolved.get(value)
+        if known is not None:
+            return known
+        found_id = self._resolve(value)
+        if len(self._resolved) >= CELL_CACHE_SIZE:
+            self._resolved.clear()
+        self._resolved[value] = found_id
+        return found_id
+
+    def _resolve(self, value: str) -> str:
         found: dict[str, User] = {}
         if "id" in self.match and value in self.by_id:
             found[value] = self.by_id[value]
@@ -106,6 +147,7 @@ class _Owners:
             ) from None
         self.planned[new_id] = user
         self._add(user)
+        self._resolved.clear()
         return new_id
 
 
@@ -126,6 +168,12 @@ class MappedRows(Iterator[MappedRow]):
         self._missing = frozenset(mapping.missing)
         self._mapped = {c.field for c in mapping.columns}
         self._defaults = self._read_defaults()
+        self._plan = [self._column_plan(c) for c in mapping.columns]
+        self._filled = [
+            (name, value)
+            for name, value in self._defaults.items()
+            if name.startswith("custom.") or name not in self._mapped
+        ]
         headers = getattr(rows, "headers", None)
         self._checked = headers is not None
         if headers is not None:
@@ -185,34 +233,81 @@ class MappedRows(Iterator[MappedRow]):
             return True
         return is_missing(value)
 
+    def _column_plan(self, column: Column) -> _Plan:
+        """How one column's non-blank cells are read (see :class:`_Plan`)."""
+        mapping = self.mapping
+        kind = self._kinds[column.header]
+        owners = self._owners
+        read: Callable[[Any], Any]
+        if kind == "owner":
+
+            def read(value: Any) -> Any:
+                return owners.resolve(read_cell(mapping, column, "text", value))
+
+        else:
+            read = functools.partial(read_cell, mapping, column, kind)
+        if kind == "text":
+            mode = _ALIASED_TEXT if column.aliases else _TEXT
+            text_read = read
+        elif kind == "owner":
+            mode, text_read = _OWNER, owners.resolve
+        else:
+            mode, text_read = _CACHED, functools.lru_cache(maxsize=CELL_CACHE_SIZE)(read)
+        custom = column.field[len("custom.") :] if column.field.startswith("custom.") else None
+        return _Plan(
+            column,
+            column.header,
+            column.field,
+            self._fields.get(column.field),
+            custom,
+            mode,
+            dict(column.aliases),
+            read,
+            text_read,
+        )
+
     def _map(self, number: int, cells: Mapping[str, Any]) -> MappedRow:
         data: dict[str, Any] = {}
         custom: dict[str, Any] = {}
         problems: list[Problem] = []
-        for column in self.mapping.columns:
-            value = cells.get(column.header)
-            spec = self._fields.get(column.field)
-            if self._blank(value):
-                self._absent(column, spec, value, data, problems)
-                continue
-            kind = self._kinds[column.header]
-            try:
-                if kind == "owner":
-                    text = read_cell(self.mapping, column, "text", value)
-                    result = self._owners.resolve(text)
-                else:
-                    result = read_cell(self.mapping, column, kind, value)
-            except ParseError as exc:
-                problems.append(Problem((column.header,), exc.reason, value, exc.code))
-                continue
-            if column.field.startswith("custom."):
-                custom[column.field[len("custom.") :]] = result
+        missing = self._missing
+        for plan in self._plan:
+            value = cells.get(plan.header)
+            if type(value) is str:
+                text = value.strip()
+                if not text or text in missing:
+                    self._absent(plan.column, plan.spec, value, data, problems)
+                    continue
+                mode = plan.mode
+                try:
+                    if mode == _TEXT:
+                        result = text
+                    elif mode == _CACHED:
+                        result = plan.text_read(value)
+                    elif mode == _ALIASED_TEXT:
+                        result = plan.aliases.get(text, text)
+                    else:
+                        result = plan.text_read(plan.aliases.get(text, text))
+                except ParseError as exc:
+                    problems.append(Problem((plan.header,), exc.reason, value, exc.code))
+                    continue
             else:
-                data[column.field] = result
-        for name, value in self._defaults.items():
+                if self._blank(value):
+                    self._absent(plan.column, plan.spec, value, data, problems)
+                    continue
+                try:
+                    result = plan.read(value)
+                except ParseError as exc:
+                    problems.append(Problem((plan.header,), exc.reason, value, exc.code))
+                    continue
+            if plan.custom is not None:
+                custom[plan.custom] = result
+            else:
+                data[plan.field] = result
+        for name, value in self._filled:
             if name.startswith("custom."):
                 custom.setdefault(name[len("custom.") :], value)
-            elif name not in self._mapped:
+            else:
                 data[name] = value
         if custom:
             data["custom"] = custom

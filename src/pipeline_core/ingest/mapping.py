@@ -46,7 +46,7 @@ import json
 import tomllib
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -58,6 +58,7 @@ from pipeline_core._definition import to_plain as _to_plain
 from pipeline_core._optional import require
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.ingest import parsers
+from pipeline_core.ingest.cells import read_cell
 from pipeline_core.ingest.parsers import DateOrder, ParseError
 from pipeline_core.records import Account, Activity, Contact, Lead, Money, Opportunity, Role, User
 
@@ -71,6 +72,7 @@ __all__ = [
     "SheetMapping",
     "load_mapping",
     "loads_mapping",
+    "read_cell",
     "target_fields",
 ]
 
@@ -499,84 +501,6 @@ def _check_defaults(m: SheetMapping) -> Iterator[Problem]:
 
 
 _CHECKS: Final = (_check_fields, _check_aliases, _check_context, _check_defaults)
-
-
-# --------------------------------------------------------------------------- reading one cell
-
-
-def read_cell(mapping: SheetMapping, column: Column, kind: str, value: Any) -> Any:
-    """One non-blank cell of ``column`` read as its field's value (every kind but ``owner``,
-    which :func:`~pipeline_core.ingest.apply.map_rows` resolves against the users). Aliases apply
-    first to text cells. Raises :class:`~pipeline_core.ingest.parsers.ParseError`."""
-    if isinstance(value, str):
-        value = value.strip()
-        if column.aliases and kind not in ("enum", "bool"):
-            value = column.aliases.get(value, value)
-    reader = _READERS[kind]
-    return reader(mapping, column, value)
-
-
-def _text(m: SheetMapping, c: Column, value: Any) -> Any:
-    if isinstance(value, str):
-        return value
-    if c.field.startswith(_CUSTOM) and isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # a workbook's number in a text column (a phone number, an id)
-    raise ParseError(f"expected text, not {type(value).__name__}", value, "text")
-
-
-def _enum(m: SheetMapping, c: Column, value: Any) -> Any:
-    spec = m.fields.get(c.field)
-    allowed = spec.allowed if spec and spec.allowed else frozenset(c.aliases.values())
-    return parsers.lookup(value, allowed, c.aliases)
-
-
-def _instant(m: SheetMapping, c: Column, value: Any) -> Any:
-    return parsers.parse_instant(
-        value,
-        zone=m.timezone or "UTC",
-        time_of_day=m.time_of_day,
-        excel_serial=c.excel_serial,
-        date_order=m.date_order,
-        format=c.format,
-    )
-
-
-def _date(m: SheetMapping, c: Column, value: Any) -> Any:
-    if c.format is not None and isinstance(value, str):
-        try:
-            return datetime.strptime(value, c.format).date()  # noqa: DTZ007 - a calendar date
-        except ValueError:
-            raise ParseError(
-                f"expected a date in the format {c.format!r}", value, "instant"
-            ) from None
-    return parsers.parse_date(value, date_order=m.date_order, excel_serial=c.excel_serial)
-
-
-def _money(m: SheetMapping, c: Column, value: Any) -> Any:
-    return parsers.parse_money(value, c.currency or m.currency or "")
-
-
-def _list(m: SheetMapping, c: Column, value: Any) -> Any:
-    if isinstance(value, list):
-        value = [c.aliases.get(str(v), str(v)) for v in value]
-    items = parsers.split_list(value, c.separators or parsers.LIST_SEPARATORS)
-    return tuple(c.aliases.get(item, item) for item in items)
-
-
-_READERS: Final[dict[str, Callable[[SheetMapping, Column, Any], Any]]] = {
-    "text": _text,
-    "owner": _text,
-    "enum": _enum,
-    "money": _money,
-    "instant": _instant,
-    "date": _date,
-    "list": _list,
-    "bool": lambda m, c, v: parsers.parse_bool(v, c.aliases),
-    "int": lambda m, c, v: parsers.parse_int(v),
-    "probability": lambda m, c, v: parsers.parse_probability(v),
-}
 
 
 # --------------------------------------------------------------------------- loading

@@ -75,7 +75,9 @@ SYNC_KINDS: Final[Mapping[str, tuple[type[Any], str]]] = {
 _MOVED: Final = frozenset({"stage_entered_at", "closed_at"})
 """Opportunity fields a stage move decides: never taken from a sheet for a stored deal."""
 _NEVER_OWNED: Final = frozenset({"id", "version"})
-DEFAULT_BATCH: Final = 1_000
+DEFAULT_BATCH: Final = 10_000
+"""New records (and events) written per batch: a store transaction per batch costs about as
+much as a few hundred rows, so batches are large; 10,000 leads pending hold a few tens of MB."""
 
 
 class _Reject(Exception):
@@ -85,6 +87,20 @@ class _Reject(Exception):
         super().__init__(problems)
         self.problems = problems
         self.id = id
+
+
+def _plain_key(value: Any) -> bool:
+    """Whether a lookup by ``value`` could only miss in a store whose ids are all known: text
+    the stores take as a key (a lookup by anything else raises, and must still be made)."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _from_validation(exc: ValidationError, id: str | None = None) -> _Reject:
@@ -170,6 +186,9 @@ class _Run:
     batch_size: int
     writer: SyncReportWriter | None
     index: dict[str, str | tuple[str, ...]] = attrs.Factory(dict)
+    stored_ids: set[str] | None = None
+    """Every stored id when known (the collection was empty, or scanned for the external-id
+    index): rows whose id is not among them are new without a lookup. ``None``: look up each."""
     seen_ids: dict[Any, int] = attrs.Factory(dict)
     seen_keys: dict[str, int] = attrs.Factory(dict)
     pending: list[Any] = attrs.Factory(list)
@@ -189,8 +208,12 @@ class _Run:
     def build_index(self) -> None:
         key = self.custom_key
         if key is None:
+            if self.repo.count() == 0:
+                self.stored_ids = set()
             return
+        ids: set[str] = set()
         for record in self.repo.all():
+            ids.add(record.id)
             value = record.custom.get(key)
             if value is None:
                 continue
@@ -201,6 +224,7 @@ class _Run:
             else:
                 held = known if isinstance(known, tuple) else (known,)
                 self.index[value] = (*held, record.id)
+        self.stored_ids = ids
 
     # -- one row --------------------------------------------------------------------------------
 
@@ -217,10 +241,12 @@ class _Run:
                 self._emit(RowOutcome(row.row, "rejected", rejected.id, field, value, reason))
             return
         self.counts[outcome] += 1
+        if self.writer is None:
+            return
         if not entries:
-            self._emit(RowOutcome(row.row, outcome, id))
+            self.writer.write(RowOutcome(row.row, outcome, id))
         for name, value, reason in entries:
-            self._emit(RowOutcome(row.row, outcome, id, name, value, reason))
+            self.writer.write(RowOutcome(row.row, outcome, id, name, value, reason))
 
     def _emit(self, entry: RowOutcome) -> None:
         if self.writer is not None:
@@ -272,7 +298,9 @@ class _Run:
 
     def _match(self, rid: Any, key: str | None) -> Any:
         stored = None
-        if rid is not None:
+        if rid is not None and (
+            self.stored_ids is None or rid in self.stored_ids or not _plain_key(rid)
+        ):
             try:
                 stored = self.repo.find(rid)
             except ValidationError as exc:
