@@ -1,10 +1,12 @@
 """Applying a mapping to rows: each source row becomes a :class:`~pipeline_core.ingest.rows.MappedRow`
 of plain field values (records are built by the sync, not here).
 
-- a column's blank cell (or one of the mapping's ``missing`` texts) takes the field's declared
-  default; else ``None`` for an optional field, the empty list for a list field, nothing for a
+- a column's blank cell (or one of the mapping's ``missing`` texts) takes the field's first
+  non-blank ``fallbacks`` cell, else the first matching ``defaults_when`` default, else the
+  declared default (``"@import"``: the ``as_of`` given); else ``None`` for an optional field, the empty list for a list field, nothing for a
   field the record defaults itself, and a row problem (``"missing"``) for a required field;
-- fields no column fills take the declared defaults;
+- fields no column fills take their fallback cells and the declared defaults the same way (a
+  required one that nothing fills is a row problem naming its fallback columns);
 - owners are matched to users by id, e-mail and name (case and white space ignored); a name two
   users share is a row problem (``"ambiguous_owner"``), an owner nobody matches is a row problem
   (``"unknown_owner"``) or, with ``owners.create_missing``, a planned new user
@@ -19,12 +21,19 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, Final, NamedTuple
 
 from pipeline_core.errors import ConfigError, Problem, ValidationError
 from pipeline_core.facts import is_missing
 from pipeline_core.ingest.cells import read_cell
-from pipeline_core.ingest.mapping import Column, FieldSpec, SheetMapping
+from pipeline_core.ingest.mapping import (
+    IMPORT_INSTANT,
+    Column,
+    DefaultValue,
+    FieldSpec,
+    SheetMapping,
+)
 from pipeline_core.ingest.parsers import ParseError
 from pipeline_core.ingest.readers import RowSource
 from pipeline_core.ingest.rows import MappedRow
@@ -43,6 +52,8 @@ _TEXT: Final = 0  # text kept as written (stripped)
 _ALIASED_TEXT: Final = 1  # text through the column's aliases
 _CACHED: Final = 2  # read by the column's parser, remembered per cell text
 _OWNER: Final = 3  # text through the aliases, then matched to a user (remembered by _Owners)
+_NOTHING: Final = object()  # no fallback cell nor default fills the field
+_FAILED: Final = object()  # a fallback cell was refused (the row problem is listed)
 
 
 class _Plan(NamedTuple):
@@ -160,19 +171,38 @@ class MappedRows(Iterator[MappedRow]):
         rows: RowSource | Iterable[tuple[int, Mapping[str, Any]]],
         mapping: SheetMapping,
         users: Iterable[User],
+        as_of: datetime | None = None,
     ) -> None:
         self.mapping = mapping
+        self._as_of = _import_instant(mapping, as_of)
         self._owners = _Owners(mapping, users)
         self._fields = mapping.fields
         self._kinds = {c.header: mapping.kind_of(c) for c in mapping.columns}
         self._missing = frozenset(mapping.missing)
         self._mapped = {c.field for c in mapping.columns}
-        self._defaults = self._read_defaults()
+        self._defaults = self._read_defaults(mapping.defaults, ("defaults",))
+        self._cases = [
+            (
+                tuple((h, t.strip()) for h, t in entry.when.items()),
+                self._read_defaults(entry.defaults, ("defaults_when", i, "defaults")),
+            )
+            for i, entry in enumerate(mapping.defaults_when)
+        ]
         self._plan = [self._column_plan(c) for c in mapping.columns]
+        self._fallbacks = {
+            name: [self._column_plan(Column(h, name)) for h in headers]
+            for name, headers in mapping.fallbacks.items()
+        }
+        self._extra = bool(self._fallbacks or self._cases)
+        conditional = dict.fromkeys(self._fallbacks)
+        for _, values in self._cases:
+            conditional.update(dict.fromkeys(values))
+        # fields no column fills whose value depends on the row: resolved per row
+        self._resolved_fields = [n for n in conditional if n not in self._mapped]
         self._filled = [
             (name, value)
             for name, value in self._defaults.items()
-            if name.startswith("custom.") or name not in self._mapped
+            if (name.startswith("custom.") or name not in self._mapped) and name not in conditional
         ]
         headers = getattr(rows, "headers", None)
         self._checked = headers is not None
@@ -196,28 +226,37 @@ class MappedRows(Iterator[MappedRow]):
             self._checked = True
         return self._map(number, cells)
 
-    def _read_defaults(self) -> dict[str, Any]:
+    def _read_defaults(
+        self, table: Mapping[str, DefaultValue], path: tuple[str | int, ...]
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         problems = []
-        for name, value in self.mapping.defaults.items():
+        for name, value in table.items():
             spec = self._fields.get(name)
             kind = spec.kind if spec else "text"
+            if value == IMPORT_INSTANT and kind == "instant":
+                out[name] = self._as_of
+                continue
             try:
                 if kind == "owner":
                     out[name] = self._owners.resolve(str(value))
                 else:
                     out[name] = read_cell(self.mapping, Column(name, name), kind, value)
             except ParseError as exc:
-                problems.append(Problem(("defaults", name), exc.reason, value, exc.code))
+                problems.append(Problem((*path, name), exc.reason, value, exc.code))
         if problems:
             raise ConfigError("mapping", problems)
         return out
 
     def _check_headers(self, headers: Iterable[str]) -> None:
         have = set(headers)
-        wanted = [c.header for c in self.mapping.columns]
-        if self.mapping.external_id and self.mapping.external_id not in wanted:
-            wanted.append(self.mapping.external_id)
+        wanted = dict.fromkeys(c.header for c in self.mapping.columns)
+        for listed in self.mapping.fallbacks.values():
+            wanted.update(dict.fromkeys(listed))
+        for entry in self.mapping.defaults_when:
+            wanted.update(dict.fromkeys(entry.when))
+        if self.mapping.external_id:
+            wanted[self.mapping.external_id] = None
         absent = [h for h in wanted if h not in have]
         if absent:
             raise ConfigError(
@@ -276,7 +315,7 @@ class MappedRows(Iterator[MappedRow]):
             if type(value) is str:
                 text = value.strip()
                 if not text or text in missing:
-                    self._absent(plan.column, plan.spec, value, data, problems)
+                    self._absent(plan.column, plan.spec, value, cells, data, custom, problems)
                     continue
                 mode = plan.mode
                 try:
@@ -293,7 +332,7 @@ class MappedRows(Iterator[MappedRow]):
                     continue
             else:
                 if self._blank(value):
-                    self._absent(plan.column, plan.spec, value, data, problems)
+                    self._absent(plan.column, plan.spec, value, cells, data, custom, problems)
                     continue
                 try:
                     result = plan.read(value)
@@ -304,6 +343,8 @@ class MappedRows(Iterator[MappedRow]):
                 custom[plan.custom] = result
             else:
                 data[plan.field] = result
+        for name in self._resolved_fields:
+            self._unmapped(name, cells, data, custom, problems)
         for name, value in self._filled:
             if name.startswith("custom."):
                 custom.setdefault(name[len("custom.") :], value)
@@ -330,16 +371,73 @@ class MappedRows(Iterator[MappedRow]):
             return MappedRow(number, None, tuple(problems), key)
         return MappedRow(number, data, (), key)
 
+    def _fill(self, name: str, cells: Mapping[str, Any], problems: list[Problem]) -> Any:
+        """The value of field ``name`` when its own column gives none: its first non-blank
+        fallback cell, else the first matching ``defaults_when`` default, else its default;
+        :data:`_NOTHING` when none applies, :data:`_FAILED` when a fallback cell is refused."""
+        for plan in self._fallbacks.get(name, ()):
+            value = cells.get(plan.header)
+            if self._blank(value):
+                continue
+            try:
+                if plan.mode == _CACHED and type(value) is str:
+                    return plan.text_read(value)
+                return plan.read(value)
+            except ParseError as exc:
+                problems.append(Problem((plan.header,), exc.reason, value, exc.code))
+                return _FAILED
+        for when, values in self._cases:
+            if name in values and all(_text_of(cells.get(h)) == t for h, t in when):
+                return values[name]
+        return self._defaults.get(name, _NOTHING)
+
+    def _unmapped(
+        self,
+        name: str,
+        cells: Mapping[str, Any],
+        data: dict[str, Any],
+        custom: dict[str, Any],
+        problems: list[Problem],
+    ) -> None:
+        value = self._fill(name, cells, problems)
+        if value is _FAILED:
+            return
+        if value is not _NOTHING:
+            _put(name, value, data, custom)
+            return
+        spec = self._fields.get(name)
+        if spec is not None and spec.required:
+            headers = self.mapping.fallbacks.get(name, ())
+            problems.append(
+                Problem(
+                    (headers[0] if headers else name,),
+                    f"{name} is required: "
+                    + (f"its columns ({', '.join(headers)}) are blank" if headers else "")
+                    + (" and " if headers else "")
+                    + "no default applies to the row",
+                    None,
+                    "missing",
+                    missing=True,
+                )
+            )
+
     def _absent(
         self,
         column: Column,
         spec: FieldSpec | None,
         value: Any,
+        cells: Mapping[str, Any],
         data: dict[str, Any],
+        custom: dict[str, Any],
         problems: list[Problem],
     ) -> None:
-        if column.field in self._defaults:
-            data[column.field] = self._defaults[column.field]
+        found = self._fill(column.field, cells, problems) if self._extra else _NOTHING
+        if found is _FAILED:
+            return
+        if found is _NOTHING and column.field in self._defaults:
+            found = self._defaults[column.field]
+        if found is not _NOTHING:
+            _put(column.field, found, data, custom)
         elif spec is None:  # a custom field: the record does not have it
             return
         elif spec.kind == "list":
@@ -350,8 +448,12 @@ class MappedRows(Iterator[MappedRow]):
             problems.append(
                 Problem(
                     (column.header,),
-                    f"{column.field} is required: the cell is blank and the mapping declares no "
-                    "default",
+                    f"{column.field} is required: the cell is blank and "
+                    + (
+                        "neither its fallback columns nor a default fill it"
+                        if column.field in self._fallbacks
+                        else "the mapping declares no default"
+                    ),
                     None if is_missing(value) else value,
                     "missing",
                     missing=True,
@@ -359,11 +461,49 @@ class MappedRows(Iterator[MappedRow]):
             )
 
 
+def _put(name: str, value: Any, data: dict[str, Any], custom: dict[str, Any]) -> None:
+    if name.startswith("custom."):
+        custom[name[len("custom.") :]] = value
+    else:
+        data[name] = value
+
+
+def _text_of(value: Any) -> str:
+    """A cell as ``defaults_when`` compares it: its text, stripped (``""`` for no value)."""
+    if value is None or is_missing(value):
+        return ""
+    return str(value).strip()
+
+
+def _import_instant(mapping: SheetMapping, as_of: datetime | None) -> datetime | None:
+    if as_of is not None and (as_of.tzinfo is None or as_of.utcoffset() is None):
+        raise ConfigError(
+            "mapping",
+            [Problem(("as_of",), "the import instant needs its UTC offset", as_of, "naive")],
+        )
+    if as_of is None and mapping.uses_import_instant:
+        raise ConfigError(
+            "mapping",
+            [
+                Problem(
+                    ("defaults",),
+                    f"a default is {IMPORT_INSTANT!r}: give the import instant "
+                    "(map_rows(..., as_of=...), the CLI's --as-of)",
+                    IMPORT_INSTANT,
+                    "missing",
+                    missing=True,
+                )
+            ],
+        )
+    return as_of
+
+
 def map_rows(
     rows: RowSource | Iterable[tuple[int, Mapping[str, Any]]],
     mapping: SheetMapping,
     *,
     users: Iterable[User] = (),
+    as_of: datetime | None = None,
 ) -> MappedRows:
     """Map ``rows`` (a :class:`~pipeline_core.ingest.readers.RowSource` or any
     ``(row_number, {header: cell})`` pairs) with ``mapping``: an iterator of
@@ -371,8 +511,11 @@ def map_rows(
     values its ``from_dict`` accepts (aware datetimes, :class:`~pipeline_core.records.Money`,
     enum values, tuples for lists; custom fields under ``custom``), ``key`` the external id.
 
-    ``users``: the known users owners are matched against (see the module docs). Raises
-    :class:`~pipeline_core.errors.ConfigError` when the source lacks a mapped column (at once for
-    a ``RowSource``, at the first row otherwise); problems in rows are in each row's
-    ``problems``, never raised."""
-    return MappedRows(rows, mapping, users)
+    ``users``: the known users owners are matched against (see the module docs). ``as_of``: the
+    import instant (an aware ``datetime``), the value of every ``"@import"`` default; needed
+    when the mapping has one (the core reads no clock). Raises
+    :class:`~pipeline_core.errors.ConfigError` when the source lacks a mapped, fallback or
+    condition column (at once for a ``RowSource``, at the first row otherwise), when ``as_of``
+    is needed and missing or is naive; problems in rows are in each row's ``problems``, never
+    raised."""
+    return MappedRows(rows, mapping, users, as_of)

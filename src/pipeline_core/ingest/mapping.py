@@ -23,6 +23,15 @@ and loaded with :func:`load_mapping`::
     match = ["id", "name", "email"]
     create_missing = false
 
+One column may fill several fields, and a field may fall back on other columns: ``[fallbacks]``
+maps a field to the headers read, in order, when no column fills it or its cell is blank
+(``created_at = ["won_date"]``: the column mapped to ``stage_entered_at`` fills ``created_at``
+too; ``stage_entered_at = ["engage_date"]``: the close date, else the engage date). Then
+``[[defaults_when]]`` entries (defaults for the rows whose cells match ``when``, e.g. a
+``lost_reason`` for the rows whose ``deal_stage`` is ``Lost`` only), then ``[defaults]``. The
+default ``"@import"`` (:data:`IMPORT_INSTANT`) of an instant field is the import instant the
+caller gives (``map_rows(..., as_of=...)``, the CLI's ``--as-of``), never read from a clock here.
+
 A column is ``header = "field"`` or a table: ``field``, ``parse`` (the parse kind, default: from
 the field's type), ``aliases`` (cell text → the field's value), ``format`` (a ``strptime`` format
 for instants and dates), ``separators`` (for lists), ``excel_serial`` (numbers in this instant or
@@ -63,8 +72,10 @@ from pipeline_core.ingest.parsers import DateOrder, ParseError
 from pipeline_core.records import Account, Activity, Contact, Lead, Money, Opportunity, Role, User
 
 __all__ = [
+    "IMPORT_INSTANT",
     "RECORD_KINDS",
     "Column",
+    "DefaultsWhen",
     "FieldSpec",
     "Owners",
     "ParseKind",
@@ -222,6 +233,22 @@ class Owners:
 
 DefaultValue = str | int | float | bool | list[str]
 
+IMPORT_INSTANT: Final = "@import"
+"""A default meaning "the import instant" (instant fields only): the aware ``datetime`` given as
+``map_rows(..., as_of=...)`` (the CLI's ``--as-of``, else the instant the command started)."""
+
+
+@definition("defaults_when")
+@attrs.frozen
+class DefaultsWhen:
+    """Defaults for some rows only: ``when`` (source header → cell text; a row matches when each
+    of its cells, stripped, equals the text) and ``defaults`` (field → value, read as
+    :attr:`SheetMapping.defaults` are). For a blank or unmapped field, the first matching entry
+    that defaults it wins over the mapping's plain ``defaults``."""
+
+    when: Mapping[str, str]
+    defaults: Mapping[str, DefaultValue]
+
 
 @definition("mapping")
 @attrs.frozen
@@ -236,7 +263,11 @@ class SheetMapping:
     ``owns``: the fields the sheet owns (default: the mapped and defaulted ones, see
     :attr:`owned_fields`); ``owners``: how owners are matched (:class:`Owners`); ``backfill``:
     imported history whose past deadlines raise no alerts; ``missing``: cell texts that mean "no
-    value" (e.g. ``"-"``, ``"无"``; blank cells always do).
+    value" (e.g. ``"-"``, ``"无"``; blank cells always do); ``fallbacks``: field → headers read in
+    order when no column fills the field or its cell is blank (each read as the field's value);
+    ``defaults_when``: the :class:`DefaultsWhen` entries, defaults for matching rows only. A
+    field's value is its column's cell, else its first non-blank fallback cell, else the first
+    matching ``defaults_when`` entry's default, else its ``defaults`` value.
 
     Raises :class:`~pipeline_core.errors.ConfigError` listing every problem."""
 
@@ -252,6 +283,8 @@ class SheetMapping:
     owners: Owners = attrs.field(factory=Owners)
     backfill: bool = False
     missing: tuple[str, ...] = ()
+    fallbacks: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    defaults_when: tuple[DefaultsWhen, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         raise_problems("mapping", self, _CHECKS)
@@ -268,8 +301,17 @@ class SheetMapping:
         if self.owns is not None:
             return self.owns
         seen = dict.fromkeys(c.field for c in self.columns)
+        seen.update(dict.fromkeys(self.fallbacks))
+        for entry in self.defaults_when:
+            seen.update(dict.fromkeys(entry.defaults))
         seen.update(dict.fromkeys(self.defaults))
         return tuple(seen)
+
+    @property
+    def uses_import_instant(self) -> bool:
+        """True when a default is :data:`IMPORT_INSTANT` (mapping rows then needs ``as_of``)."""
+        tables = [self.defaults, *(e.defaults for e in self.defaults_when)]
+        return any(v == IMPORT_INSTANT for t in tables for v in t.values())
 
     def kind_of(self, column: Column) -> str:
         """The parse kind of ``column``: its own ``parse``, else its field's natural kind."""
@@ -446,6 +488,9 @@ def _check_context(m: SheetMapping) -> Iterator[Problem]:
     """Money needs a known currency, wall times a known zone; owned fields exist."""
     kinds = {m.kind_of(c) for c in m.columns if c.currency is None}
     kinds |= {m.fields[f].kind for f in m.defaults if f in m.fields}
+    kinds |= {m.fields[f].kind for f in m.fields.keys() & set(m.fallbacks)}
+    for entry in m.defaults_when:
+        kinds |= {m.fields[f].kind for f in entry.defaults if f in m.fields}
     for where, code in [(("currency",), m.currency)] + [
         (("columns", c.header, "currency"), c.currency) for c in m.columns if c.currency
     ]:
@@ -477,15 +522,39 @@ def _check_context(m: SheetMapping) -> Iterator[Problem]:
 
 
 def _check_defaults(m: SheetMapping) -> Iterator[Problem]:
-    """Every default names a field and is a value that field accepts."""
+    """Every default names a field and is a value that field accepts (``"@import"`` an instant
+    field's); every ``defaults_when`` entry has a condition and defaults."""
+    yield from _check_default_table(m, m.defaults, ("defaults",))
+    for i, entry in enumerate(m.defaults_when):
+        where = ("defaults_when", i)
+        if not entry.when:
+            yield Problem((*where, "when"), "a condition needs a header and its text", {}, "empty")
+        if not entry.defaults:
+            yield Problem((*where, "defaults"), "an entry needs one default or more", {}, "empty")
+        yield from _check_default_table(m, entry.defaults, (*where, "defaults"))
+
+
+def _check_default_table(
+    m: SheetMapping, table: Mapping[str, DefaultValue], path: tuple[str | int, ...]
+) -> Iterator[Problem]:
     fields = m.fields
-    for name, value in m.defaults.items():
-        where = ("defaults", name)
+    for name, value in table.items():
+        where = (*path, name)
         if name.startswith(_CUSTOM) and _has_custom(m.record):
             continue
         spec = fields.get(name)
         if spec is None:
             yield Problem(where, f"a {m.record} has no such field", name, "unknown_field")
+            continue
+        if value == IMPORT_INSTANT:
+            if spec.kind != "instant":
+                yield Problem(
+                    where,
+                    f"only an instant field takes the import instant; {name} holds {spec.kind} "
+                    "values",
+                    value,
+                    "import_instant",
+                )
             continue
         if spec.kind in ("owner", "nested"):
             if spec.kind == "nested":
@@ -500,7 +569,51 @@ def _check_defaults(m: SheetMapping) -> Iterator[Problem]:
             yield Problem(where, exc.reason, value, exc.code)
 
 
-_CHECKS: Final = (_check_fields, _check_aliases, _check_context, _check_defaults)
+def _check_fallbacks(m: SheetMapping) -> Iterator[Problem]:
+    """Each fallback names a field one cell fills and one or more headers, none twice, none the
+    field's own column."""
+    fields = m.fields
+    own = {c.field: c.header for c in m.columns}
+    for name, headers in m.fallbacks.items():
+        where = ("fallbacks", name)
+        if name.startswith(_CUSTOM):
+            if not _has_custom(m.record) or not name[len(_CUSTOM) :]:
+                yield Problem(
+                    where, f"a {m.record} has no such custom field", name, "unknown_field"
+                )
+        elif name not in fields:
+            yield Problem(
+                where,
+                f"a {m.record} has no such field; its fields are: {', '.join(fields)}",
+                name,
+                "unknown_field",
+            )
+            continue
+        elif fields[name].kind == "nested":
+            yield Problem(where, "this field is not filled from one cell", name, "nested_field")
+        if not headers:
+            yield Problem(where, "a fallback needs one header or more", [], "empty")
+        seen: set[str] = set()
+        for i, header in enumerate(headers):
+            if header in seen:
+                yield Problem((*where, i), "the header is listed twice", header, "duplicate_header")
+            seen.add(header)
+            if own.get(name) == header:
+                yield Problem(
+                    (*where, i),
+                    f"the column already fills {name}: a fallback is another column",
+                    header,
+                    "duplicate_header",
+                )
+
+
+_CHECKS: Final = (
+    _check_fields,
+    _check_aliases,
+    _check_context,
+    _check_defaults,
+    _check_fallbacks,
+)
 
 
 # --------------------------------------------------------------------------- loading
