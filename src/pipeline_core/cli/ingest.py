@@ -225,7 +225,7 @@ def _sync_file(
         with read_rows(args.file, encoding=args.encoding, sheet=args.sheet) as source:
             state.update(encoding=source.encoding, detected=source.detected,
                          format=source.format, headers=len(source.headers))  # fmt: skip
-            mapped = map_rows(source, mapping, users=users)
+            mapped = map_rows(source, mapping, users=users, as_of=at)
             with store.unit_of_work():
                 report = sync(
                     store,

@@ -17,7 +17,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from pipeline_core.cli._common import EXIT_OK, bad_input, emit_json, escape_text, open_store
+from pipeline_core.cli._common import (
+    EXIT_OK,
+    bad_input,
+    emit_json,
+    escape_text,
+    open_store,
+    parse_instant,
+)
 from pipeline_core.cli._newfile import sqlite_path
 from pipeline_core.cli._options import add_command, add_json, add_store
 from pipeline_core.cli.ingest import SHOWN_PROBLEMS, read_mapping, sheet_option, source_error
@@ -136,7 +143,9 @@ def _run_check(args: argparse.Namespace) -> int:
         try:
             with read_rows(args.file, encoding=args.encoding, sheet=args.sheet) as source:
                 encoding = source.encoding
-                for row in map_rows(source, mapping, users=users):
+                # '@import' defaults read the instant the check runs at (nothing is written)
+                now = parse_instant(None, "--as-of")
+                for row in map_rows(source, mapping, users=users, as_of=now):
                     rows += 1
                     if not row.ok:
                         bad += 1

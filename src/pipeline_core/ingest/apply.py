@@ -34,7 +34,7 @@ from pipeline_core.ingest.mapping import (
     FieldSpec,
     SheetMapping,
 )
-from pipeline_core.ingest.parsers import ParseError
+from pipeline_core.ingest.parsers import ParseError, slug
 from pipeline_core.ingest.readers import RowSource
 from pipeline_core.ingest.rows import MappedRow
 from pipeline_core.records import User
@@ -138,7 +138,10 @@ class _Owners:
 
     def _plan(self, value: str) -> str:
         is_email = "@" in value and " " not in value.strip()
-        base = normalise_name(value).replace(" ", "-") or "user"
+        try:
+            base = slug(value)
+        except ParseError:
+            base = "user"
         new_id, n = base, 1
         while new_id in self.by_id:
             n += 1

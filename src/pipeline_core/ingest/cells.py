@@ -102,4 +102,5 @@ _READERS: Final[dict[str, Callable[[SheetMapping, Column, Any], Any]]] = {
     "bool": lambda m, c, v: parsers.parse_bool(v, c.aliases),
     "int": lambda m, c, v: parsers.parse_int(v),
     "probability": lambda m, c, v: parsers.parse_probability(v),
+    "slug": lambda m, c, v: parsers.slug(v),
 }

@@ -101,13 +101,25 @@ RECORD_KINDS: Final[dict[str, type[Any]]] = {
 """Each record kind and its record class."""
 
 ParseKind = Literal[
-    "text", "money", "instant", "date", "list", "bool", "int", "probability", "enum", "owner"
+    "text",
+    "money",
+    "instant",
+    "date",
+    "list",
+    "bool",
+    "int",
+    "probability",
+    "enum",
+    "owner",
+    "slug",
 ]
 """How a column's cells are read: ``text`` as written (stripped); ``money`` with
 :func:`~pipeline_core.ingest.parsers.parse_money`; ``instant`` / ``date`` with
 :func:`~pipeline_core.ingest.parsers.parse_instant` / ``parse_date``; ``list`` with
 ``split_list``; ``bool``, ``int``, ``probability``; ``enum`` one of the field's values (after
-aliases); ``owner`` a user matched by id, name or e-mail (see :class:`Owners`)."""
+aliases); ``owner`` a user matched by id, name or e-mail (see :class:`Owners`); ``slug`` an
+id made from a name with :func:`~pipeline_core.ingest.parsers.slug` (``Moses Frase`` →
+``moses-frase``), for a text field."""
 
 _OWNER_FIELDS: Final = frozenset({"owner_id", "manager_id"})
 _CUSTOM: Final = "custom."
@@ -399,6 +411,7 @@ _KIND_FITS: Final[dict[str, frozenset[str]]] = {
     "probability": frozenset({"probability"}),
     "enum": frozenset({"enum"}),
     "owner": frozenset({"owner", "text"}),
+    "slug": frozenset({"text"}),
 }
 
 

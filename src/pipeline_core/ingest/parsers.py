@@ -13,13 +13,15 @@ could be read two ways is refused (``code="ambiguous"``), never read the likelie
 - :func:`parse_bool`, :func:`lookup`: booleans (是/否, yes/no) and values from a closed set, with
   aliases (决策人 → ``decision_maker``);
 - :func:`parse_int`, :func:`parse_probability`: whole numbers with thousands separators, and
-  probabilities written ``0.3`` or ``30%``.
+  probabilities written ``0.3`` or ``30%``;
+- :func:`slug`: an id made from a name (``"Moses  Frase"`` → ``moses-frase``).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -42,6 +44,7 @@ __all__ = [
     "parse_int",
     "parse_money",
     "parse_probability",
+    "slug",
     "split_list",
     "zone_named",
 ]
@@ -564,3 +567,19 @@ def lookup(text: Any, allowed: Collection[str], aliases: Mapping[str, str] | Non
     raise ParseError(
         f"expected one of: {shown} (or an alias the mapping declares)", text, "not_allowed"
     )
+
+
+_SPACES: Final = re.compile(r"\s+")
+
+
+def slug(text: Any) -> str:
+    """An id made from a name: NFKC-normalised, case-folded, white space runs turned into one
+    ``-``, stripped (``" Moses  Frase"`` → ``"moses-frase"``; the ids ``owners.create_missing``
+    gives new users). A cell with no letters or digits left, or not text, is refused
+    (``"slug"``)."""
+    if isinstance(text, str):
+        words = _SPACES.split(unicodedata.normalize("NFKC", text).strip().casefold())
+        out = "-".join(w for w in words if w)
+        if any(ch.isalnum() for ch in out):
+            return out
+    raise ParseError("expected a name to make an id from (letters or digits)", text, "slug")
