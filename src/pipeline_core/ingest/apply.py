@@ -278,7 +278,7 @@ class MappedRows(Iterator[MappedRow]):
     def _column_plan(self, column: Column) -> _Plan:
         """How one column's non-blank cells are read (see :class:`_Plan`)."""
         mapping = self.mapping
-        kind = self._kinds[column.header]
+        kind = mapping.kind_of(column)  # a fallback reads its header as its own field
         owners = self._owners
         read: Callable[[Any], Any]
         if kind == "owner":
