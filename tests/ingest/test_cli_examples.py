@@ -11,6 +11,7 @@ from pipeline_core.ingest import load_mapping
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "mappings"
 EXPECTED = {
     "maven_crm_sales_pipeline.toml": ("opportunity", "opportunity_id"),
+    "maven_crm_sales_teams.toml": ("user", None),
     "olist_marketing_qualified_leads.toml": ("lead", "mql_id"),
     "olist_closed_deals.toml": ("opportunity", "mql_id"),
     "x_education_leads.toml": ("lead", "Prospect ID"),
