@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pipeline_core.ingest import parsers
 from pipeline_core.ingest.parsers import ParseError
+from pipeline_core.ingest.targets import CUSTOM_PREFIX
 
 if TYPE_CHECKING:
     from pipeline_core.ingest.mapping import Column, SheetMapping
 
 __all__ = ["read_cell"]
-
-_CUSTOM: Final = "custom."
 
 
 def read_cell(mapping: SheetMapping, column: Column, kind: str, value: Any) -> Any:
@@ -40,7 +39,7 @@ def read_cell(mapping: SheetMapping, column: Column, kind: str, value: Any) -> A
 def _text(m: SheetMapping, c: Column, value: Any) -> Any:
     if isinstance(value, str):
         return value
-    if c.field.startswith(_CUSTOM) and isinstance(value, bool | int | float):
+    if c.field.startswith(CUSTOM_PREFIX) and isinstance(value, bool | int | float):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # a workbook's number in a text column (a phone number, an id)

@@ -49,14 +49,10 @@ are built that way, and code builds a mapping positionally just as it builds a s
 
 from __future__ import annotations
 
-import enum
-import functools
 import json
 import tomllib
-import types
-import typing
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime, time
+from datetime import time
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -69,7 +65,16 @@ from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.ingest import parsers
 from pipeline_core.ingest.cells import read_cell
 from pipeline_core.ingest.parsers import DateOrder, ParseError
-from pipeline_core.records import Account, Activity, Contact, Lead, Money, Opportunity, Role, User
+from pipeline_core.ingest.targets import (
+    CUSTOM_PREFIX,
+    RECORD_KINDS,
+    FieldSpec,
+    ParseKind,
+    RecordKind,
+    has_custom,
+    target_fields,
+)
+from pipeline_core.records import Role
 
 __all__ = [
     "IMPORT_INSTANT",
@@ -86,123 +91,6 @@ __all__ = [
     "read_cell",
     "target_fields",
 ]
-
-RecordKind = Literal["lead", "opportunity", "account", "contact", "activity", "user"]
-"""The kinds of record a mapping fills."""
-
-RECORD_KINDS: Final[dict[str, type[Any]]] = {
-    "lead": Lead,
-    "opportunity": Opportunity,
-    "account": Account,
-    "contact": Contact,
-    "activity": Activity,
-    "user": User,
-}
-"""Each record kind and its record class."""
-
-ParseKind = Literal[
-    "text",
-    "money",
-    "instant",
-    "date",
-    "list",
-    "bool",
-    "int",
-    "probability",
-    "enum",
-    "owner",
-    "slug",
-]
-"""How a column's cells are read: ``text`` as written (stripped); ``money`` with
-:func:`~pipeline_core.ingest.parsers.parse_money`; ``instant`` / ``date`` with
-:func:`~pipeline_core.ingest.parsers.parse_instant` / ``parse_date``; ``list`` with
-``split_list``; ``bool``, ``int``, ``probability``; ``enum`` one of the field's values (after
-aliases); ``owner`` a user matched by id, name or e-mail (see :class:`Owners`); ``slug`` an
-id made from a name with :func:`~pipeline_core.ingest.parsers.slug` (``Moses Frase`` →
-``moses-frase``), for a text field."""
-
-_OWNER_FIELDS: Final = frozenset({"owner_id", "manager_id"})
-_CUSTOM: Final = "custom."
-
-
-@attrs.frozen
-class FieldSpec:
-    """What a record field holds, as far as reading a cell goes: ``kind`` (the natural
-    :data:`ParseKind`, ``"nested"`` for a value no single cell fills), ``allowed`` (an enum's
-    values, else ``None``), ``required`` (no default in the record class) and ``optional``
-    (``None`` is a value)."""
-
-    name: str
-    kind: str
-    allowed: frozenset[str] | None = None
-    required: bool = False
-    optional: bool = False
-
-
-def _unwrap(hint: Any) -> tuple[Any, bool]:
-    optional = False
-    while True:
-        origin = typing.get_origin(hint)
-        args = typing.get_args(hint)
-        if origin is typing.Annotated:
-            hint = args[0]
-        elif origin in (typing.Union, types.UnionType):
-            members = [a for a in args if a is not type(None)]
-            optional = optional or len(members) < len(args)
-            if len(members) != 1:
-                return hint, optional
-            hint = members[0]
-        else:
-            return hint, optional
-
-
-def _spec(name: str, hint: Any, required: bool) -> FieldSpec:
-    base, optional = _unwrap(hint)
-    origin = typing.get_origin(base)
-    allowed = None
-    if name in _OWNER_FIELDS:
-        kind = "owner"
-    elif origin in (tuple, frozenset, set, list) or base in (tuple, frozenset):
-        kind = "list"
-    elif isinstance(base, type) and issubclass(base, enum.Enum):
-        kind, allowed = "enum", frozenset(str(m.value) for m in base)
-    elif base is Money:
-        kind = "money"
-    elif (isinstance(base, type) and issubclass(base, datetime)) or "Datetime" in str(base):
-        kind = "instant"
-    elif base is date:
-        kind = "date"
-    elif base is bool:
-        kind = "bool"
-    elif base is int:
-        kind = "int"
-    elif base is float:
-        kind = "probability"
-    elif base is str:
-        kind = "text"
-    else:
-        kind = "nested"
-    return FieldSpec(name, kind, allowed, required, optional)
-
-
-@functools.cache
-def target_fields(record: str) -> Mapping[str, FieldSpec]:
-    """The fields a mapping can fill in a record of kind ``record`` (``"lead"`` ...), by name
-    (``version`` and the ``custom`` mapping itself left out: ``custom.<name>`` targets fill that).
-    Computed once per kind; read-only."""
-    cls = RECORD_KINDS[record]
-    hints = typing.get_type_hints(cls, include_extras=True)
-    out = {}
-    for f in attrs.fields(cls):
-        if f.name in ("version", "custom"):
-            continue
-        out[f.name] = _spec(f.name, hints[f.name], f.default is attrs.NOTHING)
-    return types.MappingProxyType(out)
-
-
-def _has_custom(record: str) -> bool:
-    return any(f.name == "custom" for f in attrs.fields(RECORD_KINDS[record]))
-
 
 # --------------------------------------------------------------------------- the definition
 
@@ -329,7 +217,7 @@ class SheetMapping:
         """The parse kind of ``column``: its own ``parse``, else its field's natural kind."""
         if column.parse is not None:
             return column.parse
-        if column.field.startswith(_CUSTOM):
+        if column.field.startswith(CUSTOM_PREFIX):
             return "text"
         spec = self.fields.get(column.field)
         return spec.kind if spec else "text"
@@ -418,7 +306,7 @@ _KIND_FITS: Final[dict[str, frozenset[str]]] = {
 def _check_fields(m: SheetMapping) -> Iterator[Problem]:
     """Every column fills a field the record has (or a custom field), once; its parse kind fits."""
     fields = m.fields
-    custom = _has_custom(m.record)
+    custom = has_custom(m.record)
     seen_fields: dict[str, str] = {}
     seen_headers: set[str] = set()
     for column in m.columns:
@@ -427,7 +315,7 @@ def _check_fields(m: SheetMapping) -> Iterator[Problem]:
             yield Problem(where, "the header is mapped twice", column.header, "duplicate_header")
         seen_headers.add(column.header)
         target = column.field
-        if target.startswith(_CUSTOM):
+        if target.startswith(CUSTOM_PREFIX):
             if not custom:
                 yield Problem(
                     (*where, "field"),
@@ -435,7 +323,7 @@ def _check_fields(m: SheetMapping) -> Iterator[Problem]:
                     target,
                     "unknown_field",
                 )
-            elif not target[len(_CUSTOM) :]:
+            elif not target[len(CUSTOM_PREFIX) :]:
                 yield Problem(
                     (*where, "field"), "a custom field needs a name", target, "unknown_field"
                 )
@@ -459,7 +347,7 @@ def _check_fields(m: SheetMapping) -> Iterator[Problem]:
                 "duplicate_field",
             )
         seen_fields[target] = column.header
-        if column.parse is not None and not target.startswith(_CUSTOM):
+        if column.parse is not None and not target.startswith(CUSTOM_PREFIX):
             natural = fields[target].kind
             if natural not in _KIND_FITS[column.parse]:
                 yield Problem(
@@ -468,7 +356,7 @@ def _check_fields(m: SheetMapping) -> Iterator[Problem]:
                     column.parse,
                     "parse_kind",
                 )
-        if target.startswith(_CUSTOM) and column.parse in ("money", "owner", "enum"):
+        if target.startswith(CUSTOM_PREFIX) and column.parse in ("money", "owner", "enum"):
             yield Problem(
                 (*where, "parse"),
                 "a custom field holds text, numbers, true/false, dates or lists",
@@ -530,7 +418,7 @@ def _check_context(m: SheetMapping) -> Iterator[Problem]:
         )
     fields = m.fields
     for i, name in enumerate(m.owns or ()):
-        if name not in fields and not name.startswith(_CUSTOM):
+        if name not in fields and not name.startswith(CUSTOM_PREFIX):
             yield Problem(("owns", i), f"a {m.record} has no such field", name, "unknown_field")
 
 
@@ -553,7 +441,7 @@ def _check_default_table(
     fields = m.fields
     for name, value in table.items():
         where = (*path, name)
-        if name.startswith(_CUSTOM) and _has_custom(m.record):
+        if name.startswith(CUSTOM_PREFIX) and has_custom(m.record):
             continue
         spec = fields.get(name)
         if spec is None:
@@ -589,8 +477,8 @@ def _check_fallbacks(m: SheetMapping) -> Iterator[Problem]:
     own = {c.field: c.header for c in m.columns}
     for name, headers in m.fallbacks.items():
         where = ("fallbacks", name)
-        if name.startswith(_CUSTOM):
-            if not _has_custom(m.record) or not name[len(_CUSTOM) :]:
+        if name.startswith(CUSTOM_PREFIX):
+            if not has_custom(m.record) or not name[len(CUSTOM_PREFIX) :]:
                 yield Problem(
                     where, f"a {m.record} has no such custom field", name, "unknown_field"
                 )
