@@ -24,6 +24,8 @@ from pipeline_core.sla import (
     default_policy,
     state_from_records,
 )
+from pipeline_core.sla.batch import scan_columns
+from pipeline_core.sla.instants import to_us
 
 SH = ZoneInfo("Asia/Shanghai")
 ENGINE = SlaEngine(default_policy(default_calendar(country="CN")))
@@ -143,6 +145,71 @@ def test_grade_c_nurture_every_30_days_reports_each_occurrence_not_followed_by_a
     contacted = state.evolve(last_contact_at=monday + timedelta(days=61))
     assert all(
         i.rule != "grade.C.nurture" for i in ENGINE.evaluate(contacted, monday + timedelta(days=65))
+    )
+
+
+def test_a_cadence_wakes_the_agenda_before_a_close_still_to_come() -> None:
+    # A grade-C lead graded Wed 1 Jan 2025 00:00 (+08:00), closed 1-2 Jan and reopened, and
+    # carrying a close at Fri 31 Jan 01:00. Nurture recurs every 30 days from the grading:
+    # 1 Jan + 30 days = Fri 31 Jan 00:00, after the closed period and one hour before the close,
+    # so it is due then. The close has not happened on 2 Jan, so the engine must name that
+    # instant as its next due time (it used to say "nothing", and the agenda never woke up).
+    graded = datetime(2025, 1, 1, tzinfo=SH)
+    nurture_due = datetime(2025, 1, 31, tzinfo=SH)
+    state = lead(
+        graded,
+        grade="C",
+        grade_at=graded,
+        first_touch_at=graded,  # touched, called back and answered at once: the other
+        last_contact_at=graded,  # deadlines are met (silence, pushed a day by the closed
+        last_reply_at=graded,  # period to 1 Feb, falls after the close)
+        closed_periods=((graded, datetime(2025, 1, 2, tzinfo=SH)),),
+        closed_at=datetime(2025, 1, 31, 1, tzinfo=SH),
+    )
+    checked = datetime(2025, 1, 2, 16, tzinfo=SH)
+    assert ENGINE.next_due(state, checked) == nurture_due
+    # a due time equal to as_of is due at it; the agenda reports it once, at its own wake-up
+    assert [i.id for i in ENGINE.evaluate(state, nurture_due)] == [
+        f"grade.C.nurture|lead-1|{to_us(nurture_due)}|due"
+    ]
+    agenda = Agenda(ENGINE)
+    agenda.put(state)
+    assert agenda.advance(checked) == []
+    assert agenda.next_due() == nurture_due
+    assert [i.at for i in agenda.advance(nurture_due)] == [nurture_due]
+    assert agenda.advance(datetime(2025, 3, 31, tzinfo=SH)) == []
+    # the column-wise batch names the same next due instant, also through its own cadence
+    # arithmetic (a state without closed periods: pauses go through the engine); contacted and
+    # answered on 10 Jan, which meets no occurrence and moves silence to 9 Feb
+    assert scan_columns(ENGINE, [state], to_us(checked))[1] == [to_us(nurture_due)]
+    tenth = datetime(2025, 1, 10, tzinfo=SH)
+    plain = state.evolve(closed_periods=(), last_contact_at=tenth, last_reply_at=tenth)
+    assert ENGINE.next_due(plain, checked) == nurture_due
+    assert scan_columns(ENGINE, [plain], to_us(checked))[1] == [to_us(nurture_due)]
+    # no wake-up for an occurrence at or after the close (closed at 31 Jan 00:00 exactly) ...
+    closing = state.evolve(closed_at=nurture_due)
+    assert ENGINE.next_due(closing, checked) is None
+    assert scan_columns(ENGINE, [closing], to_us(checked))[1] == [None]
+    # ... nor for one inside a later closed period: closed 20 Jan-5 Feb, the next is day 60,
+    # 1 Jan + 60 days = Sun 2 Mar 00:00 (31 days of January, 28 of February, 1 of March)
+    reopened = state.evolve(
+        closed_at=None,
+        closed_periods=(
+            (graded, datetime(2025, 1, 2, tzinfo=SH)),
+            (datetime(2025, 1, 20, tzinfo=SH), datetime(2025, 2, 5, tzinfo=SH)),
+        ),
+    )
+    nurture = [i for i in ENGINE.evaluate(reopened, datetime(2025, 3, 2, tzinfo=SH))
+               if i.rule == "grade.C.nurture"]  # fmt: skip
+    assert [i.at for i in nurture] == [datetime(2025, 3, 2, tzinfo=SH)]
+    assert all(
+        i.rule != "grade.C.nurture"
+        for i in ENGINE.evaluate(reopened, datetime(2025, 3, 1, 23, 59, tzinfo=SH))
+    )
+    facts = reopened.compact_facts
+    rule = next(r for r in ENGINE.compiled.rules if r.id == "grade.C.nurture")
+    assert ENGINE.cadence(rule, facts, reopened, to_us(checked), []) == to_us(
+        datetime(2025, 3, 2, tzinfo=SH)
     )
 
 

@@ -443,10 +443,10 @@ class _Run:
         if not len(index):
             return
         now = self.now_all[index]
-        if rule.closes:
-            closed = self.col(F_CLOSED)[index]
-            running = closed == _NULL
-            horizon = np.where(running | (closed > now), now, closed - 1)
+        closed = self.col(F_CLOSED)[index] if rule.closes else None
+        if closed is not None:
+            running = (closed == _NULL) | (closed > now)  # open at ``now`` (a close may follow)
+            horizon = np.where(running, now, closed - 1)
         else:
             running = np.ones(len(index), dtype=bool)
             horizon = now
@@ -466,8 +466,12 @@ class _Run:
                 self.object_index.extend([i] * (len(objects) - before))
             return
         k = (horizon - start) // step  # the latest occurrence in (start, horizon], if >= 1
-        # the next occurrence after the horizon, while the record is open
-        self._soonest(index[running], (start + (np.maximum(k, 0) + 1) * step)[running])
+        # the next occurrence after the horizon, while the record is open, and before a close
+        # still to come (as SlaEngine.cadence; closed periods go through the engine: pauses)
+        after = start + (np.maximum(k, 0) + 1) * step
+        if closed is not None:
+            running &= (closed == _NULL) | (after < closed)
+        self._soonest(index[running], after[running])
         # a reminder at each occurrence not followed by the target (as SlaEngine._cadence): the
         # occurrences after the target's last instant t (at or after it for a contact target,
         # which is strict); k0 is the first of them

@@ -347,7 +347,9 @@ class SlaEngine:
     ) -> int | None:
         """Append the reminders of the cadence ``rule`` due by ``now`` (µs) for ``state`` (with
         compact ``facts``) to ``items``: one per occurrence not followed by the target. Return
-        the next occurrence (µs), or ``None`` once the record closed or the occurrences end."""
+        the next occurrence after ``now`` (µs) outside the closed periods, also when the state's
+        ``closed_at`` is still to come (then only one before it); ``None`` once the record closed
+        by ``now`` or the occurrences end."""
         start = facts[rule.trigger_index]
         if start is None:
             return None
@@ -381,9 +383,19 @@ class SlaEngine:
                     state.owner_id,
                 )
             )
-        if closed is not None:
+        if closed is not None and closed <= now:
+            return None  # closed by now: every occurrence before the close is in ``items``
+        # the next occurrence: after ``now``, outside the closed periods, and before a close
+        # still to come (a state may carry a ``closed_at`` after ``now``: the items up to it are
+        # due as if open, so the agenda must wake up for them)
+        nxt = recurrence.after(start, horizon, tz)
+        if spans:
+            for a, b in spans:
+                if nxt is not None and a <= nxt < b:
+                    nxt = recurrence.after(start, b - 1, tz)
+        if nxt is not None and closed is not None and nxt >= closed:
             return None
-        return recurrence.after(start, horizon, tz)
+        return nxt
 
     # -- outcomes ----------------------------------------------------------------------------------
 
