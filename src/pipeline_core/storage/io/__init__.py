@@ -47,11 +47,15 @@ from pipeline_core.storage.io._cells import (
 )
 from pipeline_core.storage.io._csv import read_csv, write_csv
 from pipeline_core.storage.io._jsonl import read_jsonl, write_jsonl
+from pipeline_core.storage.io._labels import HEADER_LANGUAGES, LABELS_ZH, HeaderLabels
 from pipeline_core.storage.io._shared import ImportRejectedError, ImportReport, RowError, kinds
 from pipeline_core.storage.io._store import export_records, import_records
 
 __all__ = [
+    "HEADER_LANGUAGES",
+    "LABELS_ZH",
     "SPREADSHEET_TRIGGERS",
+    "HeaderLabels",
     "ImportRejectedError",
     "ImportReport",
     "RowError",

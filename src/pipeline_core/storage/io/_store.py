@@ -15,6 +15,7 @@ from pipeline_core.errors import MAX_PROBLEMS
 from pipeline_core.storage._base import batched, check_batch
 from pipeline_core.storage.io._csv import read_csv, write_csv
 from pipeline_core.storage.io._jsonl import read_jsonl, write_jsonl
+from pipeline_core.storage.io._labels import HeaderLabels
 from pipeline_core.storage.io._shared import (
     Format,
     ImportRejectedError,
@@ -49,6 +50,7 @@ def import_records(
     progress: Progress | None = None,
     batch_size: int = DEFAULT_BATCH,
     spreadsheet_safe: bool = False,
+    headers: HeaderLabels | None = None,
 ) -> ImportReport:
     """Import a CSV or JSON Lines file of one record kind into ``store``, in one transaction.
 
@@ -59,12 +61,15 @@ def import_records(
     identical entry is skipped. ``progress`` is called with the number of rows read, after each
     batch of ``batch_size`` rows and at the end. ``spreadsheet_safe=True`` reads a CSV written by
     ``export_records(..., spreadsheet_safe=True)`` back exactly (:func:`restore_cell`).
+    ``headers``: the label table of a file exported with ``headers=`` a mapping (the built-in
+    languages, ``headers="zh"``, are recognised without it). A CSV's leading byte-order mark
+    (``bom=True`` on export) is dropped.
     """
     check_batch(batch_size)
     table = table_for(kind)
     fmt = _format(source, format)
     reader: Callable[[str, Source], Iterator[tuple[int, Record | list[RowError]]]] = (
-        functools.partial(read_csv, spreadsheet_safe=spreadsheet_safe)
+        functools.partial(read_csv, spreadsheet_safe=spreadsheet_safe, headers=headers)
         if fmt == "csv"
         else read_jsonl
     )
@@ -115,11 +120,18 @@ def export_records(
     format: Format | None = None,
     progress: Progress | None = None,
     spreadsheet_safe: bool = False,
+    bom: bool = False,
+    headers: HeaderLabels = "fields",
 ) -> int:
     """Export every record of one kind from ``store`` to CSV or JSON Lines; returns how many.
     Streams: the CSV export reads the store twice (once for the custom field names).
     ``spreadsheet_safe=True`` (CSV): no cell begins with ``= + - @``, tab or CR, so a spreadsheet
-    never runs one as a formula; import with ``spreadsheet_safe=True`` gives the values back."""
+    never runs one as a formula; import with ``spreadsheet_safe=True`` gives the values back.
+    ``bom=True`` (CSV): the file begins with a UTF-8 byte-order mark, so Excel reads it as UTF-8
+    (without one, Excel on Chinese Windows reads it as GBK and shows Chinese garbled); lines end
+    CRLF either way. ``headers="zh"`` (CSV): Chinese column labels
+    (:data:`~pipeline_core.storage.io.LABELS_ZH`), or a mapping of column → label;
+    :func:`import_records` reads them back."""
     table = table_for(kind)
     repo = store.collection(table.kind)
     fmt = _format(dest, format)
@@ -137,5 +149,11 @@ def export_records(
         for r in repo.all():
             names.update(r.custom)
     return write_csv(
-        table.kind, stream(), dest, custom_fields=sorted(names), spreadsheet_safe=spreadsheet_safe
+        table.kind,
+        stream(),
+        dest,
+        custom_fields=sorted(names),
+        spreadsheet_safe=spreadsheet_safe,
+        bom=bom,
+        headers=headers,
     )
