@@ -5,6 +5,8 @@ Every expected value below is written out by hand from the layout in ``docs/stor
 from __future__ import annotations
 
 import io
+import re
+import zipfile
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline_core.errors import ConfigError
+from pipeline_core.errors import ConfigError, ValidationError
 from pipeline_core.records import Lead, Money, NextStep
 from pipeline_core.storage import InMemoryStore
 from pipeline_core.storage.io import (
@@ -25,8 +27,11 @@ from pipeline_core.storage.io import (
     import_records,
     kinds,
     read_csv,
+    read_xlsx,
     write_csv,
+    write_xlsx,
 )
+from pipeline_core.storage.io._xlsx import xml_text
 from pipeline_core.testing import strategies as pcst
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -210,3 +215,122 @@ def test_csv_round_trip_with_bom_and_zh_headers(
     buf.seek(0)
     back = [item for _, item in read_csv("lead", buf, spreadsheet_safe=safe)]
     assert back == leads
+
+
+# --------------------------------------------------------------------------- xlsx
+
+
+def _xlsx_lead() -> Lead:
+    return _lead(
+        company='=HYPERLINK("http://x.invalid")',
+        budget=Money(amount=Decimal("1200.50"), currency="CNY"),
+        expected_amount=Money(amount=Decimal("12345678901234567.89"), currency="CNY"),
+        company_size=250,
+        custom={"score": 7, "code": "42"},
+    )
+
+
+def test_xlsx_cells_are_typed_and_text_is_never_a_formula(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    path = tmp_path / "leads.xlsx"
+    assert export_records(_store(_xlsx_lead()), "lead", path) == 1
+    sheet = openpyxl.load_workbook(path).active
+    assert sheet.title == "lead"
+    head = [c.value for c in sheet[1]]
+    assert head == csv_columns("lead", ["code", "score"])
+    row = {h: (c.value, c.data_type) for h, c in zip(head, sheet[2], strict=True)}
+    assert row["company"] == ('=HYPERLINK("http://x.invalid")', "s")
+    assert row["created_at"] == ("2025-03-03T09:00:00Z", "s")  # ISO text, not an Excel date
+    assert row["budget.amount"] == (1200.5, "n")  # the same amount, as a number
+    # 19 significant digits: Excel would round it, so it stays text
+    assert row["expected_amount.amount"] == ("12345678901234567.89", "s")
+    assert row["company_size"] == (250, "n")
+    assert row["version"] == (1, "n")
+    assert row["custom.score"] == (7, "n")
+    assert row["custom.code"] == ('"42"', "s")  # the text "42", as in CSV
+    assert row["contact_name"][0] is None
+    with zipfile.ZipFile(path) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml
+
+
+def test_xlsx_reads_back_through_ingest_read_rows(tmp_path: Path) -> None:
+    from pipeline_core.ingest import read_rows
+
+    path = tmp_path / "leads.xlsx"
+    export_records(_store(_xlsx_lead()), "lead", path, headers="zh")
+    with read_rows(path) as source:
+        assert source.format == "xlsx"
+        assert source.headers[:4] == ("编号", "创建时间", "来源", "公司")
+        [(row, cells)] = list(source)
+    assert row == 2
+    assert cells["编号"] == "L1"
+    assert cells["预算金额"] == 1200.5
+    assert cells["公司规模"] == 250
+    assert cells["自定义.score"] == 7
+
+
+def test_xlsx_imports_back_equal(tmp_path: Path) -> None:
+    path = tmp_path / "leads.xlsx"
+    export_records(_store(_xlsx_lead(), _lead(id="L2")), "lead", path, headers="zh")
+    back = InMemoryStore()
+    assert import_records(back, "lead", path).written == 2
+    assert back.leads.get("L1") == _xlsx_lead()
+    assert back.leads.get("L2") == _lead(id="L2")
+
+
+def test_control_characters_round_trip_and_a_too_long_cell_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "leads.xlsx"
+    odd = "a\x0bb\r\nc_x000D_d"  # a vertical tab, CRLF, and text that looks like an escape
+    export_records(_store(_lead(needs=odd)), "lead", path)
+    back = InMemoryStore()
+    import_records(back, "lead", path)
+    assert back.leads.get("L1").needs == odd
+    path.unlink()
+    store = _store(_lead(), _lead(id="L2", needs="x" * 32_768))
+    with pytest.raises(ValidationError) as info:
+        export_records(store, "lead", path)
+    [problem] = info.value.problems
+    assert (problem.path, problem.code) == ((3, "needs"), "xlsx_cell")
+    assert "32,768 characters" in problem.message
+    assert list(tmp_path.iterdir()) == []  # no file, no temporary file left either
+
+
+def test_an_excel_date_typed_by_a_person_is_a_row_error(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "created_at", "source", "company", "status"])
+    sheet.append(["L1", datetime(2025, 3, 3, 9), "referral", "甲", "new"])
+    sheet.append(["L2", "2025-03-03T09:00:00+08:00", "referral", "乙", "new"])
+    path = tmp_path / "typed.xlsx"
+    book.save(path)
+    rows = list(read_xlsx("lead", path))
+    assert [n for n, _ in rows] == [2, 3]
+    errors = rows[0][1]
+    assert isinstance(errors, list)
+    assert [(e.row, e.field, e.code) for e in errors] == [(2, "created_at", "excel_datetime")]
+    assert rows[1][1] == _lead(
+        id="L2", company="乙", owner_id=None, created_at=datetime(2025, 3, 3, 1, tzinfo=UTC)
+    )
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    leads=st.lists(pcst.leads(), max_size=4, unique_by=lambda lead: lead.id),
+    zh=st.booleans(),
+    safe=st.booleans(),
+)
+def test_xlsx_round_trip(leads: list[Lead], zh: bool, safe: bool) -> None:
+    buf = io.BytesIO()
+    write_xlsx("lead", leads, buf, headers="zh" if zh else "fields", spreadsheet_safe=safe)
+    buf.seek(0)
+    back = [item for _, item in read_xlsx("lead", buf, spreadsheet_safe=safe)]
+    assert back == leads
+
+
+@given(st.text(max_size=30))
+def test_xml_text_leaves_no_control_character_or_cr(text: str) -> None:
+    out = xml_text(text)
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\r]", out)
+    assert xml_text("a\rb_x0041_") == "a_x000D_b_x005F_x0041_"

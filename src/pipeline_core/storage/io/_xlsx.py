@@ -15,15 +15,17 @@ cells typed where Excel keeps the value exactly:
   would not read back as the same one;
 - all other text as string cells, never formulas: text beginning with ``=`` is a string.
 
-Excel cannot hold control characters other than tab, line feed and carriage return, nor more
-than 32,767 characters in a cell or 1,048,576 rows in a sheet: such a record is refused with a
-:class:`~pipeline_core.errors.ValidationError` naming the row and column (export as CSV or JSON
-Lines instead).
+Control characters and CR are written as Office Open XML escapes (``_x000D_``, see
+:func:`xml_text`), which Excel and python-calamine decode, so every text reads back exactly.
+Excel holds no more than 32,767 characters in a cell and 1,048,576 rows in a sheet: a longer
+text or more records are refused with a :class:`~pipeline_core.errors.ValidationError` naming
+the row and column (export as CSV or JSON Lines instead).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import tempfile
@@ -46,7 +48,14 @@ from pipeline_core.storage.io._csv import header_columns, row_record
 from pipeline_core.storage.io._labels import HeaderLabels, header_labels, label_columns
 from pipeline_core.storage.io._shared import ImportRejectedError, RowError, table_for
 
-__all__ = ["MAX_CELL_CHARS", "MAX_SHEET_ROWS", "number_text", "read_xlsx", "write_xlsx"]
+__all__ = [
+    "MAX_CELL_CHARS",
+    "MAX_SHEET_ROWS",
+    "number_text",
+    "read_xlsx",
+    "write_xlsx",
+    "xml_text",
+]
 
 XlsxTarget = str | Path | IO[bytes]
 """A path (``str`` or :class:`~pathlib.Path`) or an open binary file."""
@@ -56,7 +65,18 @@ MAX_CELL_CHARS: Final = 32_767
 MAX_SHEET_ROWS: Final = 1_048_576
 """The most rows an Excel sheet holds (the header is one)."""
 _DIGITS: Final = 15  # the significant digits Excel keeps
-_ILLEGAL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Characters XML cannot carry (or turns into another: CR), and text that looks like an escape:
+# both written as Office Open XML escapes (_x000D_, and _x005F_ before a literal "_xHHHH_").
+_ESCAPE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\r]|_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def xml_text(text: str) -> str:
+    """``text`` as an Excel string cell holds it: control characters and CR as ``_xHHHH_``
+    escapes, the ``_`` of a literal ``_xHHHH_`` as ``_x005F_`` (how Excel itself writes them;
+    readers such as python-calamine and Excel decode them back)."""
+    return _ESCAPE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+
+
 _INT: Final = re.compile(r"-?(0|[1-9][0-9]*)\Z", re.ASCII)
 
 
@@ -69,7 +89,7 @@ def number_text(value: int | float) -> str:
     (``200000.0`` is ``"200000"``, how a workbook stores every number), else the shortest text
     that reads back as the same float (``"1200.5"``)."""
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 10**_DIGITS:
+        if value.is_integer() and abs(value) < 2**53:
             return str(int(value))
         return repr(value)
     return str(value)
@@ -184,54 +204,57 @@ def write_xlsx(
 
     def text_cell(row: int, column: str, text: str) -> Any:
         nonlocal total
-        bad = _ILLEGAL.search(text)
-        if bad is not None or len(text) > MAX_CELL_CHARS:
+        if len(text) > MAX_CELL_CHARS:
             total += 1
             if len(problems) < MAX_PROBLEMS:
-                why = (
-                    f"the control character {bad.group()!r} cannot be stored in an Excel cell"
-                    if bad is not None
-                    else f"{len(text):,} characters: an Excel cell holds {MAX_CELL_CHARS:,}"
-                )
+                why = f"{len(text):,} characters: an Excel cell holds {MAX_CELL_CHARS:,}"
                 problems.append(Problem((row, column), why, text[:200], "xlsx_cell"))
             return None
-        cell = cell_module.WriteOnlyCell(ws, value=text)
+        cell = cell_module.WriteOnlyCell(ws, value=xml_text(text))
         cell.data_type = "s"  # text, never a formula
         return cell
 
-    ws.append([text_cell(1, c, h) for c, h in zip(columns, header, strict=True)])
-    n = 0
-    for r in records:
-        if not isinstance(r, table.cls):
-            raise RecordTypeError(f"expected {table.cls.__name__} records, got {type(r).__name__}")
-        n += 1
-        row = n + 1
-        if row > MAX_SHEET_ROWS:
-            raise ValidationError(
-                "xlsx export",
-                [
-                    Problem(
-                        (row,),
-                        f"an Excel sheet holds {MAX_SHEET_ROWS:,} rows (the header is one): "
-                        "export as CSV or JSON Lines",
-                        n,
-                        "xlsx_rows",
-                    )
-                ],
-            )
-        customs = getattr(r, "custom", {})
-        values: list[Any] = []
-        for i, (column, text) in enumerate(zip(columns, csv_row(r, custom), strict=True)):
-            kind_ = column_kinds[i]
-            value = _typed(kind_, text, customs.get(column[7:]) if kind_ == "custom" else None)
-            if isinstance(value, str):
-                value = text_cell(
-                    row, column, neutralise_cell(value) if spreadsheet_safe else value
+    try:
+        ws.append([text_cell(1, c, h) for c, h in zip(columns, header, strict=True)])
+        n = 0
+        for r in records:
+            if not isinstance(r, table.cls):
+                raise RecordTypeError(
+                    f"expected {table.cls.__name__} records, got {type(r).__name__}"
                 )
-            values.append(value)
-        ws.append(values)
-    if problems:
-        raise ValidationError("xlsx export", problems, total=total)
+            n += 1
+            row = n + 1
+            if row > MAX_SHEET_ROWS:
+                raise ValidationError(
+                    "xlsx export",
+                    [
+                        Problem(
+                            (row,),
+                            f"an Excel sheet holds {MAX_SHEET_ROWS:,} rows (the header is one): "
+                            "export as CSV or JSON Lines",
+                            n,
+                            "xlsx_rows",
+                        )
+                    ],
+                )
+            customs = getattr(r, "custom", {})
+            values: list[Any] = []
+            for i, (column, text) in enumerate(zip(columns, csv_row(r, custom), strict=True)):
+                kind_ = column_kinds[i]
+                value = _typed(kind_, text, customs.get(column[7:]) if kind_ == "custom" else None)
+                if isinstance(value, str):
+                    value = text_cell(
+                        row, column, neutralise_cell(value) if spreadsheet_safe else value
+                    )
+                values.append(value)
+            ws.append(values)
+        if problems:
+            raise ValidationError("xlsx export", problems, total=total)
+    except BaseException:
+        # finish the sheet's temporary file into a throwaway buffer, which removes it
+        with contextlib.suppress(Exception):
+            book.save(io.BytesIO())
+        raise
     with _binary_target(dest) as target:
         book.save(target)
     return n
