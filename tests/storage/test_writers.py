@@ -334,3 +334,20 @@ def test_xml_text_leaves_no_control_character_or_cr(text: str) -> None:
     out = xml_text(text)
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\r]", out)
     assert xml_text("a\rb_x0041_") == "a_x000D_b_x005F_x0041_"
+    assert xml_text(" \n") == "_x0020__x000A_"  # white space only: all escaped
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12),
+        max_size=8,
+    )
+)
+def test_any_text_reads_back_from_a_string_cell_exactly(texts: list[str]) -> None:
+    # a custom text field carries any text but NUL (records refuse it)
+    leads = [_lead(id=f"L{i}", custom={"t": t}) for i, t in enumerate(texts)]
+    buf = io.BytesIO()
+    write_xlsx("lead", leads, buf)
+    buf.seek(0)
+    assert [r for _, r in read_xlsx("lead", buf)] == leads

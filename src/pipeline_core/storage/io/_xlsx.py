@@ -71,9 +71,17 @@ _ESCAPE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\r]|_(?=x[0-9A-Fa-f]{4}
 
 
 def xml_text(text: str) -> str:
-    """``text`` as an Excel string cell holds it: control characters and CR as ``_xHHHH_``
-    escapes, the ``_`` of a literal ``_xHHHH_`` as ``_x005F_`` (how Excel itself writes them;
+    """``text`` as an Excel string cell holds it: control characters and CR (and every
+    character of a text that is white space only, which XML readers drop) as ``_xHHHH_`` escapes, the ``_`` of a literal ``_xHHHH_`` as ``_x005F_`` (how Excel itself writes them;
     readers such as python-calamine and Excel decode them back)."""
+    if text and not text.strip():
+        # white space only: written without xml:space="preserve", so a reader drops its XML
+        # white space; those characters are escaped
+        return "".join(f"_x{ord(c):04X}_" if c in " \t\n\r" else c for c in _escape(text))
+    return _escape(text)
+
+
+def _escape(text: str) -> str:
     return _ESCAPE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
 
 
