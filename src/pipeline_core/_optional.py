@@ -26,6 +26,8 @@ EXTRAS: Final = {
     "phonenumbers": "team",
     "rapidfuzz": "team",
     "matplotlib": "charts",
+    "openpyxl": "ingest",
+    "python_calamine": "ingest",
 }
 """The extra of ``pyproject.toml`` that installs each optional top-level package."""
 

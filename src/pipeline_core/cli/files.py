@@ -62,6 +62,7 @@ def run_import(args: argparse.Namespace) -> int:
                 skip_invalid=args.skip_invalid,
                 progress=bar,
                 spreadsheet_safe=args.spreadsheet_safe,
+                headers=args.headers,
             )
         finally:
             bar.done()
@@ -104,16 +105,27 @@ def run_export(args: argparse.Namespace) -> int:
         raise bad_input(
             "options", "--json", "cannot be combined with writing records to stdout", True
         )
+    fmt = args.format or ("xlsx" if not to_stdout and args.file.endswith(".xlsx") else None)
+    if args.bom and fmt not in (None, "csv"):
+        raise bad_input("options", "--bom", "a byte-order mark is for CSV files", fmt)
+    if args.headers != "fields" and fmt == "jsonl":
+        raise bad_input("options", "--headers", "JSON Lines has no header row", args.headers)
+    if to_stdout:
+        dest: Any = sys.stdout.buffer if fmt == "xlsx" else getattr(sys.stdout, "raw", sys.stdout)
+    else:
+        dest = args.file
     store = open_store(args.store, as_user=args.as_user)
     bar = ProgressBar(f"exporting {args.kind}")
     try:
         n = export_records(
             store,
             args.kind,
-            getattr(sys.stdout, "raw", sys.stdout) if to_stdout else args.file,
+            dest,
             format=args.format,
             progress=bar,
             spreadsheet_safe=args.spreadsheet_safe,
+            bom=args.bom,
+            headers=args.headers,
         )
     finally:
         bar.done()
@@ -192,8 +204,10 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
                 "is mapped and synced: run it again and unchanged rows are skipped. A refused "
                 "import into a new database file removes the file."
                 if name == "import"
-                else "Export every record of one kind from the store to a CSV or JSON Lines file "
-                "(the format follows the suffix, or --format); '-' writes to stdout."
+                else "Export every record of one kind from the store to a CSV, JSON Lines or Excel "
+                "(.xlsx) file (the format follows the suffix, or --format); '-' writes to stdout. "
+                "--bom (--excel) makes a CSV Excel opens as UTF-8; --headers zh writes Chinese "
+                "column labels, which import reads back."
             )
             + f" Kinds: {', '.join(kinds())}.",
             examples=(
@@ -208,6 +222,8 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
                 else (
                     "pipeline-core export lead leads.csv",
                     "pipeline-core export stage_event - --format jsonl | head",
+                    "pipeline-core export lead leads.csv --bom --headers zh",
+                    "pipeline-core export opportunity deals.xlsx --headers zh",
                 )
             ),
         )
@@ -224,7 +240,19 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
         )
         add_store(p)
         p.add_argument(
-            "--format", choices=("csv", "jsonl"), help="file format (default: from the suffix)"
+            "--format",
+            choices=("csv", "jsonl", "xlsx"),
+            help="file format (default: from the suffix .csv, .jsonl, .xlsx)",
+        )
+        p.add_argument(
+            "--headers",
+            choices=("fields", "zh"),
+            default="fields",
+            help=(
+                "CSV/xlsx header row: field names (default) or Chinese labels (zh)"
+                if name == "export"
+                else "header labels of the file (field names and zh labels are both recognised)"
+            ),
         )
         p.add_argument(
             "--spreadsheet-safe",
@@ -235,6 +263,15 @@ def add_parsers(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
                 else "CSV: the file was exported with --spreadsheet-safe (one leading ' removed)"
             ),
         )
+        if name == "export":
+            p.add_argument(
+                "--bom",
+                "--excel",
+                dest="bom",
+                action="store_true",
+                help="CSV: begin with a UTF-8 byte-order mark so Excel reads the file as UTF-8 "
+                "(without it Excel on Chinese Windows shows Chinese text garbled)",
+            )
         if name == "import":
             p.add_argument(
                 "--skip-invalid",

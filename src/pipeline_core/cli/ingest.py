@@ -30,7 +30,14 @@ from pipeline_core.cli._common import (
 )
 from pipeline_core.cli._newfile import new_sqlite_file, sqlite_path
 
-__all__ = ["SHOWN_PROBLEMS", "read_mapping", "run_mapped_import", "sheet_option", "source_error"]
+__all__ = [
+    "SHOWN_PROBLEMS",
+    "kept_new_users",
+    "read_mapping",
+    "run_mapped_import",
+    "sheet_option",
+    "source_error",
+]
 
 SHOWN_PROBLEMS: Final = 20
 """How many row problems the screen lists (``--report`` and ``--json`` have the rest)."""
@@ -93,20 +100,52 @@ def source_error(args: argparse.Namespace, exc: Any, encoding: str | None) -> in
 
 
 class _HeldReport:
-    """A report writer whose ``finish``/``discard`` wait for the whole import (leads and the
-    users they create commit together)."""
+    """A report writer (or none) whose ``finish``/``discard`` wait for the whole import (leads
+    and the users they create commit together); it notes the rows the sync kept (every outcome
+    but ``rejected``), so only their owners become new users."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        self.kept: set[int] = set()
 
     def write(self, entry: Any) -> None:
-        self.inner.write(entry)
+        if entry.outcome != "rejected":
+            self.kept.add(entry.row)
+        if self.inner is not None:
+            self.inner.write(entry)
 
     def finish(self) -> None:
         pass
 
     def discard(self) -> None:
         pass
+
+
+class _OwnersSeen:
+    """The mapped rows passed through, noting for each row the values of its owner fields (the
+    new users a row needs)."""
+
+    def __init__(self, rows: Iterable[Any], fields: tuple[str, ...]) -> None:
+        self.rows = rows
+        self.fields = fields
+        self.owners: dict[int, set[str]] = {}
+
+    def __iter__(self) -> Iterator[Any]:
+        for row in self.rows:
+            if row.data is not None:
+                owners = {row.data[f] for f in self.fields if isinstance(row.data.get(f), str)}
+                if owners:
+                    self.owners.setdefault(row.row, set()).update(owners)
+            yield row
+
+
+def kept_new_users(
+    planned: Iterable[Any], owners: dict[int, set[str]], kept: set[int]
+) -> list[Any]:
+    """The planned new users (in the order first met) that own at least one kept row: with
+    ``--skip-invalid`` an owner met only in rejected rows is not created."""
+    needed = {owner for row in kept for owner in owners.get(row, ())}
+    return [u for u in planned if u.id in needed]
 
 
 def _counted(rows: Iterable[Any], bar: ProgressBar) -> Iterator[Any]:
@@ -226,11 +265,14 @@ def _sync_file(
             state.update(encoding=source.encoding, detected=source.detected,
                          format=source.format, headers=len(source.headers))  # fmt: skip
             mapped = map_rows(source, mapping, users=users, as_of=at)
+            owner_fields = tuple(n for n, f in mapping.fields.items() if f.kind == "owner")
+            seen = _OwnersSeen(_counted(mapped, bar), owner_fields)
+            held = _HeldReport(writer)
             with store.unit_of_work():
                 report = sync(
                     store,
                     args.kind,
-                    _counted(mapped, bar),
+                    seen,
                     owns=_owns(mapping),
                     external_id=mapping.external_id,
                     pipeline=pipeline,
@@ -239,9 +281,9 @@ def _sync_file(
                     dry_run=args.dry_run,
                     skip_invalid=args.skip_invalid,
                     backfill=args.backfill or mapping.backfill,
-                    report=_HeldReport(writer) if writer is not None else None,
+                    report=held,
                 )
-                new_users = mapped.new_users
+                new_users = kept_new_users(mapped.new_users, seen.owners, held.kept)
                 state["users"] = [u.id for u in new_users]
                 if new_users:
                     sync(

@@ -47,11 +47,16 @@ from pipeline_core.storage.io._cells import (
 )
 from pipeline_core.storage.io._csv import read_csv, write_csv
 from pipeline_core.storage.io._jsonl import read_jsonl, write_jsonl
+from pipeline_core.storage.io._labels import HEADER_LANGUAGES, LABELS_ZH, HeaderLabels
 from pipeline_core.storage.io._shared import ImportRejectedError, ImportReport, RowError, kinds
 from pipeline_core.storage.io._store import export_records, import_records
+from pipeline_core.storage.io._xlsx import read_xlsx, write_xlsx
 
 __all__ = [
+    "HEADER_LANGUAGES",
+    "LABELS_ZH",
     "SPREADSHEET_TRIGGERS",
+    "HeaderLabels",
     "ImportRejectedError",
     "ImportReport",
     "RowError",
@@ -62,7 +67,9 @@ __all__ = [
     "neutralise_cell",
     "read_csv",
     "read_jsonl",
+    "read_xlsx",
     "restore_cell",
     "write_csv",
     "write_jsonl",
+    "write_xlsx",
 ]

@@ -10,6 +10,8 @@ import csv
 import sys
 from collections.abc import Iterable, Iterator
 
+import attrs
+
 from pipeline_core._jsonvalue import MAX_DEPTH, text_too_deep
 from pipeline_core._model import Record
 from pipeline_core.errors import RecordTypeError, ValidationError
@@ -22,6 +24,14 @@ from pipeline_core.storage.io._cells import (
     restore_cell,
     row_errors,
 )
+from pipeline_core.storage.io._labels import (
+    CUSTOM_PREFIX,
+    HEADER_LANGUAGES,
+    HeaderLabels,
+    header_labels,
+    label_columns,
+    resolve_header,
+)
 from pipeline_core.storage.io._shared import (
     BOM,
     ImportRejectedError,
@@ -33,19 +43,25 @@ from pipeline_core.storage.io._shared import (
     table_for,
 )
 
-__all__ = ["read_csv", "write_csv"]
+__all__ = ["header_columns", "read_csv", "row_record", "write_csv"]
 
 
 def read_csv(
-    kind: str, source: Source, *, spreadsheet_safe: bool = False
+    kind: str,
+    source: Source,
+    *,
+    spreadsheet_safe: bool = False,
+    headers: HeaderLabels | None = None,
 ) -> Iterator[tuple[int, Record | list[RowError]]]:
     """Parse a CSV file row by row: ``(row_number, record)`` or ``(row_number, [errors])``.
 
-    A bad header (unknown columns) raises :class:`ImportRejectedError` at once. With
+    A bad header (unknown or repeated columns) raises :class:`ImportRejectedError` at once. A
+    header cell is a column name, or a column's label in ``headers`` or in a built-in language
+    (``创建时间`` is ``created_at``, see :data:`LABELS_ZH`); row errors name the column as the
+    file writes it. A leading byte-order mark (an Excel-friendly file) is dropped. With
     ``spreadsheet_safe`` (a file written so), each cell's leading ``'`` is removed first
     (:func:`restore_cell`)."""
     cls = table_for(kind).cls
-    fields = fields_of(cls)
     f, close = open_read(source)
     try:
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -62,19 +78,7 @@ def read_csv(
             return
         if header and header[0].startswith(BOM):
             header[0] = header[0][1:]  # the file's byte-order mark (only there) is dropped
-        known = set(csv_columns(kind))
-        bad = [
-            RowError(1, col, col, "unknown column", "unknown_column")
-            for col in header
-            if col not in known and not col.startswith("custom.")
-        ]
-        seen: set[str] = set()
-        for col in header:
-            if col in seen:
-                bad.append(RowError(1, col, col, "column appears twice", "duplicate_column"))
-            seen.add(col)
-        if bad:
-            raise ImportRejectedError(kind, bad)
+        columns = header_columns(kind, header, headers)
         number = 1
         while True:
             number += 1
@@ -90,52 +94,85 @@ def read_csv(
                 continue
             if not any(cells):
                 continue
-            if spreadsheet_safe:
-                cells = [restore_cell(c) for c in cells]
-            problems = _cell_problems(number, header, cells)
-            if problems:
-                yield number, problems
-                continue
-            if len(cells) > len(header):
-                yield (
-                    number,
-                    [
-                        RowError(
-                            number,
-                            "<row>",
-                            cells[len(header) :],
-                            f"{len(cells)} cells but the header has {len(header)} columns",
-                            "too_many_cells",
-                        )
-                    ],
-                )
-                continue
-            if len(cells) < len(header):
-                yield (
-                    number,
-                    [
-                        RowError(
-                            number,
-                            "<row>",
-                            len(cells),
-                            f"{len(cells)} cells but the header has {len(header)} columns "
-                            "(a ragged row: every row has one cell per column)",
-                            "too_few_cells",
-                        )
-                    ],
-                )
-                continue
-            data = cells_to_data(cls, header, cells)
-            try:
-                yield number, cls.from_dict(data)
-            except ValidationError as exc:
-                yield (
-                    number,
-                    row_errors(number, exc, dict(zip(header, cells, strict=False)), fields),
-                )
+            yield number, row_record(cls, number, columns, header, cells, spreadsheet_safe)
     finally:
         if close:
             f.close()
+
+
+def header_columns(kind: str, header: list[str], headers: HeaderLabels | None) -> list[str]:
+    """The columns a file's ``header`` row names (labels resolved, see :func:`read_csv`), or
+    :class:`ImportRejectedError` listing every unknown and repeated column (row 1)."""
+    known = set(csv_columns(kind))
+    tables = [header_labels(headers), *HEADER_LANGUAGES.values()]
+    columns = [
+        col if col in known or col.startswith(CUSTOM_PREFIX) else resolve_header(col, tables)
+        for col in header
+    ]
+    bad = [
+        RowError(1, written, written, "unknown column", "unknown_column")
+        for written, col in zip(header, columns, strict=True)
+        if col not in known and not col.startswith(CUSTOM_PREFIX)
+    ]
+    seen: dict[str, str] = {}
+    for written, col in zip(header, columns, strict=True):
+        if col in seen:
+            again = "column appears twice" + (
+                f" (as {seen[col]!r} and {written!r})" if seen[col] != written else ""
+            )
+            bad.append(RowError(1, written, written, again, "duplicate_column"))
+        seen[col] = written
+    if bad:
+        raise ImportRejectedError(kind, bad)
+    return columns
+
+
+def row_record(
+    cls: type[Record],
+    number: int,
+    columns: list[str],
+    header: list[str],
+    cells: list[str],
+    spreadsheet_safe: bool = False,
+) -> Record | list[RowError]:
+    """One data row's text ``cells`` (under ``columns``, written in the file as ``header``) as
+    its record, or the row's errors (each naming the column as the file writes it)."""
+    if spreadsheet_safe:
+        cells = [restore_cell(c) for c in cells]
+    problems = _cell_problems(number, columns, cells)
+    if not problems and len(cells) > len(columns):
+        problems = [
+            RowError(
+                number,
+                "<row>",
+                cells[len(columns) :],
+                f"{len(cells)} cells but the header has {len(columns)} columns",
+                "too_many_cells",
+            )
+        ]
+    if not problems and len(cells) < len(columns):
+        problems = [
+            RowError(
+                number,
+                "<row>",
+                len(cells),
+                f"{len(cells)} cells but the header has {len(columns)} columns "
+                "(a ragged row: every row has one cell per column)",
+                "too_few_cells",
+            )
+        ]
+    if not problems:
+        data = cells_to_data(cls, columns, cells)
+        try:
+            return cls.from_dict(data)
+        except ValidationError as exc:
+            problems = row_errors(
+                number, exc, dict(zip(columns, cells, strict=False)), fields_of(cls)
+            )
+    if header == columns:
+        return problems
+    written = dict(zip(columns, header, strict=True))
+    return [attrs.evolve(e, field=written.get(e.field, e.field)) for e in problems]
 
 
 def _structure_error(number: int, exc: csv.Error) -> RowError:
@@ -184,12 +221,23 @@ def write_csv(
     *,
     custom_fields: Iterable[str] | None = None,
     spreadsheet_safe: bool = False,
+    bom: bool = False,
+    headers: HeaderLabels = "fields",
 ) -> int:
-    """Write records as CSV; returns how many. Without ``custom_fields`` the records are read
-    twice to find every custom field name (a list is made of a one-shot iterator).
+    """Write records as CSV (UTF-8, CRLF line ends); returns how many. Without
+    ``custom_fields`` the records are read twice to find every custom field name (a list is made
+    of a one-shot iterator).
+
     ``spreadsheet_safe``: no cell begins with ``= + - @``, tab or CR (:func:`neutralise_cell`);
-    read such a file back with ``spreadsheet_safe=True`` to get the values exactly."""
+    read such a file back with ``spreadsheet_safe=True`` to get the values exactly. ``bom``: the
+    file begins with a UTF-8 byte-order mark, which is how Excel (on Windows, in any locale) tells
+    that a CSV is UTF-8; without it Excel reads the file in the system code page (GBK on Chinese
+    Windows) and shows Chinese text garbled. :func:`read_csv` drops the mark. ``headers``: the
+    header row's labels (:data:`HeaderLabels`: ``"zh"`` writes Chinese labels, which
+    :func:`read_csv` reads back); an unknown language or a label table that could be read two
+    ways raises :class:`~pipeline_core.errors.ConfigError` before anything is written."""
     table = table_for(kind)
+    labels = header_labels(headers)
     if custom_fields is None:
         if iter(records) is records:  # a one-shot iterator: keep it for the second pass
             records = list(records)
@@ -199,8 +247,10 @@ def write_csv(
         custom_fields = sorted(names)
     custom = list(custom_fields)
     with open_write(dest) as f:
+        if bom:
+            f.write(BOM)
         writer = csv.writer(f, lineterminator="\r\n")
-        writer.writerow(csv_columns(table.kind, custom))
+        writer.writerow(label_columns(csv_columns(table.kind, custom), labels))
         n = 0
         for r in records:
             if not isinstance(r, table.cls):

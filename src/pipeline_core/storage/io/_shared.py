@@ -32,7 +32,7 @@ __all__ = [
     "table_for",
 ]
 
-Format = Literal["csv", "jsonl"]
+Format = Literal["csv", "jsonl", "xlsx"]
 """The file formats of import and export."""
 Source = str | Path | IO[str]
 """A path (``str`` or :class:`~pathlib.Path`) or an open text file."""
