@@ -89,9 +89,14 @@ def detect_encoding(sample: bytes) -> tuple[str, bool]:
 
     A byte-order mark decides (``utf-8-sig``, ``utf-16``, ``utf-32``); else text that is strict
     UTF-8 is ``utf-8`` (an incomplete character at the very end of the sample is allowed); else
-    ``charset-normalizer``'s best guess among :data:`CANDIDATE_ENCODINGS`, with GBK and GB2312 reported as ``gb18030`` (their
-    superset). ``detected`` is always ``True``. Raises :class:`SourceError` when nothing decodes
-    the sample."""
+    the one encoding among :data:`CANDIDATE_ENCODINGS` that ``charset-normalizer`` finds
+    plausible, with GBK and GB2312 reported as ``gb18030`` (their superset) and cp1252 preferred
+    to latin-1. ``detected`` is always ``True``.
+
+    Nothing is guessed: when several candidates read the sample plausibly as *different* text
+    (a short GBK file with ASCII headers reads as cp1252, EUC-KR and Big5 too), a
+    :class:`SourceError` (code ``encoding_ambiguous``) names them and asks for the encoding to be
+    declared. Raises :class:`SourceError` (code ``encoding``) when nothing decodes the sample."""
     for bom, name in _BOMS:
         if sample.startswith(bom):
             return name, True
@@ -101,8 +106,8 @@ def detect_encoding(sample: bytes) -> tuple[str, bool]:
     except UnicodeDecodeError:
         pass
     normalizer: Any = require("charset_normalizer", "ingest", "detecting a CSV file's encoding")
-    best = normalizer.from_bytes(sample, cp_isolation=list(CANDIDATE_ENCODINGS)).best()
-    if best is None:
+    matches = list(normalizer.from_bytes(sample, cp_isolation=list(CANDIDATE_ENCODINGS)))
+    if not matches:
         raise SourceError(
             "a CSV file",
             [
@@ -114,8 +119,30 @@ def detect_encoding(sample: bytes) -> tuple[str, bool]:
                 )
             ],
         )
-    name = codecs.lookup(best.encoding).name
-    return _SUPERSETS.get(name, name), True
+    readings: dict[str, str] = {}  # codec -> the text it reads; first = charset-normalizer's best
+    for match in matches:
+        name = codecs.lookup(match.encoding).name
+        readings.setdefault(_SUPERSETS.get(name, name), str(match))
+    if "cp1252" in readings:
+        # latin-1 reads 0x80-0x9F as control characters no export writes: cp1252 is meant
+        readings.pop("iso8859-1", None)
+    best = next(iter(readings))
+    rivals = [name for name, text in readings.items() if text != readings[best]]
+    if rivals:
+        raise SourceError(
+            "a CSV file",
+            [
+                Problem(
+                    ("encoding",),
+                    "the encoding cannot be told for sure: "
+                    f"{', '.join([best, *rivals])} each read the file as different text; "
+                    'declare the encoding (e.g. encoding = "gb18030")',
+                    sample[:16],
+                    "encoding_ambiguous",
+                )
+            ],
+        )
+    return best, True
 
 
 class RowSource:
