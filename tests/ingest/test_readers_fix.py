@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import io
+import zipfile
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline_core.ingest.readers import SourceError, read_rows
+from pipeline_core.errors import ConfigError
+from pipeline_core.ingest import map_rows
+from pipeline_core.ingest.mapping import loads_mapping
+from pipeline_core.ingest.readers import CellError, SourceError, read_rows
 
 HEADER = "id,created,budget,company,source\n"
 
@@ -89,3 +94,90 @@ def test_detection_never_stores_a_misdecoded_name(names: list[str]) -> None:
         assert exc.problems[0].code == "encoding_ambiguous"
         return
     assert got == names
+
+
+# --------------------------------------------------------------------------- formulas, shape
+
+MAPPING = """
+record = "lead"
+currency = "CNY"
+timezone = "Asia/Shanghai"
+time_of_day = "09:00"
+external_id = "id"
+[columns]
+id = "id"
+created = "created_at"
+budget = "budget"
+company = "company"
+source = "source"
+"""
+
+
+def test_a_formula_without_a_value_is_a_row_problem_and_a_cached_one_is_read(
+    tmp_path: Path,
+) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "created", "budget", "company", "source"])
+    sheet.append(["X1", "2025-03-21 09:00", "=1+1", '=HYPERLINK("x")', "website"])
+    sheet.append(["X2", "2025-03-21 09:00", 100, "co2", "website"])
+    path = tmp_path / "f.xlsx"
+    book.save(path)
+    # openpyxl writes <f>1+1</f><v /> (an empty value): no computed value; C2 and D2
+    rows = list(map_rows(read_rows(path), loads_mapping(MAPPING, "toml")))
+    assert rows[0].row == 2 and rows[0].data is None
+    assert [(p.path, p.code, p.value) for p in rows[0].problems] == [
+        (("budget",), "formula_without_value", "=1+1"),
+        (("company",), "formula_without_value", '=HYPERLINK("x")'),
+    ]
+    assert "formula without a computed value" in rows[0].problems[0].message
+    assert rows[1].data is not None and rows[1].data["company"] == "co2"
+
+    # the same cell with a cached value (what Excel saves): <f>1+1</f><v>2</v> reads 2
+    cached = tmp_path / "cached.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(cached, "w") as dst:
+        for item in src.infolist():
+            body = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                body = body.replace(b"<f>1+1</f><v />", b"<f>1+1</f><v>2</v>")
+            dst.writestr(item, body)
+    with read_rows(cached) as source:
+        first = next(iter(source))[1]
+    assert first["budget"] == 2
+    assert isinstance(first["company"], CellError)
+
+
+def test_an_unused_duplicate_header_is_ignored_and_a_used_one_refused() -> None:
+    body = b"id,created,budget,company,source,note,note\nE1,2025-03-21,100,c,web,x,y\n"
+    rows = list(map_rows(read_rows(io.BytesIO(body)), loads_mapping(MAPPING, "toml")))
+    assert rows[0].data is not None and rows[0].data["company"] == "c"
+    dup = b"id,created,budget,company,source,company\nE1,2025-03-21,100,c,web,d\n"
+    with pytest.raises(ConfigError) as caught:
+        map_rows(read_rows(io.BytesIO(dup)), loads_mapping(MAPPING, "toml"))
+    assert [(p.path, p.code) for p in caught.value.problems] == [
+        (("columns", "company"), "duplicate_header")
+    ]
+    assert "columns (4, 6)" in caught.value.problems[0].message
+
+
+def test_trailing_blanks_are_ignored_and_ragged_rows_are_row_problems() -> None:
+    body = (
+        b"id,created,budget,company,source,,\n"  # two trailing blank headers
+        b"E1,2025-03-21,100,c,web,,\n"  # trailing empty cells
+        b"E2,2025-03-21,100,c\n"  # short: 4 cells
+        b"E3,2025-03-21,100,c,web,,oops\n"  # text right of the last header
+        b"E4,2025-03-21,100,d,web\n"
+    )
+    with read_rows(io.BytesIO(body)) as source:
+        assert source.headers == ("id", "created", "budget", "company", "source")
+        rows = list(map_rows(source, loads_mapping(MAPPING, "toml")))
+    assert [(r.row, r.data is not None, r.key) for r in rows] == [
+        (2, True, "E1"),
+        (3, False, "E2"),
+        (4, False, "E3"),
+        (5, True, "E4"),
+    ]
+    assert [(p.path, p.code) for p in rows[1].problems] == [(("<row>",), "ragged_row")]
+    assert rows[1].problems[0].message == "4 cells but the header has 5 columns"
+    assert rows[2].problems[0].message.startswith("7 cells but the header has 5 columns")
