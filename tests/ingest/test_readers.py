@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline_core.ingest.readers import SourceError, detect_encoding, read_rows
+from pipeline_core.ingest.readers import (
+    ROW_CELL,
+    CellError,
+    SourceError,
+    detect_encoding,
+    read_rows,
+)
 
 ROWS = [
     ["线索编号", "公司", "预算(元)"],
@@ -85,25 +91,30 @@ def test_declared_utf8_that_is_not_utf8_is_a_typed_error() -> None:
     assert caught.value.row == 1
 
 
-def test_blank_and_duplicate_headers_are_listed_together() -> None:
+def test_blank_headers_are_listed_together_and_trailing_ones_ignored() -> None:
+    # "a,,b,,c, ": column 6 (" ") is a trailing blank header, dropped; columns 2 and 4 are not
     with pytest.raises(SourceError) as caught:
-        read_rows(io.BytesIO(b"a,,a, \r\n1,2,3,4\r\n"))
+        read_rows(io.BytesIO(b"a,,b,,c, \r\n1,2,3,4,5,\r\n"))
     codes = [(p.path, p.code) for p in caught.value.problems]
-    assert codes == [
-        ((1, "column 2"), "blank_header"),
-        ((1, "a"), "duplicate_header"),
-        ((1, "column 4"), "blank_header"),
-    ]
+    assert codes == [((1, "column 2"), "blank_header"), ((1, "column 4"), "blank_header")]
 
 
-def test_ragged_rows_and_blank_rows() -> None:
-    source = read_rows(io.StringIO("a,b\n1,2\n,\n3,4\n5\n"))
+def test_ragged_rows_are_marked_and_blank_rows_skipped() -> None:
+    source = read_rows(io.StringIO("a,b\n1,2\n,\n3,4\n5\n6,7\n"))
     assert source.encoding is None
-    got: list[object] = []
-    with pytest.raises(SourceError) as caught:
-        got.extend(source)
-    assert got == [(2, {"a": "1", "b": "2"}), (4, {"a": "3", "b": "4"})]
-    assert caught.value.row == 5
+    got = list(source)
+    assert got == [
+        (2, {"a": "1", "b": "2"}),
+        (4, {"a": "3", "b": "4"}),
+        (
+            5,
+            {
+                "a": "5",
+                ROW_CELL: CellError("1 cells but the header has 2 columns", "ragged_row", ("5",)),
+            },
+        ),
+        (6, {"a": "6", "b": "7"}),
+    ]
 
 
 def test_delimiter() -> None:

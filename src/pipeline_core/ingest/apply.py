@@ -35,7 +35,7 @@ from pipeline_core.ingest.mapping import (
     SheetMapping,
 )
 from pipeline_core.ingest.parsers import ParseError, slug
-from pipeline_core.ingest.readers import RowSource
+from pipeline_core.ingest.readers import ROW_CELL, CellError, RowSource
 from pipeline_core.ingest.rows import MappedRow
 from pipeline_core.records import User
 
@@ -210,7 +210,7 @@ class MappedRows(Iterator[MappedRow]):
         headers = getattr(rows, "headers", None)
         self._checked = headers is not None
         if headers is not None:
-            self._check_headers(headers)
+            self._check_headers(headers, getattr(rows, "duplicates", {}))
         self._rows = iter(rows)
 
     @property
@@ -251,7 +251,9 @@ class MappedRows(Iterator[MappedRow]):
             raise ConfigError("mapping", problems)
         return out
 
-    def _check_headers(self, headers: Iterable[str]) -> None:
+    def _check_headers(
+        self, headers: Iterable[str], duplicates: Mapping[str, tuple[int, ...]] | None = None
+    ) -> None:
         have = set(headers)
         wanted = dict.fromkeys(c.header for c in self.mapping.columns)
         for listed in self.mapping.fallbacks.values():
@@ -260,15 +262,24 @@ class MappedRows(Iterator[MappedRow]):
             wanted.update(dict.fromkeys(entry.when))
         if self.mapping.external_id:
             wanted[self.mapping.external_id] = None
-        absent = [h for h in wanted if h not in have]
-        if absent:
-            raise ConfigError(
-                "mapping",
-                [
-                    Problem(("columns", h), "the source has no such column", h, "absent_column")
-                    for h in absent
-                ],
+        problems = [
+            Problem(("columns", h), "the source has no such column", h, "absent_column")
+            for h in wanted
+            if h not in have
+        ]
+        problems.extend(
+            Problem(
+                ("columns", h),
+                f"the source has this header in {len(cols)} columns "
+                f"({', '.join(map(str, cols))}): rename one in the file",
+                h,
+                "duplicate_header",
             )
+            for h, cols in (duplicates or {}).items()
+            if h in wanted
+        )
+        if problems:
+            raise ConfigError("mapping", problems)
 
     def _blank(self, value: Any) -> bool:
         if isinstance(value, str) and value.strip() in self._missing:
@@ -313,6 +324,10 @@ class MappedRows(Iterator[MappedRow]):
         custom: dict[str, Any] = {}
         problems: list[Problem] = []
         missing = self._missing
+        whole = cells.get(ROW_CELL)
+        if isinstance(whole, CellError):
+            problems.append(Problem(("<row>",), whole.reason, whole.raw, whole.code))
+            return MappedRow(number, None, tuple(problems), self._key_of(cells))
         for plan in self._plan:
             value = cells.get(plan.header)
             if type(value) is str:
@@ -334,6 +349,9 @@ class MappedRows(Iterator[MappedRow]):
                     problems.append(Problem((plan.header,), exc.reason, value, exc.code))
                     continue
             else:
+                if isinstance(value, CellError):
+                    problems.append(Problem((plan.header,), value.reason, value.raw, value.code))
+                    continue
                 if self._blank(value):
                     self._absent(plan.column, plan.spec, value, cells, data, custom, problems)
                     continue
@@ -358,7 +376,12 @@ class MappedRows(Iterator[MappedRow]):
         key = None
         if self.mapping.external_id is not None:
             raw = cells.get(self.mapping.external_id)
-            if self._blank(raw):
+            if isinstance(raw, CellError):
+                if self.mapping.external_id not in self._kinds:  # else reported with its column
+                    problems.append(
+                        Problem((self.mapping.external_id,), raw.reason, raw.raw, raw.code)
+                    )
+            elif self._blank(raw):
                 problems.append(
                     Problem(
                         (self.mapping.external_id,),
@@ -374,12 +397,24 @@ class MappedRows(Iterator[MappedRow]):
             return MappedRow(number, None, tuple(problems), key)
         return MappedRow(number, data, (), key)
 
+    def _key_of(self, cells: Mapping[str, Any]) -> str | None:
+        """The external id of a row, when the mapping has one and the cell is not blank."""
+        if self.mapping.external_id is None:
+            return None
+        raw = cells.get(self.mapping.external_id)
+        if self._blank(raw) or isinstance(raw, CellError):
+            return None
+        return str(raw).strip()
+
     def _fill(self, name: str, cells: Mapping[str, Any], problems: list[Problem]) -> Any:
         """The value of field ``name`` when its own column gives none: its first non-blank
         fallback cell, else the first matching ``defaults_when`` default, else its default;
         :data:`_NOTHING` when none applies, :data:`_FAILED` when a fallback cell is refused."""
         for plan in self._fallbacks.get(name, ()):
             value = cells.get(plan.header)
+            if isinstance(value, CellError):
+                problems.append(Problem((plan.header,), value.reason, value.raw, value.code))
+                return _FAILED
             if self._blank(value):
                 continue
             try:

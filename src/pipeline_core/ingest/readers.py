@@ -17,7 +17,16 @@ all empty are skipped (their numbers too).
 - **frames**: a pandas or polars data frame (anything narwhals reads eagerly); cells as the frame
   holds them (``None``/``NaN``/``NaT`` for missing values), numpy scalars as Python values.
 
-Blank or duplicate headers are a :class:`SourceError` listing every one, before any row is read.
+File shape: trailing blank header cells and trailing empty cells are ignored; a blank header
+before the last one is a :class:`SourceError` listing every one, before any row is read. A header
+that appears twice is listed in ``RowSource.duplicates`` and its cells are :class:`CellError`
+(``map_rows`` refuses a mapping that reads it, and ignores it otherwise). A ragged row (fewer
+cells than the header in a CSV file, or text right of the last header) has a :class:`CellError`
+under :data:`ROW_CELL`: a problem of that row, not of the file.
+
+Formulas (xlsx/xlsm): a formula cell is read as the value the workbook saved with it (what Excel
+shows); one saved without a computed value (written by openpyxl and never opened in Excel) is a
+:class:`CellError` ``formula_without_value`` holding the formula, never a blank.
 """
 
 from __future__ import annotations
@@ -28,7 +37,9 @@ import io
 import os
 import sys
 import typing
+import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -40,7 +51,9 @@ from pipeline_core.errors import Problem, RecordTypeError, ValidationError
 __all__ = [
     "CANDIDATE_ENCODINGS",
     "DETECT_BYTES",
+    "ROW_CELL",
     "Cell",
+    "CellError",
     "RowSource",
     "SourceError",
     "SourceFormat",
@@ -70,6 +83,25 @@ _BOMS: Final = (
 CANDIDATE_ENCODINGS: Final = ("gb18030", "big5", "shift_jis", "euc_kr", "cp1252", "latin_1")
 """The encodings detection chooses from when a file is neither UTF-8 nor marked by a byte-order
 mark: the common ones of CRM exports. Any other encoding is read when declared."""
+
+
+@dataclass(frozen=True, slots=True)
+class CellError:
+    """A cell the reader could not read, given in place of its value: ``reason`` (a sentence),
+    ``code`` (``"formula_without_value"``, ``"duplicate_header"``, ``"ragged_row"``) and ``raw``
+    (what the file holds: the formula, the row's cells). :func:`~pipeline_core.ingest.map_rows`
+    turns it into a problem of its row naming the column when the mapping reads that column;
+    under :data:`ROW_CELL` it is a problem of the whole row."""
+
+    reason: str
+    code: str
+    raw: Any = None
+
+
+ROW_CELL: Final = ""
+"""The key of a row's cells under which a :class:`CellError` about the whole row is given (a
+ragged row). No header can be ``""``: blank headers are refused."""
+
 _SUPERSETS: Final = {"gbk": "gb18030", "gb2312": "gb18030", "ascii": "utf-8"}
 
 
@@ -89,9 +121,14 @@ def detect_encoding(sample: bytes) -> tuple[str, bool]:
 
     A byte-order mark decides (``utf-8-sig``, ``utf-16``, ``utf-32``); else text that is strict
     UTF-8 is ``utf-8`` (an incomplete character at the very end of the sample is allowed); else
-    ``charset-normalizer``'s best guess among :data:`CANDIDATE_ENCODINGS`, with GBK and GB2312 reported as ``gb18030`` (their
-    superset). ``detected`` is always ``True``. Raises :class:`SourceError` when nothing decodes
-    the sample."""
+    the one encoding among :data:`CANDIDATE_ENCODINGS` that ``charset-normalizer`` finds
+    plausible, with GBK and GB2312 reported as ``gb18030`` (their superset) and cp1252 preferred
+    to latin-1. ``detected`` is always ``True``.
+
+    Nothing is guessed: when several candidates read the sample plausibly as *different* text
+    (a short GBK file with ASCII headers reads as cp1252, EUC-KR and Big5 too), a
+    :class:`SourceError` (code ``encoding_ambiguous``) names them and asks for the encoding to be
+    declared. Raises :class:`SourceError` (code ``encoding``) when nothing decodes the sample."""
     for bom, name in _BOMS:
         if sample.startswith(bom):
             return name, True
@@ -101,8 +138,8 @@ def detect_encoding(sample: bytes) -> tuple[str, bool]:
     except UnicodeDecodeError:
         pass
     normalizer: Any = require("charset_normalizer", "ingest", "detecting a CSV file's encoding")
-    best = normalizer.from_bytes(sample, cp_isolation=list(CANDIDATE_ENCODINGS)).best()
-    if best is None:
+    matches = list(normalizer.from_bytes(sample, cp_isolation=list(CANDIDATE_ENCODINGS)))
+    if not matches:
         raise SourceError(
             "a CSV file",
             [
@@ -114,8 +151,30 @@ def detect_encoding(sample: bytes) -> tuple[str, bool]:
                 )
             ],
         )
-    name = codecs.lookup(best.encoding).name
-    return _SUPERSETS.get(name, name), True
+    readings: dict[str, str] = {}  # codec -> the text it reads; first = charset-normalizer's best
+    for match in matches:
+        name = codecs.lookup(match.encoding).name
+        readings.setdefault(_SUPERSETS.get(name, name), str(match))
+    if "cp1252" in readings:
+        # latin-1 reads 0x80-0x9F as control characters no export writes: cp1252 is meant
+        readings.pop("iso8859-1", None)
+    best = next(iter(readings))
+    rivals = [name for name, text in readings.items() if text != readings[best]]
+    if rivals:
+        raise SourceError(
+            "a CSV file",
+            [
+                Problem(
+                    ("encoding",),
+                    "the encoding cannot be told for sure: "
+                    f"{', '.join([best, *rivals])} each read the file as different text; "
+                    'declare the encoding (e.g. encoding = "gb18030")',
+                    sample[:16],
+                    "encoding_ambiguous",
+                )
+            ],
+        )
+    return best, True
 
 
 class RowSource:
@@ -124,8 +183,10 @@ class RowSource:
     ``headers``: the column names in order; ``encoding``: the codec a CSV file is decoded with
     (declared or detected, e.g. ``"gb18030"``; ``None`` for workbooks, frames and text streams);
     ``detected``: whether ``encoding`` was detected rather than declared; ``format``: ``"csv"``,
-    ``"xlsx"`` or ``"frame"``; ``name``: the file name or ``"<frame>"``. A context manager that
-    closes the file; iterate it once."""
+    ``"xlsx"`` or ``"frame"``; ``name``: the file name or ``"<frame>"``; ``duplicates``: each
+    header that appears more than once, with its 1-based column numbers (its cells are
+    :class:`CellError`; a mapping that reads it is refused). A context manager that closes the
+    file; iterate it once."""
 
     def __init__(
         self,
@@ -137,8 +198,10 @@ class RowSource:
         encoding: str | None = None,
         detected: bool = False,
         close: Callable[[], None] | None = None,
+        duplicates: dict[str, tuple[int, ...]] | None = None,
     ) -> None:
         self.headers = headers
+        self.duplicates: dict[str, tuple[int, ...]] = dict(duplicates or {})
         self.format: SourceFormat = format
         self.name = name
         self.encoding = encoding
@@ -189,7 +252,12 @@ def read_rows(
     ``sheet``: a workbook sheet's name or 0-based index (default: the first); ``delimiter``: the
     CSV separator (default: a tab for ``.tsv``, else a comma; never sniffed).
 
-    Raises :class:`SourceError` (blank or duplicate headers, undecodable text, unknown sheet,
+    A workbook's formula cell is its saved (cached) value; a formula with none is a
+    :class:`CellError` (see the module docs), as are the cells of a duplicated header; a ragged
+    row carries a :class:`CellError` under :data:`ROW_CELL`.
+
+    Raises :class:`SourceError` (blank headers, an encoding that cannot be told for sure or
+    does not decode, unknown sheet,
     broken CSV), :class:`~pipeline_core.errors.RecordTypeError` (a source of no known kind),
     :class:`~pipeline_core._optional.MissingExtraError` (``python-calamine``,
     ``charset-normalizer`` or ``narwhals`` not installed). Rows are read lazily; errors in rows
@@ -221,31 +289,68 @@ def read_rows(
 # --------------------------------------------------------------------------- headers
 
 
-def _check_headers(headers: list[Any], row: int, what: str) -> tuple[str, ...]:
+class _Headers(typing.NamedTuple):
+    names: tuple[str, ...]
+    duplicates: dict[str, tuple[int, ...]]  # header -> its 1-based column numbers
+
+
+def _check_headers(headers: list[Any], row: int, what: str) -> _Headers:
+    """The header row without its trailing blank cells; a blank header before the last one or a
+    header that is not text is a :class:`SourceError`; duplicates are listed, not refused."""
+    headers = list(headers)
+    while headers and (
+        headers[-1] is None or (isinstance(headers[-1], str) and not headers[-1].strip())
+    ):
+        headers.pop()
     problems: list[Problem] = []
-    seen: dict[str, int] = {}
+    columns: dict[str, list[int]] = {}
     for i, header in enumerate(headers, start=1):
         if not isinstance(header, str):
             problems.append(
                 Problem((row, f"column {i}"), "a header is text", header, "header_type")
             )
-            continue
-        if not header.strip():
+        elif not header.strip():
             problems.append(Problem((row, f"column {i}"), "blank header", header, "blank_header"))
-        elif header in seen:
-            problems.append(
-                Problem(
-                    (row, header),
-                    f"the header appears twice (columns {seen[header]} and {i})",
-                    header,
-                    "duplicate_header",
-                )
-            )
         else:
-            seen[header] = i
+            columns.setdefault(header, []).append(i)
     if problems:
         raise SourceError(what, problems, row=row)
-    return tuple(headers)
+    duplicates = {h: tuple(cols) for h, cols in columns.items() if len(cols) > 1}
+    return _Headers(tuple(headers), duplicates)
+
+
+def _cells(
+    head: _Headers, values: typing.Sequence[Any], convert: Callable[[Any], Any] | None = None
+) -> dict[str, Any]:
+    """A row's cells by header; a duplicated header's cell is a :class:`CellError`."""
+    cells: dict[str, Any] = {}
+    for header, value in zip(head.names, values, strict=False):
+        cells[header] = value if convert is None else convert(value)
+    for header, columns in head.duplicates.items():
+        cells[header] = CellError(
+            f"the header appears in {len(columns)} columns ({', '.join(map(str, columns))}): "
+            "rename one in the file",
+            "duplicate_header",
+            tuple(values[c - 1] for c in columns if c <= len(values)),
+        )
+    return cells
+
+
+def _ragged(head: _Headers, values: typing.Sequence[Any], short_ok: bool) -> CellError | None:
+    """A :class:`CellError` when a row has text right of the last header, or (unless
+    ``short_ok``) fewer cells than the header; trailing empty cells are ignored."""
+    n = len(values)
+    while n > len(head.names) and values[n - 1] in ("", None):
+        n -= 1
+    if n == len(head.names) or (n < len(head.names) and short_ok):
+        return None
+    if n > len(head.names):
+        reason = (
+            f"{n} cells but the header has {len(head.names)} columns: text right of the last header"
+        )
+    else:
+        reason = f"{n} cells but the header has {len(head.names)} columns"
+    return CellError(reason, "ragged_row", tuple(values[:n]))
 
 
 # --------------------------------------------------------------------------- CSV
@@ -312,9 +417,10 @@ def _csv(
         encoding = "utf-8-sig"  # a declared UTF-8 file with a byte-order mark: drop the mark
     lines = _decoded_lines(f, encoding, head)
     rows = _csv_rows(lines, delimiter, name, encoding)
-    headers = typing.cast(tuple[str, ...], next(rows))
+    header = typing.cast(_Headers, next(rows))
     return RowSource(
-        headers=headers,
+        headers=header.names,
+        duplicates=header.duplicates,
         rows=rows,  # type: ignore[arg-type]
         format="csv",
         name=name,
@@ -326,14 +432,21 @@ def _csv(
 
 def _csv_text(f: IO[str], delimiter: str, name: str) -> RowSource:
     rows = _csv_rows(iter(f), delimiter, name, None)
-    headers = typing.cast(tuple[str, ...], next(rows))
-    return RowSource(headers=headers, rows=rows, format="csv", name=name)  # type: ignore[arg-type]
+    head = typing.cast(_Headers, next(rows))
+    return RowSource(
+        headers=head.names,
+        duplicates=head.duplicates,
+        rows=rows,  # type: ignore[arg-type]
+        format="csv",
+        name=name,
+    )
 
 
 def _csv_rows(
     lines: Iterator[str], delimiter: str, name: str, encoding: str | None
-) -> Iterator[tuple[str, ...] | tuple[int, dict[str, Any]]]:
-    """First the header (a tuple of names), then ``(row, cells)`` for every data row."""
+) -> Iterator[_Headers | tuple[int, dict[str, Any]]]:
+    """First the header (a :class:`_Headers`), then ``(row, cells)`` for every data row; a
+    ragged row has a :class:`CellError` under :data:`ROW_CELL`."""
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     number = 1
@@ -370,9 +483,8 @@ def _csv_rows(
         raise SourceError(name, [Problem((1, "<row>"), "the file is empty", None, "empty")], row=1)
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
-    headers = _check_headers(header, 1, name)
-    yield headers
-    width = len(headers)
+    head = _check_headers(header, 1, name)
+    yield head
     while True:
         number += 1
         try:
@@ -385,20 +497,11 @@ def _csv_rows(
             raise broken(exc) from None
         if not any(cells):
             continue
-        if len(cells) != width:
-            raise SourceError(
-                name,
-                [
-                    Problem(
-                        (number, "<row>"),
-                        f"{len(cells)} cells but the header has {width} columns",
-                        cells,
-                        "ragged_row",
-                    )
-                ],
-                row=number,
-            )
-        yield number, dict(zip(headers, cells, strict=True))
+        row = _cells(head, cells)
+        problem = _ragged(head, cells, short_ok=False)
+        if problem is not None:
+            row[ROW_CELL] = problem
+        yield number, row
 
 
 # --------------------------------------------------------------------------- workbooks
@@ -406,6 +509,8 @@ def _csv_rows(
 
 def _workbook(source: Path | IO[bytes], sheet: str | int | None, name: str) -> RowSource:
     calamine: Any = require("python_calamine", "ingest", "reading Excel workbooks")
+    if not isinstance(source, Path):
+        source = io.BytesIO(source.read())  # read twice: cells, then formulas
     try:
         if isinstance(source, Path):
             book = calamine.CalamineWorkbook.from_path(str(source))
@@ -426,9 +531,12 @@ def _workbook(source: Path | IO[bytes], sheet: str | int | None, name: str) -> R
             name,
             [Problem(("sheet",), f"no such sheet; the workbook has {names}", sheet, "sheet")],
         )
-    data = (
-        book.get_sheet_by_index(sheet) if isinstance(sheet, int) else book.get_sheet_by_name(sheet)
-    )
+    index = sheet if isinstance(sheet, int) else names.index(sheet)
+    data = book.get_sheet_by_index(index)
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+    uncomputed = _uncomputed_formulas(source, index)
+    first_column = (data.start or (0, 0))[1] + 1  # iter_rows starts at the first used column
     rows = enumerate(data.iter_rows(), start=1)
     for number, cells in rows:  # noqa: B007 - the header's row number is used below
         if any(c != "" for c in cells):
@@ -436,29 +544,91 @@ def _workbook(source: Path | IO[bytes], sheet: str | int | None, name: str) -> R
     else:
         book.close()
         raise SourceError(name, [Problem((1, "<row>"), "the sheet is empty", None, "empty")], row=1)
-    while cells and cells[-1] == "":
-        cells = cells[:-1]
-    headers = _check_headers(list(cells), number, name)
+    head = _check_headers(list(cells), number, name)
 
     def body() -> Iterator[tuple[int, dict[str, Any]]]:
-        width = len(headers)
         for row, values in rows:
-            if not any(v != "" for v in values):
+            if not any(v != "" for v in values) and not any(
+                (row, first_column + i) in uncomputed for i in range(len(values))
+            ):
                 continue
-            extra = [v for v in values[width:] if v != ""]
-            if extra:
-                raise SourceError(
-                    name,
-                    [
-                        Problem(
-                            (row, "<row>"), "cells right of the last header", extra, "ragged_row"
-                        )
-                    ],
-                    row=row,
-                )
-            yield row, {h: _cell(v) for h, v in zip(headers, values, strict=False)}
+            cells = _cells(head, values, _cell)
+            for i, header in enumerate(head.names):
+                formula = uncomputed.get((row, first_column + i))
+                if formula is not None and header not in head.duplicates:
+                    cells[header] = CellError(
+                        "formula without a computed value (the workbook was saved by a "
+                        "program that does not calculate): open and save it in Excel, or "
+                        "export the values",
+                        "formula_without_value",
+                        formula,
+                    )
+            problem = _ragged(head, values, short_ok=True)
+            if problem is not None:
+                cells[ROW_CELL] = problem
+            yield row, cells
 
-    return RowSource(headers=headers, rows=body(), format="xlsx", name=name, close=book.close)
+    return RowSource(
+        headers=head.names,
+        duplicates=head.duplicates,
+        rows=body(),
+        format="xlsx",
+        name=name,
+        close=book.close,
+    )
+
+
+_SHEET_NS: Final = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS: Final = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def _uncomputed_formulas(source: Path | IO[bytes], index: int) -> dict[tuple[int, int], str]:
+    """``{(row, column): "=formula"}`` (1-based) of the cells of sheet ``index`` of an
+    xlsx/xlsm workbook that hold a formula and no cached value (no ``<v>``, or an empty one
+    that is not a text result, as openpyxl writes); ``{}`` for other formats."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError):
+        return {}
+    with archive:
+        try:
+            book = ET.fromstring(archive.read("xl/workbook.xml"))
+            rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        except (KeyError, ET.ParseError):
+            return {}
+        sheets = book.findall(f"{_SHEET_NS}sheets/{_SHEET_NS}sheet")
+        if index >= len(sheets):
+            return {}
+        rid = sheets[index].get(f"{_REL_NS}id")
+        target = next((r.get("Target", "") for r in rels if r.get("Id") == rid), "")
+        part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        found: dict[tuple[int, int], str] = {}
+        try:
+            with archive.open(part) as xml:
+                for _, element in ET.iterparse(xml):
+                    if element.tag != f"{_SHEET_NS}c":
+                        continue
+                    formula = element.find(f"{_SHEET_NS}f")
+                    value = element.find(f"{_SHEET_NS}v")
+                    # no <v>, or an empty one that is not a text result (t="str")
+                    empty = value is None or (not value.text and element.get("t") != "str")
+                    if formula is not None and empty:
+                        found[_cell_position(element.get("r", ""))] = f"={formula.text or ''}"
+                    element.clear()
+        except (KeyError, ET.ParseError, ValueError):
+            return {}
+        return found
+
+
+def _cell_position(ref: str) -> tuple[int, int]:
+    """``"C7"`` as ``(7, 3)``."""
+    letters = ref.rstrip("0123456789")
+    column = 0
+    for letter in letters.upper():
+        column = column * 26 + ord(letter) - ord("A") + 1
+    return int(ref[len(letters) :]), column
 
 
 def _cell(value: Any) -> Any:
@@ -485,10 +655,10 @@ def _frame(frame: Any) -> RowSource:
         raise RecordTypeError(
             f"read_rows takes a path, a stream or a data frame, not {type(frame).__name__}"
         ) from None
-    headers = _check_headers(list(df.columns), 1, "a data frame")
+    head = _check_headers(list(df.columns), 1, "a data frame")
 
     def body() -> Iterator[tuple[int, dict[str, Any]]]:
         for i, row in enumerate(df.iter_rows(named=True)):
             yield i + 2, {k: _scalar(v) for k, v in row.items()}
 
-    return RowSource(headers=headers, rows=body(), format="frame", name="<frame>")
+    return RowSource(headers=head.names, rows=body(), format="frame", name="<frame>")
