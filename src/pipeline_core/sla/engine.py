@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from pipeline_core._deprecation import REMOVED_IN, moved, renamed_params
 from pipeline_core._fastbuild import builder
+from pipeline_core._model import field_names
 from pipeline_core.clock import require_aware
 from pipeline_core.records import SlaOutcome
 from pipeline_core.sla.batch import scan_columns
@@ -64,8 +65,8 @@ _NEW_REMINDER: Final = FAST[Reminder]
 # SlaOutcome from values valid by construction, in field order (see pipeline_core._fastbuild)
 _NEW_OUTCOME: Final = builder(
     SlaOutcome,
-    [name for name, _ in SlaOutcome.__pc_fields__],
-    [(name, name) for name, _ in SlaOutcome.__pc_fields__],
+    list(field_names(SlaOutcome)),
+    [(name, name) for name in field_names(SlaOutcome)],
     name="new_outcome",
 )
 
