@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo
 from pipeline_core.sla.calendar import BusinessCalendar
 from pipeline_core.sla.instants import US, to_us
 from pipeline_core.sla.items import FAST, Breach, Escalation, Item, Reminder
-from pipeline_core.sla.policy import (
+from pipeline_core.sla.policy import Policy
+from pipeline_core.sla.recurrence import Recurrence
+from pipeline_core.sla.rules import (
     LEVEL_ORDER,
     Conditions,
-    Policy,
     Recipient,
     RiskRule,
     RiskSignal,
@@ -33,7 +34,6 @@ from pipeline_core.sla.policy import (
     TimeBasis,
     Trigger,
 )
-from pipeline_core.sla.recurrence import Recurrence
 
 if TYPE_CHECKING:
     from pipeline_core.sla.state import SlaState

@@ -48,8 +48,9 @@ from pipeline_core.sla.compiled import (
 from pipeline_core.sla.due import DueItems
 from pipeline_core.sla.instants import DAY_US, add_days, from_us, to_us
 from pipeline_core.sla.items import FAST, Escalation, Item, Reminder, route_up
-from pipeline_core.sla.policy import PipelineLike, Policy, Target
+from pipeline_core.sla.policy import Policy
 from pipeline_core.sla.risk import evaluate_risk
+from pipeline_core.sla.rules import PipelineLike, Target
 from pipeline_core.sla.state import SlaState
 
 __all__ = ["SlaEngine"]
