@@ -121,17 +121,14 @@ def cohort_funnel(
                 row = (*row, float(values[k]))
             rows.append(row)
             prev = reached[k]
-    columns = (*by, "stage", "rank", "cohort", "reached", "share", "conversion")
-    if value:
-        columns = (*columns, "value")
-    return FunnelResult(
-        metric="cohort_funnel",
-        kind="cohort",
-        columns=columns,
-        rows=tuple(rows),
-        group_by=by,
-        params={"start": start, "end": end, "horizon": horizon, "currency": currency},
-    )
+    columns = ("stage", "rank", "cohort", "reached", "share", "conversion", *_value_column(value))
+    params = {"start": start, "end": end, "horizon": horizon, "currency": currency}
+    return FunnelResult.of("cohort_funnel", "cohort", by, columns, rows, params)
+
+
+def _value_column(value: bool) -> tuple[str, ...]:
+    """The ``value`` column of a table that sums the deals' amounts (none for counts only)."""
+    return ("value",) if value else ()
 
 
 _Raw = dict[tuple[Any, ...], tuple[int, list[int], list[float]]]
@@ -343,17 +340,9 @@ def snapshot(
             n, v = per.get(sid, (0, 0.0))
             row: tuple[Any, ...] = (*key, sid, n)
             rows.append((*row, float(v)) if value else row)
-    columns = (*by, "stage", "count")
-    if value:
-        columns = (*columns, "value")
-    return SnapshotResult(
-        metric="snapshot",
-        kind="snapshot",
-        columns=columns,
-        rows=tuple(rows),
-        group_by=by,
-        params={"as_of": as_of, "currency": currency},
-    )
+    columns = ("stage", "count", *_value_column(value))
+    params = {"as_of": as_of, "currency": currency}
+    return SnapshotResult.of("snapshot", "snapshot", by, columns, rows, params)
 
 
 _SnapRaw = dict[tuple[Any, ...], dict[str, tuple[int, float]]]
