@@ -201,13 +201,13 @@ def _snapshot_frames(
     require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
-    from pipeline_core.metrics._frames import collect_rows, prepare, stage_in
+    from pipeline_core.metrics._frames import collect_rows, prepare_opportunities, stage_in
 
-    value_cols = ("amount", "currency") if value else ()
-    opp = prepare(
+    opp = prepare_opportunities(
         opportunities,
-        what="opportunities",
-        required=("id", "stage", "closed_at", *by, *value_cols),
+        columns=("id", "stage", "closed_at"),
+        by=by,
+        value=value,
         time_columns=("closed_at",),
     )
     is_won = stage_in("stage", order.won_ids)

@@ -201,21 +201,23 @@ def _funnel_frames(
     require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
-    from pipeline_core.metrics._frames import collect_rows, prepare, rank_expr
+    from pipeline_core.metrics._frames import (
+        collect_rows,
+        prepare_events,
+        prepare_opportunities,
+        rank_expr,
+        value_columns,
+    )
 
-    value_cols = ("amount", "currency") if value else ()
-    opp = prepare(
+    value_cols = value_columns(value)
+    opp = prepare_opportunities(
         opportunities,
-        what="opportunities",
-        required=("id", "created_at", *by, *value_cols),
+        columns=("id", "created_at"),
+        by=by,
+        value=value,
         time_columns=("created_at",),
     )
-    ev = prepare(
-        events,
-        what="stage events",
-        required=("opportunity_id", "to_stage", "at"),
-        time_columns=("at",),
-    )
+    ev = prepare_events(events, ("opportunity_id", "to_stage", "at"))
     nulls = collect_rows(opp.select(nw.col("created_at").null_count().alias("n")))[0]["n"]
     if nulls:
         raise _missing_created_error(int(nulls))
@@ -398,16 +400,17 @@ def _snapshot_frames(
     require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
-    from pipeline_core.metrics._frames import collect_rows, last_event, prepare
-
-    value_cols = ("amount", "currency") if value else ()
-    opp = prepare(opportunities, what="opportunities", required=("id", *by, *value_cols))
-    ev = prepare(
-        events,
-        what="stage events",
-        required=("id", "opportunity_id", "to_stage", "at"),
-        time_columns=("at",),
+    from pipeline_core.metrics._frames import (
+        collect_rows,
+        last_event,
+        prepare_events,
+        prepare_opportunities,
+        value_columns,
     )
+
+    value_cols = value_columns(value)
+    opp = prepare_opportunities(opportunities, columns=("id",), by=by, value=value)
+    ev = prepare_events(events, ("id", "opportunity_id", "to_stage", "at"))
     nat = collect_rows(ev.select(nw.col("at").null_count().alias("n")))[0]["n"]
     if nat:
         raise _missing_at_error(int(nat))

@@ -282,17 +282,6 @@ class CompiledRule:
         )
 
 
-def _matches(rule: Rule | RiskRule, state: SlaState) -> bool:
-    c = rule.conditions
-    if c.sources and state.source not in c.sources:
-        return False
-    if c.tags_any and not (c.tags_any & state.tags):
-        return False
-    if c.tags_none and (c.tags_none & state.tags):
-        return False
-    return not (c.owner_roles and state.owner_role not in c.owner_roles)
-
-
 class CompiledRisk:
     """A risk rule ready for the hot path: thresholds from the highest level down, the fact index
     of its count (:func:`pipeline_core.sla.risk.evaluate_risk` evaluates it)."""
@@ -352,6 +341,8 @@ def compile_risk(
 
 
 def matches(rule: Rule | RiskRule, state: SlaState) -> bool:
+    """Whether ``state`` meets the per-record conditions of ``rule`` (sources, tags, owner
+    roles); the kind, stage and grade conditions are checked where the rule is compiled."""
     c = rule.conditions
     if c.sources and state.source not in c.sources:
         return False
