@@ -12,7 +12,8 @@ into JSON-compatible data, and a JSON Schema.
 - ``record.evolve(**changes)`` returns the changed record with ``version + 1``.
 
 Internal hot paths (stage moves, the sample generator, storage reads of rows it wrote) build records
-from values that are valid by construction with ``_trusted``, skipping validation.
+from values that are valid by construction with :func:`build_trusted`, skipping validation; code
+outside this module reads a record class's fields with :func:`field_names`.
 
 The field value types (:data:`Timestamp`, :data:`Amount`, :data:`Id` ...) are declared in
 :mod:`pipeline_core._values` and re-exported here.
@@ -36,54 +37,14 @@ from typing_extensions import TypedDict
 
 from pipeline_core._interrupts import reraise_interrupt
 from pipeline_core._jsonvalue import leaf_problems
-from pipeline_core._values import (
-    MAX_OFFSET,
-    MIN_OFFSET,
-    Amount,
-    CurrencyCode,
-    CustomFields,
-    FrozenDict,
-    Id,
-    JsonObject,
-    LongText,
-    Name,
-    Probability,
-    ShortText,
-    Tags,
-    Timestamp,
-    Version,
-    as_fixed_offset,
-    deep_freeze,
-    iana_zone,
-    is_currency_code,
-    is_decimal_text,
-    minor_units,
-)
+from pipeline_core._values import FrozenDict, Timestamp
 from pipeline_core.errors import Problem, ValidationError
 
 __all__ = [
-    "MAX_OFFSET",
-    "MIN_OFFSET",
-    "Amount",
-    "CurrencyCode",
-    "CustomFields",
-    "FrozenDict",
-    "Id",
-    "JsonObject",
-    "LongText",
-    "Name",
-    "Probability",
     "Record",
-    "ShortText",
-    "Tags",
-    "Timestamp",
-    "Version",
-    "as_fixed_offset",
-    "deep_freeze",
-    "iana_zone",
-    "is_currency_code",
-    "is_decimal_text",
-    "minor_units",
+    "build_trusted",
+    "field_defaults",
+    "field_names",
     "problems_from_pydantic",
     "record",
     "record_adapter",
@@ -450,3 +411,26 @@ _trusted_builder = typing.cast(
     Callable[[type[Any]], Callable[[Mapping[str, Any]], Any]],
     functools.cache(_make_trusted_builder),
 )
+
+_T = typing.TypeVar("_T", bound=Record)
+
+
+def build_trusted(cls: type[_T], data: Mapping[str, Any]) -> _T:
+    """Build a ``cls`` record from ``data`` WITHOUT validation (internal hot paths only: the sample
+    generator, stage moves, masking, storage reads of rows it wrote).
+
+    ``data`` maps field names to values already valid by construction; a missing required field
+    raises ``KeyError``, a missing optional field takes its default. Anything from outside the
+    library goes through ``cls.from_dict`` instead.
+    """
+    return _trusted_builder(cls)(data)  # type: ignore[no-any-return]
+
+
+def field_names(cls: type[Record]) -> tuple[str, ...]:
+    """The field names of a record class, in declaration order (the ``attrs`` fields)."""
+    return tuple(name for name, _ in cls.__pc_fields__)
+
+
+def field_defaults(cls: type[Record]) -> dict[str, Any]:
+    """The defaults of a record class's optional fields, by field name (required fields absent)."""
+    return {name: default for name, default in cls.__pc_fields__ if default is not _REQUIRED}

@@ -43,7 +43,8 @@ import attrs
 import pydantic
 from pydantic import Field
 
-from pipeline_core._model import is_currency_code, minor_units, problems_from_pydantic
+from pipeline_core._model import problems_from_pydantic
+from pipeline_core._values import is_currency_code, minor_units
 from pipeline_core.errors import ConfigError, CurrencyMismatchError, Problem
 from pipeline_core.records import Money, Opportunity
 

@@ -28,6 +28,10 @@ MOVED = [
     ("pipeline_core.sla.batch", "scan_batch", "pipeline_core.sla.batch", "scan_columns"),
     ("pipeline_core.sla.engine", "compute_facts", "pipeline_core.sla.compiled", "compute_facts"),
     ("pipeline_core.sla.risk", "compile_risk", "pipeline_core.sla.compiled", "compile_risk"),
+    ("pipeline_core.sla.policy", "LEVEL_ORDER", "pipeline_core.sla.rules", "LEVEL_ORDER"),
+    ("pipeline_core.sla.policy", "RiskLevel", "pipeline_core.sla.rules", "RiskLevel"),
+    ("pipeline_core.sla.policy", "RiskSignal", "pipeline_core.sla.rules", "RiskSignal"),
+    ("pipeline_core.sla.policy", "title_of", "pipeline_core.sla.rules", "title_of"),
 ]  # fmt: skip
 
 

@@ -11,50 +11,19 @@
   rules treat otherwise than their writers meant).
 """
 
+from pipeline_core.access import masking, policy
 from pipeline_core.access.audit import access_findings, audit
-from pipeline_core.access.masking import (
-    FREE_TEXT_FIELDS,
-    MASK_PHONE_REGIONS,
-    PERSONAL_FIELDS,
-    mask_email,
-    mask_known,
-    mask_name,
-    mask_phone,
-    mask_record,
-    mask_text,
-)
-from pipeline_core.access.policy import (
-    AccessDecision,
-    AccessPolicy,
-    AccessRole,
-    Action,
-    Directory,
-    Grant,
-    Scope,
-)
+from pipeline_core.access.masking import *  # noqa: F403  (its __all__, listed there once)
+from pipeline_core.access.policy import *  # noqa: F403  (its __all__, listed there once)
 from pipeline_core.access.store import ScopedStore
 from pipeline_core.access.subjects import reference_collection, subject_collection
 
 __all__ = [
-    "FREE_TEXT_FIELDS",
-    "MASK_PHONE_REGIONS",
-    "PERSONAL_FIELDS",
-    "AccessDecision",
-    "AccessPolicy",
-    "AccessRole",
-    "Action",
-    "Directory",
-    "Grant",
-    "Scope",
     "ScopedStore",
     "access_findings",
     "audit",
-    "mask_email",
-    "mask_known",
-    "mask_name",
-    "mask_phone",
-    "mask_record",
-    "mask_text",
     "reference_collection",
     "subject_collection",
 ]
+__all__ += masking.__all__
+__all__ += policy.__all__

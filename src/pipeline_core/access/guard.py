@@ -12,7 +12,7 @@ import functools
 from datetime import timedelta
 from typing import Literal, TypeVar
 
-from pipeline_core._model import Record
+from pipeline_core._model import Record, field_names
 from pipeline_core.access.masking import PERSONAL_FIELDS
 from pipeline_core.access.policy import AccessPolicy, Directory, Scope
 from pipeline_core.access.subjects import (
@@ -389,7 +389,7 @@ class Guard:
         if move == "claim" and not self.author_ok(record.owner_id):
             raise self.deny("claim", record, ": the new owner is outside your scope")
         tags = {stored.tags, stored.tags - {POOL_TAG}, stored.tags | {POOL_TAG}}
-        fixed = {n for n, _ in stored.__pc_fields__} - {"owner_id", "tags", "version"}
+        fixed = set(field_names(type(stored))) - {"owner_id", "tags", "version"}
         if record.tags not in tags or any(
             getattr(record, n) != getattr(stored, n) for n in sorted(fixed)
         ):

@@ -13,8 +13,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from pipeline_core._model import Record, deep_freeze
+from pipeline_core._model import Record, build_trusted, field_names
 from pipeline_core._optional import require
+from pipeline_core._values import deep_freeze
 from pipeline_core.records import (
     Account,
     Activity,
@@ -178,7 +179,7 @@ def _mask_free(value: Any, known: tuple[str, ...] = ()) -> Any:
         return deep_freeze({_mask_free(k, known): _mask_free(v, known) for k, v in value.items()})
     if isinstance(value, NextStep):
         action = mask_known(mask_text(value.action), known)
-        return NextStep._trusted({"action": action, "due_at": value.due_at})
+        return build_trusted(NextStep, {"action": action, "due_at": value.due_at})
     return value
 
 
@@ -224,6 +225,6 @@ def mask_record(record: _R, known: Iterable[str] = ()) -> _R:
             changes[name] = masked
     if not changes:
         return record
-    data = {name: getattr(record, name) for name, _ in record.__pc_fields__}
+    data = {name: getattr(record, name) for name in field_names(type(record))}
     data.update(changes)
-    return type(record)._trusted(data)
+    return build_trusted(type(record), data)

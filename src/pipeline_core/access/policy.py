@@ -38,7 +38,8 @@ from pipeline_core._definition import (
     raise_problems,
     to_plain,
 )
-from pipeline_core._model import FrozenDict, Record
+from pipeline_core._model import Record
+from pipeline_core._values import FrozenDict
 from pipeline_core.access.masking import mask_record
 from pipeline_core.records import Role, Team, User
 

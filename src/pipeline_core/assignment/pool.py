@@ -29,7 +29,7 @@ from pydantic import Field
 
 from pipeline_core._definition import Definition, check_fields, definition, plain, raise_problems
 from pipeline_core._deprecation import renamed_params
-from pipeline_core._model import Id
+from pipeline_core._values import Id
 from pipeline_core.assignment.ownership import owner_change
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import PermissionDeniedError, Problem, ValidationError

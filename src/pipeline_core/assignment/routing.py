@@ -35,7 +35,7 @@ from pydantic import Field
 
 from pipeline_core._definition import Definition, check_fields, definition, plain, raise_problems
 from pipeline_core._deprecation import renamed_params
-from pipeline_core._model import FrozenDict
+from pipeline_core._values import FrozenDict
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.records import Lead

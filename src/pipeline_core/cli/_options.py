@@ -153,7 +153,7 @@ def add_reader(parser: argparse.ArgumentParser) -> None:
 
 def zone_option(text: str) -> str:
     """A ``--tz`` value: an IANA zone name, else bad input naming the option."""
-    from pipeline_core._model import iana_zone
+    from pipeline_core._values import iana_zone
 
     try:
         iana_zone(text)  # the one zone check: also refuses machine-dependent names (localtime)

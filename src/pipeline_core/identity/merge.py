@@ -30,6 +30,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from pipeline_core import facts as _facts
+from pipeline_core._model import field_names
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.ids import IdFactory
 from pipeline_core.records import Activity, JournalEntry, Lead, LeadStatus, Opportunity, StageEvent
@@ -143,7 +144,7 @@ def plan_merge(
 
     fields: dict[str, str] = {}
     changes: dict[str, Any] = {}
-    for name, _ in survivor.__pc_fields__:
+    for name in field_names(type(survivor)):
         if name in _KEEP or not _empty(getattr(survivor, name)):
             continue
         for other in others:

@@ -29,8 +29,11 @@ __all__ = [
     "collect_rows",
     "last_event",
     "prepare",
+    "prepare_events",
+    "prepare_opportunities",
     "rank_expr",
     "stage_in",
+    "value_columns",
 ]
 
 
@@ -294,3 +297,27 @@ def rank_expr(column: str, order: StageOrder) -> Any:
         )
     # No cast: numpy-backed pandas cannot hold nulls in an int column (the rank becomes float there).
     return expr.otherwise(nw.lit(None))
+
+
+def value_columns(value: bool) -> tuple[str, ...]:
+    """The columns a metric by value reads besides the counts: ``amount`` and ``currency``."""
+    return ("amount", "currency") if value else ()
+
+
+def prepare_opportunities(
+    native: Any,
+    *,
+    columns: Sequence[str],
+    by: Sequence[str],
+    value: bool,
+    time_columns: Sequence[str] = (),
+) -> Any:
+    """:func:`prepare` for an opportunities frame: ``columns``, the group columns ``by`` and,
+    when ``value``, :func:`value_columns` are required."""
+    required = (*columns, *by, *value_columns(value))
+    return prepare(native, what="opportunities", required=required, time_columns=time_columns)
+
+
+def prepare_events(native: Any, columns: Sequence[str]) -> Any:
+    """:func:`prepare` for a stage-events frame with ``columns`` (``at`` as epoch seconds)."""
+    return prepare(native, what="stage events", required=columns, time_columns=("at",))

@@ -47,7 +47,7 @@ from pipeline_core.metrics.inputs import (
     stage_order,
     unknown_stages_error,
 )
-from pipeline_core.metrics.results import ConversionResult, MetricTable, WinRateResult
+from pipeline_core.metrics.results import ConversionResult, FunnelResult, MetricTable, WinRateResult
 from pipeline_core.records import Lead, Opportunity
 
 __all__ = ["lead_conversion", "stage_conversion", "win_rate"]
@@ -67,16 +67,7 @@ def stage_conversion(
 ) -> ConversionResult:
     """Stage-to-stage conversion of the cohort created in ``[start, end)``; ``.bottleneck()`` names
     the weakest step."""
-    return cohort_funnel(
-        opportunities,
-        events,
-        stages=stages,
-        start=start,
-        end=end,
-        horizon=horizon,
-        by=by,
-        value=False,
-    ).conversion()
+    return _cohort(opportunities, events, stages, start, end, horizon, by, False).conversion()
 
 
 def win_rate(
@@ -103,16 +94,7 @@ def win_rate(
                     )
                 ],
             )
-        return cohort_funnel(
-            opportunities,
-            events,
-            stages=stages,
-            start=start,
-            end=end,
-            horizon=horizon,
-            by=by,
-            value=value,
-        ).win_rate()
+        return _cohort(opportunities, events, stages, start, end, horizon, by, value).win_rate()
     if kind != "snapshot":
         raise ValidationError("kind", [Problem(("kind",), "expected 'cohort' or 'snapshot'", kind)])
     order = stage_order(stages)
@@ -129,16 +111,32 @@ def win_rate(
         if value:
             row = (*row, vw + vl, vw, ratio(vw, vw + vl))
         rows.append(row)
-    columns: tuple[str, ...] = (*by, "n", "won", "lost", "rate")
-    if value:
-        columns = (*columns, "value", "won_value", "rate_value")
-    return WinRateResult(
-        metric="win_rate",
-        kind="snapshot",
-        columns=columns,
-        rows=tuple(rows),
-        group_by=by,
-        params={"start": start, "end": end, "currency": currency},
+    value_columns = ("value", "won_value", "rate_value") if value else ()
+    columns = ("n", "won", "lost", "rate", *value_columns)
+    params = {"start": start, "end": end, "currency": currency}
+    return WinRateResult.of("win_rate", "snapshot", by, columns, rows, params)
+
+
+def _cohort(
+    opportunities: Any,
+    events: Any,
+    stages: StagesArg,
+    start: datetime,
+    end: datetime,
+    horizon: timedelta | None,
+    by: Sequence[str],
+    value: bool,
+) -> FunnelResult:
+    """The cohort funnel that stage conversion and the cohort win rate are read from."""
+    return cohort_funnel(
+        opportunities,
+        events,
+        stages=stages,
+        start=start,
+        end=end,
+        horizon=horizon,
+        by=by,
+        value=value,
     )
 
 
@@ -203,13 +201,13 @@ def _snapshot_frames(
     require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
-    from pipeline_core.metrics._frames import collect_rows, prepare, stage_in
+    from pipeline_core.metrics._frames import collect_rows, prepare_opportunities, stage_in
 
-    value_cols = ("amount", "currency") if value else ()
-    opp = prepare(
+    opp = prepare_opportunities(
         opportunities,
-        what="opportunities",
-        required=("id", "stage", "closed_at", *by, *value_cols),
+        columns=("id", "stage", "closed_at"),
+        by=by,
+        value=value,
         time_columns=("closed_at",),
     )
     is_won = stage_in("stage", order.won_ids)

@@ -241,7 +241,6 @@ def sales_cycle(
             for ti, si, ci in zip(curve.times, curve.survival, curve.incidence, strict=True)
         )
     columns: tuple[str, ...] = (
-        *by,
         "n",
         "won",
         "lost",
@@ -252,13 +251,14 @@ def sales_cycle(
     )
     if won_by is not None:
         columns = (*columns, "p_won_by")
-    return CycleResult(
-        metric="sales_cycle",
-        kind="cohort",
-        columns=columns,
-        rows=tuple(rows),
-        group_by=by,
-        params={"as_of": as_of, "resolution": resolution, "won_by": won_by},
+    params = {"as_of": as_of, "resolution": resolution, "won_by": won_by}
+    return CycleResult.of(
+        "sales_cycle",
+        "cohort",
+        by,
+        columns,
+        rows,
+        params,
         curves=curves,
     )
 

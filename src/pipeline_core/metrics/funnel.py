@@ -121,17 +121,14 @@ def cohort_funnel(
                 row = (*row, float(values[k]))
             rows.append(row)
             prev = reached[k]
-    columns = (*by, "stage", "rank", "cohort", "reached", "share", "conversion")
-    if value:
-        columns = (*columns, "value")
-    return FunnelResult(
-        metric="cohort_funnel",
-        kind="cohort",
-        columns=columns,
-        rows=tuple(rows),
-        group_by=by,
-        params={"start": start, "end": end, "horizon": horizon, "currency": currency},
-    )
+    columns = ("stage", "rank", "cohort", "reached", "share", "conversion", *_value_column(value))
+    params = {"start": start, "end": end, "horizon": horizon, "currency": currency}
+    return FunnelResult.of("cohort_funnel", "cohort", by, columns, rows, params)
+
+
+def _value_column(value: bool) -> tuple[str, ...]:
+    """The ``value`` column of a table that sums the deals' amounts (none for counts only)."""
+    return ("value",) if value else ()
 
 
 _Raw = dict[tuple[Any, ...], tuple[int, list[int], list[float]]]
@@ -204,21 +201,23 @@ def _funnel_frames(
     require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
-    from pipeline_core.metrics._frames import collect_rows, prepare, rank_expr
+    from pipeline_core.metrics._frames import (
+        collect_rows,
+        prepare_events,
+        prepare_opportunities,
+        rank_expr,
+        value_columns,
+    )
 
-    value_cols = ("amount", "currency") if value else ()
-    opp = prepare(
+    value_cols = value_columns(value)
+    opp = prepare_opportunities(
         opportunities,
-        what="opportunities",
-        required=("id", "created_at", *by, *value_cols),
+        columns=("id", "created_at"),
+        by=by,
+        value=value,
         time_columns=("created_at",),
     )
-    ev = prepare(
-        events,
-        what="stage events",
-        required=("opportunity_id", "to_stage", "at"),
-        time_columns=("at",),
-    )
+    ev = prepare_events(events, ("opportunity_id", "to_stage", "at"))
     nulls = collect_rows(opp.select(nw.col("created_at").null_count().alias("n")))[0]["n"]
     if nulls:
         raise _missing_created_error(int(nulls))
@@ -343,17 +342,9 @@ def snapshot(
             n, v = per.get(sid, (0, 0.0))
             row: tuple[Any, ...] = (*key, sid, n)
             rows.append((*row, float(v)) if value else row)
-    columns = (*by, "stage", "count")
-    if value:
-        columns = (*columns, "value")
-    return SnapshotResult(
-        metric="snapshot",
-        kind="snapshot",
-        columns=columns,
-        rows=tuple(rows),
-        group_by=by,
-        params={"as_of": as_of, "currency": currency},
-    )
+    columns = ("stage", "count", *_value_column(value))
+    params = {"as_of": as_of, "currency": currency}
+    return SnapshotResult.of("snapshot", "snapshot", by, columns, rows, params)
 
 
 _SnapRaw = dict[tuple[Any, ...], dict[str, tuple[int, float]]]
@@ -409,16 +400,17 @@ def _snapshot_frames(
     require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
 
-    from pipeline_core.metrics._frames import collect_rows, last_event, prepare
-
-    value_cols = ("amount", "currency") if value else ()
-    opp = prepare(opportunities, what="opportunities", required=("id", *by, *value_cols))
-    ev = prepare(
-        events,
-        what="stage events",
-        required=("id", "opportunity_id", "to_stage", "at"),
-        time_columns=("at",),
+    from pipeline_core.metrics._frames import (
+        collect_rows,
+        last_event,
+        prepare_events,
+        prepare_opportunities,
+        value_columns,
     )
+
+    value_cols = value_columns(value)
+    opp = prepare_opportunities(opportunities, columns=("id",), by=by, value=value)
+    ev = prepare_events(events, ("id", "opportunity_id", "to_stage", "at"))
     nat = collect_rows(ev.select(nw.col("at").null_count().alias("n")))[0]["n"]
     if nat:
         raise _missing_at_error(int(nat))

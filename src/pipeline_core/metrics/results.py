@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -46,6 +46,29 @@ class MetricTable:
     rows: tuple[tuple[Any, ...], ...]
     group_by: tuple[str, ...] = ()
     params: dict[str, Any] = attrs.field(factory=dict, converter=_freeze_params)
+
+    @classmethod
+    def of(
+        cls,
+        metric: str,
+        kind: str,
+        by: tuple[str, ...],
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        params: Mapping[str, Any],
+        **more: Any,
+    ) -> Self:
+        """The ``metric`` table of ``rows`` grouped by ``by``: its columns are ``(*by, *columns)``;
+        ``more`` holds a subclass's own fields (e.g. a cycle result's ``curves``)."""
+        return cls(
+            metric=metric,
+            kind=kind,
+            columns=(*by, *columns),
+            rows=tuple(rows),
+            group_by=by,
+            params=params,
+            **more,
+        )
 
     def records(self) -> list[dict[str, Any]]:
         """The rows as dicts keyed by column name."""

@@ -121,13 +121,13 @@ def time_in_stage(
                     n_open,
                 )
             )
-    return TimeInStageResult(
-        metric="time_in_stage",
-        kind="snapshot" if as_of is not None else "history",
-        columns=(*by, "stage", "n", *[_qname(q) for q in qs], "mean_days", "open"),
-        rows=tuple(rows),
-        group_by=by,
-        params={"as_of": as_of, "quantiles": list(qs)},
+    return TimeInStageResult.of(
+        "time_in_stage",
+        "snapshot" if as_of is not None else "history",
+        by,
+        ("stage", "n", *[_qname(q) for q in qs], "mean_days", "open"),
+        rows,
+        {"as_of": as_of, "quantiles": list(qs)},
     )
 
 

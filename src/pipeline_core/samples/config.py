@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from pipeline_core._model import as_fixed_offset
+from pipeline_core._values import as_fixed_offset
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.records import (

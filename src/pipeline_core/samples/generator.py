@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
+from pipeline_core._model import build_trusted
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.frame_columns import EVENT_COLUMNS, LEAD_COLUMNS, OPPORTUNITY_COLUMNS
 from pipeline_core.records import (
@@ -45,24 +46,24 @@ class SampleCompany:
     def leads(self) -> Iterator[Lead]:
         """Every lead, in creation order, as of the horizon."""
         for story in self._simulation.stories():
-            yield Lead._trusted(story.lead)
+            yield build_trusted(Lead, story.lead)
 
     def contacts(self) -> Iterator[Contact]:
         """One contact per lead (the person who enquired)."""
         for story in self._simulation.stories():
-            yield Contact._trusted(story.contact)
+            yield build_trusted(Contact, story.contact)
 
     def accounts(self) -> Iterator[Account]:
         """One account per converted lead (the customer company)."""
         for story in self._simulation.stories():
             if story.account is not None:
-                yield Account._trusted(story.account)
+                yield build_trusted(Account, story.account)
 
     def opportunities(self) -> Iterator[Opportunity]:
         """Every opportunity, in the state it had reached at the horizon."""
         for story in self._simulation.stories():
             if story.opportunity is not None:
-                yield Opportunity._trusted(story.opportunity)
+                yield build_trusted(Opportunity, story.opportunity)
 
     def stage_events(self) -> Iterator[StageEvent]:
         """Every stage move (the first places the opportunity at its first stage), per deal in order."""
@@ -72,7 +73,8 @@ class SampleCompany:
                 continue
             opp_id = story.opportunity["id"]
             for k, (src, dst, at, by) in enumerate(story.events):
-                yield StageEvent._trusted(
+                yield build_trusted(
+                    StageEvent,
                     {
                         "id": f"{opp_id}-ev{k:02d}",
                         "opportunity_id": opp_id,
@@ -84,7 +86,7 @@ class SampleCompany:
                         "reason": None,
                         "checks": (),
                         "seq": k + 1,  # the opportunity version it produced (facts.event_order)
-                    }
+                    },
                 )
 
     def activities(self) -> Iterator[Activity]:

@@ -11,7 +11,8 @@ from typing import Any
 
 import attrs
 
-from pipeline_core._model import FrozenDict
+from pipeline_core._model import build_trusted
+from pipeline_core._values import FrozenDict
 from pipeline_core.records import (
     Activity,
     ActivityKind,
@@ -142,11 +143,12 @@ class Simulation:
             size = max(1, int(lognorm(3.5 + 2.0 * quality, 1.0)))
             has_budget = rand() < 0.45 + 0.45 * quality
             budget = (
-                Money._trusted(
+                build_trusted(
+                    Money,
                     {
                         "amount": Decimal(int(lognorm(10.5 + 1.5 * quality, 0.8))),
                         "currency": currency,
-                    }
+                    },
                 )
                 if has_budget
                 else None
@@ -253,7 +255,7 @@ class Simulation:
                 "authority": authority,
                 "need": need,
                 "timeline": timeline,
-                "expected_amount": Money._trusted({"amount": amount, "currency": currency})
+                "expected_amount": build_trusted(Money, {"amount": amount, "currency": currency})
                 if amount is not None
                 else None,
                 "owner_id": sdr_id,
@@ -363,8 +365,8 @@ class Simulation:
         if closed_at is None:
             # Open at the horizon: the next step is due within five days either side of it.
             due = start + timedelta(seconds=horizon + (rng.random() - 0.5) * 10 * DAY)
-            next_step = NextStep._trusted(
-                {"action": "follow up", "due_at": max(due, stage_entered)}
+            next_step = build_trusted(
+                NextStep, {"action": "follow up", "due_at": max(due, stage_entered)}
             )
         opportunity = {
             "id": opp_id,
@@ -381,8 +383,8 @@ class Simulation:
             "source": channel.value,
             "needs": f"{industry} needs",
             "intent": intent,
-            "expected_amount": Money._trusted(
-                {"amount": Decimal(amount), "currency": cfg.currency}
+            "expected_amount": build_trusted(
+                Money, {"amount": Decimal(amount), "currency": cfg.currency}
             ),
             "probability": None,
             "expected_close": None,
@@ -450,10 +452,11 @@ class Simulation:
             when = start + timedelta(seconds=at)
             next_action = None
             if nxt is not None:
-                next_action = NextStep._trusted(
-                    {"action": nxt[0], "due_at": start + timedelta(seconds=nxt[1])}
+                next_action = build_trusted(
+                    NextStep, {"action": nxt[0], "due_at": start + timedelta(seconds=nxt[1])}
                 )
-            yield Activity._trusted(
+            yield build_trusted(
+                Activity,
                 {
                     "id": f"{lead_id}-a{k:02d}",
                     "kind": kind,
@@ -470,7 +473,7 @@ class Simulation:
                     "variant": variant,
                     "tags": frozenset(),
                     "version": 1,
-                }
+                },
             )
 
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Protocol
 
-from pipeline_core._model import is_decimal_text
+from pipeline_core._values import is_decimal_text
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import is_missing
 from pipeline_core.records import Lead, Money

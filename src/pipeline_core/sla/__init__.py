@@ -20,6 +20,7 @@ Importing this package imports neither ``holidays`` nor any dataframe library.
 """
 
 from pipeline_core._deprecation import moved
+from pipeline_core.sla import rules
 from pipeline_core.sla.agenda import Agenda
 from pipeline_core.sla.calendar import BusinessCalendar
 from pipeline_core.sla.defaults import GRADE_WINDOWS, default_calendar, default_policy
@@ -28,20 +29,7 @@ from pipeline_core.sla.engine import SlaEngine
 from pipeline_core.sla.items import Breach, Escalation, Item, Reminder, RiskFlag
 from pipeline_core.sla.policy import Policy
 from pipeline_core.sla.policy_backtest import PolicyBacktestReport, RuleStats, backtest_policy
-from pipeline_core.sla.rules import (
-    Conditions,
-    Recipient,
-    RiskLevel,
-    RiskRule,
-    RiskSignal,
-    Rule,
-    Step,
-    StepAction,
-    Target,
-    TimeBasis,
-    Trigger,
-    obligation_of,
-)
+from pipeline_core.sla.rules import *  # noqa: F403  (exports rules.__all__, listed there once)
 from pipeline_core.sla.state import ACTION_EVIDENCE, Evidence, Pause, SlaState, state_from_records
 from pipeline_core.sla.zones import PeriodUnit, period_of, zone_name_of, zone_of
 
@@ -51,7 +39,6 @@ __all__ = [
     "Agenda",
     "Breach",
     "BusinessCalendar",
-    "Conditions",
     "DueItems",
     "Escalation",
     "Evidence",
@@ -60,30 +47,20 @@ __all__ = [
     "PeriodUnit",
     "Policy",
     "PolicyBacktestReport",
-    "Recipient",
     "Reminder",
     "RiskFlag",
-    "RiskLevel",
-    "RiskRule",
-    "RiskSignal",
-    "Rule",
     "RuleStats",
     "SlaEngine",
     "SlaState",
-    "Step",
-    "StepAction",
-    "Target",
-    "TimeBasis",
-    "Trigger",
     "backtest_policy",
     "default_calendar",
     "default_policy",
-    "obligation_of",
     "period_of",
     "state_from_records",
     "zone_name_of",
     "zone_of",
 ]
+__all__ += rules.__all__
 
 # the old names, for one release; ``backtest`` resolves to the function as it did (the module of
 # that name is now a deprecated shim: pipeline_core.sla.policy_backtest)

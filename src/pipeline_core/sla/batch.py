@@ -53,8 +53,8 @@ from pipeline_core.sla.compiled import (
 from pipeline_core.sla.due import Chunk, DueItems
 from pipeline_core.sla.instants import DAY_US, US, add_days, fixed_offset, from_us, to_us
 from pipeline_core.sla.items import Escalation, Item, Reminder, RiskFlag
-from pipeline_core.sla.policy import LEVEL_ORDER, RiskSignal, Target
 from pipeline_core.sla.risk import evaluate_risk
+from pipeline_core.sla.rules import LEVEL_ORDER, RiskSignal, Target
 from pipeline_core.sla.state import SlaState
 
 __all__ = ["Chunk", "DueItems", "scan_columns"]  # Chunk and DueItems live in sla.due

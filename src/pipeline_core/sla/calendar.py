@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from pipeline_core._jsonvalue import check_definition
-from pipeline_core._model import iana_zone
 from pipeline_core._optional import require
+from pipeline_core._values import iana_zone
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.sla.hours import (

@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo
 from pipeline_core.sla.calendar import BusinessCalendar
 from pipeline_core.sla.instants import US, to_us
 from pipeline_core.sla.items import FAST, Breach, Escalation, Item, Reminder
-from pipeline_core.sla.policy import (
+from pipeline_core.sla.policy import Policy
+from pipeline_core.sla.recurrence import Recurrence
+from pipeline_core.sla.rules import (
     LEVEL_ORDER,
     Conditions,
-    Policy,
     Recipient,
     RiskRule,
     RiskSignal,
@@ -33,7 +34,6 @@ from pipeline_core.sla.policy import (
     TimeBasis,
     Trigger,
 )
-from pipeline_core.sla.recurrence import Recurrence
 
 if TYPE_CHECKING:
     from pipeline_core.sla.state import SlaState
@@ -282,17 +282,6 @@ class CompiledRule:
         )
 
 
-def _matches(rule: Rule | RiskRule, state: SlaState) -> bool:
-    c = rule.conditions
-    if c.sources and state.source not in c.sources:
-        return False
-    if c.tags_any and not (c.tags_any & state.tags):
-        return False
-    if c.tags_none and (c.tags_none & state.tags):
-        return False
-    return not (c.owner_roles and state.owner_role not in c.owner_roles)
-
-
 class CompiledRisk:
     """A risk rule ready for the hot path: thresholds from the highest level down, the fact index
     of its count (:func:`pipeline_core.sla.risk.evaluate_risk` evaluates it)."""
@@ -352,6 +341,8 @@ def compile_risk(
 
 
 def matches(rule: Rule | RiskRule, state: SlaState) -> bool:
+    """Whether ``state`` meets the per-record conditions of ``rule`` (sources, tags, owner
+    roles); the kind, stage and grade conditions are checked where the rule is compiled."""
     c = rule.conditions
     if c.sources and state.source not in c.sources:
         return False

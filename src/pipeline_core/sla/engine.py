@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from pipeline_core._deprecation import REMOVED_IN, moved, renamed_params
 from pipeline_core._fastbuild import builder
+from pipeline_core._model import field_names
 from pipeline_core.clock import require_aware
 from pipeline_core.records import SlaOutcome
 from pipeline_core.sla.batch import scan_columns
@@ -47,8 +48,9 @@ from pipeline_core.sla.compiled import (
 from pipeline_core.sla.due import DueItems
 from pipeline_core.sla.instants import DAY_US, add_days, from_us, to_us
 from pipeline_core.sla.items import FAST, Escalation, Item, Reminder, route_up
-from pipeline_core.sla.policy import PipelineLike, Policy, Target
+from pipeline_core.sla.policy import Policy
 from pipeline_core.sla.risk import evaluate_risk
+from pipeline_core.sla.rules import PipelineLike, Target
 from pipeline_core.sla.state import SlaState
 
 __all__ = ["SlaEngine"]
@@ -64,8 +66,8 @@ _NEW_REMINDER: Final = FAST[Reminder]
 # SlaOutcome from values valid by construction, in field order (see pipeline_core._fastbuild)
 _NEW_OUTCOME: Final = builder(
     SlaOutcome,
-    [name for name, _ in SlaOutcome.__pc_fields__],
-    [(name, name) for name, _ in SlaOutcome.__pc_fields__],
+    list(field_names(SlaOutcome)),
+    [(name, name) for name in field_names(SlaOutcome)],
     name="new_outcome",
 )
 

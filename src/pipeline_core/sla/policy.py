@@ -28,6 +28,7 @@ from pipeline_core._definition import (
     raise_problems,
     schema_of,
 )
+from pipeline_core._deprecation import moved
 from pipeline_core._jsonvalue import check_definition
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.sla.calendar import BusinessCalendar
@@ -36,13 +37,10 @@ from pipeline_core.sla.rules import (
     DUMP_ALWAYS,
     GRADES,
     ID_TEXT,
-    LEVEL_ORDER,
     Conditions,
     PipelineLike,
     Recipient,
-    RiskLevel,
     RiskRule,
-    RiskSignal,
     Rule,
     Step,
     StepAction,
@@ -51,29 +49,18 @@ from pipeline_core.sla.rules import (
     Trigger,
     action_titles,
     obligation_of,
-    title_of,
 )
 
-__all__ = [
-    "GRADES",
-    "LEVEL_ORDER",
-    "Conditions",
-    "PipelineLike",
-    "Policy",
-    "Recipient",
-    "RiskLevel",
-    "RiskRule",
-    "RiskSignal",
-    "Rule",
-    "Step",
-    "StepAction",
-    "Target",
-    "TimeBasis",
-    "Trigger",
-    "obligation_of",
-    "parse_recurrence",
-    "title_of",
-]
+__all__ = ["Policy", "check_fallback_recipient", "rule_problems"]
+
+# the policy parts this module listed before they were declared once in pipeline_core.sla.rules
+__getattr__ = moved(
+    __name__,
+    {
+        name: f"pipeline_core.sla.rules:{name}"
+        for name in ("LEVEL_ORDER", "RiskLevel", "RiskSignal", "title_of")
+    },
+)
 
 # --------------------------------------------------------------------------- the policy
 

@@ -30,7 +30,7 @@ from pipeline_core.sla.compiled import (
 )
 from pipeline_core.sla.instants import DAY_US, add_days
 from pipeline_core.sla.items import FAST, Escalation, Item, RiskFlag, route_up
-from pipeline_core.sla.policy import LEVEL_ORDER, RiskLevel, RiskSignal
+from pipeline_core.sla.rules import LEVEL_ORDER, RiskLevel, RiskSignal
 
 if TYPE_CHECKING:
     from pipeline_core.sla.state import SlaState

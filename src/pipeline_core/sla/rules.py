@@ -18,30 +18,19 @@ import pydantic
 
 from pipeline_core._definition import definition, plain
 
-__all__ = [
-    "DEFAULT_STEPS",
-    "DUMP_ALWAYS",
-    "GRADES",
-    "ID_TEXT",
-    "LEVEL_ORDER",
+__all__ = [  # the policy parts the package exports; the other names serve the sla modules
     "Conditions",
-    "PipelineLike",
     "Recipient",
     "RiskLevel",
     "RiskRule",
     "RiskSignal",
     "Rule",
-    "StageActionLike",
-    "StageLike",
     "Step",
     "StepAction",
     "Target",
     "TimeBasis",
-    "Titles",
     "Trigger",
-    "action_titles",
     "obligation_of",
-    "title_of",
 ]
 
 GRADES: Final = ("A", "B", "C")

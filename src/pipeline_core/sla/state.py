@@ -17,7 +17,7 @@ from typing import Any, Final
 import attrs
 
 from pipeline_core import facts
-from pipeline_core._model import FrozenDict, iana_zone
+from pipeline_core._values import FrozenDict, iana_zone
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import StageKinds

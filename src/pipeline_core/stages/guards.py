@@ -29,7 +29,7 @@ import attrs
 import pydantic
 
 from pipeline_core._definition import definition, from_plain, plain, to_plain
-from pipeline_core._model import is_decimal_text
+from pipeline_core._values import is_decimal_text
 from pipeline_core.errors import PipelineCoreError, Problem
 from pipeline_core.records import Money, Opportunity
 

@@ -11,6 +11,7 @@ move starts where the previous one ended); otherwise
 
 from __future__ import annotations
 
+import functools
 import operator
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +21,7 @@ from typing import Any
 import attrs
 
 from pipeline_core._deprecation import renamed_params
+from pipeline_core._model import build_trusted, field_names
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import event_order
@@ -263,7 +265,7 @@ def time_in_stages(events: Sequence[StageEvent], as_of: datetime) -> dict[str, t
     return History.of(events).time_in_stages(as_of)
 
 
-_EVENT_FIELDS: tuple[str, ...] = tuple(name for name, _ in StageEvent.__pc_fields__)
+_EVENT_FIELDS: tuple[str, ...] = field_names(StageEvent)
 
 
 class EventLog:
@@ -308,13 +310,13 @@ class EventLog:
         return len(self._cols[0])
 
     def __iter__(self) -> Iterator[StageEvent]:
-        trusted = StageEvent._trusted
+        trusted = functools.partial(build_trusted, StageEvent)
         for row in zip(*self._cols, strict=True):
             yield trusted(dict(zip(_EVENT_FIELDS, row, strict=True)))
 
     def events(self, opportunity_id: str) -> list[StageEvent]:
         """The events of one opportunity, in the order appended (a scan of the log)."""
-        trusted = StageEvent._trusted
+        trusted = functools.partial(build_trusted, StageEvent)
         return [
             trusted(dict(zip(_EVENT_FIELDS, row, strict=True)))
             for row in zip(*self._cols, strict=True)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Final
 
 from pipeline_core._fastbuild import builder
+from pipeline_core._model import field_defaults, field_names
 from pipeline_core.errors import Problem, TransitionError, ValidationError
 from pipeline_core.ids import IdFactory
 from pipeline_core.records import Opportunity, StageEvent
@@ -44,13 +45,13 @@ _EVENT_ARGS: Final = (
 def _builders() -> tuple[Callable[..., Opportunity], Callable[..., StageEvent]]:
     """Generate the two record builders of the hot path from the records' own field lists.
 
-    Like ``Record._trusted`` (no validation: every value is valid by construction), but with the
-    move's arguments as parameters: one attribute store per field, no loop and no dictionary (see
-    :mod:`pipeline_core._fastbuild`). Generated from ``__pc_fields__``, so a field added to a record
-    is copied too.
+    Like :func:`~pipeline_core._model.build_trusted` (no validation: every value is valid by
+    construction), but with the move's arguments as parameters: one attribute store per field, no
+    loop and no dictionary (see :mod:`pipeline_core._fastbuild`). Generated from the records' field
+    lists (:func:`~pipeline_core._model.field_names`), so a field added to a record is copied too.
     """
-    opp_fields = [name for name, _ in Opportunity.__pc_fields__]
-    event_fields = dict(StageEvent.__pc_fields__)
+    opp_fields = list(field_names(Opportunity))
+    event_fields = field_names(StageEvent)
     missing = [f for f in _MOVED if f not in opp_fields]
     missing += [f for f in _EVENT_ARGS if f not in event_fields]
     if missing:  # pragma: no cover - a record changed shape without this module
@@ -75,7 +76,7 @@ def _builders() -> tuple[Callable[..., Opportunity], Callable[..., StageEvent]]:
         StageEvent,
         _EVENT_ARGS,
         [(name, name if name in _EVENT_ARGS else f"_defaults[{name!r}]") for name in event_fields],
-        {"_defaults": event_fields},
+        {"_defaults": field_defaults(StageEvent)},
         name="event",
     )
     return clone, event
