@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Final, NotRequired, Self
 
@@ -145,6 +145,10 @@ _SCALARS: Final = frozenset({int, float, bool, type(None)})
 
 _CLEAN_BUDGET: Final = 1_000_000
 
+_LEAVES: Final = frozenset({datetime, date, time, timedelta, Decimal})
+"""Exact types ``_clean`` need not look into (neither text, bytes nor containers); records are
+leaves too (checked by ``isinstance``: their values were checked when they were built)."""
+
 
 def _clean(data: Any) -> bool:
     # The fast pass (a few microseconds a record): no bytes, no NUL anywhere. A value that
@@ -166,7 +170,7 @@ def _clean(data: Any) -> bool:
             push(item.values())
         elif t is list or t is tuple:
             push(item)
-        elif t in _SCALARS:
+        elif t in _SCALARS or t in _LEAVES or isinstance(item, Record):
             continue
         elif isinstance(item, _BYTES):
             return False
@@ -382,6 +386,12 @@ def _missing_as_none(data: Mapping[str, Any], optional: frozenset[str]) -> Mappi
     is none. Text is never changed: a blank text stays what it is (kept or refused by the field)."""
     from pipeline_core.facts import is_missing
 
+    # Fast path: no value of a type that can be a missing value (the common case) -> data as is.
+    classes = {v.__class__ for v in data.values()}
+    if classes.isdisjoint(_MAYBE_MISSING) and all(
+        c.__name__ not in _MISSING_TYPES for c in classes
+    ):
+        return data
     found = [
         k
         for k, v in data.items()
