@@ -21,6 +21,7 @@ The field value types (:data:`Timestamp`, :data:`Amount`, :data:`Id` ...) are de
 from __future__ import annotations
 
 import functools
+import operator
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -230,8 +231,12 @@ class Record:
                 return value
             return cls._from_valid(validator(value))
 
+        values_of = operator.attrgetter(*names)  # one C call reads every field (a tuple)
+
         def serialize(value: Any) -> dict[str, Any]:
-            return {name: getattr(value, name) for name in names}
+            if len(names) == 1:
+                return {names[0]: values_of(value)}
+            return dict(zip(names, values_of(value), strict=True))
 
         return core_schema.no_info_wrap_validator_function(
             validate,
@@ -384,14 +389,20 @@ def _missing_as_none(data: Mapping[str, Any], optional: frozenset[str]) -> Mappi
     """``data`` with every optional field that holds a non-text missing value (``NaN``, ``NaT``,
     ``NA``; see :func:`pipeline_core.facts.is_missing`) set to ``None``; ``data`` itself when there
     is none. Text is never changed: a blank text stays what it is (kept or refused by the field)."""
+    # Fast path (the common case): every value's class is known to hold no missing value, one
+    # C-level set check. The known classes are learnt below, at most _PLAIN_LIMIT of them.
+    if set(map(type, data.values())) <= _PLAIN_CLASSES:
+        return data
+    if len(_PLAIN_CLASSES) < _PLAIN_LIMIT:
+        _PLAIN_CLASSES.update(
+            c
+            for v in data.values()
+            if (c := v.__class__) is type(v)
+            and c not in _MAYBE_MISSING
+            and c.__name__ not in _MISSING_TYPES
+        )
     from pipeline_core.facts import is_missing
 
-    # Fast path: no value of a type that can be a missing value (the common case) -> data as is.
-    classes = {v.__class__ for v in data.values()}
-    if classes.isdisjoint(_MAYBE_MISSING) and all(
-        c.__name__ not in _MISSING_TYPES for c in classes
-    ):
-        return data
     found = [
         k
         for k, v in data.items()
@@ -406,6 +417,9 @@ def _missing_as_none(data: Mapping[str, Any], optional: frozenset[str]) -> Mappi
 
 
 _MAYBE_MISSING: Final = frozenset({float, Decimal})
+_PLAIN_CLASSES: set[type] = {str, int, bool, type(None)}
+"""Classes none of whose values is a missing value (learnt by ``_missing_as_none``)."""
+_PLAIN_LIMIT: Final = 1_000
 _MISSING_TYPES: Final = frozenset({"NAType", "NaTType", "float64", "float32", "datetime64"})
 
 
