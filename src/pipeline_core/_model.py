@@ -231,12 +231,12 @@ class Record:
                 return value
             return cls._from_valid(validator(value))
 
-        values_of = operator.attrgetter(*names)  # one C call reads every field (a tuple)
+        # One C call reads every field. The first name is asked twice so that a one-field record
+        # gets a tuple too; zip leaves the extra value out.
+        values_of = operator.attrgetter(*names, *names[:1])
 
         def serialize(value: Any) -> dict[str, Any]:
-            if len(names) == 1:
-                return {names[0]: values_of(value)}
-            return dict(zip(names, values_of(value), strict=True))
+            return dict(zip(names, values_of(value), strict=False))
 
         return core_schema.no_info_wrap_validator_function(
             validate,

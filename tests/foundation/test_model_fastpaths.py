@@ -105,3 +105,24 @@ def test_nul_next_to_a_record_and_an_instant_is_still_refused() -> None:
         Lead.from_dict({"id": "L1", "created_at": at, "source": "web", "budget": money}).budget
         == money
     )
+
+
+def test_a_one_field_record_serialises_its_field() -> None:
+    @_model.record
+    class Label(_model.Record):
+        text: str
+
+    label = Label(text="重点")
+    assert label.to_dict() == {"text": "重点"}
+    assert _model.record_adapter(Label).dump_json(label) == '{"text":"重点"}'.encode()
+
+
+def test_a_lead_serialises_every_field_in_order() -> None:
+    at = datetime(2025, 1, 2, 3, 4, tzinfo=UTC)
+    lead = Lead(
+        id="L1", created_at=at, source="web", budget=Money(amount=Decimal(5), currency="CNY")
+    )
+    doc = lead.to_dict()
+    assert list(doc) == [name for name, _ in Lead.__pc_fields__]
+    assert doc["budget"] == {"amount": "5", "currency": "CNY"}
+    assert doc["created_at"] == "2025-01-02T03:04:00Z"
