@@ -22,9 +22,10 @@ The field value types (:data:`Timestamp`, :data:`Amount`, :data:`Id` ...) are de
 from __future__ import annotations
 
 import functools
+import operator
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Final, NotRequired, Self
 
@@ -106,6 +107,10 @@ _SCALARS: Final = frozenset({int, float, bool, type(None)})
 
 _CLEAN_BUDGET: Final = 1_000_000
 
+_LEAVES: Final = frozenset({datetime, date, time, timedelta, Decimal})
+"""Exact types ``_clean`` need not look into (neither text, bytes nor containers); records are
+leaves too (checked by ``isinstance``: their values were checked when they were built)."""
+
 
 def _clean(data: Any) -> bool:
     # The fast pass (a few microseconds a record): no bytes, no NUL anywhere. A value that
@@ -127,7 +132,7 @@ def _clean(data: Any) -> bool:
             push(item.values())
         elif t is list or t is tuple:
             push(item)
-        elif t in _SCALARS:
+        elif t in _SCALARS or t in _LEAVES or isinstance(item, Record):
             continue
         elif isinstance(item, _BYTES):
             return False
@@ -187,8 +192,12 @@ class Record:
                 return value
             return cls._from_valid(validator(value))
 
+        # One C call reads every field. The first name is asked twice so that a one-field record
+        # gets a tuple too; zip leaves the extra value out.
+        values_of = operator.attrgetter(*names, *names[:1])
+
         def serialize(value: Any) -> dict[str, Any]:
-            return {name: getattr(value, name) for name in names}
+            return dict(zip(names, values_of(value), strict=False))
 
         return core_schema.no_info_wrap_validator_function(
             validate,
@@ -341,6 +350,18 @@ def _missing_as_none(data: Mapping[str, Any], optional: frozenset[str]) -> Mappi
     """``data`` with every optional field that holds a non-text missing value (``NaN``, ``NaT``,
     ``NA``; see :func:`pipeline_core.facts.is_missing`) set to ``None``; ``data`` itself when there
     is none. Text is never changed: a blank text stays what it is (kept or refused by the field)."""
+    # Fast path (the common case): every value's class is known to hold no missing value, one
+    # C-level set check. The known classes are learnt below, at most _PLAIN_LIMIT of them.
+    if set(map(type, data.values())) <= _PLAIN_CLASSES:
+        return data
+    if len(_PLAIN_CLASSES) < _PLAIN_LIMIT:
+        _PLAIN_CLASSES.update(
+            c
+            for v in data.values()
+            if (c := v.__class__) is type(v)
+            and c not in _MAYBE_MISSING
+            and c.__name__ not in _MISSING_TYPES
+        )
     from pipeline_core.facts import is_missing
 
     found = [
@@ -357,6 +378,9 @@ def _missing_as_none(data: Mapping[str, Any], optional: frozenset[str]) -> Mappi
 
 
 _MAYBE_MISSING: Final = frozenset({float, Decimal})
+_PLAIN_CLASSES: set[type] = {str, int, bool, type(None)}
+"""Classes none of whose values is a missing value (learnt by ``_missing_as_none``)."""
+_PLAIN_LIMIT: Final = 1_000
 _MISSING_TYPES: Final = frozenset({"NAType", "NaTType", "float64", "float32", "datetime64"})
 
 

@@ -23,7 +23,6 @@ from typing import Any, Final
 
 import attrs
 
-from pipeline_core.clock import require_aware
 from pipeline_core.errors import (
     MAX_PROBLEMS,
     ConfigError,
@@ -42,6 +41,16 @@ from pipeline_core.ingest.report import (
     report_writer,
 )
 from pipeline_core.ingest.rows import MappedRow
+from pipeline_core.ingest.sync_checks import (
+    EXTERNAL_ID_PREFIX,
+    MOVED,
+    NEVER_OWNED,
+    Reject,
+    check_config,
+    from_validation,
+    no_cycle_collection,
+    plain_key,
+)
 from pipeline_core.records import (
     Account,
     Activity,
@@ -58,9 +67,6 @@ from pipeline_core.storage.io import RowError
 
 __all__ = ["EXTERNAL_ID_PREFIX", "SYNC_KINDS", "sync"]
 
-EXTERNAL_ID_PREFIX: Final = "external_id:"
-"""A record's external id is kept in ``custom[EXTERNAL_ID_PREFIX + column]``."""
-
 SYNC_KINDS: Final[Mapping[str, tuple[type[Any], str]]] = {
     "lead": (Lead, "leads"),
     "opportunity": (Opportunity, "opportunities"),
@@ -72,99 +78,9 @@ SYNC_KINDS: Final[Mapping[str, tuple[type[Any], str]]] = {
 }
 """The record kinds a sync takes: kind → (record class, store collection)."""
 
-_MOVED: Final = frozenset({"stage_entered_at", "closed_at"})
-"""Opportunity fields a stage move decides: never taken from a sheet for a stored deal."""
-_NEVER_OWNED: Final = frozenset({"id", "version"})
 DEFAULT_BATCH: Final = 10_000
 """New records (and events) written per batch: a store transaction per batch costs about as
 much as a few hundred rows, so batches are large; 10,000 leads pending hold a few tens of MB."""
-
-
-class _Reject(Exception):
-    """A row is rejected: its problems as (field, value, reason, code)."""
-
-    def __init__(self, problems: list[tuple[str, Any, str, str]], id: str | None = None) -> None:
-        super().__init__(problems)
-        self.problems = problems
-        self.id = id
-
-
-def _plain_key(value: Any) -> bool:
-    """Whether a lookup by ``value`` could only miss in a store whose ids are all known: text
-    the stores take as a key (a lookup by anything else raises, and must still be made)."""
-    if not isinstance(value, str) or "\x00" in value:
-        return False
-    if value.isascii():
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _from_validation(exc: ValidationError, id: str | None = None) -> _Reject:
-    return _Reject(
-        [
-            (p.field, p.value, p.message if not p.missing else "required field is missing", p.code)
-            for p in exc.problems
-        ],
-        id,
-    )
-
-
-def _check_config(
-    kind: str,
-    cls: type[Any],
-    owns: Collection[str] | None,
-    external_id: str | None,
-    by: str,
-    at: datetime,
-    batch_size: int,
-) -> None:
-    problems: list[Problem] = []
-    names: frozenset[str] = cls.__pc_names__
-    if owns is not None:
-        if isinstance(owns, str):
-            problems.append(Problem(("owns",), "a collection of field names", owns, "type"))
-        else:
-            for name in owns:
-                if name not in names:
-                    problems.append(
-                        Problem(("owns",), f"not a field of {cls.__name__}", name, "unknown_field")
-                    )
-                elif name in _NEVER_OWNED:
-                    problems.append(
-                        Problem(("owns",), "identifies the record; a sheet cannot own it", name,
-                                "not_ownable")
-                    )  # fmt: skip
-                elif cls is Opportunity and name in _MOVED:
-                    problems.append(
-                        Problem(("owns",), "set by stage moves (own 'stage' instead)", name,
-                                "not_ownable")
-                    )  # fmt: skip
-    if external_id is not None:
-        if "custom" not in names:
-            problems.append(
-                Problem(("external_id",), f"{cls.__name__} records have no custom fields to keep "
-                        "an external id in: match them by id", external_id, "no_custom")
-            )  # fmt: skip
-        elif not isinstance(external_id, str) or not external_id.strip():
-            problems.append(
-                Problem(("external_id",), "the external-id column's name", external_id, "blank")
-            )
-        elif len(EXTERNAL_ID_PREFIX + external_id) > 100:
-            problems.append(
-                Problem(("external_id",), "at most 88 characters (custom field names are at most "
-                        "100)", external_id, "too_long")
-            )  # fmt: skip
-    if not isinstance(by, str) or not by or len(by) > 128 or any(c.isspace() for c in by):
-        problems.append(Problem(("by",), "a user id (1-128 non-space characters)", by, "bad_id"))
-    if type(batch_size) is not int or batch_size < 1:
-        problems.append(Problem(("batch_size",), "a positive integer", batch_size, "batch_size"))
-    if problems:
-        raise ConfigError(f"{kind} sync", problems)
-    require_aware(at, "at")
 
 
 @attrs.define
@@ -232,7 +148,7 @@ class _Run:
         self.rows += 1
         try:
             outcome, id, entries = self._row(row)
-        except _Reject as rejected:
+        except Reject as rejected:
             self.counts["rejected"] += 1
             for field, value, reason, code in rejected.problems:
                 self.error_count += 1
@@ -254,7 +170,7 @@ class _Run:
 
     def _row(self, row: MappedRow) -> tuple[Outcome, str, list[tuple[str | None, Any, str]]]:
         if row.problems or row.data is None:
-            raise _Reject(
+            raise Reject(
                 [(p.field, p.value, p.message, p.code) for p in row.problems]
                 or [("<row>", None, "the row was rejected while mapping", "mapping")]
             )
@@ -267,7 +183,7 @@ class _Run:
                 if self.external_id is not None
                 else "no id, and the sync declares no external-id column"
             )
-            raise _Reject([("id", None, why + ": the row could not be matched again", "no_key")])
+            raise Reject([("id", None, why + ": the row could not be matched again", "no_key")])
         self._check_duplicate(row.row, rid, key)
         stored = self._match(rid, key)
         if stored is None:
@@ -294,27 +210,27 @@ class _Run:
         if key is not None and first_key is None:
             self.seen_keys[key] = number
         if problems:
-            raise _Reject(problems)
+            raise Reject(problems)
 
     def _match(self, rid: Any, key: str | None) -> Any:
         stored = None
         if rid is not None and (
-            self.stored_ids is None or rid in self.stored_ids or not _plain_key(rid)
+            self.stored_ids is None or rid in self.stored_ids or not plain_key(rid)
         ):
             try:
                 stored = self.repo.find(rid)
             except ValidationError as exc:
-                raise _from_validation(exc) from None
+                raise from_validation(exc) from None
         if key is None:
             return stored
         held = self.index.get(key)
         if isinstance(held, tuple):
-            raise _Reject(
+            raise Reject(
                 [(self.external_id or "key", key,
                   f"the external id is held by several records: {', '.join(held)}", "ambiguous")]
             )  # fmt: skip
         if held is not None and rid is not None and held != rid:
-            raise _Reject(
+            raise Reject(
                 [("id", rid, f"the row's external id {key!r} belongs to record {held!r}",
                   "id_mismatch")], held,
             )  # fmt: skip
@@ -342,7 +258,7 @@ class _Run:
         try:
             record = self.cls.from_dict(data)
         except ValidationError as exc:
-            raise _from_validation(exc) from None
+            raise from_validation(exc) from None
         entries: list[tuple[str | None, Any, str]] = []
         if isinstance(record, Opportunity):
             event = self._placement(record)
@@ -362,18 +278,18 @@ class _Run:
         pipeline = self.pipeline
         if pipeline is not None:
             if opp.pipeline != pipeline.id:
-                raise _Reject(
+                raise Reject(
                     [("pipeline", opp.pipeline, f"the sync's pipeline is {pipeline.id!r}",
                       "pipeline")], opp.id,
                 )  # fmt: skip
             if opp.stage not in pipeline:
-                raise _Reject(
+                raise Reject(
                     [("stage", opp.stage, f"not a stage of pipeline {pipeline.id!r}",
                       "unknown_stage")], opp.id,
                 )  # fmt: skip
             unmet = pipeline.entry_unmet(opp, opp.stage)
             if unmet:
-                raise _Reject(
+                raise Reject(
                     [("stage", opp.stage, f"cannot place the deal at {opp.stage!r}: "
                       + "; ".join(unmet), "transition")], opp.id,
                 )  # fmt: skip
@@ -392,7 +308,7 @@ class _Run:
                 seq=opp.version,
             )
         except ValidationError as exc:
-            raise _from_validation(exc, opp.id) from None
+            raise from_validation(exc, opp.id) from None
 
     # -- a stored record ------------------------------------------------------------------------
 
@@ -402,9 +318,9 @@ class _Run:
         if self.owns is not None:
             owned = [f for f in self.owns if f in data]
         else:
-            owned = [f for f in data if f not in _NEVER_OWNED]
+            owned = [f for f in data if f not in NEVER_OWNED]
             if self.cls is Opportunity:
-                owned = [f for f in owned if f not in _MOVED]
+                owned = [f for f in owned if f not in MOVED]
         # the stored values as they are (no serialising round trip), the owned ones replaced
         merged = {name: getattr(stored, name) for name in self.cls.__pc_names__}
         for name in owned:
@@ -415,12 +331,12 @@ class _Run:
         try:
             candidate = self.cls.from_dict(merged)
         except ValidationError as exc:
-            raise _from_validation(exc, stored.id) from None
+            raise from_validation(exc, stored.id) from None
         changed = [f for f in owned if getattr(candidate, f) != getattr(stored, f)]
         if not changed:
             return "unchanged", stored.id, []
         if isinstance(self.repo, AppendLog):
-            raise _Reject(
+            raise Reject(
                 [(";".join(changed), None, f"{self.kind} entries are append-only: a stored one "
                   "is never changed", "append_only")], stored.id,
             )  # fmt: skip
@@ -437,7 +353,7 @@ class _Run:
         pipeline = self.pipeline
         to = candidate.stage
         if pipeline is None:
-            raise _Reject(
+            raise Reject(
                 [("stage", to, "a stage change goes through Pipeline.move: pass pipeline=",
                   "no_pipeline")], stored.id,
             )  # fmt: skip
@@ -446,11 +362,11 @@ class _Run:
         try:
             moved, event = pipeline.move(base, to, at=self.at, by=self.by, ids=self.ids)
         except TransitionError as exc:
-            raise _Reject(
+            raise Reject(
                 [("stage", to, "; ".join(exc.unmet) or str(exc), "transition")], stored.id
             ) from None
         except ValidationError as exc:
-            raise _Reject(
+            raise Reject(
                 [("stage", to, p.message, p.code) for p in exc.problems], stored.id
             ) from None
         if "probability" in changed and moved.probability != candidate.probability:
@@ -539,6 +455,8 @@ def sync(
     rejected nothing is stored and :class:`~pipeline_core.ingest.report.SyncRejectedError` (an
     ``ImportRejectedError``) carries the report. ``skip_invalid=True`` stores the good rows.
     ``dry_run=True`` computes the full report, stores nothing and never raises for rejected rows.
+    Python's cyclic garbage collector is paused while the rows are synced (reference counting
+    still frees each row; see :func:`~pipeline_core.ingest.sync_checks.no_cycle_collection`).
 
     ``report``: a :class:`~pipeline_core.ingest.report.SyncReportWriter` or a ``.csv``/``.jsonl``
     path receiving every entry as it is made; only the counts and the first 1,000 problems stay in
@@ -555,27 +473,28 @@ def sync(
             [Problem(("kind",), f"expected one of {', '.join(SYNC_KINDS)}", kind, "unknown_kind")],
         )
     cls, collection = spec
-    _check_config(kind, cls, owns, external_id, by, at, batch_size)
+    check_config(kind, cls, owns, external_id, by, at, batch_size)
     writer = report_writer(report) if isinstance(report, str | Path) else report
     try:
-        if dry_run:
-            run = _start(store, kind, cls, collection, owns, external_id, pipeline, by, at, ids,
-                         backfill, False, batch_size, writer)  # fmt: skip
-            for row in rows:
-                run.row(row)
-            result = run.report(dry_run=True, written=False)
-        else:
-            with store.unit_of_work() as uow:
-                run = _start(uow, kind, cls, collection, owns, external_id, pipeline, by, at, ids,
-                             backfill, True, batch_size, writer)  # fmt: skip
+        with no_cycle_collection():
+            if dry_run:
+                run = _start(store, kind, cls, collection, owns, external_id, pipeline, by, at,
+                             ids, backfill, False, batch_size, writer)  # fmt: skip
                 for row in rows:
-                    if run.counts["rejected"] and not skip_invalid:
-                        run.writing = False  # keep reading to report every row; nothing is kept
                     run.row(row)
-                run.flush()
-                if run.counts["rejected"] and not skip_invalid:
-                    raise SyncRejectedError(run.report(dry_run=False, written=False))
-            result = run.report(dry_run=False, written=True)
+                result = run.report(dry_run=True, written=False)
+            else:
+                with store.unit_of_work() as uow:
+                    run = _start(uow, kind, cls, collection, owns, external_id, pipeline, by, at,
+                                 ids, backfill, True, batch_size, writer)  # fmt: skip
+                    for row in rows:
+                        if run.counts["rejected"] and not skip_invalid:
+                            run.writing = False  # keep reading to report every row; keep none
+                        run.row(row)
+                    run.flush()
+                    if run.counts["rejected"] and not skip_invalid:
+                        raise SyncRejectedError(run.report(dry_run=False, written=False))
+                result = run.report(dry_run=False, written=True)
     except BaseException:
         if writer is not None:
             writer.discard()

@@ -1,0 +1,128 @@
+"""The hot-path shortcuts of ``Record.from_dict`` decide as the full checks do."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline_core import _model
+from pipeline_core.records import Lead, Money
+
+OPTIONAL = frozenset({"a", "b"})
+
+_values = st.one_of(
+    st.none(),
+    st.text(max_size=5),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.decimals(allow_nan=True),
+    st.just(datetime(2025, 1, 1, tzinfo=UTC)),
+    st.just(Money(amount=Decimal(1), currency="CNY")),
+)
+
+
+def _slow_missing(data: dict[str, Any]) -> set[str]:
+    """By hand: the optional fields holding NaN (float or Decimal)."""
+    return {
+        k
+        for k, v in data.items()
+        if k in OPTIONAL
+        and ((type(v) is float and math.isnan(v)) or (type(v) is Decimal and v.is_nan()))
+    }
+
+
+@given(st.dictionaries(st.sampled_from(["a", "b", "c"]), _values))
+def test_missing_as_none_sets_only_missing_optional_values(data: dict[str, Any]) -> None:
+    result = _model._missing_as_none(data, OPTIONAL)
+    nones = _slow_missing(data)
+    if not nones:
+        assert result is data
+    for k, v in data.items():
+        if k in nones:
+            assert result[k] is None
+        else:
+            assert result[k] is v
+
+
+def test_missing_float_nan_in_an_optional_field_is_none() -> None:
+    data = {"a": math.nan, "c": math.nan}
+    assert _model._missing_as_none(data, OPTIONAL) == {"a": None, "c": data["c"]}
+
+
+_leaf = st.one_of(
+    st.none(),
+    st.integers(),
+    st.booleans(),
+    st.text(max_size=4),
+    st.just(datetime(2025, 1, 1, tzinfo=UTC)),
+    st.just(date(2025, 1, 1)),
+    st.just(timedelta(hours=1)),
+    st.just(Decimal("1.5")),
+    st.just(Money(amount=Decimal(1), currency="CNY")),
+    st.binary(max_size=2),
+)
+_nested = st.recursive(
+    _leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=2), inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+    ),
+    max_leaves=10,
+)
+
+
+def _has_bytes_or_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, bytes):
+        return True
+    if isinstance(value, dict):
+        return any(_has_bytes_or_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_bytes_or_nul(v) for v in value)
+    return False
+
+
+@given(_nested)
+def test_clean_is_false_exactly_for_bytes_or_nul(value: Any) -> None:
+    assert _model._clean(value) is not _has_bytes_or_nul(value)
+
+
+def test_nul_next_to_a_record_and_an_instant_is_still_refused() -> None:
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    money = Money(amount=Decimal(1), currency="CNY")
+    assert _model._clean({"at": at, "m": money, "x": ["ok"]})
+    assert not _model._clean({"at": at, "m": money, "x": ["o\x00k"]})
+    problems = _model._bytes_problems({"id": "L1", "budget": money, "custom": {"n": "a\x00"}})
+    assert [(p.path, p.code) for p in problems] == [(("custom", "n"), "nul")]
+    assert (
+        Lead.from_dict({"id": "L1", "created_at": at, "source": "web", "budget": money}).budget
+        == money
+    )
+
+
+def test_a_one_field_record_serialises_its_field() -> None:
+    @_model.record
+    class Label(_model.Record):
+        text: str
+
+    label = Label(text="重点")
+    assert label.to_dict() == {"text": "重点"}
+    assert _model.record_adapter(Label).dump_json(label) == '{"text":"重点"}'.encode()
+
+
+def test_a_lead_serialises_every_field_in_order() -> None:
+    at = datetime(2025, 1, 2, 3, 4, tzinfo=UTC)
+    lead = Lead(
+        id="L1", created_at=at, source="web", budget=Money(amount=Decimal(5), currency="CNY")
+    )
+    doc = lead.to_dict()
+    assert list(doc) == [name for name, _ in Lead.__pc_fields__]
+    assert doc["budget"] == {"amount": "5", "currency": "CNY"}
+    assert doc["created_at"] == "2025-01-02T03:04:00Z"
