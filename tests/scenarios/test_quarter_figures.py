@@ -101,7 +101,7 @@ def test_each_lead_has_its_hand_worked_bant_score_and_grade(played: Any) -> None
     for lead in played.leads.all():
         score = model.score(_in_cny(lead, AT))
         got[lead.id] = (score.value, score.grade.name)
-        assert model.grade(_in_cny(lead, AT)).name == score.grade.name  # the fast path agrees
+        assert model.score(_in_cny(lead, AT)).grade.name == score.grade.name  # the fast path agrees
     assert got == EXPECTED_BANT
 
 
@@ -110,13 +110,13 @@ def test_the_regrade_and_the_dollar_budget_as_of_their_dates() -> None:
     leads = {p.id: p for _, what, p in quarter.TIMELINE if what == "lead"}
     # L5 when it came in (3 Mar): timeline 3_6_months 10 instead of 25 -> 25 + 15 + 15 + 6 + 10
     # = 71 -> B; the team's regrade to A on 4 Mar follows the new timeline (86, above).
-    assert model.score(leads["L5"]).value == 71 and model.grade(leads["L5"]).name == "B"
+    assert model.score(leads["L5"]).value == 71 and model.score(leads["L5"]).grade.name == "B"
     # L6 when it came in: Fri 7 Mar 09:00 EST = 14:00 UTC, 7 Mar -> 7.10 (the 7.25 row starts on
     # 8 Mar): 14,000 x 7.10 = 99,400.00 CNY < 100,000 -> 12; 12 + 25 + 15 + 10 + 18 = 80: the
     # bottom of A, exactly.
     l6 = _in_cny(leads["L6"], leads["L6"].created_at)
     assert l6.budget == Money.of("99400.00", "CNY")
-    assert model.score(l6).value == 80 and model.grade(l6).name == "A"
+    assert model.score(l6).value == 80 and model.score(l6).grade.name == "A"
     # The dollars are never read as yuan (14,000 would be the 5-point band)
     with pytest.raises(CurrencyMismatchError) as err:
         model.score(leads["L6"])
