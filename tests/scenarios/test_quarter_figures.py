@@ -27,11 +27,11 @@ from quarter import sh
 
 from pipeline_core import facts
 from pipeline_core import metrics as m
-from pipeline_core.assignment import SegmentPolicy, customer_facts
-from pipeline_core.assignment.merge import plan_merge
 from pipeline_core.assignment.service import apply_merge
 from pipeline_core.errors import CurrencyMismatchError
+from pipeline_core.identity import plan_merge
 from pipeline_core.ids import SequentialIds
+from pipeline_core.metrics.segments import SegmentPolicy, customer_facts
 from pipeline_core.money import ExchangeRates
 from pipeline_core.records import Lead, Money
 from pipeline_core.scoring import BANT
@@ -128,7 +128,7 @@ def test_the_regrade_and_the_dollar_budget_as_of_their_dates() -> None:
 
 def test_customer_facts_and_segments_at_the_quarter_end(played: Any) -> None:
     got = customer_facts(
-        at=AT, activities=list(played.activities.all()),
+        as_of=AT, activities=list(played.activities.all()),
         opportunities=list(played.opportunities.all()), stages=PIPE, currency="CNY", rates=RATES,
     )  # fmt: skip
     amounts = {c: (f.won_amount, f.open_amount) for c, f in got.items()}
@@ -175,7 +175,7 @@ def test_customer_facts_and_segments_at_the_quarter_end(played: Any) -> None:
 
 def test_customer_facts_refuse_the_dollars_without_rates(played: Any) -> None:
     with pytest.raises(CurrencyMismatchError) as err:
-        customer_facts(at=AT, opportunities=list(played.opportunities.all()), stages=PIPE,
+        customer_facts(as_of=AT, opportunities=list(played.opportunities.all()), stages=PIPE,
                        currency="CNY")  # fmt: skip
     assert set(err.value.currencies) == {"CNY", "USD"}
     assert "rates" in str(err.value)  # the option of customer_facts that takes them
@@ -215,7 +215,7 @@ def _check_figures(opps: Any, events: Any) -> None:
     assert [(r["n"], r["won"], r["lost"], r["rate"]) for r in rate] == [(2, 1, 1, 0.5)]
     cohort = m.win_rate(opps, events, stages=PIPE, kind="cohort", value=False, **Q1).records()
     assert [r["rate"] for r in cohort] == [pytest.approx(1 / 5)]  # D1 of the 5
-    snap = m.snapshot(opps, events, stages=PIPE, at=AT, value=False)
+    snap = m.snapshot(opps, events, stages=PIPE, as_of=AT, value=False)
     assert {r["stage"]: r["count"] for r in snap.records()} == EXPECTED_SNAPSHOT
 
 
