@@ -19,10 +19,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from benchmarks._harness import Row, median_time
-from pipeline_core.assignment import (
+from pipeline_core.assignment import Router, RoutingPolicy
+from pipeline_core.identity import (
     DedupIndex,
-    Router,
-    RoutingPolicy,
     normalise_company,
     normalise_email,
     normalise_phone,

@@ -92,7 +92,7 @@ def make_data(n_opps: int, seed: int = 7) -> tuple[Any, Any]:
                 rng.integers(0, 4, size=n_opps)
             ],
             "stage": final,
-            "amount": rng.integers(1_000, 500_000, size=n_opps).astype(np.float64),
+            "expected_amount": rng.integers(1_000, 500_000, size=n_opps).astype(np.float64),
             "currency": ["CNY"] * n_opps,
             "closed_at": pl.Series(closed_at).cast(pl.Datetime("us", "UTC")),
         }

@@ -8,7 +8,7 @@ At scale 1.0: 100,000 opportunities and 1,000,000 stage events, streamed (never 
   document (the same pydantic ``dump_json``), then raw ``executemany`` in batches of 10,000 in one
   transaction (SQLite) or one raw ``COPY`` (PostgreSQL). The ratio is what the port costs on top.
 - **Scoped scan**: a rep's scan of every stage event through
-  :class:`~pipeline_core.assignment.ScopedStore` (``scoped.stage_events.all()``: the rep sees the
+  :class:`~pipeline_core.access.ScopedStore` (``scoped.stage_events.all()``: the rep sees the
   events of their own opportunities, 1 in 97) against the same scan unscoped
   (``store.stage_events.all()``). Target: ratio <= 2 (issue 17).
 - **Query**: every open opportunity with ``next_step.due_at <= t`` in due order, as records.
@@ -293,7 +293,7 @@ def _sqlite_rows(tmp: Path, n_opps: int, n_events: int, repeat: int) -> list[Row
 
 def _scoped_scan(store: Any, repeat: int) -> tuple[float, float, int]:
     """A rep's scan of every stage event through ScopedStore, and the same scan unscoped."""
-    from pipeline_core.assignment import ScopedStore
+    from pipeline_core.access import ScopedStore
 
     store.users.bulk_add(
         User(id=f"user-{i}", name=f"Rep {i}", role=Role.AE, team_id=f"team-{i % 9}")

@@ -7,7 +7,7 @@ variable, else a file ``pipeline-service.db`` in the system's temporary folder.
 Every request names its caller with ``Authorization: Bearer <token>``; the service maps the token
 to a stored user (``create_app(tokens={token: user_id})``, else the JSON object in the
 ``PIPELINE_CORE_SERVICE_TOKENS`` environment variable; no tokens: every request is 401) and works
-through a :class:`~pipeline_core.assignment.ScopedStore` for that user, so each caller reads and
+through a :class:`~pipeline_core.access.ScopedStore` for that user, so each caller reads and
 changes only what their access scope allows (a record outside it is 404, a refused write 403).
 A real deployment would verify a signed token (OAuth2/OIDC) instead of a fixed table.
 
@@ -50,8 +50,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from pipeline_core import storage
-from pipeline_core.assignment import DedupIndex, ScopedStore
-from pipeline_core.assignment.access import mask_text
+from pipeline_core.access import ScopedStore, mask_text
 from pipeline_core.clock import Clock, SystemClock, require_aware
 from pipeline_core.errors import (
     ConcurrencyError,
@@ -63,6 +62,7 @@ from pipeline_core.errors import (
     TransitionError,
     ValidationError,
 )
+from pipeline_core.identity import DedupIndex
 from pipeline_core.records import Lead, LeadStatus
 from pipeline_core.scoring import BANT, ScoreModel
 from pipeline_core.sla import Item, Policy, SlaEngine, default_policy, state_from_records

@@ -23,8 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline_core import storage
-from pipeline_core.assignment import AccessPolicy, PoolLimitError, PoolPolicy, ScopedStore
-from pipeline_core.assignment.access import mask_text
+from pipeline_core.access import AccessPolicy, ScopedStore, mask_text
+from pipeline_core.assignment import PoolLimitError, PoolPolicy
 from pipeline_core.clock import ManualClock
 from pipeline_core.errors import PermissionDeniedError, PipelineCoreError
 from pipeline_core.records import (

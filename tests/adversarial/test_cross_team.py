@@ -35,7 +35,7 @@ import attrs
 import pytest
 
 from pipeline_core import storage
-from pipeline_core.assignment import ScopedStore
+from pipeline_core.access import ScopedStore
 from pipeline_core.cli import main
 from pipeline_core.errors import PipelineCoreError
 from pipeline_core.records import (

@@ -17,10 +17,10 @@ from pipeline_core.stages import templates
 
 
 def _loaders() -> dict[str, Any]:
-    from pipeline_core.assignment.access import AccessPolicy
+    from pipeline_core.access import AccessPolicy
     from pipeline_core.assignment.pool import PoolPolicy
     from pipeline_core.assignment.routing import RoutingPolicy
-    from pipeline_core.assignment.segments import SegmentPolicy
+    from pipeline_core.metrics.segments import SegmentPolicy
     from pipeline_core.scoring import ScoreModel, WeightedSum
     from pipeline_core.scoring.predictive import PredictiveModel
     from pipeline_core.sla import Policy

@@ -257,7 +257,7 @@ def test_bad_values_raise_typed_errors_naming_the_field() -> None:
         BANT.default().score({"budget": "lots"})
     model = ScoreModel.of("touch", [Criterion("recent", "tags", [Decay(10, timedelta(days=3))])])
     with pytest.raises(ValidationError, match="tags"):
-        model.score({"tags": ["a"]}, at=datetime(2025, 3, 3, tzinfo=UTC))
+        model.score({"tags": ["a"]}, as_of=datetime(2025, 3, 3, tzinfo=UTC))
     with pytest.raises(ConfigError, match="ftp"):
         storage.open("ftp://example")
     with pytest.raises(PipelineCoreError):

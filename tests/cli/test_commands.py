@@ -56,9 +56,9 @@ def test_score_store_json_matches_the_model(cli: Any, demo: dict[str, Any]) -> N
     leads = _records(demo["url"])["leads"]
     expected = sorted(leads, key=lambda lead: (-model.score_units(lead), lead.id))
     assert [r["id"] for r in got["leads"]] == [lead.id for lead in expected]
-    assert [r["score"] for r in got["leads"]] == [model.score_value(lead) for lead in expected]
-    assert [r["grade"] for r in got["leads"]] == [model.grade(lead).name for lead in expected]
-    grades = Counter(model.grade(lead).name for lead in leads)
+    assert [r["score"] for r in got["leads"]] == model.score_many(expected)
+    assert [r["grade"] for r in got["leads"]] == [model.score(lead).grade.name for lead in expected]
+    grades = Counter(model.score(lead).grade.name for lead in leads)
     assert got["grades"] == {g: grades.get(g, 0) for g in "ABC"}
     assert got["count"] == len(leads)
 
@@ -94,7 +94,7 @@ def test_score_with_a_model_file(cli: Any, demo: dict[str, Any], tmp_path: Path)
     model = ScoreModel.from_dict(data)
     got = {r["id"]: r["score"] for r in json.loads(out)["leads"]}
     for lead in _records(demo["url"])["leads"]:
-        assert got[lead.id] == model.score_value(lead)
+        assert got[lead.id] == model.score_many([lead])[0]
 
 
 def test_score_bad_csv_lists_every_bad_row(cli: Any, tmp_path: Path) -> None:
@@ -139,7 +139,7 @@ def _sla_items(records: dict[str, list[Any]], now: datetime, policy: Policy) -> 
             state_from_records(
                 lead,
                 acts[lead.id],
-                grade=BANT.default().grade(lead).name,
+                grade=BANT.default().score(lead).grade.name,
                 grade_at=lead.created_at,
                 manager_id=managers.get(lead.owner_id or ""),
             ),
@@ -524,7 +524,7 @@ def test_sla_without_a_named_pipeline_runs_the_policy_alone(cli: Any, tmp_path: 
     got = json.loads(out)
     lead = _records(url)["leads"][0]
     state = state_from_records(
-        lead, grade=BANT.default().grade(lead).name, grade_at=lead.created_at
+        lead, grade=BANT.default().score(lead).grade.name, grade_at=lead.created_at
     )
     items = SlaEngine(default_policy(default_calendar(country="CN"))).evaluate(
         state, datetime.fromisoformat(now)

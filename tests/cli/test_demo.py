@@ -44,8 +44,8 @@ def test_database_holds_the_generated_company(demo: dict[str, Any]) -> None:
         assert {o.id for o in store.opportunities.all()} == {o.id for o in company.opportunities()}
         model = BANT.default()
         for lead in store.leads.all():
-            assert lead.custom["grade"] == model.grade(lead).name
-            assert lead.custom["score"] == model.score_value(lead)
+            assert lead.custom["grade"] == model.score(lead).grade.name
+            assert lead.custom["score"] == model.score_many([lead])[0]
         assert store.journal.count() == LEADS
         summary_stored = demo["summary"]["stored"]
         assert summary_stored["opportunities"] == store.opportunities.count()
@@ -62,7 +62,7 @@ def test_summary_numbers_match_the_library(demo: dict[str, Any]) -> None:
     assert s["now"] == now.isoformat()
     leads = list(company.leads())
     model = BANT.default()
-    grades = Counter(model.grade(lead).name for lead in leads)
+    grades = Counter(model.score(lead).grade.name for lead in leads)
     assert s["scoring"]["grades"] == {g: grades.get(g, 0) for g in "ABC"}
     best = max(model.score_units(lead) for lead in leads)
     top = s["scoring"]["top_leads"]
@@ -87,7 +87,7 @@ def test_summary_numbers_match_the_library(demo: dict[str, Any]) -> None:
         st = state_from_records(
             lead,
             [a for a in acts if a.lead_id == lead.id],
-            grade=model.grade(lead).name,
+            grade=model.score(lead).grade.name,
             grade_at=lead.created_at,
             manager_id=managers.get(lead.owner_id or ""),
         )

@@ -315,9 +315,11 @@ def test_reminders_equal_the_engine_over_the_stored_records(client: TestClient) 
     expected = []
     for lead in store.leads.all():
         if lead.status.value == "new":
-            expected += engine.evaluate(state_from_records(lead, grade=model.grade(lead).name), now)
+            expected += engine.evaluate(
+                state_from_records(lead, grade=model.score(lead).grade.name), now
+            )
     for deal in store.opportunities.open():
-        grade = model.grade(store.leads.get(deal.lead_id)).name
+        grade = model.score(store.leads.get(deal.lead_id)).grade.name
         expected += engine.evaluate(state_from_records(deal, grade=grade), now)
     assert expected  # the story has items due
     response = client.get("/reminders", params={"now": now.isoformat()})

@@ -30,6 +30,10 @@ from pipeline_core.stages import templates  # noqa: E402
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "docs" / "notebooks" / "pipeline-review.ipynb"
 KERNEL = "pipeline-core-notebook-test"
+STRICT = (
+    "import warnings\n"
+    "warnings.filterwarnings('error', category=DeprecationWarning, module=r'(__main__|pipeline_core)\\b')"
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +47,9 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     )
     try:
         nb = nbformat.read(NOTEBOOK, as_version=4)
+        # as in the suite (pyproject filterwarnings): a deprecated name used by a cell or by the
+        # library fails the cell that used it
+        nb.cells.insert(0, nbformat.v4.new_code_cell(STRICT))
         work = tmp_path_factory.mktemp("run")
         client = nbclient.NotebookClient(
             nb, timeout=300, kernel_name=KERNEL, resources={"metadata": {"path": str(work)}}

@@ -27,11 +27,11 @@ from quarter import sh
 
 from pipeline_core import facts
 from pipeline_core import metrics as m
-from pipeline_core.assignment import SegmentPolicy, customer_facts
-from pipeline_core.assignment.merge import plan_merge
 from pipeline_core.assignment.service import apply_merge
 from pipeline_core.errors import CurrencyMismatchError
+from pipeline_core.identity import plan_merge
 from pipeline_core.ids import SequentialIds
+from pipeline_core.metrics.segments import SegmentPolicy, customer_facts
 from pipeline_core.money import ExchangeRates
 from pipeline_core.records import Lead, Money
 from pipeline_core.scoring import BANT
@@ -101,7 +101,7 @@ def test_each_lead_has_its_hand_worked_bant_score_and_grade(played: Any) -> None
     for lead in played.leads.all():
         score = model.score(_in_cny(lead, AT))
         got[lead.id] = (score.value, score.grade.name)
-        assert model.grade(_in_cny(lead, AT)).name == score.grade.name  # the fast path agrees
+        assert model.score(_in_cny(lead, AT)).grade.name == score.grade.name  # the fast path agrees
     assert got == EXPECTED_BANT
 
 
@@ -110,13 +110,13 @@ def test_the_regrade_and_the_dollar_budget_as_of_their_dates() -> None:
     leads = {p.id: p for _, what, p in quarter.TIMELINE if what == "lead"}
     # L5 when it came in (3 Mar): timeline 3_6_months 10 instead of 25 -> 25 + 15 + 15 + 6 + 10
     # = 71 -> B; the team's regrade to A on 4 Mar follows the new timeline (86, above).
-    assert model.score(leads["L5"]).value == 71 and model.grade(leads["L5"]).name == "B"
+    assert model.score(leads["L5"]).value == 71 and model.score(leads["L5"]).grade.name == "B"
     # L6 when it came in: Fri 7 Mar 09:00 EST = 14:00 UTC, 7 Mar -> 7.10 (the 7.25 row starts on
     # 8 Mar): 14,000 x 7.10 = 99,400.00 CNY < 100,000 -> 12; 12 + 25 + 15 + 10 + 18 = 80: the
     # bottom of A, exactly.
     l6 = _in_cny(leads["L6"], leads["L6"].created_at)
     assert l6.budget == Money.of("99400.00", "CNY")
-    assert model.score(l6).value == 80 and model.grade(l6).name == "A"
+    assert model.score(l6).value == 80 and model.score(l6).grade.name == "A"
     # The dollars are never read as yuan (14,000 would be the 5-point band)
     with pytest.raises(CurrencyMismatchError) as err:
         model.score(leads["L6"])
@@ -128,7 +128,7 @@ def test_the_regrade_and_the_dollar_budget_as_of_their_dates() -> None:
 
 def test_customer_facts_and_segments_at_the_quarter_end(played: Any) -> None:
     got = customer_facts(
-        at=AT, activities=list(played.activities.all()),
+        as_of=AT, activities=list(played.activities.all()),
         opportunities=list(played.opportunities.all()), stages=PIPE, currency="CNY", rates=RATES,
     )  # fmt: skip
     amounts = {c: (f.won_amount, f.open_amount) for c, f in got.items()}
@@ -175,7 +175,7 @@ def test_customer_facts_and_segments_at_the_quarter_end(played: Any) -> None:
 
 def test_customer_facts_refuse_the_dollars_without_rates(played: Any) -> None:
     with pytest.raises(CurrencyMismatchError) as err:
-        customer_facts(at=AT, opportunities=list(played.opportunities.all()), stages=PIPE,
+        customer_facts(as_of=AT, opportunities=list(played.opportunities.all()), stages=PIPE,
                        currency="CNY")  # fmt: skip
     assert set(err.value.currencies) == {"CNY", "USD"}
     assert "rates" in str(err.value)  # the option of customer_facts that takes them
@@ -215,7 +215,7 @@ def _check_figures(opps: Any, events: Any) -> None:
     assert [(r["n"], r["won"], r["lost"], r["rate"]) for r in rate] == [(2, 1, 1, 0.5)]
     cohort = m.win_rate(opps, events, stages=PIPE, kind="cohort", value=False, **Q1).records()
     assert [r["rate"] for r in cohort] == [pytest.approx(1 / 5)]  # D1 of the 5
-    snap = m.snapshot(opps, events, stages=PIPE, at=AT, value=False)
+    snap = m.snapshot(opps, events, stages=PIPE, as_of=AT, value=False)
     assert {r["stage"]: r["count"] for r in snap.records()} == EXPECTED_SNAPSHOT
 
 

@@ -89,7 +89,7 @@ def test_decay_halves_every_half_life() -> None:
         row = {"custom": {"last_activity_at": (AT - timedelta(days=days)).isoformat()}}
         assert model.score(row, as_of=AT).value == want
     future = {"custom": {"last_activity_at": (AT + timedelta(days=3)).isoformat()}}
-    assert model.score_value(future, as_of=AT) == 100  # no negative age
+    assert model.score_many([future], as_of=AT)[0] == 100  # no negative age
 
 
 @given(st.integers(min_value=0, max_value=10**7))

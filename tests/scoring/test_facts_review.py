@@ -51,7 +51,7 @@ def test_score_frame_reads_currency_cells_as_a_row_does(engine: str) -> None:
     model = BANT.default()
     # a blank currency cell is missing (the amount is read in the model's CNY): 120,000 is in
     # 100,000 <= b < 500,000 -> 20 points; a JPY code next to a missing budget compares nothing:
-    # 0 points (budget missing), as model.score_value on the same row gives
+    # 0 points (budget missing), as model.score_many on the same rows gives
     frame = _bant_frame(
         [120000.0, 120000.0, None, float("nan"), 5.0], ["", " ", "JPY", "JPY", "CNY"]
     )
@@ -59,7 +59,7 @@ def test_score_frame_reads_currency_cells_as_a_row_does(engine: str) -> None:
     got = score_frame(data, model)["score"]
     expected = [20.0, 20.0, 0.0, 0.0, 5.0]
     assert list(got) == expected
-    assert [model.score_value(r) for r in frame.to_dicts()] == expected
+    assert model.score_many(frame.to_dicts()) == expected
     # a JPY amount is still refused, naming both currencies
     with pytest.raises(CurrencyMismatchError) as err:
         score_frame(_bant_frame([120000.0], ["JPY"]), model)

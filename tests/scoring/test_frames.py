@@ -67,9 +67,9 @@ def check(frame_out: Any, data: list[dict[str, Any]], model: Any) -> None:
     for row, score, grade in zip(
         data, out["score"].to_list(), out["grade"].to_list(), strict=False
     ):
-        assert score == model.score_value(row)
-        assert grade == model.grade(row).name
-        assert score == model.score_value(lead_from_row(row))
+        assert score == model.score_many([row])[0]
+        assert grade == model.score(row).grade.name
+        assert score == model.score_many([lead_from_row(row)])[0]
 
 
 @settings(max_examples=25)
@@ -113,7 +113,7 @@ def test_float_amounts_at_non_binary_limits() -> None:
     )
     values = [0.1, 0.09999999999999999, 0.10000000000000002, None]
     out = score_frame(pl.DataFrame({"budget": values}), model)
-    assert out["score"].to_list() == [model.score_value({"budget": v}) for v in values]
+    assert out["score"].to_list() == [model.score_many([{"budget": v}])[0] for v in values]
     assert out["score"].to_list() == [7, 3, 7, 0]
 
 
@@ -139,7 +139,7 @@ def test_budget_amount_alias_list_columns_and_lazy_frames() -> None:
     lazy = pl.LazyFrame(data)
     out = score_frame(lazy, model).collect()
     rows_ = [dict(zip(data, vals, strict=False)) for vals in zip(*data.values(), strict=False)]
-    assert out["score"].to_list() == [model.score_value(r) for r in rows_]
+    assert out["score"].to_list() == model.score_many(rows_)
     assert out["score"].to_list() == [10 + 5 + 20 + 3, 1, 3]
 
 
@@ -187,7 +187,7 @@ TIER = ScoreModel.of(
 @given(st.lists(custom_values, min_size=1, max_size=12))
 def test_custom_field_categories_match_text_bool_and_int_alike(values: list[Any]) -> None:
     rows_ = [{"custom": {"tier": v}} for v in values]
-    want = [TIER.score_value(r) for r in rows_]
+    want = TIER.score_many(rows_)
     expected_points = []
     for v in values:
         if v is None:
@@ -215,7 +215,7 @@ def test_custom_field_categories_match_text_bool_and_int_alike(values: list[Any]
 
 def test_true_and_one_are_different_categories() -> None:
     model = ScoreModel.of("x", [Criterion("a", "a", [Category(["1"], 1), Category(["true"], 2)])])
-    assert [model.score_value({"a": v}) for v in (1, True, "1", "true", 0, False)] == [
+    assert [model.score_many([{"a": v}])[0] for v in (1, True, "1", "true", 0, False)] == [
         1,
         2,
         1,

@@ -68,8 +68,8 @@ def expected_grade(score: float) -> str:
 def test_bant_default_follows_the_documented_table(row: dict[str, Any]) -> None:
     model = BANT.default()
     want = expected_bant(row)
-    assert model.score_value(row) == want
-    assert model.grade(row).name == expected_grade(want)
+    assert model.score_many([row])[0] == want
+    assert model.score(row).grade.name == expected_grade(want)
     score = model.score(row)
     assert score.value == Decimal(want)
     assert score.grade.name == expected_grade(want)
@@ -82,7 +82,7 @@ def test_object_path_equals_mapping_path_and_full_score(row: dict[str, Any]) -> 
     assert model.score_units(lead) == model.score_units(row)
     full = model.score(lead)
     assert full.units == model.score_units(lead)
-    assert full.grade == model.grade(lead)
+    assert full.grade == model.score(lead).grade
     assert sum(c.points for c in full.contributions) == full.value  # no clamp needed in BANT
     assert model.score(lead) == full  # same input, same score
 
@@ -100,7 +100,7 @@ def test_lead_to_dict_is_scored_like_the_lead() -> None:
     }
     lead = lead_from_row(row)
     assert BANT.default().score_units(lead.to_dict()) == BANT.default().score_units(lead)
-    assert BANT.default().score_value(lead) == 20 + 8 + 15 + 0 + 10
+    assert BANT.default().score_many([lead])[0] == 20 + 8 + 15 + 0 + 10
 
 
 def test_missing_data_is_shown_in_the_result_and_explain() -> None:
@@ -133,9 +133,9 @@ def test_missing_policies_zero_neutral_penalty() -> None:
         ],
     )
     row = {"y": 1}
-    assert zero.score_value(row) == 50
-    assert neutral.score_value(row) == 55
-    assert penalty.score_value(row) == 43
+    assert zero.score_many([row])[0] == 50
+    assert neutral.score_many([row])[0] == 55
+    assert penalty.score_many([row])[0] == 43
     assert penalty.score(row).contributions[0].rule == "missing → penalty"
 
 
@@ -160,7 +160,7 @@ def test_weights_multiply_exactly() -> None:
     assert model.score({"a": "x", "b": "y"}).value == Decimal("33.33") * Decimal("1.5") + Decimal(
         "0.01"
     ) * Decimal("0.01")
-    assert model.grade({"a": "x", "b": "y"}).name == "C"
+    assert model.score({"a": "x", "b": "y"}).grade.name == "C"
 
 
 def test_override_budget_unknown_caps_at_b() -> None:
@@ -173,7 +173,7 @@ def test_override_budget_unknown_caps_at_b() -> None:
     assert capped.grade.name == "B"
     assert capped.value == Decimal("79.9999")
     assert capped.adjustments == ("budget missing → at most B",)
-    assert model.grade({"fit": "great", "budget": 10}).name == "A"
+    assert model.score({"fit": "great", "budget": 10}).grade.name == "A"
     assert model.score_units({"fit": "great"}) == capped.units
 
 
@@ -210,8 +210,8 @@ def test_contains_count_and_predicate_rules() -> None:
         pain_points=("compliance", "cost", "slow"),
         company_size=250,
     )
-    assert model.score_value(lead) == 10 + 8 + 20
-    assert model.score_value({"pain_points": ["compliance"], "company_size": 10}) == 6 + 4
+    assert model.score_many([lead])[0] == 10 + 8 + 20
+    assert model.score_many([{"pain_points": ["compliance"], "company_size": 10}])[0] == 6 + 4
     assert "Predicate('≥ 200 staff' -> 20)" in repr(model.criteria[2])
 
 
@@ -273,7 +273,7 @@ def test_tuned_changes_weights_and_refuses_unknown_criteria() -> None:
     assert tuned.version == "acme-2"
     assert [c.name for c in tuned.criteria] == ["budget", "authority", "need", "timeline"]
     row = {"budget": 600_000, "intent": "high"}
-    assert tuned.score_value(row) == 20
+    assert tuned.score_many([row])[0] == 20
     with pytest.raises(ConfigError) as info:
         base.tuned({"criteria": {"budgett": {"weight": 2}}})
     assert info.value.problems[0].code == "unknown_criterion"
@@ -353,7 +353,7 @@ def test_objects_without_lead_fields_read_them_as_missing() -> None:
         expected_amount=Money.of(10, "CNY"),
     )
     model = BANT.default()
-    assert model.score_value(opp) == 10  # only intent is known
+    assert model.score_many([opp])[0] == 10  # only intent is known
     assert model.score(opp).value == 10
     assert {c.criterion for c in model.score(opp).contributions if c.missing} == {
         "budget",
@@ -375,7 +375,8 @@ def test_importing_scoring_loads_no_dataframe_library() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_score_many_matches_score_value() -> None:
+def test_score_many_matches_one_lead_at_a_time() -> None:
     model = BANT.default()
     leads = [{"need": "strong"}, {"budget": 10}, {}]
-    assert model.score_many(leads) == [model.score_value(x) for x in leads] == [15.0, 5.0, 0.0]
+    one_at_a_time = [model.score_many([x])[0] for x in leads]
+    assert model.score_many(leads) == one_at_a_time == [15.0, 5.0, 0.0]

@@ -96,7 +96,7 @@ def test_score_frame_reads_blank_text_and_nan_as_missing() -> None:
     # row 0: only intent high counts, 10 points; row 1: 25 (budget ≥ 500,000) + 25 (decision
     # maker) + 25 (within a month) = 75
     assert out["score"].tolist() == [10.0, 75.0]
-    as_rows = [BANT.default().score_value(r) for r in frame.to_dict("records")]
+    as_rows = BANT.default().score_many(frame.to_dict("records"))
     assert as_rows == [10.0, 75.0]
 
 
@@ -108,7 +108,7 @@ def test_score_frame_checks_a_currency_column() -> None:
     assert err.value.fields == ("currency",)
     with pytest.raises(CurrencyMismatchError):  # row by row the same
         BANT.default().score(frame.to_dict("records")[1])
-    assert BANT.default().score_value(frame.to_dict("records")[0]) == 5.0  # 1,000 CNY: < 30,000
+    assert BANT.default().score_many([frame.to_dict("records")[0]])[0] == 5.0  # 1,000 CNY: < 30,000
 
 
 def fitted() -> Any:

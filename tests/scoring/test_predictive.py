@@ -17,7 +17,7 @@ from pipeline_core.scoring import (
     PredictiveModel,
     auc,
     auc_exact,
-    backtest,
+    backtest_model,
     brier,
 )
 
@@ -135,7 +135,7 @@ def test_backtest_splits_by_close_time_and_reports_by_grade() -> None:
         won = (i % 5 != 0) if good else (i % 7 == 0)
         history.append(ex(won, i, source="referral" if good else "website"))
     split = AT + timedelta(days=120)
-    report = backtest(PredictiveModel(fields=("source",)), history, split)
+    report = backtest_model(PredictiveModel(fields=("source",)), history, split)
     assert report.n_train == 120 and report.n_test == 80
     assert report.auc is not None and report.auc > 0.7
     assert report.brier is not None and 0 <= report.brier < 0.25
@@ -144,7 +144,7 @@ def test_backtest_splits_by_close_time_and_reports_by_grade() -> None:
     assert [g.grade for g in report.by_grade] == ["A", "B", "C"]
     assert "AUC" in report.explain()
     with pytest.raises(ValidationError):
-        backtest(PredictiveModel(fields=("source",)), history, split.replace(tzinfo=None))
+        backtest_model(PredictiveModel(fields=("source",)), history, split.replace(tzinfo=None))
 
 
 def test_bins_bucket_numbers() -> None:

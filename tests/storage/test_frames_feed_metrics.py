@@ -97,7 +97,7 @@ def test_event_frame_keeps_seq_and_sub_second_order() -> None:
     events = stage_events_frame(store, backend="polars")
     assert events["seq"].to_list() == [1, 2]
     opps = opportunities_frame(store, backend="polars")
-    snap = m.snapshot(opps, events, stages=PIPE, at=T0 + timedelta(seconds=1), value=False)
+    snap = m.snapshot(opps, events, stages=PIPE, as_of=T0 + timedelta(seconds=1), value=False)
     assert [r["stage"] for r in snap.records() if r["count"]] == ["needs_confirmed"]
 
 
