@@ -232,10 +232,7 @@ def _decoded(decode: Callable[[Any], Any], inner: _Build) -> _Build:
         try:
             return decode(value)
         except ConfigError as exc:
-            problems.extend(
-                Problem((*path, *p.path), p.message, p.value, p.code, p.missing)
-                for p in exc.problems
-            )
+            problems.extend(_under(path, exc))
             return None
 
     return build
@@ -328,15 +325,18 @@ def _tagged_union(members: list[type[Any]]) -> tuple[Any, _Build]:
     return schema, build_union
 
 
+def _under(path: tuple[str | int, ...], exc: ConfigError) -> Iterator[Problem]:
+    """The problems of ``exc`` with their paths under ``path`` (a field's or an item's)."""
+    for p in exc.problems:
+        yield Problem((*path, *p.path), p.message, p.value, p.code, p.missing)
+
+
 def _nested(cls: type[Any]) -> _Build:
     def build_nested(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
         try:
             return _build(cls, value, path, problems)
         except ConfigError as exc:
-            problems.extend(
-                Problem((*path, *p.path), p.message, p.value, p.code, p.missing)
-                for p in exc.problems
-            )
+            problems.extend(_under(path, exc))
             return None
 
     return build_nested

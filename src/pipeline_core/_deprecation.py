@@ -56,10 +56,14 @@ def renamed_params(**renames: str) -> Callable[[_F], _F]:
     return decorate
 
 
-def moved(module: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+def moved(
+    module: str, names: Mapping[str, str], *, packages: tuple[str, ...] = ()
+) -> Callable[[str], Any]:
     """A module ``__getattr__`` serving names that moved: ``names`` maps each old name to its
-    new home ``"package.module:NewName"``. Each access warns (:class:`DeprecationWarning`) and
-    returns the object; an unknown name raises :class:`AttributeError` as Python would.
+    new home ``"package.module:NewName"``; a name not in ``names`` but in the ``__all__`` of one
+    of ``packages`` (imported on first use, so no import cycle) moved there under its own name.
+    Each access warns (:class:`DeprecationWarning`) and returns the object; an unknown name
+    raises :class:`AttributeError` as Python would.
 
     >>> getattr_ = moved("pkg", {"Old": "pipeline_core.errors:ConfigError"})
     >>> import warnings
@@ -71,6 +75,15 @@ def moved(module: str, names: Mapping[str, str]) -> Callable[[str], Any]:
 
     def __getattr__(name: str) -> Any:
         target = names.get(name)
+        if target is None:
+            target = next(
+                (
+                    f"{package}:{name}"
+                    for package in packages
+                    if name in importlib.import_module(package).__all__
+                ),
+                None,
+            )
         if target is None:
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
         where, _, new_name = target.partition(":")

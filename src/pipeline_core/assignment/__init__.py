@@ -15,6 +15,7 @@ one release, with a :class:`DeprecationWarning`.
 """
 
 from pipeline_core._deprecation import moved
+from pipeline_core.assignment import routing
 from pipeline_core.assignment.ownership import (
     Handover,
     HandoverReminder,
@@ -31,16 +32,7 @@ from pipeline_core.assignment.pool import (
     release,
     sweep,
 )
-from pipeline_core.assignment.routing import (
-    RepCapacity,
-    Router,
-    RouterState,
-    RoutingDecision,
-    RoutingPolicy,
-    RoutingRule,
-    Strategy,
-    lead_facts,
-)
+from pipeline_core.assignment.routing import *  # noqa: F403  (its __all__, listed there once)
 from pipeline_core.assignment.service import IntakeResult, apply_merge, commit, intake
 
 __all__ = [
@@ -49,20 +41,12 @@ __all__ = [
     "IntakeResult",
     "PoolLimitError",
     "PoolPolicy",
-    "RepCapacity",
-    "Router",
-    "RouterState",
-    "RoutingDecision",
-    "RoutingPolicy",
-    "RoutingRule",
-    "Strategy",
     "apply_merge",
     "claim",
     "claims_within_day",
     "commit",
     "handover_summary",
     "intake",
-    "lead_facts",
     "ownership_history",
     "pool_reason",
     "release",
@@ -70,53 +54,17 @@ __all__ = [
     "transfer",
 ]
 
-_MOVED = {
-    **{
-        name: f"pipeline_core.access:{name}"
-        for name in (
-            "AccessDecision",
-            "AccessPolicy",
-            "AccessRole",
-            "Directory",
-            "Grant",
-            "Scope",
-            "ScopedStore",
-            "audit",
-            "mask_email",
-            "mask_phone",
-        )
-    },
-    **{
-        name: f"pipeline_core.identity:{name}"
-        for name in (
-            "BRANCH_SUFFIXES",
-            "COMPANY_SUFFIXES",
-            "PLUS_ADDRESSING_DOMAINS",
-            "CompanyName",
-            "DedupIndex",
-            "Match",
-            "MergePlan",
-            "company_similarity",
-            "merged_subjects",
-            "normalise_company",
-            "normalise_email",
-            "normalise_phone",
-            "parse_company",
-            "plan_merge",
-        )
-    },
-    **{
-        name: f"pipeline_core.metrics.segments:{name}"
-        for name in (
-            "CustomerFacts",
-            "SegmentPolicy",
-            "SegmentRule",
-            "customer_facts",
-            "refresh",
-            "segment_column",
-        )
-    },
-    "Reminder": "pipeline_core.assignment.ownership:HandoverReminder",
-}
+__all__ += routing.__all__
 
-__getattr__ = moved(__name__, _MOVED)
+# Every name of these packages' ``__all__`` that used to be served here (the tables are theirs).
+_MOVED_TO: tuple[str, ...] = (
+    "pipeline_core.access",
+    "pipeline_core.identity",
+    "pipeline_core.metrics.segments",
+)
+
+__getattr__ = moved(
+    __name__,
+    {"Reminder": "pipeline_core.assignment.ownership:HandoverReminder"},
+    packages=_MOVED_TO,
+)

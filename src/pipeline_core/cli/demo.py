@@ -202,25 +202,20 @@ def run_demo(
     store = storage.open(f"sqlite:///{tmp.resolve()}")
     try:
         with store.unit_of_work():
-            for name, records in (
-                ("teams", company.teams),
-                ("users", company.users),
-                ("accounts", list(company.accounts())),
-                ("contacts", list(company.contacts())),
-                ("leads", graded),
-                ("opportunities", opportunities),
-                ("sla_outcomes", outcomes),
+            for name, records, method in (
+                ("teams", company.teams, "bulk_add"),
+                ("users", company.users, "bulk_add"),
+                ("accounts", list(company.accounts()), "bulk_add"),
+                ("contacts", list(company.contacts()), "bulk_add"),
+                ("leads", graded, "bulk_add"),
+                ("opportunities", opportunities, "bulk_add"),
+                ("sla_outcomes", outcomes, "bulk_add"),
+                ("stage_events", events, "bulk_append"),  # the logs are appended to
+                ("activities", activities, "bulk_append"),
+                ("journal", journal, "bulk_append"),
             ):
                 p = bar(f"storing {name}")
-                stored[name] = getattr(store, name).bulk_add(records, progress=p)
-                p.done()
-            for name, entries in (
-                ("stage_events", events),
-                ("activities", activities),
-                ("journal", journal),
-            ):
-                p = bar(f"storing {name}")
-                stored[name] = getattr(store, name).bulk_append(entries, progress=p)
+                stored[name] = getattr(getattr(store, name), method)(records, progress=p)
                 p.done()
     except BaseException:
         store.close()

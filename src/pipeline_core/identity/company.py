@@ -285,18 +285,31 @@ def parse_company(raw: str | None) -> CompanyName | None:
 
     if "(" in text:
         text = _BRACKET.sub(bracket, text)
-    core = text
-    for _ in range(8):  # reach the fixed point (one pass is enough for real names)
-        nxt = _strip_suffixes(_clean(core))
-        if nxt == core:
-            break
-        core = nxt
+    core = _bare_core(text)
+    if branch is None:
+        # A branch ending hidden behind punctuation or a legal suffix (``a分行)``,
+        # ``a分行有限公司``) shows only now: split it here too, else the key (``a分行``) would read
+        # back as another name (core ``a``, branch ``分行``).
+        head, found = _split_branch(core)
+        if found is not None:
+            core, branch = _bare_core(head), found
     if region is None:
         region, core = _front_region(core)
         core = _strip_suffixes(core)
     if not core:
         return None
     return CompanyName(core, region, branch)
+
+
+def _bare_core(text: str) -> str:
+    """``text`` cleaned and its legal suffixes stripped, to the fixed point."""
+    core = text
+    for _ in range(8):  # reach the fixed point (one pass is enough for real names)
+        nxt = _strip_suffixes(_clean(core))
+        if nxt == core:
+            break
+        core = nxt
+    return core
 
 
 def _clean_keep_brackets(text: str) -> str:

@@ -45,8 +45,8 @@ from pipeline_core.facts import is_merged, merged_into
 from pipeline_core.records import Lead, Opportunity, StageEvent
 
 __all__ = [
-    "EVENT_COLUMNS",
-    "OPPORTUNITY_COLUMNS",
+    "METRIC_EVENT_COLUMNS",
+    "METRIC_OPPORTUNITY_COLUMNS",
     "StageKindsLike",
     "StageOrder",
     "epoch_seconds",
@@ -60,11 +60,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 _MICRO = timedelta(microseconds=1)
 
-EVENT_COLUMNS: tuple[str, ...] = tuple(c for c in _vocabulary.EVENT_COLUMNS if c != "pipeline")
+METRIC_EVENT_COLUMNS: tuple[str, ...] = tuple(
+    c for c in _vocabulary.EVENT_COLUMNS if c != "pipeline"
+)
 """Columns of the flat stage-event frame :func:`event_columns` builds (names from
 :data:`pipeline_core.frame_columns.EVENT_COLUMNS`)."""
 
-OPPORTUNITY_COLUMNS: tuple[str, ...] = (
+METRIC_OPPORTUNITY_COLUMNS: tuple[str, ...] = (
     "id",
     "created_at",
     "owner_id",
@@ -83,8 +85,8 @@ OPPORTUNITY_COLUMNS: tuple[str, ...] = (
 :data:`pipeline_core.frame_columns.OPPORTUNITY_COLUMNS`: ``expected_amount``/``currency`` flatten
 the money; ``tags`` is a list of strings, sorted)."""
 
-assert set(EVENT_COLUMNS) <= set(_vocabulary.EVENT_COLUMNS)
-assert set(OPPORTUNITY_COLUMNS) <= set(_vocabulary.OPPORTUNITY_COLUMNS)
+assert set(METRIC_EVENT_COLUMNS) <= set(_vocabulary.EVENT_COLUMNS)
+assert set(METRIC_OPPORTUNITY_COLUMNS) <= set(_vocabulary.OPPORTUNITY_COLUMNS)
 
 
 # --------------------------------------------------------------------------- stage order
@@ -325,7 +327,7 @@ def opportunity_columns(opps: Iterable[Opportunity]) -> dict[str, list[Any]]:
     """Opportunities as a dict of columns in the flat layout, ready for ``polars.DataFrame(...)``
     or ``pandas.DataFrame(...)``. ``expected_amount`` holds ``Decimal`` values (cast them as you
     like)."""
-    cols: dict[str, list[Any]] = {c: [] for c in OPPORTUNITY_COLUMNS}
+    cols: dict[str, list[Any]] = {c: [] for c in METRIC_OPPORTUNITY_COLUMNS}
     for opp in opps:
         for key, value in opportunity_row(opp).items():
             cols[key].append(value)
@@ -334,7 +336,7 @@ def opportunity_columns(opps: Iterable[Opportunity]) -> dict[str, list[Any]]:
 
 def event_columns(events: Iterable[StageEvent]) -> dict[str, list[Any]]:
     """Stage events as a dict of columns in the flat layout."""
-    cols: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS}
+    cols: dict[str, list[Any]] = {c: [] for c in METRIC_EVENT_COLUMNS}
     for ev in events:
         cols["id"].append(ev.id)
         cols["opportunity_id"].append(ev.opportunity_id)
@@ -448,4 +450,13 @@ def as_records(items: object, kind: type[Any], what: str) -> list[Any]:
 
 
 # Old names, kept working for one release (not in ``__all__``).
-__getattr__ = moved(__name__, {"PipelineLike": "pipeline_core.metrics.inputs:StageKindsLike"})
+# ``EVENT_COLUMNS``/``OPPORTUNITY_COLUMNS`` were also the names of the full sets in
+# :mod:`pipeline_core.frame_columns`: these are subsets, named as such.
+__getattr__ = moved(
+    __name__,
+    {
+        "PipelineLike": "pipeline_core.metrics.inputs:StageKindsLike",
+        "EVENT_COLUMNS": "pipeline_core.metrics.inputs:METRIC_EVENT_COLUMNS",
+        "OPPORTUNITY_COLUMNS": "pipeline_core.metrics.inputs:METRIC_OPPORTUNITY_COLUMNS",
+    },
+)

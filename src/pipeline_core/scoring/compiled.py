@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from pipeline_core._deprecation import moved
 from pipeline_core.scoring._units import hundredths
 from pipeline_core.scoring.criteria import Category, Criterion, Decay, Range
 from pipeline_core.scoring.readers import (
@@ -31,11 +32,14 @@ from pipeline_core.scoring.readers import (
     object_getter,
 )
 
-__all__ = ["Compiled", "compile_criterion"]
+__all__ = ["CompiledCriterion", "compile_criterion"]
+
+# ``Compiled`` was also the name of the stages' compiled pipeline: one name, one meaning.
+__getattr__ = moved(__name__, {"Compiled": "pipeline_core.scoring.compiled:CompiledCriterion"})
 
 
 @attrs.frozen
-class Compiled:
+class CompiledCriterion:
     """A criterion compiled for speed.
 
     ``units(value, as_of)`` gives the contribution in integer units; ``explain(value, as_of)`` gives
@@ -51,7 +55,7 @@ class Compiled:
     missing_units: int
 
 
-def compile_criterion(c: Criterion, *, currency: str | None = None) -> Compiled:
+def compile_criterion(c: Criterion, *, currency: str | None = None) -> CompiledCriterion:
     """Precompile ``c`` (which must be valid) into lookups and bisect tables; money fields are
     read in ``currency`` (the model's)."""
     w = hundredths(c.weight)
@@ -183,7 +187,7 @@ def compile_criterion(c: Criterion, *, currency: str | None = None) -> Compiled:
 
         units, explain = units_gen, explain_gen
 
-    return Compiled(
+    return CompiledCriterion(
         criterion=c,
         get_obj=object_getter(c.field, c.measure, currency=currency),
         get_safe=object_getter(c.field, c.measure, safe=True, currency=currency),

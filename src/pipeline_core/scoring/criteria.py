@@ -447,7 +447,7 @@ __getattr__ = moved(
         "mapping_getter": "pipeline_core.scoring.readers:mapping_getter",
         "TRUE_KEY": "pipeline_core.scoring.readers:TRUE_KEY",
         "FALSE_KEY": "pipeline_core.scoring.readers:FALSE_KEY",
-        "Compiled": "pipeline_core.scoring.compiled:Compiled",
+        "Compiled": "pipeline_core.scoring.compiled:CompiledCriterion",
         "compile_criterion": "pipeline_core.scoring.compiled:compile_criterion",
     },
 )

@@ -47,7 +47,7 @@ from pipeline_core._values import currency_problems
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.scoring._units import FLOAT_PER_UNIT, from_units, to_units
-from pipeline_core.scoring.compiled import Compiled, compile_criterion
+from pipeline_core.scoring.compiled import CompiledCriterion, compile_criterion
 from pipeline_core.scoring.criteria import Criterion, texts
 from pipeline_core.scoring.grades import DEFAULT_BANDS, Grade, GradeBands, check_bands
 from pipeline_core.scoring.results import Contribution, Score
@@ -249,7 +249,7 @@ class ScoreModel(Scorer, Definition):
         default=None,
         metadata=plain(schema=Annotated[str, Field(min_length=3, max_length=3)] | None),
     )
-    _compiled: tuple[Compiled, ...] = attrs.field(init=False, repr=False, eq=False)
+    _compiled: tuple[CompiledCriterion, ...] = attrs.field(init=False, repr=False, eq=False)
     _min_u: int = attrs.field(init=False, repr=False, eq=False)
     _max_u: int = attrs.field(init=False, repr=False, eq=False)
     _ov: tuple[tuple[int, bool, frozenset[str], int | None, int | None, str], ...] = attrs.field(

@@ -106,6 +106,33 @@ class _Subject:
         self.last_reply: datetime | None = None
 
 
+def _subject(
+    record: Lead | Opportunity,
+    kind: str,
+    manager_id: str | None,
+    grade: Any,
+    graded_at: datetime,
+    **more: Any,
+) -> _Subject:
+    """The replayed subject of a lead or an opportunity (its facts as the engine reads them;
+    ``grade_at`` only when graded; ``more``: the lead's own ``stage``)."""
+    return _Subject(
+        {
+            "subject_id": record.id,
+            "kind": kind,
+            "created_at": record.created_at,
+            "owner_id": record.owner_id,
+            "manager_id": manager_id,
+            "grade": grade,
+            "grade_at": graded_at if grade else None,
+            "source": record.source,
+            **more,
+            "tags": record.tags,
+            "actions": {},
+        }
+    )
+
+
 def backtest_policy(
     policy: Policy | SlaEngine,
     *,
@@ -150,19 +177,8 @@ def backtest_policy(
     for opp in opportunities:
         opp_of_lead[opp.lead_id or ""] = opp
         grade = grade_of(opp) if grade_of else None
-        subjects[opp.id] = _Subject(
-            {
-                "subject_id": opp.id,
-                "kind": "opportunity",
-                "created_at": opp.created_at,
-                "owner_id": opp.owner_id,
-                "manager_id": managers.get(opp.owner_id),
-                "grade": grade,
-                "grade_at": opp.created_at if grade else None,
-                "source": opp.source,
-                "tags": opp.tags,
-                "actions": {},
-            }
+        subjects[opp.id] = _subject(
+            opp, "opportunity", managers.get(opp.owner_id), grade, opp.created_at
         )
         add(opp.created_at, opp.id, "open", None)
         if opp.closed_at is not None:
@@ -176,20 +192,13 @@ def backtest_policy(
             )
     for lead in leads:
         grade = grade_of(lead) if grade_of else None
-        subjects[lead.id] = _Subject(
-            {
-                "subject_id": lead.id,
-                "kind": "lead",
-                "created_at": lead.created_at,
-                "owner_id": lead.owner_id,
-                "manager_id": managers.get(lead.owner_id or ""),
-                "grade": grade,
-                "grade_at": (lead.graded_at or lead.created_at) if grade else None,
-                "source": lead.source,
-                "stage": lead.status.value,
-                "tags": lead.tags,
-                "actions": {},
-            }
+        subjects[lead.id] = _subject(
+            lead,
+            "lead",
+            managers.get(lead.owner_id or ""),
+            grade,
+            lead.graded_at or lead.created_at,
+            stage=lead.status.value,
         )
         add(lead.created_at, lead.id, "open", None)
         converted = opp_of_lead.get(lead.id)

@@ -12,6 +12,7 @@
 - :mod:`~pipeline_core.stages.diagram` - Mermaid and Graphviz DOT diagrams.
 """
 
+from pipeline_core._deprecation import moved
 from pipeline_core.stages import templates
 from pipeline_core.stages.definition import (
     FORECAST_CATEGORIES,
@@ -23,7 +24,7 @@ from pipeline_core.stages.definition import (
     Transition,
     TransitionRules,
 )
-from pipeline_core.stages.guards import OPERATORS, Check, Condition, Guard
+from pipeline_core.stages.guards import OPERATORS, Check, Condition, EntryGuard
 from pipeline_core.stages.history import EventLog, History, StageState, Visit, state_at
 from pipeline_core.stages.lifecycle import Conversion, Opened, convert, open_post_sale
 
@@ -33,9 +34,9 @@ __all__ = [
     "Check",
     "Condition",
     "Conversion",
+    "EntryGuard",
     "EventLog",
     "ForecastCategory",
-    "Guard",
     "History",
     "Opened",
     "Pipeline",
@@ -51,3 +52,5 @@ __all__ = [
     "state_at",
     "templates",
 ]
+
+__getattr__ = moved(__name__, {"Guard": "pipeline_core.stages.guards:EntryGuard"})

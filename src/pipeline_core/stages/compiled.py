@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from pipeline_core.stages.guards import Condition, Guard, GuardTest, compile_guard, describe_guard
+from pipeline_core.stages.guards import (
+    Condition,
+    EntryGuard,
+    GuardTest,
+    compile_guard,
+    describe_guard,
+)
 from pipeline_core.stages.values import Stage, StageKind, Transition, TransitionRules
 
 if TYPE_CHECKING:
@@ -115,15 +121,15 @@ def all_edges(
     return sorted(seen, key=lambda e: (order.get(e[0], 1 << 30), order.get(e[1], 1 << 30)))
 
 
-def entry_guards_of(stage: Stage, entry: Mapping[str, Sequence[Guard]]) -> list[Guard]:
+def entry_guards_of(stage: Stage, entry: Mapping[str, Sequence[EntryGuard]]) -> list[EntryGuard]:
     """The guards of entering ``stage``: its required fields present, then its entry guards."""
-    guards: list[Guard] = [Condition(f, "present") for f in stage.required_fields]
+    guards: list[EntryGuard] = [Condition(f, "present") for f in stage.required_fields]
     guards.extend(entry.get(stage.id, ()))
     return guards
 
 
 def _compiled(
-    guards: Sequence[Guard], currency: str | None
+    guards: Sequence[EntryGuard], currency: str | None
 ) -> tuple[tuple[GuardTest, ...], tuple[str, ...]]:
     return (
         tuple(compile_guard(g, currency=currency) for g in guards),
@@ -141,7 +147,7 @@ def compile_pipeline(p: Pipeline) -> Compiled:
             rank[s.id] = len(opens)
         elif s.kind is StageKind.LOST:
             rank[s.id] = -1
-    explicit: dict[tuple[str, str], tuple[Guard, ...]] = {}
+    explicit: dict[tuple[str, str], tuple[EntryGuard, ...]] = {}
     for t in p.transitions:
         explicit[(t.source, t.target)] = explicit.get((t.source, t.target), ()) + t.guards
     entry = dict(p.entry_guards)

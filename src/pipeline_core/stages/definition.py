@@ -36,7 +36,7 @@ from pipeline_core.ids import IdFactory, UuidIds
 from pipeline_core.stages import machine as _machine
 from pipeline_core.stages.checks import CHECKS, check_plain
 from pipeline_core.stages.compiled import Compiled, Edge, compile_pipeline
-from pipeline_core.stages.guards import Condition, Guard
+from pipeline_core.stages.guards import Condition, EntryGuard
 from pipeline_core.stages.values import FORECAST_CATEGORIES as FORECAST_CATEGORIES
 from pipeline_core.stages.values import ForecastCategory as ForecastCategory
 from pipeline_core.stages.values import Stage as Stage
@@ -74,15 +74,15 @@ def _to_transitions(value: Iterable[Transition]) -> tuple[Transition, ...]:
 
 
 def _to_entry_guards(
-    value: Mapping[str, Iterable[Guard]] | tuple[tuple[str, tuple[Guard, ...]], ...],
-) -> tuple[tuple[str, tuple[Guard, ...]], ...]:
+    value: Mapping[str, Iterable[EntryGuard]] | tuple[tuple[str, tuple[EntryGuard, ...]], ...],
+) -> tuple[tuple[str, tuple[EntryGuard, ...]], ...]:
     if isinstance(value, tuple):
         return value
     return tuple((k, to_guards(v)) for k, v in value.items())
 
 
 def _entry_guards_plain(
-    value: tuple[tuple[str, tuple[Guard, ...]], ...],
+    value: tuple[tuple[str, tuple[EntryGuard, ...]], ...],
 ) -> dict[str, list[dict[str, Any]]]:
     return {k: guards_plain(v) for k, v in value}
 
@@ -129,7 +129,7 @@ class Pipeline:
     rules: TransitionRules = attrs.field(
         factory=TransitionRules, kw_only=True, metadata=plain(dump="always")
     )
-    entry_guards: tuple[tuple[str, tuple[Guard, ...]], ...] = attrs.field(
+    entry_guards: tuple[tuple[str, tuple[EntryGuard, ...]], ...] = attrs.field(
         default=(),
         converter=_to_entry_guards,
         kw_only=True,

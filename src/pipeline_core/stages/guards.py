@@ -29,6 +29,7 @@ import attrs
 import pydantic
 
 from pipeline_core._definition import definition, from_plain, plain, to_plain
+from pipeline_core._deprecation import moved
 from pipeline_core._values import is_decimal_text
 from pipeline_core.errors import PipelineCoreError, Problem
 from pipeline_core.records import Money, Opportunity
@@ -38,7 +39,7 @@ __all__ = [
     "Check",
     "Condition",
     "ConditionValue",
-    "Guard",
+    "EntryGuard",
     "GuardTest",
     "Operator",
     "compile_guard",
@@ -174,11 +175,14 @@ class Check:
         return f"Check({self.name!r})"
 
 
-Guard: TypeAlias = Condition | Check | Callable[[Opportunity], object]
-"""Anything accepted as a guard: a :class:`Condition`, a :class:`Check` or a plain callable."""
+EntryGuard: TypeAlias = Condition | Check | Callable[[Opportunity], object]
+"""Anything accepted as an entry guard of a stage: a :class:`Condition`, a :class:`Check` or a
+plain callable (was ``Guard``, the name of :class:`pipeline_core.access.guard.Guard` too)."""
+
+__getattr__ = moved(__name__, {"Guard": "pipeline_core.stages.guards:EntryGuard"})
 
 
-def describe_guard(guard: Guard) -> str:
+def describe_guard(guard: EntryGuard) -> str:
     """The readable name of a guard (recorded in a stage event's ``checks``)."""
     if isinstance(guard, Condition):
         return guard.describe()
@@ -227,7 +231,7 @@ _SCALARS: Final = frozenset(
 
 
 def guard_field_problems(
-    guard: Guard,
+    guard: EntryGuard,
     path: tuple[str | int, ...],
     *,
     known: frozenset[str] = _FIELDS,
@@ -353,7 +357,7 @@ def _in_currency(target: Any, cond: Condition, currency: str | None) -> Any:
     return target
 
 
-def compile_guard(guard: Guard, *, currency: str | None = None) -> GuardTest:
+def compile_guard(guard: EntryGuard, *, currency: str | None = None) -> GuardTest:
     """Compile a valid guard (see :func:`guard_field_problems`) into a :data:`GuardTest`;
     a bare money threshold is in ``currency`` (the pipeline's), when given."""
     if isinstance(guard, Condition):

@@ -22,7 +22,7 @@ from pydantic import WithJsonSchema
 from pipeline_core._definition import definition, plain, to_plain
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.records import Role
-from pipeline_core.stages.guards import Check, Condition, Guard, describe_guard
+from pipeline_core.stages.guards import Check, Condition, EntryGuard, describe_guard
 
 __all__ = [
     "FORECAST_CATEGORIES",
@@ -201,7 +201,7 @@ class Stage:
         return to_plain(self)
 
 
-def to_guards(value: Iterable[Guard] | Guard) -> tuple[Guard, ...]:
+def to_guards(value: Iterable[EntryGuard] | EntryGuard) -> tuple[EntryGuard, ...]:
     """One guard or several as a tuple (the converter of every guard list of a pipeline)."""
     if isinstance(value, Condition | Check) or callable(value):
         return (value,)
@@ -212,7 +212,7 @@ NOT_SERIALIZABLE: Final = "a Python callable guard cannot be written as plain da
 """Why a callable guard has no plain form."""
 
 
-def guards_plain(guards: Iterable[Guard]) -> list[dict[str, Any]]:
+def guards_plain(guards: Iterable[EntryGuard]) -> list[dict[str, Any]]:
     """The plain form of a guard list; :class:`ConfigError` (``not_serializable``) naming every
     guard that is a Python callable (it has no plain form: use a :class:`Condition`)."""
     guards = tuple(guards)
@@ -237,7 +237,7 @@ class Transition:
 
     source: str = attrs.field(metadata=plain(alias="from"))
     target: str = attrs.field(metadata=plain(alias="to"))
-    guards: tuple[Guard, ...] = attrs.field(
+    guards: tuple[EntryGuard, ...] = attrs.field(
         default=(),
         converter=to_guards,
         metadata=plain(like=tuple[Condition, ...], encode=guards_plain),

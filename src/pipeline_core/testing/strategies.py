@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import strategies as st
 
 from pipeline_core._currencies import MINOR_UNITS
+from pipeline_core._deprecation import moved
 from pipeline_core.records import (
     Account,
     Activity,
@@ -46,11 +47,11 @@ __all__ = [
     "activities",
     "aware_datetimes",
     "contacts",
+    "display_names",
     "ids",
     "journal_entries",
     "leads",
     "money",
-    "names",
     "next_steps",
     "opportunities",
     "records",
@@ -59,6 +60,9 @@ __all__ = [
     "teams",
     "users",
 ]
+
+# ``names`` was also ``pipeline_core.stages.templates.names`` (the template names).
+__getattr__ = moved(__name__, {"names": "pipeline_core.testing.strategies:display_names"})
 
 # Record text never holds NUL (PostgreSQL cannot store it) nor lone surrogates.
 _TEXT_CHARS = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
@@ -89,8 +93,8 @@ def ids() -> st.SearchStrategy[str]:
     ).filter(lambda s: not any(c.isspace() for c in s))
 
 
-def names() -> st.SearchStrategy[str]:
-    """Names in any script, e.g. 北京某某科技有限公司 or O'Brien & Sons."""
+def display_names() -> st.SearchStrategy[str]:
+    """Names of people, companies and things in any script, e.g. 北京某某科技有限公司 or O'Brien & Sons."""
     return st.text(_TEXT_CHARS, min_size=1, max_size=60) | st.just("北京某某科技有限公司")
 
 
@@ -117,7 +121,7 @@ def money(currency: str | None = None) -> st.SearchStrategy[Money]:
 
 def next_steps() -> st.SearchStrategy[NextStep]:
     """A next step with its due time."""
-    return st.builds(NextStep, action=names(), due_at=aware_datetimes())
+    return st.builds(NextStep, action=display_names(), due_at=aware_datetimes())
 
 
 _tags = st.frozensets(st.text(_TEXT_CHARS, min_size=1, max_size=20), max_size=4)
@@ -138,7 +142,7 @@ def users() -> st.SearchStrategy[User]:
     return st.builds(
         User,
         id=ids(),
-        name=names(),
+        name=display_names(),
         role=st.sampled_from(Role),
         team_id=_opt() | ids(),
         manager_id=_opt() | ids(),
@@ -150,7 +154,7 @@ def users() -> st.SearchStrategy[User]:
 def teams() -> st.SearchStrategy[Team]:
     """Teams."""
     return st.builds(
-        Team, id=ids(), name=names(), manager_id=_opt() | ids(), region=_opt() | _text(20)
+        Team, id=ids(), name=display_names(), manager_id=_opt() | ids(), region=_opt() | _text(20)
     )
 
 
@@ -159,7 +163,7 @@ def accounts() -> st.SearchStrategy[Account]:
     return st.builds(
         Account,
         id=ids(),
-        name=names(),
+        name=display_names(),
         created_at=aware_datetimes(),
         industry=_opt() | _text(30),
         company_size=_opt() | st.integers(0, 10_000_000),
@@ -174,7 +178,7 @@ def contacts() -> st.SearchStrategy[Contact]:
     return st.builds(
         Contact,
         id=ids(),
-        name=names(),
+        name=display_names(),
         created_at=aware_datetimes(),
         account_id=_opt() | ids(),
         phone=_opt() | st.from_regex(r"\+?[0-9 ()\-]{3,20}", fullmatch=True),
@@ -192,8 +196,8 @@ def leads() -> st.SearchStrategy[Lead]:
         id=ids(),
         created_at=aware_datetimes(),
         source=st.sampled_from(SourceChannel) | st.text(_TEXT_CHARS, min_size=1, max_size=20),
-        company=_opt() | names(),
-        contact_name=_opt() | names(),
+        company=_opt() | display_names(),
+        contact_name=_opt() | display_names(),
         industry=_opt() | _text(30),
         company_size=_opt() | st.integers(0, 10_000_000),
         needs=_opt() | _text(),
@@ -224,7 +228,7 @@ def opportunities(
     )
     return Opportunity(
         id=draw(ids()),
-        name=draw(names()),
+        name=draw(display_names()),
         created_at=created,
         owner_id=draw(ids()),
         stage=draw(st.sampled_from(stages)),

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from pipeline_core._jsonvalue import loads_unique, text_too_deep
-from pipeline_core._model import Record
+from pipeline_core._model import Record, field_names
 from pipeline_core.errors import ValidationError
 from pipeline_core.storage.io._shared import RowError, table_for
 
@@ -70,7 +70,7 @@ def _strip(hint: Any) -> tuple[Any, bool]:
 def _fields(cls: type[Record]) -> tuple[Field, ...]:
     hints = typing.get_type_hints(cls, include_extras=True)
     out = []
-    for name, _default in cls.__pc_fields__:
+    for name in field_names(cls):
         hint, optional = _strip(hints[name])
         origin = typing.get_origin(hint)
         if name == "custom":

@@ -37,6 +37,7 @@ from pipeline_core.storage.io._shared import (
     ImportRejectedError,
     RowError,
     Source,
+    custom_columns,
     not_utf8,
     open_read,
     open_write,
@@ -238,14 +239,7 @@ def write_csv(
     ways raises :class:`~pipeline_core.errors.ConfigError` before anything is written."""
     table = table_for(kind)
     labels = header_labels(headers)
-    if custom_fields is None:
-        if iter(records) is records:  # a one-shot iterator: keep it for the second pass
-            records = list(records)
-        names: set[str] = set()
-        for r in records:
-            names.update(getattr(r, "custom", {}))
-        custom_fields = sorted(names)
-    custom = list(custom_fields)
+    records, custom = custom_columns(records, custom_fields)
     with open_write(dest) as f:
         if bom:
             f.write(BOM)

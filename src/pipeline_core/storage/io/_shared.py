@@ -15,6 +15,7 @@ from typing import IO, Any, Literal
 
 import attrs
 
+from pipeline_core._model import Record
 from pipeline_core.errors import MAX_PROBLEMS, ConfigError, Problem, ValidationError, short_repr
 from pipeline_core.storage._base import TABLES, TABLES_BY_KIND, Table
 
@@ -25,10 +26,12 @@ __all__ = [
     "ImportReport",
     "RowError",
     "Source",
+    "custom_columns",
     "kinds",
     "not_utf8",
     "open_read",
     "open_write",
+    "replaced_when_complete",
     "table_for",
 ]
 
@@ -145,21 +148,45 @@ def open_read(source: Source) -> tuple[IO[str], bool]:
 
 
 @contextlib.contextmanager
-def open_write(dest: Source) -> Iterator[IO[str]]:
-    """``dest`` opened for writing: a path is written to a temporary file renamed into place when
-    complete; an open file is used as is."""
-    # A file is written under a temporary name next to it and renamed into place only when
-    # complete, so a failed or interrupted export never leaves a partial file behind.
-    if not isinstance(dest, str | Path):
-        yield dest
-        return
-    path = Path(dest)
+def replaced_when_complete(path: Path) -> Iterator[str]:
+    """A temporary file name next to ``path``, renamed to ``path`` when the block completes and
+    removed when it fails, so a failed or interrupted export never leaves a partial file."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            yield f
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def open_write(dest: Source) -> Iterator[IO[str]]:
+    """``dest`` opened for writing: a path is written to a temporary file renamed into place when
+    complete (:func:`replaced_when_complete`); an open file is used as is."""
+    if not isinstance(dest, str | Path):
+        yield dest
+        return
+    with (
+        replaced_when_complete(Path(dest)) as tmp,
+        open(tmp, "w", encoding="utf-8", newline="") as f,
+    ):
+        yield f
+
+
+def custom_columns(
+    records: Iterable[Record], custom_fields: Iterable[str] | None
+) -> tuple[Iterable[Record], list[str]]:
+    """``(records, custom field names)`` for an export: ``custom_fields`` as given, else every
+    custom field the records carry, sorted (a one-shot iterator is then read into a list, which
+    is returned for the second pass)."""
+    if custom_fields is None:
+        if iter(records) is records:  # a one-shot iterator: keep it for the second pass
+            records = list(records)
+        names: set[str] = set()
+        for r in records:
+            names.update(getattr(r, "custom", {}))
+        custom_fields = sorted(names)
+    return records, list(custom_fields)

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -46,7 +44,13 @@ from pipeline_core.storage.io._cells import (
 )
 from pipeline_core.storage.io._csv import header_columns, row_record
 from pipeline_core.storage.io._labels import HeaderLabels, header_labels, label_columns
-from pipeline_core.storage.io._shared import ImportRejectedError, RowError, table_for
+from pipeline_core.storage.io._shared import (
+    ImportRejectedError,
+    RowError,
+    custom_columns,
+    replaced_when_complete,
+    table_for,
+)
 
 __all__ = [
     "MAX_CELL_CHARS",
@@ -155,16 +159,8 @@ def _binary_target(dest: XlsxTarget) -> Iterator[str | IO[bytes]]:
     if not isinstance(dest, str | Path):
         yield dest
         return
-    path = Path(dest)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
+    with replaced_when_complete(Path(dest)) as tmp:
         yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def write_xlsx(
@@ -194,14 +190,7 @@ def write_xlsx(
     cell_module: Any = require("openpyxl.cell", "ingest", "writing Excel workbooks")
     table = table_for(kind)
     labels = header_labels(headers)
-    if custom_fields is None:
-        if iter(records) is records:
-            records = list(records)
-        names: set[str] = set()
-        for r in records:
-            names.update(getattr(r, "custom", {}))
-        custom_fields = sorted(names)
-    custom = list(custom_fields)
+    records, custom = custom_columns(records, custom_fields)
     columns = csv_columns(table.kind, custom)
     header = label_columns(columns, labels)
     column_kinds = _column_kinds(table.kind, custom)
