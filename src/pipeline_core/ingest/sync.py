@@ -51,32 +51,20 @@ from pipeline_core.ingest.sync_checks import (
     no_cycle_collection,
     plain_key,
 )
-from pipeline_core.records import (
-    Account,
-    Activity,
-    Contact,
-    Lead,
-    Opportunity,
-    StageEvent,
-    Team,
-    User,
-)
+from pipeline_core.records import Opportunity, StageEvent
 from pipeline_core.stages import Pipeline
 from pipeline_core.storage import AppendLog, Repository, Store
 from pipeline_core.storage.io import RowError
+from pipeline_core.storage.ports import TABLES_BY_KIND
 
 __all__ = ["EXTERNAL_ID_PREFIX", "SYNC_KINDS", "sync"]
 
 SYNC_KINDS: Final[Mapping[str, tuple[type[Any], str]]] = {
-    "lead": (Lead, "leads"),
-    "opportunity": (Opportunity, "opportunities"),
-    "account": (Account, "accounts"),
-    "contact": (Contact, "contacts"),
-    "user": (User, "users"),
-    "team": (Team, "teams"),
-    "activity": (Activity, "activities"),
+    kind: (TABLES_BY_KIND[kind].cls, TABLES_BY_KIND[kind].name)
+    for kind in ("lead", "opportunity", "account", "contact", "user", "team", "activity")
 }
-"""The record kinds a sync takes: kind → (record class, store collection)."""
+"""The record kinds a sync takes: kind → (record class, store collection), read from the
+storage's one table of record kinds (:data:`pipeline_core.storage.ports.TABLES_BY_KIND`)."""
 
 DEFAULT_BATCH: Final = 10_000
 """New records (and events) written per batch: a store transaction per batch costs about as

@@ -26,7 +26,12 @@ from pipeline_core._values import currency_problems
 from pipeline_core.errors import Problem
 from pipeline_core.records import Role
 from pipeline_core.stages.compiled import all_edges
-from pipeline_core.stages.guards import Condition, Guard, describe_guard, guard_field_problems
+from pipeline_core.stages.guards import (
+    Condition,
+    EntryGuard,
+    describe_guard,
+    guard_field_problems,
+)
 from pipeline_core.stages.values import (
     FORECAST_CATEGORIES,
     NOT_SERIALIZABLE,
@@ -247,7 +252,7 @@ def check_start(p: Pipeline) -> Iterator[Problem]:
 
 
 def _guards(
-    guards: Sequence[Guard], path: Path, known: frozenset[str], currency: str | None
+    guards: Sequence[EntryGuard], path: Path, known: frozenset[str], currency: str | None
 ) -> Iterator[Problem]:
     for j, g in enumerate(guards):
         yield from guard_field_problems(g, (*path, j), known=known, currency=currency)
@@ -388,7 +393,7 @@ def check_plain(p: Pipeline) -> Iterator[Problem]:
                 yield _callable(("entry_guards", key, j), g)
 
 
-def _callable(path: Path, guard: Guard) -> Problem:
+def _callable(path: Path, guard: EntryGuard) -> Problem:
     return Problem(path, NOT_SERIALIZABLE, describe_guard(guard), "not_serializable")
 
 

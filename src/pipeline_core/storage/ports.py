@@ -72,6 +72,7 @@ from pipeline_core.storage._collections import (
 
 __all__ = [
     "DEFAULT_BATCH",
+    "TABLES_BY_KIND",
     "AccountRepository",
     "ActivityLog",
     "AppendLog",
