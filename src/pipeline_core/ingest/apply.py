@@ -36,7 +36,7 @@ from pipeline_core.ingest.mapping import (
 )
 from pipeline_core.ingest.parsers import ParseError, slug
 from pipeline_core.ingest.readers import ROW_CELL, CellError, RowSource
-from pipeline_core.ingest.rows import MappedRow
+from pipeline_core.ingest.rows import MappedRow, defaulted_fields
 from pipeline_core.records import User
 
 __all__ = ["CELL_CACHE_SIZE", "MappedRows", "map_rows", "normalise_name"]
@@ -395,7 +395,7 @@ class MappedRows(Iterator[MappedRow]):
                 key = str(raw).strip()
         if problems:
             return MappedRow(number, None, tuple(problems), key)
-        return MappedRow(number, data, (), key)
+        return MappedRow(number, data, (), key, defaulted_fields(self.mapping, cells, data))
 
     def _key_of(self, cells: Mapping[str, Any]) -> str | None:
         """The external id of a row, when the mapping has one and the cell is not blank."""

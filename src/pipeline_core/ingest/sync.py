@@ -188,7 +188,7 @@ class _Run:
         stored = self._match(rid, key)
         if stored is None:
             return self._add(data, key)
-        return self._update(stored, data)
+        return self._update(stored, data, row.defaulted)
 
     def _check_duplicate(self, number: int, rid: Any, key: str | None) -> None:
         problems = []
@@ -313,8 +313,13 @@ class _Run:
     # -- a stored record ------------------------------------------------------------------------
 
     def _update(
-        self, stored: Any, data: dict[str, Any]
+        self, stored: Any, data: dict[str, Any], defaulted: frozenset[str] = frozenset()
     ) -> tuple[Outcome, str, list[tuple[str | None, Any, str]]]:
+        if defaulted:  # a default fills a new record only: the stored value stays
+            data = {f: v for f, v in data.items() if f not in defaulted}
+            custom = data.get("custom")
+            if isinstance(custom, Mapping):
+                data["custom"] = {k: v for k, v in custom.items() if "custom." + k not in defaulted}
         if self.owns is not None:
             owned = [f for f in self.owns if f in data]
         else:
@@ -440,7 +445,8 @@ def sync(
     - **updated**: the stored record with the owned fields replaced, saved as its next version
       (``version + 1``); fields the sheet does not own are never overwritten. ``owns``: the
       fields the sheet owns (default: the fields in each row's data, but never ``id``,
-      ``version``, nor an opportunity's ``stage_entered_at``/``closed_at``, which moves set).
+      ``version``, nor an opportunity's ``stage_entered_at``/``closed_at``, which moves set;
+      nor a field a default filled, ``row.defaulted``: the stored value stays).
       Owning ``custom`` replaces the custom fields the row gives and keeps the others. A
       changed opportunity ``stage`` goes through ``pipeline.move`` at ``at`` by ``by`` (guards
       applied, a stage event appended); without ``pipeline``, or when the move is refused, the
