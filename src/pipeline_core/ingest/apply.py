@@ -261,9 +261,11 @@ class MappedRows(Iterator[MappedRow]):
         for entry in self.mapping.defaults_when:
             wanted.update(dict.fromkeys(entry.when))
         if self.mapping.external_id:
-            wanted[self.mapping.external_id] = None
+            wanted.setdefault(self.mapping.external_id, ("external_id",))
         problems = [
-            Problem(("columns", h), "the source has no such column", h, "absent_column")
+            Problem(
+                wanted[h] or ("columns", h), "the source has no such column", h, "absent_column"
+            )
             for h in wanted
             if h not in have
         ]
