@@ -5,7 +5,11 @@ Expected values worked out by hand from the rows written here."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -103,3 +107,26 @@ def test_blank_cells_leave_the_field_defaulted(blank: str, fallback_blank: bool)
     data = {"created_at": RUN1, "stage_entered_at": RUN1, "custom": {}}
     expected = {"created_at"} | ({"stage_entered_at"} if fallback_blank else set())
     assert defaulted_fields(mapping, cells, data) == expected
+
+
+def test_the_cli_re_run_with_a_later_as_of_is_all_unchanged(tmp_path: Path) -> None:
+    from pipeline_core.cli import main
+
+    (tmp_path / "deals.csv").write_text(
+        "opportunity_id,sales_agent,product,deal_stage,engage_date,close_date\n"
+        "D1,Moses Frase,GTX Basic,Prospecting,,\n"
+        "D2,Moses Frase,GTX Basic,Won,2016-10-20,2017-03-01\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "m.toml").write_text(DEALS, encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    args = ["import", "opportunity", str(tmp_path / "deals.csv"), "--mapping",
+            str(tmp_path / "m.toml"), "--store", url, "--create-users", "--json"]  # fmt: skip
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*args, "--as-of", "2025-03-01T09:30:00+00:00"]) == 0
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*args, "--as-of", "2025-04-02T08:00:00+00:00"]) == 0
+    result = json.loads(out.getvalue())
+    assert (result["added"], result["updated"], result["unchanged"]) == (0, 0, 2)
