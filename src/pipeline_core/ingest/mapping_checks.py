@@ -13,7 +13,7 @@ from pipeline_core.errors import Problem
 if TYPE_CHECKING:
     from pipeline_core.ingest.mapping import SheetMapping
 
-__all__ = ["check_required", "salvage"]
+__all__ = ["check_required", "overlaps", "salvage"]
 
 
 def check_required(m: SheetMapping) -> Iterator[Problem]:
