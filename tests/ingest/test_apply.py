@@ -14,6 +14,19 @@ from pipeline_core.ingest.mapping import Column, Owners, SheetMapping, loads_map
 from pipeline_core.records import Lead, Money, Opportunity, User
 
 CST = timezone(timedelta(hours=8))
+# what a minimal lead mapping needs besides the columns a test is about (the required fields)
+LEAD_NEEDS = {"id": "L1", "created_at": "2025-01-06 09:00", "source": "import"}
+LEAD_AT = datetime(2025, 1, 6, 9, 0, tzinfo=CST)
+
+
+def _lead(*columns: Column, **settings: object) -> SheetMapping:
+    """A lead mapping of ``columns``, the required fields no column fills defaulted."""
+    filled = {c.field for c in columns}
+    needs = {k: v for k, v in LEAD_NEEDS.items() if k not in filled}
+    defaults = {**needs, **settings.pop("defaults", {})}  # type: ignore[dict-item]
+    return SheetMapping("lead", columns, defaults=defaults, timezone="Asia/Shanghai", **settings)  # type: ignore[arg-type]
+
+
 USERS = (
     User(id="u-zhangwei", name="张伟", role="ae"),
     User(id="u-lina", name="李娜", role="ae", email="li.na@example.com"),
@@ -30,7 +43,8 @@ def _deals(**owners: object) -> SheetMapping:
             Column("engage_date", "created_at"),
             Column("close_value", "expected_amount"),
         ),
-        defaults={"stage": "prospecting"},
+        defaults={"stage": "prospecting", "name": "deal"},
+        fallbacks={"stage_entered_at": ("engage_date",)},
         currency="USD",
         timezone="UTC",
         external_id="opportunity_id",
@@ -74,7 +88,8 @@ def test_owner_names_with_spaces_match_users_and_missing_ones_are_planned() -> N
     ]
     strict = list(map_rows(rows, _deals(), users=users))
     assert strict[0].problems[0].code == "no_time_of_day"  # a date-only value needs time_of_day
-    assert [p.code for p in strict[1].problems] == ["unknown_owner", "missing"]
+    # the owner; the blank engage date for created_at, then for stage_entered_at (its fallback)
+    assert [p.code for p in strict[1].problems] == ["unknown_owner", "missing", "missing"]
 
     mapping = SheetMapping.from_dict(
         {**_deals(create_missing=True).to_dict(), "time_of_day": "00:00"}
@@ -88,16 +103,18 @@ def test_owner_names_with_spaces_match_users_and_missing_ones_are_planned() -> N
         "created_at": datetime(2016, 10, 20, tzinfo=UTC),
         "expected_amount": Money.of("1054", "USD"),
         "stage": "prospecting",
+        "name": "deal",
+        "stage_entered_at": datetime(2016, 10, 20, tzinfo=UTC),
     }
     # "500 prospecting deals have no date at all": created_at is required, so the blank is named
     assert mapped[1].data is None
-    assert [(p.path, p.code) for p in mapped[1].problems] == [(("engage_date",), "missing")]
+    assert [(p.path, p.code) for p in mapped[1].problems] == [(("engage_date",), "missing")] * 2
     assert run.new_users == (User(id="anna-snelling", name="Anna Snelling", role="ae"),)
 
 
 def test_an_ambiguous_owner_name_is_a_row_problem() -> None:
     users = (*USERS, User(id="u-wangfang-2", name=" 王芳", role="ae"))
-    mapping = SheetMapping("lead", (Column("负责人", "owner_id"),))
+    mapping = _lead(Column("负责人", "owner_id"))
     (row,) = map_rows([(2, {"负责人": "王芳"})], mapping, users=users)
     assert row.problems[0].code == "ambiguous_owner"
     assert "u-wangfang, u-wangfang-2" in row.problems[0].message
@@ -105,33 +122,42 @@ def test_an_ambiguous_owner_name_is_a_row_problem() -> None:
 
 def test_owner_by_id_email_or_name_only_as_declared() -> None:
     rows = [(2, {"o": "u-lina"}), (3, {"o": "LI.NA@example.com"}), (4, {"o": "李娜"})]
-    by_name = SheetMapping("lead", (Column("o", "owner_id"),), owners=Owners(match=("name",)))
+    by_name = _lead(Column("o", "owner_id"), owners=Owners(match=("name",)))
     assert [r.ok for r in map_rows(rows, by_name, users=USERS)] == [False, False, True]
-    every = SheetMapping("lead", (Column("o", "owner_id"),))
+    every = _lead(Column("o", "owner_id"))
     assert [r.data["owner_id"] for r in map_rows(rows, every, users=USERS) if r.data] == [
         "u-lina"
     ] * 3
 
 
 def test_blanks_defaults_and_missing_texts() -> None:
-    mapping = SheetMapping(
-        "lead",
-        (Column("来源", "source"), Column("公司", "company"), Column("标签", "tags")),
+    mapping = _lead(
+        Column("来源", "source"),
+        Column("公司", "company"),
+        Column("标签", "tags"),
         defaults={"source": "import", "status": "working"},
         missing=("-", "无"),
     )
     (row,) = map_rows([(2, {"来源": " ", "公司": "-", "标签": ""})], mapping)
-    assert row.data == {"source": "import", "company": None, "tags": (), "status": "working"}
+    assert row.data == {
+        "source": "import",
+        "company": None,
+        "tags": (),
+        "id": "L1",
+        "created_at": LEAD_AT,
+        "status": "working",
+    }
+    assert row.defaulted == {"source", "id", "created_at", "status"}
 
 
 def test_blank_sources_without_a_default_are_named() -> None:
-    mapping = SheetMapping("lead", (Column("Lead Source", "source"),))
+    mapping = _lead(Column("Lead Source", "source"))
     (row,) = map_rows([(7, {"Lead Source": float("nan")})], mapping)
     assert (row.row, row.problems[0].path, row.problems[0].missing) == (7, ("Lead Source",), True)
 
 
 def test_a_bad_cell_names_column_value_and_reason() -> None:
-    mapping = SheetMapping("lead", (Column("预算", "budget"),), currency="CNY")
+    mapping = _lead(Column("预算", "budget"), currency="CNY")
     (row,) = map_rows([(9, {"预算": "1,234.5,6"})], mapping)
     (problem,) = row.problems
     assert (row.row, problem.path, problem.value, problem.code) == (
@@ -143,10 +169,11 @@ def test_a_bad_cell_names_column_value_and_reason() -> None:
 
 
 def test_absent_columns_are_a_config_error() -> None:
-    mapping = SheetMapping("lead", (Column("a", "company"), Column("b", "phone")), external_id="k")
+    mapping = _lead(Column("a", "company"), Column("b", "phone"), external_id="k")
     with pytest.raises(ConfigError) as caught:
         list(map_rows([(2, {"a": "x"})], mapping))
-    assert {p.field for p in caught.value.problems} == {"columns.b", "columns.k"}
+    # the external-id column no column maps is named as the mapping's external_id
+    assert {p.field for p in caught.value.problems} == {"columns.b", "external_id"}
 
 
 def test_the_gbk_sample_maps_every_row() -> None:

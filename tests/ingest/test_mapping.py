@@ -88,6 +88,9 @@ missing_field = "x"
         ("timezone", "missing"),
         ("defaults.status", "not_allowed"),
         ("defaults.missing_field", "unknown_field"),
+        # a lead's required fields nothing fills (created_at has column "e")
+        ("id", "missing"),
+        ("source", "missing"),
     }
 
 
@@ -119,7 +122,14 @@ def test_unknown_zone_and_currency() -> None:
                 "columns": {"x": "budget"},
             }
         )
-    assert {p.field for p in caught.value.problems} == {"currency", "timezone"}
+    # and the lead's required fields, none filled
+    assert {p.field for p in caught.value.problems} == {
+        "currency",
+        "timezone",
+        "id",
+        "created_at",
+        "source",
+    }
 
 
 def test_json_schema_has_the_header_keyed_columns() -> None:
@@ -136,7 +146,12 @@ def test_json_schema_has_the_header_keyed_columns() -> None:
     backfill=st.booleans(),
 )
 def test_round_trip(fields: list[str], backfill: bool) -> None:
+    needed = (Column("来源", "source"), Column("时间", "created_at"))
     m = SheetMapping(
-        "lead", tuple(Column(f"列{i}", f) for i, f in enumerate(fields)), backfill=backfill
+        "lead",
+        (*needed, *(Column(f"列{i}", f) for i, f in enumerate(fields))),
+        backfill=backfill,
+        timezone="UTC",
+        external_id="编号",
     )
     assert SheetMapping.from_dict(m.to_dict()) == m

@@ -153,6 +153,7 @@ def test_a_refused_fallback_cell_names_the_fallback_column() -> None:
     mapping = SheetMapping(
         "lead",
         (Column("id", "id"), Column("created", "created_at")),
+        defaults={"source": "import"},
         timezone="UTC",
         fallbacks={"created_at": ("first_seen",)},
     )
@@ -166,7 +167,7 @@ def test_missing_texts_count_as_blank_for_fallbacks_and_owner_fallbacks_match_us
     mapping = SheetMapping(
         "lead",
         (Column("id", "id"), Column("owner", "owner_id")),
-        defaults={"created_at": "2019-01-01"},
+        defaults={"created_at": "2019-01-01", "source": "import"},
         timezone="UTC",
         time_of_day=time(0, 0),
         missing=("Select",),
@@ -210,7 +211,7 @@ def test_the_import_instant_is_given_never_read_from_a_clock() -> None:
     mapping = SheetMapping(
         "lead",
         (Column("id", "id"),),
-        defaults={"created_at": IMPORT_INSTANT},
+        defaults={"created_at": IMPORT_INSTANT, "source": "web"},
         timezone="UTC",
     )
     assert mapping.uses_import_instant
@@ -219,7 +220,7 @@ def test_the_import_instant_is_given_never_read_from_a_clock() -> None:
     with pytest.raises(ConfigError, match="UTC offset"):
         map_rows([], mapping, as_of=datetime(2025, 3, 1, 9, 30))
     [row] = map_rows([(2, {"id": "L1"})], mapping, as_of=AS_OF)
-    assert row.data == {"id": "L1", "created_at": AS_OF}
+    assert row.data == {"id": "L1", "created_at": AS_OF, "source": "web"}
 
 
 def test_every_problem_of_the_new_sections_is_listed() -> None:
@@ -242,6 +243,11 @@ def test_every_problem_of_the_new_sections_is_listed() -> None:
         ("defaults.name", "import_instant"),
         ("defaults_when[0].when", "empty"),
         ("defaults_when[0].defaults.bogus", "unknown_field"),
+        # an opportunity's required fields nothing fills (name has a default, if a bad one)
+        ("id", "missing"),
+        ("created_at", "missing"),
+        ("owner_id", "missing"),
+        ("stage", "missing"),
     }
 
 
@@ -312,7 +318,7 @@ def test_the_first_non_blank_of_column_then_fallbacks_then_default(
     mapping = SheetMapping(
         "lead",
         (Column("id", "id"), Column("a", "created_at")),
-        defaults={"created_at": "2020-01-01"},
+        defaults={"created_at": "2020-01-01", "source": "import"},
         timezone="UTC",
         time_of_day=time(0, 0),
         missing=("Select",),
@@ -373,10 +379,10 @@ def test_slug_refuses_what_has_no_letters() -> None:
 def test_round_trip_of_the_new_sections(fallback: list[str], stage: str) -> None:
     m = SheetMapping(
         "opportunity",
-        (Column("id", "id"),),
+        (Column("id", "id"), Column("rep", "owner_id"), Column("product", "name")),
         timezone="UTC",
         fallbacks={"created_at": tuple(fallback)},
-        defaults={"stage_entered_at": IMPORT_INSTANT},
+        defaults={"stage_entered_at": IMPORT_INSTANT, "stage": "new"},
         defaults_when=(DefaultsWhen({"deal_stage": stage}, {"lost_reason": "r"}),),
     )
     assert SheetMapping.from_dict(m.to_dict()) == m

@@ -183,7 +183,7 @@ def test_duplicates_inside_the_file_name_the_first_row(store: BaseStore) -> None
     rows = [lead(2, "l1"), lead(3, "l2"), lead(4, "l1", company="Other")]
     report = sync(store, "lead", rows, by=BY, at=AT, skip_invalid=True, report=out)
     assert (report.added, report.rejected) == (2, 1)
-    assert out.entries[-1] == RowOutcome(4, "rejected", None, "id", "l1",
+    assert out.entries[-1] == RowOutcome(4, "rejected", "l1", "id", "l1",
                                          "duplicate id: first in row 2")  # fmt: skip
     assert store.leads.get("l1").company == "ACME"
 
@@ -372,7 +372,7 @@ def test_the_report_streams_to_a_csv_file(tmp_path: Path) -> None:
     assert path.read_text(encoding="utf-8").splitlines() == [
         "row,outcome,id,field,value,reason",
         "2,added,l1,,,",
-        "3,rejected,,id,l1,duplicate id: first in row 2",
+        "3,rejected,l1,id,l1,duplicate id: first in row 2",
         "4,added,l2,,,",
     ]
     assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]
@@ -401,7 +401,7 @@ def test_a_formula_in_the_csv_report_is_neutralised(tmp_path: Path) -> None:
          skip_invalid=True, report=path)  # fmt: skip
     assert path.read_text(encoding="utf-8").splitlines()[1:] == [
         "2,added,'=cmd,,,",
-        "3,rejected,,id,'=cmd,duplicate id: first in row 2",
+        "3,rejected,'=cmd,id,'=cmd,duplicate id: first in row 2",
     ]
 
 

@@ -33,6 +33,7 @@ from pipeline_core.cli._newfile import new_sqlite_file, sqlite_path
 __all__ = [
     "SHOWN_PROBLEMS",
     "kept_new_users",
+    "open_import_store",
     "read_mapping",
     "run_mapped_import",
     "sheet_option",
@@ -62,6 +63,33 @@ def read_mapping(path: str, field: str = "--mapping") -> Any:
         return load_mapping(path)
     except UnicodeDecodeError:
         raise bad_input(path, field, "a mapping file is UTF-8 text", path) from None
+
+
+def open_import_store(url: str, *, must_exist: bool = False, as_user: str | None = None) -> Any:
+    """:func:`~pipeline_core.cli._common.open_store`, a store that cannot be opened (a path in
+    no directory, a file that is not a database: a :class:`~pipeline_core.errors.StorageError`
+    other than a lock timeout) being bad input: a ``ValueError`` whose one line names
+    ``--store`` and the reason (exit code 2)."""
+    from pipeline_core.errors import LockTimeoutError, StorageError
+
+    try:
+        return open_store(url, must_exist=must_exist, as_user=as_user)
+    except StorageError as exc:
+        if isinstance(exc, LockTimeoutError):
+            raise
+        raise ValueError(f"--store {url}: {exc}") from None
+
+
+def _open_report(path: str) -> Any:
+    """The ``--report`` writer; a path where no file can be written (no such folder, no
+    permission) is bad input in one line (exit code 2), before anything is read."""
+    from pipeline_core.ingest import report_writer
+
+    try:
+        return report_writer(path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ValueError(f"--report {path}: cannot write the report there: {reason}") from None
 
 
 def source_error(args: argparse.Namespace, exc: Any, encoding: str | None) -> int:
@@ -200,7 +228,7 @@ def _print_problems(report: Any, stream: Any) -> None:
 
 def run_mapped_import(args: argparse.Namespace) -> int:
     """``import KIND FILE --mapping M``: read, map and sync ``FILE``; see the module docs."""
-    from pipeline_core.ingest import SYNC_KINDS, SourceError, SyncRejectedError, report_writer
+    from pipeline_core.ingest import SYNC_KINDS, SourceError, SyncRejectedError
 
     if args.kind not in SYNC_KINDS:
         raise bad_input(
@@ -219,7 +247,7 @@ def run_mapped_import(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline) if args.pipeline else None
     at = parse_instant(args.as_of, args.as_of_option)
     by = args.by or args.as_user or "import"
-    writer = report_writer(args.report) if args.report else None
+    writer = _open_report(args.report) if args.report else None
     url = args.store
     path = sqlite_path(url)
     if args.dry_run and path is not None and not path.exists():
@@ -257,7 +285,7 @@ def _sync_file(
 ) -> Any:
     from pipeline_core.ingest import MappedRow, map_rows, read_rows, sync
 
-    store = open_store(url, must_exist=False, as_user=args.as_user)
+    store = open_import_store(url, as_user=args.as_user)
     bar = ProgressBar(f"importing {args.kind}")
     try:
         users = list(store.users.all())
@@ -320,9 +348,11 @@ def _show(args: argparse.Namespace, state: dict[str, Any], report: Any) -> int:
         "problems": [_problem_dict(e) for e in report.errors],
         "problem_count": report.error_count,
     }
+    # rows a real import would refuse: the same exit code as the real import (2), also dry
+    code = EXIT_BAD_INPUT if report.rejected and not args.skip_invalid else EXIT_OK
     if args.json:
         emit_json(result)
-        return EXIT_OK
+        return code
     read = f"read {name}" + (f" (encoding {encoding}, {how})" if encoding else "")
     print(f"{read}: {report.rows:,} rows")
     counts = ", ".join(
@@ -338,7 +368,7 @@ def _show(args: argparse.Namespace, state: dict[str, Any], report: Any) -> int:
     _print_problems(report, sys.stderr if report.rejected else sys.stdout)
     if args.report:
         print(f"report: {args.report}")
-    return EXIT_OK
+    return code
 
 
 def rejected(args: argparse.Namespace, exc: Any) -> int:

@@ -18,16 +18,22 @@ from pathlib import Path
 from typing import Any, Final
 
 from pipeline_core.cli._common import (
+    EXIT_BAD_INPUT,
     EXIT_OK,
     bad_input,
     emit_json,
     escape_text,
-    open_store,
     parse_instant,
 )
 from pipeline_core.cli._newfile import sqlite_path
 from pipeline_core.cli._options import add_command, add_json, add_store
-from pipeline_core.cli.ingest import SHOWN_PROBLEMS, read_mapping, sheet_option, source_error
+from pipeline_core.cli.ingest import (
+    SHOWN_PROBLEMS,
+    open_import_store,
+    read_mapping,
+    sheet_option,
+    source_error,
+)
 
 __all__ = ["SAMPLE_FILES", "add_parser", "copy_sample"]
 
@@ -111,7 +117,7 @@ def _users(url: str) -> list[Any]:
     path = sqlite_path(url)
     if path is not None and not path.exists():
         return []
-    store = open_store(url)
+    store = open_import_store(url, must_exist=True)
     try:
         return list(store.users.all())
     finally:
@@ -169,7 +175,7 @@ def _run_check(args: argparse.Namespace) -> int:
         emit_json(result)
     else:
         print("\n".join(escape_text(line) for line in lines))
-    return EXIT_OK
+    return EXIT_BAD_INPUT if result.get("rows_with_problems") else EXIT_OK
 
 
 def _reader_options(p: argparse.ArgumentParser) -> None:

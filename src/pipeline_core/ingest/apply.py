@@ -36,7 +36,7 @@ from pipeline_core.ingest.mapping import (
 )
 from pipeline_core.ingest.parsers import ParseError, slug
 from pipeline_core.ingest.readers import ROW_CELL, CellError, RowSource
-from pipeline_core.ingest.rows import MappedRow
+from pipeline_core.ingest.rows import MappedRow, defaulted_fields
 from pipeline_core.records import User
 
 __all__ = ["CELL_CACHE_SIZE", "MappedRows", "map_rows", "normalise_name"]
@@ -261,9 +261,11 @@ class MappedRows(Iterator[MappedRow]):
         for entry in self.mapping.defaults_when:
             wanted.update(dict.fromkeys(entry.when))
         if self.mapping.external_id:
-            wanted[self.mapping.external_id] = None
+            wanted.setdefault(self.mapping.external_id, ("external_id",))
         problems = [
-            Problem(("columns", h), "the source has no such column", h, "absent_column")
+            Problem(
+                wanted[h] or ("columns", h), "the source has no such column", h, "absent_column"
+            )
             for h in wanted
             if h not in have
         ]
@@ -395,7 +397,7 @@ class MappedRows(Iterator[MappedRow]):
                 key = str(raw).strip()
         if problems:
             return MappedRow(number, None, tuple(problems), key)
-        return MappedRow(number, data, (), key)
+        return MappedRow(number, data, (), key, defaulted_fields(self.mapping, cells, data))
 
     def _key_of(self, cells: Mapping[str, Any]) -> str | None:
         """The external id of a row, when the mapping has one and the cell is not blank."""

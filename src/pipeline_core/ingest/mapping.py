@@ -64,6 +64,7 @@ from pipeline_core._optional import require
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.ingest import parsers
 from pipeline_core.ingest.cells import read_cell
+from pipeline_core.ingest.mapping_checks import check_required, overlaps, salvage
 from pipeline_core.ingest.parsers import DateOrder, ParseError
 from pipeline_core.ingest.targets import (
     CUSTOM_PREFIX,
@@ -187,7 +188,10 @@ class SheetMapping:
     defaults_when: tuple[DefaultsWhen, ...] = ()
 
     def __attrs_post_init__(self) -> None:
-        raise_problems("mapping", self, _CHECKS)
+        try:
+            raise_problems("mapping", self, _CHECKS)
+        except ConfigError as exc:
+            raise _CheckProblems("mapping", exc.problems) from None
 
     @property
     def fields(self) -> Mapping[str, FieldSpec]:
@@ -239,11 +243,20 @@ class SheetMapping:
             data["columns"] = listed
         try:
             return from_plain(cls, data)
-        except ConfigError as exc:
-            if not headers:
-                raise
-            problems = [_column_path(p, headers) for p in exc.problems]
-            raise ConfigError("mapping", problems) from None
+        except _CheckProblems as exc:
+            problems = list(exc.problems)
+        except ConfigError as exc:  # schema problems: the semantic checks have not run
+            problems = list(exc.problems)
+            try:
+                from_plain(cls, salvage(data, problems))
+            except _CheckProblems as more:  # listed too, unless where a schema problem is
+                seen = [p.path for p in problems]
+                problems.extend(p for p in more.problems if not overlaps(p.path, seen))
+            except ConfigError:
+                pass
+        if headers:
+            problems = [_column_path(p, headers) for p in problems]
+        raise ConfigError("mapping", problems) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The plain form: ``columns`` as a table keyed by header (``header = "field"`` when only
@@ -271,6 +284,10 @@ class SheetMapping:
             "additionalProperties": {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/ColumnSpec"}]},
         }
         return schema
+
+
+class _CheckProblems(ConfigError):
+    """The semantic checks' problems (the schema was met), told apart from schema problems."""
 
 
 def _column_path(problem: Problem, headers: list[str]) -> Problem:
@@ -467,7 +484,8 @@ def _check_default_table(
         try:
             read_cell(m, column, spec.kind, value)
         except ParseError as exc:
-            yield Problem(where, exc.reason, value, exc.code)
+            if exc.code != "timezone":  # a bad zone is listed once, under ``timezone``
+                yield Problem(where, exc.reason, value, exc.code)
 
 
 def _check_fallbacks(m: SheetMapping) -> Iterator[Problem]:
@@ -514,6 +532,7 @@ _CHECKS: Final = (
     _check_context,
     _check_defaults,
     _check_fallbacks,
+    check_required,
 )
 
 

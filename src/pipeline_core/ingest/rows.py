@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from pipeline_core.errors import Problem
+from pipeline_core.facts import is_missing
 
-__all__ = ["MappedRow"]
+if TYPE_CHECKING:
+    from pipeline_core.ingest.mapping import SheetMapping
+
+__all__ = ["MappedRow", "defaulted_fields"]
 
 
 @attrs.frozen
@@ -21,15 +25,54 @@ class MappedRow:
     under the library's field names (``None`` when the row was rejected while mapping);
     ``problems``: what is wrong with the row (each :class:`~pipeline_core.errors.Problem` names the
     source column in its path, the value and the reason); ``key``: the value of the mapping's
-    external-id column, when it declares one (the sync matches stored records by it).
+    external-id column, when it declares one (the sync matches stored records by it);
+    ``defaulted``: the fields (``custom.<name>`` for a custom field) whose value came from a
+    declared default (``[defaults]``, ``[[defaults_when]]``, ``"@import"``), not from a cell of
+    the row: the sync uses them only when it adds a record and never changes a stored record's
+    value with them (a re-run with a later ``as_of`` leaves the record unchanged).
     """
 
     row: int
     data: Mapping[str, Any] | None
     problems: tuple[Problem, ...] = ()
     key: str | None = None
+    defaulted: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
         """True when the row mapped without problems."""
         return self.data is not None and not self.problems
+
+
+def defaulted_fields(
+    mapping: SheetMapping, cells: Mapping[str, Any], data: Mapping[str, Any]
+) -> frozenset[str]:
+    """The fields of a mapped row's ``data`` that a declared default filled (see
+    :attr:`MappedRow.defaulted`): each field with a default (``defaults`` or ``defaults_when``)
+    present in ``data`` (``custom.<name>`` in ``data["custom"]``) whose own column and fallback
+    columns are all blank in ``cells`` (missing, white space, or one of ``mapping.missing``)."""
+    names = dict.fromkeys(mapping.defaults)
+    for entry in mapping.defaults_when:
+        names.update(dict.fromkeys(entry.defaults))
+    if not names:
+        return frozenset()
+    custom = data.get("custom")
+    missing = frozenset(mapping.missing)
+    out = []
+    for name in names:
+        if name.startswith("custom."):
+            if not isinstance(custom, Mapping) or name[len("custom.") :] not in custom:
+                continue
+        elif name not in data:
+            continue
+        headers = [c.header for c in mapping.columns if c.field == name]
+        headers.extend(mapping.fallbacks.get(name, ()))
+        if all(_blank(cells.get(h), missing) for h in headers):
+            out.append(name)
+    return frozenset(out)
+
+
+def _blank(value: Any, missing: frozenset[str]) -> bool:
+    if isinstance(value, str):
+        return not value.strip() or value.strip() in missing
+    return value is None or is_missing(value)

@@ -138,11 +138,12 @@ class _Run:
             outcome, id, entries = self._row(row)
         except Reject as rejected:
             self.counts["rejected"] += 1
+            rid = rejected.id or self._id_of(row)
             for field, value, reason, code in rejected.problems:
                 self.error_count += 1
                 if len(self.errors) < MAX_PROBLEMS:
                     self.errors.append(RowError(row.row, field, value, reason, code))
-                self._emit(RowOutcome(row.row, "rejected", rejected.id, field, value, reason))
+                self._emit(RowOutcome(row.row, "rejected", rid, field, value, reason))
             return
         self.counts[outcome] += 1
         if self.writer is None:
@@ -151,6 +152,18 @@ class _Run:
             self.writer.write(RowOutcome(row.row, outcome, id))
         for name, value, reason in entries:
             self.writer.write(RowOutcome(row.row, outcome, id, name, value, reason))
+
+    def _id_of(self, row: MappedRow) -> str | None:
+        """The id a rejected row's report entries name: its ``id`` when the row mapped to one
+        (text), else the stored record its external id names (one only), else ``None``."""
+        rid = row.data.get("id") if row.data is not None else None
+        if isinstance(rid, str) and rid:
+            return rid
+        if row.key is not None and self.external_id is not None:
+            held = self.index.get(row.key)
+            if isinstance(held, str):
+                return held
+        return None
 
     def _emit(self, entry: RowOutcome) -> None:
         if self.writer is not None:
@@ -176,7 +189,7 @@ class _Run:
         stored = self._match(rid, key)
         if stored is None:
             return self._add(data, key)
-        return self._update(stored, data)
+        return self._update(stored, data, row.defaulted, key)
 
     def _check_duplicate(self, number: int, rid: Any, key: str | None) -> None:
         problems = []
@@ -188,7 +201,7 @@ class _Run:
         if first is not None:
             problems.append(("id", rid, f"duplicate id: first in row {first}", "duplicate"))
         first_key = self.seen_keys.get(key) if key is not None else None
-        if first_key is not None:
+        if first_key is not None and first_key != first:  # the same first row: said once
             problems.append(
                 (self.external_id or "key", key, f"duplicate external id: first in row {first_key}",
                  "duplicate")
@@ -301,8 +314,17 @@ class _Run:
     # -- a stored record ------------------------------------------------------------------------
 
     def _update(
-        self, stored: Any, data: dict[str, Any]
+        self,
+        stored: Any,
+        data: dict[str, Any],
+        defaulted: frozenset[str] = frozenset(),
+        key: str | None = None,
     ) -> tuple[Outcome, str, list[tuple[str | None, Any, str]]]:
+        if defaulted:  # a default fills a new record only: the stored value stays
+            data = {f: v for f, v in data.items() if f not in defaulted}
+            custom = data.get("custom")
+            if isinstance(custom, Mapping):
+                data["custom"] = {k: v for k, v in custom.items() if "custom." + k not in defaulted}
         if self.owns is not None:
             owned = [f for f in self.owns if f in data]
         else:
@@ -316,6 +338,18 @@ class _Run:
             if name == "custom" and isinstance(value, Mapping):
                 value = {**stored.custom, **value}  # the sheet's custom fields over the stored
             merged[name] = value
+        tag = self.custom_key
+        # matched by id, its external-id tag removed elsewhere: the sync's own mark, restored
+        # (an append-only entry is never changed: it stays as it is)
+        if (
+            tag is not None
+            and key is not None
+            and tag not in stored.custom
+            and not isinstance(self.repo, AppendLog)
+        ):
+            merged["custom"] = {**merged["custom"], tag: key}
+            if "custom" not in owned:
+                owned.append("custom")
         try:
             candidate = self.cls.from_dict(merged)
         except ValidationError as exc:
@@ -426,15 +460,18 @@ def sync(
     - **unchanged**: every owned field equal to the stored one (the records' own equality:
       money by amount and currency). Nothing is written.
     - **updated**: the stored record with the owned fields replaced, saved as its next version
-      (``version + 1``); fields the sheet does not own are never overwritten. ``owns``: the
+      (``version + 1``); fields the sheet does not own are never overwritten. A record
+      matched by id whose external-id custom field was removed gets it back (updated). ``owns``: the
       fields the sheet owns (default: the fields in each row's data, but never ``id``,
-      ``version``, nor an opportunity's ``stage_entered_at``/``closed_at``, which moves set).
+      ``version``, nor an opportunity's ``stage_entered_at``/``closed_at``, which moves set;
+      nor a field a default filled, ``row.defaulted``: the stored value stays).
       Owning ``custom`` replaces the custom fields the row gives and keeps the others. A
       changed opportunity ``stage`` goes through ``pipeline.move`` at ``at`` by ``by`` (guards
       applied, a stage event appended); without ``pipeline``, or when the move is refused, the
       row is rejected with the unmet conditions. Activities are append-only: a changed one is
       rejected.
-    - **rejected**: the row's mapping problems, a validation problem (row number, field, value,
+    - **rejected** (the report entries name the row's id when it has one, else the stored
+      record its external id names): the row's mapping problems, a validation problem (row number, field, value,
       reason), a duplicate inside the file (the same id or external id again: every later row is
       rejected naming the first), an external id held by several stored records or by another
       record than the row's id, a refused move.
