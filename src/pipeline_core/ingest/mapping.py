@@ -64,7 +64,7 @@ from pipeline_core._optional import require
 from pipeline_core.errors import ConfigError, Problem
 from pipeline_core.ingest import parsers
 from pipeline_core.ingest.cells import read_cell
-from pipeline_core.ingest.mapping_checks import check_required, overlaps, salvage
+from pipeline_core.ingest.mapping_checks import check_fields, check_required, overlaps, salvage
 from pipeline_core.ingest.parsers import DateOrder, ParseError
 from pipeline_core.ingest.targets import (
     CUSTOM_PREFIX,
@@ -305,82 +305,6 @@ def _column_path(problem: Problem, headers: list[str]) -> Problem:
 
 # --------------------------------------------------------------------------- named checks
 
-_KIND_FITS: Final[dict[str, frozenset[str]]] = {
-    "text": frozenset({"text", "enum", "nested"}),
-    "money": frozenset({"money"}),
-    "instant": frozenset({"instant"}),
-    "date": frozenset({"date"}),
-    "list": frozenset({"list"}),
-    "bool": frozenset({"bool"}),
-    "int": frozenset({"int"}),
-    "probability": frozenset({"probability"}),
-    "enum": frozenset({"enum"}),
-    "owner": frozenset({"owner", "text"}),
-    "slug": frozenset({"text"}),
-}
-
-
-def _check_fields(m: SheetMapping) -> Iterator[Problem]:
-    """Every column fills a field the record has (or a custom field), once; its parse kind fits."""
-    fields = m.fields
-    custom = has_custom(m.record)
-    seen_fields: dict[str, str] = {}
-    seen_headers: set[str] = set()
-    for column in m.columns:
-        where = ("columns", column.header)
-        if column.header in seen_headers:
-            yield Problem(where, "the header is mapped twice", column.header, "duplicate_header")
-        seen_headers.add(column.header)
-        target = column.field
-        if target.startswith(CUSTOM_PREFIX):
-            if not custom:
-                yield Problem(
-                    (*where, "field"),
-                    f"a {m.record} has no custom fields",
-                    target,
-                    "unknown_field",
-                )
-            elif not target[len(CUSTOM_PREFIX) :]:
-                yield Problem(
-                    (*where, "field"), "a custom field needs a name", target, "unknown_field"
-                )
-        elif target not in fields:
-            yield Problem(
-                (*where, "field"),
-                f"a {m.record} has no such field; its fields are: {', '.join(fields)}",
-                target,
-                "unknown_field",
-            )
-            continue
-        elif fields[target].kind == "nested":
-            yield Problem(
-                (*where, "field"), "this field is not filled from one cell", target, "nested_field"
-            )
-        if target in seen_fields:
-            yield Problem(
-                (*where, "field"),
-                f"the field is already filled by column {seen_fields[target]!r}",
-                target,
-                "duplicate_field",
-            )
-        seen_fields[target] = column.header
-        if column.parse is not None and not target.startswith(CUSTOM_PREFIX):
-            natural = fields[target].kind
-            if natural not in _KIND_FITS[column.parse]:
-                yield Problem(
-                    (*where, "parse"),
-                    f"{target} holds {natural} values, not {column.parse}",
-                    column.parse,
-                    "parse_kind",
-                )
-        if target.startswith(CUSTOM_PREFIX) and column.parse in ("money", "owner", "enum"):
-            yield Problem(
-                (*where, "parse"),
-                "a custom field holds text, numbers, true/false, dates or lists",
-                column.parse,
-                "parse_kind",
-            )
-
 
 def _check_aliases(m: SheetMapping) -> Iterator[Problem]:
     """Aliases point at values the field accepts."""
@@ -527,7 +451,7 @@ def _check_fallbacks(m: SheetMapping) -> Iterator[Problem]:
 
 
 _CHECKS: Final = (
-    _check_fields,
+    check_fields,
     _check_aliases,
     _check_context,
     _check_defaults,

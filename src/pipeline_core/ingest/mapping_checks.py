@@ -1,19 +1,21 @@
-"""Mapping checks kept out of :mod:`pipeline_core.ingest.mapping` (which is long enough):
-required record fields a mapping never fills, and salvaging a mapping's plain data past its
-schema problems so that its semantic checks are listed with them."""
+"""The named checks of a sheet mapping beside :mod:`pipeline_core.ingest.mapping`: columns that
+fill fields the record has with a fitting parse kind, required record fields a mapping never
+fills, and salvaging a mapping's plain data past its schema problems so that its semantic checks
+are listed with them."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from pipeline_core.errors import Problem
+from pipeline_core.ingest.targets import CUSTOM_PREFIX, has_custom
 
 if TYPE_CHECKING:
     from pipeline_core.ingest.mapping import SheetMapping
 
-__all__ = ["check_required", "overlaps", "salvage"]
+__all__ = ["KIND_FITS", "check_fields", "check_required", "overlaps", "salvage"]
 
 
 def check_required(m: SheetMapping) -> Iterator[Problem]:
@@ -64,3 +66,80 @@ def overlaps(path: tuple[Any, ...], seen: Iterable[tuple[Any, ...]]) -> bool:
     """Whether ``path`` is one of ``seen``, inside one, or holds one (a problem there repeats
     or follows from one already listed)."""
     return any(path[: len(s)] == s or s[: len(path)] == path for s in seen)
+
+
+KIND_FITS: Final[dict[str, frozenset[str]]] = {
+    "text": frozenset({"text", "enum", "nested"}),
+    "money": frozenset({"money"}),
+    "instant": frozenset({"instant"}),
+    "date": frozenset({"date"}),
+    "list": frozenset({"list"}),
+    "bool": frozenset({"bool"}),
+    "int": frozenset({"int"}),
+    "probability": frozenset({"probability"}),
+    "enum": frozenset({"enum"}),
+    "owner": frozenset({"owner", "text"}),
+    "slug": frozenset({"text"}),
+}
+
+
+def check_fields(m: SheetMapping) -> Iterator[Problem]:
+    """Every column fills a field the record has (or a custom field), once; its parse kind fits."""
+    fields = m.fields
+    custom = has_custom(m.record)
+    seen_fields: dict[str, str] = {}
+    seen_headers: set[str] = set()
+    for column in m.columns:
+        where = ("columns", column.header)
+        if column.header in seen_headers:
+            yield Problem(where, "the header is mapped twice", column.header, "duplicate_header")
+        seen_headers.add(column.header)
+        target = column.field
+        if target.startswith(CUSTOM_PREFIX):
+            if not custom:
+                yield Problem(
+                    (*where, "field"),
+                    f"a {m.record} has no custom fields",
+                    target,
+                    "unknown_field",
+                )
+            elif not target[len(CUSTOM_PREFIX) :]:
+                yield Problem(
+                    (*where, "field"), "a custom field needs a name", target, "unknown_field"
+                )
+        elif target not in fields:
+            yield Problem(
+                (*where, "field"),
+                f"a {m.record} has no such field; its fields are: {', '.join(fields)}",
+                target,
+                "unknown_field",
+            )
+            continue
+        elif fields[target].kind == "nested":
+            yield Problem(
+                (*where, "field"), "this field is not filled from one cell", target, "nested_field"
+            )
+        if target in seen_fields:
+            yield Problem(
+                (*where, "field"),
+                f"the field is already filled by column {seen_fields[target]!r}",
+                target,
+                "duplicate_field",
+            )
+        seen_fields[target] = column.header
+        if column.parse is not None and not target.startswith(CUSTOM_PREFIX):
+            natural = fields[target].kind
+            if natural not in KIND_FITS[column.parse]:
+                yield Problem(
+                    (*where, "parse"),
+                    f"{target} holds {natural} values, not {column.parse}",
+                    column.parse,
+                    "parse_kind",
+                )
+        if target.startswith(CUSTOM_PREFIX) and column.parse in ("money", "owner", "enum"):
+            yield Problem(
+                (*where, "parse"),
+                "a custom field holds text, numbers, true/false, dates or lists",
+                column.parse,
+                "parse_kind",
+            )
