@@ -15,6 +15,7 @@ two in agreement).
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import TYPE_CHECKING, Final
 
 from pipeline_core._version import __version__
@@ -177,5 +178,17 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    """The module's own names and every lazy export, whether imported yet or not."""
-    return sorted({*globals(), *_EXPORTS})
+    """The public names (:data:`__all__`, every lazy export whether imported yet or not), the
+    public subpackages already imported, and the module's dunders; not the helpers this module
+    uses itself (``importlib``, ``TYPE_CHECKING``, the export map)."""
+    public = {
+        name
+        for name, value in globals().items()
+        if (name.startswith("__") and name.endswith("__"))
+        or (
+            not name.startswith("_")
+            and isinstance(value, ModuleType)
+            and value.__name__ == f"{_PACKAGE}.{name}"
+        )
+    }
+    return sorted({*public, *__all__})

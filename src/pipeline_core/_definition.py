@@ -344,15 +344,10 @@ def _nested(cls: type[Any]) -> _Build:
 
 def _nested_plain(cls: type[Any]) -> _Build:
     def build_nested(value: Any, path: tuple[str | int, ...], problems: list[Problem]) -> Any:
-        from pipeline_core._model import problems_from_pydantic
-
         try:
             valid = _adapter(cls).validate_python(value)
         except pydantic.ValidationError as exc:
-            problems.extend(
-                Problem((*path, *p.path), p.message, p.value, p.code, p.missing)
-                for p in (_without_tags(q, value) for q in problems_from_pydantic(exc))
-            )
+            problems.extend(_schema_problems(cls, value, path, exc))
             return None
         return _nested(cls)(valid, path, problems)
 
@@ -367,21 +362,128 @@ def _build(
     extra: Mapping[str, Any] | None = None,
 ) -> Any:
     layout = _layout(cls)
-    before = len(problems)
-    kwargs = {
-        f.name: f.build(data[f.key], (*path, f.key), problems)
-        for f in layout.fields
-        if f.key in data
-    }
-    if len(problems) > before:
-        return None  # a part failed: its problems are listed, the whole is not built
-    kwargs = {k: v for k, v in kwargs.items() if v is not attrs.NOTHING}  # decoded "the default"
+    kwargs: dict[str, Any] = {}
+    failed: list[_Field] = []
+    for f in layout.fields:
+        if f.key not in data:
+            continue
+        before = len(problems)
+        value = f.build(data[f.key], (*path, f.key), problems)
+        if len(problems) > before:
+            failed.append(f)  # its problems are listed
+        elif value is not attrs.NOTHING:  # NOTHING: decoded "the default"
+            kwargs[f.name] = value
+    if failed:
+        _list_own_problems(layout, kwargs, failed, path, problems, extra)
+        return None  # a part failed: the whole is not built
     try:
         return cls(**kwargs, **(extra or {}))
     except ConfigError:
         raise
     except (ValueError, TypeError) as exc:
         raise ConfigError(layout.what, [Problem((), str(exc), dict(data), "invalid")]) from None
+
+
+def _list_own_problems(
+    layout: _Layout,
+    kwargs: Mapping[str, Any],
+    failed: list[_Field],
+    path: tuple[str | int, ...],
+    problems: list[Problem],
+    extra: Mapping[str, Any] | None,
+) -> None:
+    """A definition one of whose parts failed: its own checks still run, on the value built
+    without the failed fields (when they all have defaults), and its problems not under a failed
+    field are listed too, so one :class:`ConfigError` lists every problem at once."""
+    if any(f.required for f in failed):
+        return
+    failed_keys = {f.key for f in failed} | {f.name for f in failed}
+    try:
+        layout.cls(**kwargs, **(extra or {}))
+    except ConfigError as exc:
+        problems.extend(
+            Problem((*path, *p.path), p.message, p.value, p.code, p.missing)
+            for p in exc.problems
+            if not (p.path and p.path[0] in failed_keys)
+        )
+    except (ValueError, TypeError):
+        pass  # checks that need the failed parts: their problems are listed already
+
+
+def _schema_problems(
+    cls: type[Any], data: Any, path: tuple[str | int, ...], exc: pydantic.ValidationError
+) -> list[Problem]:
+    """The problems of a failed validation of ``data`` as a ``cls`` (under ``path``), and those of
+    the definitions nested in themselves inside it, which the schema reads as plain objects and
+    which would otherwise be validated only once the rest is valid."""
+    from pipeline_core._model import problems_from_pydantic
+
+    found = [_without_tags(p, data) for p in problems_from_pydantic(exc)]
+    found.extend(_self_nested_problems(cls, data))
+    return _merged(
+        [], [Problem((*path, *p.path), p.message, p.value, p.code, p.missing) for p in found]
+    )
+
+
+def _self_nested_problems(cls: type[Any], data: Any) -> Iterator[Problem]:
+    """Validate every definition nested in ``data`` on its own (paths relative to ``data``); the
+    problems the enclosing schema found already come back again and are merged away."""
+    if not isinstance(data, Mapping):
+        return
+    hints = typing.get_type_hints(cls, include_extras=True)
+    for f in _layout(cls).fields:
+        if f.key in data:
+            hint = hints[f.name] if f.spec.like is None else f.spec.like
+            for sub_cls, sub, where in _definitions_in(hint, data[f.key], (f.key,)):
+                try:
+                    _adapter(sub_cls).validate_python(sub)
+                except pydantic.ValidationError as exc:
+                    yield from _schema_problems(sub_cls, sub, where, exc)
+                else:
+                    yield from (
+                        Problem((*where, *p.path), p.message, p.value, p.code, p.missing)
+                        for p in _self_nested_problems(sub_cls, sub)
+                    )
+
+
+def _definitions_in(
+    hint: Any, value: Any, path: tuple[str | int, ...]
+) -> Iterator[tuple[type[Any], Any, tuple[str | int, ...]]]:
+    """The definitions (class, plain value, path) a value of type ``hint`` holds at its top."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Annotated:
+        yield from _definitions_in(args[0], value, path)
+    elif _is_definition_type(hint):
+        if isinstance(value, Mapping):
+            yield hint, value, path
+    elif origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        if isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                yield from _definitions_in(args[0], item, (*path, i))
+    elif origin in (dict, collections.abc.Mapping) and len(args) == 2:
+        if isinstance(value, Mapping):
+            for k, item in value.items():
+                yield from _definitions_in(args[1], item, (*path, str(k)))
+    elif origin in (typing.Union, types.UnionType) and isinstance(value, Mapping):
+        members = [a for a in args if _is_definition_type(a)]
+        tags = {_DEFINITIONS[m][1]: m for m in members}
+        chosen = [m for (t, m) in tags.items() if t is None or value.get(t[0]) == t[1]]
+        if len(chosen) == 1:
+            yield chosen[0], value, path
+
+
+def _merged(first: list[Problem], more: Iterable[Problem]) -> list[Problem]:
+    """``first`` then those of ``more`` not already listed at or under one of their paths."""
+    out = list(first)
+    seen = {(p.path, p.code, p.message) for p in first}
+    taken = [p.path for p in first]
+    for p in more:
+        key = (p.path, p.code, p.message)
+        if key in seen or any(p.path[: len(t)] == t for t in taken):
+            continue
+        seen.add(key)
+        out.append(p)
+    return out
 
 
 # --------------------------------------------------------------------------- the three services
@@ -406,17 +508,17 @@ def from_plain(cls: type[_T], /, data: Mapping[str, Any], **extra: Any) -> _T:
     data nested too deep, bytes or sets, unknown keys, wrong types, and the problems of the
     semantic checks of every nested definition.
     """
-    from pipeline_core._jsonvalue import check_definition
-    from pipeline_core._model import problems_from_pydantic
+    from pipeline_core._jsonvalue import check_definition_shape, not_plain_problems
 
     layout = _layout(cls)
-    check_definition(data, layout.what)
+    check_definition_shape(data, layout.what)  # first: everything below walks the data
+    odd = not_plain_problems(data)  # listed with the schema's problems, not instead of them
     try:
         valid = _adapter(cls).validate_python(data)
     except pydantic.ValidationError as exc:
-        raise ConfigError(
-            layout.what, [_without_tags(p, data) for p in problems_from_pydantic(exc)]
-        ) from None
+        raise ConfigError(layout.what, _merged(odd, _schema_problems(cls, data, (), exc))) from None
+    if odd:
+        raise ConfigError(layout.what, odd)
     problems: list[Problem] = []
     token = _FROM_PLAIN.set(True)  # the fields were just validated: check_fields has nothing to do
     try:

@@ -28,10 +28,12 @@ __all__ = [
     "MAX_DEPTH",
     "DuplicateKeyError",
     "check_definition",
+    "check_definition_shape",
     "depth_problem",
     "json_value_problems",
     "leaf_problems",
     "loads_unique",
+    "not_plain_problems",
     "text_too_deep",
 ]
 
@@ -68,9 +70,19 @@ def depth_problem(value: Any, path: tuple[str | int, ...] = ()) -> Problem | Non
 
 
 def check_definition(data: Any, what: str) -> None:
-    """The first check of every ``from_dict`` of a definition: ``data`` must be a mapping nested
-    at most :data:`MAX_DEPTH` levels; otherwise :class:`~pipeline_core.errors.ConfigError`
-    naming the key where it gets too deep (or the root, for a non-mapping)."""
+    """The first check of every ``from_dict`` of a definition: :func:`check_definition_shape`,
+    then no bytes or sets anywhere (:func:`not_plain_problems`); otherwise
+    :class:`~pipeline_core.errors.ConfigError` listing them."""
+    check_definition_shape(data, what)
+    odd = not_plain_problems(data)
+    if odd:
+        raise ConfigError(what, odd)
+
+
+def check_definition_shape(data: Any, what: str) -> None:
+    """``data`` must be a mapping nested at most :data:`MAX_DEPTH` levels (checked before anything
+    walks it); otherwise :class:`~pipeline_core.errors.ConfigError` naming the key where it gets
+    too deep (or the root, for a non-mapping)."""
     if not isinstance(data, Mapping):
         raise ConfigError(
             what,
@@ -79,12 +91,9 @@ def check_definition(data: Any, what: str) -> None:
     problem = depth_problem(data)
     if problem is not None:
         raise ConfigError(what, [problem])
-    odd = _not_plain(data)
-    if odd:
-        raise ConfigError(what, odd)
 
 
-def _not_plain(value: Any) -> list[Problem]:
+def not_plain_problems(value: Any) -> list[Problem]:
     """Bytes and sets inside definition data (at most 20): plain data has neither, and pydantic
     would silently read ``b"x"`` as ``"x"`` and a set as a list. Depth was checked first."""
     return leaf_problems(value, _bytes_or_set)

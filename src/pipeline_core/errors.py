@@ -112,13 +112,16 @@ class Problem:
 
     @property
     def field(self) -> str:
-        """The path as a dotted string, e.g. ``"next_action.due_at"`` or ``"stages[3].id"``."""
+        """The path as a dotted string, e.g. ``"next_action.due_at"`` or ``"stages[3].id"``; a
+        step that is neither text nor an index (a ``bytes`` key of bad input) is shown as its
+        ``repr``, e.g. ``"b'hours'"``."""
         out = ""
         for part in self.path:
-            if isinstance(part, int):
+            if isinstance(part, int) and not isinstance(part, bool):
                 out += f"[{part}]"
             else:
-                out += f".{part}" if out else part
+                text = part if isinstance(part, str) else repr(part)
+                out += f".{text}" if out else text
         return out or "<root>"
 
     def __str__(self) -> str:

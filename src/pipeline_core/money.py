@@ -43,6 +43,7 @@ import attrs
 import pydantic
 from pydantic import Field
 
+from pipeline_core._deprecation import renamed_params
 from pipeline_core._model import problems_from_pydantic
 from pipeline_core._values import is_currency_code, minor_units
 from pipeline_core.errors import ConfigError, CurrencyMismatchError, Problem
@@ -294,12 +295,14 @@ def _day(on: date | datetime) -> date:
     return on
 
 
-def conversion_instant(opportunity: Opportunity, at: datetime) -> datetime:
-    """The instant whose rate converts ``opportunity``'s amount when evaluated at ``at``: its
-    ``closed_at`` when it closed at or before ``at`` (a closed deal keeps the value it was won or
-    lost at), else ``at`` (an open deal is worth what it is worth now)."""
+@renamed_params(at="as_of")
+def conversion_instant(opportunity: Opportunity, as_of: datetime) -> datetime:
+    """The instant whose rate converts ``opportunity``'s amount when evaluated at ``as_of``: its
+    ``closed_at`` when it closed at or before ``as_of`` (a closed deal keeps the value it was won
+    or lost at), else ``as_of`` (an open deal is worth what it is worth then). ``at=`` is the
+    deprecated name of ``as_of``."""
     closed = opportunity.closed_at
-    return closed if closed is not None and closed <= at else at
+    return closed if closed is not None and closed <= as_of else as_of
 
 
 def currency_mismatch(

@@ -996,3 +996,19 @@ def test_reads_follow_the_rules_whatever_the_ids(
         expected = _expected_visible(world, me)
         for name, ids in expected.items():
             assert {r.id for r in getattr(scoped, name).all()} == ids, name
+
+
+def test_scoped_transactions_are_the_inner_stores(store: Any) -> None:
+    """A scoped unit of work commits and rolls back through the inner backend's atomic(); the
+    scoped backend never runs transaction steps of its own (no reach into the inner one's)."""
+    _seed(store)
+    a1 = ScopedStore(store, "a1")
+    with a1.unit_of_work() as uow:
+        uow.leads.add(lead("l-a2", owner_id="a1"))
+    assert store.leads.find("l-a2") is not None
+    with contextlib.suppress(RuntimeError), a1.unit_of_work() as uow:
+        uow.leads.add(lead("l-a3", owner_id="a1"))
+        raise RuntimeError("roll back")
+    assert store.leads.find("l-a3") is None
+    with pytest.raises(NotImplementedError, match="use atomic"):
+        a1.backend._begin()

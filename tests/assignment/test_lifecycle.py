@@ -371,12 +371,12 @@ def test_facts_from_events_and_refresh() -> None:
     col = segment_column(pol, facts, now)
     assert col["acc1"] == "high_value"
     current, entries = refresh(
-        pol, facts, at=now, ids=SequentialIds(), previous={"acc1": frozenset({"dormant"})}
+        pol, facts, as_of=now, ids=SequentialIds(), previous={"acc1": frozenset({"dormant"})}
     )
     changed = {e.subject_id: e.payload for e in entries}
     assert list(changed["acc1"]["entered"]) == ["high_value"]
     assert list(changed["acc1"]["left"]) == ["dormant"]
-    again, none = refresh(pol, facts, at=now, ids=SequentialIds(), previous=current)
+    again, none = refresh(pol, facts, as_of=now, ids=SequentialIds(), previous=current)
     assert none == [] and again == current
 
 

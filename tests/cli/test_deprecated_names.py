@@ -29,9 +29,12 @@ def test_moved_name_warns_and_resolves(
 
 def test_sla_reads_as_of_and_its_old_spelling_now(cli, demo) -> None:  # type: ignore[no-untyped-def]
     as_of = "2025-04-06T00:00:00+08:00"
-    code_new, out_new, _ = cli(["sla", "--store", demo["url"], "--as-of", as_of, "--json"])
-    code_old, out_old, _ = cli(["sla", "--store", demo["url"], "--now", as_of, "--json"])
+    code_new, out_new, err_new = cli(["sla", "--store", demo["url"], "--as-of", as_of, "--json"])
+    code_old, out_old, err_old = cli(["sla", "--store", demo["url"], "--now", as_of, "--json"])
     assert code_new == code_old == 0 and out_new == out_old
+    assert "deprecated" not in err_new
+    notice = [line for line in err_old.splitlines() if "--now is deprecated" in line]
+    assert len(notice) == 1 and "use --as-of" in notice[0]
 
 
 def test_a_bad_instant_names_the_spelling_given(cli, demo) -> None:  # type: ignore[no-untyped-def]

@@ -96,6 +96,20 @@ def test_all_and_dir_are_derived_from_the_export_map() -> None:
     assert not any(name.startswith("_") for name in pipeline_core._EXPORTS)
 
 
+def test_dir_lists_public_names_only() -> None:
+    import pipeline_core
+    import pipeline_core.sla  # an imported subpackage is an attribute worth listing
+
+    listed = dir(pipeline_core)
+    for helper in ("TYPE_CHECKING", "annotations", "importlib", "_EXPORTS", "_PACKAGE", "Final"):
+        assert helper not in listed
+    assert "sla" in listed and "__version__" in listed and "__name__" in listed
+    assert [n for n in listed if not n.startswith("__")] == sorted(
+        {*pipeline_core.__all__, *(n for n in listed if not n.startswith("_"))} - {"__version__"}
+    )
+    assert {n for n in listed if n.startswith("_") and not n.startswith("__")} == set()
+
+
 @pytest.mark.parametrize("name", sorted(_EXPORT_TARGETS))
 def test_each_export_resolves_once_and_is_cached(name: str) -> None:
     import pipeline_core

@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline_core._model import problems_from_pydantic
-from pipeline_core.scoring import BANT, Category, Criterion, Decay, ScoreModel
+from pipeline_core.scoring import BANT, Category, Criterion, Decay, ScoreModel, Scorer
 from pipeline_core.scoring import compiled as compiled_module
 from pipeline_core.scoring import criteria as criteria_module
 from pipeline_core.scoring import predictive as predictive_module
 from pipeline_core.scoring import readers as readers_module
 from pipeline_core.scoring.bant import BANT as BANT_HOME
 from pipeline_core.scoring.frames import score_expressions
+from pipeline_core.scoring.results import Score
 
 ALIASES = [
     ("pipeline_core.scoring", "Rule", criteria_module.CriterionRule),
@@ -86,3 +87,46 @@ def test_at_keyword_is_the_deprecated_spelling_of_as_of() -> None:
             method([lead] if method == model.score_many else lead, at=as_of)
     with pytest.warns(DeprecationWarning, match="as_of"):
         assert model.score(lead, at=as_of).value == want
+
+
+class _OldStyleScorer(Scorer):
+    """A subclass written before ``as_of``: ``score_units(lead, *, at=None)``."""
+
+    name = "old"
+    version = "1"
+    bands = BANT.default().bands
+
+    def __init__(self) -> None:
+        self.seen: list[datetime | None] = []
+
+    def score_units(self, lead: object, *, at: datetime | None = None) -> int:  # type: ignore[override]
+        self.seen.append(at)
+        return 123_400  # 12.34 points
+
+    def score(self, lead: object, *, at: datetime | None = None) -> Score:  # type: ignore[override]
+        return self.make_score(self.score_units(lead, at=at), [])
+
+
+def test_an_old_style_scorer_subclass_works_through_score_many_with_a_warning() -> None:
+    scorer = _OldStyleScorer()
+    when = datetime(2025, 1, 2, tzinfo=UTC)
+    with pytest.warns(
+        DeprecationWarning, match=r"score_units\(lead, \*, at=\.\.\.\) is deprecated"
+    ):
+        values = scorer.score_many([{}, {}], as_of=when)
+    assert values == [pytest.approx(12.34), pytest.approx(12.34)]
+    assert scorer.seen == [when, when]
+
+
+def test_a_new_style_scorer_gives_no_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert BANT.default().score_many([{}]) == [0.0]
+
+
+def test_decay_factor_reads_the_old_keyword_at() -> None:
+    decay = Decay(points=5, half_life=timedelta(days=1))
+    when = datetime(2025, 1, 2, tzinfo=UTC)
+    with pytest.warns(DeprecationWarning, match=r"factor\(at=\.\.\.\) is deprecated"):
+        old = decay.factor(when - timedelta(days=1), at=when)
+    assert old == decay.factor(when - timedelta(days=1), as_of=when) == 0.5

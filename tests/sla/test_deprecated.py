@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -40,7 +41,9 @@ def test_a_moved_name_warns_and_resolves_to_the_new_object(
     old_module: str, old: str, new_module: str, new: str
 ) -> None:
     module = importlib.import_module(old_module)
-    assert old not in getattr(module, "__all__", ())
+    # a shim module lists its old names (``from shim import *``); a live module does not
+    shim = old_module == "pipeline_core.sla.backtest"
+    assert (old in getattr(module, "__all__", ())) is shim
     if (old_module, old) == ("pipeline_core.sla", "backtest"):
         # importing the shim module pipeline_core.sla.backtest makes Python set this attribute to
         # that module (tested below): remove it to test the package's own alias
@@ -48,6 +51,22 @@ def test_a_moved_name_warns_and_resolves_to_the_new_object(
     with pytest.warns(DeprecationWarning, match=old):
         found = getattr(module, old)
     assert found is getattr(importlib.import_module(new_module), new)
+
+
+def test_star_import_from_the_backtest_shim_gives_the_old_names() -> None:
+    from pipeline_core.sla.policy_backtest import PolicyBacktestReport, RuleStats, backtest_policy
+
+    names: dict[str, object] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exec("from pipeline_core.sla.backtest import *", names)
+    assert names["backtest"] is backtest_policy
+    assert names["BacktestReport"] is PolicyBacktestReport
+    assert names["RuleStats"] is RuleStats
+    assert sorted(str(w.message).split(" is ")[0] for w in caught) == [
+        "pipeline_core.sla.backtest.BacktestReport",
+        "pipeline_core.sla.backtest.backtest",
+    ]
 
 
 def test_the_backtest_shim_module_is_callable_like_the_old_function() -> None:
@@ -105,3 +124,20 @@ def test_due_items_now_warns_and_is_as_of() -> None:
     due = ENGINE.evaluate_batch(STATES, NOW)
     with pytest.warns(DeprecationWarning, match="as_of"):
         assert due.now == due.as_of == NOW
+
+
+def test_scan_and_scan_batch_read_the_old_keyword_now() -> None:
+    from pipeline_core.sla import batch
+    from pipeline_core.sla.instants import to_us
+
+    engine = SlaEngine(default_policy())
+    mark = to_us(NOW)
+    with pytest.warns(DeprecationWarning, match=r"scan\(now=\.\.\.\) is deprecated"):
+        old = engine.scan(STATES[0], now=mark)
+    assert old == engine.scan(STATES[0], as_of=mark)
+    with pytest.warns(DeprecationWarning, match="scan_batch is deprecated"):
+        scan_batch = batch.scan_batch
+    with pytest.warns(DeprecationWarning, match=r"scan_columns\(now=\.\.\.\) is deprecated"):
+        due, nexts = scan_batch(engine, STATES, now=[mark] * len(STATES))
+    new_due, new_nexts = batch.scan_columns(engine, STATES, [mark] * len(STATES))
+    assert list(due) == list(new_due) and nexts == new_nexts

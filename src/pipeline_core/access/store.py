@@ -68,6 +68,12 @@ from pipeline_core.storage.ports import AppendLog, BaseStore, Repository, Store
 __all__ = ["ScopedBackend", "ScopedStore"]
 
 
+def _delegated() -> NotImplementedError:
+    return NotImplementedError(
+        "a scoped backend's transactions are its inner backend's: use atomic(), which runs them"
+    )
+
+
 class ScopedBackend(Backend):
     """The access rules as a decorator on another store's backend: every read primitive answers
     only what the actor may read (visibility inside the query where the rules can say it as
@@ -88,24 +94,24 @@ class ScopedBackend(Backend):
         with self.inner.atomic():
             yield
 
-    # atomic() above is the inner backend's; the steps it is made of are the inner backend's too
+    # atomic() above delegates whole: the steps a transaction is made of are never run here
     def _begin(self) -> None:
-        self.inner._begin()
+        raise _delegated()
 
     def _commit(self) -> None:
-        self.inner._commit()
+        raise _delegated()
 
     def _rollback(self) -> None:
-        self.inner._rollback()
+        raise _delegated()
 
     def _savepoint(self, name: str) -> None:
-        self.inner._savepoint(name)
+        raise _delegated()
 
     def _release(self, name: str) -> None:
-        self.inner._release(name)
+        raise _delegated()
 
     def _rollback_to(self, name: str) -> None:
-        self.inner._rollback_to(name)
+        raise _delegated()
 
     def serialise(self, key: str) -> None:
         """The inner backend's (see :meth:`pipeline_core.storage._base.Backend.serialise`)."""

@@ -1,12 +1,22 @@
 """Deprecated: moved to :mod:`pipeline_core.metrics.segments` (this module is removed in 0.4).
 
 Every name it had still resolves here for one release, with a :class:`DeprecationWarning` saying
-where it lives now.
+where it lives now (``from ... import *`` included).
 """
 
 from pipeline_core._deprecation import moved
 
-__all__: list[str] = []
+# ruff: noqa: F822 (the names are served by __getattr__ below)
+# the old public names, so that ``from ... import *`` still imports them (each warns)
+__all__ = [
+    "SEGMENT_CHANGE",
+    "CustomerFacts",
+    "SegmentPolicy",
+    "SegmentRule",
+    "customer_facts",
+    "refresh",
+    "segment_column",
+]
 
 __getattr__ = moved(
     __name__,

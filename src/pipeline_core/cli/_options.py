@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
+from pipeline_core._deprecation import REMOVED_IN
 from pipeline_core.cli import _format as f
 from pipeline_core.cli._common import DEFAULT_STORE, bad_input
 
@@ -59,11 +61,22 @@ class _Spelled(argparse.Action):
     ) -> None:
         setattr(namespace, self.dest, values)
         setattr(namespace, f"{self.dest}_option", option_string)
+        if option_string in _OLD_SPELLINGS:
+            new = _OLD_SPELLINGS[option_string]
+            print(
+                f"{parser.prog}: {option_string} is deprecated: use {new} (removed in {REMOVED_IN})",
+                file=sys.stderr,
+            )
+
+
+_OLD_SPELLINGS: Final = {"--now": "--as-of"}
+"""Deprecated option spellings and their new names: using one prints a one-line notice on stderr."""
 
 
 def add_as_of_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--as-of INSTANT``, the evaluation instant (``args.as_of``; ``None``: the current
-    time). ``--now`` is its old spelling, still read for one release; ``args.as_of_option`` names
+    time). ``--now`` is its old spelling, still read for one release (with a one-line deprecation
+    notice on stderr); ``args.as_of_option`` names
     the spelling given, so an error names the option the user typed."""
     parser.add_argument(
         "--as-of",

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.money import currency_mismatch
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "CONVERT_FIRST_OR_COUNTS",
     "check_currencies",
     "group_sort_key",
+    "missing_at_error",
     "quantile_linear",
     "ratio",
 ]
@@ -26,6 +28,15 @@ CONVERT_FIRST = (
 
 CONVERT_FIRST_OR_COUNTS = CONVERT_FIRST + ", or pass value=False (counts only)"
 """:data:`CONVERT_FIRST` for a metric that also counts deals without their value."""
+
+
+def missing_at_error(count: int) -> ValidationError:
+    """The error of a metric given ``count`` stage events without a timestamp (a frame whose
+    ``at`` column has nulls): one ``missing`` problem at ``at``."""
+    return ValidationError(
+        "stage events",
+        [Problem(("at",), f"{count} stage events have no timestamp", None, "missing", True)],
+    )
 
 
 def group_sort_key(key: Sequence[Any]) -> tuple[tuple[bool, Any], ...]:

@@ -29,6 +29,7 @@ from pipeline_core.metrics._common import (
     CONVERT_FIRST_OR_COUNTS,
     check_currencies,
     group_sort_key,
+    missing_at_error,
     ratio,
     zero,
 )
@@ -54,13 +55,6 @@ __all__ = ["cohort_funnel", "snapshot"]
 _HOW = CONVERT_FIRST_OR_COUNTS
 
 StagesArg = StageKindsLike | Sequence[str] | StageOrder
-
-
-def _missing_at_error(count: int) -> ValidationError:
-    return ValidationError(
-        "stage events",
-        [Problem(("at",), f"{count} stage events have no timestamp", None, "missing", True)],
-    )
 
 
 def _missing_created_error(count: int) -> ValidationError:
@@ -278,7 +272,7 @@ def _funnel_frames(
         _raise_unknown(ev, order)
     nat = sum(int(zero(r["_nat"])) for r in rows)
     if nat:
-        raise _missing_at_error(nat)
+        raise missing_at_error(nat)
     currency = None
     if value:
         currency = check_currencies(
@@ -413,7 +407,7 @@ def _snapshot_frames(
     ev = prepare_events(events, ("id", "opportunity_id", "to_stage", "at"))
     nat = collect_rows(ev.select(nw.col("at").null_count().alias("n")))[0]["n"]
     if nat:
-        raise _missing_at_error(int(nat))
+        raise missing_at_error(int(nat))
     last = last_event(ev, t).select("id", "opportunity_id", "to_stage", "at")
     j = last.select("opportunity_id", "to_stage").join(
         opp.select("id", *dict.fromkeys((*by, *value_cols))),

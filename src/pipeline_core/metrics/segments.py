@@ -382,22 +382,25 @@ def segment_column(
     return {cid: policy.primary(f, as_of) for cid, f in sorted(facts.items())}
 
 
+@renamed_params(at="as_of")
 def refresh(
     policy: SegmentPolicy,
     facts: Mapping[str, CustomerFacts],
     *,
-    at: datetime,
+    as_of: datetime,
     ids: IdFactory,
     previous: Mapping[str, frozenset[str]] | None = None,
     by: str = "system",
 ) -> tuple[dict[str, frozenset[str]], list[JournalEntry]]:
-    """Re-evaluate every customer; return the new segments and a ``segment_change`` entry for
-    each customer whose segments differ from ``previous`` (entered and left segments listed)."""
+    """Re-evaluate every customer at ``as_of`` (the evaluation instant, also the ``at`` of the
+    entries written); return the new segments and a ``segment_change`` entry for each customer
+    whose segments differ from ``previous`` (entered and left segments listed). ``at=`` is the
+    deprecated name of ``as_of``."""
     prev = previous or {}
     current: dict[str, frozenset[str]] = {}
     entries: list[JournalEntry] = []
     for cid in sorted(facts):
-        now = policy.evaluate(facts[cid], at)
+        now = policy.evaluate(facts[cid], as_of)
         current[cid] = now
         before = prev.get(cid, frozenset())
         if now != before:
@@ -406,7 +409,7 @@ def refresh(
                     id=ids.new("journal"),
                     kind=SEGMENT_CHANGE,
                     subject_id=cid,
-                    at=at,
+                    at=as_of,
                     by=by,
                     reason="segments refreshed",
                     payload={

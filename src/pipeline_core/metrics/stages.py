@@ -29,8 +29,8 @@ from typing import Any
 from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import event_order
-from pipeline_core.metrics._common import group_sort_key, quantile_linear, zero
-from pipeline_core.metrics.funnel import StagesArg, _missing_at_error
+from pipeline_core.metrics._common import group_sort_key, missing_at_error, quantile_linear, zero
+from pipeline_core.metrics.funnel import StagesArg
 from pipeline_core.metrics.inputs import (
     StageOrder,
     as_records,
@@ -256,7 +256,7 @@ def _tis_frames(
     rows = collect_rows(ev.group_by(*by, "to_stage").agg(*aggs))
     nat = sum(int(zero(r["_nat"])) for r in rows)
     if nat:
-        raise _missing_at_error(nat)
+        raise missing_at_error(nat)
     known = set(order.all_ids)
     unknown = {r["to_stage"] for r in rows if r["to_stage"] not in known}
     if unknown:
@@ -375,7 +375,7 @@ def _current_stays(
         opp = prepare(opportunities, what="opportunities", required=("id", *by))
         nat = collect_rows(ev.select(nw.col("at").null_count().alias("n")))[0]["n"]
         if nat:
-            raise _missing_at_error(int(nat))
+            raise missing_at_error(int(nat))
         last = last_event(ev, cut_us).select("id", "opportunity_id", "to_stage", "at")
         last = last.join(
             opp.select("id", *by).rename({"id": "_oid"}),

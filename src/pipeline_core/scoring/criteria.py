@@ -37,7 +37,7 @@ import attrs
 from pydantic import Field
 
 from pipeline_core._definition import Definition, definition, plain
-from pipeline_core._deprecation import moved
+from pipeline_core._deprecation import moved, renamed_params
 from pipeline_core.errors import Problem
 from pipeline_core.scoring._units import hundredths
 from pipeline_core.scoring.readers import bool_key, category_keys
@@ -220,6 +220,7 @@ class Decay(Definition):
     def __call__(self, value: Any) -> bool:
         return value is not None
 
+    @renamed_params(at="as_of")
     def factor(self, value: datetime, as_of: datetime) -> float:
         """The decay factor in ``(0, 1]`` of a timestamp ``value`` evaluated at ``as_of``."""
         age = max((as_of - value).total_seconds(), 0.0)

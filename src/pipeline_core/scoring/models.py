@@ -31,8 +31,10 @@ found by comparing the integer total with the band limits; ``Score.value`` is th
 from __future__ import annotations
 
 import abc
+import functools
+import inspect
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Final
@@ -71,6 +73,14 @@ def _deprecated(old: str, new: str) -> None:
         DeprecationWarning,
         stacklevel=4,
     )
+
+
+@functools.cache
+def _score_units_takes_at(cls: type[Scorer]) -> bool:
+    """Whether ``cls.score_units`` is the old spelling ``score_units(lead, *, at=None)`` (a
+    subclass written before ``as_of``): looked up once per class."""
+    params = inspect.signature(cls.score_units).parameters
+    return "at" in params and "as_of" not in params
 
 
 # --------------------------------------------------------------------------- the interface
@@ -124,20 +134,34 @@ class Scorer(abc.ABC):
         frame path on every engine (a division by a constant is not: polars multiplies by the
         reciprocal). Grades never depend on it: they compare exact integer units.
         """
-        f = self.score_units
-        return [f(lead, as_of=as_of) * FLOAT_PER_UNIT for lead in leads]
+        f = self.units_at(as_of)
+        return [f(lead) * FLOAT_PER_UNIT for lead in leads]
+
+    def units_at(self, as_of: datetime | None) -> Callable[[Any], int]:
+        """``lead -> self.score_units(lead, as_of=as_of)``; a subclass still spelling the keyword
+        ``at=`` (before ``as_of``) is called with ``at=`` and a :class:`DeprecationWarning`."""
+        if not _score_units_takes_at(type(self)):
+            return functools.partial(self.score_units, as_of=as_of)
+        warnings.warn(
+            f"{type(self).__qualname__}.score_units(lead, *, at=...) is deprecated: name the "
+            f"keyword as_of (removed in {REMOVED_IN})",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        old_spelling: Any = self.score_units
+        return functools.partial(old_spelling, at=as_of)
 
     @renamed_params(at="as_of")
     def score_value(self, lead: Any, *, as_of: datetime | None = None) -> float:
         """Deprecated: ``score_many([lead], as_of=...)[0]``."""
         _deprecated("score_value", "score_many([lead])[0]")
-        return self.score_units(lead, as_of=as_of) * FLOAT_PER_UNIT
+        return self.units_at(as_of)(lead) * FLOAT_PER_UNIT
 
     @renamed_params(at="as_of")
     def grade(self, lead: Any, *, as_of: datetime | None = None) -> Grade:
         """Deprecated: ``score(lead, as_of=...).grade``."""
         _deprecated("grade", "score(lead).grade")
-        return self.bands.grade_for_units(self.score_units(lead, as_of=as_of))
+        return self.bands.grade_for_units(self.units_at(as_of)(lead))
 
 
 # --------------------------------------------------------------------------- overrides

@@ -13,7 +13,8 @@ from typing import Any
 from pipeline_core._deprecation import REMOVED_IN, moved
 from pipeline_core.sla.policy_backtest import PolicyBacktestReport, RuleStats, backtest_policy
 
-__all__ = ["PolicyBacktestReport", "RuleStats", "backtest_policy"]
+# the old public names, so that ``from ... import *`` still imports them (the old ones warn)
+__all__ = ["BacktestReport", "RuleStats", "backtest"]  # noqa: F822 (served by __getattr__)
 
 __getattr__ = moved(
     __name__,

@@ -1,7 +1,7 @@
-"""Whole-portfolio SLA evaluation, column-wise: :func:`evaluate_batch` and :class:`DueItems`.
+"""Whole-portfolio SLA evaluation, column-wise: :func:`scan_columns`, what ``evaluate_batch`` runs.
 
-``evaluate_batch(engine, states, now)`` returns exactly the items of
-``[item for s in states for item in engine.evaluate(s, now)]`` (same ids, same fields), but
+``engine.evaluate_batch(states, as_of)`` returns exactly the items of
+``[item for s in states for item in engine.evaluate(s, as_of)]`` (same ids, same fields), but
 computes them rule by rule over columns of the states' facts with numpy, and keeps them as
 columns: an item object is built only when it is read. That is the shape of a nightly or
 notebook run over a million open opportunities (an agenda re-evaluates only what changed).
@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any, Final
 
-from pipeline_core._deprecation import REMOVED_IN, moved
+from pipeline_core._deprecation import REMOVED_IN, moved, renamed_params
 from pipeline_core._optional import require
 from pipeline_core.clock import require_aware
 from pipeline_core.sla.compiled import (
@@ -65,6 +65,7 @@ _NULL: Final = -(2**63)  # "no instant" in an int64 column
 _NEVER: Final = 2**63 - 1  # "no next due instant"
 
 
+@renamed_params(now="as_of")
 def scan_columns(
     engine: ScalarEvaluator,
     states: Sequence[SlaState],
@@ -80,7 +81,8 @@ def scan_columns(
     ``as_of_at``: the instant the result reports as :attr:`DueItems.as_of` (default: the latest);
     ``want_next=False``: skip the next due instants (an empty list comes back).
     What :meth:`SlaEngine.evaluate_batch <pipeline_core.sla.engine.SlaEngine.evaluate_batch>`
-    runs. Without numpy (the ``frames`` extra) the engine evaluates each state: same result."""
+    runs. Without numpy (the ``frames`` extra) the engine evaluates each state: same result.
+    ``now=`` is the deprecated name of ``as_of`` (the old ``scan_batch(engine, states, now=...)``)."""
     single = isinstance(as_of, int)
     marks = [as_of] * len(states) if isinstance(as_of, int) else list(as_of)
     when = as_of_at if as_of_at is not None else from_us(max(marks, default=0))

@@ -105,9 +105,11 @@ class SlaEngine:
         _, nxt = self.scan(state, to_us(require_aware(as_of, "as_of")))
         return None if nxt is None else from_us(nxt)
 
+    @renamed_params(now="as_of")
     def scan(self, state: SlaState, as_of: int) -> tuple[list[Item], int | None]:
         """:meth:`evaluate` on integer µs since the epoch, with the next due instant (µs, or
-        ``None``): the hot path the agenda and the column-wise batch call."""
+        ``None``): the hot path the agenda and the column-wise batch call. ``now=`` is the
+        deprecated name of ``as_of``."""
         now = as_of
         facts = state.compact_facts
         rules, risks = self.compiled.applicable(state)
@@ -339,19 +341,21 @@ class SlaEngine:
                 )
         return None
 
+    @renamed_params(now="as_of")
     def cadence(
         self,
         rule: CompiledRule,
         facts: tuple[Any, ...],
         state: SlaState,
-        now: int,
+        as_of: int,
         items: list[Item],
     ) -> int | None:
-        """Append the reminders of the cadence ``rule`` due by ``now`` (µs) for ``state`` (with
+        """Append the reminders of the cadence ``rule`` due by ``as_of`` (µs) for ``state`` (with
         compact ``facts``) to ``items``: one per occurrence not followed by the target. Return
-        the next occurrence after ``now`` (µs) outside the closed periods, also when the state's
+        the next occurrence after ``as_of`` (µs) outside the closed periods, also when the state's
         ``closed_at`` is still to come (then only one before it); ``None`` once the record closed
-        by ``now`` or the occurrences end."""
+        by ``as_of`` or the occurrences end. ``now=`` is the deprecated name of ``as_of``."""
+        now = as_of
         start = facts[rule.trigger_index]
         if start is None:
             return None

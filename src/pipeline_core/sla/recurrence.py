@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
+from pipeline_core._deprecation import renamed_params
 from pipeline_core.sla.instants import US, from_us, to_us
 
 __all__ = ["RRULE_REFERENCE", "Recurrence", "parse_recurrence"]
@@ -124,25 +125,29 @@ class Recurrence:
             after = self._at(local, k + 1)
         return k, after
 
-    def after(self, start: int, now: int, tz: ZoneInfo | None = None) -> int | None:
-        """The first occurrence after ``now`` (µs), or ``None``."""
+    @renamed_params(now="as_of")
+    def after(self, start: int, as_of: int, tz: ZoneInfo | None = None) -> int | None:
+        """The first occurrence after ``as_of`` (µs, the evaluation instant), or ``None``.
+        ``now=`` is the deprecated name of ``as_of``."""
         local = from_us(start, self.tz if tz is None else tz)
         if self.delta is not None:
-            k, after = self._latest(local, start, now)
+            k, after = self._latest(local, start, as_of)
             return after if self._exists(local, k + 1) else None
         nxt = parse_recurrence(self.text, local).after(
-            from_us(now, self.tz if tz is None else tz), inc=False
+            from_us(as_of, self.tz if tz is None else tz), inc=False
         )
         return None if nxt is None else to_us(nxt)
 
-    def back(self, start: int, now: int, tz: ZoneInfo | None = None) -> Iterator[int]:
-        """The occurrences in (start, now] (µs), **latest first**, counted on the wall clock of
+    @renamed_params(now="as_of")
+    def back(self, start: int, as_of: int, tz: ZoneInfo | None = None) -> Iterator[int]:
+        """The occurrences in (start, as_of] (µs), **latest first**, counted on the wall clock of
         ``tz`` (default: the calendar's zone). Lazy: a caller stops at the first one it does
-        not need (a cadence at the first occurrence followed by its target)."""
+        not need (a cadence at the first occurrence followed by its target). ``now=`` is the
+        deprecated name of ``as_of``."""
         zone = self.tz if tz is None else tz
         local = from_us(start, zone)
         if self.delta is not None:
-            k, _ = self._latest(local, start, now)
+            k, _ = self._latest(local, start, as_of)
             if self.count is not None:
                 k = min(k, self.count)
             while k >= 1:
@@ -151,7 +156,7 @@ class Recurrence:
                 k -= 1
             return
         rule = parse_recurrence(self.text, local)
-        t = rule.before(from_us(now, zone), inc=True)
+        t = rule.before(from_us(as_of, zone), inc=True)
         while t is not None:
             t_us = to_us(t)
             if t_us <= start:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pipeline_core import records as rec
+from pipeline_core._deprecation import renamed_params
 from pipeline_core._model import Record
 from pipeline_core.errors import NotFoundError, RecordTypeError
 from pipeline_core.storage._base import (
@@ -236,9 +237,11 @@ class LeadRepository(Repository[rec.Lead]):
         """Leads carrying ``tag``, in id order."""
         return self._q(_tag(tag), (), limit)
 
-    def due_by(self, t: datetime, *, limit: int | None = None) -> Iterator[rec.Lead]:
-        """Leads whose ``next_step.due_at <= t``, earliest due first (ties by id)."""
-        return self._q((Cond("<=", "due_at", check_ts(t, "t")),), ("due_at",), limit)
+    @renamed_params(t="as_of")
+    def due_by(self, as_of: datetime, *, limit: int | None = None) -> Iterator[rec.Lead]:
+        """Leads whose ``next_step.due_at <= as_of`` (the evaluation instant, timezone-aware),
+        earliest due first (ties by id). ``t=`` is the deprecated name of ``as_of``."""
+        return self._q((Cond("<=", "due_at", check_ts(as_of, "as_of")),), ("due_at",), limit)
 
 
 class OpportunityRepository(Repository[rec.Opportunity]):
@@ -279,18 +282,21 @@ class OpportunityRepository(Repository[rec.Opportunity]):
         """Opportunities carrying ``tag``, in id order."""
         return self._q(_tag(tag), (), limit)
 
+    @renamed_params(t="as_of")
     def due_by(
         self,
-        t: datetime,
+        as_of: datetime,
         *,
         owner_id: str | None = None,
         team_id: str | None = None,
         limit: int | None = None,
     ) -> Iterator[rec.Opportunity]:
-        """Open opportunities whose ``next_step.due_at <= t``, earliest due first (ties by id)."""
+        """Open opportunities whose ``next_step.due_at <= as_of`` (the evaluation instant,
+        timezone-aware), earliest due first (ties by id). ``t=`` is the deprecated name of
+        ``as_of``."""
         where = (
             _OPEN,
-            Cond("<=", "due_at", check_ts(t, "t")),
+            Cond("<=", "due_at", check_ts(as_of, "as_of")),
             *_opt("owner_id", owner_id),
             *_opt("team_id", team_id),
         )
