@@ -28,13 +28,10 @@ from __future__ import annotations
 
 import collections.abc
 import contextvars
-import enum
 import functools
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any, Final, Literal, NotRequired, Self, TypeVar
 
 import attrs
@@ -47,7 +44,6 @@ __all__ = [
     "Check",
     "Definition",
     "PlainField",
-    "check_fields",
     "definition",
     "from_plain",
     "plain",
@@ -124,7 +120,6 @@ class _Layout:
 _DEFINITIONS: Final[dict[type[Any], tuple[str, tuple[str, str] | None]]] = {}
 _LAYING_OUT: Final[set[type[Any]]] = set()  # definitions whose layout is being made (recursion)
 _FROM_PLAIN: Final = contextvars.ContextVar("pipeline_core.from_plain", default=False)
-_TD: Final = pydantic.TypeAdapter(timedelta)
 
 
 class Definition:
@@ -297,6 +292,22 @@ def _plain_type(hint: Any) -> tuple[Any, _Build]:
             schema, build = _plain_type(members[0])
             return schema | None, _optional(build)
     return hint, _same
+
+
+def layout_of(cls: type[Any]) -> _Layout:
+    """The derived plain layout of definition class ``cls`` (its fields, keys and tag), made
+    once per class; for :mod:`pipeline_core._plain_write`."""
+    return _layout(cls)
+
+
+def building_from_plain() -> bool:
+    """True while :func:`from_plain` builds a value (its plain form was just validated whole)."""
+    return _FROM_PLAIN.get()
+
+
+def is_definition(value: object) -> bool:
+    """Whether ``value`` is an instance of a registered definition class."""
+    return type(value) in _DEFINITIONS
 
 
 def _is_definition_type(hint: Any) -> bool:
@@ -554,19 +565,11 @@ def _without_tags(problem: Problem, data: Any) -> Problem:
 
 
 def to_plain(obj: Any) -> dict[str, Any]:
-    """The plain form of a definition (what :func:`from_plain` reads back to an equal value)."""
-    layout = _layout(type(obj))
-    out: dict[str, Any] = {}
-    if layout.tag is not None:
-        out[layout.tag[0]] = layout.tag[1]
-    for f in layout.fields:
-        value = getattr(obj, f.name)
-        if f.spec.dump == "never":
-            continue
-        if f.spec.dump == "default" and not f.required and _is_default(f.default, value):
-            continue
-        out[f.key] = f.spec.encode(value) if f.spec.encode else _encode(value)
-    return out
+    """The plain form of a definition (what :func:`from_plain` reads back to an equal value);
+    written by :func:`pipeline_core._plain_write.write_plain`."""
+    from pipeline_core._plain_form import write_plain
+
+    return write_plain(obj)
 
 
 def schema_of(cls: type[Any]) -> dict[str, Any]:
@@ -574,93 +577,8 @@ def schema_of(cls: type[Any]) -> dict[str, Any]:
     return _adapter(cls).json_schema()
 
 
-def _make_field_adapters(cls: type[Any]) -> tuple[tuple[_Field, pydantic.TypeAdapter[Any]], ...]:
-    hints = typing.get_type_hints(cls, include_extras=True)
-    out = []
-    for f in _layout(cls).fields:
-        if f.spec.schema is None and not _constrained(hints[f.name]):
-            continue  # no constraint beyond the type
-        schema = typing.cast(Any, _layout(cls).typed_dict).__annotations__[f.key]
-        if typing.get_origin(schema) is NotRequired:
-            schema = typing.get_args(schema)[0]
-        out.append((f, pydantic.TypeAdapter(schema)))
-    return tuple(out)
-
-
-def _constrained(hint: Any) -> bool:
-    """Whether a type carries constraints (``Annotated`` anywhere in it)."""
-    if typing.get_origin(hint) is typing.Annotated:
-        return True
-    return any(_constrained(arg) for arg in typing.get_args(hint))
-
-
-_field_adapters = typing.cast(
-    Callable[[type[Any]], tuple[tuple[_Field, pydantic.TypeAdapter[Any]], ...]],
-    functools.cache(_make_field_adapters),
-)
-
-
-def check_fields(value: Any) -> Iterator[Problem]:
-    """A :data:`Check`: the constrained fields of a definition built in code (those with a
-    ``schema=`` or an ``Annotated`` type) against the schema of their plain form, so a value
-    built in code is refused where its plain form would be (``weight=0`` where ``ge=1``).
-
-    Nothing to do while :func:`from_plain` builds the value: its plain form was just validated
-    whole (each definition is validated once).
-    """
-    if _FROM_PLAIN.get():
-        return
-    from pipeline_core._model import problems_from_pydantic
-
-    for f, adapter in _field_adapters(type(value)):
-        field_value = getattr(value, f.name)
-        plain_value = f.spec.encode(field_value) if f.spec.encode else _encode(field_value)
-        try:
-            adapter.validate_python(plain_value)
-        except pydantic.ValidationError as exc:
-            for p in problems_from_pydantic(exc):
-                yield Problem((f.key, *p.path), p.message, p.value, p.code, p.missing)
-
-
 def raise_problems(what: str, value: Any, checks: Iterable[Check]) -> None:
     """Run each named check on ``value``; raise one :class:`ConfigError` listing every problem."""
     problems = [p for check in checks for p in check(value)]
     if problems:
         raise ConfigError(what, problems)
-
-
-def _is_default(default: Any, value: Any) -> bool:
-    if isinstance(default, attrs.Factory):  # type: ignore[arg-type,unused-ignore]
-        if default.takes_self:
-            return False
-        default = default.factory()
-    if value is None:
-        return default is None
-    try:
-        if isinstance(value, tuple | list | Mapping | frozenset) and not value:
-            return isinstance(default, tuple | list | Mapping | frozenset) and not default
-        return type(value) is type(default) and bool(value == default)
-    except Exception:
-        return False
-
-
-def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        if isinstance(value, enum.Enum):
-            return value.value
-        return value
-    if type(value) in _DEFINITIONS:
-        return to_plain(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, timedelta):
-        return _TD.dump_python(value, mode="json")
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _encode(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | frozenset | set):
-        return [_encode(v) for v in value]
-    return value

@@ -31,7 +31,6 @@ from pydantic import Field
 
 from pipeline_core._definition import (
     Definition,
-    check_fields,
     definition,
     from_plain,
     plain,
@@ -39,6 +38,7 @@ from pipeline_core._definition import (
     to_plain,
 )
 from pipeline_core._model import Record
+from pipeline_core._plain_form import check_fields
 from pipeline_core._values import FrozenDict
 from pipeline_core.access.masking import mask_record
 from pipeline_core.records import Role, Team, User

@@ -27,8 +27,9 @@ from typing import Annotated, TypeVar
 import attrs
 from pydantic import Field
 
-from pipeline_core._definition import Definition, check_fields, definition, plain, raise_problems
+from pipeline_core._definition import Definition, definition, plain, raise_problems
 from pipeline_core._deprecation import renamed_params
+from pipeline_core._plain_form import check_fields
 from pipeline_core._values import Id
 from pipeline_core.assignment.ownership import owner_change
 from pipeline_core.clock import require_aware

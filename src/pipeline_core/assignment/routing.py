@@ -33,8 +33,9 @@ from typing import Annotated, Any
 import attrs
 from pydantic import Field
 
-from pipeline_core._definition import Definition, check_fields, definition, plain, raise_problems
+from pipeline_core._definition import Definition, definition, plain, raise_problems
 from pipeline_core._deprecation import renamed_params
+from pipeline_core._plain_form import check_fields
 from pipeline_core._values import FrozenDict
 from pipeline_core.clock import require_aware
 from pipeline_core.errors import ConfigError, Problem
