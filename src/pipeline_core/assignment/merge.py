@@ -6,25 +6,15 @@ where it lives now (``from ... import *`` included).
 
 from pipeline_core._deprecation import moved
 
-# ruff: noqa: F822 (the names are served by __getattr__ below)
-# the old public names, so that ``from ... import *`` still imports them (each warns)
-__all__ = [
-    "MERGE",
-    "MERGED_INTO",
-    "MERGED_TAG",
-    "MergePlan",
-    "merged_subjects",
-    "plan_merge",
-]
+_MOVED = {
+    "MERGE": "pipeline_core.identity.merge:MERGE",
+    "MERGED_INTO": "pipeline_core.identity.merge:MERGED_INTO",
+    "MERGED_TAG": "pipeline_core.identity.merge:MERGED_TAG",
+    "MergePlan": "pipeline_core.identity.merge:MergePlan",
+    "merged_subjects": "pipeline_core.identity.merge:merged_subjects",
+    "plan_merge": "pipeline_core.identity.merge:plan_merge",
+}
 
-__getattr__ = moved(
-    __name__,
-    {
-        "MERGE": "pipeline_core.identity.merge:MERGE",
-        "MERGED_INTO": "pipeline_core.identity.merge:MERGED_INTO",
-        "MERGED_TAG": "pipeline_core.identity.merge:MERGED_TAG",
-        "MergePlan": "pipeline_core.identity.merge:MergePlan",
-        "merged_subjects": "pipeline_core.identity.merge:merged_subjects",
-        "plan_merge": "pipeline_core.identity.merge:plan_merge",
-    },
-)
+# the old public names, so that ``from ... import *`` still imports them (each warns)
+__all__ = sorted(_MOVED)
+__getattr__ = moved(__name__, _MOVED)

@@ -6,23 +6,14 @@ where it lives now (``from ... import *`` included).
 
 from pipeline_core._deprecation import moved
 
-# ruff: noqa: F822 (the names are served by __getattr__ below)
-# the old public names, so that ``from ... import *`` still imports them (each warns)
-__all__ = [
-    "ScopedStore",
-    "access_findings",
-    "audit",
-    "reference_collection",
-    "subject_collection",
-]
+_MOVED = {
+    "ScopedStore": "pipeline_core.access.store:ScopedStore",
+    "access_findings": "pipeline_core.access.audit:access_findings",
+    "audit": "pipeline_core.access.audit:audit",
+    "reference_collection": "pipeline_core.access.subjects:reference_collection",
+    "subject_collection": "pipeline_core.access.subjects:subject_collection",
+}
 
-__getattr__ = moved(
-    __name__,
-    {
-        "ScopedStore": "pipeline_core.access.store:ScopedStore",
-        "access_findings": "pipeline_core.access.audit:access_findings",
-        "audit": "pipeline_core.access.audit:audit",
-        "reference_collection": "pipeline_core.access.subjects:reference_collection",
-        "subject_collection": "pipeline_core.access.subjects:subject_collection",
-    },
-)
+# the old public names, so that ``from ... import *`` still imports them (each warns)
+__all__ = sorted(_MOVED)
+__getattr__ = moved(__name__, _MOVED)

@@ -6,27 +6,16 @@ where it lives now (``from ... import *`` included).
 
 from pipeline_core._deprecation import moved
 
-# ruff: noqa: F822 (the names are served by __getattr__ below)
-# the old public names, so that ``from ... import *`` still imports them (each warns)
-__all__ = [
-    "SEGMENT_CHANGE",
-    "CustomerFacts",
-    "SegmentPolicy",
-    "SegmentRule",
-    "customer_facts",
-    "refresh",
-    "segment_column",
-]
+_MOVED = {
+    "SEGMENT_CHANGE": "pipeline_core.metrics.segments:SEGMENT_CHANGE",
+    "CustomerFacts": "pipeline_core.metrics.segments:CustomerFacts",
+    "SegmentPolicy": "pipeline_core.metrics.segments:SegmentPolicy",
+    "SegmentRule": "pipeline_core.metrics.segments:SegmentRule",
+    "customer_facts": "pipeline_core.metrics.segments:customer_facts",
+    "refresh": "pipeline_core.metrics.segments:refresh",
+    "segment_column": "pipeline_core.metrics.segments:segment_column",
+}
 
-__getattr__ = moved(
-    __name__,
-    {
-        "SEGMENT_CHANGE": "pipeline_core.metrics.segments:SEGMENT_CHANGE",
-        "CustomerFacts": "pipeline_core.metrics.segments:CustomerFacts",
-        "SegmentPolicy": "pipeline_core.metrics.segments:SegmentPolicy",
-        "SegmentRule": "pipeline_core.metrics.segments:SegmentRule",
-        "customer_facts": "pipeline_core.metrics.segments:customer_facts",
-        "refresh": "pipeline_core.metrics.segments:refresh",
-        "segment_column": "pipeline_core.metrics.segments:segment_column",
-    },
-)
+# the old public names, so that ``from ... import *`` still imports them (each warns)
+__all__ = sorted(_MOVED)
+__getattr__ = moved(__name__, _MOVED)
