@@ -44,7 +44,8 @@ __all__ = ["CELL_CACHE_SIZE", "MappedRows", "map_rows", "normalise_name"]
 _SPACE = re.compile(r"\s+")
 
 CELL_CACHE_SIZE: Final = 16_384
-"""How many distinct cell texts each column remembers the reading of (a bounded LRU per column):
+"""How many distinct cell texts each column remembers the reading of (per column; a full memo
+starts again empty):
 sources, owners, enum values, amounts and tags repeat down a sheet, so each distinct text is
 parsed once (one :class:`~pipeline_core.records.Money` per distinct amount). Only text cells are
 remembered, and only readings that succeeded (a refused cell is read again, and refused again)."""
@@ -194,7 +195,7 @@ class MappedRows(Iterator[MappedRow]):
         self._plan = [self._column_plan(c) for c in mapping.columns]
         # the per-cell loop of _map unpacks these (cheaper than a plan's attribute lookups)
         self._steps = [
-            (p.header, p.mode, p.text_read, p.aliases, p.custom, p.field, p) for p in self._plan
+            (p.header, p.mode, {}, p.text_read, p.aliases, p.custom, p.field, p) for p in self._plan
         ]
         self._fallbacks = {
             name: [self._column_plan(Column(h, name)) for h in headers]
@@ -333,25 +334,42 @@ class MappedRows(Iterator[MappedRow]):
         if isinstance(whole, CellError):
             problems.append(Problem(("<row>",), whole.reason, whole.raw, whole.code))
             return MappedRow(number, None, tuple(problems), self._key_of(cells))
-        for header, mode, text_read, aliases, custom_name, field, plan in self._steps:
+        for header, mode, memo, text_read, aliases, custom_name, field, plan in self._steps:
             value = cells.get(header)
             if type(value) is str:
-                text = value.strip()
-                if not text or text in missing:
-                    self._absent(plan.column, plan.spec, value, cells, data, custom, problems)
-                    continue
-                try:
-                    if mode == _CACHED:
-                        result = text_read(value)
-                    elif mode == _TEXT:
+                if mode == _CACHED:
+                    # a text read before: one dict lookup (blank texts are never remembered)
+                    result = memo.get(value, _NOTHING)
+                    if result is _NOTHING:
+                        text = value.strip()
+                        if not text or text in missing:
+                            self._absent(
+                                plan.column, plan.spec, value, cells, data, custom, problems
+                            )
+                            continue
+                        try:
+                            result = plan.read(value)
+                        except ParseError as exc:
+                            problems.append(Problem((header,), exc.reason, value, exc.code))
+                            continue
+                        if len(memo) >= CELL_CACHE_SIZE:
+                            memo.clear()
+                        memo[value] = result
+                else:
+                    text = value.strip()
+                    if not text or text in missing:
+                        self._absent(plan.column, plan.spec, value, cells, data, custom, problems)
+                        continue
+                    if mode == _TEXT:
                         result = text
                     elif mode == _ALIASED_TEXT:
                         result = aliases.get(text, text)
                     else:
-                        result = text_read(aliases.get(text, text))
-                except ParseError as exc:
-                    problems.append(Problem((header,), exc.reason, value, exc.code))
-                    continue
+                        try:
+                            result = text_read(aliases.get(text, text))
+                        except ParseError as exc:
+                            problems.append(Problem((header,), exc.reason, value, exc.code))
+                            continue
             else:
                 if isinstance(value, CellError):
                     problems.append(Problem((header,), value.reason, value.raw, value.code))

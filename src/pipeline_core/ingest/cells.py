@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Final
 
 from pipeline_core.ingest import parsers
@@ -84,36 +84,31 @@ def _fast_instant(
     found = _FAST_YMD.fullmatch(raw)
     if found is not None:
         y, _, m, d, h, mi = found.groups()
-        if h is None:
-            if time_of_day is None:
-                return general(value)
-            try:
-                wall = datetime.combine(date(int(y), int(m), int(d)), time_of_day)
-            except ValueError:
-                return general(value)
-        else:
-            try:
-                wall = datetime(int(y), int(m), int(d), int(h), int(mi))  # noqa: DTZ001 - zoned below
-            except ValueError:
-                return general(value)
     else:
         found = _FAST_CJK.fullmatch(raw)
-        if found is None or time_of_day is None:
+        if found is None:
             return general(value)
         y, m, d = found.groups()
-        try:
-            wall = datetime.combine(date(int(y), int(m), int(d)), time_of_day)
-        except ValueError:
+        h = None
+    try:
+        if h is not None:
+            at = datetime(int(y), int(m), int(d), int(h), int(mi), tzinfo=zone)
+        elif time_of_day is not None:
+            t = time_of_day
+            at = datetime(
+                int(y), int(m), int(d), t.hour, t.minute, t.second, t.microsecond, tzinfo=zone
+            )
+        else:
             return general(value)
-    key = (wall.year, wall.month, wall.day, wall.hour)
+    except ValueError:
+        return general(value)
+    key = (at.year, at.month, at.day, at.hour)
     clean = clean_hours.get(key)
     if clean is None:
         if len(clean_hours) >= _HOURS_KEPT:
             clean_hours.clear()
         clean = clean_hours[key] = _clean_hour(zone, *key)
-    if not clean:
-        return general(value)
-    return wall.replace(tzinfo=zone)
+    return at if clean else general(value)
 
 
 def _clean_hour(zone: tzinfo, y: int, m: int, d: int, h: int) -> bool:
