@@ -194,7 +194,18 @@ class MappedRows(Iterator[MappedRow]):
         ]
         self._plan = [self._column_plan(c) for c in mapping.columns]
         # the per-cell loop of _map unpacks these (cheaper than a plan's attribute lookups)
-        self._steps = [
+        self._steps: list[
+            tuple[
+                str,
+                int,
+                dict[str, Any],
+                Callable[[Any], Any],
+                dict[str, str],
+                str | None,
+                str,
+                _Plan,
+            ]
+        ] = [
             (p.header, p.mode, {}, p.text_read, p.aliases, p.custom, p.field, p) for p in self._plan
         ]
         self._fallbacks = {
