@@ -26,7 +26,7 @@ from typing import Any, Final, NamedTuple
 
 from pipeline_core.errors import ConfigError, Problem, ValidationError
 from pipeline_core.facts import is_missing
-from pipeline_core.ingest.cells import read_cell
+from pipeline_core.ingest.cells import cell_reader, read_cell
 from pipeline_core.ingest.mapping import (
     IMPORT_INSTANT,
     Column,
@@ -44,7 +44,8 @@ __all__ = ["CELL_CACHE_SIZE", "MappedRows", "map_rows", "normalise_name"]
 _SPACE = re.compile(r"\s+")
 
 CELL_CACHE_SIZE: Final = 16_384
-"""How many distinct cell texts each column remembers the reading of (a bounded LRU per column):
+"""How many distinct cell texts each column remembers the reading of (per column; a full memo
+starts again empty):
 sources, owners, enum values, amounts and tags repeat down a sheet, so each distinct text is
 parsed once (one :class:`~pipeline_core.records.Money` per distinct amount). Only text cells are
 remembered, and only readings that succeeded (a refused cell is read again, and refused again)."""
@@ -192,11 +193,27 @@ class MappedRows(Iterator[MappedRow]):
             for i, entry in enumerate(mapping.defaults_when)
         ]
         self._plan = [self._column_plan(c) for c in mapping.columns]
+        # the per-cell loop of _map unpacks these (cheaper than a plan's attribute lookups)
+        self._steps: list[
+            tuple[
+                str,
+                int,
+                dict[str, Any],
+                Callable[[Any], Any],
+                dict[str, str],
+                str | None,
+                str,
+                _Plan,
+            ]
+        ] = [
+            (p.header, p.mode, {}, p.text_read, p.aliases, p.custom, p.field, p) for p in self._plan
+        ]
         self._fallbacks = {
             name: [self._column_plan(Column(h, name)) for h in headers]
             for name, headers in mapping.fallbacks.items()
         }
         self._extra = bool(self._fallbacks or self._cases)
+        self._external_id = mapping.external_id
         conditional = dict.fromkeys(self._fallbacks)
         for _, values in self._cases:
             conditional.update(dict.fromkeys(values))
@@ -300,7 +317,7 @@ class MappedRows(Iterator[MappedRow]):
                 return owners.resolve(read_cell(mapping, column, "text", value))
 
         else:
-            read = functools.partial(read_cell, mapping, column, kind)
+            read = cell_reader(mapping, column, kind)
         if kind == "text":
             mode = _ALIASED_TEXT if column.aliases else _TEXT
             text_read = read
@@ -330,29 +347,45 @@ class MappedRows(Iterator[MappedRow]):
         if isinstance(whole, CellError):
             problems.append(Problem(("<row>",), whole.reason, whole.raw, whole.code))
             return MappedRow(number, None, tuple(problems), self._key_of(cells))
-        for plan in self._plan:
-            value = cells.get(plan.header)
+        for header, mode, memo, text_read, aliases, custom_name, field, plan in self._steps:
+            value = cells.get(header)
             if type(value) is str:
-                text = value.strip()
-                if not text or text in missing:
-                    self._absent(plan.column, plan.spec, value, cells, data, custom, problems)
-                    continue
-                mode = plan.mode
-                try:
+                if mode == _CACHED:
+                    # a text read before: one dict lookup (blank texts are never remembered)
+                    result = memo.get(value, _NOTHING)
+                    if result is _NOTHING:
+                        text = value.strip()
+                        if not text or text in missing:
+                            self._absent(
+                                plan.column, plan.spec, value, cells, data, custom, problems
+                            )
+                            continue
+                        try:
+                            result = plan.read(value)
+                        except ParseError as exc:
+                            problems.append(Problem((header,), exc.reason, value, exc.code))
+                            continue
+                        if len(memo) >= CELL_CACHE_SIZE:
+                            memo.clear()
+                        memo[value] = result
+                else:
+                    text = value.strip()
+                    if not text or text in missing:
+                        self._absent(plan.column, plan.spec, value, cells, data, custom, problems)
+                        continue
                     if mode == _TEXT:
                         result = text
-                    elif mode == _CACHED:
-                        result = plan.text_read(value)
                     elif mode == _ALIASED_TEXT:
-                        result = plan.aliases.get(text, text)
+                        result = aliases.get(text, text)
                     else:
-                        result = plan.text_read(plan.aliases.get(text, text))
-                except ParseError as exc:
-                    problems.append(Problem((plan.header,), exc.reason, value, exc.code))
-                    continue
+                        try:
+                            result = text_read(aliases.get(text, text))
+                        except ParseError as exc:
+                            problems.append(Problem((header,), exc.reason, value, exc.code))
+                            continue
             else:
                 if isinstance(value, CellError):
-                    problems.append(Problem((plan.header,), value.reason, value.raw, value.code))
+                    problems.append(Problem((header,), value.reason, value.raw, value.code))
                     continue
                 if self._blank(value):
                     self._absent(plan.column, plan.spec, value, cells, data, custom, problems)
@@ -360,12 +393,12 @@ class MappedRows(Iterator[MappedRow]):
                 try:
                     result = plan.read(value)
                 except ParseError as exc:
-                    problems.append(Problem((plan.header,), exc.reason, value, exc.code))
+                    problems.append(Problem((header,), exc.reason, value, exc.code))
                     continue
-            if plan.custom is not None:
-                custom[plan.custom] = result
+            if custom_name is None:
+                data[field] = result
             else:
-                data[plan.field] = result
+                custom[custom_name] = result
         for name in self._resolved_fields:
             self._unmapped(name, cells, data, custom, problems)
         for name, value in self._filled:
@@ -376,17 +409,18 @@ class MappedRows(Iterator[MappedRow]):
         if custom:
             data["custom"] = custom
         key = None
-        if self.mapping.external_id is not None:
-            raw = cells.get(self.mapping.external_id)
-            if isinstance(raw, CellError):
-                if self.mapping.external_id not in self._kinds:  # else reported with its column
-                    problems.append(
-                        Problem((self.mapping.external_id,), raw.reason, raw.raw, raw.code)
-                    )
+        external_id = self._external_id
+        if external_id is not None:
+            raw = cells.get(external_id)
+            if type(raw) is str and (text := raw.strip()) and text not in missing:
+                key = text  # the common case: what the general branch below gives a text cell
+            elif isinstance(raw, CellError):
+                if external_id not in self._kinds:  # else reported with its column
+                    problems.append(Problem((external_id,), raw.reason, raw.raw, raw.code))
             elif self._blank(raw):
                 problems.append(
                     Problem(
-                        (self.mapping.external_id,),
+                        (external_id,),
                         "the external id is blank: the row cannot be matched",
                         raw,
                         "missing",
