@@ -19,6 +19,7 @@ MAPPING = SheetMapping(
     ),
     timezone="UTC",
     time_of_day=time(9),
+    defaults={"source": "import"},  # a lead's source is required: the sheet has none
 )
 
 

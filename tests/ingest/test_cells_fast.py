@@ -18,10 +18,14 @@ from pipeline_core.ingest.parsers import ParseError
 
 ZONES = ("Asia/Shanghai", "America/New_York", "Europe/London", "Australia/Lord_Howe", "UTC")
 COLUMN = Column("创建时间", "created_at")
+ID = Column("id", "id")  # the required fields of a lead: an id column, a source default
+SOURCE = {"source": "import"}
 
 
 def _mapping(zone: str, time_of_day: time | None) -> SheetMapping:
-    return SheetMapping("lead", (COLUMN,), timezone=zone, time_of_day=time_of_day)
+    return SheetMapping(
+        "lead", (COLUMN, ID), timezone=zone, time_of_day=time_of_day, defaults=SOURCE
+    )
 
 
 def _outcome(read: Any, value: Any) -> tuple[Any, ...]:
@@ -103,8 +107,9 @@ def test_dst_gap_and_fold_are_still_refused() -> None:
 def test_other_kinds_and_formats_use_the_general_reader() -> None:
     mapping = SheetMapping(
         "lead",
-        (Column("t", "created_at", format="%d.%m.%Y %H:%M"),),
+        (Column("t", "created_at", format="%d.%m.%Y %H:%M"), ID),
         timezone="UTC",
+        defaults=SOURCE,
     )
     read = cell_reader(mapping, mapping.columns[0], "instant")
     assert read("21.03.2025 09:01") == datetime(2025, 3, 21, 9, 1, tzinfo=ZoneInfo("UTC"))

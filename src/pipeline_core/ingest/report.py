@@ -30,15 +30,15 @@ __all__ = [
     "REPORT_COLUMNS",
     "CsvReportWriter",
     "JsonlReportWriter",
-    "Outcome",
     "RowOutcome",
+    "SyncOutcome",
     "SyncRejectedError",
     "SyncReport",
     "SyncReportWriter",
     "report_writer",
 ]
 
-Outcome = Literal["added", "updated", "unchanged", "rejected"]
+SyncOutcome = Literal["added", "updated", "unchanged", "rejected"]
 """What a sync did with one row."""
 
 REPORT_COLUMNS: Final = ("row", "outcome", "id", "field", "value", "reason")
@@ -53,7 +53,7 @@ class RowOutcome:
     """One entry of a sync report.
 
     ``row``: the row number a person sees in the source file (header = 1); ``outcome``: see
-    :data:`Outcome`; ``id``: the stored record's id (``None`` when a rejected row matched none);
+    :data:`SyncOutcome`; ``id``: the stored record's id (``None`` when a rejected row matched none);
     ``field`` / ``value`` / ``reason``: for a rejected row the field, the offending value and why
     (a row with several problems gives one entry per problem); for an updated row the changed
     fields (``;``-joined) and what happened (``"version 3"``, ``"moved new -> quote"``); for an
@@ -61,7 +61,7 @@ class RowOutcome:
     """
 
     row: int
-    outcome: Outcome
+    outcome: SyncOutcome
     id: str | None = None
     field: str | None = None
     value: Any = None

@@ -33,8 +33,8 @@ from pipeline_core.errors import (
 from pipeline_core.facts import BACKFILL_KEY
 from pipeline_core.ids import IdFactory, UuidIds
 from pipeline_core.ingest.report import (
-    Outcome,
     RowOutcome,
+    SyncOutcome,
     SyncRejectedError,
     SyncReport,
     SyncReportWriter,
@@ -169,7 +169,7 @@ class _Run:
         if self.writer is not None:
             self.writer.write(entry)
 
-    def _row(self, row: MappedRow) -> tuple[Outcome, str, list[tuple[str | None, Any, str]]]:
+    def _row(self, row: MappedRow) -> tuple[SyncOutcome, str, list[tuple[str | None, Any, str]]]:
         if row.problems or row.data is None:
             raise Reject(
                 [(p.field, p.value, p.message, p.code) for p in row.problems]
@@ -243,7 +243,7 @@ class _Run:
 
     def _add(
         self, data: dict[str, Any], key: str | None
-    ) -> tuple[Outcome, str, list[tuple[str | None, Any, str]]]:
+    ) -> tuple[SyncOutcome, str, list[tuple[str | None, Any, str]]]:
         if data.get("id") is None:
             data["id"] = self.ids.new(self.kind)
         marks: dict[str, Any] = {}
@@ -319,7 +319,7 @@ class _Run:
         data: dict[str, Any],
         defaulted: frozenset[str] = frozenset(),
         key: str | None = None,
-    ) -> tuple[Outcome, str, list[tuple[str | None, Any, str]]]:
+    ) -> tuple[SyncOutcome, str, list[tuple[str | None, Any, str]]]:
         if defaulted:  # a default fills a new record only: the stored value stays
             data = {f: v for f, v in data.items() if f not in defaulted}
             custom = data.get("custom")
@@ -371,7 +371,7 @@ class _Run:
 
     def _move(
         self, stored: Opportunity, candidate: Opportunity, changed: list[str]
-    ) -> tuple[Outcome, str, list[tuple[str | None, Any, str]]]:
+    ) -> tuple[SyncOutcome, str, list[tuple[str | None, Any, str]]]:
         pipeline = self.pipeline
         to = candidate.stage
         if pipeline is None:
