@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from pipeline_core.cli import _format as f
+from pipeline_core.cli import _options as options
 from pipeline_core.cli._common import (
     EXIT_OK,
     BadInput,
@@ -17,14 +18,6 @@ from pipeline_core.cli._common import (
     open_store,
     parse_instant,
     team_zone,
-)
-from pipeline_core.cli._options import (
-    add_command,
-    add_json,
-    add_pipeline_option,
-    add_reader,
-    add_store,
-    zone_option,
 )
 from pipeline_core.errors import Problem
 
@@ -126,13 +119,13 @@ def _reader_zone(tz: str | None, teams: list[Any]) -> str:
     from pipeline_core.sla import default_calendar
 
     if tz:
-        return zone_option(tz)
+        return options.zone_option(tz)
     return team_zone(teams, default_calendar())
 
 
 def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     """Register ``funnel``."""
-    p = add_command(
+    p = options.add_command(
         sub,
         formatter,
         "funnel",
@@ -147,8 +140,8 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
             "pipeline-core funnel --start 2025-01-06T00:00:00+08:00 --end 2025-02-06T00:00:00+08:00 --json",
         ),
     )
-    add_store(p)
-    add_pipeline_option(p)
+    options.add_store(p)
+    options.add_pipeline_option(p)
     p.add_argument(
         "--start", metavar="INSTANT", help="cohort start, inclusive (default: the first creation)"
     )
@@ -173,5 +166,5 @@ def add_parser(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     p.add_argument(
         "--no-value", action="store_true", help="do not sum amounts (needed with mixed currencies)"
     )
-    add_reader(p)
-    add_json(p)
+    options.add_reader(p)
+    options.add_json(p)

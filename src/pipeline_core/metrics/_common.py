@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.money import currency_mismatch
@@ -14,10 +14,13 @@ __all__ = [
     "CONVERT_FIRST_OR_COUNTS",
     "check_currencies",
     "group_sort_key",
+    "grouped_rows",
     "missing_at_error",
     "quantile_linear",
     "ratio",
 ]
+
+_V = TypeVar("_V")
 
 CONVERT_FIRST = (
     "convert each deal's expected_amount to one currency first "
@@ -42,6 +45,14 @@ def missing_at_error(count: int) -> ValidationError:
 def group_sort_key(key: Sequence[Any]) -> tuple[tuple[bool, Any], ...]:
     """Sort key for group tuples: values ascending, ``None`` last."""
     return tuple((v is None, "" if v is None else v) for v in key)
+
+
+def grouped_rows(
+    groups: Mapping[tuple[Any, ...], _V], row: Callable[[tuple[Any, ...], _V], tuple[Any, ...]]
+) -> tuple[tuple[Any, ...], ...]:
+    """The rows of a grouped metric table: ``row(key, value)`` for each group, groups in
+    :func:`group_sort_key` order (values ascending, ``None`` last)."""
+    return tuple(row(k, groups[k]) for k in sorted(groups, key=group_sort_key))
 
 
 def check_currencies(currencies: Iterable[str | None], what: str, *, how: str) -> str | None:

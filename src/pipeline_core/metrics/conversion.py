@@ -28,25 +28,16 @@ from typing import Any, Literal
 from pipeline_core._optional import require
 from pipeline_core.errors import Problem, ValidationError
 from pipeline_core.facts import is_closed_stage, is_won_stage
+from pipeline_core.metrics import inputs
 from pipeline_core.metrics._common import (
     CONVERT_FIRST_OR_COUNTS,
     check_currencies,
     group_sort_key,
+    grouped_rows,
     ratio,
     zero,
 )
 from pipeline_core.metrics.funnel import StagesArg, cohort_funnel
-from pipeline_core.metrics.inputs import (
-    StageOrder,
-    as_records,
-    check_period,
-    epoch_seconds,
-    group_keys,
-    is_frame,
-    positive_seconds,
-    stage_order,
-    unknown_stages_error,
-)
 from pipeline_core.metrics.results import ConversionResult, FunnelResult, MetricTable, WinRateResult
 from pipeline_core.records import Lead, Opportunity
 
@@ -97,10 +88,10 @@ def win_rate(
         return _cohort(opportunities, events, stages, start, end, horizon, by, value).win_rate()
     if kind != "snapshot":
         raise ValidationError("kind", [Problem(("kind",), "expected 'cohort' or 'snapshot'", kind)])
-    order = stage_order(stages)
-    s, e = check_period(start, end)
+    order = inputs.stage_order(stages)
+    s, e = inputs.check_period(start, end)
     by = tuple(by)
-    if is_frame(opportunities):
+    if inputs.is_frame(opportunities):
         raw, currency = _snapshot_frames(opportunities, order, s, e, by, value)
     else:
         raw, currency = _snapshot_records(opportunities, order, s, e, by, value)
@@ -160,30 +151,30 @@ def _inconsistent(count: int) -> ValidationError:
 
 def _snapshot_records(
     opportunities: Iterable[Opportunity],
-    order: StageOrder,
+    order: inputs.StageOrder,
     s: int,
     e: int,
     by: tuple[str, ...],
     value: bool,
 ) -> tuple[_WinRaw, str | None]:
-    opps = as_records(opportunities, Opportunity, "opportunities")
+    opps = inputs.as_records(opportunities, Opportunity, "opportunities")
     known = set(order.all_ids)
     unknown = {o.stage for o in opps if o.stage not in known}
     if unknown:
-        raise unknown_stages_error(unknown, order)
+        raise inputs.unknown_stages_error(unknown, order)
     bad = sum(1 for o in opps if (o.closed_at is None) == is_closed_stage(o.stage, order))
     if bad:
         raise _inconsistent(bad)
     acc: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])
     currencies: list[str | None] = []
     for o in opps:
-        if o.closed_at is None or not s <= epoch_seconds(o.closed_at, "closed_at") < e:
+        if o.closed_at is None or not s <= inputs.epoch_seconds(o.closed_at, "closed_at") < e:
             continue
         amount = 0.0
         if o.expected_amount is not None:
             amount = float(o.expected_amount.amount)
             currencies.append(o.expected_amount.currency)
-        for key in group_keys(o, by):
+        for key in inputs.group_keys(o, by):
             cell = acc[key]
             if is_won_stage(o.stage, order):
                 cell[0] += 1
@@ -196,7 +187,7 @@ def _snapshot_records(
 
 
 def _snapshot_frames(
-    opportunities: Any, order: StageOrder, s: int, e: int, by: tuple[str, ...], value: bool
+    opportunities: Any, order: inputs.StageOrder, s: int, e: int, by: tuple[str, ...], value: bool
 ) -> tuple[_WinRaw, str | None]:
     require("narwhals.stable.v2", "frames")
     import narwhals.stable.v2 as nw
@@ -242,7 +233,7 @@ def _snapshot_frames(
     rows = collect_rows(opp.group_by(*by).agg(*aggs) if by else opp.select(*aggs))
     if any(zero(r["_unk"]) for r in rows):
         bad = collect_rows(opp.filter(nw.col("_unk") == 1).select("stage").unique())
-        raise unknown_stages_error([r["stage"] for r in bad], order)
+        raise inputs.unknown_stages_error([r["stage"] for r in bad], order)
     n_bad = sum(int(zero(r["_bad"])) for r in rows)
     if n_bad:
         raise _inconsistent(n_bad)
@@ -276,11 +267,11 @@ def lead_conversion(
 ) -> MetricTable:
     """Lead → opportunity conversion of the leads created in ``[start, end)`` (cohort); ``by``
     groups by lead columns (``source``, ``owner_id`` ...)."""
-    s, e = check_period(start, end)
-    h = None if horizon is None else positive_seconds(horizon, "horizon")
+    s, e = inputs.check_period(start, end)
+    h = None if horizon is None else inputs.positive_seconds(horizon, "horizon")
     by = tuple(by)
     counts: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
-    if is_frame(leads) or is_frame(opportunities):
+    if inputs.is_frame(leads) or inputs.is_frame(opportunities):
         require("narwhals.stable.v2", "frames")
         import narwhals.stable.v2 as nw
 
@@ -314,12 +305,12 @@ def lead_conversion(
                 counts[tuple(r[b] for b in by)] = [int(r["_n"]), int(zero(r["_k"]))]
     else:
         opp_at: dict[str, int] = {}
-        for o in as_records(opportunities, Opportunity, "opportunities"):
+        for o in inputs.as_records(opportunities, Opportunity, "opportunities"):
             if o.lead_id is not None:
-                c0 = epoch_seconds(o.created_at)
+                c0 = inputs.epoch_seconds(o.created_at)
                 opp_at[o.lead_id] = min(c0, opp_at.get(o.lead_id, c0))
-        for lead in as_records(leads, Lead, "leads"):
-            c0 = epoch_seconds(lead.created_at, "created_at")
+        for lead in inputs.as_records(leads, Lead, "leads"):
+            c0 = inputs.epoch_seconds(lead.created_at, "created_at")
             if not s <= c0 < e:
                 continue
             key = tuple(getattr(lead, b) if hasattr(lead, b) else lead.custom.get(b) for b in by)
@@ -328,10 +319,7 @@ def lead_conversion(
             at = opp_at.get(lead.id)
             if at is not None and (h is None or at <= c0 + h):
                 cell[1] += 1
-    rows = tuple(
-        (*k, counts[k][0], counts[k][1], ratio(counts[k][1], counts[k][0]))
-        for k in sorted(counts, key=group_sort_key)
-    )
+    rows = grouped_rows(counts, lambda k, c: (*k, c[0], c[1], ratio(c[1], c[0])))
     return MetricTable(
         metric="lead_conversion",
         kind="cohort",

@@ -37,6 +37,7 @@ from pipeline_core.metrics._common import (
     CONVERT_FIRST,
     check_currencies,
     group_sort_key,
+    grouped_rows,
     quantile_linear,
     ratio,
     zero,
@@ -239,10 +240,7 @@ def weighted_forecast(
             cell[0] += 1
             cell[1] += amount
             cell[2] += amount * probs[sid]
-    rows = tuple(
-        (*k, int(raw[k][0]), float(raw[k][1]), float(raw[k][2]))
-        for k in sorted(raw, key=group_sort_key)
-    )
+    rows = grouped_rows(raw, lambda k, c: (*k, int(c[0]), float(c[1]), float(c[2])))
     return MetricTable(
         metric="weighted_forecast",
         kind="snapshot",
