@@ -320,11 +320,7 @@ def lead_conversion(
             if at is not None and (h is None or at <= c0 + h):
                 cell[1] += 1
     rows = grouped_rows(counts, lambda k, c: (*k, c[0], c[1], ratio(c[1], c[0])))
-    return MetricTable(
-        metric="lead_conversion",
-        kind="cohort",
-        columns=(*by, "leads", "converted", "rate"),
-        rows=rows,
-        group_by=by,
-        params={"start": start, "end": end, "horizon": horizon},
+    params = {"start": start, "end": end, "horizon": horizon}
+    return MetricTable.of(
+        "lead_conversion", "cohort", by, ("leads", "converted", "rate"), rows, params
     )

@@ -241,14 +241,9 @@ def weighted_forecast(
             cell[1] += amount
             cell[2] += amount * probs[sid]
     rows = grouped_rows(raw, lambda k, c: (*k, int(c[0]), float(c[1]), float(c[2])))
-    return MetricTable(
-        metric="weighted_forecast",
-        kind="snapshot",
-        columns=(*by, "open", "pipeline", "weighted"),
-        rows=rows,
-        group_by=by,
-        params={"probabilities": probs, "currency": currency},
-    )
+    params = {"probabilities": probs, "currency": currency}
+    columns = ("open", "pipeline", "weighted")
+    return MetricTable.of("weighted_forecast", "snapshot", by, columns, rows, params)
 
 
 def _weighted_frames(
