@@ -140,4 +140,6 @@ def target_fields(record: str) -> Mapping[str, FieldSpec]:
 
 
 def has_custom(record: str) -> bool:
+    """Whether a record of kind ``record`` has ``custom`` fields (so ``custom.<name>`` columns
+    are allowed). ``KeyError`` for an unknown kind."""
     return any(f.name == "custom" for f in attrs.fields(RECORD_KINDS[record]))

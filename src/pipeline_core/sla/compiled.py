@@ -354,6 +354,8 @@ def matches(rule: Rule | RiskRule, state: SlaState) -> bool:
 
 
 def static_match(conditions: Conditions, key: tuple[str, str | None, str | None]) -> bool:
+    """Whether ``conditions`` can hold for a state keyed ``(kind, stage, grade)``, judged on
+    the parts that do not change with time (kinds, stages, grades), once per key."""
     kind, stage, grade = key
     if conditions.kinds and kind not in conditions.kinds:
         return False
