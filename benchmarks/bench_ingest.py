@@ -9,7 +9,8 @@ of the same rows (written once with openpyxl, cached too).
   ``sync(..., external_id=...)`` into a fresh SQLite or PostgreSQL store.
 - **baseline** = a hand-written loader doing the same work: ``polars.read_csv`` (every column as
   text), the same value conversions written by hand (money, instants in Asia/Shanghai, aliases,
-  owners, tags, yes/no), a plain pydantic model of the same fields, then raw ``executemany`` in
+  owners, tags, yes/no), a plain pydantic model of the same fields (every field of the stored
+  lead document, with the same bounds, so both write the same JSON), then raw ``executemany`` in
   batches of 10,000 in one transaction (SQLite) / one raw ``COPY`` (PostgreSQL) into the same
   schema (the row's columns and its JSON document).
 
@@ -287,25 +288,53 @@ def _baseline_model() -> Any:
         amount: Annotated[Decimal, Field(ge=0, max_digits=22, decimal_places=2)]
         currency: Annotated[str, Field(min_length=3, max_length=3)]
 
-    class LeadIn(BaseModel):
+    class NextStepIn(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
-        id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S+$")]
+        action: Annotated[str, Field(min_length=1, max_length=2_000)]
+        due_at: AwareDatetime
+
+    Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S+$")]
+    Name = Annotated[str, Field(min_length=1, max_length=300)]
+    Short = Annotated[str, Field(max_length=2_000)]
+
+    class LeadIn(BaseModel):
+        """Every field of the stored lead document (``records.Lead``), with the same bounds:
+        the baseline validates and writes the same document, not a smaller one."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        id: Id
         created_at: AwareDatetime
         source: Annotated[str, Field(min_length=1, max_length=64)]
-        company: Annotated[str, Field(min_length=1, max_length=300)] | None = None
-        contact_name: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+        company: Name | None = None
+        contact_name: Name | None = None
         phone: Annotated[str, Field(min_length=3, max_length=40)] | None = None
+        email: (
+            Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None
+        ) = None
+        industry: Short | None = None
+        company_size: Annotated[int, Field(ge=0, le=10_000_000, strict=True)] | None = None
+        region: Short | None = None
+        needs: Annotated[str, Field(max_length=200_000)] | None = None
+        pain_points: tuple[Annotated[str, Field(min_length=1, max_length=300)], ...] = ()
+        intent: Literal["high", "medium", "low"] | None = None
         budget: MoneyIn | None = None
         authority: Literal["decision_maker", "influencer", "user", "none"] | None = None
         need: Literal["strong", "medium", "weak"] | None = None
         timeline: (
             Literal["within_1_month", "1_3_months", "3_6_months", "over_6_months", "no_plan"] | None
         ) = None
-        owner_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-        status: str = "new"
+        expected_amount: MoneyIn | None = None
+        owner_id: Id | None = None
+        status: Literal["new", "working", "nurturing", "converted", "disqualified"] = "new"
+        next_step: NextStepIn | None = None
+        account_id: Id | None = None
+        contact_id: Id | None = None
+        opportunity_id: Id | None = None
+        disqualified_reason: Short | None = None
         tags: frozenset[Annotated[str, Field(min_length=1, max_length=100)]] = frozenset()
         custom: dict[str, str | bool | int | float | None] = {}
-        version: int = 1
+        version: Annotated[int, Field(ge=1, strict=True)] = 1
+        graded_at: AwareDatetime | None = None
 
     del pydantic
     return LeadIn
@@ -369,6 +398,7 @@ def baseline(backend: str, source: Path, target: str) -> int:
 
         conn = sqlite3.connect(target, isolation_level=None)
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")  # the schema's tag -> record reference, enforced
         conn.execute("BEGIN IMMEDIATE")
         sql = f"INSERT INTO leads ({_COLS}) VALUES ({', '.join('?' * 11)})"
         batch: list[tuple[Any, ...]] = []

@@ -11,6 +11,8 @@ that are valid by construction (a stage move, an SLA item, an outcome) build the
   an ordinary, frozen instance of the real class (``type(obj) is cls``).
 - :func:`builder` generates such a constructor, one store per field and no loop, from the
   class's own field list (so a field added to the class is set too).
+- :func:`reader` generates the reverse: a function returning an object's fields as a ``dict``
+  (one attribute load per field, in a dict display: what a serializer reads).
 
 Nothing is validated: callers pass valid values only.
 """
@@ -22,7 +24,7 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["builder", "writable_twin"]
+__all__ = ["builder", "reader", "writable_twin"]
 
 
 def _make_twin(cls: type[Any]) -> type[Any]:
@@ -67,4 +69,18 @@ def builder(
     scope.update(_new=object.__new__, _W=writable_twin(cls), _C=cls)
     exec("\n".join(lines), scope)  # generated from the class's field list
     fn: Callable[..., Any] = scope[name]
+    return fn
+
+
+def reader(names: Sequence[str], *, name: str = "read") -> Callable[[Any], dict[str, Any]]:
+    """A function ``name(obj)`` returning ``{n: obj.n for n in names}`` in ``names`` order, as one
+    dict display (about twice as fast as ``dict(zip(names, attrgetter(*names)(obj)))``). Names
+    must be identifiers (field names are)."""
+    for n in names:
+        if not n.isidentifier():
+            raise ValueError(f"not an identifier: {n!r}")
+    body = ", ".join(f"{n!r}: o.{n}" for n in names)
+    scope: dict[str, Any] = {}
+    exec(f"def {name}(o):\n    return {{{body}}}\n", scope)  # generated from a field list
+    fn: Callable[[Any], dict[str, Any]] = scope[name]
     return fn

@@ -22,7 +22,6 @@ The field value types (:data:`Timestamp`, :data:`Amount`, :data:`Id` ...) are de
 from __future__ import annotations
 
 import functools
-import operator
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -36,6 +35,7 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
 from typing_extensions import TypedDict
 
+from pipeline_core._fastbuild import reader
 from pipeline_core._interrupts import reraise_interrupt
 from pipeline_core._jsonvalue import leaf_problems
 from pipeline_core._values import FrozenDict, Timestamp
@@ -113,6 +113,40 @@ leaves too (checked by ``isinstance``: their values were checked when they were 
 
 
 def _clean(data: Any) -> bool:
+    # A record's plain data is one dict of texts, scalars, instants, amounts and records, with
+    # a few containers: its top level is checked by one loop, each container by _clean_walk.
+    if type(data) is not dict:
+        return _clean_walk(data)
+    for item in data.values():
+        t = type(item)
+        if t is str:
+            if "\x00" in item:
+                return False
+        elif t in _SCALARS or t in _LEAVES or t in _RECORD_CLASSES:
+            continue
+        elif t is tuple or t is list or t is dict or t is FrozenDict:
+            # one level of texts and scalars inline (tags, custom fields); deeper: the walk
+            for inner in item.values() if t is dict or t is FrozenDict else item:
+                u = type(inner)
+                if u is str:
+                    if "\x00" in inner:
+                        return False
+                elif u not in _SCALARS and not _clean_walk(inner):
+                    return False
+        elif isinstance(item, Record):
+            if len(_RECORD_CLASSES) < _RECORD_CLASSES_LIMIT:
+                _RECORD_CLASSES.add(t)
+        elif not _clean_walk(item):
+            return False
+    return True
+
+
+_RECORD_CLASSES: set[type] = set()
+"""Record classes met by ``_clean`` (learnt; a record's values were checked when it was built)."""
+_RECORD_CLASSES_LIMIT: Final = 1_000
+
+
+def _clean_walk(data: Any) -> bool:
     # The fast pass (a few microseconds a record): no bytes, no NUL anywhere. A value that
     # contains itself (only Python callers can build one) would loop for ever: past a budget of
     # items the slow, depth-bounded pass decides.
@@ -192,12 +226,8 @@ class Record:
                 return value
             return cls._from_valid(validator(value))
 
-        # One C call reads every field. The first name is asked twice so that a one-field record
-        # gets a tuple too; zip leaves the extra value out.
-        values_of = operator.attrgetter(*names, *names[:1])
-
-        def serialize(value: Any) -> dict[str, Any]:
-            return dict(zip(names, values_of(value), strict=False))
+        # One dict display reads every field (generated from the field list).
+        serialize = reader(names, name="serialize")
 
         return core_schema.no_info_wrap_validator_function(
             validate,
@@ -255,14 +285,14 @@ class Record:
         if problems:
             raise ValidationError(cls.__name__, problems)
         try:
-            return record_adapter(cls).validate_python(data)  # type: ignore[no-any-return]
+            return record_adapter(cls).validator.validate_python(data)  # type: ignore[no-any-return]
         except pydantic.ValidationError as exc:
             raise ValidationError(cls.__name__, problems_from_pydantic(exc)) from None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible plain data: datetimes as ISO 8601 strings, amounts as decimal strings."""
         try:
-            return record_adapter(type(self)).dump_python(self, mode="json")  # type: ignore[no-any-return]
+            return record_adapter(type(self)).serializer.to_python(self, mode="json")  # type: ignore[no-any-return]
         except pydantic_core.PydanticSerializationError as exc:
             reraise_interrupt(exc)  # Ctrl-C during serialisation comes through as itself
             raise

@@ -7,10 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_core import _model
+from pipeline_core._fastbuild import reader
+from pipeline_core._values import FrozenDict
 from pipeline_core.records import Lead, Money
 
 OPTIONAL = frozenset({"a", "b"})
@@ -126,3 +129,37 @@ def test_a_lead_serialises_every_field_in_order() -> None:
     assert list(doc) == [name for name, _ in Lead.__pc_fields__]
     assert doc["budget"] == {"amount": "5", "currency": "CNY"}
     assert doc["created_at"] == "2025-01-02T03:04:00Z"
+
+
+class _Text(str):
+    """A text subclass (as a ``StrEnum`` member is one): checked like text."""
+
+
+_top_value = st.one_of(
+    _nested,
+    st.text(max_size=3).map(_Text),
+    st.lists(st.text(max_size=3).map(_Text), max_size=2).map(tuple),
+    st.dictionaries(st.text(max_size=2), _leaf, max_size=2).map(FrozenDict),
+)
+
+
+@given(st.dictionaries(st.text(max_size=2), _top_value, max_size=6))
+def test_clean_of_a_record_shaped_dict_decides_as_a_full_walk(data: dict[str, Any]) -> None:
+    # the one-loop top level (a record's plain data) against the definition by hand
+    assert _model._clean(data) is not _has_bytes_or_nul(data)
+
+
+def test_text_subclasses_with_nul_are_refused_at_the_top_and_one_level_down() -> None:
+    assert not _model._clean({"a": _Text("x\x00")})
+    assert not _model._clean({"a": (_Text("ok"), _Text("\x00"))})
+    assert not _model._clean({"a": FrozenDict({"k": b"x"})})
+    assert _model._clean({"a": (_Text("ok"),), "b": FrozenDict({"k": "v"})})
+
+
+def test_the_field_reader_returns_the_fields_in_order_and_refuses_non_names() -> None:
+    at = datetime(2025, 1, 2, tzinfo=UTC)
+    lead = Lead(id="L1", created_at=at, source="web")
+    read = reader(("id", "source", "created_at"))
+    assert list(read(lead).items()) == [("id", "L1"), ("source", "web"), ("created_at", at)]
+    with pytest.raises(ValueError, match="not an identifier"):
+        reader(("id", "a-b"))

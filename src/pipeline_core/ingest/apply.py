@@ -36,7 +36,7 @@ from pipeline_core.ingest.mapping import (
 )
 from pipeline_core.ingest.parsers import ParseError, slug
 from pipeline_core.ingest.readers import ROW_CELL, CellError, RowSource
-from pipeline_core.ingest.rows import MappedRow, defaulted_fields
+from pipeline_core.ingest.rows import MappedRow, default_sources, defaulted_in
 from pipeline_core.records import User
 
 __all__ = ["CELL_CACHE_SIZE", "MappedRows", "map_rows", "normalise_name"]
@@ -183,6 +183,7 @@ class MappedRows(Iterator[MappedRow]):
         self._fields = mapping.fields
         self._kinds = {c.header: mapping.kind_of(c) for c in mapping.columns}
         self._missing = frozenset(mapping.missing)
+        self._default_sources = default_sources(mapping)
         self._mapped = {c.field for c in mapping.columns}
         self._defaults = self._read_defaults(mapping.defaults, ("defaults",))
         self._cases = [
@@ -431,7 +432,9 @@ class MappedRows(Iterator[MappedRow]):
                 key = str(raw).strip()
         if problems:
             return MappedRow(number, None, tuple(problems), key)
-        return MappedRow(number, data, (), key, defaulted_fields(self.mapping, cells, data))
+        return MappedRow(
+            number, data, (), key, defaulted_in(self._default_sources, missing, cells, data)
+        )
 
     def _key_of(self, cells: Mapping[str, Any]) -> str | None:
         """The external id of a row, when the mapping has one and the cell is not blank."""

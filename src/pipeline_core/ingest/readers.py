@@ -221,6 +221,7 @@ def _csv_rows(
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
     head = check_headers(header, 1, name)
+    width = len(head.names)
     yield head
     while True:
         number += 1
@@ -235,9 +236,10 @@ def _csv_rows(
         if not any(cells):
             continue
         row = row_cells(head, cells)
-        problem = ragged_row(head, cells, short_ok=False)
-        if problem is not None:
-            row[ROW_CELL] = problem
+        if len(cells) != width:  # the common case, a full row, needs no further look
+            problem = ragged_row(head, cells, short_ok=False)
+            if problem is not None:
+                row[ROW_CELL] = problem
         yield number, row
 
 

@@ -13,7 +13,7 @@ from pipeline_core.facts import is_missing
 if TYPE_CHECKING:
     from pipeline_core.ingest.mapping import SheetMapping
 
-__all__ = ["MappedRow", "defaulted_fields"]
+__all__ = ["DefaultSources", "MappedRow", "default_sources", "defaulted_fields", "defaulted_in"]
 
 
 @attrs.frozen
@@ -51,28 +51,59 @@ def defaulted_fields(
     :attr:`MappedRow.defaulted`): each field with a default (``defaults`` or ``defaults_when``)
     present in ``data`` (``custom.<name>`` in ``data["custom"]``) whose own column and fallback
     columns are all blank in ``cells`` (missing, white space, or one of ``mapping.missing``)."""
+    return defaulted_in(default_sources(mapping), frozenset(mapping.missing), cells, data)
+
+
+DefaultSources = tuple[tuple[str, str | None, tuple[str, ...]], ...]
+"""Per defaulted field of a mapping: (field name, custom-field name or ``None``, the headers of
+its own column and fallback columns), from :func:`default_sources`."""
+
+
+def default_sources(mapping: SheetMapping) -> DefaultSources:
+    """The fields a declared default may fill, with the columns that would fill them instead:
+    computed once per mapping (see :func:`defaulted_in`)."""
     names = dict.fromkeys(mapping.defaults)
     for entry in mapping.defaults_when:
         names.update(dict.fromkeys(entry.defaults))
-    if not names:
-        return frozenset()
-    custom = data.get("custom")
-    missing = frozenset(mapping.missing)
     out = []
     for name in names:
-        if name.startswith("custom."):
-            if not isinstance(custom, Mapping) or name[len("custom.") :] not in custom:
+        headers = [c.header for c in mapping.columns if c.field == name]
+        headers.extend(mapping.fallbacks.get(name, ()))
+        custom = name[len("custom.") :] if name.startswith("custom.") else None
+        out.append((name, custom, tuple(headers)))
+    return tuple(out)
+
+
+def defaulted_in(
+    sources: DefaultSources,
+    missing: frozenset[str],
+    cells: Mapping[str, Any],
+    data: Mapping[str, Any],
+) -> frozenset[str]:
+    """:func:`defaulted_fields` for a mapping's precomputed :func:`default_sources` (the one
+    rule; the mapping applier calls it once per row)."""
+    if not sources:
+        return _NONE
+    custom = data.get("custom")
+    out = []
+    for name, custom_name, headers in sources:
+        if custom_name is not None:
+            if not isinstance(custom, Mapping) or custom_name not in custom:
                 continue
         elif name not in data:
             continue
-        headers = [c.header for c in mapping.columns if c.field == name]
-        headers.extend(mapping.fallbacks.get(name, ()))
         if all(_blank(cells.get(h), missing) for h in headers):
             out.append(name)
-    return frozenset(out)
+    return frozenset(out) if out else _NONE
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _blank(value: Any, missing: frozenset[str]) -> bool:
+    if type(value) is str:
+        text = value.strip()
+        return not text or text in missing
     if isinstance(value, str):
         return not value.strip() or value.strip() in missing
     return value is None or is_missing(value)

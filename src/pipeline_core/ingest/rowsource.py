@@ -159,9 +159,10 @@ def row_cells(
     head: Headers, values: typing.Sequence[Any], convert: Callable[[Any], Any] | None = None
 ) -> dict[str, Any]:
     """A row's cells by header; a duplicated header's cell is a :class:`CellError`."""
-    cells: dict[str, Any] = {}
-    for header, value in zip(head.names, values, strict=False):
-        cells[header] = value if convert is None else convert(value)
+    if convert is None:
+        cells: dict[str, Any] = dict(zip(head.names, values, strict=False))
+    else:
+        cells = {h: convert(v) for h, v in zip(head.names, values, strict=False)}
     for header, columns in head.duplicates.items():
         cells[header] = CellError(
             f"the header appears in {len(columns)} columns ({', '.join(map(str, columns))}): "

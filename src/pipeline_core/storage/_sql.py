@@ -186,7 +186,7 @@ def compile_row(
     ``encoders`` maps a column type to the function converting its values for the driver (or
     ``None`` to pass values through). Plain-attribute columns are read directly, so a bulk load
     costs about what a hand-written loop costs."""
-    env: dict[str, Any] = {"_dump": record_adapter(table.cls).dump_json}
+    env: dict[str, Any] = {"_dump": record_adapter(table.cls).serializer.to_json}
     parts = ["r.id", "r.version"]
     for i, c in enumerate(table.columns):
         value = f"r.{c.attr}" if c.attr is not None else f"_get{i}(r)"

@@ -325,7 +325,7 @@ TABLES_BY_CLASS: dict[type[Record], Table] = {t.cls: t for t in TABLES}
 def dump_doc(record: Record) -> str:
     """The record's ``to_dict()`` as compact JSON text."""
     with serialising(type(record).__name__):
-        return record_adapter(type(record)).dump_json(record).decode()
+        return record_adapter(type(record)).serializer.to_json(record).decode()
 
 
 @contextmanager
@@ -347,7 +347,7 @@ def load_doc(cls: type[R], doc: str | bytes) -> R:
     tool) raises :class:`~pipeline_core.errors.ValidationError` naming the fields;
     ``pipeline-core check`` lists every such value."""
     try:
-        return record_adapter(cls).validate_json(doc)  # type: ignore[no-any-return]
+        return record_adapter(cls).validator.validate_json(doc)  # type: ignore[no-any-return]
     except pydantic.ValidationError as exc:
         raise ValidationError(
             f"a stored {cls.__name__} (`pipeline-core check` lists stored values the current "
