@@ -141,6 +141,39 @@ def _clean(data: Any) -> bool:
     return True
 
 
+def _plain_and_clean(data: dict[str, Any]) -> bool:
+    """``True`` only when neither :func:`_missing_as_none` nor :func:`_bytes_problems` could find
+    anything in ``data`` (then ``from_dict`` skips both): each value is text without NUL, a value
+    of a class that holds no missing value, bytes or NUL (``None``, ``int``, ``bool``, instants,
+    dates, records), or a list, tuple, set or dict of such. ``False`` decides nothing: the two
+    checks run."""
+    safe = _SAFE_CLASSES
+    for item in data.values():
+        t = type(item)
+        if t is str:
+            if "\x00" in item:
+                return False
+        elif t in safe:
+            continue
+        elif t is tuple or t is list or t is dict or t is FrozenDict or t is frozenset:
+            for inner in item.values() if t is dict or t is FrozenDict else item:
+                u = type(inner)
+                if u is str:
+                    if "\x00" in inner:
+                        return False
+                elif u not in safe:
+                    return False
+        elif isinstance(item, Record) and len(safe) < _RECORD_CLASSES_LIMIT:
+            safe.add(t)  # a record's values were checked when it was built
+        else:
+            return False
+    return True
+
+
+_SAFE_CLASSES: set[type] = {type(None), int, bool, datetime, date, time, timedelta}
+"""Classes none of whose values is a missing value, bytes or holds NUL: the plain leaves and
+the record classes met by :func:`_plain_and_clean` (learnt)."""
+
 _RECORD_CLASSES: set[type] = set()
 """Record classes met by ``_clean`` (learnt; a record's values were checked when it was built)."""
 _RECORD_CLASSES_LIMIT: Final = 1_000
@@ -221,10 +254,16 @@ class Record:
         inner = handler.generate_schema(_typed_dict_for(cls))
         names = tuple(name for name, _ in cls.__pc_fields__)
 
+        build = _trusted_builder(cls)
+        invariants = cls.__pc_invariants__
+
         def validate(value: Any, validator: core_schema.ValidatorFunctionWrapHandler) -> Any:
             if isinstance(value, cls):
                 return value
-            return cls._from_valid(validator(value))
+            obj = build(validator(value))
+            if invariants:
+                cls._check_invariants(obj)
+            return obj
 
         # One dict display reads every field (generated from the field list).
         serialize = reader(names, name="serialize")
@@ -238,26 +277,23 @@ class Record:
         )
 
     @classmethod
-    def _from_valid(cls, data: Mapping[str, Any]) -> Self:
-        obj = cls._trusted(data)
-        if cls.__pc_invariants__:
-            problems = [p for check in cls.__pc_invariants__ for p in check(obj)]
-            if problems:
-                # Raised as pydantic's own error so that nested records get the full path.
-                raise pydantic_core.ValidationError.from_exception_data(
-                    cls.__name__,
-                    [
-                        {
-                            "type": PydanticCustomError(
-                                p.code, "{message}", {"message": p.message}
-                            ),
-                            "loc": p.path,
-                            "input": p.value,
-                        }
-                        for p in problems
-                    ],
-                )
-        return obj
+    def _check_invariants(cls, obj: Self) -> None:
+        """Raise pydantic's ``ValidationError`` listing the problems the class's invariants
+        find in ``obj`` (none: nothing)."""
+        problems = [p for check in cls.__pc_invariants__ for p in check(obj)]
+        if problems:
+            # Raised as pydantic's own error so that nested records get the full path.
+            raise pydantic_core.ValidationError.from_exception_data(
+                cls.__name__,
+                [
+                    {
+                        "type": PydanticCustomError(p.code, "{message}", {"message": p.message}),
+                        "loc": p.path,
+                        "input": p.value,
+                    }
+                    for p in problems
+                ],
+            )
 
     @classmethod
     def _trusted(cls, data: Mapping[str, Any]) -> Self:
@@ -279,11 +315,12 @@ class Record:
         gives for a blank cell, :func:`pipeline_core.facts.is_missing`) is ``None``; text is kept
         as written (a blank text is not changed here).
         """
-        if isinstance(data, Mapping):
-            data = _missing_as_none(data, cls.__pc_optional__)
-        problems = _bytes_problems(data)
-        if problems:
-            raise ValidationError(cls.__name__, problems)
+        if type(data) is not dict or not _plain_and_clean(data):
+            if isinstance(data, Mapping):
+                data = _missing_as_none(data, cls.__pc_optional__)
+            problems = _bytes_problems(data)
+            if problems:
+                raise ValidationError(cls.__name__, problems)
         try:
             return record_adapter(cls).validator.validate_python(data)  # type: ignore[no-any-return]
         except pydantic.ValidationError as exc:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pipeline_core import _model
 from pipeline_core._fastbuild import reader
 from pipeline_core._values import FrozenDict
+from pipeline_core.errors import ValidationError
 from pipeline_core.records import Lead, Money
 
 OPTIONAL = frozenset({"a", "b"})
@@ -163,3 +164,39 @@ def test_the_field_reader_returns_the_fields_in_order_and_refuses_non_names() ->
     assert list(read(lead).items()) == [("id", "L1"), ("source", "web"), ("created_at", at)]
     with pytest.raises(ValueError, match="not an identifier"):
         reader(("id", "a-b"))
+
+
+_any_value = st.one_of(
+    _top_value,
+    st.floats(allow_nan=True),
+    st.decimals(allow_nan=True),
+    st.just(math.nan),
+    st.lists(st.floats(allow_nan=True), max_size=2),
+)
+
+
+@given(
+    st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), _any_value, max_size=4),
+    st.frozensets(st.sampled_from(["a", "b", "c", "d"])),
+)
+def test_the_one_pass_precheck_only_says_yes_when_both_checks_find_nothing(
+    data: dict[str, Any], optional: frozenset[str]
+) -> None:
+    if _model._plain_and_clean(data):
+        assert _model._missing_as_none(data, optional) is data
+        assert _model._bytes_problems(data) == []
+        assert not _has_bytes_or_nul(data)
+
+
+def test_the_precheck_passes_a_mapped_lead_and_stops_at_nul_nan_and_bytes() -> None:
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    money = Money(amount=Decimal(1), currency="CNY")
+    lead = {"id": "L1", "created_at": at, "budget": money, "tags": ("a",), "custom": {"v": True}}
+    assert _model._plain_and_clean(lead)
+    assert not _model._plain_and_clean({**lead, "company": "A\x00"})
+    assert not _model._plain_and_clean({**lead, "tags": ("a", "b\x00")})
+    assert not _model._plain_and_clean({**lead, "company_size": math.nan})
+    assert not _model._plain_and_clean({**lead, "custom": {"v": b"x"}})
+    with pytest.raises(ValidationError) as exc:
+        Lead.from_dict({**lead, "source": "web", "company": "A\x00"})
+    assert [(p.path, p.code) for p in exc.value.problems] == [(("company",), "nul")]

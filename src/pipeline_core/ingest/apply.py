@@ -24,6 +24,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
+import attrs
+
+from pipeline_core._fastbuild import builder
 from pipeline_core.errors import ConfigError, Problem, ValidationError
 from pipeline_core.facts import is_missing
 from pipeline_core.ingest.cells import cell_reader, read_cell
@@ -42,6 +45,21 @@ from pipeline_core.records import User
 __all__ = ["CELL_CACHE_SIZE", "MappedRows", "map_rows", "normalise_name"]
 
 _SPACE = re.compile(r"\s+")
+
+_mapped_row: Final[Callable[[int, dict[str, Any], str | None, frozenset[str]], MappedRow]] = (
+    builder(
+        MappedRow,
+        ("row", "data", "key", "defaulted"),
+        [
+            (f.name, f.name if f.name in ("row", "data", "key", "defaulted") else f"_d_{f.name}")
+            for f in attrs.fields(MappedRow)
+        ],
+        {f"_d_{f.name}": f.default for f in attrs.fields(MappedRow)},
+        name="mapped_row",
+    )
+)
+"""``MappedRow(row, data, (), key, defaulted)`` for a row that mapped without problems, built
+without the attrs constructor's per-field stores (the values are the mapper's own)."""
 
 CELL_CACHE_SIZE: Final = 16_384
 """How many distinct cell texts each column remembers the reading of (per column; a full memo
@@ -432,8 +450,8 @@ class MappedRows(Iterator[MappedRow]):
                 key = str(raw).strip()
         if problems:
             return MappedRow(number, None, tuple(problems), key)
-        return MappedRow(
-            number, data, (), key, defaulted_in(self._default_sources, missing, cells, data)
+        return _mapped_row(
+            number, data, key, defaulted_in(self._default_sources, missing, cells, data)
         )
 
     def _key_of(self, cells: Mapping[str, Any]) -> str | None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Any, Final
 
+from pipeline_core._values import as_fixed_offset
 from pipeline_core.ingest import parsers
 from pipeline_core.ingest.parsers import ParseError
 from pipeline_core.ingest.targets import CUSTOM_PREFIX
@@ -28,7 +29,11 @@ __all__ = ["cell_reader", "read_cell"]
 def read_cell(mapping: SheetMapping, column: Column, kind: str, value: Any) -> Any:
     """One non-blank cell of ``column`` read as its field's value (every kind but ``owner``,
     which :func:`~pipeline_core.ingest.apply.map_rows` resolves against the users). Aliases apply
-    first to text cells. Raises :class:`~pipeline_core.ingest.parsers.ParseError`."""
+    first to text cells. An ``instant`` is given as a record keeps it: with the fixed UTC offset
+    in force at that instant (:func:`pipeline_core._values.as_fixed_offset`; ``2025/3/21 9:01`` in
+    Asia/Shanghai is ``2025-03-21T09:01+08:00``), the same instant
+    :func:`~pipeline_core.ingest.parsers.parse_instant` reads. Raises
+    :class:`~pipeline_core.ingest.parsers.ParseError`."""
     if isinstance(value, str):
         value = value.strip()
         if column.aliases and kind not in ("enum", "bool"):
@@ -66,18 +71,18 @@ def _fast_instant(
     zone: tzinfo,
     time_of_day: Any,
     general: Callable[[Any], Any],
-    clean_hours: dict[tuple[int, int, int, int], bool],
+    hour_offsets: dict[tuple[int, int, int, int], timezone | None],
     value: Any,
 ) -> Any:
-    """An instant cell read as :func:`~pipeline_core.ingest.parsers.parse_instant` reads it,
-    faster for the common texts: ``YYYY/M/D[ H:MM]``, ``YYYY-M-D[ H:MM]`` and
-    ``YYYY年M月D日`` (no seconds, no offset) become the wall time in ``zone`` by one regex match;
-    the wall time's zone check (a DST gap or fold makes it a row problem) is answered once per
-    (date, hour) in ``clean_hours``: an hour is clean when its first and its last microsecond
-    have one UTC offset under both folds (which assumes a zone does not change its offset twice
-    within one hour; tzdata has no such pair). Everything else, an impossible date, a date-only
-    text without a time of day and an hour that is not clean go to ``general`` (the general
-    parser), so refusals are the general parser's."""
+    """An instant cell read as :func:`read_cell` reads it, faster for the common texts:
+    ``YYYY/M/D[ H:MM]``, ``YYYY-M-D[ H:MM]`` and ``YYYY年M月D日`` (no seconds, no offset) become
+    the wall time in ``zone`` by one regex match, built directly with the fixed UTC offset of that
+    wall time. The offset is answered once per (date, hour) in ``hour_offsets``: an hour has one
+    when its first and its last microsecond have one UTC offset under both folds (which assumes
+    a zone does not change its offset twice within one hour; tzdata has no such pair); an hour
+    without one (a DST gap or fold: a row problem) is ``None``. Everything else, an impossible
+    date, a date-only text without a time of day and an hour without one offset go to
+    ``general`` (the general reader), so refusals are the general reader's."""
     if type(value) is not str:
         return general(value)
     raw = value.strip()
@@ -89,35 +94,48 @@ def _fast_instant(
         if found is None:
             return general(value)
         y, m, d = found.groups()
-        h = None
-    try:
-        if h is not None:
-            at = datetime(int(y), int(m), int(d), int(h), int(mi), tzinfo=zone)
-        elif time_of_day is not None:
-            t = time_of_day
-            at = datetime(
-                int(y), int(m), int(d), t.hour, t.minute, t.second, t.microsecond, tzinfo=zone
-            )
-        else:
-            return general(value)
-    except ValueError:
+        h = mi = None
+    if h is not None:
+        hour, minute, second, micro = int(h), int(mi or 0), 0, 0  # mi is set with h
+    elif time_of_day is not None:
+        t = time_of_day
+        hour, minute, second, micro = t.hour, t.minute, t.second, t.microsecond
+    else:
         return general(value)
-    key = (at.year, at.month, at.day, at.hour)
-    clean = clean_hours.get(key)
-    if clean is None:
-        if len(clean_hours) >= _HOURS_KEPT:
-            clean_hours.clear()
-        clean = clean_hours[key] = _clean_hour(zone, *key)
-    return at if clean else general(value)
+    key = (int(y), int(m), int(d), hour)
+    offset = hour_offsets.get(key, _UNSEEN)
+    if offset is _UNSEEN:
+        try:
+            offset = _hour_offset(zone, *key)
+        except ValueError:  # no such date or hour: the general reader says why
+            return general(value)
+        if len(hour_offsets) >= _HOURS_KEPT:
+            hour_offsets.clear()
+        hour_offsets[key] = offset
+    if offset is None:
+        return general(value)
+    try:
+        return datetime(key[0], key[1], key[2], hour, minute, second, micro, tzinfo=offset)
+    except ValueError:  # a minute past 59
+        return general(value)
 
 
-def _clean_hour(zone: tzinfo, y: int, m: int, d: int, h: int) -> bool:
+_UNSEEN: Final[Any] = object()
+
+
+def _hour_offset(zone: tzinfo, y: int, m: int, d: int, h: int) -> timezone | None:
+    """The one fixed UTC offset of wall hour ``h`` of that day in ``zone``, or ``None`` when the
+    hour has two (a DST change within it: a gap or a fold). Raises ``ValueError`` for a date
+    or hour that does not exist."""
     start = datetime(y, m, d, h)  # noqa: DTZ001 - a wall time, zoned here
     end = datetime(y, m, d, h, 59, 59, 999_999)  # noqa: DTZ001 - a wall time, zoned here
     offsets = {
         wall.replace(tzinfo=zone, fold=fold).utcoffset() for wall in (start, end) for fold in (0, 1)
     }
-    return len(offsets) == 1
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return None if offset is None else timezone(offset)
 
 
 def _text(m: SheetMapping, c: Column, value: Any) -> Any:
@@ -142,13 +160,15 @@ def _zone(name: str) -> tzinfo:
 
 
 def _instant(m: SheetMapping, c: Column, value: Any) -> Any:
-    return parsers.parse_instant(
-        value,
-        zone=_zone(m.timezone or "UTC"),
-        time_of_day=m.time_of_day,
-        excel_serial=c.excel_serial,
-        date_order=m.date_order,
-        format=c.format,
+    return as_fixed_offset(
+        parsers.parse_instant(
+            value,
+            zone=_zone(m.timezone or "UTC"),
+            time_of_day=m.time_of_day,
+            excel_serial=c.excel_serial,
+            date_order=m.date_order,
+            format=c.format,
+        )
     )
 
 

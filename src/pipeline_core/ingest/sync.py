@@ -103,9 +103,13 @@ class _Run:
     errors: list[RowError] = attrs.Factory(list)
     error_count: int = 0
 
-    @property
-    def custom_key(self) -> str | None:
-        return None if self.external_id is None else EXTERNAL_ID_PREFIX + self.external_id
+    custom_key: str | None = attrs.field(init=False)
+    """The custom field holding a record's external id (``None`` without an external id)."""
+
+    def __attrs_post_init__(self) -> None:
+        self.custom_key = (
+            None if self.external_id is None else EXTERNAL_ID_PREFIX + self.external_id
+        )
 
     # -- the external-id index ------------------------------------------------------------------
 
