@@ -119,9 +119,11 @@ def leaf_problems(
     nested in it: the one walk for checks of single items at any depth (bytes or NUL in record
     input, bytes or sets in definition data).
 
-    An item ``check`` finds a problem with is not looked into. Mappings (keys as text), lists and
-    tuples are walked, each container once (a value that contains itself ends), down to
-    :data:`MAX_DEPTH` + 2 levels; iterative, so hostile nesting cannot raise ``RecursionError``."""
+    An item ``check`` finds a problem with is not looked into. Mappings (each key is checked too,
+    at the path it names), lists, tuples, sets and frozensets (their items at the set's own path:
+    a set has no positions) are walked, each container once (a value that contains itself ends),
+    down to :data:`MAX_DEPTH` + 2 levels; iterative, so hostile nesting cannot raise
+    ``RecursionError``."""
     out: list[Problem] = []
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, path)]
     seen: set[int] = set()
@@ -131,13 +133,23 @@ def leaf_problems(
         if problem is not None:
             out.append(problem)
             continue
-        if len(where) >= _WALK_DEPTH or not isinstance(item, Mapping | list | tuple):
+        if len(where) >= _WALK_DEPTH or not isinstance(
+            item, Mapping | list | tuple | set | frozenset
+        ):
             continue
         if id(item) in seen:
             continue
         seen.add(id(item))
         if isinstance(item, Mapping):
-            stack.extend((v, (*where, str(k))) for k, v in item.items())
+            for k, v in item.items():
+                at = (*where, str(k))
+                key_problem = None if type(k) is str and "\x00" not in k else check(k, at)
+                if key_problem is not None:
+                    out.append(key_problem)
+                else:
+                    stack.append((v, at))
+        elif isinstance(item, set | frozenset):
+            stack.extend((v, where) for v in item)
         else:
             stack.extend((v, (*where, i)) for i, v in enumerate(item))
     return out

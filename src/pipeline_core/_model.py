@@ -117,6 +117,8 @@ def _clean(data: Any) -> bool:
     # a few containers: its top level is checked by one loop, each container by _clean_walk.
     if type(data) is not dict:
         return _clean_walk(data)
+    if not _clean_keys(data):
+        return False
     for item in data.values():
         t = type(item)
         if t is str:
@@ -126,6 +128,8 @@ def _clean(data: Any) -> bool:
             continue
         elif t is tuple or t is list or t is dict or t is FrozenDict:
             # one level of texts and scalars inline (tags, custom fields); deeper: the walk
+            if (t is dict or t is FrozenDict) and not _clean_keys(item):
+                return False
             for inner in item.values() if t is dict or t is FrozenDict else item:
                 u = type(inner)
                 if u is str:
@@ -148,6 +152,8 @@ def _plain_and_clean(data: dict[str, Any]) -> bool:
     dates, records), or a list, tuple, set or dict of such. ``False`` decides nothing: the two
     checks run."""
     safe = _SAFE_CLASSES
+    if not _clean_keys(data):
+        return False
     for item in data.values():
         t = type(item)
         if t is str:
@@ -156,6 +162,8 @@ def _plain_and_clean(data: dict[str, Any]) -> bool:
         elif t in safe:
             continue
         elif t is tuple or t is list or t is dict or t is FrozenDict or t is frozenset:
+            if (t is dict or t is FrozenDict) and not _clean_keys(item):
+                return False
             for inner in item.values() if t is dict or t is FrozenDict else item:
                 u = type(inner)
                 if u is str:
@@ -179,6 +187,15 @@ _RECORD_CLASSES: set[type] = set()
 _RECORD_CLASSES_LIMIT: Final = 1_000
 
 
+def _clean_keys(mapping: Mapping[Any, Any]) -> bool:
+    """Every key of ``mapping`` is text (exactly ``str``) without NUL."""
+    keys = mapping.keys()
+    return not keys or (set(map(type, keys)) == _STR_ONLY and "\x00" not in "".join(keys))
+
+
+_STR_ONLY: Final = {str}
+
+
 def _clean_walk(data: Any) -> bool:
     # The fast pass (a few microseconds a record): no bytes, no NUL anywhere. A value that
     # contains itself (only Python callers can build one) would loop for ever: past a budget of
@@ -197,6 +214,7 @@ def _clean_walk(data: Any) -> bool:
                 return False
         elif t is dict or t is FrozenDict:
             push(item.values())
+            push(item.keys())  # a key is text too (a custom field's name)
         elif t is list or t is tuple:
             push(item)
         elif t in _SCALARS or t in _LEAVES or isinstance(item, Record):
@@ -208,6 +226,7 @@ def _clean_walk(data: Any) -> bool:
                 return False
         elif isinstance(item, Mapping):
             push(item.values())
+            push(item.keys())
         elif isinstance(item, list | tuple | set | frozenset):
             push(item)
     return True

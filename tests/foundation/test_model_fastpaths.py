@@ -74,8 +74,9 @@ _nested = st.recursive(
     _leaf,
     lambda inner: (
         st.lists(inner, max_size=3)
-        | st.dictionaries(st.text(max_size=2), inner, max_size=3)
+        | st.dictionaries(st.text(max_size=2) | st.binary(max_size=1), inner, max_size=3)
         | st.lists(inner, max_size=3).map(tuple)
+        | st.frozensets(st.text(max_size=2) | st.binary(max_size=1), max_size=3)
     ),
     max_leaves=10,
 )
@@ -87,8 +88,8 @@ def _has_bytes_or_nul(value: Any) -> bool:
     if isinstance(value, bytes):
         return True
     if isinstance(value, dict):
-        return any(_has_bytes_or_nul(v) for v in value.values())
-    if isinstance(value, list | tuple):
+        return any(_has_bytes_or_nul(k) or _has_bytes_or_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
         return any(_has_bytes_or_nul(v) for v in value)
     return False
 
@@ -200,3 +201,22 @@ def test_the_precheck_passes_a_mapped_lead_and_stops_at_nul_nan_and_bytes() -> N
     with pytest.raises(ValidationError) as exc:
         Lead.from_dict({**lead, "source": "web", "company": "A\x00"})
     assert [(p.path, p.code) for p in exc.value.problems] == [(("company",), "nul")]
+
+
+def test_nul_and_bytes_inside_sets_and_in_mapping_keys_are_refused_with_their_place() -> None:
+    # a set has no positions: its item's problem is at the set's own path; a key's at its name
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    base = {"id": "L7", "created_at": at, "source": "web"}
+    cases = [
+        ({"tags": {"vip\x00"}}, ("tags",), "nul"),
+        ({"tags": frozenset({b"vip"})}, ("tags",), "bytes_type"),
+        ({"custom": {"re\x00gion": "华东"}}, ("custom", "re\x00gion"), "nul"),
+        ({"custom": {b"region": "华东"}}, ("custom", "b'region'"), "bytes_type"),
+    ]
+    for extra, path, code in cases:
+        with pytest.raises(ValidationError) as exc:
+            Lead.from_dict({**base, **extra})
+        assert [(p.path, p.code) for p in exc.value.problems] == [(path, code)]
+    lead = Lead.from_dict({**base, "tags": {"vip"}, "custom": {"region": "华东"}})
+    with pytest.raises(ValidationError):
+        lead.evolve(tags=lead.tags | {"new\x00"})
