@@ -114,11 +114,14 @@ leaves too (checked by ``isinstance``: their values were checked when they were 
 
 def _clean(data: Any) -> bool:
     # A record's plain data is one dict of texts, scalars, instants, amounts and records, with
-    # a few containers: its top level is checked by one loop, each container by _clean_walk.
+    # a few containers: its top level and one level below are checked by one loop; anything
+    # deeper is gathered and walked once by _clean_walk, within one budget (a value shared many
+    # times must not be walked once per reference).
     if type(data) is not dict:
         return _clean_walk(data)
     if not _clean_keys(data):
         return False
+    deeper: list[Any] = []
     for item in data.values():
         t = type(item)
         if t is str:
@@ -127,7 +130,6 @@ def _clean(data: Any) -> bool:
         elif t in _SCALARS or t in _LEAVES or t in _RECORD_CLASSES:
             continue
         elif t is tuple or t is list or t is dict or t is FrozenDict:
-            # one level of texts and scalars inline (tags, custom fields); deeper: the walk
             if (t is dict or t is FrozenDict) and not _clean_keys(item):
                 return False
             for inner in item.values() if t is dict or t is FrozenDict else item:
@@ -135,14 +137,14 @@ def _clean(data: Any) -> bool:
                 if u is str:
                     if "\x00" in inner:
                         return False
-                elif u not in _SCALARS and not _clean_walk(inner):
-                    return False
+                elif u not in _SCALARS:
+                    deeper.append(inner)
         elif isinstance(item, Record):
             if len(_RECORD_CLASSES) < _RECORD_CLASSES_LIMIT:
                 _RECORD_CLASSES.add(t)
-        elif not _clean_walk(item):
-            return False
-    return True
+        else:
+            deeper.append(item)
+    return not deeper or _clean_walk(deeper)
 
 
 def _plain_and_clean(data: dict[str, Any]) -> bool:

@@ -220,3 +220,16 @@ def test_nul_and_bytes_inside_sets_and_in_mapping_keys_are_refused_with_their_pl
     lead = Lead.from_dict({**base, "tags": {"vip"}, "custom": {"region": "华东"}})
     with pytest.raises(ValidationError):
         lead.evolve(tags=lead.tags | {"new\x00"})
+
+
+def test_shared_containers_are_walked_within_one_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a list referenced many times must not be walked once per reference: everything below the
+    # first level goes to one walk (and past its budget the slow pass, which visits each once)
+    calls: list[Any] = []
+    walk = _model._clean_walk
+    monkeypatch.setattr(_model, "_clean_walk", lambda v: calls.append(v) or walk(v))
+    shared = [["x"] * 3]
+    data = {"tags": [shared] * 50, "custom": {"a": shared, "b": shared}, "x": {1, 2}}
+    assert _model._clean(data)
+    assert len(calls) == 1
+    assert not _model._clean({**data, "custom": {"a": [["x\x00"]]}})

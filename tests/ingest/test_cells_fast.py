@@ -115,3 +115,31 @@ def test_other_kinds_and_formats_use_the_general_reader() -> None:
     )
     read = cell_reader(mapping, mapping.columns[0], "instant")
     assert read("21.03.2025 09:01") == datetime(2025, 3, 21, 9, 1, tzinfo=ZoneInfo("UTC"))
+
+
+def test_a_column_with_aliases_reads_the_alias_before_the_instant() -> None:
+    # the alias replaces the whole text: the fast reader must not read the original text
+    column = Column(
+        "t", "created_at", aliases={"待定": "2025/1/2 9:00", "1900/1/1 0:00": "2025/1/3"}
+    )
+    mapping = SheetMapping(
+        "lead", (column, ID), timezone="Asia/Shanghai", time_of_day=time(9), defaults=SOURCE
+    )
+    fast = cell_reader(mapping, column, "instant")
+    eight = timezone(timedelta(hours=8))
+    assert fast("待定") == datetime(2025, 1, 2, 9, tzinfo=eight)
+    assert fast("1900/1/1 0:00") == datetime(2025, 1, 3, 9, tzinfo=eight)
+    assert fast("1900/1/1 0:00") == read_cell(mapping, column, "instant", "1900/1/1 0:00")
+
+
+def test_a_wall_time_in_local_mean_time_is_a_row_problem_on_both_readers() -> None:
+    # Shanghai kept local mean time (+08:05:43) until 1901: a record keeps whole minutes only
+    mapping = _mapping("Asia/Shanghai", time(9))
+    fast = cell_reader(mapping, COLUMN, "instant")
+    for text in ("1900/1/1 9:00", "1900年1月1日"):
+        for read in (fast, lambda v: read_cell(mapping, COLUMN, "instant", v)):
+            with pytest.raises(ParseError) as exc:
+                read(text)
+            assert exc.value.problems[0].code == "timezone_offset"
+            assert "+08:05:43" in exc.value.reason
+    assert fast("1901/1/1 9:00").isoformat() == "1901-01-01T09:00:00+08:00"

@@ -50,8 +50,8 @@ def cell_reader(mapping: SheetMapping, column: Column, kind: str) -> Callable[[A
     (``"2025/3/21 9:01"``, ``"2025-03-21 09:01"``, ``"2025年3月21日"``) without the general parser
     (see :func:`_fast_instant`); every other cell goes to :func:`read_cell`."""
     general: Callable[[Any], Any] = functools.partial(read_cell, mapping, column, kind)
-    if kind != "instant" or column.format is not None:
-        return general
+    if kind != "instant" or column.format is not None or column.aliases:
+        return general  # aliases replace a text before it is read: the general reader's work
     time_of_day = mapping.time_of_day
     if time_of_day is not None and time_of_day.tzinfo is not None:
         return general
@@ -135,7 +135,9 @@ def _hour_offset(zone: tzinfo, y: int, m: int, d: int, h: int) -> timezone | Non
     if len(offsets) != 1:
         return None
     (offset,) = offsets
-    return None if offset is None else timezone(offset)
+    if offset is None or offset.seconds % 60 or offset.microseconds:
+        return None  # no offset, or local mean time: the general reader decides
+    return timezone(offset)
 
 
 def _text(m: SheetMapping, c: Column, value: Any) -> Any:
@@ -160,7 +162,7 @@ def _zone(name: str) -> tzinfo:
 
 
 def _instant(m: SheetMapping, c: Column, value: Any) -> Any:
-    return as_fixed_offset(
+    at = as_fixed_offset(
         parsers.parse_instant(
             value,
             zone=_zone(m.timezone or "UTC"),
@@ -170,6 +172,18 @@ def _instant(m: SheetMapping, c: Column, value: Any) -> Any:
             format=c.format,
         )
     )
+    offset = at.utcoffset()
+    if offset is not None and (offset.seconds % 60 or offset.microseconds):
+        # A zone's local mean time (Asia/Shanghai before 1901: +08:05:43): an instant keeps a
+        # whole-minute offset, so the record would refuse it; say so here, with the row.
+        raise ParseError(
+            f"the wall time falls in {m.timezone or 'UTC'}'s local mean time ({at.tzname()}), "
+            "which a record cannot keep (whole-minute offsets only): write the instant with "
+            "its offset, e.g. 1900-01-01T09:00+08:00",
+            value,
+            "timezone_offset",
+        )
+    return at
 
 
 def _date(m: SheetMapping, c: Column, value: Any) -> Any:

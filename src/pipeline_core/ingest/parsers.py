@@ -58,8 +58,8 @@ class ParseError(ValidationError):
 
     ``reason`` says why (what was expected), ``code`` is stable (``"ambiguous"``, ``"money"``,
     ``"currency_mismatch"``, ``"decimal_places"``, ``"date_order"``, ``"excel_serial"``,
-    ``"no_time_of_day"``, ``"nonexistent_time"``, ``"ambiguous_time"``, ``"instant"``, ``"not_allowed"``
-    ...), ``value`` is the cell as given. A :class:`~pipeline_core.errors.ValidationError` (and so a
+    ``"no_time_of_day"``, ``"nonexistent_time"``, ``"ambiguous_time"``, ``"instant"``, ``"not_allowed"``,
+    ``"timezone_offset"`` ...), ``value`` is the cell as given. A :class:`~pipeline_core.errors.ValidationError` (and so a
     ``ValueError``) with one :class:`~pipeline_core.errors.Problem`; :func:`map_rows
     <pipeline_core.ingest.apply.map_rows>` turns it into a row problem naming the column.
     """
