@@ -147,14 +147,15 @@ def _clean(data: Any) -> bool:
     return not deeper or _clean_walk(deeper)
 
 
-def _plain_and_clean(data: dict[str, Any]) -> bool:
+def _plain_and_clean(data: dict[str, Any], names: frozenset[str] | None = None) -> bool:
     """``True`` only when neither :func:`_missing_as_none` nor :func:`_bytes_problems` could find
     anything in ``data`` (then ``from_dict`` skips both): each value is text without NUL, a value
     of a class that holds no missing value, bytes or NUL (``None``, ``int``, ``bool``, instants,
     dates, records), or a list, tuple, set or dict of such. ``False`` decides nothing: the two
-    checks run."""
+    checks run. ``names``: the record's field names; when given, every key must be one (a
+    set check in C; else each key must be text without NUL)."""
     safe = _SAFE_CLASSES
-    if not _clean_keys(data):
+    if not (names.issuperset(data) if names is not None else _clean_keys(data)):
         return False
     for item in data.values():
         t = type(item)
@@ -336,7 +337,7 @@ class Record:
         gives for a blank cell, :func:`pipeline_core.facts.is_missing`) is ``None``; text is kept
         as written (a blank text is not changed here).
         """
-        if type(data) is not dict or not _plain_and_clean(data):
+        if type(data) is not dict or not _plain_and_clean(data, cls.__pc_names__):
             if isinstance(data, Mapping):
                 data = _missing_as_none(data, cls.__pc_optional__)
             problems = _bytes_problems(data)

@@ -183,10 +183,12 @@ _any_value = st.one_of(
 def test_the_one_pass_precheck_only_says_yes_when_both_checks_find_nothing(
     data: dict[str, Any], optional: frozenset[str]
 ) -> None:
-    if _model._plain_and_clean(data):
-        assert _model._missing_as_none(data, optional) is data
-        assert _model._bytes_problems(data) == []
-        assert not _has_bytes_or_nul(data)
+    for names in (None, frozenset({"a", "b", "c"})):  # with a record's field names too
+        if _model._plain_and_clean(data, names):
+            assert _model._missing_as_none(data, optional) is data
+            assert _model._bytes_problems(data) == []
+            assert not _has_bytes_or_nul(data)
+            assert names is None or set(data) <= names
 
 
 def test_the_precheck_passes_a_mapped_lead_and_stops_at_nul_nan_and_bytes() -> None:
