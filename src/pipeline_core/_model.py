@@ -112,41 +112,6 @@ _LEAVES: Final = frozenset({datetime, date, time, timedelta, Decimal})
 leaves too (checked by ``isinstance``: their values were checked when they were built)."""
 
 
-def _clean(data: Any) -> bool:
-    # A record's plain data is one dict of texts, scalars, instants, amounts and records, with
-    # a few containers: its top level and one level below are checked by one loop; anything
-    # deeper is gathered and walked once by _clean_walk, within one budget (a value shared many
-    # times must not be walked once per reference).
-    if type(data) is not dict:
-        return _clean_walk(data)
-    if not _clean_keys(data):
-        return False
-    deeper: list[Any] = []
-    for item in data.values():
-        t = type(item)
-        if t is str:
-            if "\x00" in item:
-                return False
-        elif t in _SCALARS or t in _LEAVES or t in _RECORD_CLASSES:
-            continue
-        elif t is tuple or t is list or t is dict or t is FrozenDict:
-            if (t is dict or t is FrozenDict) and not _clean_keys(item):
-                return False
-            for inner in item.values() if t is dict or t is FrozenDict else item:
-                u = type(inner)
-                if u is str:
-                    if "\x00" in inner:
-                        return False
-                elif u not in _SCALARS:
-                    deeper.append(inner)
-        elif isinstance(item, Record):
-            if len(_RECORD_CLASSES) < _RECORD_CLASSES_LIMIT:
-                _RECORD_CLASSES.add(t)
-        else:
-            deeper.append(item)
-    return not deeper or _clean_walk(deeper)
-
-
 def _plain_and_clean(data: dict[str, Any], names: frozenset[str] | None = None) -> bool:
     """``True`` only when neither :func:`_missing_as_none` nor :func:`_bytes_problems` could find
     anything in ``data`` (then ``from_dict`` skips both): each value is text without NUL, a value
@@ -185,9 +150,8 @@ _SAFE_CLASSES: set[type] = {type(None), int, bool, datetime, date, time, timedel
 """Classes none of whose values is a missing value, bytes or holds NUL: the plain leaves and
 the record classes met by :func:`_plain_and_clean` (learnt)."""
 
-_RECORD_CLASSES: set[type] = set()
-"""Record classes met by ``_clean`` (learnt; a record's values were checked when it was built)."""
 _RECORD_CLASSES_LIMIT: Final = 1_000
+"""At most this many classes are learnt into ``_SAFE_CLASSES``."""
 
 
 def _clean_keys(mapping: Mapping[Any, Any]) -> bool:
@@ -199,7 +163,7 @@ def _clean_keys(mapping: Mapping[Any, Any]) -> bool:
 _STR_ONLY: Final = {str}
 
 
-def _clean_walk(data: Any) -> bool:
+def _clean(data: Any) -> bool:
     # The fast pass (a few microseconds a record): no bytes, no NUL anywhere. A value that
     # contains itself (only Python callers can build one) would loop for ever: past a budget of
     # items the slow, depth-bounded pass decides.
