@@ -116,7 +116,7 @@ def _plain_and_clean(data: dict[str, Any], names: frozenset[str] | None = None) 
     """``True`` only when neither :func:`_missing_as_none` nor :func:`_bytes_problems` could find
     anything in ``data`` (then ``from_dict`` skips both): each value is text without NUL, a value
     of a class that holds no missing value, bytes or NUL (``None``, ``int``, ``bool``, instants,
-    dates, records), or a list, tuple, set or dict of such. ``False`` decides nothing: the two
+    dates, records), or a list, tuple, frozenset or dict of such. ``False`` decides nothing: the two
     checks run. ``names``: the record's field names; when given, every key must be one (a
     set check in C; else each key must be text without NUL)."""
     safe = _SAFE_CLASSES

@@ -141,5 +141,5 @@ def test_a_wall_time_in_local_mean_time_is_a_row_problem_on_both_readers() -> No
             with pytest.raises(ParseError) as exc:
                 read(text)
             assert exc.value.problems[0].code == "timezone_offset"
-            assert "+08:05:43" in exc.value.reason
+            assert "8:05:43" in exc.value.reason and "Asia/Shanghai" in exc.value.reason
     assert fast("1901/1/1 9:00").isoformat() == "1901-01-01T09:00:00+08:00"

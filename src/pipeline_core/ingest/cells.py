@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Any, Final
 
-from pipeline_core._values import as_fixed_offset
+from pipeline_core._model import timestamp
+from pipeline_core.errors import ValidationError
 from pipeline_core.ingest import parsers
 from pipeline_core.ingest.parsers import ParseError
 from pipeline_core.ingest.targets import CUSTOM_PREFIX
@@ -162,28 +163,25 @@ def _zone(name: str) -> tzinfo:
 
 
 def _instant(m: SheetMapping, c: Column, value: Any) -> Any:
-    at = as_fixed_offset(
-        parsers.parse_instant(
-            value,
-            zone=_zone(m.timezone or "UTC"),
-            time_of_day=m.time_of_day,
-            excel_serial=c.excel_serial,
-            date_order=m.date_order,
-            format=c.format,
-        )
+    at = parsers.parse_instant(
+        value,
+        zone=_zone(m.timezone or "UTC"),
+        time_of_day=m.time_of_day,
+        excel_serial=c.excel_serial,
+        date_order=m.date_order,
+        format=c.format,
     )
-    offset = at.utcoffset()
-    if offset is not None and (offset.seconds % 60 or offset.microseconds):
-        # A zone's local mean time (Asia/Shanghai before 1901: +08:05:43): an instant keeps a
-        # whole-minute offset, so the record would refuse it; say so here, with the row.
+    try:  # the one rule of an instant a record keeps (fixed offset, whole minutes, range)
+        return timestamp(at, c.field, "cell")
+    except ValidationError as exc:
+        problem = exc.problems[0]
         raise ParseError(
-            f"the wall time falls in {m.timezone or 'UTC'}'s local mean time ({at.tzname()}), "
-            "which a record cannot keep (whole-minute offsets only): write the instant with "
-            "its offset, e.g. 1900-01-01T09:00+08:00",
+            f"{problem.message}: the wall time falls in {m.timezone or 'UTC'}'s local mean time "
+            "or an offset a record cannot keep; write the instant with its offset, e.g. "
+            "1900-01-01T09:00+08:00",
             value,
-            "timezone_offset",
-        )
-    return at
+            problem.code,
+        ) from None
 
 
 def _date(m: SheetMapping, c: Column, value: Any) -> Any:
